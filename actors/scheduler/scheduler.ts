@@ -1,0 +1,299 @@
+/**
+ * The scheduler actor's logic: continuous batching over the paged KV pool.
+ *
+ * Each step builds one batch: every running sequence that is decoding feeds one token, sequences
+ * still prefilling feed chunks from a shared budget of `chunkedPrefillSize` tokens, and waiting
+ * sequences are admitted (FIFO, no overtaking) while slots and pages allow. A sequence gets pages for
+ * its whole prompt at admission and one more page whenever decode crosses a page boundary. When the
+ * pool runs dry, the youngest running sequence is retracted: its pages are freed and it waits to be
+ * recomputed. Because the engine is batch- and chunk-invariant, the recompute reproduces its KV bit
+ * for bit, so retraction never changes output; and since every accepted request fits the pool alone,
+ * the oldest sequence always progresses: the pool being full means queueing, never failing.
+ *
+ * Steps are synchronous; messages (new requests, aborts) are handled between steps.
+ */
+import type { Engine, ForwardItem } from '../../src/engine/engine.js';
+import type { Logger } from '../../src/log/logger.js';
+import type { TextTokenizer } from '../../src/model/types.js';
+import { IncrementalDetokenizer } from '../../src/model/incremental-detokenizer.js';
+import type { Sampler } from '../../src/sampling/sampler.js';
+import { rowLogsumexp, topLogprobs } from '../../src/sampling/logprobs.js';
+import type { KvAllocator } from '../allocator/kv-allocator.js';
+import type { FinishReason, GenerateRequest, SchedulerOutbound, SchedulerStats, TokenLogprob } from '../protocol/scheduler.js';
+import { Sequence } from './sequence.js';
+
+export interface SchedulerLimits {
+  maxRunningRequests: number;
+  chunkedPrefillSize: number;
+  contextLength: number;
+}
+
+export interface SchedulerDeps {
+  engine: Engine;
+  allocator: KvAllocator;
+  tokenizer: TextTokenizer;
+  sampler: Sampler;
+  emit: (msg: SchedulerOutbound) => void;
+  log: Logger;
+}
+
+/** One sequence's part of the batch being built. */
+interface Slot {
+  seq: Sequence;
+  item: ForwardItem;
+}
+
+export class Scheduler {
+  private readonly waiting: Sequence[] = [];
+  private readonly running: Sequence[] = [];
+  private readonly byRid = new Map<string, Sequence>();
+  private arrivals = 0;
+
+  constructor(private readonly limits: SchedulerLimits, private readonly deps: SchedulerDeps) {}
+
+  hasWork(): boolean {
+    return this.waiting.length > 0 || this.running.length > 0;
+  }
+
+  stats(): SchedulerStats {
+    const a = this.deps.allocator;
+    return {
+      running: this.running.length,
+      waiting: this.waiting.length,
+      totalPages: a.totalPages,
+      freePages: a.freePages,
+      pageSize: a.pageSize,
+      maxTotalTokens: a.totalPages * a.pageSize,
+      pageTables: a.tableCount,
+    };
+  }
+
+  /** Validates and tokenizes a request; answers 'rejected' or 'accepted'. */
+  submit(req: GenerateRequest): void {
+    const { rid } = req;
+    if (this.byRid.has(rid)) return this.deps.emit({ type: 'rejected', rid, message: `request id "${rid}" is already in flight` });
+    let ids: number[];
+    try {
+      ids = this.promptIds(req);
+    } catch (err) {
+      return this.deps.emit({ type: 'rejected', rid, message: (err as Error).message });
+    }
+    const problem = this.checkPrompt(ids, req);
+    if (problem) return this.deps.emit({ type: 'rejected', rid, message: problem });
+    const detok = new IncrementalDetokenizer(this.deps.tokenizer, { skipSpecialTokens: req.sampling.skipSpecialTokens });
+    const seq = new Sequence(req, ids, this.arrivals++, this.limits.contextLength, detok);
+    this.byRid.set(rid, seq);
+    this.waiting.push(seq);
+    this.deps.emit({ type: 'accepted', rid, promptTokens: ids.length });
+  }
+
+  /** Drops a request wherever it is and frees its pages; no event follows. */
+  abort(rid: string, reason: string): void {
+    const seq = this.byRid.get(rid);
+    if (!seq) return;
+    this.deps.log.info({ rid, reason }, 'request aborted');
+    this.remove(seq);
+  }
+
+  /** Runs one forward step over the batch it builds. */
+  step(): void {
+    const slots = this.buildBatch();
+    if (slots.length === 0) return;
+    let logits: Float32Array[];
+    try {
+      logits = this.deps.engine.forward(slots.map((s) => s.item));
+    } catch (err) {
+      // An engine fault fails this batch only; the pool and other requests are untouched.
+      this.deps.log.error({ err, rids: slots.map((s) => s.seq.rid) }, 'forward step failed');
+      for (const { seq } of slots) this.fail(seq, `engine error: ${(err as Error).message}`, 500);
+      return;
+    }
+    for (let i = 0; i < slots.length; i++) this.afterForward(slots[i], logits[i]);
+  }
+
+  private promptIds(req: GenerateRequest): number[] {
+    const tok = this.deps.tokenizer;
+    const input = req.input;
+    if (input.kind === 'ids') return input.ids;
+    if (input.kind === 'text') return tok.encode(input.text, true);
+    return tok.encode(tok.applyChatTemplate(input.messages, true), false);
+  }
+
+  private checkPrompt(ids: number[], req: GenerateRequest): string | null {
+    const vocab = this.deps.engine.vocabSize;
+    const ctx = this.limits.contextLength;
+    if (ids.length === 0) return 'the prompt is empty';
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) return `input_ids[${i}] = ${id} is outside the vocabulary [0, ${vocab})`;
+    }
+    if (ids.length >= ctx) return `the prompt has ${ids.length} tokens; the model's context length is ${ctx}, so at most ${ctx - 1} prompt tokens fit`;
+    const need = ids.length + Math.min(req.sampling.maxNewTokens, ctx - ids.length);
+    const a = this.deps.allocator;
+    if (a.pagesFor(need) > a.totalPages) {
+      return `prompt (${ids.length} tokens) plus max_new_tokens needs ${need} tokens of KV cache; the pool holds ${a.totalPages * a.pageSize} (--max-total-tokens)`;
+    }
+    return null;
+  }
+
+  private buildBatch(): Slot[] {
+    const slots: Slot[] = [];
+    let budget = this.limits.chunkedPrefillSize;
+    // Oldest first, so retraction (which takes the youngest) never hits a sequence already in the batch.
+    for (let i = 0; i < this.running.length; i++) {
+      const seq = this.running[i];
+      if (seq.pending === 1) {
+        if (!this.ensurePages(seq)) {
+          i--; // `seq` itself was retracted: the next sequence moved into slot i
+          continue;
+        }
+        slots.push(this.slot(seq, 1));
+      } else if (budget > 0) {
+        const n = Math.min(seq.pending, budget);
+        budget -= n;
+        slots.push(this.slot(seq, n));
+      }
+    }
+    const a = this.deps.allocator;
+    while (this.waiting.length > 0 && this.running.length < this.limits.maxRunningRequests && budget > 0) {
+      const seq = this.waiting[0];
+      const cover = Math.min(seq.tokens.length + 1, seq.maxTokens);
+      // Keep a page of headroom per running sequence so admission does not force an immediate retraction.
+      if (a.missingPages(seq.rid, cover) + this.running.length > a.freePages && this.running.length > 0) break;
+      if (!a.ensure(seq.rid, cover)) break;
+      this.waiting.shift();
+      this.running.push(seq);
+      const n = seq.pending === 1 ? 1 : Math.min(seq.pending, budget);
+      if (seq.pending > 1) budget -= n;
+      slots.push(this.slot(seq, n));
+    }
+    return slots;
+  }
+
+  /** Pages for `seq`'s next decode position, retracting the youngest sequences if needed. */
+  private ensurePages(seq: Sequence): boolean {
+    const a = this.deps.allocator;
+    while (!a.ensure(seq.rid, seq.tokens.length)) {
+      const victim = this.running[this.running.length - 1];
+      this.retract(victim);
+      if (victim === seq) return false;
+    }
+    return true;
+  }
+
+  private retract(seq: Sequence): void {
+    this.deps.log.debug({ rid: seq.rid, tokens: seq.tokens.length }, 'pool full: sequence retracted for recompute');
+    this.deps.allocator.release(seq.rid);
+    seq.computed = 0;
+    this.running.splice(this.running.indexOf(seq), 1);
+    let at = 0;
+    while (at < this.waiting.length && this.waiting[at].arrival < seq.arrival) at++;
+    this.waiting.splice(at, 0, seq);
+  }
+
+  private slot(seq: Sequence, n: number): Slot {
+    const start = seq.computed;
+    const completes = start + n === seq.tokens.length;
+    const logits = seq.inputLogprobsPending ? 'all' : completes ? 'last' : 'none';
+    const item: ForwardItem = {
+      tokens: Int32Array.from(seq.tokens.slice(start, start + n)),
+      startPos: start,
+      pageTable: Int32Array.from(this.deps.allocator.table(seq.rid)),
+      logits,
+    };
+    return { seq, item };
+  }
+
+  private afterForward({ seq, item }: Slot, logits: Float32Array): void {
+    const n = item.tokens.length;
+    const vocab = this.deps.engine.vocabSize;
+    if (seq.inputLogprobsPending) this.collectInputLogprobs(seq, item.startPos, n, logits);
+    seq.computed += n;
+    if (seq.computed < seq.tokens.length) return;
+    const offset = item.logits === 'all' ? (n - 1) * vocab : 0;
+    const row = offset === 0 && logits.length === vocab ? logits : logits.subarray(offset, offset + vocab);
+    const token = this.deps.sampler.sample(row, seq.sampling, seq.rng);
+    seq.tokens.push(token);
+    this.emitToken(seq, token, row);
+  }
+
+  /** Input logprob of prompt token p+1 comes from the logits row of position p. */
+  private collectInputLogprobs(seq: Sequence, start: number, n: number, logits: Float32Array): void {
+    const vocab = this.deps.engine.vocabSize;
+    const from = Math.max(0, seq.req.logprobStartLen);
+    const top = seq.req.topLogprobsNum;
+    if (start === 0 && from === 0) {
+      seq.inputLogprobs.push([null, seq.tokens[0], null]);
+      seq.inputTopLogprobs.push(null);
+    }
+    for (let j = 0; j < n; j++) {
+      const target = start + j + 1;
+      if (target >= seq.promptLen) break;
+      if (target < from) continue;
+      const lse = rowLogsumexp(logits, j * vocab, vocab);
+      seq.inputLogprobs.push([logits[j * vocab + seq.tokens[target]] - lse, seq.tokens[target], null]);
+      seq.inputTopLogprobs.push(top > 0 ? topLogprobs(logits, j * vocab, vocab, top, lse) : null);
+    }
+    if (start + n >= seq.promptLen) seq.inputLogprobsPending = false;
+  }
+
+  private emitToken(seq: Sequence, token: number, row: Float32Array): void {
+    const p = seq.sampling;
+    let logprobs: TokenLogprob[] | undefined;
+    let top: (TokenLogprob[] | null)[] | undefined;
+    if (seq.req.returnLogprob) {
+      const lse = rowLogsumexp(row, 0, row.length);
+      logprobs = [[row[token] - lse, token, null]];
+      top = [seq.req.topLogprobsNum > 0 ? topLogprobs(row, 0, row.length, seq.req.topLogprobsNum, lse) : null];
+    }
+    let finish: FinishReason | null = null;
+    let text: string;
+    const isStopToken = (!p.ignoreEos && this.deps.tokenizer.eosTokenIds.includes(token)) || p.stopTokenIds.includes(token);
+    if (isStopToken) {
+      text = seq.stopMatcher.flush();
+      finish = { type: 'stop', matched: token };
+    } else {
+      const r = seq.stopMatcher.push(seq.detokenizer.push(token));
+      text = r.text;
+      if (r.matched !== null) finish = { type: 'stop', matched: r.matched };
+      else if (seq.outputLen >= seq.maxNewTokens) {
+        text += seq.stopMatcher.push(seq.detokenizer.flush()).text + seq.stopMatcher.flush();
+        finish = { type: 'length', length: seq.outputLen };
+      }
+    }
+    this.deps.emit({ type: 'tokens', rid: seq.rid, ids: [token], text, logprobs, topLogprobs: top });
+    if (finish) this.finish(seq, finish);
+  }
+
+  private finish(seq: Sequence, finishReason: FinishReason): void {
+    this.remove(seq);
+    const withInput = seq.req.returnLogprob && seq.req.logprobStartLen >= 0;
+    this.deps.emit({
+      type: 'finished',
+      rid: seq.rid,
+      meta: {
+        finishReason,
+        promptTokens: seq.promptLen,
+        completionTokens: seq.outputLen,
+        cachedTokens: 0,
+        outputIds: seq.tokens.slice(seq.promptLen),
+        inputTokenLogprobs: withInput ? seq.inputLogprobs : undefined,
+        inputTopLogprobs: withInput && seq.req.topLogprobsNum > 0 ? seq.inputTopLogprobs : undefined,
+      },
+    });
+  }
+
+  private fail(seq: Sequence, message: string, status: number): void {
+    this.remove(seq);
+    this.deps.emit({ type: 'failed', rid: seq.rid, message, status });
+  }
+
+  private remove(seq: Sequence): void {
+    this.deps.allocator.release(seq.rid);
+    this.byRid.delete(seq.rid);
+    for (const list of [this.running, this.waiting]) {
+      const i = list.indexOf(seq);
+      if (i >= 0) list.splice(i, 1);
+    }
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * Reference engine benchmark, one thread, random in-memory weights (no model files):
+ *   node dist/bench/engine.js [--quick] [--preset tiny|small|all] [--json FILE]
+ *
+ * Measures, for the WASM SIMD and the JS kernel: prefill of one 512-token prompt, decode at batch 1
+ * and batch 8 (each sequence first prefilled with 128 tokens, untimed), and a raw matmul
+ * micro-benchmark; prints them next to the reference figures of our issue with the ratio
+ * measured / reference. `--quick` runs the tiny preset with few tokens (seconds; used by a test).
+ *
+ * FLOPs are counted as 2 per multiply-add, over the matmuls (Q, K, V, O, gate, up, down per token and
+ * layer; lm_head per row whose logits are computed) plus attention (Q.K and weights.V: 2 * 2 * headDim
+ * per query head and attended position); norms, RoPE, softmax and SiLU are not counted.
+ *
+ * Decisions: the WASM engine runs on a pool made by createWasmKvPool (attention reads K/V in place);
+ * every timed phase follows an untimed warm-up so V8 has tiered the kernels up (WASM Liftoff to
+ * TurboFan, JS to optimized code); decode runs a fixed number of steps per kernel so the JS kernel on
+ * the `small` shape stays within a couple of minutes.
+ */
+import { writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { ReferenceEngine } from '../src/engine/reference/llama-engine.js';
+import { JsKernels } from '../src/engine/reference/kernels/js-kernels.js';
+import type { KernelKind, Kernels } from '../src/engine/reference/kernels/kernels.js';
+import { createWasmKvPool, WasmArena } from '../src/engine/reference/kernels/wasm-arena.js';
+import { WasmKernels } from '../src/engine/reference/kernels/wasm-kernels.js';
+import { gqaLayout } from '../src/kv/layout.js';
+import { KvPool } from '../src/kv/pool.js';
+import type { LlamaConfig } from '../src/model/types.js';
+import { item, prng, randomTokens, randomWeights, tinyConfig } from '../test/engine/random-model.js';
+
+const KERNELS: KernelKind[] = ['wasm', 'js'];
+const PAGE_SIZE = 16;
+
+interface Preset {
+  name: 'tiny' | 'small';
+  config: LlamaConfig;
+  prompt: number;
+  decodeContext: number;
+  decodeSteps: Record<KernelKind, number>;
+}
+
+const TINY = tinyConfig({ vocabSize: 512, maxPositionEmbeddings: 4096 });
+/** SmolLM2-135M shape. */
+const SMALL: LlamaConfig = {
+  ...TINY,
+  vocabSize: 49152, hiddenSize: 576, intermediateSize: 1536, numLayers: 30, numHeads: 9, numKvHeads: 3, headDim: 64,
+  maxPositionEmbeddings: 8192, ropeTheta: 100000, tieWordEmbeddings: true,
+};
+
+function presets(quick: boolean, which: string): Preset[] {
+  if (quick) return [{ name: 'tiny', config: TINY, prompt: 64, decodeContext: 16, decodeSteps: { wasm: 4, js: 4 } }];
+  const all: Preset[] = [
+    { name: 'tiny', config: TINY, prompt: 512, decodeContext: 128, decodeSteps: { wasm: 32, js: 32 } },
+    { name: 'small', config: SMALL, prompt: 512, decodeContext: 128, decodeSteps: { wasm: 16, js: 3 } },
+  ];
+  const chosen = all.filter((p) => which === 'all' || p.name === which);
+  if (chosen.length === 0) throw new Error(`--preset must be tiny, small or all (got ${which})`);
+  return chosen;
+}
+
+/** FLOPs of the matmuls of one token through every layer (without lm_head). */
+function layerMatmulFlops(c: LlamaConfig): number {
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  return 2 * c.numLayers * c.hiddenSize * (q + 2 * kv + q + 3 * c.intermediateSize);
+}
+
+/** FLOPs of one token attending over `positions` positions in every layer. */
+function attentionFlops(c: LlamaConfig, positions: number): number {
+  return c.numLayers * c.numHeads * 4 * c.headDim * positions;
+}
+
+interface EngineResult {
+  preset: string;
+  kernel: KernelKind;
+  phase: 'prefill' | 'decode';
+  batch: number;
+  /** Tokens processed in the timed part. */
+  tokens: number;
+  seconds: number;
+  tokensPerSecond: number;
+  gflops: number;
+}
+
+function timed(fn: () => void): number {
+  const t0 = performance.now();
+  fn();
+  return (performance.now() - t0) / 1000;
+}
+
+function benchEngine(p: Preset, kernel: KernelKind, weights: ReturnType<typeof randomWeights>): EngineResult[] {
+  const c = p.config;
+  const layout = gqaLayout(c.numLayers, c.numKvHeads, c.headDim, 'float32', PAGE_SIZE);
+  const pagesFor = (tokens: number): number => Math.ceil(tokens / PAGE_SIZE);
+  const seqTokens = p.decodeContext + p.decodeSteps[kernel] + 1; // +1: the warm-up decode step
+  const numPages = 2 * pagesFor(p.prompt) + 9 * pagesFor(seqTokens);
+  const pool = kernel === 'wasm' ? createWasmKvPool(layout, numPages) : new KvPool(layout, numPages);
+  const engine = new ReferenceEngine(c, weights, pool, { kernel });
+  let nextPage = 0;
+  const pageTable = (tokens: number): Int32Array => Int32Array.from({ length: pagesFor(tokens) }, () => nextPage++);
+  const rand = prng(5);
+  const result = (phase: EngineResult['phase'], batch: number, tokens: number, seconds: number, flops: number): EngineResult => ({
+    preset: p.name, kernel, phase, batch, tokens, seconds, tokensPerSecond: tokens / seconds, gflops: flops / seconds / 1e9,
+  });
+
+  const prompt = (): Int32Array => randomTokens(rand, p.prompt, c.vocabSize);
+  engine.forward([item(prompt(), 0, pageTable(p.prompt))]); // warm-up
+  const promptTable = pageTable(p.prompt);
+  const tokens = prompt();
+  const prefillSeconds = timed(() => engine.forward([item(tokens, 0, promptTable)]));
+  let prefillFlops = p.prompt * layerMatmulFlops(c) + 2 * c.vocabSize * c.hiddenSize;
+  for (let pos = 0; pos < p.prompt; pos++) prefillFlops += attentionFlops(c, pos + 1);
+  const out = [result('prefill', 1, p.prompt, prefillSeconds, prefillFlops)];
+
+  for (const batch of [1, 8]) {
+    const seqs = Array.from({ length: batch }, () => ({ table: pageTable(seqTokens), pos: p.decodeContext }));
+    engine.forward(seqs.map((s) => item(randomTokens(rand, p.decodeContext, c.vocabSize), 0, s.table, 'none')));
+    const step = (): void => {
+      engine.forward(seqs.map((s) => item(randomTokens(rand, 1, c.vocabSize), s.pos++, s.table)));
+    };
+    step(); // warm-up
+    let flops = 0;
+    const steps = p.decodeSteps[kernel];
+    for (let i = 0; i < steps; i++) for (const s of seqs) flops += layerMatmulFlops(c) + 2 * c.vocabSize * c.hiddenSize + attentionFlops(c, s.pos + i + 1);
+    const seconds = timed(() => {
+      for (let i = 0; i < steps; i++) step();
+    });
+    out.push(result('decode', batch, batch * steps, seconds, flops));
+  }
+  return out;
+}
+
+interface MatmulResult {
+  kernel: KernelKind;
+  out: number;
+  in: number;
+  rows: number;
+  gflops: number;
+}
+
+/** GFLOP/s of y = W x for W [1536, 576] (the `small` gate/up shape) over `rows` activation rows. */
+function benchMatmul(k: Kernels, rows: number, minSeconds: number): MatmulResult {
+  const [nOut, n] = [1536, 576];
+  const rand = prng(9);
+  const fill = (len: number): Float32Array => k.adopt(Float32Array.from({ length: len }, () => rand() - 0.5));
+  const w = fill(nOut * n);
+  const x = fill(rows * n);
+  const y = k.alloc(nOut * rows);
+  k.matmul(w, x, y, nOut, rows, n); // warm-up
+  let reps = 0;
+  const seconds = timed(() => {
+    const t0 = performance.now();
+    do {
+      k.matmul(w, x, y, nOut, rows, n);
+      reps++;
+    } while (performance.now() - t0 < minSeconds * 1000);
+  });
+  return { kernel: k.kind, out: nOut, in: n, rows, gflops: (2 * nOut * n * rows * reps) / seconds / 1e9 };
+}
+
+interface Comparison {
+  what: string;
+  measured: number;
+  unit: string;
+  reference: string;
+  referenceLow: number;
+  referenceHigh: number;
+  /** measured / referenceHigh and measured / referenceLow. */
+  ratioLow: number;
+  ratioHigh: number;
+}
+
+function compare(what: string, measured: number, unit: string, reference: string, low: number, high = low): Comparison {
+  return { what, measured, unit, reference, referenceLow: low, referenceHigh: high, ratioLow: measured / high, ratioHigh: measured / low };
+}
+
+function main(): void {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, preset: { type: 'string', default: 'all' }, json: { type: 'string' } } });
+  const quick = values.quick ?? false;
+  const minSeconds = quick ? 0.05 : 1;
+  const matmul: MatmulResult[] = [];
+  for (const rows of [64, 1]) {
+    for (const k of [new WasmKernels(new WasmArena()), new JsKernels()]) matmul.push(benchMatmul(k, rows, minSeconds));
+  }
+  const engine: EngineResult[] = [];
+  for (const p of presets(quick, values.preset ?? 'all')) {
+    const weights = randomWeights(p.config, 1);
+    for (const kernel of KERNELS) engine.push(...benchEngine(p, kernel, weights));
+  }
+
+  const mm = (kernel: KernelKind): MatmulResult => matmul.find((m) => m.kernel === kernel && m.rows === 64) as MatmulResult;
+  const comparisons = [
+    compare('JS matmul, 64 rows', mm('js').gflops, 'GFLOP/s', 'plain JS matmul ~2 GFLOP/s', 2),
+    compare('WASM matmul, 64 rows', mm('wasm').gflops, 'GFLOP/s', 'WASM SIMD f32x4 22-30 GFLOP/s', 22, 30),
+    ...engine
+      .filter((e) => e.preset === 'small' && e.phase === 'decode' && e.batch === 1)
+      .map((e) => compare(`small decode batch 1, ${e.kernel}`, e.tokensPerSecond, 'tok/s', 'llama.cpp small shape 44 tok/s', 44)),
+  ];
+
+  const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(2) : v.toPrecision(3));
+  const rows: string[][] = [['what', 'measured', 'GFLOP/s', 'reference', 'ratio']];
+  for (const m of matmul) rows.push([`matmul ${m.kernel} [${m.out}x${m.in}] x ${m.rows} rows`, '', fmt(m.gflops), '', '']);
+  for (const e of engine) {
+    const what = `${e.preset} ${e.kernel} ${e.phase}${e.phase === 'decode' ? ` batch ${e.batch}` : ` ${e.tokens} tokens`}`;
+    rows.push([what, `${fmt(e.tokensPerSecond)} tok/s`, fmt(e.gflops), '', '']);
+  }
+  for (const c of comparisons) {
+    const ratio = c.ratioLow === c.ratioHigh ? fmt(c.ratioLow) : `${fmt(c.ratioLow)}-${fmt(c.ratioHigh)}`;
+    rows.push([c.what, `${fmt(c.measured)} ${c.unit}`, '', c.reference, ratio]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows) console.log(r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
+
+  if (values.json) writeFileSync(values.json, JSON.stringify({ node: process.version, quick, matmul, engine, comparisons }, null, 2));
+}
+
+main();

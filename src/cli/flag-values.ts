@@ -1,0 +1,45 @@
+/**
+ * Parsers for command-line flag values. yargs hands every value over as the raw string (options are
+ * declared `type: 'string'`), so a bad value can be quoted back exactly: "--page-size must be a
+ * positive integer (got "abc")". A `FlagError` is a usage error: the CLI exits with status 2.
+ */
+export class FlagError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FlagError';
+  }
+}
+
+const DIGITS = /^\d+$/;
+
+export function integerIn(flag: string, raw: string, min: number, max: number, what: string): number {
+  const value = DIGITS.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new FlagError(`${flag} must be ${what} (got "${raw}")`);
+  return value;
+}
+
+export function positiveInteger(flag: string, raw: string): number {
+  return integerIn(flag, raw, 1, Number.MAX_SAFE_INTEGER, 'a positive integer');
+}
+
+export function portNumber(flag: string, raw: string): number {
+  return integerIn(flag, raw, 0, 65535, 'a port number from 0 (any free port) to 65535');
+}
+
+export function nonEmpty(flag: string, raw: string): string {
+  if (raw.trim() === '') throw new FlagError(`${flag} needs a non-empty value`);
+  return raw;
+}
+
+export function oneOf<T extends string>(flag: string, raw: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(raw)) throw new FlagError(`${flag} must be one of ${choices.join(', ')} (got "${raw}")`);
+  return raw as T;
+}
+
+/** The raw string of a flag yargs parsed (undefined when absent); a repeated flag is an error, not "last wins". */
+export function rawFlag(argv: Record<string, unknown>, name: string): string | undefined {
+  const raw = argv[name];
+  if (raw === undefined) return undefined;
+  if (Array.isArray(raw)) throw new FlagError(`--${name} was given more than once`);
+  return String(raw);
+}

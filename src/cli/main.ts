@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+/**
+ * The `pd-node` command (package bin). Commands:
+ *   pd-node [--role colocated] [node flags]   serve a node (flags: node-flags.ts)
+ *   pd-node gen-model --out DIR ...           write a random-weight model directory
+ *   pd-node demo                              start a node, send one /generate, print it, stop
+ * Exit status: 0 on success, 2 for a usage error (bad, unknown, repeated or missing flag; the message
+ * on stderr names the flag), 1 when the work itself failed.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { VERSION } from '../server/version.js';
+import { DEMO_BASE_OPTIONS, DEMO_FLAGS, runDemo } from './demo-command.js';
+import { FlagError } from './flag-values.js';
+import { addGenModelFlags, genModelFlagsFrom, runGenModel } from './gen-model-command.js';
+import { addNodeFlags, nodeOptionsFrom } from './node-flags.js';
+import { serveNode } from './serve-command.js';
+
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+function fail(message: string, status: number): void {
+  const hint = status === EXIT_USAGE ? "\nRun 'pd-node --help' for the flags." : '';
+  process.stderr.write(`pd-node: ${message}${hint}\n`);
+  process.exitCode = status;
+}
+
+const cli = yargs(hideBin(process.argv))
+  .scriptName('pd-node')
+  .command(
+    '$0',
+    'Serve a node: SGLang (/generate) and OpenAI (/v1/...) HTTP APIs, /health, /metrics',
+    (y) => addNodeFlags(y),
+    (argv) => serveNode(nodeOptionsFrom(argv)),
+  )
+  .command(
+    'gen-model',
+    'Write a random-weight model directory (config.json, model.safetensors, tokenizer.json)',
+    (y) => addGenModelFlags(y),
+    (argv) => runGenModel(genModelFlagsFrom(argv)),
+  )
+  .command(
+    'demo',
+    'Start a node on a free port, send it the SGLang docs\' /generate request, print request and response, stop',
+    (y) => addNodeFlags(y, DEMO_BASE_OPTIONS, DEMO_FLAGS),
+    (argv) => runDemo(nodeOptionsFrom(argv, DEMO_BASE_OPTIONS, DEMO_FLAGS)),
+  )
+  .strict()
+  .version(VERSION)
+  .help()
+  .alias('h', 'help')
+  .wrap(Math.min(120, process.stdout.columns ?? 100))
+  // Called for yargs' own usage errors (msg) and for errors thrown by the commands (err).
+  .fail((msg, err) => {
+    if (err === undefined || err === null) fail(msg, EXIT_USAGE);
+    else fail(err.message, err instanceof FlagError ? EXIT_USAGE : EXIT_FAILURE);
+  });
+
+try {
+  await cli.parseAsync();
+} catch (err) {
+  fail(err instanceof Error ? err.message : String(err), EXIT_FAILURE);
+}

@@ -1,0 +1,100 @@
+/**
+ * Plain JS kernels, bit-identical to the WebAssembly SIMD kernels of kernel-module.ts: the same four
+ * lane accumulators, the same lane reduction, the same exp, with Math.fround after every f32
+ * operation (a product or sum of two f32 values computed in f64 and rounded once equals the f32
+ * operation, so fround reproduces it exactly). Used when WebAssembly SIMD is unavailable, as the
+ * readable statement of the kernels' order, and for the shared RMSNorm sum of squares.
+ */
+import { EXP } from './kernel-module.js';
+import type { AttentionGeometry, Kernels } from './kernels.js';
+
+const fr = Math.fround;
+
+/** dot(a[ao..ao+n), b[bo..bo+n)) in the kernels' order (see kernel-module.ts); n a multiple of 4. */
+export function dotF32(a: Float32Array, ao: number, b: Float32Array, bo: number, n: number): number {
+  let l0 = 0;
+  let l1 = 0;
+  let l2 = 0;
+  let l3 = 0;
+  for (let k = 0; k < n; k += 4) {
+    l0 = fr(l0 + fr(a[ao + k] * b[bo + k]));
+    l1 = fr(l1 + fr(a[ao + k + 1] * b[bo + k + 1]));
+    l2 = fr(l2 + fr(a[ao + k + 2] * b[bo + k + 2]));
+    l3 = fr(l3 + fr(a[ao + k + 3] * b[bo + k + 3]));
+  }
+  return fr(fr(l0 + l1) + fr(l2 + l3));
+}
+
+const MIN_ARG = fr(EXP.minArg);
+const LOG2E = fr(EXP.log2e);
+const LN2_HI = fr(EXP.ln2Hi);
+const LN2_LO = fr(EXP.ln2Lo);
+const POLY = EXP.poly.map(fr);
+
+/** The WASM kernel's exp, step by step (argument x <= 0). */
+export function expF32(x: number): number {
+  if (x < MIN_ARG) return 0;
+  const t = Math.floor(fr(fr(x * LOG2E) + 0.5));
+  const r = fr(fr(x - fr(t * LN2_HI)) - fr(t * LN2_LO));
+  let p = POLY[0];
+  for (let i = 1; i < POLY.length; i++) p = fr(fr(p * r) + POLY[i]);
+  return fr(p * 2 ** t);
+}
+
+export class JsKernels implements Kernels {
+  readonly kind = 'js';
+
+  alloc(length: number): Float32Array {
+    return new Float32Array(length);
+  }
+
+  adopt(a: Float32Array): Float32Array {
+    return a;
+  }
+
+  canRead(): boolean {
+    return true;
+  }
+
+  matmul(w: Float32Array, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number): void {
+    for (let o = 0; o < nOut; o++) {
+      const wo = o * n;
+      for (let r = 0; r < nRows; r++) y[r * nOut + o] = dotF32(w, wo, x, r * n, n);
+    }
+  }
+
+  attend(
+    g: AttentionGeometry,
+    q: Float32Array,
+    qOff: number,
+    kv: Float32Array,
+    table: Int32Array,
+    nPos: number,
+    kOff: number,
+    scores: Float32Array,
+    out: Float32Array,
+    outOff: number,
+  ): void {
+    const { pageSize, tokenStride, vOffset, headDim, scale } = g;
+    const row = (j: number): number => table[Math.floor(j / pageSize)] + kOff + (j % pageSize) * tokenStride;
+    let m = -Infinity;
+    for (let j = 0; j < nPos; j++) {
+      const s = fr(dotF32(q, qOff, kv, row(j), headDim) * scale);
+      scores[j] = s;
+      m = Math.max(m, s);
+    }
+    let sum = 0;
+    for (let j = 0; j < nPos; j++) {
+      const e = expF32(fr(scores[j] - m));
+      scores[j] = e;
+      sum = fr(sum + e);
+    }
+    out.fill(0, outOff, outOff + headDim);
+    for (let j = 0; j < nPos; j++) {
+      const p = scores[j];
+      const v = row(j) + vOffset;
+      for (let d = 0; d < headDim; d++) out[outOff + d] = fr(out[outOff + d] + fr(p * kv[v + d]));
+    }
+    for (let d = 0; d < headDim; d++) out[outOff + d] = fr(out[outOff + d] / sum);
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * The compute kernels the reference engine runs on: matmul and paged attention. Two implementations
+ * (WebAssembly SIMD and plain JS) produce bit-identical results; everything else in the engine
+ * (norms, RoPE, SiLU, residuals) is shared JS code, so the engine output does not depend on the kernel.
+ *
+ * Arrays are passed as typed-array views; the WASM kernel requires views it allocated (`alloc`,
+ * `adopt`) or buffers it `canRead`, and uses their byteOffset as the address.
+ */
+
+export type KernelKind = 'wasm' | 'js';
+
+/** Where K/V rows of one layer sit in the `kv` array given to `attend` (all counts in f32 elements). */
+export interface AttentionGeometry {
+  readonly pageSize: number;
+  /** Distance between the K rows of two adjacent slots of a page (entries per token). */
+  readonly tokenStride: number;
+  /** Distance from a K row to the V row of the same slot and head. */
+  readonly vOffset: number;
+  readonly headDim: number;
+  /** Score scale (1/sqrt(headDim), as f32). */
+  readonly scale: number;
+}
+
+export interface Kernels {
+  readonly kind: KernelKind;
+  /** A zeroed f32 array the kernel can read and write. */
+  alloc(length: number): Float32Array;
+  /** An array with the contents of `a` that the kernel can read (a copy, or `a` itself). */
+  adopt(a: Float32Array): Float32Array;
+  /** Whether views on `buffer` can be passed to the kernel directly. */
+  canRead(buffer: ArrayBufferLike): boolean;
+  /**
+   * y[r*nOut + o] = dot(w row o, x row r) for o < nOut, r < nRows; w is [nOut, n], x is [nRows, n],
+   * n a multiple of 4. Each weight row is read once per call, whatever nRows.
+   */
+  matmul(w: Float32Array, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number): void;
+  /**
+   * Causal attention of one query head (q[qOff .. qOff+headDim)) over positions [0, nPos):
+   * position j's K row starts at kv[table[floor(j/pageSize)] + kOff + (j % pageSize)*tokenStride].
+   * `scores` is scratch of at least nPos; the result goes to out[outOff .. outOff+headDim).
+   */
+  attend(
+    g: AttentionGeometry,
+    q: Float32Array,
+    qOff: number,
+    kv: Float32Array,
+    table: Int32Array,
+    nPos: number,
+    kOff: number,
+    scores: Float32Array,
+    out: Float32Array,
+    outOff: number,
+  ): void;
+}

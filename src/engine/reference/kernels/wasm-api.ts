@@ -1,0 +1,27 @@
+/**
+ * The part of the WebAssembly JS API the kernels use. The project compiles against lib ES2022 without
+ * DOM, which does not declare `WebAssembly`; typing the global here (instead of declaring a global
+ * namespace) cannot clash with a lib that declares it later.
+ */
+
+export interface WasmMemory {
+  readonly buffer: ArrayBufferLike;
+  grow(deltaPages: number): number;
+}
+
+/** A compiled module (opaque here). */
+export interface WasmModule {
+  readonly compiledModule: unique symbol;
+}
+
+export interface WasmInstance {
+  readonly exports: Record<string, unknown>;
+}
+
+interface WasmApi {
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: Record<string, Record<string, unknown>>) => WasmInstance;
+}
+
+export const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;

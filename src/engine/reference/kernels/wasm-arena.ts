@@ -1,0 +1,71 @@
+/**
+ * A bump allocator over one shared WebAssembly memory: the KV pool (optionally), the weights and the
+ * engine's scratch live here so the WASM kernels address them directly.
+ *
+ * Decisions: the memory is shared (`shared: true`) so it never detaches when it grows (views made
+ * before a growth stay valid) and its buffer is a SharedArrayBuffer like any KvPool buffer; it may
+ * grow to the wasm32 limit of 4 GiB. Nothing is freed: weights live as long as the engine and the
+ * scratch grows geometrically. Every SharedArrayBuffer handed out is remembered, so a view can be
+ * traced back to its arena (`owns`), e.g. to tell whether a KvPool lives in the kernels' memory.
+ */
+import { KvPool } from '../../../kv/pool.js';
+import { type KvLayout, pageBytes } from '../../../kv/layout.js';
+import { MAX_MEMORY_PAGES } from './kernel-module.js';
+import { wasm } from './wasm-api.js';
+
+const WASM_PAGE = 65536;
+const ALIGN = 16;
+
+const owners = new WeakMap<ArrayBufferLike, WasmArena>();
+
+export class WasmArena {
+  readonly memory = new wasm.Memory({ initial: 1, maximum: MAX_MEMORY_PAGES, shared: true });
+  private top = 0;
+
+  /** The arena that handed out `buffer`, if any. */
+  static of(buffer: ArrayBufferLike): WasmArena | undefined {
+    return owners.get(buffer);
+  }
+
+  owns(buffer: ArrayBufferLike): boolean {
+    return owners.get(buffer) === this;
+  }
+
+  /** Reserves `bytes` of zeroed memory (16-byte aligned), growing the memory; returns its address. */
+  alloc(bytes: number): number {
+    const address = this.top;
+    const end = address + Math.ceil(bytes / ALIGN) * ALIGN;
+    const pages = Math.ceil(end / WASM_PAGE);
+    const have = this.memory.buffer.byteLength / WASM_PAGE;
+    if (pages > MAX_MEMORY_PAGES) {
+      throw new Error(`WASM memory limit (4 GiB) exceeded: ${end} B needed, ${address} B already in use`);
+    }
+    if (pages > have) this.memory.grow(pages - have);
+    this.top = end;
+    return address;
+  }
+
+  /** The memory's current buffer (covers every allocation made so far). */
+  buffer(): SharedArrayBuffer {
+    const buffer = this.memory.buffer as SharedArrayBuffer;
+    owners.set(buffer, this);
+    return buffer;
+  }
+
+  /** A new zeroed f32 array in this memory. */
+  allocF32(length: number): Float32Array {
+    const address = this.alloc(length * 4);
+    return new Float32Array(this.buffer(), address, length);
+  }
+}
+
+/**
+ * A KV pool placed at address 0 of a fresh WasmArena. A ReferenceEngine built on it with the WASM
+ * kernel puts its weights in the same memory and its attention reads K/V in place; with any other
+ * pool the engine copies each layer's pages into its own memory before attention (same results).
+ */
+export function createWasmKvPool(layout: KvLayout, numPages: number): KvPool {
+  const arena = new WasmArena();
+  arena.alloc(pageBytes(layout) * numPages);
+  return new KvPool(layout, numPages, arena.buffer());
+}

@@ -1,0 +1,27 @@
+import { type KvLayout, pageBytes } from './layout.js';
+
+/**
+ * The KV pool: one contiguous SharedArrayBuffer (shareable with worker threads and, later, registrable
+ * for transfer) split into `numPages` pages of `layout.pageSize` tokens.
+ */
+export class KvPool {
+  readonly pageBytes: number;
+  readonly buffer: SharedArrayBuffer;
+
+  constructor(readonly layout: KvLayout, readonly numPages: number, buffer?: SharedArrayBuffer) {
+    this.pageBytes = pageBytes(layout);
+    const bytes = this.pageBytes * numPages;
+    if (buffer && buffer.byteLength < bytes) throw new Error(`KV pool buffer holds ${buffer.byteLength} B, needs ${bytes} B`);
+    this.buffer = buffer ?? new SharedArrayBuffer(bytes);
+  }
+
+  /** Byte offset of a page in the pool. */
+  pageOffset(page: number): number {
+    return page * this.pageBytes;
+  }
+
+  /** A byte view of `count` adjacent pages starting at `page` (no copy). */
+  pageBytesView(page: number, count = 1): Uint8Array {
+    return new Uint8Array(this.buffer, page * this.pageBytes, count * this.pageBytes);
+  }
+}

@@ -1,0 +1,38 @@
+/** Everything needed to start one node; the CLI and `startNode` callers both produce this. */
+export type NodeRole = 'colocated';
+
+export interface NodeOptions {
+  role: NodeRole;
+  /** HF model directory; null uses the built-in default model (generated once and cached). */
+  modelPath: string | null;
+  /** Name reported by /v1/models and accepted in `model` fields; defaults to the model path. */
+  servedModelName: string | null;
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  pageSize: number;
+  /** KV pool size in tokens (rounded up to whole pages); null sizes it from the model's context length. */
+  maxTotalTokens: number | null;
+  maxRunningRequests: number;
+  chunkedPrefillSize: number;
+  /** Largest list accepted in one /generate call. */
+  maxBatchSize: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Matmul kernels of the reference engine: WASM SIMD (default) or plain JS; bit-identical. */
+  kernel: 'wasm' | 'js';
+}
+
+export const DEFAULT_NODE_OPTIONS: Readonly<NodeOptions> = Object.freeze({
+  role: 'colocated',
+  modelPath: null,
+  servedModelName: null,
+  host: '127.0.0.1',
+  port: 30000,
+  pageSize: 16,
+  maxTotalTokens: null,
+  maxRunningRequests: 32,
+  chunkedPrefillSize: 512,
+  maxBatchSize: 64,
+  logLevel: 'info',
+  kernel: 'wasm',
+});

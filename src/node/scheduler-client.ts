@@ -1,0 +1,21 @@
+import type { GenerateRequest, ModelInfo, SchedulerStats, TokenLogprob, FinishMeta } from '../../actors/protocol/scheduler.js';
+
+/** Events of one request as the HTTP layer sees them. */
+export type GenerateEvent =
+  | { type: 'accepted'; promptTokens: number }
+  | { type: 'tokens'; ids: number[]; text: string; logprobs?: TokenLogprob[]; topLogprobs?: (TokenLogprob[] | null)[] }
+  | { type: 'finished'; meta: FinishMeta }
+  /** 400 for invalid input, 503 when shutting down, 500 for engine failures. Terminal. */
+  | { type: 'error'; status: number; message: string };
+
+/** The main thread's handle on the scheduler actor. */
+export interface SchedulerClient {
+  readonly model: ModelInfo;
+  /** Starts a request; `onEvent` receives events until 'finished' or 'error'. */
+  generate(req: GenerateRequest, onEvent: (e: GenerateEvent) => void): void;
+  /** Cancels a request (client went away); its pages are freed. No event follows. */
+  abort(rid: string, reason: string): void;
+  stats(): Promise<SchedulerStats>;
+  flushCache(): Promise<boolean>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,155 @@
+/**
+ * Main-thread side of the scheduler actor: spawns its worker, routes its messages to per-request
+ * listeners, and turns a dead worker into errors for everyone waiting (never a hang).
+ */
+import { Worker } from 'node:worker_threads';
+import type { ModelInfo, SchedulerInbound, SchedulerOutbound, SchedulerStats, GenerateRequest } from '../../actors/protocol/scheduler.js';
+import type { SchedulerWorkerData } from '../../actors/scheduler/worker-data.js';
+import type { Logger } from '../log/logger.js';
+import type { NodeOptions } from './options.js';
+import type { GenerateEvent, SchedulerClient } from './scheduler-client.js';
+import { withTimeout } from './timeout.js';
+
+const SCHEDULER_WORKER = new URL('../../actors/scheduler/scheduler-worker.js', import.meta.url);
+
+export interface WorkerSchedulerTimeouts {
+  /** Model load and engine set-up. */
+  startMs: number;
+  /** Replies to stats / flush queries. */
+  queryMs: number;
+  /** Graceful shutdown before the worker is terminated. */
+  closeMs: number;
+}
+
+export const DEFAULT_SCHEDULER_TIMEOUTS: WorkerSchedulerTimeouts = { startMs: 300_000, queryMs: 5_000, closeMs: 5_000 };
+
+export class WorkerSchedulerClient implements SchedulerClient {
+  private readonly listeners = new Map<string, (e: GenerateEvent) => void>();
+  private readonly queries = new Map<number, { resolve: (msg: SchedulerOutbound) => void; reject: (err: Error) => void }>();
+  private querySeq = 0;
+  private dead: string | null = null;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly model: ModelInfo,
+    private readonly log: Logger,
+    private readonly timeouts: WorkerSchedulerTimeouts,
+  ) {
+    worker.on('message', (msg: SchedulerOutbound) => this.onMessage(msg));
+    worker.on('error', (err) => this.onDeath(`scheduler worker crashed: ${err.message}`));
+    worker.on('exit', (code) => this.onDeath(`scheduler worker exited with code ${code}`));
+  }
+
+  static async start(options: NodeOptions, modelDir: string, log: Logger, timeouts = DEFAULT_SCHEDULER_TIMEOUTS): Promise<WorkerSchedulerClient> {
+    const workerData: SchedulerWorkerData = { options, modelDir };
+    const worker = new Worker(SCHEDULER_WORKER, { workerData });
+    // Only our own listeners are removed afterwards: Worker keeps internal ones that manage its port.
+    let onMessage: (msg: SchedulerOutbound) => void = () => {};
+    let onError: (err: Error) => void = () => {};
+    let onExit: (code: number) => void = () => {};
+    const ready = new Promise<ModelInfo>((resolve, reject) => {
+      onMessage = (msg) => {
+        if (msg.type === 'ready') resolve(msg.model);
+        else if (msg.type === 'init_failed') reject(new Error(`cannot load model from ${modelDir}: ${msg.message}`));
+      };
+      onError = reject;
+      onExit = (code) => reject(new Error(`scheduler worker exited with code ${code} during start-up`));
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+    });
+    try {
+      const model = await withTimeout(ready, timeouts.startMs, 'scheduler start-up (model load)');
+      return new WorkerSchedulerClient(worker, model, log, timeouts);
+    } catch (err) {
+      await worker.terminate();
+      throw err;
+    } finally {
+      worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+    }
+  }
+
+  generate(req: GenerateRequest, onEvent: (e: GenerateEvent) => void): void {
+    if (this.dead) return onEvent({ type: 'error', status: 503, message: this.dead });
+    if (this.listeners.has(req.rid)) return onEvent({ type: 'error', status: 400, message: `request id "${req.rid}" is already in flight` });
+    this.listeners.set(req.rid, onEvent);
+    this.post({ type: 'generate', req });
+  }
+
+  abort(rid: string, reason: string): void {
+    if (!this.listeners.delete(rid) || this.dead) return;
+    this.post({ type: 'abort', rid, reason });
+  }
+
+  async stats(): Promise<SchedulerStats> {
+    const msg = await this.query((seq) => ({ type: 'stats', seq }), 'stats');
+    if (msg.type !== 'stats') throw new Error(`unexpected reply ${msg.type}`);
+    return msg.stats;
+  }
+
+  async flushCache(): Promise<boolean> {
+    const msg = await this.query((seq) => ({ type: 'flush_cache', seq }), 'flush_cache');
+    return msg.type === 'flushed' && msg.ok;
+  }
+
+  async close(): Promise<void> {
+    if (this.dead) return;
+    this.onDeath('server is shutting down');
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.postMessage({ type: 'shutdown' } satisfies SchedulerInbound);
+    await withTimeout(exited, this.timeouts.closeMs, 'scheduler shutdown').catch(() => this.worker.terminate());
+  }
+
+  private post(msg: SchedulerInbound): void {
+    this.worker.postMessage(msg);
+  }
+
+  private query(make: (seq: number) => SchedulerInbound, what: string): Promise<SchedulerOutbound> {
+    if (this.dead) return Promise.reject(new Error(this.dead));
+    const seq = ++this.querySeq;
+    const reply = new Promise<SchedulerOutbound>((resolve, reject) => this.queries.set(seq, { resolve, reject }));
+    this.post(make(seq));
+    return withTimeout(reply, this.timeouts.queryMs, `scheduler ${what}`).finally(() => this.queries.delete(seq));
+  }
+
+  private onMessage(msg: SchedulerOutbound): void {
+    switch (msg.type) {
+      case 'stats':
+      case 'flushed':
+        this.queries.get(msg.seq)?.resolve(msg);
+        return;
+      case 'accepted':
+        this.listeners.get(msg.rid)?.({ type: 'accepted', promptTokens: msg.promptTokens });
+        return;
+      case 'tokens':
+        this.listeners.get(msg.rid)?.({ type: 'tokens', ids: msg.ids, text: msg.text, logprobs: msg.logprobs, topLogprobs: msg.topLogprobs });
+        return;
+      case 'finished':
+        this.settle(msg.rid, { type: 'finished', meta: msg.meta });
+        return;
+      case 'rejected':
+        this.settle(msg.rid, { type: 'error', status: 400, message: msg.message });
+        return;
+      case 'failed':
+        this.settle(msg.rid, { type: 'error', status: msg.status, message: msg.message });
+        return;
+      case 'ready':
+      case 'init_failed':
+        return;
+    }
+  }
+
+  private settle(rid: string, event: GenerateEvent): void {
+    const listener = this.listeners.get(rid);
+    this.listeners.delete(rid);
+    listener?.(event);
+  }
+
+  private onDeath(reason: string): void {
+    if (this.dead) return;
+    this.dead = reason;
+    if (reason !== 'server is shutting down') this.log.error({ reason }, 'scheduler actor is gone');
+    const waiting = [...this.listeners.values()];
+    this.listeners.clear();
+    for (const l of waiting) l({ type: 'error', status: 503, message: reason });
+    for (const q of this.queries.values()) q.reject(new Error(reason));
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * Scheduler requests for a set of prompts that share sampling and logprob settings; shared by
+ * /generate and the OpenAI routes so the two never drift apart.
+ */
+import type { GenerateRequest, PromptInput } from '../../actors/protocol/scheduler.js';
+import type { SamplingParams } from '../sampling/params.js';
+
+export interface LogprobRequest {
+  returnLogprob: boolean;
+  logprobStartLen: number;
+  topLogprobsNum: number;
+}
+
+export const NO_LOGPROBS: Readonly<LogprobRequest> = Object.freeze({ returnLogprob: false, logprobStartLen: -1, topLogprobsNum: 0 });
+
+export function buildRequests(inputs: readonly PromptInput[], rids: readonly string[], sampling: SamplingParams, logprobs: LogprobRequest): GenerateRequest[] {
+  return inputs.map((input, i) => ({ rid: rids[i], input, sampling, ...logprobs }));
+}

@@ -1,0 +1,90 @@
+/**
+ * The node's HTTP front end: SGLang's native routes, the OpenAI-compatible routes, health, info and
+ * Prometheus metrics, over one `SchedulerClient`. Returned with routes registered, not listening
+ * (`startNode` listens). Decisions:
+ * - Fastify logs through our pino instance, with its per-request lines off: request lines come
+ *   from `requestLogger`, so each carries the request id.
+ * - ajv never coerces, fills defaults or drops fields: a wrong type or an unknown field is a 400
+ *   naming the field, never a silent reinterpretation.
+ * - Bodies are parsed as JSON whatever their content type: `curl -d` sends form-urlencoded, and
+ *   SGLang accepts it too.
+ * - Every error is JSON `{ error: { message, type, param, code } }` (see errors.ts); unknown routes
+ *   are 404; unexpected exceptions are logged and answered with 500, never a crash.
+ */
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from '../log/logger.js';
+import type { NodeOptions } from '../node/options.js';
+import type { SchedulerClient } from '../node/scheduler-client.js';
+import { errorBody, HttpError } from './errors.js';
+import { ServerMetrics } from './metrics.js';
+import { InFlightIds } from './request-ids.js';
+import { registerCacheRoutes } from './routes/cache.js';
+import { registerGenerateRoute } from './routes/generate.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerMetricsRoute } from './routes/metrics.js';
+import { registerChatRoute } from './routes/openai-chat.js';
+import { registerCompletionsRoute } from './routes/openai-completions.js';
+import { registerModelsRoutes } from './routes/openai-models.js';
+import { registerServerInfoRoutes } from './routes/server-info.js';
+import type { ServerContext } from './server-context.js';
+import { describeValidationError } from './validation-error.js';
+
+export interface HttpServerDeps {
+  client: SchedulerClient;
+  options: NodeOptions;
+  logger: Logger;
+}
+
+export async function createHttpServer({ client, options, logger }: HttpServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    ajv: { customOptions: { coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false } },
+  }) as unknown as FastifyInstance;
+
+  app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof HttpError) return reply.code(err.status).send(errorBody(err.status, err.message, err.param, err.code));
+    if (err.validation) {
+      const { message, param } = describeValidationError(err.validation);
+      return reply.code(400).send(errorBody(400, message, param));
+    }
+    const status = err.statusCode ?? 500;
+    if (status < 500) return reply.code(status).send(errorBody(status, clientErrorMessage(err)));
+    logger.error({ err, method: request.method, url: request.url }, 'unexpected error in a route');
+    return reply.code(500).send(errorBody(500, 'internal server error'));
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody(404, `no route for ${request.method} ${request.url}`)));
+
+  const servedModelName = options.servedModelName ?? client.model.servedModelName;
+  const metrics = new ServerMetrics(servedModelName);
+  const ctx: ServerContext = {
+    client,
+    options,
+    log: logger,
+    servedModelName,
+    metrics,
+    generation: { client, ids: new InFlightIds(), metrics, log: logger },
+  };
+  registerGenerateRoute(app, ctx);
+  registerCompletionsRoute(app, ctx);
+  registerChatRoute(app, ctx);
+  registerModelsRoutes(app, ctx);
+  registerHealthRoutes(app, ctx);
+  registerServerInfoRoutes(app, ctx);
+  registerCacheRoutes(app, ctx);
+  registerMetricsRoute(app, ctx);
+  return app;
+}
+
+/** Fastify's body errors speak of content types; say what the client must fix. */
+function clientErrorMessage(err: FastifyError): string {
+  switch (err.code) {
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'request body is empty; send a JSON object';
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return 'request body is not valid JSON';
+    default:
+      return err.message;
+  }
+}

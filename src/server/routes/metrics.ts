@@ -1,0 +1,14 @@
+/**
+ * GET /metrics: Prometheus text of this server's registry, with the scheduler gauges refreshed from
+ * one `client.stats()` call per scrape.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ServerContext } from '../server-context.js';
+import { SCHEDULER_QUERY_TIMEOUT_MS, withTimeout } from '../timeout.js';
+
+export function registerMetricsRoute(app: FastifyInstance, ctx: ServerContext): void {
+  app.get('/metrics', async (_request, reply) => {
+    const stats = await withTimeout(ctx.client.stats(), SCHEDULER_QUERY_TIMEOUT_MS, 'the scheduler');
+    return reply.type(ctx.metrics.contentType).send(await ctx.metrics.render(stats));
+  });
+}
