@@ -11,10 +11,10 @@
  * layer; lm_head per row whose logits are computed) plus attention (Q.K and weights.V: 2 * 2 * headDim
  * per query head and attended position); norms, RoPE, softmax and SiLU are not counted.
  *
- * Decisions: the WASM engine runs on a pool made by createWasmKvPool (attention reads K/V in place);
- * every timed phase follows an untimed warm-up so V8 has tiered the kernels up (WASM Liftoff to
- * TurboFan, JS to optimized code); decode runs a fixed number of steps per kernel so the JS kernel on
- * the `small` shape stays within a couple of minutes.
+ * Decisions: the pool is made by createWasmKvPool (the WASM attention reads K/V in place); every timed
+ * phase follows an untimed warm-up so V8 has tiered the kernels up (WASM Liftoff to TurboFan, JS to
+ * optimized code); decode contexts are prefilled untimed by the WASM engine (identical K/V), and decode
+ * runs a fixed number of steps per kernel, so the JS kernel on the `small` shape takes about 1.5 min.
  */
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -25,12 +25,13 @@ import type { KernelKind, Kernels } from '../src/engine/reference/kernels/kernel
 import { createWasmKvPool, WasmArena } from '../src/engine/reference/kernels/wasm-arena.js';
 import { WasmKernels } from '../src/engine/reference/kernels/wasm-kernels.js';
 import { gqaLayout } from '../src/kv/layout.js';
-import { KvPool } from '../src/kv/pool.js';
 import type { LlamaConfig } from '../src/model/types.js';
 import { item, prng, randomTokens, randomWeights, tinyConfig } from '../test/engine/random-model.js';
 
 const KERNELS: KernelKind[] = ['wasm', 'js'];
 const PAGE_SIZE = 16;
+/** Tokens of the untimed prefill that lets V8 tier the kernels up before the timed one. */
+const WARMUP_PROMPT = 32;
 
 interface Preset {
   name: 'tiny' | 'small';
@@ -89,44 +90,50 @@ function timed(fn: () => void): number {
   return (performance.now() - t0) / 1000;
 }
 
-function benchEngine(p: Preset, kernel: KernelKind, weights: ReturnType<typeof randomWeights>): EngineResult[] {
+/**
+ * Prefill and decode figures of every kernel on preset `p`. Both engines share one pool (in WASM
+ * memory, so the WASM attention reads it in place; the JS kernel reads any pool); the untimed decode
+ * contexts are prefilled by the WASM engine, which writes the same K/V bytes as the JS engine would.
+ */
+function benchPreset(p: Preset): EngineResult[] {
   const c = p.config;
-  const layout = gqaLayout(c.numLayers, c.numKvHeads, c.headDim, 'float32', PAGE_SIZE);
+  const weights = randomWeights(c, 1);
   const pagesFor = (tokens: number): number => Math.ceil(tokens / PAGE_SIZE);
-  const seqTokens = p.decodeContext + p.decodeSteps[kernel] + 1; // +1: the warm-up decode step
-  const numPages = 2 * pagesFor(p.prompt) + 9 * pagesFor(seqTokens);
-  const pool = kernel === 'wasm' ? createWasmKvPool(layout, numPages) : new KvPool(layout, numPages);
-  const engine = new ReferenceEngine(c, weights, pool, { kernel });
+  const seqTokens = (kernel: KernelKind): number => p.decodeContext + p.decodeSteps[kernel] + 1; // +1: warm-up step
+  const numPages = KERNELS.reduce((n, k) => n + pagesFor(WARMUP_PROMPT) + pagesFor(p.prompt) + 9 * pagesFor(seqTokens(k)), 0);
+  const pool = createWasmKvPool(gqaLayout(c.numLayers, c.numKvHeads, c.headDim, 'float32', PAGE_SIZE), numPages);
+  const engines = new Map(KERNELS.map((k) => [k, new ReferenceEngine(c, weights, pool, { kernel: k })]));
+  const filler = engines.get('wasm') as ReferenceEngine;
   let nextPage = 0;
   const pageTable = (tokens: number): Int32Array => Int32Array.from({ length: pagesFor(tokens) }, () => nextPage++);
   const rand = prng(5);
-  const result = (phase: EngineResult['phase'], batch: number, tokens: number, seconds: number, flops: number): EngineResult => ({
-    preset: p.name, kernel, phase, batch, tokens, seconds, tokensPerSecond: tokens / seconds, gflops: flops / seconds / 1e9,
-  });
-
-  const prompt = (): Int32Array => randomTokens(rand, p.prompt, c.vocabSize);
-  engine.forward([item(prompt(), 0, pageTable(p.prompt))]); // warm-up
-  const promptTable = pageTable(p.prompt);
-  const tokens = prompt();
-  const prefillSeconds = timed(() => engine.forward([item(tokens, 0, promptTable)]));
-  let prefillFlops = p.prompt * layerMatmulFlops(c) + 2 * c.vocabSize * c.hiddenSize;
-  for (let pos = 0; pos < p.prompt; pos++) prefillFlops += attentionFlops(c, pos + 1);
-  const out = [result('prefill', 1, p.prompt, prefillSeconds, prefillFlops)];
-
-  for (const batch of [1, 8]) {
-    const seqs = Array.from({ length: batch }, () => ({ table: pageTable(seqTokens), pos: p.decodeContext }));
-    engine.forward(seqs.map((s) => item(randomTokens(rand, p.decodeContext, c.vocabSize), 0, s.table, 'none')));
-    const step = (): void => {
-      engine.forward(seqs.map((s) => item(randomTokens(rand, 1, c.vocabSize), s.pos++, s.table)));
-    };
-    step(); // warm-up
-    let flops = 0;
-    const steps = p.decodeSteps[kernel];
-    for (let i = 0; i < steps; i++) for (const s of seqs) flops += layerMatmulFlops(c) + 2 * c.vocabSize * c.hiddenSize + attentionFlops(c, s.pos + i + 1);
-    const seconds = timed(() => {
-      for (let i = 0; i < steps; i++) step();
+  const out: EngineResult[] = [];
+  for (const [kernel, engine] of engines) {
+    const result = (phase: EngineResult['phase'], batch: number, tokens: number, seconds: number, flops: number): EngineResult => ({
+      preset: p.name, kernel, phase, batch, tokens, seconds, tokensPerSecond: tokens / seconds, gflops: flops / seconds / 1e9,
     });
-    out.push(result('decode', batch, batch * steps, seconds, flops));
+    engine.forward([item(randomTokens(rand, WARMUP_PROMPT, c.vocabSize), 0, pageTable(WARMUP_PROMPT))]);
+    const prompt = item(randomTokens(rand, p.prompt, c.vocabSize), 0, pageTable(p.prompt));
+    const prefillSeconds = timed(() => engine.forward([prompt]));
+    let prefillFlops = p.prompt * layerMatmulFlops(c) + 2 * c.vocabSize * c.hiddenSize;
+    for (let pos = 0; pos < p.prompt; pos++) prefillFlops += attentionFlops(c, pos + 1);
+    out.push(result('prefill', 1, p.prompt, prefillSeconds, prefillFlops));
+
+    const steps = p.decodeSteps[kernel];
+    for (const batch of [1, 8]) {
+      const seqs = Array.from({ length: batch }, () => ({ table: pageTable(seqTokens(kernel)), pos: p.decodeContext }));
+      filler.forward(seqs.map((s) => item(randomTokens(rand, p.decodeContext, c.vocabSize), 0, s.table, 'none')));
+      const step = (): void => {
+        engine.forward(seqs.map((s) => item(randomTokens(rand, 1, c.vocabSize), s.pos++, s.table)));
+      };
+      step(); // warm-up
+      let flops = 0;
+      for (let i = 0; i < steps; i++) for (const s of seqs) flops += layerMatmulFlops(c) + 2 * c.vocabSize * c.hiddenSize + attentionFlops(c, s.pos + i + 1);
+      const seconds = timed(() => {
+        for (let i = 0; i < steps; i++) step();
+      });
+      out.push(result('decode', batch, batch * steps, seconds, flops));
+    }
   }
   return out;
 }
@@ -139,7 +146,10 @@ interface MatmulResult {
   gflops: number;
 }
 
-/** GFLOP/s of y = W x for W [1536, 576] (the `small` gate/up shape) over `rows` activation rows. */
+/**
+ * GFLOP/s of y = W x for W [1536, 576] (the `small` gate/up shape) over `rows` activation rows, from
+ * the median time of the calls made in `minSeconds` (robust to other processes sharing the cores).
+ */
 function benchMatmul(k: Kernels, rows: number, minSeconds: number): MatmulResult {
   const [nOut, n] = [1536, 576];
   const rand = prng(9);
@@ -147,16 +157,12 @@ function benchMatmul(k: Kernels, rows: number, minSeconds: number): MatmulResult
   const w = fill(nOut * n);
   const x = fill(rows * n);
   const y = k.alloc(nOut * rows);
-  k.matmul(w, x, y, nOut, rows, n); // warm-up
-  let reps = 0;
-  const seconds = timed(() => {
-    const t0 = performance.now();
-    do {
-      k.matmul(w, x, y, nOut, rows, n);
-      reps++;
-    } while (performance.now() - t0 < minSeconds * 1000);
-  });
-  return { kernel: k.kind, out: nOut, in: n, rows, gflops: (2 * nOut * n * rows * reps) / seconds / 1e9 };
+  for (let i = 0; i < 3; i++) k.matmul(w, x, y, nOut, rows, n); // warm-up
+  const times: number[] = [];
+  const end = performance.now() + minSeconds * 1000;
+  while (performance.now() < end || times.length < 3) times.push(timed(() => k.matmul(w, x, y, nOut, rows, n)));
+  times.sort((a, b) => a - b);
+  return { kernel: k.kind, out: nOut, in: n, rows, gflops: (2 * nOut * n * rows) / times[times.length >> 1] / 1e9 };
 }
 
 interface Comparison {
@@ -184,10 +190,7 @@ function main(): void {
     for (const k of [new WasmKernels(new WasmArena()), new JsKernels()]) matmul.push(benchMatmul(k, rows, minSeconds));
   }
   const engine: EngineResult[] = [];
-  for (const p of presets(quick, values.preset ?? 'all')) {
-    const weights = randomWeights(p.config, 1);
-    for (const kernel of KERNELS) engine.push(...benchEngine(p, kernel, weights));
-  }
+  for (const p of presets(quick, values.preset ?? 'all')) engine.push(...benchPreset(p));
 
   const mm = (kernel: KernelKind): MatmulResult => matmul.find((m) => m.kernel === kernel && m.rows === 64) as MatmulResult;
   const comparisons = [

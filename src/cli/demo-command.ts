@@ -12,7 +12,7 @@ export const DEMO_BASE_OPTIONS: Readonly<NodeOptions> = Object.freeze({ ...DEFAU
 export const DEMO_FLAGS = NODE_FLAGS.filter((f) => ['model-path', 'kernel', 'log-level'].includes(f.name));
 
 /** The seed's request, bounded to 32 tokens so it is quick on a CPU. */
-export const DEMO_REQUEST = Object.freeze({ text: 'Let me tell you a lonnng story ', sampling_params: { temperature: 0, max_new_tokens: 32 } });
+const DEMO_REQUEST = Object.freeze({ text: 'Let me tell you a lonnng story ', sampling_params: { temperature: 0, max_new_tokens: 32 } });
 
 /** Generation of 32 tokens takes well under a second on the tiny model; a minute means something is stuck. */
 const DEMO_REQUEST_TIMEOUT_MS = 60_000;
@@ -32,7 +32,7 @@ export async function runDemo(options: NodeOptions): Promise<void> {
     });
     const text = await res.text();
     if (!res.ok) throw new Error(`/generate answered HTTP ${res.status}: ${text}`);
-    JSON.parse(text);
+    JSON.parse(text); // a 200 that is not JSON is a failure too
     process.stdout.write(`${text}\n`);
   } finally {
     await node.close();
@@ -40,6 +40,6 @@ export async function runDemo(options: NodeOptions): Promise<void> {
 }
 
 /** A POSIX-shell command line; single quotes inside the body are closed, escaped and reopened. */
-export function curlCommand(url: string, body: string): string {
+function curlCommand(url: string, body: string): string {
   return `curl -X POST ${url} -H "Content-Type: application/json" -d '${body.replaceAll("'", `'\\''`)}'`;
 }

@@ -10,6 +10,18 @@ export class FlagError extends Error {
   }
 }
 
+/**
+ * The error for a yargs failure: its own usage errors come as a message or as a YError (e.g. a flag
+ * without its value) and become FlagErrors; anything else (a command's own error) passes through.
+ */
+export function usageError(msg: string | undefined, err: Error | undefined): Error {
+  if (err === undefined || err === null) return new FlagError(msg ?? 'invalid command line');
+  return err.name === 'YError' ? new FlagError(err.message) : err;
+}
+
+/** yargs-parser settings for every pd-node command: dash-case only, so messages name flags once. */
+export const PARSER_CONFIGURATION = Object.freeze({ 'camel-case-expansion': false });
+
 const DIGITS = /^\d+$/;
 
 export function integerIn(flag: string, raw: string, min: number, max: number, what: string): number {

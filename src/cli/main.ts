@@ -11,7 +11,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { VERSION } from '../server/version.js';
 import { DEMO_BASE_OPTIONS, DEMO_FLAGS, runDemo } from './demo-command.js';
-import { FlagError } from './flag-values.js';
+import { FlagError, PARSER_CONFIGURATION, usageError } from './flag-values.js';
 import { addGenModelFlags, genModelFlagsFrom, runGenModel } from './gen-model-command.js';
 import { addNodeFlags, nodeOptionsFrom } from './node-flags.js';
 import { serveNode } from './serve-command.js';
@@ -19,14 +19,16 @@ import { serveNode } from './serve-command.js';
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
-function fail(message: string, status: number): void {
-  const hint = status === EXIT_USAGE ? "\nRun 'pd-node --help' for the flags." : '';
-  process.stderr.write(`pd-node: ${message}${hint}\n`);
-  process.exitCode = status;
+function report(err: unknown): void {
+  const usage = err instanceof FlagError;
+  const hint = usage ? "\nRun 'pd-node --help' for the flags." : '';
+  process.stderr.write(`pd-node: ${err instanceof Error ? err.message : String(err)}${hint}\n`);
+  process.exitCode = usage ? EXIT_USAGE : EXIT_FAILURE;
 }
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('pd-node')
+  .parserConfiguration(PARSER_CONFIGURATION)
   .command(
     '$0',
     'Serve a node: SGLang (/generate) and OpenAI (/v1/...) HTTP APIs, /health, /metrics',
@@ -50,14 +52,14 @@ const cli = yargs(hideBin(process.argv))
   .help()
   .alias('h', 'help')
   .wrap(Math.min(120, process.stdout.columns ?? 100))
-  // Called for yargs' own usage errors (msg) and for errors thrown by the commands (err).
+  // yargs' own usage errors come as `msg`, a command's errors as `err`. Throwing is what stops yargs:
+  // a fail handler that returns lets the command run anyway.
   .fail((msg, err) => {
-    if (err === undefined || err === null) fail(msg, EXIT_USAGE);
-    else fail(err.message, err instanceof FlagError ? EXIT_USAGE : EXIT_FAILURE);
+    throw usageError(msg, err);
   });
 
 try {
   await cli.parseAsync();
 } catch (err) {
-  fail(err instanceof Error ? err.message : String(err), EXIT_FAILURE);
+  report(err);
 }

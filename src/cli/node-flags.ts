@@ -8,7 +8,7 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../node/options.js';
-import { FlagError, nonEmpty, oneOf, portNumber, positiveInteger, rawFlag } from './flag-values.js';
+import { FlagError, nonEmpty, oneOf, PARSER_CONFIGURATION, portNumber, positiveInteger, rawFlag, usageError } from './flag-values.js';
 
 export interface NodeFlag {
   readonly name: string;
@@ -82,12 +82,13 @@ export function nodeOptionsFrom(argv: Record<string, unknown>, base: Readonly<No
 /** Pure: node flags (no command name) -> `NodeOptions`; throws a FlagError naming the flag. */
 export function parseNodeFlags(argv: string[]): NodeOptions {
   const parsed = addNodeFlags(yargs(argv))
+    .parserConfiguration(PARSER_CONFIGURATION)
     .strict()
     .help(false)
     .version(false)
     .exitProcess(false)
     .fail((msg, err) => {
-      throw err ?? new FlagError(msg);
+      throw usageError(msg, err);
     })
     .parseSync();
   return nodeOptionsFrom(parsed);

@@ -60,21 +60,28 @@ export interface GenerationDeps {
   log: Logger;
 }
 
+export interface BatchOptions {
+  /** Health probes are not client traffic: they stay out of the metrics. */
+  observe: boolean;
+  /** performance.now() when the HTTP request arrived: latencies count from there. */
+  arrivedAt?: number;
+}
+
 export class GenerationBatch {
   readonly runs: Run[];
   readonly done: Promise<void>;
   private resolveDone!: () => void;
+  private readonly observe: boolean;
 
   /** Claims the request ids (a clash throws a 400 HttpError before anything is sent). */
   constructor(
     private readonly deps: GenerationDeps,
     requests: readonly GenerateRequest[],
-    /** Health probes are not client traffic: they stay out of the metrics. */
-    private readonly observe: boolean,
+    { observe, arrivedAt = performance.now() }: BatchOptions,
   ) {
     deps.ids.claim(requests.map((r) => r.rid));
-    const now = performance.now();
-    this.runs = requests.map((req, i) => new Run(i, req, now, requestLogger(deps.log, req.rid)));
+    this.observe = observe;
+    this.runs = requests.map((req, i) => new Run(i, req, arrivedAt, requestLogger(deps.log, req.rid)));
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 

@@ -6,12 +6,12 @@
  *   from `requestLogger`, so each carries the request id.
  * - ajv never coerces, fills defaults or drops fields: a wrong type or an unknown field is a 400
  *   naming the field, never a silent reinterpretation.
- * - Bodies are parsed as JSON whatever their content type: `curl -d` sends form-urlencoded, and
- *   SGLang accepts it too.
+ * - Bodies are parsed as JSON whatever their content type (or none): `curl -d` sends
+ *   form-urlencoded, fetch sends text/plain, and SGLang accepts both.
  * - Every error is JSON `{ error: { message, type, param, code } }` (see errors.ts); unknown routes
  *   are 404; unexpected exceptions are logged and answered with 500, never a crash.
  */
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from '../log/logger.js';
 import type { NodeOptions } from '../node/options.js';
 import type { SchedulerClient } from '../node/scheduler-client.js';
@@ -37,12 +37,21 @@ export interface HttpServerDeps {
 
 export async function createHttpServer({ client, options, logger }: HttpServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: logger,
+    // Typed as Fastify's base logger so the instance is the plain FastifyInstance that startNode expects.
+    loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    ajv: { customOptions: { coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false } },
-  }) as unknown as FastifyInstance;
+    ajv: { customOptions: { coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false, allowUnionTypes: true } },
+  });
 
-  app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  app.removeAllContentTypeParsers();
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    // An empty body is no body: routes that take none (POST /flush_cache) accept it, the others say
+    // the body must be an object.
+    const text = body as string; // parseAs: 'string'
+    if (text === '') done(null, undefined);
+    else parseJson(request, text, done);
+  });
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof HttpError) return reply.code(err.status).send(errorBody(err.status, err.message, err.param, err.code));
     if (err.validation) {
@@ -80,8 +89,6 @@ export async function createHttpServer({ client, options, logger }: HttpServerDe
 /** Fastify's body errors speak of content types; say what the client must fix. */
 function clientErrorMessage(err: FastifyError): string {
   switch (err.code) {
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return 'request body is empty; send a JSON object';
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return 'request body is not valid JSON';
     default:

@@ -10,6 +10,7 @@
  *   (`client.abort(rid, 'client disconnected')`) and nothing more is written.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { performance } from 'node:perf_hooks';
 import type { GenerateRequest } from '../../actors/protocol/scheduler.js';
 import { errorBody, HttpError } from './errors.js';
 import { GenerationBatch, type GenerationDeps, type Run, type RunEvent } from './generation.js';
@@ -32,7 +33,7 @@ export async function serveGeneration(
   requests: readonly GenerateRequest[],
   format: ResponseFormat,
 ): Promise<unknown> {
-  const batch = new GenerationBatch(deps, requests, true);
+  const batch = new GenerationBatch(deps, requests, { observe: true, arrivedAt: performance.now() - reply.elapsedTime });
   const sse = format.stream ? new SseStream(reply) : null;
   let pending: unknown[] = [];
   let failure: { status: number; message: string } | null = null;

@@ -5,11 +5,12 @@
  * magnitude so that any difference in summation order would show in the low bits.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { expF32, JsKernels } from '../../src/engine/reference/kernels/js-kernels.js';
+import { expF32, JsKernels, siluF32 } from '../../src/engine/reference/kernels/js-kernels.js';
 import { WasmArena } from '../../src/engine/reference/kernels/wasm-arena.js';
 import { WasmKernels } from '../../src/engine/reference/kernels/wasm-kernels.js';
-import { bytes, kvBytes, makeEngine, SETUPS, tinyModel } from './engine-harness.js';
+import { bytes, kvBytes, makeEngine, PAGE_SIZE, SETUPS, tinyModel } from './engine-harness.js';
 import { item, prng, randomTokens } from './random-model.js';
 
 const wasm = new WasmKernels(new WasmArena());
@@ -48,36 +49,58 @@ test('WASM and JS matmul are bit-identical for every tile shape and edge', () =>
 test('WASM and JS exp are bit-identical and accurate on (-inf, 0]', () => {
   const rand = prng(22);
   const xs = [0, -0, -1e-30, -1e-7, -0.5, -Math.LN2 / 2, -1, -10, -87, -87.29, -87.31, -88, -1e4, -Infinity];
-  for (let i = 0; i < 20000; i++) xs.push(-rand() * 90);
-  for (const x of xs.map(Math.fround)) {
-    const w = wasm.exp(x);
-    assert.ok(Object.is(w, expF32(x)), `exp(${x}): wasm ${w}, js ${expF32(x)}`);
-    if (x >= -87) assert.ok(Math.abs(w - Math.exp(x)) <= 3e-7 * Math.exp(x), `exp(${x}) = ${w}, Math.exp ${Math.exp(x)}`);
+  while (xs.length < 20000) xs.push(-rand() * 90);
+  for (const m of [0, 3.5]) {
+    const a = wasm.alloc(xs.length);
+    a.set(xs.map((x) => x + m));
+    wasm.expInPlace(a, m);
+    a.forEach((w, i) => {
+      const x = Math.fround(Math.fround(xs[i] + m) - m);
+      assert.ok(Object.is(w, expF32(x)), `exp(${x}): wasm ${w}, js ${expF32(x)}`);
+      if (x >= -87) assert.ok(Math.abs(w - Math.exp(x)) <= 3e-7 * Math.exp(x), `exp(${x}) = ${w}, Math.exp ${Math.exp(x)}`);
+    });
+  }
+});
+
+test('WASM and JS SiLU-gated products are bit-identical and accurate', () => {
+  const rand = prng(26);
+  const n = 4096;
+  const gate = wide(rand, n);
+  gate.set([0, -0, 1e-30, -1e-30, 90, -90, 200, -200]);
+  const up = wide(rand, n);
+  const expected = new Float32Array(gate);
+  js.siluMul(expected, up, n);
+  wasm.siluMul(gate, up, n);
+  assert.ok(bytes(gate).equals(bytes(expected)));
+  for (const g of [-100, -20, -3, -0.5, 0, 0.25, 2, 15, 100]) {
+    const exact = g / (1 + Math.exp(-g));
+    assert.ok(Math.abs(siluF32(Math.fround(g)) - exact) <= 5e-7 * Math.max(Math.abs(exact), 1e-30), `silu(${g})`);
   }
 });
 
 test('WASM and JS paged attention are bit-identical', () => {
   const rand = prng(23);
-  const headDim = 16;
   const kvHeads = 2;
   const pageSize = 4;
-  const tokenStride = 2 * kvHeads * headDim;
-  const g = { pageSize, tokenStride, vOffset: kvHeads * headDim, headDim, scale: Math.fround(1 / 4) };
-  const pageFloats = pageSize * tokenStride;
-  const kv = wide(rand, 10 * pageFloats);
-  const tableMemory = wasm.alloc(6);
-  const table = new Int32Array(tableMemory.buffer, tableMemory.byteOffset, 6);
-  table.set([7, 2, 9, 0, 5, 3].map((p) => p * pageFloats));
-  const q = wide(rand, headDim);
-  const scores = wasm.alloc(24);
-  for (const nPos of [1, 3, 4, 5, 17, 24]) {
-    for (const kOff of [0, headDim]) {
-      const outW = wasm.alloc(headDim);
-      const outJ = new Float32Array(headDim);
-      wasm.attend(g, q, 0, kv, table, nPos, kOff, scores, outW, 0);
-      js.attend(g, q, 0, kv, table, nPos, kOff, new Float32Array(nPos), outJ, 0);
-      assert.ok(bytes(outW).equals(bytes(outJ)), `attention over ${nPos} positions, K offset ${kOff}`);
-      assert.ok(outJ.every(Number.isFinite) && outJ.some((v) => v !== 0));
+  for (const headDim of [8, 16, 20, 64]) {
+    const tokenStride = 2 * kvHeads * headDim;
+    const g = { pageSize, tokenStride, vOffset: kvHeads * headDim, headDim, scale: Math.fround(1 / Math.sqrt(headDim)) };
+    const pageFloats = pageSize * tokenStride;
+    const kv = wide(rand, 10 * pageFloats);
+    const tableMemory = wasm.alloc(6);
+    const table = new Int32Array(tableMemory.buffer, tableMemory.byteOffset, 6);
+    table.set([7, 2, 9, 0, 5, 3].map((p) => p * pageFloats));
+    const q = wide(rand, headDim);
+    const scratch = wasm.alloc(2 * 24 + 4);
+    for (const nPos of [1, 3, 4, 5, 17, 24]) {
+      for (const kOff of [0, headDim]) {
+        const outW = wasm.alloc(headDim);
+        const outJ = new Float32Array(headDim);
+        wasm.attend(g, q, 0, kv, table, nPos, kOff, scratch, outW, 0);
+        js.attend(g, q, 0, kv, table, nPos, kOff, new Float32Array(2 * nPos + 4), outJ, 0);
+        assert.ok(bytes(outW).equals(bytes(outJ)), `head dim ${headDim}: attention over ${nPos} positions, K offset ${kOff}`);
+        assert.ok(outJ.every(Number.isFinite) && outJ.some((v) => v !== 0));
+      }
     }
   }
 });
@@ -104,4 +127,30 @@ test('engine logits and KV bytes are identical for every kernel and pool', () =>
     r.logits.forEach((l, i) => assert.ok(bytes(l).equals(bytes(base.logits[i])), `${r.name}: logits ${i} differ from ${base.name}`));
     r.kv.forEach((k, i) => assert.ok(k.equals(base.kv[i]), `${r.name}: KV bytes ${i} differ from ${base.name}`));
   }
+});
+
+test('without WebAssembly the engine warns and falls back to the JS kernel, with the same logits', () => {
+  const url = (path: string): string => new URL(path, import.meta.url).href;
+  const tokens = [1, 2, 3, 4, 5];
+  const pageTable = [3, 1];
+  // --jitless disables WebAssembly altogether (and runs JS in the interpreter: same Math results)
+  const script = `
+    const { ReferenceEngine } = await import(${JSON.stringify(url('../../src/engine/reference/llama-engine.js'))});
+    const { KvPool } = await import(${JSON.stringify(url('../../src/kv/pool.js'))});
+    const { gqaLayout } = await import(${JSON.stringify(url('../../src/kv/layout.js'))});
+    const m = await import(${JSON.stringify(url('./random-model.js'))});
+    const config = m.tinyConfig();
+    const pool = new KvPool(gqaLayout(config.numLayers, config.numKvHeads, config.headDim, 'float32', ${PAGE_SIZE}), 4);
+    const engine = new ReferenceEngine(config, m.randomWeights(config, 3), pool, { kernel: 'wasm' });
+    const [logits] = engine.forward([m.item(Int32Array.from(${JSON.stringify(tokens)}), 0, Int32Array.from(${JSON.stringify(pageTable)}))]);
+    console.log(JSON.stringify({ kernel: engine.kernel, logits: Buffer.from(logits.buffer).toString('base64') }));
+  `;
+  const child = spawnSync(process.execPath, ['--jitless', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(child.status, 0, child.stderr);
+  assert.match(child.stderr, /WebAssembly SIMD unavailable .* using the JS kernel/);
+  const result = JSON.parse(child.stdout) as { kernel: string; logits: string };
+  assert.equal(result.kernel, 'js');
+  const { engine } = makeEngine(SETUPS[2]);
+  const [logits] = engine.forward([item(Int32Array.from(tokens), 0, Int32Array.from(pageTable))]);
+  assert.equal(result.logits, bytes(logits).toString('base64'));
 });

@@ -16,8 +16,9 @@
  *   shares its memory and attention reads K/V in place; with any other pool, each item's pages of a
  *   layer are copied into kernel memory before its attention (identical results).
  * - The JS kernel is used when asked for, or (with a warning) when WebAssembly SIMD is unavailable.
- * - Element-wise math (norm scaling, RoPE, SiLU, residual adds) is f64 rounded once to f32 on store;
- *   Math.exp/cos/sin are V8's own deterministic ports (same results on every host of a Node version).
+ * - The rest of the element-wise math (norm scaling, RoPE, residual adds) is f64 rounded once to f32
+ *   on store; Math.cos/sin are V8's own deterministic ports (same results on every host of a Node
+ *   version). SiLU runs in the kernels, with their exp, because Math.exp cost ~10% of a prefill.
  */
 import type { Engine, ForwardItem, ForwardOutput } from '../engine.js';
 import { gqaLayout, sameLayout, type KvLayout } from '../../kv/layout.js';
@@ -183,10 +184,7 @@ export class ReferenceEngine implements Engine {
     for (let t = 0; t < T; t++) rmsNorm(b.h, t * H, w.postNorm, this.eps, b.xn, t * H, H);
     k.matmul(w.gate, b.xn, b.gate, I, T, H);
     k.matmul(w.up, b.xn, b.up, I, T, H);
-    for (let i = 0; i < T * I; i++) {
-      const g = b.gate[i];
-      b.gate[i] = (g / (1 + Math.exp(-g))) * b.up[i];
-    }
+    k.siluMul(b.gate, b.up, T * I);
     k.matmul(w.down, b.gate, b.proj, H, T, I);
     addInto(b.h, b.proj, T * H);
   }
@@ -228,7 +226,7 @@ export class ReferenceEngine implements Engine {
       const row = (row0 + t) * qDim;
       for (let h = 0; h < numHeads; h++) {
         const off = row + h * headDim;
-        this.kernels.attend(g, b.q, off, kv, b.table, item.startPos + t + 1, Math.floor(h / group) * headDim, b.scores, b.attn, off);
+        this.kernels.attend(g, b.q, off, kv, b.table, item.startPos + t + 1, Math.floor(h / group) * headDim, b.scratch, b.attn, off);
       }
     }
   }

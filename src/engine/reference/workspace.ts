@@ -42,7 +42,8 @@ export interface StepBuffers {
   /** Final-normed rows that need logits [logitRows, hidden]. */
   xf: Float32Array;
   logits: Float32Array;
-  scores: Float32Array;
+  /** Attention scratch (scores and K row addresses). */
+  scratch: Float32Array;
   gather: Float32Array;
   /** Attention page table: f32 offset of each page's layer slice in the attended array. */
   table: Int32Array;
@@ -63,7 +64,7 @@ export class Workspace {
     const sizes = {
       h: t * hidden, xn: t * hidden, q: t * qDim, k: t * kvDim, v: t * kvDim, attn: t * qDim, proj: t * hidden,
       gate: t * intermediate, up: t * intermediate, xf: s.logitRows * hidden, logits: s.logitRows * vocab,
-      scores: s.maxPositions, gather: s.gather ? s.maxPages * layerPageFloats : 0, table: s.maxPages,
+      scratch: 2 * s.maxPositions + 4, gather: s.gather ? s.maxPages * layerPageFloats : 0, table: s.maxPages,
     };
     const total = Object.values(sizes).reduce((a, n) => a + pad(n), 0);
     if (total > this.block.length) this.block = this.kernels.alloc(Math.max(total, 2 * this.block.length));

@@ -5,11 +5,11 @@
 import type { FastifyInstance } from 'fastify';
 import { HttpError } from '../errors.js';
 import type { ServerContext } from '../server-context.js';
-import { SCHEDULER_QUERY_TIMEOUT_MS, withTimeout } from '../timeout.js';
+import { askScheduler } from '../scheduler-query.js';
 
 export function registerCacheRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post('/flush_cache', async () => {
-    const flushed = await withTimeout(ctx.client.flushCache(), SCHEDULER_QUERY_TIMEOUT_MS, 'the scheduler');
+    const flushed = await askScheduler(ctx.client.flushCache(), 'cache flush');
     if (!flushed) throw new HttpError(400, 'cache not flushed: the scheduler refuses while requests are running or waiting; retry when idle');
     return { success: true, message: 'Cache flushed.' };
   });

@@ -5,33 +5,33 @@
  * the request metrics.
  */
 import type { FastifyInstance } from 'fastify';
+import { DEFAULT_SAMPLING } from '../../sampling/params.js';
 import { buildRequests, NO_LOGPROBS } from '../build-requests.js';
 import { HttpError } from '../errors.js';
 import { GenerationBatch } from '../generation.js';
 import { freshRid } from '../request-ids.js';
-import { DEFAULT_SAMPLING } from '../../sampling/params.js';
+import { askScheduler } from '../scheduler-query.js';
 import type { ServerContext } from '../server-context.js';
-import { SCHEDULER_QUERY_TIMEOUT_MS, withTimeout } from '../timeout.js';
 
 /** The probe waits behind the running batch's current step, which can be long on a CPU engine. */
 const HEALTH_GENERATE_TIMEOUT_MS = 30_000;
 
 export function registerHealthRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/health', async (_request, reply) => {
-    await withTimeout(ctx.client.stats(), SCHEDULER_QUERY_TIMEOUT_MS, 'the scheduler');
+    await askScheduler(ctx.client.stats(), 'scheduler stats');
     return reply.code(200).send();
   });
 
   app.get('/health_generate', async (_request, reply) => {
     const sampling = { ...DEFAULT_SAMPLING, maxNewTokens: 1, temperature: 0 };
     const requests = buildRequests([{ kind: 'ids', ids: [0] }], [`health-${freshRid()}`], sampling, NO_LOGPROBS);
-    const batch = new GenerationBatch(ctx.generation, requests, false);
+    const batch = new GenerationBatch(ctx.generation, requests, { observe: false });
     const failures: string[] = [];
     const done = batch.start((e) => {
       if (e.type === 'error') failures.push(e.message);
     });
     try {
-      await withTimeout(done, HEALTH_GENERATE_TIMEOUT_MS, 'the probe generation');
+      await askScheduler(done, 'the probe generation', HEALTH_GENERATE_TIMEOUT_MS);
     } finally {
       batch.abort('health probe timed out');
     }

@@ -4,11 +4,11 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../server-context.js';
-import { SCHEDULER_QUERY_TIMEOUT_MS, withTimeout } from '../timeout.js';
+import { askScheduler } from '../scheduler-query.js';
 
 export function registerMetricsRoute(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/metrics', async (_request, reply) => {
-    const stats = await withTimeout(ctx.client.stats(), SCHEDULER_QUERY_TIMEOUT_MS, 'the scheduler');
+    const stats = await askScheduler(ctx.client.stats(), 'scheduler stats');
     return reply.type(ctx.metrics.contentType).send(await ctx.metrics.render(stats));
   });
 }

@@ -1,7 +1,8 @@
 /**
  * OpenAI POST /v1/chat/completions. The messages go to the scheduler as a 'chat' prompt (it applies
- * the model's chat template); text content parts are joined with newlines. `max_completion_tokens`
- * wins over the older `max_tokens`; without either, SGLang's default applies.
+ * the model's chat template); text content parts are joined with newlines and a message's `name`
+ * is accepted but not used. `max_completion_tokens` wins over the older `max_tokens`; without
+ * either, SGLang's default applies.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ChatMessage } from '../../model/types.js';

@@ -36,7 +36,7 @@ export interface SamplingInput {
 }
 
 /** Adds null to a property schema's types: OpenAI clients send `null` for "use the default". */
-export function nullable<S extends { type: string | readonly string[] }>(schema: S): S {
+function nullable<S extends { type: string | readonly string[] }>(schema: S): S {
   const types = typeof schema.type === 'string' ? [schema.type] : [...schema.type];
   return { ...schema, type: [...types, 'null'] };
 }

@@ -41,6 +41,12 @@ export function expF32(x: number): number {
   return fr(p * 2 ** t);
 }
 
+/** silu(g) = g * sigmoid(g) as the WASM kernel computes it: e = exp(-|g|), g * (g >= 0 ? 1 : e) / (1 + e). */
+export function siluF32(g: number): number {
+  const e = expF32(-Math.abs(g));
+  return fr(g * fr((g >= 0 ? 1 : e) / fr(1 + e)));
+}
+
 export class JsKernels implements Kernels {
   readonly kind = 'js';
 
@@ -63,6 +69,10 @@ export class JsKernels implements Kernels {
     }
   }
 
+  siluMul(gate: Float32Array, up: Float32Array, n: number): void {
+    for (let i = 0; i < n; i++) gate[i] = fr(siluF32(gate[i]) * up[i]);
+  }
+
   attend(
     g: AttentionGeometry,
     q: Float32Array,
@@ -71,11 +81,12 @@ export class JsKernels implements Kernels {
     table: Int32Array,
     nPos: number,
     kOff: number,
-    scores: Float32Array,
+    scratch: Float32Array,
     out: Float32Array,
     outOff: number,
   ): void {
     const { pageSize, tokenStride, vOffset, headDim, scale } = g;
+    const scores = scratch;
     const row = (j: number): number => table[Math.floor(j / pageSize)] + kOff + (j % pageSize) * tokenStride;
     let m = -Infinity;
     for (let j = 0; j < nPos; j++) {

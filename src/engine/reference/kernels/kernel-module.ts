@@ -6,13 +6,16 @@
  *   k = l, l+4, l+8, ... in increasing k (multiply, then add: no FMA); the result is
  *   (lane0 + lane1) + (lane2 + lane3). Every dot product of the engine (matmul, attention scores,
  *   RMSNorm sum of squares) uses this order whatever the batch, so results are batch-invariant.
- * - attention: scores in position order; max; exp of (score - max) with `exp` below; sum in position
- *   order; weighted sum of V rows in position order per dimension; division by the sum at the end.
+ * - attention: scores in position order; max; exp of (score - max) with `expLanes` below; sum in
+ *   position order; weighted sum of V rows in position order per dimension; division by the sum.
+ * - SwiGLU activation silu(gate) * up uses the same exp (not Math.exp), so it can run here too.
  *
  * Matmul is generated for register-blocked tiles of MO weight rows x MR activation rows (MO*MR
  * independent accumulators hide the add latency and each loaded vector is reused MO or MR times); the
  * tile shape changes only speed, never a dot product's order. The driver in wasm-kernels.ts picks the
- * main tile by batch size and covers the edges with smaller tiles.
+ * main tile by batch size and covers the edges with smaller tiles. Attention likewise runs the score
+ * dot products of 4 positions side by side, keeps 16 dimensions of the weighted sum in registers
+ * across positions, and computes exp 4 lanes at a time.
  */
 import { encodeModule, F32, FuncBuilder, I32, ins, V128, type Code } from './wasm-encoder.js';
 
@@ -97,30 +100,82 @@ export const EXP = {
   poly: [1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1],
 } as const;
 
+/** Locals used by `expLanes`. */
+interface ExpLocals {
+  t: number;
+  r: number;
+  e: number;
+}
+
+function expLocals(f: FuncBuilder): ExpLocals {
+  return { t: f.local(V128), r: f.local(V128), e: f.local(V128) };
+}
+
 /**
- * exp(x) -> f32 for x <= 0 (softmax arguments): t = floor(x*log2e + 0.5); r = x - t*ln2Hi - t*ln2Lo;
- * e^r by Horner; times 2^t built from the exponent bits. Each step is one rounded f32 operation.
+ * Pushes exp of the four lanes of v128 local x (each <= 0), one rounded f32 operation per step:
+ * t = floor(x*log2e + 0.5); r = x - t*ln2Hi - t*ln2Lo; e^r by Horner; times 2^t built from the
+ * exponent bits; 0 where x < minArg. (Lane-wise SIMD operations round exactly like scalar ones, so
+ * the scalar JS twin expF32 matches.)
  */
-function expFunc(): FuncBuilder {
-  const f = new FuncBuilder('exp', [F32], [F32]);
-  const x = 0;
-  const t = f.local(F32);
-  const r = f.local(F32);
-  const p = f.local(F32);
-  f.emit(get(x), f32Const(EXP.minArg), ins.f32Lt, ins.if, f32Const(0), ins.return, ins.end);
-  f.emit(get(x), f32Const(EXP.log2e), ins.f32Mul, f32Const(0.5), ins.f32Add, ins.f32Floor, set(t));
-  f.emit(get(x), get(t), f32Const(EXP.ln2Hi), ins.f32Mul, ins.f32Sub, get(t), f32Const(EXP.ln2Lo), ins.f32Mul, ins.f32Sub, set(r));
-  f.emit(f32Const(EXP.poly[0]), set(p));
-  for (const c of EXP.poly.slice(1)) f.emit(get(p), get(r), ins.f32Mul, f32Const(c), ins.f32Add, set(p));
-  f.emit(get(p), get(t), ins.i32TruncSatF32S, i32Const(127), ins.i32Add, i32Const(23), ins.i32Shl, ins.f32ReinterpretI32, ins.f32Mul);
+function expLanes(x: number, { t, r, e }: ExpLocals): Code {
+  const c = ins.f32x4Const;
+  return [
+    get(x), c(EXP.log2e), ins.f32x4Mul, c(0.5), ins.f32x4Add, ins.f32x4Floor, set(t),
+    get(x), get(t), c(EXP.ln2Hi), ins.f32x4Mul, ins.f32x4Sub, get(t), c(EXP.ln2Lo), ins.f32x4Mul, ins.f32x4Sub, set(r),
+    c(EXP.poly[0]), set(e),
+    EXP.poly.slice(1).map((k) => [get(e), get(r), ins.f32x4Mul, c(k), ins.f32x4Add, set(e)]),
+    get(e), get(t), ins.i32x4TruncSatF32x4S, ins.i32x4Const(127), ins.i32x4Add, i32Const(23), ins.i32x4Shl, ins.f32x4Mul,
+    get(x), c(EXP.minArg), ins.f32x4Lt, ins.v128AndNot,
+  ];
+}
+
+/** exp_shifted(p, count, m): p[i] = exp(p[i] - m) for i < count (a multiple of 4). */
+function expShiftedFunc(): FuncBuilder {
+  const f = new FuncBuilder('exp_shifted', [I32, I32, F32], []);
+  const [p, count, m] = [0, 1, 2];
+  const end = f.local(I32);
+  const x = f.local(V128);
+  const mv = f.local(V128);
+  const locals = expLocals(f);
+  f.emit(get(p), get(count), i32Const(2), ins.i32Shl, ins.i32Add, set(end), get(m), ins.f32x4Splat, set(mv));
+  f.emit(ins.loop, get(p), ins.v128Load(), get(mv), ins.f32x4Sub, set(x));
+  f.emit(get(p), expLanes(x, locals), ins.v128Store());
+  f.emit(bump(p, i32Const(16)), get(p), get(end), ins.i32LtU, ins.brIf(0), ins.end);
   return f;
 }
 
 /**
- * attend(q, kv, table, nPos, kOff, pageSize, stride, vOff, headDim, scale, scores, out): one query
+ * silu_mul(g, u, count): g[i] = silu(g[i]) * u[i] for i < count (a multiple of 4), with
+ * e = exp(-|g|) and silu(g) = g * (g >= 0 ? 1 : e) / (1 + e) (exp never sees a positive argument).
+ */
+function siluMulFunc(): FuncBuilder {
+  const f = new FuncBuilder('silu_mul', [I32, I32, I32], []);
+  const [g, u, count] = [0, 1, 2];
+  const end = f.local(I32);
+  const gv = f.local(V128);
+  const x = f.local(V128);
+  const ev = f.local(V128);
+  const locals = expLocals(f);
+  f.emit(get(g), get(count), i32Const(2), ins.i32Shl, ins.i32Add, set(end));
+  f.emit(ins.loop, get(g), ins.v128Load(), set(gv), get(gv), ins.f32x4Abs, ins.f32x4Neg, set(x), expLanes(x, locals), set(ev));
+  f.emit(get(g), get(gv));
+  f.emit(ins.f32x4Const(1), get(ev), get(gv), ins.v128Zero, ins.f32x4Ge, ins.v128Bitselect);
+  f.emit(ins.f32x4Const(1), get(ev), ins.f32x4Add, ins.f32x4Div, ins.f32x4Mul, get(u), ins.v128Load(), ins.f32x4Mul, ins.v128Store());
+  f.emit(bump(g, i32Const(16)), bump(u, i32Const(16)), get(g), get(end), ins.i32LtU, ins.brIf(0), ins.end);
+  return f;
+}
+
+/** Positions whose score dot products run side by side (independent add chains). */
+const SCORE_TILE = 4;
+/** Vectors of the head (4 dims each) whose weighted sums stay in registers across positions. */
+const SUM_TILE = 4;
+
+/**
+ * attend(q, kv, table, nPos, kOff, pageSize, stride, vOff, headDim, scale, scratch, out): one query
  * head over positions [0, nPos). Position j's K row is at kv + 4*table[j / pageSize] + kOff +
  * (j % pageSize)*stride, its V row vOff bytes further (kOff, stride, vOff in bytes; table holds f32
- * element offsets from kv). scores is scratch of nPos f32; out receives headDim f32.
+ * element offsets from kv). scratch holds 2*nPos + 4 values: the scores (padded to a multiple of 4
+ * for exp_shifted), then the K row addresses. out receives headDim f32.
  */
 function attendFunc(expIndex: number): FuncBuilder {
   const f = new FuncBuilder('attend', [I32, I32, I32, I32, I32, I32, I32, I32, I32, F32, I32, I32], []);
@@ -128,52 +183,68 @@ function attendFunc(expIndex: number): FuncBuilder {
   const j = f.local(I32);
   const slot = f.local(I32);
   const tp = f.local(I32);
+  const addrs = f.local(I32);
   const addr = f.local(I32);
+  const padded = f.local(I32);
   const db = f.local(I32);
   const hb = f.local(I32);
   const m = f.local(F32);
   const sum = f.local(F32);
-  const acc = f.local(V128);
+  const qv = f.local(V128);
   const pv = f.local(V128);
-  const scoreAddr: Code = [get(scores), get(j), i32Const(2), ins.i32Shl, ins.i32Add];
-  // addr = kv + 4*table[page] + kOff + slot*stride (+ extra)
-  const rowAddr = (extra: Code): Code => [get(kv), get(tp), ins.i32Load(), i32Const(2), ins.i32Shl, ins.i32Add, get(kOff), ins.i32Add, get(slot), get(stride), ins.i32Mul, ins.i32Add, extra, set(addr)];
-  const startPositions: Code = [i32Const(0), set(j), i32Const(0), set(slot), get(table), set(tp)];
-  // next position: j++, slot++, and on a page boundary move to the next table entry
-  const nextPosition: Code = [
-    bump(j, i32Const(1)), bump(slot, i32Const(1)),
-    get(slot), get(pageSize), ins.i32Eq, ins.if, i32Const(0), set(slot), bump(tp, i32Const(4)), ins.end,
-    get(j), get(nPos), ins.i32LtU, ins.brIf(0),
-  ];
+  const sv = f.local(V128);
+  const rows = Array.from({ length: SCORE_TILE }, () => f.local(I32));
+  const acc = Array.from({ length: Math.max(SCORE_TILE, SUM_TILE) }, () => f.local(V128));
+  const at = (base: number, extra = 0): Code => [get(base), get(j), i32Const(2), ins.i32Shl, ins.i32Add, extra ? [i32Const(extra * 4), ins.i32Add] : []];
   // for db in [0, hb) step 16: body
   const overHead = (body: Code): Code => [i32Const(0), set(db), ins.loop, body, bump(db, i32Const(16)), get(db), get(hb), ins.i32LtU, ins.brIf(0), ins.end];
-  const outAt: Code = [get(out), get(db), ins.i32Add];
+  // scores[j + i] = dot(q, K_{j+i}) * scale and m = max(m, scores[j + i]) for i < n; then j += n
+  const scoreTile = (n: number): Code => [
+    rows.slice(0, n).map((r, i) => [at(addrs, i), ins.i32Load(), set(r)]),
+    acc.slice(0, n).map((a) => [ins.v128Zero, set(a)]),
+    overHead([get(q), get(db), ins.i32Add, ins.v128Load(), set(qv), rows.slice(0, n).map((r, i) => [get(acc[i]), get(qv), get(r), get(db), ins.i32Add, ins.v128Load(), ins.f32x4Mul, ins.f32x4Add, set(acc[i])])]),
+    acc.slice(0, n).map((a, i) => [at(scores, i), reduceLanes(a), get(scale), ins.f32Mul, ins.f32Store(), get(m), at(scores, i), ins.f32Load(), ins.f32Max, set(m)]),
+    bump(j, i32Const(n)),
+  ];
+  // out[db .. db + 4n) = (sum_j scores[j] * V_j[db .. db + 4n)) / sum; db += 16n
+  const weightedSum = (n: number): Code => [
+    acc.slice(0, n).map((a) => [ins.v128Zero, set(a)]),
+    i32Const(0), set(j), ins.loop,
+    at(addrs), ins.i32Load(), get(vOff), ins.i32Add, get(db), ins.i32Add, set(addr), at(scores), ins.f32Load(), ins.f32x4Splat, set(pv),
+    acc.slice(0, n).map((a, i) => [get(a), get(pv), get(addr), ins.v128Load(16 * i), ins.f32x4Mul, ins.f32x4Add, set(a)]),
+    bump(j, i32Const(1)), get(j), get(nPos), ins.i32LtU, ins.brIf(0), ins.end,
+    acc.slice(0, n).map((a, i) => [get(out), get(db), ins.i32Add, get(a), get(sv), ins.f32x4Div, ins.v128Store(16 * i)]),
+    bump(db, i32Const(16 * n)),
+  ];
+  // while (db + 16n <= hb) weightedSum(n)
+  const weightedSums = (n: number): Code => [ins.block, ins.loop, get(db), i32Const(16 * n), ins.i32Add, get(hb), ins.i32GtU, ins.brIf(1), weightedSum(n), ins.br(0), ins.end, ins.end];
+  // while (j + n <= nPos) scoreTile(n)
+  const scoreTiles = (n: number): Code => [ins.block, ins.loop, get(j), i32Const(n), ins.i32Add, get(nPos), ins.i32GtU, ins.brIf(1), scoreTile(n), ins.br(0), ins.end, ins.end];
 
   f.emit(get(headDim), i32Const(2), ins.i32Shl, set(hb), f32Const(-Infinity), set(m));
-  // scores[j] = dot(q, K_j) * scale; m = max(m, scores[j])
-  f.emit(startPositions, ins.loop, rowAddr([]), ins.v128Zero, set(acc));
-  f.emit(overHead([get(acc), get(q), get(db), ins.i32Add, ins.v128Load(), get(addr), get(db), ins.i32Add, ins.v128Load(), ins.f32x4Mul, ins.f32x4Add, set(acc)]));
-  f.emit(scoreAddr, reduceLanes(acc), get(scale), ins.f32Mul, ins.f32Store());
-  f.emit(get(m), scoreAddr, ins.f32Load(), ins.f32Max, set(m), nextPosition, ins.end);
-  // scores[j] = exp(scores[j] - m); sum += scores[j]
+  // K row addresses (after the padded scores): walk the page table, next entry at each page boundary
+  f.emit(get(nPos), i32Const(3), ins.i32Add, i32Const(-4), ins.i32And, set(padded));
+  f.emit(get(scores), get(padded), i32Const(2), ins.i32Shl, ins.i32Add, set(addrs));
+  f.emit(i32Const(0), set(j), i32Const(0), set(slot), get(table), set(tp), ins.loop);
+  f.emit(at(addrs), get(kv), get(tp), ins.i32Load(), i32Const(2), ins.i32Shl, ins.i32Add, get(kOff), ins.i32Add, get(slot), get(stride), ins.i32Mul, ins.i32Add, ins.i32Store());
+  f.emit(bump(j, i32Const(1)), bump(slot, i32Const(1)));
+  f.emit(get(slot), get(pageSize), ins.i32Eq, ins.if, i32Const(0), set(slot), bump(tp, i32Const(4)), ins.end);
+  f.emit(get(j), get(nPos), ins.i32LtU, ins.brIf(0), ins.end);
+  // scores in tiles of SCORE_TILE positions, then one by one
+  f.emit(i32Const(0), set(j), scoreTiles(SCORE_TILE), scoreTiles(1));
+  // scores[j] = exp(scores[j] - m) (the padding lanes too, harmlessly); sum += scores[j] for j < nPos
+  f.emit(get(scores), get(padded), get(m), ins.call(expIndex));
   f.emit(f32Const(0), set(sum), i32Const(0), set(j), ins.loop);
-  f.emit(scoreAddr, set(addr), get(addr), get(addr), ins.f32Load(), get(m), ins.f32Sub, ins.call(expIndex), ins.f32Store());
-  f.emit(get(sum), get(addr), ins.f32Load(), ins.f32Add, set(sum));
+  f.emit(get(sum), at(scores), ins.f32Load(), ins.f32Add, set(sum));
   f.emit(bump(j, i32Const(1)), get(j), get(nPos), ins.i32LtU, ins.brIf(0), ins.end);
-  // out = sum_j scores[j] * V_j
-  f.emit(overHead([outAt, ins.v128Zero, ins.v128Store()]));
-  f.emit(startPositions, ins.loop, rowAddr([get(vOff), ins.i32Add]), scoreAddr, ins.f32Load(), ins.f32x4Splat, set(pv));
-  f.emit(overHead([outAt, outAt, ins.v128Load(), get(pv), get(addr), get(db), ins.i32Add, ins.v128Load(), ins.f32x4Mul, ins.f32x4Add, ins.v128Store()]));
-  f.emit(nextPosition, ins.end);
-  // out /= sum
-  f.emit(get(sum), ins.f32x4Splat, set(pv));
-  f.emit(overHead([outAt, outAt, ins.v128Load(), get(pv), ins.f32x4Div, ins.v128Store()]));
+  // out = (sum_j scores[j] * V_j) / sum, in blocks of SUM_TILE vectors (then single vectors) of the head
+  f.emit(get(sum), ins.f32x4Splat, set(sv), i32Const(0), set(db), weightedSums(SUM_TILE), weightedSums(1));
   return f;
 }
 
-/** The module bytes: exp (function 0), attend, and the matmul tiles. */
+/** The module bytes: exp_shifted (function 0), attend, silu_mul and the matmul tiles. */
 export function kernelModuleBytes(): Uint8Array {
-  const funcs = [expFunc(), attendFunc(0)];
+  const funcs = [expShiftedFunc(), attendFunc(0), siluMulFunc()];
   for (let mo = 1; mo <= MAX_TILE_OUT; mo++) for (let mr = 1; mr <= MAX_TILE_ROWS; mr++) funcs.push(matmulTile(mo, mr));
   return encodeModule({ minPages: 1, maxPages: MAX_MEMORY_PAGES }, funcs);
 }

@@ -1,7 +1,7 @@
 /**
- * The compute kernels the reference engine runs on: matmul and paged attention. Two implementations
+ * The compute kernels the reference engine runs on: matmul, paged attention and the SwiGLU activation. Two implementations
  * (WebAssembly SIMD and plain JS) produce bit-identical results; everything else in the engine
- * (norms, RoPE, SiLU, residuals) is shared JS code, so the engine output does not depend on the kernel.
+ * (norms, RoPE, residuals) is shared JS code, so the engine output does not depend on the kernel.
  *
  * Arrays are passed as typed-array views; the WASM kernel requires views it allocated (`alloc`,
  * `adopt`) or buffers it `canRead`, and uses their byteOffset as the address.
@@ -34,10 +34,12 @@ export interface Kernels {
    * n a multiple of 4. Each weight row is read once per call, whatever nRows.
    */
   matmul(w: Float32Array, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number): void;
+  /** gate[i] = silu(gate[i]) * up[i] for i < n (a multiple of 4), with the kernels' exp. */
+  siluMul(gate: Float32Array, up: Float32Array, n: number): void;
   /**
    * Causal attention of one query head (q[qOff .. qOff+headDim)) over positions [0, nPos):
    * position j's K row starts at kv[table[floor(j/pageSize)] + kOff + (j % pageSize)*tokenStride].
-   * `scores` is scratch of at least nPos; the result goes to out[outOff .. outOff+headDim).
+   * `scratch` holds at least 2*nPos + 4 values; the result goes to out[outOff .. outOff+headDim).
    */
   attend(
     g: AttentionGeometry,
@@ -47,7 +49,7 @@ export interface Kernels {
     table: Int32Array,
     nPos: number,
     kOff: number,
-    scores: Float32Array,
+    scratch: Float32Array,
     out: Float32Array,
     outOff: number,
   ): void;

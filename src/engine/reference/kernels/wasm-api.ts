@@ -24,4 +24,9 @@ interface WasmApi {
   Instance: new (module: WasmModule, imports: Record<string, Record<string, unknown>>) => WasmInstance;
 }
 
-export const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+/** The WebAssembly API; throws where the runtime has none (e.g. `node --jitless`). */
+export function webAssembly(): WasmApi {
+  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  if (!api) throw new Error('WebAssembly is not available in this runtime');
+  return api;
+}

@@ -11,7 +11,7 @@
 import { KvPool } from '../../../kv/pool.js';
 import { type KvLayout, pageBytes } from '../../../kv/layout.js';
 import { MAX_MEMORY_PAGES } from './kernel-module.js';
-import { wasm } from './wasm-api.js';
+import { webAssembly } from './wasm-api.js';
 
 const WASM_PAGE = 65536;
 const ALIGN = 16;
@@ -19,7 +19,7 @@ const ALIGN = 16;
 const owners = new WeakMap<ArrayBufferLike, WasmArena>();
 
 export class WasmArena {
-  readonly memory = new wasm.Memory({ initial: 1, maximum: MAX_MEMORY_PAGES, shared: true });
+  readonly memory = new (webAssembly().Memory)({ initial: 1, maximum: MAX_MEMORY_PAGES, shared: true });
   private top = 0;
 
   /** The arena that handed out `buffer`, if any. */
@@ -38,7 +38,7 @@ export class WasmArena {
     const pages = Math.ceil(end / WASM_PAGE);
     const have = this.memory.buffer.byteLength / WASM_PAGE;
     if (pages > MAX_MEMORY_PAGES) {
-      throw new Error(`WASM memory limit (4 GiB) exceeded: ${end} B needed, ${address} B already in use`);
+      throw new Error(`WASM memory limit (4 GiB) exceeded: ${end} B needed, ${address} B already in use (the JS kernel has no such limit)`);
     }
     if (pages > have) this.memory.grow(pages - have);
     this.top = end;

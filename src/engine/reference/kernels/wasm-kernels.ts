@@ -10,20 +10,20 @@
  */
 import { kernelModuleBytes, MAX_TILE_OUT, MAX_TILE_ROWS, tileExportName } from './kernel-module.js';
 import type { AttentionGeometry, Kernels } from './kernels.js';
-import { wasm, type WasmModule } from './wasm-api.js';
+import { webAssembly, type WasmModule } from './wasm-api.js';
 import type { WasmArena } from './wasm-arena.js';
 
 type TileFn = (w: number, x: number, y: number, nOut: number, nRows: number, n: number, ldy: number) => void;
 type AttendFn = (
   q: number, kv: number, table: number, nPos: number, kOff: number, pageSize: number,
-  stride: number, vOff: number, headDim: number, scale: number, scores: number, out: number,
+  stride: number, vOff: number, headDim: number, scale: number, scratch: number, out: number,
 ) => void;
 
 let compiled: WasmModule | undefined;
 
-/** The kernel module, compiled on first use; throws (CompileError) where WebAssembly SIMD is unavailable. */
+/** The kernel module, compiled on first use; throws where WebAssembly (SIMD) is unavailable. */
 export function kernelModule(): WasmModule {
-  compiled ??= new wasm.Module(kernelModuleBytes());
+  compiled ??= new (webAssembly().Module)(kernelModuleBytes());
   return compiled;
 }
 
@@ -38,16 +38,17 @@ export class WasmKernels implements Kernels {
   /** tiles[mo-1][mr-1] computes mo x mr tiles. */
   private readonly tiles: TileFn[][];
   private readonly attendFn: AttendFn;
-  /** exp of the kernels (exported for tests of bit-identity with the JS twin). */
-  readonly exp: (x: number) => number;
+  private readonly expShifted: (p: number, count: number, m: number) => void;
+  private readonly siluMulFn: (g: number, u: number, count: number) => void;
 
   constructor(readonly arena: WasmArena) {
-    const fns = new wasm.Instance(kernelModule(), { env: { memory: arena.memory } }).exports;
+    const fns = new (webAssembly().Instance)(kernelModule(), { env: { memory: arena.memory } }).exports;
     this.tiles = Array.from({ length: MAX_TILE_OUT }, (_, i) =>
       Array.from({ length: MAX_TILE_ROWS }, (_, j) => fns[tileExportName(i + 1, j + 1)] as TileFn),
     );
     this.attendFn = fns.attend as AttendFn;
-    this.exp = fns.exp as (x: number) => number;
+    this.expShifted = fns.exp_shifted as (p: number, count: number, m: number) => void;
+    this.siluMulFn = fns.silu_mul as (g: number, u: number, count: number) => void;
   }
 
   alloc(length: number): Float32Array {
@@ -62,6 +63,11 @@ export class WasmKernels implements Kernels {
 
   canRead(buffer: ArrayBufferLike): boolean {
     return this.arena.owns(buffer);
+  }
+
+  /** a[i] = exp(a[i] - m) as in attention (a.length a multiple of 4); for tests against expF32. */
+  expInPlace(a: Float32Array, m: number): void {
+    this.expShifted(this.address(a), a.length, m);
   }
 
   /** Byte address of a view's first element in the arena. */
@@ -86,6 +92,10 @@ export class WasmKernels implements Kernels {
     tile(oMain, nOut, rMain, nRows, nOut - oMain, nRows - rMain);
   }
 
+  siluMul(gate: Float32Array, up: Float32Array, n: number): void {
+    this.siluMulFn(this.address(gate), this.address(up), n);
+  }
+
   attend(
     g: AttentionGeometry,
     q: Float32Array,
@@ -94,13 +104,13 @@ export class WasmKernels implements Kernels {
     table: Int32Array,
     nPos: number,
     kOff: number,
-    scores: Float32Array,
+    scratch: Float32Array,
     out: Float32Array,
     outOff: number,
   ): void {
     this.attendFn(
       this.address(q, qOff), this.address(kv), this.address(table), nPos, kOff * 4, g.pageSize,
-      g.tokenStride * 4, g.vOffset * 4, g.headDim, g.scale, this.address(scores), this.address(out, outOff),
+      g.tokenStride * 4, g.vOffset * 4, g.headDim, g.scale, this.address(scratch), this.address(out, outOff),
     );
   }
 }

@@ -1,0 +1,104 @@
+/**
+ * parseNodeFlags: every node flag with good and bad values, and the parser's strictness.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { FlagError } from '../../src/cli/flag-values.js';
+import { NODE_FLAGS, parseNodeFlags } from '../../src/cli/node-flags.js';
+import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../../src/node/options.js';
+
+/** [flag, value, the option it sets, the expected value]. */
+const GOOD: [string, string, keyof NodeOptions, unknown][] = [
+  ['role', 'colocated', 'role', 'colocated'],
+  ['disaggregation-mode', 'null', 'role', 'colocated'],
+  ['model-path', '/models/llama', 'modelPath', '/models/llama'],
+  ['served-model-name', 'meta-llama/Llama-3.1-8B', 'servedModelName', 'meta-llama/Llama-3.1-8B'],
+  ['host', '0.0.0.0', 'host', '0.0.0.0'],
+  ['port', '0', 'port', 0],
+  ['port', '65535', 'port', 65535],
+  ['page-size', '32', 'pageSize', 32],
+  ['max-total-tokens', '4096', 'maxTotalTokens', 4096],
+  ['max-running-requests', '8', 'maxRunningRequests', 8],
+  ['chunked-prefill-size', '128', 'chunkedPrefillSize', 128],
+  ['max-batch-size', '1', 'maxBatchSize', 1],
+  ['log-level', 'debug', 'logLevel', 'debug'],
+  ['log-level', 'silent', 'logLevel', 'silent'],
+  ['kernel', 'js', 'kernel', 'js'],
+];
+
+/** [flag, value, what the message must say]. */
+const BAD: [string, string, RegExp][] = [
+  ['role', 'prefill', /--role "prefill" is not available yet.*disaggregation work/],
+  ['role', 'decode', /--role "decode" is not available yet/],
+  ['role', 'router', /--role "router"/],
+  ['disaggregation-mode', 'prefill', /--disaggregation-mode "prefill" is not available yet.*disaggregation work/],
+  ['model-path', '', /--model-path needs a non-empty value/],
+  ['served-model-name', ' ', /--served-model-name needs a non-empty value/],
+  ['host', '', /--host needs a non-empty value/],
+  ['port', '-1', /--port must be a port number from 0 \(any free port\) to 65535 \(got "-1"\)/],
+  ['port', '65536', /--port must be a port number .*\(got "65536"\)/],
+  ['port', 'http', /--port must be a port number .*\(got "http"\)/],
+  ['page-size', 'abc', /^--page-size must be a positive integer \(got "abc"\)$/],
+  ['page-size', '0', /--page-size must be a positive integer \(got "0"\)/],
+  ['page-size', '1.5', /--page-size must be a positive integer \(got "1.5"\)/],
+  ['page-size', '1e3', /--page-size must be a positive integer \(got "1e3"\)/],
+  ['max-total-tokens', '0', /--max-total-tokens must be a positive integer \(got "0"\)/],
+  ['max-running-requests', '-3', /--max-running-requests must be a positive integer \(got "-3"\)/],
+  ['chunked-prefill-size', 'x', /--chunked-prefill-size must be a positive integer \(got "x"\)/],
+  ['max-batch-size', '99999999999999999999', /--max-batch-size must be a positive integer/],
+  ['log-level', 'loud', /--log-level must be one of fatal, error, warn, info, debug, trace, silent \(got "loud"\)/],
+  ['kernel', 'cuda', /--kernel must be one of wasm, js \(got "cuda"\)/],
+];
+
+function throwsFlagError(argv: string[], message: RegExp): void {
+  assert.throws(() => parseNodeFlags(argv), (err: unknown) => {
+    assert.ok(err instanceof FlagError, `a FlagError, got ${String(err)}`);
+    assert.match(err.message, message);
+    return true;
+  });
+}
+
+describe('parseNodeFlags', () => {
+  test('no flags gives the defaults', () => {
+    assert.deepEqual(parseNodeFlags([]), DEFAULT_NODE_OPTIONS);
+  });
+
+  test('every flag has good and bad values tested here', () => {
+    for (const f of NODE_FLAGS) {
+      assert.ok(GOOD.some(([name]) => name === f.name), `a good value for --${f.name}`);
+      assert.ok(BAD.some(([name]) => name === f.name), `a bad value for --${f.name}`);
+    }
+  });
+
+  for (const [flag, value, key, expected] of GOOD) {
+    test(`--${flag} ${JSON.stringify(value)} sets ${key}`, () => {
+      const opts = parseNodeFlags([`--${flag}`, value]);
+      assert.deepEqual(opts, { ...DEFAULT_NODE_OPTIONS, [key]: expected });
+      assert.deepEqual(parseNodeFlags([`--${flag}=${value}`]), opts, '--flag=value works too');
+    });
+  }
+
+  for (const [flag, value, message] of BAD) {
+    test(`--${flag} ${JSON.stringify(value)} is refused naming the flag`, () => throwsFlagError([`--${flag}=${value}`], message));
+  }
+
+  test('flags combine', () => {
+    const opts = parseNodeFlags(['--role', 'colocated', '--port', '30001', '--page-size', '64', '--model-path', '/m', '--kernel', 'js']);
+    assert.deepEqual(opts, { ...DEFAULT_NODE_OPTIONS, port: 30001, pageSize: 64, modelPath: '/m', kernel: 'js' });
+  });
+
+  test('unknown flags, positionals, repeated flags and missing values are errors', () => {
+    throwsFlagError(['--page-sise', '8'], /Unknown argument: page-sise/);
+    throwsFlagError(['--tp', '8'], /Unknown argument: tp/);
+    throwsFlagError(['serve'], /Unknown argument: serve/);
+    throwsFlagError(['--port', '1', '--port', '2'], /--port was given more than once/);
+    throwsFlagError(['--port'], /Not enough arguments following: port/);
+    throwsFlagError(['--model-path', '--port', '1'], /Not enough arguments following: model-path/);
+  });
+
+  test('the input array is not modified', () => {
+    const argv = ['--page-size', '8'];
+    parseNodeFlags(argv);
+    assert.deepEqual(argv, ['--page-size', '8']);
+  });
+});
