@@ -20,6 +20,8 @@ export interface GenerateRequest {
   logprobStartLen: number;
   /** Top-k alternatives per position in logprob output (0: none). */
   topLogprobsNum: number;
+  /** Fill the token text of logprob tuples (SGLang `return_text_in_logprobs`; OpenAI routes need it). */
+  returnTextInLogprobs: boolean;
 }
 
 /** [logprob, token id, token text or null]: SGLang's logprob tuple (logprob null for the first prompt token). */

@@ -223,7 +223,7 @@ export class Scheduler {
     const from = Math.max(0, seq.req.logprobStartLen);
     const top = seq.req.topLogprobsNum;
     if (start === 0 && from === 0) {
-      seq.inputLogprobs.push([null, seq.tokens[0], null]);
+      seq.inputLogprobs.push(this.named(seq, [null, seq.tokens[0], null]));
       seq.inputTopLogprobs.push(null);
     }
     for (let j = 0; j < n; j++) {
@@ -231,10 +231,16 @@ export class Scheduler {
       if (target >= seq.promptLen) break;
       if (target < from) continue;
       const lse = rowLogsumexp(logits, j * vocab, vocab);
-      seq.inputLogprobs.push([logits[j * vocab + seq.tokens[target]] - lse, seq.tokens[target], null]);
-      seq.inputTopLogprobs.push(top > 0 ? topLogprobs(logits, j * vocab, vocab, top, lse) : null);
+      seq.inputLogprobs.push(this.named(seq, [logits[j * vocab + seq.tokens[target]] - lse, seq.tokens[target], null]));
+      seq.inputTopLogprobs.push(top > 0 ? topLogprobs(logits, j * vocab, vocab, top, lse).map((t) => this.named(seq, t)) : null);
     }
     if (start + n >= seq.promptLen) seq.inputLogprobsPending = false;
+  }
+
+  /** Fills a logprob tuple's token text when the request asked for it. */
+  private named(seq: Sequence, t: TokenLogprob): TokenLogprob {
+    if (seq.req.returnTextInLogprobs) t[2] = this.deps.tokenizer.decode([t[1]], false);
+    return t;
   }
 
   private emitToken(seq: Sequence, token: number, row: Float32Array): void {
@@ -243,8 +249,8 @@ export class Scheduler {
     let top: (TokenLogprob[] | null)[] | undefined;
     if (seq.req.returnLogprob) {
       const lse = rowLogsumexp(row, 0, row.length);
-      logprobs = [[row[token] - lse, token, null]];
-      top = [seq.req.topLogprobsNum > 0 ? topLogprobs(row, 0, row.length, seq.req.topLogprobsNum, lse) : null];
+      logprobs = [this.named(seq, [row[token] - lse, token, null])];
+      top = [seq.req.topLogprobsNum > 0 ? topLogprobs(row, 0, row.length, seq.req.topLogprobsNum, lse).map((t) => this.named(seq, t)) : null];
     }
     let finish: FinishReason | null = null;
     let text: string;

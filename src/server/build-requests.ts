@@ -9,9 +9,10 @@ export interface LogprobRequest {
   returnLogprob: boolean;
   logprobStartLen: number;
   topLogprobsNum: number;
+  returnTextInLogprobs: boolean;
 }
 
-export const NO_LOGPROBS: Readonly<LogprobRequest> = Object.freeze({ returnLogprob: false, logprobStartLen: -1, topLogprobsNum: 0 });
+export const NO_LOGPROBS: Readonly<LogprobRequest> = Object.freeze({ returnLogprob: false, logprobStartLen: -1, topLogprobsNum: 0, returnTextInLogprobs: false });
 
 export function buildRequests(inputs: readonly PromptInput[], rids: readonly string[], sampling: SamplingParams, logprobs: LogprobRequest): GenerateRequest[] {
   return inputs.map((input, i) => ({ rid: rids[i], input, sampling, ...logprobs }));

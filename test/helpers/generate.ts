@@ -37,6 +37,7 @@ export function generate(client: SchedulerClient, input: PromptInput | string, o
         returnLogprob: opts.returnLogprob ?? false,
         logprobStartLen: opts.logprobStartLen ?? -1,
         topLogprobsNum: 0,
+        returnTextInLogprobs: false,
       },
       (e) => {
         if (e.type === 'tokens') {

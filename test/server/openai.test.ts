@@ -53,6 +53,8 @@ describe('OpenAI-compatible API with the official client', () => {
       assert.equal(c.logprobs!.top_logprobs!.length, n);
       assert.equal(c.logprobs!.text_offset!.length, n);
       assert.ok(c.logprobs!.token_logprobs!.every((lp) => lp <= 0));
+      // Token texts are filled in (they are decoded from the token ids by the scheduler).
+      assert.ok(c.logprobs!.tokens!.every((t) => t.length > 0), JSON.stringify(c.logprobs!.tokens));
     }
   });
 
@@ -124,6 +126,8 @@ describe('OpenAI-compatible API with the official client', () => {
       assert.ok(t.logprob <= 0);
       assert.equal(t.top_logprobs.length, 2);
       assert.equal(t.top_logprobs[0].logprob, t.logprob, 'greedy takes the most likely token');
+      assert.equal(t.top_logprobs[0].token, t.token);
+      assert.ok(t.token.length > 0);
     }
   });
 

@@ -22,7 +22,7 @@ export function registerGenerateRoute(app: FastifyInstance, ctx: ServerContext):
     const sampling = toSamplingParams(body.sampling_params ?? {}, vocabSize, 'sampling_params.');
     const topLogprobsNum = body.top_logprobs_num ?? 0;
     if (topLogprobsNum > vocabSize) throw new HttpError(400, `top_logprobs_num must be at most the vocabulary size (${vocabSize})`, 'top_logprobs_num');
-    const logprobs = body.return_logprob ? { returnLogprob: true, logprobStartLen: body.logprob_start_len ?? -1, topLogprobsNum } : NO_LOGPROBS;
+    const logprobs = body.return_logprob ? { returnLogprob: true, logprobStartLen: body.logprob_start_len ?? -1, topLogprobsNum, returnTextInLogprobs: body.return_text_in_logprobs ?? false } : NO_LOGPROBS;
     const rids = requestIds(body.rid, prompts.inputs.length, prompts.batch);
     const requests = buildRequests(prompts.inputs, rids, sampling, logprobs);
     return serveGeneration(ctx.generation, request, reply, requests, sglangFormat(prompts.batch, body.stream ?? false));

@@ -27,7 +27,7 @@ export function registerChatRoute(app: FastifyInstance, ctx: ServerContext): voi
       content: typeof m.content === 'string' ? m.content : m.content.map((part) => part.text).join('\n'),
     }));
     const sampling = openAiSampling(body, body.max_completion_tokens ?? body.max_tokens, ctx.client.model.vocabSize, DEFAULT_SAMPLING);
-    const logprobs = body.logprobs === true ? { returnLogprob: true, logprobStartLen: -1, topLogprobsNum: topLogprobs } : NO_LOGPROBS;
+    const logprobs = body.logprobs === true ? { returnLogprob: true, logprobStartLen: -1, topLogprobsNum: topLogprobs, returnTextInLogprobs: true } : NO_LOGPROBS;
     const rid = freshRid();
     const requests = buildRequests([{ kind: 'chat', messages }], [rid], sampling, logprobs);
     return serveGeneration(ctx.generation, request, reply, requests, chatFormat(responseInfo(`chatcmpl-${rid}`, body, ctx)));

@@ -24,7 +24,7 @@ export function registerCompletionsRoute(app: FastifyInstance, ctx: ServerContex
     const prompts = completionPrompts(body.prompt, { vocabSize, maxBatchSize: ctx.options.maxBatchSize });
     const sampling = openAiSampling(body, body.max_tokens, vocabSize, COMPLETION_DEFAULTS);
     const k = body.logprobs ?? null;
-    const logprobs = { returnLogprob: k !== null, logprobStartLen: -1, topLogprobsNum: k ?? 0 };
+    const logprobs = { returnLogprob: k !== null, logprobStartLen: -1, topLogprobsNum: k ?? 0, returnTextInLogprobs: true };
     const rids = requestIds(undefined, prompts.inputs.length, prompts.batch);
     const requests = buildRequests(prompts.inputs, rids, sampling, logprobs);
     return serveGeneration(ctx.generation, request, reply, requests, completionFormat(responseInfo(`cmpl-${rids[0]}`, body, ctx)));

@@ -23,6 +23,7 @@ export const GENERATE_BODY_SCHEMA = {
     return_logprob: { type: 'boolean' },
     logprob_start_len: { type: 'integer', minimum: -1 },
     top_logprobs_num: { type: 'integer', minimum: 0 },
+    return_text_in_logprobs: { type: 'boolean' },
     rid: { type: ['string', 'array'], minLength: 1, minItems: 1, items: { type: 'string', minLength: 1 } },
   },
 } as const;
@@ -35,5 +36,6 @@ export interface GenerateBody {
   return_logprob?: boolean;
   logprob_start_len?: number;
   top_logprobs_num?: number;
+  return_text_in_logprobs?: boolean;
   rid?: string | string[];
 }
