@@ -5,6 +5,7 @@
  * message port.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { createWasmKvPool } from '../../src/engine/reference/kernels/wasm-arena.js';
 import { ReferenceEngine } from '../../src/engine/reference/llama-engine.js';
 import { gqaLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
@@ -28,7 +29,8 @@ function start(): Scheduler {
   const layout = gqaLayout(config.numLayers, config.numKvHeads, config.headDim, 'float32', options.pageSize);
   const contextLength = config.maxPositionEmbeddings;
   const pages = poolPages(layout, contextLength, options.maxTotalTokens);
-  const pool = new KvPool(layout, pages);
+  // With the WASM kernel the pool lives in the kernel's memory, so attention reads pages in place.
+  const pool = options.kernel === 'wasm' ? createWasmKvPool(layout, pages) : new KvPool(layout, pages);
   const engine = new ReferenceEngine(config, weights, pool, { kernel: options.kernel });
   const allocator = new KvAllocator(pages, options.pageSize);
   const scheduler = new Scheduler(
@@ -46,7 +48,7 @@ function start(): Scheduler {
     eosTokenIds: [...tokenizer.eosTokenIds],
     engine: engine.name,
   };
-  log.info({ modelDir, pages, pageSize: options.pageSize, poolBytes: pool.buffer.byteLength, engine: engine.name }, 'scheduler ready');
+  log.info({ modelDir, pages, pageSize: options.pageSize, poolBytes: pool.numPages * pool.pageBytes, engine: engine.name, kernel: engine.kernel, attentionInPlace: engine.attentionInPlace }, 'scheduler ready');
   post({ type: 'ready', model });
   return scheduler;
 }
