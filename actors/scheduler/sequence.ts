@@ -1,6 +1,6 @@
 import type { GenerateRequest, TokenLogprob } from '../protocol/scheduler.js';
 import type { SamplingParams } from '../../src/sampling/params.js';
-import { Xoshiro128, seedFromString } from '../../src/sampling/rng.js';
+import { Prng, hashString } from '../../src/random/prng.js';
 import { StopStringMatcher } from '../../src/sampling/stop-strings.js';
 import type { IncrementalDetokenizer } from '../../src/model/incremental-detokenizer.js';
 
@@ -15,7 +15,7 @@ export class Sequence {
   readonly promptLen: number;
   readonly sampling: SamplingParams;
   readonly maxNewTokens: number;
-  readonly rng: Xoshiro128;
+  readonly rng: Prng;
   readonly stopMatcher: StopStringMatcher;
   computed = 0;
   /** Input logprobs are collected on the first prefill only (a recompute would repeat them). */
@@ -35,7 +35,7 @@ export class Sequence {
     this.promptLen = promptIds.length;
     this.sampling = req.sampling;
     this.maxNewTokens = Math.min(req.sampling.maxNewTokens, contextLength - promptIds.length);
-    this.rng = new Xoshiro128(req.sampling.seed ?? seedFromString(req.rid));
+    this.rng = new Prng(req.sampling.seed ?? hashString(req.rid));
     this.stopMatcher = new StopStringMatcher(req.sampling.stop);
     this.inputLogprobsPending = req.returnLogprob && req.logprobStartLen >= 0;
   }

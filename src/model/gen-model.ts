@@ -20,7 +20,7 @@ import { basename, dirname, join } from 'node:path';
 import { BPE_BASE_VOCAB_SIZE, END_OF_TEXT, trainByteLevelBpe } from './bpe-trainer.js';
 import { CHATML_TEMPLATE } from './chat-template.js';
 import { llamaConfigToJson } from './config.js';
-import { Prng } from './prng.js';
+import { Prng } from '../random/prng.js';
 import { presetConfig, type PresetName } from './presets.js';
 import { isStorageDtype, SINGLE_FILE_NAME, writeSafetensors, type StorageDtype, type TensorToWrite } from './safetensors.js';
 import type { LlamaConfig } from './types.js';

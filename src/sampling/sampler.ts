@@ -1,5 +1,5 @@
 import type { SamplingParams } from './params.js';
-import type { Xoshiro128 } from './rng.js';
+import type { Prng } from '../random/prng.js';
 
 /**
  * Token sampling over one row of logits. One Sampler per scheduler: its scratch buffers are sized to
@@ -17,7 +17,7 @@ export class Sampler {
     this.order = new Int32Array(vocabSize);
   }
 
-  sample(logits: Float32Array, p: SamplingParams, rng: Xoshiro128): number {
+  sample(logits: Float32Array, p: SamplingParams, rng: Prng): number {
     if (p.temperature === 0 || p.topK === 1) return argmax(logits);
     const n = this.vocabSize;
     const probs = this.probs;

@@ -1,5 +1,6 @@
 /**
- * Seeded pseudo-random numbers for generated model weights.
+ * Seeded pseudo-random numbers: generated model weights and token sampling (a request with a `seed`
+ * gives the same tokens on every run and host).
  *
  * Decisions:
  * - xoshiro128** (32-bit state words, so it runs on plain int32 arithmetic without BigInt), seeded
@@ -15,8 +16,8 @@ function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
-/** FNV-1a hash of a string's UTF-16 code units. */
-function hashString(text: string): number {
+/** FNV-1a hash of a string's UTF-16 code units (also seeds requests that have no seed, from their id). */
+export function hashString(text: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
   return hash >>> 0;
@@ -53,6 +54,11 @@ export class Prng {
     this.s2 ^= t;
     this.s3 = rotl(this.s3, 11);
     return result >>> 0;
+  }
+
+  /** Uniform in [0, 1) with 32 bits of randomness. */
+  nextFloat(): number {
+    return this.nextUint32() / 4294967296;
   }
 
   /** Fills `out` with normal samples of mean 0 and standard deviation `std`. */
