@@ -4,6 +4,7 @@
  */
 import type { ChatMessage } from '../../src/model/types.js';
 import type { SamplingParams } from '../../src/sampling/params.js';
+import type { KvEndpoint } from '../../src/transfer/kv-transfer.js';
 
 export type PromptInput =
   | { kind: 'text'; text: string }
@@ -22,6 +23,24 @@ export interface GenerateRequest {
   topLogprobsNum: number;
   /** Fill the token text of logprob tuples (SGLang `return_text_in_logprobs`; OpenAI routes need it). */
   returnTextInLogprobs: boolean;
+  /** PD mode: the room the router minted and where the prefill node's bootstrap (control) socket is. */
+  pd?: PdBootstrap;
+}
+
+export interface PdBootstrap {
+  /** Decimal string: a 63-bit integer does not fit a JS number. */
+  room: string;
+  host: string;
+  port: number;
+}
+
+/** The first token that prefill computed, carried to decode with the completion notice. */
+export interface FirstToken {
+  id: number;
+  logprob?: TokenLogprob;
+  topLogprobs?: TokenLogprob[] | null;
+  /** Random draws prefill's sampler made, so decode continues the same seeded stream. */
+  draws: number;
 }
 
 /** [logprob, token id, token text or null]: SGLang's logprob tuple (logprob null for the first prompt token). */
@@ -51,6 +70,8 @@ export interface SchedulerStats {
   maxTotalTokens: number;
   /** Requests whose pages are held (must be 0 when idle: no leaks). */
   pageTables: number;
+  /** PD rooms open on this node (waiting on the peer, transferring or quarantined). */
+  pdRooms: number;
 }
 
 export interface ModelInfo {
@@ -63,6 +84,10 @@ export interface ModelInfo {
   kvLayout: { numLayers: number; entriesPerToken: number; dtype: string; pageSize: number };
   eosTokenIds: number[];
   engine: string;
+  /** Digest of the weights and tokenizer; PD peers must match. */
+  fingerprint: string;
+  /** Decode nodes: where prefill nodes write this node's pool. */
+  kvEndpoint: KvEndpoint | null;
 }
 
 /** Main thread -> scheduler. */
@@ -71,7 +96,15 @@ export type SchedulerInbound =
   | { type: 'abort'; rid: string; reason: string }
   | { type: 'stats'; seq: number }
   | { type: 'flush_cache'; seq: number }
-  | { type: 'shutdown' };
+  | { type: 'shutdown' }
+  /** Prefill: the decode node's preallocated pages for a room, and where to write them. */
+  | { type: 'kv_target'; room: string; peerId: string; endpoint: KvEndpoint; pageIds: number[] }
+  /** Decode: prefill finished writing a room's KV; `first` is the first output token. */
+  | { type: 'kv_arrived'; room: string; first: FirstToken }
+  /** Either side: the other side failed the room; `peerId` names the decode node on the prefill side. */
+  | { type: 'room_failed'; room: string; message: string; peerId?: string }
+  /** Either side: every room shared with a peer that stopped answering fails. */
+  | { type: 'peer_lost'; peerId: string; message: string };
 
 /** Scheduler -> main thread. */
 export type SchedulerOutbound =
@@ -86,4 +119,15 @@ export type SchedulerOutbound =
   /** Failed after acceptance (engine error, abort, pool can never fit it). */
   | { type: 'failed'; rid: string; message: string; status: number }
   | { type: 'stats'; seq: number; stats: SchedulerStats }
-  | { type: 'flushed'; seq: number; ok: boolean };
+  | { type: 'flushed'; seq: number; ok: boolean }
+  /** Decode: pages are reserved for a room; ask the prefill node to fill them. */
+  | { type: 'kv_request'; room: string; rid: string; bootstrap: PdBootstrap; pageIds: number[] }
+  /** Prefill: every page of the room is in the decode pool. */
+  /** `exposedMs`: from the first token to the last byte landing, the transfer time decode waits for. */
+  | { type: 'kv_done'; room: string; peerId: string; first: FirstToken; bytes: number; runs: number; transferMs: number; exposedMs: number }
+  /** Either side: tell the other side the room failed (peerId: prefill side; bootstrap: decode side). */
+  | { type: 'room_failed_notice'; room: string; peerId?: string; bootstrap?: PdBootstrap; message: string };
+
+/** Scheduler messages that the PD control plane (not the HTTP layer) handles, each way. */
+export type PdOutbound = Extract<SchedulerOutbound, { type: 'kv_request' | 'kv_done' | 'room_failed_notice' }>;
+export type PdInbound = Extract<SchedulerInbound, { type: 'kv_target' | 'kv_arrived' | 'room_failed' | 'peer_lost' }>;

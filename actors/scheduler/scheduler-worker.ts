@@ -1,41 +1,75 @@
 /**
  * Worker-thread entry of the scheduler actor: owns the engine, the KV pool, its allocator and the
- * tokenizer, so the main thread never runs model code. Steps run back to back while there is work
- * (setImmediate between steps lets aborts and new requests in); when idle the thread sleeps on its
- * message port.
+ * tokenizer, so the main thread never runs model code. In PD mode it also starts the transfer actor
+ * (a worker of its own) over the pool: the receiver on a decode node, the sender on a prefill node.
+ * Steps run back to back while there is work (setImmediate between steps lets aborts and new
+ * requests in); when idle the thread sleeps on its message port, waking every 100 ms only while PD
+ * rooms wait on a peer (their timeouts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createWasmKvPool } from '../../src/engine/reference/kernels/wasm-arena.js';
 import { ReferenceEngine } from '../../src/engine/reference/llama-engine.js';
-import { gqaLayout } from '../../src/kv/layout.js';
+import { gqaLayout, type KvLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { createLogger } from '../../src/log/logger.js';
+import { modelFingerprint } from '../../src/model/fingerprint.js';
 import { loadModel } from '../../src/model/load-model.js';
+import type { NodeOptions } from '../../src/node/options.js';
 import { Sampler } from '../../src/sampling/sampler.js';
+import type { ShmRegion } from '../../native/shm-region.js';
+import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
+import { TransferActorClient } from '../transfer/transfer-actor-client.js';
 import { KvAllocator } from '../allocator/kv-allocator.js';
 import type { ModelInfo, SchedulerInbound, SchedulerOutbound } from '../protocol/scheduler.js';
 import { poolPages } from './pool-size.js';
-import { Scheduler } from './scheduler.js';
+import { Scheduler, type PdSettings } from './scheduler.js';
 import type { SchedulerWorkerData } from './worker-data.js';
 
 const port = parentPort;
 if (!port) throw new Error('scheduler-worker must run in a worker thread');
 const { options, modelDir } = workerData as SchedulerWorkerData;
-const log = createLogger(options.logLevel).child({ actor: 'scheduler' });
+const log = createLogger(options.logLevel).child({ actor: 'scheduler', role: options.role });
 const post = (msg: SchedulerOutbound): void => port.postMessage(msg);
+const SWEEP_MS = 100;
 
-function start(): Scheduler {
+/**
+ * The pool: in shm for a decode node of the shm backend (prefill maps it; `region` is unlinked at
+ * shutdown), else in WASM memory.
+ */
+function createPool(layout: KvLayout, pages: number): { pool: KvPool; region: ShmRegion | null } {
+  if (options.role === 'decode' && options.transferBackend === 'shm') return createShmKvPool(layout, pages);
+  // With the WASM kernel the pool lives in the kernel's memory, so attention reads pages in place.
+  return { pool: options.kernel === 'wasm' ? createWasmKvPool(layout, pages) : new KvPool(layout, pages), region: null };
+}
+
+function pdSettings(o: NodeOptions, transfer: TransferActorClient | null): PdSettings | undefined {
+  const common = { bootstrapTimeoutMs: o.bootstrapTimeoutSecs * 1000, transferTimeoutMs: o.transferTimeoutSecs * 1000, maxRooms: 4 * o.maxRunningRequests + 64 };
+  if (o.role === 'decode') return { role: 'decode', ...common };
+  if (o.role === 'prefill') return { role: 'prefill', writer: transfer!, ...common };
+  return undefined;
+}
+
+interface Started {
+  scheduler: Scheduler;
+  transfer: TransferActorClient | null;
+  region: ShmRegion | null;
+  model: ModelInfo;
+}
+
+async function start(): Promise<Started> {
   const { config, weights, tokenizer } = loadModel(modelDir);
   const layout = gqaLayout(config.numLayers, config.numKvHeads, config.headDim, 'float32', options.pageSize);
   const contextLength = config.maxPositionEmbeddings;
   const pages = poolPages(layout, contextLength, options.maxTotalTokens);
-  // With the WASM kernel the pool lives in the kernel's memory, so attention reads pages in place.
-  const pool = options.kernel === 'wasm' ? createWasmKvPool(layout, pages) : new KvPool(layout, pages);
-  const engine = new ReferenceEngine(config, weights, pool, { kernel: options.kernel });
+  const { pool, region } = createPool(layout, pages);
+  const engine = new ReferenceEngine(config, weights, pool, { kernel: options.kernel, warn: (m) => log.warn(m) });
+  const transfer = options.role === 'colocated' ? null : await TransferActorClient.start(options.transferBackend, pool, options.logLevel);
+  const kvEndpoint = options.role === 'decode' ? await transfer!.listen(options.host) : null;
   const allocator = new KvAllocator(pages, options.pageSize);
   const scheduler = new Scheduler(
     { maxRunningRequests: options.maxRunningRequests, chunkedPrefillSize: options.chunkedPrefillSize, contextLength },
     { engine, allocator, tokenizer, sampler: new Sampler(config.vocabSize), emit: post, log },
+    pdSettings(options, transfer),
   );
   const model: ModelInfo = {
     modelPath: modelDir,
@@ -47,49 +81,76 @@ function start(): Scheduler {
     kvLayout: { ...layout },
     eosTokenIds: [...tokenizer.eosTokenIds],
     engine: engine.name,
+    fingerprint: modelFingerprint(modelDir),
+    kvEndpoint,
   };
-  log.info({ modelDir, pages, pageSize: options.pageSize, poolBytes: pool.numPages * pool.pageBytes, engine: engine.name, kernel: engine.kernel, attentionInPlace: engine.attentionInPlace }, 'scheduler ready');
-  post({ type: 'ready', model });
-  return scheduler;
+  log.info({ modelDir, pages, pageSize: options.pageSize, poolBytes: pool.numPages * pool.pageBytes, kernel: engine.kernel, attentionInPlace: engine.attentionInPlace, kvEndpoint }, 'scheduler ready');
+  return { scheduler, transfer, region, model };
 }
 
-let scheduler: Scheduler;
-try {
-  scheduler = start();
-} catch (err) {
-  post({ type: 'init_failed', message: (err as Error).message });
-  process.exit(1);
-}
+function serve({ scheduler, transfer, region }: Started): void {
+  let stepQueued = false;
+  const kick = (): void => {
+    if (stepQueued || !scheduler.hasWork()) return;
+    stepQueued = true;
+    setImmediate(() => {
+      stepQueued = false;
+      scheduler.step();
+      kick();
+    });
+  };
+  const sweeper = setInterval(() => {
+    if (scheduler.openRooms() === 0) return;
+    scheduler.sweep();
+    kick();
+  }, SWEEP_MS);
 
-let stepQueued = false;
-function kick(): void {
-  if (stepQueued || !scheduler.hasWork()) return;
-  stepQueued = true;
-  setImmediate(() => {
-    stepQueued = false;
-    scheduler.step();
+  port!.on('message', (msg: SchedulerInbound) => {
+    switch (msg.type) {
+      case 'generate':
+        scheduler.submit(msg.req);
+        break;
+      case 'abort':
+        scheduler.abort(msg.rid, msg.reason);
+        break;
+      case 'stats':
+        post({ type: 'stats', seq: msg.seq, stats: scheduler.stats() });
+        break;
+      case 'flush_cache':
+        // No prefix cache yet: flushing succeeds when nothing is running (SGLang refuses otherwise).
+        post({ type: 'flushed', seq: msg.seq, ok: !scheduler.hasWork() });
+        break;
+      case 'kv_target':
+        scheduler.kvTarget(msg.room, { peerId: msg.peerId, endpoint: msg.endpoint, pageIds: msg.pageIds });
+        break;
+      case 'kv_arrived':
+        scheduler.kvArrived(msg.room, msg.first);
+        break;
+      case 'room_failed':
+        scheduler.roomFailed(msg.room, msg.message, msg.peerId);
+        break;
+      case 'peer_lost':
+        scheduler.peerLost(msg.peerId, msg.message);
+        break;
+      case 'shutdown':
+        clearInterval(sweeper);
+        void (transfer?.close() ?? Promise.resolve()).finally(() => {
+          region?.unlink();
+          port!.close();
+        });
+        return;
+    }
     kick();
   });
 }
 
-port.on('message', (msg: SchedulerInbound) => {
-  switch (msg.type) {
-    case 'generate':
-      scheduler.submit(msg.req);
-      break;
-    case 'abort':
-      scheduler.abort(msg.rid, msg.reason);
-      break;
-    case 'stats':
-      post({ type: 'stats', seq: msg.seq, stats: scheduler.stats() });
-      break;
-    case 'flush_cache':
-      // No prefix cache yet: flushing succeeds when nothing is running (SGLang refuses otherwise).
-      post({ type: 'flushed', seq: msg.seq, ok: !scheduler.hasWork() });
-      break;
-    case 'shutdown':
-      port.close();
-      return;
-  }
-  kick();
-});
+start().then(
+  (started) => {
+    serve(started);
+    post({ type: 'ready', model: started.model });
+  },
+  (err: Error) => {
+    post({ type: 'init_failed', message: err.message });
+    process.exit(1);
+  },
+);

@@ -11,15 +11,25 @@
  * the oldest sequence always progresses: the pool being full means queueing, never failing.
  *
  * Steps are synchronous; messages (new requests, aborts) are handled between steps.
+ *
+ * PD roles reuse all of this. A prefill node computes the prompt as usual, hands each finished
+ * chunk's pages to `PrefillRooms` for transfer, and stops after the first token. A decode node
+ * queues the request in `DecodeRooms` for preallocation instead of prefilling it; when prefill's
+ * notice arrives the sequence joins the running batch with its prompt already `computed`. Sequences
+ * whose pages a transfer may be reading are never retracted.
  */
 import type { Engine, ForwardItem } from '../../src/engine/engine.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { TextTokenizer } from '../../src/model/types.js';
 import { IncrementalDetokenizer } from '../../src/model/incremental-detokenizer.js';
-import type { Sampler } from '../../src/sampling/sampler.js';
+import { drawsPerToken, type Sampler } from '../../src/sampling/sampler.js';
 import { rowLogsumexp, topLogprobs } from '../../src/sampling/logprobs.js';
 import type { KvAllocator } from '../allocator/kv-allocator.js';
-import type { FinishReason, GenerateRequest, SchedulerOutbound, SchedulerStats, TokenLogprob } from '../protocol/scheduler.js';
+import type { FinishReason, FirstToken, GenerateRequest, PdBootstrap, SchedulerOutbound, SchedulerStats, TokenLogprob } from '../protocol/scheduler.js';
+import type { RoomTarget } from './prefill-rooms.js';
+import { PrefillRooms } from './prefill-rooms.js';
+import { DecodeRooms } from './decode-rooms.js';
+import type { RoomWriter } from './room-writer.js';
 import { Sequence } from './sequence.js';
 
 export interface SchedulerLimits {
@@ -28,6 +38,11 @@ export interface SchedulerLimits {
   contextLength: number;
 }
 
+/** PD settings; absent for a colocated node. */
+export type PdSettings =
+  | { role: 'prefill'; writer: RoomWriter; bootstrapTimeoutMs: number; transferTimeoutMs: number; maxRooms: number }
+  | { role: 'decode'; bootstrapTimeoutMs: number; transferTimeoutMs: number; maxRooms: number };
+
 export interface SchedulerDeps {
   engine: Engine;
   allocator: KvAllocator;
@@ -35,6 +50,7 @@ export interface SchedulerDeps {
   sampler: Sampler;
   emit: (msg: SchedulerOutbound) => void;
   log: Logger;
+  now?: () => number;
 }
 
 /** One sequence's part of the batch being built. */
@@ -48,11 +64,35 @@ export class Scheduler {
   private readonly running: Sequence[] = [];
   private readonly byRid = new Map<string, Sequence>();
   private arrivals = 0;
+  private readonly prefillRooms: PrefillRooms | null = null;
+  private readonly decodeRooms: DecodeRooms | null = null;
+  private readonly maxRooms: number = 0;
+  private readonly now: () => number;
 
-  constructor(private readonly limits: SchedulerLimits, private readonly deps: SchedulerDeps) {}
+  constructor(private readonly limits: SchedulerLimits, private readonly deps: SchedulerDeps, pd?: PdSettings) {
+    this.now = deps.now ?? Date.now;
+    const onFailed = (seq: Sequence, message: string, status: number): void => this.failed(seq, message, status);
+    if (pd?.role === 'prefill') {
+      this.maxRooms = pd.maxRooms;
+      this.prefillRooms = new PrefillRooms({
+        allocator: deps.allocator, writer: pd.writer, emit: deps.emit, log: deps.log, pageSize: deps.allocator.pageSize,
+        bootstrapTimeoutMs: pd.bootstrapTimeoutMs, transferTimeoutMs: pd.transferTimeoutMs, maxParkedTargets: pd.maxRooms, onFailed,
+      });
+    } else if (pd?.role === 'decode') {
+      this.maxRooms = pd.maxRooms;
+      this.decodeRooms = new DecodeRooms({
+        allocator: deps.allocator, emit: deps.emit, log: deps.log, bootstrapTimeoutMs: pd.bootstrapTimeoutMs, transferTimeoutMs: pd.transferTimeoutMs, onFailed,
+      });
+    }
+  }
 
   hasWork(): boolean {
     return this.waiting.length > 0 || this.running.length > 0;
+  }
+
+  /** PD rooms still open (they need `sweep` calls, not steps). */
+  openRooms(): number {
+    return (this.prefillRooms?.size ?? 0) + (this.decodeRooms?.size ?? 0);
   }
 
   stats(): SchedulerStats {
@@ -65,6 +105,7 @@ export class Scheduler {
       pageSize: a.pageSize,
       maxTotalTokens: a.totalPages * a.pageSize,
       pageTables: a.tableCount,
+      pdRooms: this.openRooms(),
     };
   }
 
@@ -80,18 +121,83 @@ export class Scheduler {
     }
     const problem = this.checkPrompt(ids, req);
     if (problem) return this.deps.emit({ type: 'rejected', rid, message: problem });
+    const pdProblem = this.checkPd(req);
+    if (pdProblem) return this.deps.emit({ type: 'rejected', rid, message: pdProblem });
     const detok = new IncrementalDetokenizer(this.deps.tokenizer, { skipSpecialTokens: req.sampling.skipSpecialTokens });
     const seq = new Sequence(req, ids, this.arrivals++, this.limits.contextLength, detok);
     this.byRid.set(rid, seq);
-    this.waiting.push(seq);
     this.deps.emit({ type: 'accepted', rid, promptTokens: ids.length });
+    if (req.pd && this.decodeRooms) {
+      this.decodeRooms.enqueue(seq, req.pd, this.now());
+      this.decodeRooms.preallocate(this.now());
+      return;
+    }
+    if (req.pd && this.prefillRooms) this.prefillRooms.track(seq, req.pd.room, this.now());
+    this.waiting.push(seq);
+  }
+
+  /** PD: the decode node's page list for a room (prefill role). */
+  kvTarget(room: string, target: RoomTarget): void {
+    this.prefillRooms?.target(room, target, this.now());
+  }
+
+  /** PD: prefill's notice that a room's KV is in place, with the first token (decode role). */
+  kvArrived(room: string, first: FirstToken): void {
+    const seq = this.decodeRooms?.arrived(room);
+    if (!seq) return;
+    seq.computed = seq.promptLen;
+    seq.rng.skip(first.draws);
+    seq.tokens.push(first.id);
+    let at = this.running.length;
+    while (at > 0 && this.running[at - 1].arrival > seq.arrival) at--;
+    this.running.splice(at, 0, seq);
+    this.emitToken(seq, first.id, first.logprob ? [first.logprob] : undefined, first.logprob ? [first.topLogprobs ?? null] : undefined);
+  }
+
+  /** PD: the other side failed a room (`peerId`: the decode node, on the prefill side). */
+  roomFailed(room: string, message: string, peerId: string | undefined): void {
+    if (this.decodeRooms) return this.decodeRooms.failedByPeer(room, message);
+    if (!this.prefillRooms || peerId === undefined) return;
+    const text = `decode node failed the request: ${message}`;
+    this.prefillRooms.failedByPeer(room, peerId, text);
+    const seq = this.seqOfRoom(room);
+    if (seq) this.failed(seq, text, 502);
+  }
+
+  /** PD: a peer node stopped answering; every room shared with it fails. */
+  peerLost(peerId: string, message: string): void {
+    this.prefillRooms?.peerLost(peerId, message);
+    this.decodeRooms?.peerLost(peerId, message);
+  }
+
+  /** PD: timeouts of rooms waiting on the other side; retried preallocation. */
+  sweep(): void {
+    const now = this.now();
+    this.prefillRooms?.sweep(now);
+    this.decodeRooms?.sweep(now);
+    this.decodeRooms?.preallocate(now);
+  }
+
+  private checkPd(req: GenerateRequest): string | null {
+    // Without PD fields a PD node serves the request alone (health probes, direct tests); a colocated
+    // node ignores PD fields.
+    if (!req.pd || (!this.prefillRooms && !this.decodeRooms)) return null;
+    if (this.seqOfRoom(req.pd.room) || this.prefillRooms?.has(req.pd.room) || this.decodeRooms?.has(req.pd.room)) return `bootstrap_room ${req.pd.room} is already in flight`;
+    if (this.openRooms() >= this.maxRooms) return `too many rooms in flight (${this.maxRooms}); retry later`;
+    return null;
+  }
+
+  private seqOfRoom(room: string): Sequence | undefined {
+    for (const seq of this.byRid.values()) if (seq.req.pd?.room === room) return seq;
+    return undefined;
   }
 
   /** Drops a request wherever it is and frees its pages; no event follows. */
   abort(rid: string, reason: string): void {
     const seq = this.byRid.get(rid);
     if (!seq) return;
-    this.deps.log.info({ rid, reason }, 'request aborted');
+    this.deps.log.info({ rid, room: seq.req.pd?.room, reason }, 'request aborted');
+    this.endRoom(seq, `request aborted: ${reason}`);
     this.remove(seq);
   }
 
@@ -144,7 +250,7 @@ export class Scheduler {
       const seq = this.running[i];
       if (seq.pending === 1) {
         if (!this.ensurePages(seq)) {
-          i--; // `seq` itself was retracted: the next sequence moved into slot i
+          if (this.running[i] !== seq) i--; // `seq` itself was retracted: the next sequence moved into slot i
           continue;
         }
         slots.push(this.slot(seq, 1));
@@ -174,11 +280,19 @@ export class Scheduler {
   private ensurePages(seq: Sequence): boolean {
     const a = this.deps.allocator;
     while (!a.ensure(seq.rid, seq.tokens.length)) {
-      const victim = this.running[this.running.length - 1];
+      let v = this.running.length - 1;
+      while (v >= 0 && this.pinned(this.running[v])) v--;
+      if (v < 0) return false; // only pinned sequences left: wait for them to finish
+      const victim = this.running[v];
       this.retract(victim);
       if (victim === seq) return false;
     }
     return true;
+  }
+
+  /** A prefill-side PD sequence's pages may be being read by a transfer: never retract it. */
+  private pinned(seq: Sequence): boolean {
+    return this.prefillRooms !== null && seq.req.pd !== undefined;
   }
 
   private retract(seq: Sequence): void {
@@ -209,12 +323,35 @@ export class Scheduler {
     const vocab = this.deps.engine.vocabSize;
     if (seq.inputLogprobsPending) this.collectInputLogprobs(seq, item.startPos, n, logits);
     seq.computed += n;
-    if (seq.computed < seq.tokens.length) return;
+    const room = this.prefillRooms ? seq.req.pd?.room : undefined;
+    if (seq.computed < seq.tokens.length) {
+      if (room !== undefined) this.prefillRooms!.progress(room);
+      return;
+    }
     const offset = item.logits === 'all' ? (n - 1) * vocab : 0;
     const row = offset === 0 && logits.length === vocab ? logits : logits.subarray(offset, offset + vocab);
     const token = this.deps.sampler.sample(row, seq.sampling, seq.rng);
     seq.tokens.push(token);
-    this.emitToken(seq, token, row);
+    const { logprobs, top } = this.outputLogprobs(seq, token, row);
+    if (room !== undefined) return this.prefillDone(seq, room, token, logprobs, top);
+    this.emitToken(seq, token, logprobs, top);
+  }
+
+  /** Prefill role: the first token ends this node's part; the room sends it with the notice. */
+  private prefillDone(seq: Sequence, room: string, token: number, logprobs?: TokenLogprob[], top?: (TokenLogprob[] | null)[]): void {
+    this.prefillRooms!.complete(room, { id: token, logprob: logprobs?.[0], topLogprobs: top?.[0], draws: drawsPerToken(seq.sampling) });
+    this.deps.emit({ type: 'tokens', rid: seq.rid, ids: [token], text: '', logprobs, topLogprobs: top });
+    this.finish(seq, { type: 'length', length: 1 });
+  }
+
+  private outputLogprobs(seq: Sequence, token: number, row: Float32Array): { logprobs?: TokenLogprob[]; top?: (TokenLogprob[] | null)[] } {
+    if (!seq.req.returnLogprob) return {};
+    const lse = rowLogsumexp(row, 0, row.length);
+    const n = seq.req.topLogprobsNum;
+    return {
+      logprobs: [this.named(seq, [row[token] - lse, token, null])],
+      top: [n > 0 ? topLogprobs(row, 0, row.length, n, lse).map((t) => this.named(seq, t)) : null],
+    };
   }
 
   /** Input logprob of prompt token p+1 comes from the logits row of position p. */
@@ -243,15 +380,8 @@ export class Scheduler {
     return t;
   }
 
-  private emitToken(seq: Sequence, token: number, row: Float32Array): void {
+  private emitToken(seq: Sequence, token: number, logprobs?: TokenLogprob[], top?: (TokenLogprob[] | null)[]): void {
     const p = seq.sampling;
-    let logprobs: TokenLogprob[] | undefined;
-    let top: (TokenLogprob[] | null)[] | undefined;
-    if (seq.req.returnLogprob) {
-      const lse = rowLogsumexp(row, 0, row.length);
-      logprobs = [this.named(seq, [row[token] - lse, token, null])];
-      top = [seq.req.topLogprobsNum > 0 ? topLogprobs(row, 0, row.length, seq.req.topLogprobsNum, lse).map((t) => this.named(seq, t)) : null];
-    }
     let finish: FinishReason | null = null;
     let text: string;
     const isStopToken = (!p.ignoreEos && this.deps.tokenizer.eosTokenIds.includes(token)) || p.stopTokenIds.includes(token);
@@ -290,12 +420,30 @@ export class Scheduler {
   }
 
   private fail(seq: Sequence, message: string, status: number): void {
+    this.endRoom(seq, message);
+    this.failed(seq, message, status);
+  }
+
+  /** Answers a request with an error; its room (if any) was already dealt with. */
+  private failed(seq: Sequence, message: string, status: number): void {
+    if (!this.byRid.has(seq.rid)) return;
     this.remove(seq);
     this.deps.emit({ type: 'failed', rid: seq.rid, message, status });
   }
 
+  /** Ends a PD room from this side; the room code then owns the sequence's pages. */
+  private endRoom(seq: Sequence, message: string): void {
+    const room = seq.req.pd?.room;
+    if (room === undefined) return;
+    this.prefillRooms?.fail(room, message, true);
+    this.decodeRooms?.abort(room, message, this.now());
+  }
+
   private remove(seq: Sequence): void {
-    this.deps.allocator.release(seq.rid);
+    // Pages of an open PD room belong to the room code (a transfer may still use them).
+    const room = seq.req.pd?.room;
+    const roomOwnsPages = room !== undefined && (this.prefillRooms?.has(room) || this.decodeRooms?.has(room));
+    if (!roomOwnsPages) this.deps.allocator.release(seq.rid);
     this.byRid.delete(seq.rid);
     for (const list of [this.running, this.waiting]) {
       const i = list.indexOf(seq);

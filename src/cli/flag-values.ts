@@ -38,6 +38,20 @@ export function portNumber(flag: string, raw: string): number {
   return integerIn(flag, raw, 0, 65535, 'a port number from 0 (any free port) to 65535');
 }
 
+/** Seconds > 0, fractions allowed (timeouts). */
+export function positiveSeconds(flag: string, raw: string): number {
+  const value = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+  if (!(value > 0) || value > 86400) throw new FlagError(`${flag} must be a number of seconds in (0, 86400] (got "${raw}")`);
+  return value;
+}
+
+/** A ZeroMQ TCP address, tcp://HOST:PORT. */
+export function tcpUrl(flag: string, raw: string): string {
+  const m = /^tcp:\/\/([^:\s/]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(raw);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new FlagError(`${flag} must look like tcp://HOST:PORT (got "${raw}")`);
+  return raw;
+}
+
 export function nonEmpty(flag: string, raw: string): string {
   if (raw.trim() === '') throw new FlagError(`${flag} needs a non-empty value`);
   return raw;

@@ -2,13 +2,13 @@
  * The flags that configure a node, mapped to `NodeOptions`: one table drives the yargs options, the
  * --help text (with every default) and the validation, so they cannot disagree. Names follow
  * SGLang's launch_server where it has the flag. Decisions:
- * - `--role colocated` is the only role until the disaggregation work lands; SGLang's
- *   `--disaggregation-mode null` means the same. Any other value is a usage error saying so.
+ * - `--role colocated|prefill|decode`; SGLang's `--disaggregation-mode null|prefill|decode` means the
+ *   same (null: colocated). The router and registry roles have flags of their own (router-flags.ts).
  * - Unknown flags are errors (yargs strict mode), as are repeated flags and flags without a value.
  */
 import yargs, { type Argv } from 'yargs';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../node/options.js';
-import { FlagError, nonEmpty, oneOf, PARSER_CONFIGURATION, portNumber, positiveInteger, rawFlag, usageError } from './flag-values.js';
+import { FlagError, nonEmpty, oneOf, PARSER_CONFIGURATION, portNumber, positiveInteger, positiveSeconds, rawFlag, tcpUrl, usageError } from './flag-values.js';
 
 export interface NodeFlag {
   readonly name: string;
@@ -20,7 +20,8 @@ export interface NodeFlag {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const KERNELS = ['wasm', 'js'] as const;
-const PD_LATER = 'PD roles (prefill, decode, router) arrive with the disaggregation work';
+const ROLES = ['colocated', 'prefill', 'decode'] as const;
+const BACKENDS = ['tcp', 'shm', 'verbs'] as const;
 
 function flag<K extends keyof NodeOptions>(
   name: string,
@@ -40,14 +41,18 @@ function flag<K extends keyof NodeOptions>(
 }
 
 export const NODE_FLAGS: readonly NodeFlag[] = [
-  flag('role', 'role', `What this node does: colocated (prefill and decode in one node). ${PD_LATER}.`, (f, raw) => {
-    if (raw !== 'colocated') throw new FlagError(`${f} "${raw}" is not available yet: only colocated is; ${PD_LATER}`);
-    return 'colocated';
+  flag('role', 'role', 'What this node does: colocated (prefill and decode in one node), prefill or decode (PD); router and registry take their own flags (pd-node --role router --help).', (f, raw) => oneOf(f, raw, ROLES)),
+  flag('disaggregation-mode', 'role', "SGLang's name for the role: null (colocated), prefill or decode.", (f, raw) => (raw === 'null' ? 'colocated' : oneOf(f, raw, ['prefill', 'decode'] as const))),
+  flag('disaggregation-transfer-backend', 'transferBackend', `How KV moves from prefill to decode (${BACKENDS.join(', ')}); shm needs both nodes on one host; verbs (RDMA) is not available yet.`, (f, raw) => {
+    const b = oneOf(f, raw, BACKENDS);
+    if (b === 'verbs') throw new FlagError(`${f} verbs: the RDMA backend is not available yet; use tcp (any hosts) or shm (same host)`);
+    return b;
   }),
-  flag('disaggregation-mode', 'role', `SGLang's name for the role: null means colocated. ${PD_LATER}.`, (f, raw) => {
-    if (raw !== 'null') throw new FlagError(`${f} "${raw}" is not available yet: only null (colocated) is; ${PD_LATER}`);
-    return 'colocated';
-  }),
+  flag('registry-url', 'registryUrl', 'ZeroMQ registry to register with, tcp://HOST:PORT (the router hosts one on --registry-port).', tcpUrl, 'none'),
+  flag('disaggregation-bootstrap-port', 'bootstrapPort', 'Prefill: port of the bootstrap socket decode nodes connect to (the router names it after the prefill URL).', portNumber),
+  flag('disaggregation-bootstrap-timeout', 'bootstrapTimeoutSecs', 'PD: seconds a request may wait for its peer node (page list or pages) before failing.', positiveSeconds),
+  flag('disaggregation-transfer-timeout', 'transferTimeoutSecs', 'PD: seconds one KV transfer may take before its request fails.', positiveSeconds),
+  flag('disaggregation-peer-timeout', 'peerTimeoutSecs', 'PD: seconds without an answer from a peer node before its requests fail and free their pages.', positiveSeconds),
   flag('model-path', 'modelPath', 'Hugging Face model directory (config.json, *.safetensors, tokenizer.json).', nonEmpty, 'the built-in tiny model, generated once and cached'),
   flag('served-model-name', 'servedModelName', 'Model name reported by /v1/models and accepted in "model" fields.', nonEmpty, 'the model path'),
   flag('host', 'host', 'Address to listen on.', nonEmpty),

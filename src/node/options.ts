@@ -1,5 +1,6 @@
 /** Everything needed to start one node; the CLI and `startNode` callers both produce this. */
-export type NodeRole = 'colocated';
+export type NodeRole = 'colocated' | 'prefill' | 'decode';
+export type TransferBackend = 'tcp' | 'shm' | 'verbs';
 
 export interface NodeOptions {
   role: NodeRole;
@@ -20,6 +21,18 @@ export interface NodeOptions {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Matmul kernels of the reference engine: WASM SIMD (default) or plain JS; bit-identical. */
   kernel: 'wasm' | 'js';
+  /** PD: how KV moves from prefill to decode. */
+  transferBackend: TransferBackend;
+  /** PD: ZeroMQ registry to register with (tcp://HOST:PORT); null: none. */
+  registryUrl: string | null;
+  /** PD, prefill: port of the bootstrap (control) socket decode nodes connect to (SGLang's default 8998). */
+  bootstrapPort: number;
+  /** PD: seconds a room may wait for its peer (the decode's page list, or prefill's KV) before failing. */
+  bootstrapTimeoutSecs: number;
+  /** PD: seconds one transfer (a chunk's pages) may take before the room fails. */
+  transferTimeoutSecs: number;
+  /** PD: seconds without an answer from a peer node before its rooms fail. */
+  peerTimeoutSecs: number;
 }
 
 export const DEFAULT_NODE_OPTIONS: Readonly<NodeOptions> = Object.freeze({
@@ -35,4 +48,10 @@ export const DEFAULT_NODE_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   maxBatchSize: 64,
   logLevel: 'info',
   kernel: 'wasm',
+  transferBackend: 'tcp',
+  registryUrl: null,
+  bootstrapPort: 8998,
+  bootstrapTimeoutSecs: 30,
+  transferTimeoutSecs: 30,
+  peerTimeoutSecs: 1.5,
 });

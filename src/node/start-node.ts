@@ -1,11 +1,14 @@
 /**
  * Starts one pd-node node in this process: the scheduler actor on a worker thread and the HTTP
- * front end on the main thread. Used by the CLI and by programs embedding pd-node.
+ * front end on the main thread; for PD roles also the control plane (bootstrap socket or links to
+ * prefill nodes) and the registry registration. Used by the CLI and by programs embedding pd-node.
  */
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../log/logger.js';
 import { ensureDefaultModel } from '../model/default-model.js';
+import { startPdPlane, type PdPlane } from '../pd/pd-plane.js';
 import { createHttpServer } from '../server/http-server.js';
+import { ServerMetrics } from '../server/metrics.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from './options.js';
 import type { SchedulerClient } from './scheduler-client.js';
 import { WorkerSchedulerClient } from './worker-scheduler-client.js';
@@ -24,20 +27,25 @@ export interface NodeHandle {
 
 export async function startNode(opts: Partial<NodeOptions> = {}): Promise<NodeHandle> {
   const options: NodeOptions = { ...DEFAULT_NODE_OPTIONS, ...opts };
-  const log = createLogger(options.logLevel);
+  const log = createLogger(options.logLevel).child({ role: options.role });
   const modelDir = options.modelPath ?? (await ensureDefaultModel());
   const client = await WorkerSchedulerClient.start(options, modelDir, log);
+  const metrics = new ServerMetrics(options.servedModelName ?? client.model.servedModelName);
   let app;
+  let pd: PdPlane | null = null;
+  let url: string;
+  let port: number;
   try {
-    app = await createHttpServer({ client, options, logger: log });
+    app = await createHttpServer({ client, options, logger: log, metrics });
     await app.listen({ host: options.host, port: options.port });
+    port = (app.server.address() as AddressInfo).port;
+    url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+    if (options.role !== 'colocated') pd = await startPdPlane({ options, client, metrics, httpUrl: url, log });
   } catch (err) {
+    await app?.close();
     await client.close();
     throw err;
   }
-  const { port } = app.server.address() as AddressInfo;
-  const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
-  const url = `http://${hostForUrl}:${port}`;
   log.info({ url, role: options.role, modelDir }, 'node listening');
   let closing: Promise<void> | null = null;
   return {
@@ -48,6 +56,7 @@ export async function startNode(opts: Partial<NodeOptions> = {}): Promise<NodeHa
     client,
     close() {
       closing ??= (async () => {
+        await pd?.close();
         await client.close();
         await app.close();
       })();

@@ -3,7 +3,7 @@
  * listeners, and turns a dead worker into errors for everyone waiting (never a hang).
  */
 import { Worker } from 'node:worker_threads';
-import type { ModelInfo, SchedulerInbound, SchedulerOutbound, SchedulerStats, GenerateRequest } from '../../actors/protocol/scheduler.js';
+import type { ModelInfo, PdInbound, PdOutbound, SchedulerInbound, SchedulerOutbound, SchedulerStats, GenerateRequest } from '../../actors/protocol/scheduler.js';
 import type { SchedulerWorkerData } from '../../actors/scheduler/worker-data.js';
 import type { Logger } from '../log/logger.js';
 import type { NodeOptions } from './options.js';
@@ -28,6 +28,7 @@ export class WorkerSchedulerClient implements SchedulerClient {
   private readonly queries = new Map<number, { resolve: (msg: SchedulerOutbound) => void; reject: (err: Error) => void }>();
   private querySeq = 0;
   private dead: string | null = null;
+  private pdHandler: (msg: PdOutbound) => void = () => {};
 
   private constructor(
     private readonly worker: Worker,
@@ -72,6 +73,16 @@ export class WorkerSchedulerClient implements SchedulerClient {
     if (this.listeners.has(req.rid)) return onEvent({ type: 'error', status: 400, message: `request id "${req.rid}" is already in flight` });
     this.listeners.set(req.rid, onEvent);
     this.post({ type: 'generate', req });
+  }
+
+  /** Routes the scheduler's PD messages (page lists, notices) to the control plane. */
+  onPdMessage(handler: (msg: PdOutbound) => void): void {
+    this.pdHandler = handler;
+  }
+
+  /** Delivers a PD message from a peer node to the scheduler actor. */
+  sendPd(msg: PdInbound): void {
+    if (!this.dead) this.post(msg);
   }
 
   abort(rid: string, reason: string): void {
@@ -130,6 +141,11 @@ export class WorkerSchedulerClient implements SchedulerClient {
         return;
       case 'failed':
         this.settle(msg.rid, { type: 'error', status: msg.status, message: msg.message });
+        return;
+      case 'kv_request':
+      case 'kv_done':
+      case 'room_failed_notice':
+        this.pdHandler(msg);
         return;
       case 'ready':
       case 'init_failed':

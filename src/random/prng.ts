@@ -56,6 +56,11 @@ export class Prng {
     return result >>> 0;
   }
 
+  /** Advances the stream by `n` draws. */
+  skip(n: number): void {
+    for (let i = 0; i < n; i++) this.nextUint32();
+  }
+
   /** Uniform in [0, 1) with 32 bits of randomness. */
   nextFloat(): number {
     return this.nextUint32() / 4294967296;

@@ -90,6 +90,11 @@ export class Sampler {
   }
 }
 
+/** Random numbers one sampled token consumes (PD decode replays prefill's draws to stay in step). */
+export function drawsPerToken(p: SamplingParams): number {
+  return p.temperature === 0 || p.topK === 1 ? 0 : 1;
+}
+
 export function argmax(logits: Float32Array): number {
   let best = 0;
   for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;

@@ -11,6 +11,7 @@
  * - Every error is JSON `{ error: { message, type, param, code } }` (see errors.ts); unknown routes
  *   are 404; unexpected exceptions are logged and answered with 500, never a crash.
  */
+import { quoteBootstrapRooms } from './pd-fields.js';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from '../log/logger.js';
 import type { NodeOptions } from '../node/options.js';
@@ -33,9 +34,11 @@ export interface HttpServerDeps {
   client: SchedulerClient;
   options: NodeOptions;
   logger: Logger;
+  /** Metrics registry to serve (callers add their own metrics to it); a fresh one by default. */
+  metrics?: ServerMetrics;
 }
 
-export async function createHttpServer({ client, options, logger }: HttpServerDeps): Promise<FastifyInstance> {
+export async function createHttpServer({ client, options, logger, metrics: given }: HttpServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     // Typed as Fastify's base logger so the instance is the plain FastifyInstance that startNode expects.
     loggerInstance: logger as FastifyBaseLogger,
@@ -50,7 +53,7 @@ export async function createHttpServer({ client, options, logger }: HttpServerDe
     // the body must be an object.
     const text = body as string; // parseAs: 'string'
     if (text === '') done(null, undefined);
-    else parseJson(request, text, done);
+    else parseJson(request, quoteBootstrapRooms(text), done);
   });
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof HttpError) return reply.code(err.status).send(errorBody(err.status, err.message, err.param, err.code));
@@ -66,7 +69,7 @@ export async function createHttpServer({ client, options, logger }: HttpServerDe
   app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody(404, `no route for ${request.method} ${request.url}`)));
 
   const servedModelName = options.servedModelName ?? client.model.servedModelName;
-  const metrics = new ServerMetrics(servedModelName);
+  const metrics = given ?? new ServerMetrics(servedModelName);
   const ctx: ServerContext = {
     client,
     options,

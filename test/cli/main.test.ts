@@ -33,11 +33,11 @@ describe('pd-node command', () => {
     assert.equal(r.stdout, '');
   });
 
-  test('unknown flags, PD roles and a missing value exit 2 with a message', () => {
+  test('unknown flags, bad PD flags and a missing value exit 2 with a message', () => {
     const cases: [string[], RegExp][] = [
       [['--trust-remote-code'], /Unknown argument: trust-remote-code/],
-      [['--role', 'prefill'], /--role "prefill" is not available yet.*disaggregation work/],
-      [['--disaggregation-mode', 'decode'], /--disaggregation-mode "decode" is not available yet.*disaggregation work/],
+      [['--role', 'prefill', '--disaggregation-transfer-backend', 'verbs'], /--disaggregation-transfer-backend verbs: the RDMA backend is not available yet/],
+      [['--disaggregation-mode', 'sideways'], /--disaggregation-mode must be one of prefill, decode \(got "sideways"\)/],
       [['--port'], /Not enough arguments following: port/],
       [['gen-model'], /Missing required argument: out/],
       [['gen-model', '--out', '/tmp/x', '--preset', 'huge'], /--preset must be one of tiny, small \(got "huge"\)/],

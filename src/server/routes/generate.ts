@@ -11,6 +11,7 @@ import { generatePrompts } from '../prompt-input.js';
 import { requestIds } from '../request-ids.js';
 import { toSamplingParams } from '../sampling.js';
 import { GENERATE_BODY_SCHEMA, type GenerateBody } from '../schemas/generate.js';
+import { pdBootstraps } from '../pd-fields.js';
 import { serveGeneration } from '../serve-generation.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -24,7 +25,7 @@ export function registerGenerateRoute(app: FastifyInstance, ctx: ServerContext):
     if (topLogprobsNum > vocabSize) throw new HttpError(400, `top_logprobs_num must be at most the vocabulary size (${vocabSize})`, 'top_logprobs_num');
     const logprobs = body.return_logprob ? { returnLogprob: true, logprobStartLen: body.logprob_start_len ?? -1, topLogprobsNum, returnTextInLogprobs: body.return_text_in_logprobs ?? false } : NO_LOGPROBS;
     const rids = requestIds(body.rid, prompts.inputs.length, prompts.batch);
-    const requests = buildRequests(prompts.inputs, rids, sampling, logprobs);
+    const requests = buildRequests(prompts.inputs, rids, sampling, logprobs, pdBootstraps(body, prompts.inputs.length));
     return serveGeneration(ctx.generation, request, reply, requests, sglangFormat(prompts.batch, body.stream ?? false));
   });
 }

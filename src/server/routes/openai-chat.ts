@@ -12,6 +12,7 @@ import { HttpError } from '../errors.js';
 import { chatFormat } from '../formats/openai-chat.js';
 import { freshRid } from '../request-ids.js';
 import { CHAT_BODY_SCHEMA, type ChatBody } from '../schemas/openai.js';
+import { pdBootstraps } from '../pd-fields.js';
 import { serveGeneration } from '../serve-generation.js';
 import type { ServerContext } from '../server-context.js';
 import { checkOpenAiRequest, openAiSampling, responseInfo } from './openai-request.js';
@@ -29,7 +30,7 @@ export function registerChatRoute(app: FastifyInstance, ctx: ServerContext): voi
     const sampling = openAiSampling(body, body.max_completion_tokens ?? body.max_tokens, ctx.client.model.vocabSize, DEFAULT_SAMPLING);
     const logprobs = body.logprobs === true ? { returnLogprob: true, logprobStartLen: -1, topLogprobsNum: topLogprobs, returnTextInLogprobs: true } : NO_LOGPROBS;
     const rid = freshRid();
-    const requests = buildRequests([{ kind: 'chat', messages }], [rid], sampling, logprobs);
+    const requests = buildRequests([{ kind: 'chat', messages }], [rid], sampling, logprobs, pdBootstraps(body, 1));
     return serveGeneration(ctx.generation, request, reply, requests, chatFormat(responseInfo(`chatcmpl-${rid}`, body, ctx)));
   });
 }

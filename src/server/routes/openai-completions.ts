@@ -10,6 +10,7 @@ import { completionFormat } from '../formats/openai-completion.js';
 import { completionPrompts } from '../prompt-input.js';
 import { requestIds } from '../request-ids.js';
 import { COMPLETION_BODY_SCHEMA, type CompletionBody } from '../schemas/openai.js';
+import { pdBootstraps } from '../pd-fields.js';
 import { serveGeneration } from '../serve-generation.js';
 import type { ServerContext } from '../server-context.js';
 import { checkOpenAiRequest, openAiSampling, responseInfo } from './openai-request.js';
@@ -26,7 +27,7 @@ export function registerCompletionsRoute(app: FastifyInstance, ctx: ServerContex
     const k = body.logprobs ?? null;
     const logprobs = { returnLogprob: k !== null, logprobStartLen: -1, topLogprobsNum: k ?? 0, returnTextInLogprobs: true };
     const rids = requestIds(undefined, prompts.inputs.length, prompts.batch);
-    const requests = buildRequests(prompts.inputs, rids, sampling, logprobs);
+    const requests = buildRequests(prompts.inputs, rids, sampling, logprobs, pdBootstraps(body, prompts.inputs.length));
     return serveGeneration(ctx.generation, request, reply, requests, completionFormat(responseInfo(`cmpl-${rids[0]}`, body, ctx)));
   });
 }

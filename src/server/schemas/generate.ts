@@ -5,6 +5,7 @@
  * single prompt or a list for a batch. "Exactly one of text / input_ids", ids below the vocabulary
  * size and the batch limit are checked in code (prompt-input.ts).
  */
+import { PD_PROPERTIES, type PdBody } from '../pd-fields.js';
 import { SAMPLING_PROPERTIES, TOKEN_ID_SCHEMA, type SamplingInput } from './sampling.js';
 
 export const GENERATE_BODY_SCHEMA = {
@@ -24,11 +25,12 @@ export const GENERATE_BODY_SCHEMA = {
     logprob_start_len: { type: 'integer', minimum: -1 },
     top_logprobs_num: { type: 'integer', minimum: 0 },
     return_text_in_logprobs: { type: 'boolean' },
+    ...PD_PROPERTIES,
     rid: { type: ['string', 'array'], minLength: 1, minItems: 1, items: { type: 'string', minLength: 1 } },
   },
 } as const;
 
-export interface GenerateBody {
+export interface GenerateBody extends PdBody {
   text?: string | string[];
   input_ids?: (number | number[])[];
   sampling_params?: SamplingInput;

@@ -5,6 +5,7 @@
  * response_format, logit_bias, echo, best_of, ...) are unknown fields and answered with 400, not
  * ignored. Penalties are accepted only as 0 (checked in code) because clients often send 0 explicitly.
  */
+import { PD_PROPERTIES, type PdBody } from '../pd-fields.js';
 import { nullableAll, SAMPLING_PROPERTIES, SEED_SCHEMA, STOP_SCHEMA, TOKEN_ID_SCHEMA, type SamplingInput } from './sampling.js';
 
 /** OpenAI caps alternatives per position at 20; the same cap keeps responses bounded here. */
@@ -36,6 +37,7 @@ export const COMPLETION_BODY_SCHEMA = {
   required: ['prompt'],
   properties: {
     ...nullableAll(COMMON_PROPERTIES),
+    ...PD_PROPERTIES,
     // A string, a list of strings, a list of ids, or a list of lists of ids (checked in code).
     prompt: {
       type: ['string', 'array'],
@@ -53,6 +55,7 @@ export const CHAT_BODY_SCHEMA = {
   required: ['messages'],
   properties: {
     ...nullableAll(COMMON_PROPERTIES),
+    ...PD_PROPERTIES,
     max_completion_tokens: { type: ['integer', 'null'], minimum: 1 },
     messages: {
       type: 'array',
@@ -96,12 +99,12 @@ export type OpenAiCommonBody = Nullable<{
 }> &
   Pick<SamplingInput, 'temperature' | 'top_p' | 'top_k' | 'min_p' | 'stop' | 'stop_token_ids' | 'ignore_eos' | 'skip_special_tokens' | 'seed'>;
 
-export interface CompletionBody extends OpenAiCommonBody {
+export interface CompletionBody extends OpenAiCommonBody, PdBody {
   prompt: string | (string | number | number[])[];
   logprobs?: number | null;
 }
 
-export interface ChatBody extends OpenAiCommonBody {
+export interface ChatBody extends OpenAiCommonBody, PdBody {
   messages: { role: string; content: string | { type: 'text'; text: string }[]; name?: string }[];
   max_completion_tokens?: number | null;
   logprobs?: boolean | null;

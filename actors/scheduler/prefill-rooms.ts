@@ -1,0 +1,220 @@
+/**
+ * Prefill side of PD, per room: Bootstrapping (request here, decode's page list not yet) ->
+ * WaitingForInput (page list here) -> Transferring (chunks written as they finish) -> Success
+ * (every write landed: completion notice with the first token, pages freed) | Failed.
+ *
+ * Pages are freed only when no write of the room is in flight: a write reads the source pages
+ * asynchronously in the transfer actor, and pages handed to another request meanwhile would send
+ * wrong bytes. For the same reason the failure notice to decode goes out only after in-flight writes
+ * settle, so decode may free its pages as soon as it gets the notice.
+ *
+ * A decode's page list can arrive before the prefill request itself (they travel different paths):
+ * it is parked, bounded in number and time, and dropped if no request claims it.
+ */
+import type { Logger } from '../../src/log/logger.js';
+import { coalescePages, type KvEndpoint, type PageRun } from '../../src/transfer/kv-transfer.js';
+import type { KvAllocator } from '../allocator/kv-allocator.js';
+import type { FirstToken, SchedulerOutbound } from '../protocol/scheduler.js';
+import type { RoomWriter } from './room-writer.js';
+import type { Sequence } from './sequence.js';
+
+export interface RoomTarget {
+  peerId: string;
+  endpoint: KvEndpoint;
+  pageIds: number[];
+}
+
+interface PrefillRoom {
+  seq: Sequence;
+  target: RoomTarget | null;
+  deadline: number;
+  connected: Promise<void> | null;
+  /** Prompt pages already handed to the writer. */
+  sentPages: number;
+  inflight: number;
+  first: FirstToken | null;
+  failed: string | null;
+  bytes: number;
+  runs: number;
+  /** When the first write was issued, and when the first token was sampled. */
+  firstWriteAt: number;
+  completedAt: number;
+}
+
+export interface PrefillRoomsDeps {
+  allocator: KvAllocator;
+  writer: RoomWriter;
+  emit: (msg: SchedulerOutbound) => void;
+  log: Logger;
+  pageSize: number;
+  bootstrapTimeoutMs: number;
+  transferTimeoutMs: number;
+  maxParkedTargets: number;
+  /** The room failed here: answer the HTTP request with this error (pages are handled here). */
+  onFailed: (seq: Sequence, message: string, status: number) => void;
+}
+
+export class PrefillRooms {
+  private readonly rooms = new Map<string, PrefillRoom>();
+  private readonly parked = new Map<string, { target: RoomTarget; expires: number }>();
+
+  constructor(private readonly deps: PrefillRoomsDeps) {}
+
+  get size(): number {
+    return this.rooms.size;
+  }
+
+  has(room: string): boolean {
+    return this.rooms.has(room);
+  }
+
+  track(seq: Sequence, room: string, now: number): void {
+    const r: PrefillRoom = { seq, target: null, deadline: now + this.deps.bootstrapTimeoutMs, connected: null, sentPages: 0, inflight: 0, first: null, failed: null, bytes: 0, runs: 0, firstWriteAt: 0, completedAt: 0 };
+    this.rooms.set(room, r);
+    const parked = this.parked.get(room);
+    if (parked) {
+      this.parked.delete(room);
+      this.setTarget(room, r, parked.target);
+    }
+  }
+
+  /** The decode node's page list for a room (kv_target). */
+  target(room: string, target: RoomTarget, now: number): void {
+    const r = this.rooms.get(room);
+    if (r) return this.setTarget(room, r, target);
+    if (this.parked.size >= this.deps.maxParkedTargets) {
+      this.deps.emit({ type: 'room_failed_notice', room, peerId: target.peerId, message: 'prefill node has too many rooms waiting for their request; retry' });
+      return;
+    }
+    this.parked.set(room, { target, expires: now + this.deps.bootstrapTimeoutMs });
+  }
+
+  /** After a forward step: write the pages that are complete now. */
+  progress(room: string): void {
+    const r = this.rooms.get(room);
+    if (r) this.flush(room, r);
+  }
+
+  /** Prefill computed the whole prompt and sampled the first token. */
+  complete(room: string, first: FirstToken): void {
+    const r = this.rooms.get(room);
+    if (!r) return;
+    r.first = first;
+    r.completedAt = Date.now();
+    this.flush(room, r);
+  }
+
+  /** Fails a room from this side (abort, engine error, timeout) or because decode said so. */
+  fail(room: string, message: string, notifyPeer: boolean): void {
+    const r = this.rooms.get(room);
+    if (!r || r.failed) return;
+    r.failed = message;
+    this.deps.log.info({ rid: r.seq.rid, room, reason: message }, 'prefill room failed');
+    if (!notifyPeer) r.target = null;
+    this.settle(room, r);
+  }
+
+  /**
+   * Decode failed the room. Decode holds the room's pages until this side answers (after its writes
+   * settle), so an unknown room is answered at once, and a page list parked for it is dropped: a
+   * late request must never write into pages decode has freed.
+   */
+  failedByPeer(room: string, peerId: string, message: string): void {
+    const parked = this.parked.get(room);
+    if (parked?.target.peerId === peerId) this.parked.delete(room);
+    const r = this.rooms.get(room);
+    if (r && !r.failed) return this.fail(room, message, true);
+    if (!r) this.deps.emit({ type: 'room_failed_notice', room, peerId, message: 'room closed' });
+  }
+
+  peerLost(peerId: string, message: string): void {
+    for (const [room, r] of this.rooms) {
+      if (r.target?.peerId !== peerId || r.failed) continue;
+      this.fail(room, message, false); // nobody to tell
+      this.deps.onFailed(r.seq, message, 502);
+    }
+  }
+
+  /** Fails rooms whose decode page list never came, and drops stale parked lists. */
+  sweep(now: number): void {
+    for (const [room, r] of this.rooms) {
+      if (r.target === null && !r.failed && now > r.deadline) {
+        const message = `no decode node claimed bootstrap_room ${room} within ${this.deps.bootstrapTimeoutMs / 1000} s`;
+        this.fail(room, message, false);
+        this.deps.onFailed(r.seq, message, 504);
+      }
+    }
+    for (const [room, p] of this.parked) if (now > p.expires) this.parked.delete(room);
+  }
+
+  private setTarget(room: string, r: PrefillRoom, target: RoomTarget): void {
+    const needed = Math.ceil(r.seq.promptLen / this.deps.pageSize);
+    if (target.pageIds.length < needed) {
+      const message = `decode node reserved ${target.pageIds.length} pages for bootstrap_room ${room}, the prompt needs ${needed}`;
+      r.target = target;
+      this.fail(room, message, true);
+      this.deps.onFailed(r.seq, message, 500);
+      return;
+    }
+    r.target = target;
+    r.connected = this.deps.writer.connect(target.peerId, target.endpoint);
+    this.flush(room, r);
+  }
+
+  /** Issues writes for pages that are complete (all pages, once the first token exists). */
+  private flush(room: string, r: PrefillRoom): void {
+    if (!r.target || r.failed) return;
+    const done = r.first ? Math.ceil(r.seq.promptLen / this.deps.pageSize) : Math.floor(r.seq.computed / this.deps.pageSize);
+    if (done > r.sentPages) {
+      const src = this.deps.allocator.table(r.seq.rid).slice(r.sentPages, done);
+      const runs = coalescePages(src, r.target.pageIds.slice(r.sentPages, done));
+      r.sentPages = done;
+      this.write(room, r, runs);
+    } else if (r.first && r.inflight === 0) {
+      this.succeed(room, r);
+    }
+  }
+
+  private write(room: string, r: PrefillRoom, runs: PageRun[]): void {
+    const target = r.target!;
+    r.inflight++;
+    if (r.firstWriteAt === 0) r.firstWriteAt = Date.now();
+    r.connected!
+      .then(() => this.deps.writer.write(target.peerId, runs, this.deps.transferTimeoutMs))
+      .then(
+        (res) => {
+          r.bytes += res.bytes;
+          r.runs += res.runs;
+        },
+        (err: Error) => {
+          if (r.failed) return;
+          const message = `KV transfer to decode node failed: ${err.message}`;
+          this.fail(room, message, true);
+          this.deps.onFailed(r.seq, message, 502);
+        },
+      )
+      .finally(() => {
+        r.inflight--;
+        if (r.failed) this.settle(room, r);
+        else this.flush(room, r);
+      });
+  }
+
+  private succeed(room: string, r: PrefillRoom): void {
+    this.rooms.delete(room);
+    this.deps.allocator.release(r.seq.rid);
+    const now = Date.now();
+    const transferMs = now - r.firstWriteAt;
+    const exposedMs = now - r.completedAt;
+    this.deps.log.debug({ rid: r.seq.rid, room, bytes: r.bytes, runs: r.runs, transferMs, exposedMs }, 'room transferred');
+    this.deps.emit({ type: 'kv_done', room, peerId: r.target!.peerId, first: r.first!, bytes: r.bytes, runs: r.runs, transferMs, exposedMs });
+  }
+
+  /** A failed room leaves once its writes are over: then pages are free and decode may be told. */
+  private settle(room: string, r: PrefillRoom): void {
+    if (r.inflight > 0) return;
+    this.rooms.delete(room);
+    this.deps.allocator.release(r.seq.rid);
+    if (r.target) this.deps.emit({ type: 'room_failed_notice', room, peerId: r.target.peerId, message: r.failed ?? 'failed' });
+  }
+}

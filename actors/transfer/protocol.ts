@@ -1,0 +1,52 @@
+/**
+ * The transfer actor's protocol: the client (on the scheduler's thread) sends requests, the worker
+ * answers each by `id` with exactly one reply; `ready` / `start_failed` answer the spawn itself.
+ *
+ * Decisions: a failed request is `failed` (or `write_failed` for writes, which the scheduler counts
+ * per room), so the client maps both to a rejection; `REPLY_TO` names each request's success reply,
+ * so the client's calls are typed end to end and checked at run time. Runs travel as plain arrays (structured clone), small next
+ * to the pages they describe.
+ */
+import type { LogLevel } from '../../src/log/logger.js';
+import type { KvEndpoint, PageRun, TransferBackendName } from '../../src/transfer/kv-transfer.js';
+
+/** How the pool reaches the worker: a SharedArrayBuffer is shared as is; an shm pool is mapped again by name. */
+export type PoolSpec =
+  | { kind: 'shared'; buffer: SharedArrayBuffer; pageBytes: number; numPages: number }
+  | { kind: 'shm'; name: string; bytes: number; pageBytes: number; numPages: number };
+
+export interface TransferWorkerData {
+  backend: TransferBackendName;
+  pool: PoolSpec;
+  logLevel: LogLevel;
+  connectTimeoutMs: number;
+}
+
+export type TransferRequest =
+  | { type: 'listen'; id: number; host: string }
+  | { type: 'connect'; id: number; peerId: string; endpoint: KvEndpoint }
+  | { type: 'write'; id: number; peerId: string; runs: readonly PageRun[]; timeoutMs: number }
+  | { type: 'close_peer'; id: number; peerId: string }
+  | { type: 'shutdown'; id: number };
+
+export type TransferReply =
+  | { type: 'ready' }
+  | { type: 'start_failed'; message: string }
+  | { type: 'listening'; id: number; endpoint: KvEndpoint }
+  | { type: 'connected'; id: number }
+  | { type: 'written'; id: number; bytes: number; runs: number; ms: number }
+  | { type: 'write_failed'; id: number; message: string }
+  | { type: 'peer_closed'; id: number }
+  | { type: 'shut_down'; id: number }
+  | { type: 'failed'; id: number; message: string };
+
+/** The success reply of each request type. */
+export const REPLY_TO = {
+  listen: 'listening',
+  connect: 'connected',
+  write: 'written',
+  close_peer: 'peer_closed',
+  shutdown: 'shut_down',
+} as const satisfies Record<TransferRequest['type'], TransferReply['type']>;
+
+export type ReplyTo = typeof REPLY_TO;

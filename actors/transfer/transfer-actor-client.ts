@@ -1,0 +1,148 @@
+/**
+ * The scheduler's handle on the transfer actor: spawns the worker over the node's KV pool and turns
+ * requests into typed promises (prefill: connect + write; decode: listen).
+ *
+ * Decisions:
+ * - Never hangs: every call is bounded (a write by its own timeout plus a grace, so the worker's more
+ *   precise error normally wins), and a worker that crashes or exits rejects every pending call and
+ *   every later one.
+ * - `start` resolves only once the worker has the pool and the backend (an unknown or unavailable
+ *   backend, or an shm segment that cannot be mapped, is a start-up error).
+ * - `close` asks the worker to close everything and exit; it is terminated if that takes too long.
+ * - `workerUrl` can be replaced (tests use a stand-in worker to kill it mid-call).
+ */
+import { Worker } from 'node:worker_threads';
+import type { LogLevel } from '../../src/log/logger.js';
+import { withTimeout } from '../../src/node/timeout.js';
+import type { KvEndpoint, PageRun, PoolRegion, TransferBackendName, WriteResult } from '../../src/transfer/kv-transfer.js';
+import { toPoolSpec } from './pool-spec.js';
+import { REPLY_TO, type ReplyTo, type TransferReply, type TransferRequest, type TransferWorkerData } from './protocol.js';
+
+export interface TransferActorOptions {
+  /** Spawn until the worker holds pool and backend. */
+  startMs: number;
+  /** Bound on the backend's connect (tcp handshake). */
+  connectMs: number;
+  /** listen, close_peer, shutdown. */
+  callMs: number;
+  /** Added to the worker-side bounds (connect, write timeout) for the client-side ones. */
+  graceMs: number;
+  workerUrl: URL;
+}
+
+export const DEFAULT_TRANSFER_ACTOR_OPTIONS: TransferActorOptions = {
+  startMs: 10_000,
+  connectMs: 10_000,
+  callMs: 5_000,
+  graceMs: 2_000,
+  workerUrl: new URL('./transfer-worker.js', import.meta.url),
+};
+
+type RequestOf<K extends TransferRequest['type']> = Extract<TransferRequest, { type: K }>;
+type ReplyOf<K extends TransferRequest['type']> = Extract<TransferReply, { type: ReplyTo[K] }>;
+type Sendable<K extends TransferRequest['type']> = Omit<RequestOf<K>, 'id'> & { type: K };
+
+interface Pending {
+  expect: TransferReply['type'];
+  resolve: (reply: TransferReply) => void;
+  reject: (err: Error) => void;
+}
+
+export class TransferActorClient {
+  private readonly pending = new Map<number, Pending>();
+  private lastId = 0;
+  private dead: string | null = null;
+  private closing = false;
+
+  private constructor(private readonly worker: Worker, private readonly options: TransferActorOptions) {
+    worker.on('message', (msg: TransferReply) => this.onReply(msg));
+    worker.on('error', (err) => this.die(`transfer actor crashed: ${err.message}`));
+    worker.on('exit', (code) => this.die(this.closing ? 'the transfer actor was closed' : `transfer actor exited with code ${code}`));
+  }
+
+  static async start(backend: TransferBackendName, pool: PoolRegion, logLevel: LogLevel = 'info', options: Partial<TransferActorOptions> = {}): Promise<TransferActorClient> {
+    const o = { ...DEFAULT_TRANSFER_ACTOR_OPTIONS, ...options };
+    const workerData: TransferWorkerData = { backend, pool: toPoolSpec(pool), logLevel, connectTimeoutMs: o.connectMs };
+    const worker = new Worker(o.workerUrl, { workerData });
+    let onMessage: (msg: TransferReply) => void = () => {};
+    let onError: (err: Error) => void = () => {};
+    let onExit: (code: number) => void = () => {};
+    const ready = new Promise<void>((resolve, reject) => {
+      onMessage = (msg) => {
+        if (msg.type === 'ready') resolve();
+        else if (msg.type === 'start_failed') reject(new Error(`transfer actor (${backend}) could not start: ${msg.message}`));
+      };
+      onError = reject;
+      onExit = (code) => reject(new Error(`transfer actor exited with code ${code} during start-up`));
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+    });
+    try {
+      await withTimeout(ready, o.startMs, `transfer actor (${backend}) start-up`);
+      return new TransferActorClient(worker, o);
+    } catch (err) {
+      await worker.terminate();
+      throw err;
+    } finally {
+      worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+    }
+  }
+
+  /** Decode side: starts the receiver on `host`; resolves with what senders need (publish it). */
+  async listen(host: string): Promise<KvEndpoint> {
+    const reply = await this.call({ type: 'listen', host }, this.options.callMs + this.options.graceMs);
+    return reply.endpoint;
+  }
+
+  /** Prefill side: links to a decode node's pool (reused by later calls for the same peer). */
+  async connect(peerId: string, endpoint: KvEndpoint): Promise<void> {
+    await this.call({ type: 'connect', peerId, endpoint }, this.options.connectMs + this.options.graceMs);
+  }
+
+  /** Resolves once the runs are in the peer's pool. */
+  async write(peerId: string, runs: readonly PageRun[], timeoutMs: number): Promise<WriteResult> {
+    const { bytes, runs: n, ms } = await this.call({ type: 'write', peerId, runs, timeoutMs }, timeoutMs + this.options.graceMs);
+    return { bytes, runs: n, ms };
+  }
+
+  async closePeer(peerId: string): Promise<void> {
+    await this.call({ type: 'close_peer', peerId }, this.options.callMs);
+  }
+
+  async close(): Promise<void> {
+    if (this.dead || this.closing) return;
+    this.closing = true;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    try {
+      await this.call({ type: 'shutdown' }, this.options.callMs);
+      await withTimeout(exited, this.options.callMs, 'transfer actor exit');
+    } catch {
+      await this.worker.terminate();
+    }
+    this.die('the transfer actor was closed');
+  }
+
+  private call<K extends TransferRequest['type']>(req: Sendable<K>, timeoutMs: number): Promise<ReplyOf<K>> {
+    if (this.dead) return Promise.reject(new Error(this.dead));
+    const id = ++this.lastId;
+    const expect = REPLY_TO[req.type];
+    const reply = new Promise<TransferReply>((resolve, reject) => this.pending.set(id, { expect, resolve, reject }));
+    this.worker.postMessage({ ...req, id } as TransferRequest);
+    return withTimeout(reply, timeoutMs, `transfer actor ${req.type}`).finally(() => this.pending.delete(id)) as Promise<ReplyOf<K>>;
+  }
+
+  private onReply(msg: TransferReply): void {
+    if (!('id' in msg)) return;
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    if (msg.type === 'failed' || msg.type === 'write_failed') p.reject(new Error(msg.message));
+    else if (msg.type !== p.expect) p.reject(new Error(`transfer actor protocol error: ${msg.type} answered a request expecting ${p.expect}`));
+    else p.resolve(msg);
+  }
+
+  private die(reason: string): void {
+    if (this.dead) return;
+    this.dead = reason;
+    for (const p of this.pending.values()) p.reject(new Error(reason));
+    this.pending.clear();
+  }
+}

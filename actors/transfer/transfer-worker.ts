@@ -1,0 +1,150 @@
+/**
+ * Worker-thread entry of the transfer actor: owns the backend's sender links (one per decode peer)
+ * and, on a decode node, the receiver, so copies and socket writes of the data path never run on the
+ * scheduler's thread or the main thread.
+ *
+ * Decisions:
+ * - One link per peer id. `connect` is idempotent: a second connect to the same endpoint (the next
+ *   room to the same decode node, even while the first connect is still under way) reuses the link; a
+ *   new endpoint for the id replaces it.
+ * - A write that fails with a KvLinkError retires its link (closed, forgotten), so the next connect
+ *   builds a fresh one; a bad run fails only its own write.
+ * - Receiver refusals (bad frames) are logged here as warnings: the sender side gets its own error.
+ * - On shutdown everything is closed, then the port, so the thread exits by itself.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { ShmRegion } from '../../native/shm-region.js';
+import { createLogger } from '../../src/log/logger.js';
+import { createKvManager } from '../../src/transfer/backends.js';
+import type { KvEndpoint, KvManager, KvReceiver, KvSender, PageRun, PoolRegion } from '../../src/transfer/kv-transfer.js';
+import { KvLinkError } from '../../src/transfer/link-error.js';
+import { fromPoolSpec } from './pool-spec.js';
+import type { TransferReply, TransferRequest, TransferWorkerData } from './protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('transfer-worker must run in a worker thread');
+const data = workerData as TransferWorkerData;
+const log = createLogger(data.logLevel).child({ actor: 'transfer', backend: data.backend });
+const post = (msg: TransferReply): void => port.postMessage(msg);
+
+interface Link {
+  key: string;
+  sender: Promise<KvSender>;
+}
+
+class TransferActor {
+  private readonly links = new Map<string, Link>();
+  private receiver: KvReceiver | null = null;
+  private closing = false;
+
+  constructor(private readonly manager: KvManager, private readonly pool: PoolRegion, private readonly mapping: ShmRegion | null) {}
+
+  async handle(req: TransferRequest): Promise<TransferReply> {
+    if (this.closing) throw new Error('the transfer actor is shutting down');
+    switch (req.type) {
+      case 'listen':
+        return { type: 'listening', id: req.id, endpoint: await this.listen(req.host) };
+      case 'connect':
+        await this.link(req.peerId, req.endpoint).sender;
+        return { type: 'connected', id: req.id };
+      case 'write':
+        return this.write(req.id, req.peerId, req.runs, req.timeoutMs);
+      case 'close_peer':
+        await this.retire(req.peerId);
+        return { type: 'peer_closed', id: req.id };
+      case 'shutdown':
+        await this.shutdown();
+        return { type: 'shut_down', id: req.id };
+    }
+  }
+
+  private async listen(host: string): Promise<KvEndpoint> {
+    if (this.receiver) throw new Error('the transfer actor is already listening');
+    this.receiver = await this.manager.listen(this.pool, host);
+    log.info({ endpoint: this.receiver.endpoint }, 'KV receiver listening');
+    return this.receiver.endpoint;
+  }
+
+  /** The peer's link, made or reused; the key is the endpoint's JSON. */
+  private link(peerId: string, endpoint: KvEndpoint): Link {
+    const key = JSON.stringify(endpoint);
+    const known = this.links.get(peerId);
+    if (known?.key === key) return known;
+    if (known) void this.retire(peerId);
+    const link: Link = { key, sender: this.manager.connect(endpoint, this.pool) };
+    this.links.set(peerId, link);
+    link.sender.then(
+      () => log.debug({ peerId, endpoint }, 'KV link up'),
+      () => {
+        if (this.links.get(peerId) === link) this.links.delete(peerId);
+      },
+    );
+    return link;
+  }
+
+  private async write(id: number, peerId: string, runs: readonly PageRun[], timeoutMs: number): Promise<TransferReply> {
+    const link = this.links.get(peerId);
+    if (!link) return { type: 'write_failed', id, message: `no KV link to peer ${peerId}: connect first` };
+    try {
+      const r = await (await link.sender).write(runs, timeoutMs);
+      return { type: 'written', id, bytes: r.bytes, runs: r.runs, ms: r.ms };
+    } catch (err) {
+      if (err instanceof KvLinkError && this.links.get(peerId) === link) {
+        log.warn({ peerId, err: err.message }, 'KV link lost');
+        void this.retire(peerId);
+      }
+      return { type: 'write_failed', id, message: (err as Error).message };
+    }
+  }
+
+  /** Forgets the peer's link and closes it (once its connect settled, if it was still under way). */
+  private async retire(peerId: string): Promise<void> {
+    const link = this.links.get(peerId);
+    if (!link) return;
+    this.links.delete(peerId);
+    const sender = await link.sender.catch(() => null);
+    await sender?.close();
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closing = true;
+    await Promise.allSettled([...this.links.keys()].map((peerId) => this.retire(peerId)));
+    await this.receiver?.close();
+    this.receiver = null;
+    this.mapping?.close();
+  }
+}
+
+function start(): TransferActor {
+  const { pool, mapping } = fromPoolSpec(data.pool);
+  try {
+    const manager = createKvManager(data.backend, { connectTimeoutMs: data.connectTimeoutMs, onRefuse: (reason) => log.warn(reason) });
+    return new TransferActor(manager, pool, mapping);
+  } catch (err) {
+    mapping?.close();
+    throw err;
+  }
+}
+
+function main(): void {
+  let actor: TransferActor;
+  try {
+    actor = start();
+  } catch (err) {
+    post({ type: 'start_failed', message: (err as Error).message });
+    port!.close();
+    return;
+  }
+  port!.on('message', (req: TransferRequest) => {
+    actor.handle(req).then(
+      (reply) => {
+        post(reply);
+        if (reply.type === 'shut_down') port!.close();
+      },
+      (err: Error) => post(req.type === 'write' ? { type: 'write_failed', id: req.id, message: err.message } : { type: 'failed', id: req.id, message: err.message }),
+    );
+  });
+  post({ type: 'ready' });
+}
+
+main();

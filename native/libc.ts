@@ -1,0 +1,141 @@
+/**
+ * libc through koffi: the POSIX shared-memory calls the shm transfer backend needs.
+ *
+ * Decisions:
+ * - Linux only (64-bit): the flag values below are Linux's (the same on x86-64 and arm64) and
+ *   `off_t` is 64-bit. The library loads on first use, so importing this module costs nothing and a
+ *   tcp-only node on another OS never touches it; on another OS the first call says so.
+ * - Every binding checks its result and throws a `LibcError` carrying the errno name (`code`, e.g.
+ *   ENOENT) and strerror's text, so callers can branch on `code` and users read a clear message. errno
+ *   is read right after the failing call, before any other FFI call can overwrite it.
+ * - Pointers are BigInt (koffi 3); mmap's failure value MAP_FAILED is (void *)-1, not NULL.
+ * - shm_open is in libc.so.6 since glibc 2.34; older glibc has it in librt.so.1, tried second.
+ */
+import koffi, { type LibraryHandle } from 'koffi';
+import { getSystemErrorName } from 'node:util';
+
+export const O_RDWR = 0o2;
+export const O_CREAT = 0o100;
+export const O_EXCL = 0o200;
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
+const EWOULDBLOCK = 11;
+
+/** A failed libc call: `code` is the errno name (ENOENT, EEXIST, ...). */
+export class LibcError extends Error {
+  constructor(readonly call: string, readonly errno: number, readonly code: string, detail: string) {
+    super(`${call} failed: ${code} (${detail})`);
+    this.name = 'LibcError';
+  }
+}
+
+interface Bindings {
+  shm_open(name: string, flags: number, mode: number): number;
+  shm_unlink(name: string): number;
+  ftruncate(fd: number, length: number): number;
+  posix_fallocate(fd: number, offset: number, length: number): number;
+  mmap(addr: null, length: number, prot: number, flags: number, fd: number, offset: number): bigint;
+  munmap(addr: bigint, length: number): number;
+  flock(fd: number, op: number): number;
+  close(fd: number): number;
+  strerror(errno: number): string;
+}
+
+let bindings: Bindings | undefined;
+
+function load(): Bindings {
+  if (bindings) return bindings;
+  if (process.platform !== 'linux' || process.arch.endsWith('32')) {
+    throw new Error(`the shm transfer backend needs 64-bit Linux (this is ${process.platform}/${process.arch}); use --disaggregation-transfer-backend tcp`);
+  }
+  const c = koffi.load('libc.so.6');
+  const shmLib = hasSymbol(c, 'shm_open') ? c : koffi.load('librt.so.1');
+  bindings = {
+    shm_open: shmLib.func('int shm_open(const char *name, int oflag, uint32_t mode)'),
+    shm_unlink: shmLib.func('int shm_unlink(const char *name)'),
+    ftruncate: c.func('int ftruncate(int fd, int64_t length)'),
+    posix_fallocate: c.func('int posix_fallocate(int fd, int64_t offset, int64_t len)'),
+    mmap: c.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)'),
+    munmap: c.func('int munmap(void *addr, size_t length)'),
+    flock: c.func('int flock(int fd, int op)'),
+    close: c.func('int close(int fd)'),
+    strerror: c.func('const char *strerror(int errnum)'),
+  };
+  return bindings;
+}
+
+function hasSymbol(lib: LibraryHandle, name: string): boolean {
+  try {
+    lib.func(`int ${name}(void)`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function fail(b: Bindings, call: string, errno: number): never {
+  throw new LibcError(call, errno, getSystemErrorName(-errno), b.strerror(errno));
+}
+
+/** Opens (or with O_CREAT creates) a POSIX shared-memory object; returns its fd. */
+export function shmOpen(name: string, flags: number, mode: number): number {
+  const b = load();
+  const fd = b.shm_open(name, flags, mode);
+  if (fd < 0) fail(b, `shm_open(${name})`, koffi.errno());
+  return fd;
+}
+
+export function shmUnlink(name: string): void {
+  const b = load();
+  if (b.shm_unlink(name) < 0) fail(b, `shm_unlink(${name})`, koffi.errno());
+}
+
+export function ftruncate(fd: number, bytes: number): void {
+  const b = load();
+  if (b.ftruncate(fd, bytes) < 0) fail(b, 'ftruncate', koffi.errno());
+}
+
+/** Backs [0, bytes) with real pages now (posix_fallocate returns its error instead of setting errno). */
+export function fallocate(fd: number, bytes: number): void {
+  const b = load();
+  const err = b.posix_fallocate(fd, 0, bytes);
+  if (err !== 0) fail(b, 'posix_fallocate', err);
+}
+
+/** Maps `bytes` of `fd` shared and read-write; returns the address. */
+export function mmapShared(fd: number, bytes: number): bigint {
+  const b = load();
+  const addr = b.mmap(null, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (addr === MAP_FAILED) fail(b, 'mmap', koffi.errno());
+  return addr;
+}
+
+export function munmap(addr: bigint, bytes: number): void {
+  const b = load();
+  if (b.munmap(addr, bytes) < 0) fail(b, 'munmap', koffi.errno());
+}
+
+/** flock(2); with LOCK_NB returns false when another open file holds a conflicting lock. */
+export function flock(fd: number, op: number): boolean {
+  const b = load();
+  if (b.flock(fd, op) === 0) return true;
+  const errno = koffi.errno();
+  if (errno === EWOULDBLOCK && (op & LOCK_NB) !== 0) return false;
+  fail(b, 'flock', errno);
+}
+
+export function close(fd: number): void {
+  const b = load();
+  if (b.close(fd) < 0) fail(b, 'close', koffi.errno());
+}
+
+/** An ArrayBuffer over `bytes` of external memory at `addr` (no copy; invalid once unmapped). */
+export function viewOf(addr: bigint, bytes: number): ArrayBuffer {
+  return koffi.view(addr, bytes);
+}

@@ -1,0 +1,29 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+const MS_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500];
+
+/** Transfer metrics of a PD node (prefill: what it sent; decode: what it received). */
+export class PdMetrics {
+  private readonly bytes: Counter;
+  private readonly runs: Counter;
+  private readonly rooms: Counter;
+  private readonly transfer: Histogram;
+  private readonly exposed: Histogram;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.bytes = new Counter({ name: 'pd_node_kv_transfer_bytes_total', help: 'KV bytes moved between prefill and decode.', registers });
+    this.runs = new Counter({ name: 'pd_node_kv_transfer_runs_total', help: 'Coalesced page runs written (one write each).', registers });
+    this.rooms = new Counter({ name: 'pd_node_kv_transfer_rooms_total', help: 'Rooms whose KV was transferred.', registers });
+    this.transfer = new Histogram({ name: 'pd_node_kv_transfer_ms', help: 'Per room: first write issued to last byte landed (ms).', buckets: MS_BUCKETS, registers });
+    this.exposed = new Histogram({ name: 'pd_node_kv_transfer_exposed_ms', help: 'Per room: end of prefill to last byte landed, the transfer time decode waits for (ms).', buckets: MS_BUCKETS, registers });
+  }
+
+  observe(t: { bytes: number; runs: number; transferMs: number; exposedMs: number }): void {
+    this.bytes.inc(t.bytes);
+    this.runs.inc(t.runs);
+    this.rooms.inc();
+    this.transfer.observe(t.transferMs);
+    this.exposed.observe(t.exposedMs);
+  }
+}

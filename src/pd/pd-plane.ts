@@ -1,0 +1,90 @@
+/**
+ * The PD side of a node's main thread: the control socket (prefill: ROUTER on the bootstrap port;
+ * decode: DEALERs to prefill nodes), the bridge between it and the scheduler actor, the transfer
+ * metrics, and the registration with the registry. All I/O: no data passes through here.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../log/logger.js';
+import type { NodeOptions } from '../node/options.js';
+import type { WorkerSchedulerClient } from '../node/worker-scheduler-client.js';
+import type { KvLayoutInfo, ModelIdentity, NodeRecord } from '../registry/protocol.js';
+import { RegistryClient } from '../registry/registry-client.js';
+import type { ServerMetrics } from '../server/metrics.js';
+import { DecodeControl } from './decode-control.js';
+import { PdMetrics } from './pd-metrics.js';
+import { PrefillControl } from './prefill-control.js';
+
+export interface PdPlane {
+  close(): Promise<void>;
+}
+
+export interface PdPlaneOptions {
+  options: NodeOptions;
+  client: WorkerSchedulerClient;
+  metrics: ServerMetrics;
+  httpUrl: string;
+  log: Logger;
+}
+
+export async function startPdPlane({ options, client, metrics, httpUrl, log }: PdPlaneOptions): Promise<PdPlane> {
+  const role = options.role;
+  if (role === 'colocated') throw new Error('startPdPlane: a colocated node has no PD plane');
+  const nodeId = `${role}-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const model: ModelIdentity = { fingerprint: client.model.fingerprint, servedModelName: client.model.servedModelName };
+  const kvLayout: KvLayoutInfo = client.model.kvLayout;
+  const peerTimeoutMs = options.peerTimeoutSecs * 1000;
+  const pdMetrics = new PdMetrics(metrics.registry);
+  let closeControl: () => void;
+  let controlPort: number | null = null;
+  if (role === 'prefill') {
+    const control = await PrefillControl.bind({
+      host: options.host, port: options.bootstrapPort, model, kvLayout, backend: options.transferBackend, peerTimeoutMs, log,
+      toScheduler: (m) => client.sendPd(m),
+    });
+    controlPort = control.port;
+    client.onPdMessage((msg) => {
+      if (msg.type === 'kv_done') {
+        pdMetrics.observe(msg);
+        control.send(msg.peerId, { v: 1, type: 'kv_done', room: msg.room, first: msg.first, bytes: msg.bytes, runs: msg.runs, transferMs: msg.transferMs, exposedMs: msg.exposedMs });
+      } else if (msg.type === 'room_failed_notice' && msg.peerId !== undefined) {
+        control.send(msg.peerId, { v: 1, type: 'room_failed', room: msg.room, message: msg.message });
+      }
+    });
+    closeControl = () => control.close();
+    log.info({ bootstrapPort: control.port, backend: options.transferBackend }, 'prefill bootstrap socket listening');
+  } else {
+    const endpoint = client.model.kvEndpoint;
+    if (!endpoint) throw new Error('decode node started without a KV endpoint');
+    const control = new DecodeControl({ nodeId, model, kvLayout, endpoint, peerTimeoutMs, log, toScheduler: (m) => client.sendPd(m), onTransfer: (t) => pdMetrics.observe(t) });
+    client.onPdMessage((msg) => {
+      if (msg.type === 'kv_request') control.requestKv(msg.room, msg.bootstrap, msg.pageIds);
+      else if (msg.type === 'room_failed_notice' && msg.bootstrap) control.roomFailed(msg.room, msg.bootstrap, msg.message);
+    });
+    closeControl = () => control.close();
+  }
+  const registry = options.registryUrl ? RegistryClient.connect(options.registryUrl, { log }) : null;
+  if (registry) {
+    const record: NodeRecord = {
+      id: nodeId,
+      role,
+      httpUrl,
+      controlAddr: controlPort === null ? '' : `tcp://${options.host}:${controlPort}`,
+      bootstrapPort: controlPort,
+      model,
+      kvLayout,
+      kvEndpoints: client.model.kvEndpoint ? [client.model.kvEndpoint] : [],
+    };
+    // Registration retries on its own (and logs the outage); start-up does not wait for it.
+    registry.register(record).catch(() => undefined);
+  }
+  return {
+    async close() {
+      closeControl();
+      if (registry) {
+        await registry.deregister().catch(() => undefined);
+        registry.close();
+      }
+    },
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * Prefill node's control socket (ZeroMQ ROUTER on the bootstrap port). Decode nodes connect with a
+ * DEALER whose routing id is their node id. Here the handshake is checked (model, KV layout,
+ * transfer backend: a mismatch fails the room with a clear error, never wrong text), page lists go
+ * to the scheduler actor, and its notices go back to the right decode node. A decode node that sends
+ * nothing (not even its pings) for `peerTimeoutMs` is declared lost: its rooms fail and free pages.
+ */
+import { Router } from 'zeromq';
+import type { PdInbound } from '../../actors/protocol/scheduler.js';
+import type { Logger } from '../log/logger.js';
+import type { KvLayoutInfo, ModelIdentity } from '../registry/protocol.js';
+import type { TransferBackendName } from '../transfer/kv-transfer.js';
+import { parseDecodeToPrefill, type DecodeToPrefill, type PrefillToDecode } from './control-protocol.js';
+import { handshakeProblem } from './handshake.js';
+import { SocketSender } from './socket-sender.js';
+
+export interface PrefillControlOptions {
+  host: string;
+  port: number;
+  model: ModelIdentity;
+  kvLayout: KvLayoutInfo;
+  backend: TransferBackendName;
+  peerTimeoutMs: number;
+  log: Logger;
+  /** Delivers messages to the scheduler actor. */
+  toScheduler: (msg: PdInbound) => void;
+}
+
+export class PrefillControl {
+  private readonly sender: SocketSender;
+  private readonly lastSeen = new Map<string, number>();
+  private readonly sweepTimer: NodeJS.Timeout;
+  private closed = false;
+
+  private constructor(private readonly socket: Router, readonly port: number, private readonly opts: PrefillControlOptions) {
+    this.sender = new SocketSender(socket, opts.log);
+    this.sweepTimer = setInterval(() => this.sweep(), Math.max(50, opts.peerTimeoutMs / 3)).unref();
+    void this.receive();
+  }
+
+  static async bind(opts: PrefillControlOptions): Promise<PrefillControl> {
+    const socket = new Router({ sendTimeout: 1000, sendHighWaterMark: 10000, receiveHighWaterMark: 10000, linger: 0 });
+    try {
+      await socket.bind(`tcp://${opts.host}:${opts.port}`);
+    } catch (err) {
+      socket.close();
+      throw new Error(`cannot bind the bootstrap port ${opts.host}:${opts.port} (--disaggregation-bootstrap-port): ${(err as Error).message}`);
+    }
+    const port = Number(new URL(socket.lastEndpoint!.replace('tcp://', 'http://')).port);
+    return new PrefillControl(socket, port, opts);
+  }
+
+  /** Sends a notice to a decode node. */
+  send(peerId: string, msg: PrefillToDecode): void {
+    this.sender.send([peerId, JSON.stringify(msg)]);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    this.sender.close();
+    this.socket.close();
+  }
+
+  private async receive(): Promise<void> {
+    try {
+      for await (const [id, frame] of this.socket) {
+        if (!frame) continue;
+        const peerId = id.toString('utf8');
+        this.lastSeen.set(peerId, Date.now());
+        const parsed = parseDecodeToPrefill(frame);
+        if ('error' in parsed) {
+          this.opts.log.warn({ peerId, error: parsed.error }, 'bad control message dropped');
+          continue;
+        }
+        this.handle(peerId, parsed.msg);
+      }
+    } catch (err) {
+      if (!this.closed) this.opts.log.error({ err }, 'prefill control socket failed');
+    }
+  }
+
+  private handle(peerId: string, msg: DecodeToPrefill): void {
+    switch (msg.type) {
+      case 'ping':
+        return this.send(peerId, { v: 1, type: 'pong' });
+      case 'kv_request': {
+        const problem = handshakeProblem(this.opts, msg);
+        if (problem) {
+          this.opts.log.warn({ room: msg.room, peerId, problem }, 'PD handshake refused');
+          return this.send(peerId, { v: 1, type: 'room_failed', room: msg.room, message: problem });
+        }
+        return this.opts.toScheduler({ type: 'kv_target', room: msg.room, peerId, endpoint: msg.endpoint, pageIds: msg.pageIds });
+      }
+      case 'room_failed':
+        return this.opts.toScheduler({ type: 'room_failed', room: msg.room, message: msg.message, peerId });
+    }
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [peerId, seen] of this.lastSeen) {
+      if (now - seen <= this.opts.peerTimeoutMs) continue;
+      this.lastSeen.delete(peerId);
+      const message = `decode node ${peerId} stopped answering for ${this.opts.peerTimeoutMs / 1000} s`;
+      this.opts.log.warn({ peerId }, message);
+      this.opts.toScheduler({ type: 'peer_lost', peerId, message });
+    }
+  }
+}

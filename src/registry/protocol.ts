@@ -1,0 +1,54 @@
+/**
+ * Registry protocol (ZeroMQ: the registry is a ROUTER, nodes are DEALERs). Every message is one JSON
+ * frame with a protocol version `v`; anything malformed or of another version is logged and dropped
+ * (or answered with an error), never fatal.
+ */
+import type { KvEndpoint } from '../transfer/kv-transfer.js';
+
+export const REGISTRY_PROTOCOL_VERSION = 1;
+
+export type RegisteredRole = 'prefill' | 'decode';
+
+/** What identifies a model for the PD handshake: both sides must agree or the request is refused. */
+export interface ModelIdentity {
+  /** Digest of config.json + the weight files' names and sizes + tokenizer.json. */
+  fingerprint: string;
+  servedModelName: string;
+}
+
+export interface KvLayoutInfo {
+  numLayers: number;
+  entriesPerToken: number;
+  dtype: string;
+  pageSize: number;
+}
+
+export interface NodeRecord {
+  /** Unique per process (role-host-port-random). */
+  id: string;
+  role: RegisteredRole;
+  /** HTTP base URL, e.g. http://127.0.0.1:30000 */
+  httpUrl: string;
+  /** ZeroMQ address of the node's PD control socket, e.g. tcp://127.0.0.1:8998 */
+  controlAddr: string;
+  /** Prefill nodes: the bootstrap port (= the control socket's port), as the router's --prefill URL PORT names it. */
+  bootstrapPort: number | null;
+  model: ModelIdentity;
+  kvLayout: KvLayoutInfo;
+  /** Decode nodes: per transfer backend, what a prefill node needs to write into the pool. */
+  kvEndpoints: KvEndpoint[];
+}
+
+/** Node -> registry. `seq` pairs a reply with its request. */
+export type RegistryRequest =
+  | { v: 1; seq: number; type: 'register'; node: NodeRecord }
+  | { v: 1; seq: number; type: 'heartbeat'; id: string }
+  | { v: 1; seq: number; type: 'deregister'; id: string }
+  | { v: 1; seq: number; type: 'query'; role?: RegisteredRole; id?: string };
+
+/** Registry -> node. */
+export type RegistryReply =
+  | { v: 1; seq: number; type: 'ok' }
+  | { v: 1; seq: number; type: 'nodes'; nodes: NodeRecord[]; epoch: number }
+  /** e.g. a heartbeat for an id the registry no longer knows: the node should register again. */
+  | { v: 1; seq: number; type: 'error'; code: 'unknown_node' | 'bad_request' | 'version'; message: string };

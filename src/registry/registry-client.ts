@@ -1,0 +1,282 @@
+/**
+ * A node's link to the registry: a ZeroMQ DEALER that registers the node, keeps it alive with
+ * heartbeats, and answers queries.
+ *
+ * Decisions:
+ * - Exactly one request in flight; others wait in a FIFO bounded at MAX_QUEUED (beyond that a request
+ *   fails at once: a registry that slow is better reported than buffered). This is what lets the
+ *   registry's ROUTER never reach a high-water mark: per client it holds at most one live reply.
+ * - Replies are matched by `seq`. A request that times out is rejected and forgotten; its reply may
+ *   still arrive later (a DEALER keeps the connection), so any reply whose seq is not the one in
+ *   flight is dropped. The socket stays usable after a timeout.
+ * - `immediate: true` plus a send timeout equal to the request timeout: while the registry is down a
+ *   request waits for the connection (bounded) instead of piling up in ZeroMQ's queue and reaching a
+ *   restarted registry long after anyone cares. Send and reply share one deadline.
+ * - `register` validates the record locally (the registry's own checks) and then keeps the node
+ *   registered in the background: a heartbeat every interval; `unknown_node` (registry restarted, or
+ *   it expired us) re-registers the same record; an unreachable registry is logged once per distinct
+ *   problem and once on recovery, and retried forever. Nothing throws out of the timer.
+ * - The first register attempt's outcome is the promise's outcome, but a failure does not stop the
+ *   background retries: nodes may start before the registry (the router hosting it often starts last).
+ * - `close()` does not deregister (that needs a round trip that may time out); shut down with
+ *   `await deregister()` (best effort) then `close()`. An expired heartbeat removes the node anyway.
+ */
+import { performance } from 'node:perf_hooks';
+import { Dealer } from 'zeromq';
+import type { Logger } from '../log/logger.js';
+import { withTimeout } from '../node/timeout.js';
+import { checkNodeRecord, encodeMessage, MAX_FRAME_BYTES, parseReply, type ErrorCode } from './messages.js';
+import { REGISTRY_PROTOCOL_VERSION, type NodeRecord, type RegisteredRole, type RegistryReply, type RegistryRequest } from './protocol.js';
+
+/** Requests allowed to wait behind the one in flight. */
+export const MAX_QUEUED = 64;
+
+export interface RegistryClientOptions {
+  log: Logger;
+  /** Bound on one request: waiting for the connection, sending, and the reply. */
+  requestTimeoutMs?: number;
+}
+
+export interface RegisterOptions {
+  heartbeatIntervalMs?: number;
+}
+
+/** The registry answered with an error (`unknown_node`, `bad_request`, `version`). */
+export class RegistryError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RegistryError';
+  }
+}
+
+/** A request without the envelope that `call` fills in (distributes over the union). */
+type RequestBody<R = RegistryRequest> = R extends RegistryRequest ? Omit<R, 'v' | 'seq'> : never;
+
+interface Pending {
+  request: RegistryRequest;
+  resolve(reply: RegistryReply): void;
+  reject(err: Error): void;
+}
+
+interface KeepAlive {
+  record: NodeRecord;
+  intervalMs: number;
+  timer: NodeJS.Timeout | null;
+  /** False until the registry has acknowledged a register (and again after `unknown_node`). */
+  registered: boolean;
+  /** The last problem logged, so that a long outage logs once, not once per heartbeat. */
+  problem: string | null;
+}
+
+export class RegistryClient {
+  private readonly queue: Pending[] = [];
+  private inFlight: { seq: number; resolve(reply: RegistryReply): void; reject(err: Error): void } | null = null;
+  private nextSeq = 1;
+  private pumping = false;
+  private keepAlive: KeepAlive | null = null;
+
+  private constructor(
+    private readonly url: string,
+    private readonly socket: Dealer,
+    private readonly requestTimeoutMs: number,
+    private readonly log: Logger,
+  ) {
+    this.receiveLoop().catch((err: unknown) => log.error({ err }, 'registry client receive loop failed'));
+  }
+
+  static connect(url: string, options: RegistryClientOptions): RegistryClient {
+    const { log, requestTimeoutMs = 2000 } = options;
+    if (!(requestTimeoutMs > 0)) throw new Error(`registry client: requestTimeoutMs must be > 0, got ${requestTimeoutMs}`);
+    const socket = new Dealer({ linger: 0, immediate: true, sendTimeout: requestTimeoutMs });
+    try {
+      socket.connect(url);
+    } catch (err) {
+      socket.close();
+      throw new Error(`registry client: cannot connect to ${url}: ${(err as Error).message}`);
+    }
+    return new RegistryClient(url, socket, requestTimeoutMs, log.child({ registry: url }));
+  }
+
+  /**
+   * Registers `record` and keeps it registered (heartbeats; re-registers when the registry forgot it)
+   * until `deregister()` or `close()`. Rejects if the record is invalid (nothing is started) or if
+   * the first attempt fails; in the latter case the background retries continue.
+   */
+  async register(record: NodeRecord, options: RegisterOptions = {}): Promise<void> {
+    if (this.socket.closed) throw new Error('registry client is closed');
+    if (this.keepAlive) throw new Error(`registry client already registered node ${this.keepAlive.record.id}; deregister first`);
+    const problem = checkNodeRecord(record);
+    if (problem !== null) throw new Error(`invalid node record: ${problem}`);
+    const bytes = encodeMessage({ v: REGISTRY_PROTOCOL_VERSION, seq: 0, type: 'register', node: record }).length;
+    if (bytes > MAX_FRAME_BYTES) throw new Error(`node record of ${bytes} bytes exceeds the registry's ${MAX_FRAME_BYTES}-byte frame limit`);
+
+    const intervalMs = options.heartbeatIntervalMs ?? 1000;
+    if (!(intervalMs > 0)) throw new Error(`heartbeatIntervalMs must be > 0, got ${intervalMs}`);
+
+    const ka: KeepAlive = { record, intervalMs, timer: null, registered: false, problem: null };
+    this.keepAlive = ka;
+    try {
+      await this.registerOnce(ka);
+    } catch (err) {
+      this.noteProblem(ka, err as Error);
+      throw err;
+    } finally {
+      this.schedule(ka);
+    }
+  }
+
+  async query(role?: RegisteredRole): Promise<NodeRecord[]> {
+    const reply = await this.call(role === undefined ? { type: 'query' } : { type: 'query', role }, 'nodes');
+    return reply.nodes;
+  }
+
+  async lookup(id: string): Promise<NodeRecord | undefined> {
+    const reply = await this.call({ type: 'query', id }, 'nodes');
+    return reply.nodes.find((n) => n.id === id);
+  }
+
+  /** Stops the heartbeats and tells the registry; resolves at once if nothing is registered. */
+  async deregister(): Promise<void> {
+    const ka = this.keepAlive;
+    if (!ka) return;
+    this.stopKeepAlive();
+    await this.call({ type: 'deregister', id: ka.record.id }, 'ok');
+    this.log.info({ id: ka.record.id }, 'deregistered from registry');
+  }
+
+  /** Stops heartbeats, fails every pending request, closes the socket. Does not deregister. */
+  close(): void {
+    if (this.socket.closed) return;
+    this.stopKeepAlive();
+    const closed = new Error('registry client closed');
+    for (const pending of this.queue.splice(0)) pending.reject(closed);
+    this.inFlight?.reject(closed);
+    this.socket.close();
+  }
+
+  private async registerOnce(ka: KeepAlive): Promise<void> {
+    await this.call({ type: 'register', node: ka.record }, 'ok');
+    ka.registered = true;
+    this.log.info({ id: ka.record.id, role: ka.record.role }, 'registered with registry');
+  }
+
+  private schedule(ka: KeepAlive): void {
+    if (this.keepAlive !== ka) return;
+    ka.timer = setTimeout(() => void this.tick(ka), ka.intervalMs);
+    // The node's own servers keep the process alive; heartbeats alone should not.
+    ka.timer.unref();
+  }
+
+  private async tick(ka: KeepAlive): Promise<void> {
+    try {
+      if (ka.registered) {
+        try {
+          await this.call({ type: 'heartbeat', id: ka.record.id }, 'ok');
+        } catch (err) {
+          if (!(err instanceof RegistryError && err.code === 'unknown_node')) throw err;
+          ka.registered = false;
+          this.log.info({ id: ka.record.id }, 'registry does not know this node (restarted or expired it); registering again');
+        }
+      }
+      // Checked again after the await: a deregister() meanwhile must not be undone by a late register.
+      if (!ka.registered && this.keepAlive === ka) await this.registerOnce(ka);
+      if (ka.problem !== null) {
+        this.log.info({ id: ka.record.id }, 'registry reachable again');
+        ka.problem = null;
+      }
+    } catch (err) {
+      this.noteProblem(ka, err as Error);
+    } finally {
+      this.schedule(ka);
+    }
+  }
+
+  private noteProblem(ka: KeepAlive, err: Error): void {
+    if (this.keepAlive !== ka || err.message === ka.problem) return;
+    ka.problem = err.message;
+    this.log.warn({ id: ka.record.id, err: err.message }, 'registry unreachable or refusing this node; will keep trying');
+  }
+
+  private stopKeepAlive(): void {
+    if (this.keepAlive?.timer) clearTimeout(this.keepAlive.timer);
+    this.keepAlive = null;
+  }
+
+  /** One request, answered by a reply of type `expect`; an error reply becomes a RegistryError. */
+  private async call<T extends RegistryReply['type']>(body: RequestBody, expect: T): Promise<Extract<RegistryReply, { type: T }>> {
+    const request = { ...body, v: REGISTRY_PROTOCOL_VERSION, seq: this.nextSeq++ } as RegistryRequest;
+    const reply = await this.enqueue(request);
+    if (reply.type === 'error') throw new RegistryError(reply.code, `registry refused ${request.type}: ${reply.message}`);
+    if (reply.type !== expect) throw new Error(`registry answered ${request.type} with '${reply.type}', expected '${expect}'`);
+    return reply as Extract<RegistryReply, { type: T }>;
+  }
+
+  private enqueue(request: RegistryRequest): Promise<RegistryReply> {
+    if (this.socket.closed) return Promise.reject(new Error('registry client is closed'));
+    if (this.queue.length >= MAX_QUEUED) {
+      return Promise.reject(new Error(`registry client: ${MAX_QUEUED} requests already waiting; registry ${this.url} too slow or unreachable`));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ request, resolve, reject });
+      void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    for (let job = this.queue.shift(); job; job = this.queue.shift()) {
+      try {
+        job.resolve(await this.exchange(job.request));
+      } catch (err) {
+        job.reject(err as Error);
+      }
+    }
+    this.pumping = false;
+  }
+
+  private async exchange(request: RegistryRequest): Promise<RegistryReply> {
+    const deadline = performance.now() + this.requestTimeoutMs;
+    const reply = new Promise<RegistryReply>((resolve, reject) => {
+      this.inFlight = { seq: request.seq, resolve, reject };
+    });
+    // close() may reject `reply` while the send is still pending; this keeps that from being unhandled.
+    reply.catch(() => undefined);
+    try {
+      try {
+        // Bounded by the socket's sendTimeout (= requestTimeoutMs), not by withTimeout: a send left
+        // pending would make the next one fail with EBUSY.
+        await this.socket.send(encodeMessage(request));
+      } catch (err) {
+        if (this.socket.closed) throw new Error('registry client closed');
+        throw new Error(`registry ${request.type} to ${this.url} not sent within ${this.requestTimeoutMs / 1000} s (${(err as Error).message})`);
+      }
+      // Whole milliseconds, so the timeout message reads "0.3 s", not "0.299593 s".
+      const remainingMs = Math.max(1, Math.round(deadline - performance.now()));
+      return await withTimeout(reply, remainingMs, `registry ${request.type} to ${this.url}: reply`);
+    } finally {
+      this.inFlight = null;
+    }
+  }
+
+  private async receiveLoop(): Promise<void> {
+    for await (const frames of this.socket) {
+      const waiting = this.inFlight;
+      const parsed = frames.length === 1 ? parseReply(frames[0]) : null;
+      if (parsed === null) {
+        this.log.warn({ frames: frames.length }, 'registry reply dropped: expected one frame');
+      } else if (parsed.ok && waiting?.seq === parsed.value.seq) {
+        waiting.resolve(parsed.value);
+      } else if (parsed.ok) {
+        this.log.debug({ seq: parsed.value.seq }, 'late registry reply dropped (its request already timed out)');
+      } else if (waiting && parsed.seq === waiting.seq) {
+        waiting.reject(new Error(`registry sent an invalid reply: ${parsed.reason}`));
+      } else {
+        this.log.warn({ reason: parsed.reason }, 'invalid registry reply dropped');
+      }
+    }
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The registry: a ZeroMQ ROUTER that nodes (DEALERs) register with, heartbeat to and query.
+ *
+ * Decisions:
+ * - One message at a time, in arrival order: parse, apply to the membership table, reply, then read
+ *   the next. Handling is synchronous, so the registry's state is never seen half-updated and the
+ *   work in flight is one message.
+ * - Nothing is lost silently. Inbound, ZeroMQ applies back-pressure (a peer over the receive
+ *   high-water mark stops being read; its TCP window fills) rather than dropping. Outbound, a ROUTER
+ *   would drop a reply at a peer's send high-water mark without a word, so the socket is `mandatory`
+ *   with `sendTimeout: 0`: a reply that cannot be queued fails at once and is logged instead of
+ *   blocking the loop. A client sends its next request only once the previous one was answered or
+ *   timed out, so a peer has one reply queued in normal operation, a few after timeouts, far below
+ *   the marks.
+ * - Two size limits: frames over 64 KiB are answered with `bad_request` (see messages.ts); frames over
+ *   MAX_WIRE_BYTES never reach JS at all: ZeroMQ disconnects that peer (so no reply and no log line
+ *   for those), and a hostile peer cannot make the registry buffer megabytes.
+ * - A frame that fails validation gets an error reply (with its seq when one was readable) and a warn
+ *   log; a message with other than one body frame is answered the same way. Nothing a peer sends can
+ *   throw out of the loop.
+ * - Expiry is a sweep timer (unref'd, so it never keeps a process alive) at a quarter of the heartbeat
+ *   timeout: a dead node is gone within 1.25 x the timeout.
+ * - Binds exactly what it is given; port 0 lets the OS pick, and `url` reports the bound endpoint.
+ *   ZeroMQ frees the port in its I/O thread shortly after `close()`; a registry restarted on the
+ *   same port at once may need to retry its bind. (Waiting for the monitor's `close` event would
+ *   tell exactly when, but zeromq 6.8's socket monitor aborts the process now and then when a peer
+ *   disconnects, so the registry never opens one.)
+ */
+import { Router } from 'zeromq';
+import type { Logger } from '../log/logger.js';
+import { withTimeout } from '../node/timeout.js';
+import { encodeMessage, parseRequest } from './messages.js';
+import { Membership, type MembershipListener } from './membership.js';
+import { REGISTRY_PROTOCOL_VERSION, type NodeRecord, type RegisteredRole, type RegistryReply, type RegistryRequest } from './protocol.js';
+
+/** Hard per-frame cap enforced by ZeroMQ itself (the peer is disconnected); well above MAX_FRAME_BYTES. */
+const MAX_WIRE_BYTES = 1024 * 1024;
+/** Per-peer queue bounds; a well-behaved client never has more than two messages in either. */
+const RECEIVE_HWM = 64;
+const SEND_HWM = 64;
+const CLOSE_TIMEOUT_MS = 2000;
+
+export interface RegistryOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** A node not heard from (register or heartbeat) for this long is removed. */
+  heartbeatTimeoutMs?: number;
+  log: Logger;
+}
+
+export interface RegistryServer {
+  /** The bound endpoint, e.g. tcp://127.0.0.1:5757 (the real port when 0 was asked for). */
+  readonly url: string;
+  /** Bumped on every membership change (never on heartbeats or queries). */
+  readonly epoch: number;
+  /** Live records in registration order; they are the registry's own objects, so treat them as read-only. */
+  nodes(role?: RegisteredRole): NodeRecord[];
+  /** For in-process users (a router hosting the registry). Returns the unsubscribe function. */
+  onChange(listener: MembershipListener): () => void;
+  close(): Promise<void>;
+}
+
+export async function startRegistry(options: RegistryOptions): Promise<RegistryServer> {
+  const { host, port, heartbeatTimeoutMs = 3000, log } = options;
+  if (!(heartbeatTimeoutMs > 0)) throw new Error(`registry: heartbeatTimeoutMs must be > 0, got ${heartbeatTimeoutMs}`);
+  const socket = new Router({
+    linger: 0,
+    mandatory: true,
+    sendTimeout: 0,
+    sendHighWaterMark: SEND_HWM,
+    receiveHighWaterMark: RECEIVE_HWM,
+    maxMessageSize: MAX_WIRE_BYTES,
+  });
+  try {
+    await socket.bind(`tcp://${host}:${port}`);
+  } catch (err) {
+    socket.close();
+    throw new Error(`registry: cannot bind tcp://${host}:${port}: ${(err as Error).message}`);
+  }
+  const url = socket.lastEndpoint;
+  if (url === null) {
+    socket.close();
+    throw new Error('registry: ZeroMQ reported no bound endpoint');
+  }
+
+  const membership = new Membership(log);
+  const sweep = setInterval(() => membership.expire(heartbeatTimeoutMs), Math.max(10, heartbeatTimeoutMs / 4));
+  sweep.unref();
+  // Only closing the socket ends the loop normally; anything else is logged, never an unhandled rejection.
+  const loop = serve(socket, membership, log).catch((err: unknown) => log.error({ err }, 'registry receive loop failed'));
+  log.info({ url, heartbeatTimeoutMs }, 'registry listening');
+
+  return {
+    url,
+    get epoch() {
+      return membership.epoch;
+    },
+    nodes: (role) => membership.list({ role }),
+    onChange: (listener) => membership.onChange(listener),
+    async close() {
+      clearInterval(sweep);
+      if (socket.closed) return;
+      socket.close();
+      await withTimeout(loop, CLOSE_TIMEOUT_MS, 'registry receive loop shutdown');
+      log.info({ url }, 'registry closed');
+    },
+  };
+}
+
+/** Runs until the socket closes; every failure inside is per-message and logged. */
+async function serve(socket: Router, membership: Membership, log: Logger): Promise<void> {
+  for await (const [sender, ...body] of socket) {
+    const peer = sender.toString('hex');
+    const reply = handle(body, membership, log, peer);
+    try {
+      await socket.send([sender, encodeMessage(reply)]);
+    } catch (err) {
+      log.warn({ peer, seq: reply.seq, err: (err as Error).message }, 'registry reply not delivered (peer gone or not reading)');
+    }
+  }
+}
+
+function handle(body: Buffer[], membership: Membership, log: Logger, peer: string): RegistryReply {
+  if (body.length !== 1) return rejected(log, peer, { seq: 0, code: 'bad_request', reason: `expected one frame, got ${body.length}` });
+  const parsed = parseRequest(body[0]);
+  if (!parsed.ok) return rejected(log, peer, parsed);
+  return apply(parsed.value, membership);
+}
+
+function rejected(log: Logger, peer: string, failure: { seq: number; code: 'bad_request' | 'version'; reason: string }): RegistryReply {
+  log.warn({ peer, seq: failure.seq, code: failure.code, reason: failure.reason }, 'registry dropped a bad message');
+  return { v: REGISTRY_PROTOCOL_VERSION, seq: failure.seq, type: 'error', code: failure.code, message: failure.reason };
+}
+
+function apply(req: RegistryRequest, membership: Membership): RegistryReply {
+  const v = REGISTRY_PROTOCOL_VERSION;
+  const seq = req.seq;
+  switch (req.type) {
+    case 'register':
+      membership.register(req.node);
+      return { v, seq, type: 'ok' };
+    case 'heartbeat':
+      return membership.heartbeat(req.id)
+        ? { v, seq, type: 'ok' }
+        : { v, seq, type: 'error', code: 'unknown_node', message: `node ${req.id} is not registered; register again` };
+    case 'deregister':
+      membership.deregister(req.id);
+      return { v, seq, type: 'ok' };
+    case 'query':
+      return { v, seq, type: 'nodes', nodes: membership.list({ role: req.role, id: req.id }), epoch: membership.epoch };
+  }
+}

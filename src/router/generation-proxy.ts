@@ -1,0 +1,87 @@
+/**
+ * A generation request through the PD pairs, with retries. Decisions:
+ * - Each attempt gets a fresh pair from the policies, avoiding every node that failed this request,
+ *   and fresh rooms: a room is never reused, so a node still cleaning up the old one cannot mix the
+ *   two. At most `maxRetries` retries; only failures before anything reached the client are retried.
+ * - A timeout is not retried: the request's time budget is spent (504).
+ * - When no attempt succeeds, the client gets one error naming every attempt and why no further pair
+ *   was possible: status 503, or the last 5xx a node answered (e.g. its own 503 for overload), so
+ *   clients' retry logic still sees the node's verdict.
+ * - A client that disconnects cancels the attempt in flight (both nodes see their connection close)
+ *   and stops the retries.
+ * - Every log line about the request carries its rid (the client's, or a fresh one) and its room(s).
+ */
+import { requestLogger } from '../log/logger.js';
+import { batchSize, mintRoom, withBootstrap } from './bootstrap-fields.js';
+import type { ClientStream } from './client-stream.js';
+import { DEFAULT_BOOTSTRAP_PORT } from './options.js';
+import { PdAttempt, type Answer, type Failure, type Streamed } from './pd-attempt.js';
+import type { RouterContext } from './router-context.js';
+import type { UpstreamNode } from './upstream-node.js';
+
+export interface GenerationRequest {
+  /** The node route, e.g. /generate. */
+  path: string;
+  /** The client's JSON object, as text (sent on with its exact bytes) and parsed (to read its shape). */
+  text: string;
+  json: Readonly<Record<string, unknown>>;
+  rid: string;
+}
+
+/** Nothing was relayed: the client gets this error. */
+export interface ProxyError {
+  kind: 'error';
+  status: number;
+  message: string;
+}
+
+export type ProxyOutcome = Answer | Streamed | ProxyError | { kind: 'aborted' };
+
+export async function proxyGeneration(ctx: RouterContext, request: GenerationRequest, stream: ClientStream | null, signal: AbortSignal): Promise<ProxyOutcome> {
+  const { path, text, json, rid } = request;
+  const batch = batchSize(json);
+  const wantLogprobs = path === '/generate' && json.return_logprob === true;
+  const empty = Object.keys(json).length === 0;
+  const exclude = new Set<UpstreamNode>();
+  const failures: Failure[] = [];
+  const maxRetries = ctx.options.maxRetries;
+
+  for (let attempt = 0; attempt <= maxRetries; attempt++) {
+    if (signal.aborted) return { kind: 'aborted' };
+    const pair = ctx.pickPair(exclude);
+    if (typeof pair === 'string') return exhausted(failures, pair);
+    const rooms = Array.from({ length: batch ?? 1 }, mintRoom);
+    const log = requestLogger(ctx.log, rid, rooms.join(','));
+    const body = withBootstrap(text, empty, { host: pair.prefill.bootstrapHost, port: pair.prefill.bootstrapPort ?? DEFAULT_BOOTSTRAP_PORT, rooms, batch: batch !== null });
+    log.debug({ path, prefill: pair.prefill.url, decode: pair.decode.url, attempt }, 'sending to a prefill/decode pair');
+
+    const run = new PdAttempt(ctx, pair, path, body, wantLogprobs, log);
+    const cancel = (): void => run.cancel('the client disconnected');
+    signal.addEventListener('abort', cancel, { once: true });
+    const result = await run.run(stream).finally(() => signal.removeEventListener('abort', cancel));
+    if (signal.aborted) {
+      log.info({ path }, 'client disconnected; the requests to both nodes were cancelled');
+      return { kind: 'aborted' };
+    }
+    if (result.kind !== 'failed') return result;
+    if (result.cause === 'timeout') return { kind: 'error', status: 504, message: result.message };
+    failures.push(result);
+    exclude.add(result.node);
+    const retrying = attempt < maxRetries;
+    log.warn({ path, node: result.node.url, role: result.node.role, problem: result.message, attempt }, retrying ? 'attempt failed; retrying on a fresh pair' : 'attempt failed; no retries left');
+    if (retrying) ctx.metrics.retried(path);
+  }
+  return exhausted(failures, null);
+}
+
+function exhausted(failures: readonly Failure[], noPair: string | null): ProxyError {
+  if (failures.length === 0) return { kind: 'error', status: 503, message: noPair ?? 'no prefill/decode pair is available' };
+  const answered = failures.filter((f) => f.status !== null);
+  const tried = failures.map((f, i) => `attempt ${i + 1}: ${f.message}`).join('; ');
+  const after = noPair === null ? '' : `; no further pair: ${noPair}`;
+  return {
+    kind: 'error',
+    status: answered.at(-1)?.status ?? 503,
+    message: `no prefill/decode pair could serve the request (${tried}${after})`,
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * Input logprobs in PD mode: only the prefill node ran the prompt, so with `return_logprob` its
+ * `meta_info.input_token_logprobs` (and `input_top_logprobs`) are put into the decode node's answer.
+ * Decisions:
+ * - Merged as SGLang's router does: the prefill's list first, then whatever the decode node reported
+ *   for the same field (normally nothing), so the result is right whether decode sends [] or omits it.
+ * - Per prompt: a batch answer is a list (position = prompt index), a batch stream tags chunks with
+ *   `index`; a single prompt is index 0. From a prefill stream, the last chunk of each index that has
+ *   the fields is used (chunks are cumulative). In a decode stream, the first chunk of each index
+ *   that has `meta_info` gets them, as the client reads input logprobs once.
+ * - Text that is not the expected JSON is left alone: the decode answer is relayed unmerged rather
+ *   than failed.
+ */
+import { sseData } from './sse-events.js';
+
+const FIELDS = ['input_token_logprobs', 'input_top_logprobs'] as const;
+
+type InputLogprobs = Partial<Record<(typeof FIELDS)[number], unknown[]>>;
+type Json = Record<string, unknown>;
+
+/** Per prompt index, the input logprobs of a prefill answer (a JSON body or a whole SSE stream). */
+export function prefillInputLogprobs(body: string, stream: boolean): Map<number, InputLogprobs> {
+  const found = new Map<number, InputLogprobs>();
+  const note = (output: unknown, fallbackIndex: number): void => {
+    const meta = metaInfo(output);
+    if (meta === null) return;
+    const lists: InputLogprobs = {};
+    for (const field of FIELDS) if (Array.isArray(meta[field])) lists[field] = meta[field] as unknown[];
+    if (Object.keys(lists).length > 0) found.set(indexOf(output, fallbackIndex), lists);
+  };
+  if (stream) {
+    for (const event of body.split(/\r?\n\r?\n/)) {
+      const data = sseData(event);
+      if (data !== null) note(parse(data), 0);
+    }
+  } else {
+    const whole = parse(body);
+    if (Array.isArray(whole)) whole.forEach(note);
+    else note(whole, 0);
+  }
+  return found;
+}
+
+/** A whole decode answer (JSON text) with the prefill's input logprobs merged in. */
+export function mergeWhole(body: string, from: ReadonlyMap<number, InputLogprobs>): string {
+  const whole = parse(body);
+  if (whole === undefined) return body;
+  if (Array.isArray(whole)) whole.forEach((output, i) => merge(output, from.get(i)));
+  else merge(whole, from.get(0));
+  return JSON.stringify(whole);
+}
+
+/** Merges into the first chunk of each prompt of a decode stream; other events pass unchanged. */
+export class StreamLogprobMerger {
+  private readonly done = new Set<number>();
+
+  constructor(private readonly from: ReadonlyMap<number, InputLogprobs>) {}
+
+  event(event: string): string {
+    const data = sseData(event);
+    const chunk = data === null ? undefined : parse(data);
+    if (metaInfo(chunk) === null) return event;
+    const index = indexOf(chunk, 0);
+    if (this.done.has(index)) return event;
+    this.done.add(index);
+    merge(chunk, this.from.get(index));
+    return `data: ${JSON.stringify(chunk)}\n\n`;
+  }
+}
+
+function merge(output: unknown, lists: InputLogprobs | undefined): void {
+  const meta = metaInfo(output);
+  if (meta === null || lists === undefined) return;
+  for (const field of FIELDS) {
+    const fromPrefill = lists[field];
+    if (fromPrefill === undefined) continue;
+    const own = meta[field];
+    meta[field] = Array.isArray(own) ? [...fromPrefill, ...own] : fromPrefill;
+  }
+}
+
+function metaInfo(output: unknown): Json | null {
+  if (!isObject(output)) return null;
+  const meta = output.meta_info;
+  return isObject(meta) ? meta : null;
+}
+
+function indexOf(output: unknown, fallback: number): number {
+  const index = isObject(output) ? output.index : undefined;
+  return typeof index === 'number' ? index : fallback;
+}
+
+function isObject(value: unknown): value is Json {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Everything needed to start a PD router; the CLI (`parseRouterFlags`) and `startRouter` callers both
+ * produce this. Decisions:
+ * - Every wait the router makes has a bound here, in seconds (as SGLang's router flags are): a
+ *   generation exchange (`requestTimeoutSecs`, SGLang's 600 s), TCP connect (`connectTimeoutSecs`),
+ *   and every non-generation call (`controlTimeoutSecs`: node /health probes, info and flush calls,
+ *   registry polls).
+ * - A prefill node's bootstrap port defaults to 8998, SGLang's default `--disaggregation-bootstrap-port`.
+ * - Static nodes (from flags) are permanent; nodes from `nodeSource` come and go with each poll.
+ */
+import type { LogLevel } from '../log/logger.js';
+import type { NodeSource } from './node-source.js';
+
+export const POLICIES = ['random', 'round_robin', 'power_of_two', 'least_load'] as const;
+export type PolicyName = (typeof POLICIES)[number];
+
+export const DEFAULT_BOOTSTRAP_PORT = 8998;
+
+/** Where registry nodes come from: a registry this process hosts, or one running elsewhere. */
+export type RegistrySetting = { kind: 'host'; port: number } | { kind: 'remote'; url: string };
+
+export interface PrefillSpec {
+  /** HTTP base URL, e.g. http://10.0.0.1:30000 */
+  url: string;
+  bootstrapPort: number;
+}
+
+export interface DecodeSpec {
+  url: string;
+}
+
+export interface RouterOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  prefill: PrefillSpec[];
+  decode: DecodeSpec[];
+  policy: PolicyName;
+  /** Further attempts on a fresh pair after a failure before anything reached the client. */
+  maxRetries: number;
+  /** Bound on one generation exchange with a node, from sending to the response's last byte. */
+  requestTimeoutSecs: number;
+  /** Bound on establishing a TCP connection to a node. */
+  connectTimeoutSecs: number;
+  /** Bound on every non-generation call: /health probes, info and flush calls, registry polls. */
+  controlTimeoutSecs: number;
+  /** A node that refused a connection is skipped this long, then probed (GET /health) at this interval until it answers. */
+  downBackoffSecs: number;
+  /** Dynamic membership (the registry); polled every `registryPollMs`. */
+  nodeSource?: NodeSource;
+  registryPollMs: number;
+  logLevel: LogLevel;
+}
+
+export const DEFAULT_ROUTER_OPTIONS: Readonly<RouterOptions> = Object.freeze({
+  host: '127.0.0.1',
+  port: 8000,
+  prefill: [],
+  decode: [],
+  policy: 'round_robin',
+  maxRetries: 2,
+  requestTimeoutSecs: 600,
+  connectTimeoutSecs: 5,
+  controlTimeoutSecs: 5,
+  downBackoffSecs: 2,
+  registryPollMs: 500,
+  logLevel: 'info',
+});

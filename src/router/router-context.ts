@@ -1,0 +1,132 @@
+/**
+ * What the router's routes share: options, membership, health, policies, metrics, and the factory of
+ * upstream exchanges. Decisions:
+ * - Generation exchanges count toward a node's load while in flight, report its health (an answer
+ *   below 500 means up, a failed connect means down) and count upstream errors. Control calls (info,
+ *   flush, probes) do none of that and are bounded by the control timeout.
+ * - Every exchange in flight is tracked, so `close()` can cancel them all: a closing router ends its
+ *   clients' requests (503 or an SSE error) instead of waiting up to the request timeout.
+ */
+import type { Logger } from '../log/logger.js';
+import type { RegisteredRole } from '../registry/protocol.js';
+import { NodeHealth } from './node-health.js';
+import { NodePool } from './node-pool.js';
+import type { RouterOptions } from './options.js';
+import { createPolicy, type Policy } from './policies.js';
+import { RouterMetrics } from './router-metrics.js';
+import { createUpstreamAgents, UpstreamError, UpstreamRequest, type UpstreamCall } from './upstream-request.js';
+import type { UpstreamNode } from './upstream-node.js';
+
+export interface NodePair {
+  prefill: UpstreamNode;
+  decode: UpstreamNode;
+}
+
+export interface ControlAnswer {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+export class RouterContext {
+  readonly pool: NodePool;
+  readonly health: NodeHealth;
+  readonly metrics: RouterMetrics;
+  private readonly agents = createUpstreamAgents();
+  private readonly inFlight = new Set<UpstreamRequest>();
+  private readonly policies: Record<RegisteredRole, Policy>;
+  private closed = false;
+
+  constructor(
+    readonly options: Readonly<RouterOptions>,
+    readonly log: Logger,
+  ) {
+    this.health = new NodeHealth(options.downBackoffSecs * 1000, (node) => this.probe(node), log);
+    this.pool = new NodePool({
+      prefill: options.prefill,
+      decode: options.decode,
+      source: options.nodeSource,
+      pollMs: options.registryPollMs,
+      pollTimeoutMs: options.controlTimeoutSecs * 1000,
+      onRemoved: (node) => this.health.forget(node),
+      log,
+    });
+    this.metrics = new RouterMetrics(() => this.pool.nodes());
+    this.policies = { prefill: createPolicy(options.policy), decode: createPolicy(options.policy) };
+  }
+
+  /** One prefill and one decode node by policy, avoiding `exclude`; a string says why there is none. */
+  pickPair(exclude: ReadonlySet<UpstreamNode>): NodePair | string {
+    if (this.closed) return 'the router is shutting down';
+    const prefill = this.pick('prefill', exclude);
+    if (typeof prefill === 'string') return prefill;
+    const decode = this.pick('decode', exclude);
+    if (typeof decode === 'string') return decode;
+    return { prefill, decode };
+  }
+
+  /** A generation exchange: counted in the node's load, reporting its health and errors. */
+  generation(node: UpstreamNode, path: string, body: string): UpstreamRequest {
+    const req = this.start({ method: 'POST', url: node.endpoint(path), body, timeoutMs: this.options.requestTimeoutSecs * 1000, connectTimeoutMs: this.options.connectTimeoutSecs * 1000 });
+    node.load++;
+    void req.finished.then(() => node.load--);
+    req.response.then(
+      (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 500) this.metrics.upstreamError(node.role, 'http_5xx');
+        else this.health.up(node);
+      },
+      () => undefined,
+    );
+    void req.failed.then((err) => {
+      if (err.kind === 'cancelled') return;
+      this.metrics.upstreamError(node.role, err.kind);
+      if (err.kind === 'connect') this.health.down(node, err.message);
+    });
+    return req;
+  }
+
+  /** A bounded non-generation call; rejects with an UpstreamError. */
+  async control(node: UpstreamNode, method: 'GET' | 'POST', path: string): Promise<ControlAnswer> {
+    const timeoutMs = this.options.controlTimeoutSecs * 1000;
+    const req = this.start({ method, url: node.endpoint(path), timeoutMs, connectTimeoutMs: Math.min(timeoutMs, this.options.connectTimeoutSecs * 1000) });
+    const res = await req.response;
+    const body = await req.text();
+    return { status: res.statusCode ?? 0, contentType: res.headers['content-type'] ?? 'application/json', body };
+  }
+
+  /** Cancels every exchange in flight and stops polling, probing and keep-alive sockets. */
+  close(): void {
+    this.closed = true;
+    this.pool.close();
+    this.health.close();
+    for (const req of this.inFlight) req.cancel('the router is shutting down');
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+
+  private start(call: UpstreamCall): UpstreamRequest {
+    const req = new UpstreamRequest(this.agents, call);
+    this.inFlight.add(req);
+    void req.finished.then(() => this.inFlight.delete(req));
+    return req;
+  }
+
+  private pick(role: RegisteredRole, exclude: ReadonlySet<UpstreamNode>): UpstreamNode | string {
+    const candidates = this.pool.candidates(role, exclude);
+    if (candidates.length > 0) return this.policies[role].pick(candidates);
+    const known = this.pool.nodes(role);
+    if (known.length === 0) return `no ${role} node is known`;
+    const why = known.map((n) => `${n.url} (${exclude.has(n) ? 'failed this request' : `down: ${n.downReason}`})`);
+    return `no ${role} node is available: ${why.join(', ')}`;
+  }
+
+  private async probe(node: UpstreamNode): Promise<string | null> {
+    try {
+      const { status } = await this.control(node, 'GET', '/health');
+      return status === 200 ? null : `/health answered ${status}`;
+    } catch (err) {
+      return err instanceof UpstreamError ? err.message : String(err);
+    }
+  }
+}

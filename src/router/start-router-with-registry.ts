@@ -1,0 +1,56 @@
+/**
+ * A router with its registry, as the router command runs it: the registry hosted in this process
+ * (`startRegistry`, read directly) or a remote one (`RegistryClient`, polled), feeding the router's
+ * node source. The returned handle closes the router first (its clients get their answers), then the
+ * registry. Waiting for a signal is the command's business, shared with the node's serve command.
+ */
+import { createLogger } from '../log/logger.js';
+import { RegistryClient } from '../registry/registry-client.js';
+import { startRegistry } from '../registry/registry-server.js';
+import type { NodeSource } from './node-source.js';
+import type { RegistrySetting, RouterOptions } from './options.js';
+import { hostedRegistrySource, remoteRegistrySource } from './registry-node-source.js';
+import { startRouter, type RouterHandle } from './start-router.js';
+
+export interface RouterWithRegistry {
+  readonly router: RouterHandle;
+  /** tcp://HOST:PORT nodes register with. */
+  readonly registryUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startRouterWithRegistry(options: Omit<RouterOptions, 'nodeSource'>, registry: RegistrySetting): Promise<RouterWithRegistry> {
+  const log = createLogger(options.logLevel, 'pd-node-router');
+  let nodeSource: NodeSource;
+  let registryUrl: string;
+  let closeRegistry: () => Promise<void>;
+  if (registry.kind === 'host') {
+    const hosted = await startRegistry({ host: options.host, port: registry.port, log });
+    log.info({ registry: hosted.url }, `hosting the registry: start nodes with --registry-url ${hosted.url}`);
+    nodeSource = hostedRegistrySource(hosted);
+    registryUrl = hosted.url;
+    closeRegistry = () => hosted.close();
+  } else {
+    const client = RegistryClient.connect(registry.url, { log, requestTimeoutMs: options.controlTimeoutSecs * 1000 });
+    nodeSource = remoteRegistrySource(client);
+    registryUrl = registry.url;
+    closeRegistry = async () => client.close();
+  }
+
+  let router: RouterHandle;
+  try {
+    router = await startRouter({ ...options, nodeSource });
+  } catch (err) {
+    await closeRegistry();
+    throw err;
+  }
+  let closing: Promise<void> | null = null;
+  return {
+    router,
+    registryUrl,
+    close() {
+      closing ??= router.close().finally(closeRegistry);
+      return closing;
+    },
+  };
+}

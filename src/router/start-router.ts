@@ -1,0 +1,69 @@
+/**
+ * Starts a PD router in this process: membership (static nodes, then a first poll of the node
+ * source), health, policies and the HTTP server. Used by the CLI and by programs embedding pd-node.
+ * Decisions:
+ * - Options are validated here too (not only by the CLI), so embedders get the same clear errors.
+ * - A router with no nodes at all starts anyway when it has a node source: nodes may register later.
+ * - `close()` cancels every exchange in flight first (clients get 503 or an SSE error event at once),
+ *   then closes the server; it is idempotent.
+ */
+import type { AddressInfo } from 'node:net';
+import { createLogger } from '../log/logger.js';
+import { DEFAULT_ROUTER_OPTIONS, POLICIES, type RouterOptions } from './options.js';
+import { RouterContext } from './router-context.js';
+import { createRouterServer } from './router-server.js';
+import { httpUrl } from './upstream-node.js';
+
+export interface RouterHandle {
+  /** Base URL, e.g. http://127.0.0.1:8000 */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startRouter(opts: Partial<RouterOptions> = {}): Promise<RouterHandle> {
+  const options: RouterOptions = { ...DEFAULT_ROUTER_OPTIONS, ...opts };
+  validate(options);
+  const log = createLogger(options.logLevel, 'pd-node-router');
+  const ctx = new RouterContext(options, log);
+  const app = createRouterServer(ctx);
+  try {
+    await ctx.pool.start();
+    await app.listen({ host: options.host, port: options.port });
+  } catch (err) {
+    ctx.close();
+    await app.close();
+    throw err;
+  }
+  const { port } = app.server.address() as AddressInfo;
+  const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const url = `http://${hostForUrl}:${port}`;
+  log.info({ url, policy: options.policy, prefill: ctx.pool.nodes('prefill').map((n) => n.url), decode: ctx.pool.nodes('decode').map((n) => n.url) }, 'router listening');
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    port,
+    close() {
+      closing ??= (async () => {
+        ctx.close();
+        await app.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function validate(o: RouterOptions): void {
+  const fail = (message: string): never => {
+    throw new Error(`startRouter: ${message}`);
+  };
+  for (const spec of [...o.prefill, ...o.decode]) if (httpUrl(spec.url) === null) fail(`"${spec.url}" is not an http(s) URL`);
+  for (const p of o.prefill) if (!Number.isInteger(p.bootstrapPort) || p.bootstrapPort < 1 || p.bootstrapPort > 65535) fail(`bootstrap port of ${p.url} must be from 1 to 65535 (got ${p.bootstrapPort})`);
+  if (o.prefill.length + o.decode.length === 0 && o.nodeSource === undefined) fail('no prefill or decode node and no node source: nothing to route to');
+  if (!(POLICIES as readonly string[]).includes(o.policy)) fail(`policy must be one of ${POLICIES.join(', ')} (got "${o.policy}")`);
+  if (!Number.isInteger(o.maxRetries) || o.maxRetries < 0) fail(`maxRetries must be a non-negative integer (got ${o.maxRetries})`);
+  for (const key of ['requestTimeoutSecs', 'connectTimeoutSecs', 'controlTimeoutSecs', 'downBackoffSecs'] as const) {
+    if (!(o[key] > 0 && Number.isFinite(o[key]))) fail(`${key} must be a positive number of seconds (got ${o[key]})`);
+  }
+  if (!(Number.isInteger(o.registryPollMs) && o.registryPollMs > 0)) fail(`registryPollMs must be a positive integer (got ${o.registryPollMs})`);
+}

@@ -1,0 +1,72 @@
+/**
+ * KV transfer interfaces (the KVManager / KVSender / KVReceiver roles of SGLang's disaggregation
+ * code). A decode node's receiver exposes its pool for one-sided writes; a prefill node's sender
+ * writes runs of its own pages straight into the decode node's pages. One folder per backend.
+ */
+
+export type TransferBackendName = 'tcp' | 'shm' | 'verbs';
+
+/** What a receiver publishes (in the registry) so that a sender can write into its pool. */
+export type KvEndpoint =
+  | { backend: 'tcp'; host: string; port: number }
+  /** `hostId` tells whether the sender is on the same host (shm cannot cross hosts). */
+  | { backend: 'shm'; name: string; bytes: number; hostId: string };
+
+/** `count` adjacent pages from local page `src` to remote page `dst`. */
+export interface PageRun {
+  src: number;
+  dst: number;
+  count: number;
+}
+
+/** A pool as the transfer layer sees it: bytes, page size, page count (any thread may hold a view). */
+export interface PoolRegion {
+  buffer: ArrayBuffer | SharedArrayBuffer;
+  pageBytes: number;
+  numPages: number;
+}
+
+export interface WriteResult {
+  bytes: number;
+  runs: number;
+  ms: number;
+}
+
+/** Prefill side: one connection to one peer's pool. */
+export interface KvSender {
+  /**
+   * Writes the runs from the local pool into the peer's pool. Resolves once every byte is in the
+   * peer's pool (so a completion notice sent afterwards never overtakes the data); rejects on a
+   * broken link, a bad run, or `timeoutMs`.
+   */
+  write(runs: readonly PageRun[], timeoutMs: number): Promise<WriteResult>;
+  close(): Promise<void>;
+}
+
+/** Decode side: accepts writes into the local pool until closed. */
+export interface KvReceiver {
+  readonly endpoint: KvEndpoint;
+  close(): Promise<void>;
+}
+
+/** One backend: makes receivers for local pools and senders to remote endpoints. */
+export interface KvManager {
+  readonly backend: TransferBackendName;
+  listen(pool: PoolRegion, host: string): Promise<KvReceiver>;
+  connect(peer: KvEndpoint, pool: PoolRegion): Promise<KvSender>;
+}
+
+/**
+ * Page ids -> runs: position i of `src` goes to position i of `dst`; consecutive positions that are
+ * adjacent on both sides merge into one run (one write instead of one per page).
+ */
+export function coalescePages(src: ArrayLike<number>, dst: ArrayLike<number>): PageRun[] {
+  if (src.length !== dst.length) throw new Error(`coalescePages: ${src.length} source pages vs ${dst.length} destination pages`);
+  const runs: PageRun[] = [];
+  for (let i = 0; i < src.length; i++) {
+    const last = runs[runs.length - 1];
+    if (last && src[i] === last.src + last.count && dst[i] === last.dst + last.count) last.count++;
+    else runs.push({ src: src[i], dst: dst[i], count: 1 });
+  }
+  return runs;
+}

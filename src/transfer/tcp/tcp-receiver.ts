@@ -1,0 +1,52 @@
+/**
+ * The tcp backend's receiver: a net.Server on the decode node whose connections write into the pool
+ * (one ReceiveConnection per sender).
+ *
+ * Decisions: the port is chosen by the OS (it is published through the registry, so nobody needs it
+ * in advance); TCP_NODELAY so ACKs leave at once; `close` destroys open connections (a sender mid-write
+ * sees its write fail) instead of waiting for senders to hang up, and is bounded by a timeout.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { withTimeout } from '../../node/timeout.js';
+import type { KvEndpoint, KvReceiver, PoolRegion } from '../kv-transfer.js';
+import { advertisedHost } from './advertised-host.js';
+import { ReceiveConnection } from './receive-connection.js';
+
+/** Bounds binding the port and closing. */
+const TIMEOUT_MS = 5000;
+
+export class TcpKvReceiver implements KvReceiver {
+  private constructor(private readonly server: Server, private readonly sockets: Set<Socket>, readonly endpoint: KvEndpoint) {}
+
+  /** Listens on `host` (an OS-chosen port) and serves writes into `pool`. */
+  static async listen(pool: PoolRegion, host: string, onRefuse: (reason: string) => void): Promise<TcpKvReceiver> {
+    const sockets = new Set<Socket>();
+    const server = createServer({ noDelay: true }, (socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      new ReceiveConnection(socket, pool, (reason) => onRefuse(`refused KV sender ${socket.remoteAddress}:${socket.remotePort}: ${reason}`));
+    });
+    const listening = new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    try {
+      await withTimeout(listening, TIMEOUT_MS, `tcp KV receiver listen on ${host}`);
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error(`tcp KV receiver: unexpected server address ${address}`);
+    return new TcpKvReceiver(server, sockets, { backend: 'tcp', host: advertisedHost(host), port: address.port });
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await withTimeout(closed, TIMEOUT_MS, 'tcp KV receiver close');
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The transfer actor's client: a real worker on both ends (receiver and sender actors in this
+ * process) and the ways a call could hang or lie: a worker that never answers, one that dies with
+ * calls pending, one that answers with the wrong reply, a backend that cannot start, a closed client.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
+import { gqaLayout } from '../../src/kv/layout.js';
+import { KvPool } from '../../src/kv/pool.js';
+import { fillRandom, pageDigests } from './pages.js';
+
+const LAYOUT = gqaLayout(2, 2, 4, 'float16', 5); // 320-byte pages
+const STUB = new URL('./stub-transfer-worker.js', import.meta.url);
+
+test('actor: a receiver actor and a sender actor move pages; connect is reused, closePeer retires the link', async () => {
+  const dst = new KvPool(LAYOUT, 8);
+  const src = new KvPool(LAYOUT, 8);
+  fillRandom(src);
+  const rx = await TransferActorClient.start('tcp', dst, 'error');
+  const tx = await TransferActorClient.start('tcp', src, 'error');
+  try {
+    const endpoint = await rx.listen('127.0.0.1');
+    await assert.rejects(rx.listen('127.0.0.1'), /already listening/);
+    await Promise.all([tx.connect('d', endpoint), tx.connect('d', endpoint)]);
+    await tx.connect('d', endpoint);
+    const r = await tx.write('d', [{ src: 6, dst: 1, count: 2 }], 5_000);
+    assert.equal(r.bytes, 2 * src.pageBytes);
+    assert.equal(r.runs, 1);
+    assert.ok(r.ms >= 0);
+    // the receiver actor wrote into this thread's SharedArrayBuffer
+    assert.deepEqual(pageDigests(dst).slice(1, 3), pageDigests(src).slice(6, 8));
+    await tx.closePeer('d');
+    await assert.rejects(tx.write('d', [{ src: 0, dst: 0, count: 1 }], 5_000), /no KV link to peer d: connect first/);
+  } finally {
+    await tx.close();
+    await rx.close();
+  }
+  await assert.rejects(tx.write('d', [], 1_000), /the transfer actor was closed/);
+});
+
+test('actor: start fails clearly for verbs, for a pool it cannot share, and for shm over a pool not in shared memory', async () => {
+  const pool = new KvPool(LAYOUT, 2);
+  await assert.rejects(TransferActorClient.start('verbs', pool, 'error'), /verbs backend arrives with RDMA support \(issue 4\); use --disaggregation-transfer-backend tcp or shm/);
+  const plain = { buffer: new ArrayBuffer(640), pageBytes: 320, numPages: 2 };
+  await assert.rejects(TransferActorClient.start('tcp', plain, 'error'), /a plain ArrayBuffer cannot be shared/);
+  await assert.rejects(TransferActorClient.start('shm', pool, 'error').then((c) => c.listen('127.0.0.1').finally(() => c.close())), /needs the decode pool in shared memory/);
+});
+
+test('actor: a call the worker never answers times out; a wrong reply is an error, not a result', async () => {
+  const client = await TransferActorClient.start('tcp', new KvPool(LAYOUT, 2), 'error', { workerUrl: STUB, callMs: 200, graceMs: 100 });
+  try {
+    await assert.rejects(client.listen('127.0.0.1'), /transfer actor listen timed out after 0.3 s/);
+    await assert.rejects(client.closePeer('x'), /protocol error: shut_down answered a request expecting peer_closed/);
+  } finally {
+    await client.close();
+  }
+});
+
+test('actor: a worker that dies rejects every pending call at once and every later one', async () => {
+  const client = await TransferActorClient.start('tcp', new KvPool(LAYOUT, 2), 'error', { workerUrl: STUB });
+  try {
+    await client.connect('p', { backend: 'tcp', host: '127.0.0.1', port: 1 });
+    const hung = client.listen('127.0.0.1'); // never answered by the stub
+    const write = client.write('p', [{ src: 0, dst: 0, count: 1 }], 60_000); // the stub exits on it
+    await assert.rejects(write, /transfer actor exited with code 3/);
+    await assert.rejects(hung, /transfer actor exited with code 3/);
+    await assert.rejects(client.connect('p', { backend: 'tcp', host: '127.0.0.1', port: 1 }), /transfer actor exited with code 3/);
+  } finally {
+    await client.close();
+  }
+});

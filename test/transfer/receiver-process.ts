@@ -1,0 +1,42 @@
+/**
+ * A decode node's transfer side as a separate process, for the transfer tests: builds a pool (tcp: a
+ * SharedArrayBuffer; shm: createShmKvPool), starts the transfer actor over it and listens on
+ * 127.0.0.1. It prints its endpoint as one JSON line, then answers stdin lines: `digests` prints the
+ * per-page digests, `exit` (or stdin closing) cleans up (unlinks an shm segment) and exits.
+ * Usage: node receiver-process.js <tcp|shm> <layout JSON> <pages>
+ */
+import { createInterface } from 'node:readline';
+import type { KvLayout } from '../../src/kv/layout.js';
+import { KvPool } from '../../src/kv/pool.js';
+import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
+import type { TransferBackendName } from '../../src/transfer/kv-transfer.js';
+import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
+import { pageDigests } from './pages.js';
+
+const [backend, layoutJson, pagesArg] = process.argv.slice(2);
+if (!backend || !layoutJson || !pagesArg) throw new Error('usage: receiver-process.js <tcp|shm> <layout JSON> <pages>');
+const layout = JSON.parse(layoutJson) as KvLayout;
+const numPages = Number(pagesArg);
+
+const shm = backend === 'shm' ? createShmKvPool(layout, numPages) : null;
+const pool = shm ? shm.pool : new KvPool(layout, numPages);
+const actor = await TransferActorClient.start(backend as TransferBackendName, pool, 'warn');
+const endpoint = await actor.listen('127.0.0.1');
+console.log(JSON.stringify({ endpoint }));
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await actor.close();
+  shm?.region.unlink();
+  shm?.region.close();
+  process.exit(0);
+}
+
+const lines = createInterface({ input: process.stdin });
+lines.on('line', (line) => {
+  if (line === 'digests') console.log(JSON.stringify({ digests: pageDigests(pool) }));
+  else if (line === 'exit') void stop();
+});
+lines.on('close', () => void stop());

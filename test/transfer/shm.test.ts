@@ -1,0 +1,115 @@
+/**
+ * The shm backend between two processes: the receiver (decode pool in shared memory) is a child
+ * process, the sender the transfer actor on a worker thread of this process, copying into its own
+ * mapping of the child's pool. Also the libc layer's errors, the same-host check, a dead owner
+ * failing writes at once, and stale segments being swept.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { test } from 'node:test';
+import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
+import { LibcError } from '../../native/libc.js';
+import { newShmName, sweepStaleShmRegions } from '../../native/shm-names.js';
+import { createShmRegion, openShmRegion, shmOwnerAlive } from '../../native/shm-region.js';
+import { gqaLayout } from '../../src/kv/layout.js';
+import { KvPool } from '../../src/kv/pool.js';
+import { coalescePages } from '../../src/transfer/kv-transfer.js';
+import { ShmKvManager } from '../../src/transfer/shm/shm-kv-manager.js';
+import { fillRandom, pageDigests, SCATTER, zeroDigest } from './pages.js';
+import { Receiver } from './receiver.js';
+
+const LAYOUT = gqaLayout(3, 1, 5, 'float32', 7); // 840-byte pages
+const RX_PAGES = 48;
+
+async function withLink(body: (rx: Receiver, tx: TransferActorClient, src: KvPool) => Promise<void>): Promise<void> {
+  const rx = await Receiver.start('shm', LAYOUT, RX_PAGES);
+  let tx: TransferActorClient | undefined;
+  try {
+    const src = new KvPool(LAYOUT, 24);
+    fillRandom(src);
+    tx = await TransferActorClient.start('shm', src, 'error');
+    await tx.connect('rx', rx.endpoint);
+    await body(rx, tx, src);
+  } finally {
+    await tx?.close();
+    await rx.stop();
+  }
+}
+
+test('shm: pages reach scattered destinations intact across processes; untouched pages stay zero', async () => {
+  await withLink(async (rx, tx, src) => {
+    const runs = coalescePages(SCATTER.src, SCATTER.dst);
+    const results = await Promise.all([runs.slice(0, 3), runs.slice(3)].map((w) => tx.write('rx', w, 10_000)));
+    assert.equal(results.reduce((n, r) => n + r.bytes, 0), SCATTER.src.length * src.pageBytes);
+    const want = pageDigests(src);
+    const got = await rx.digests();
+    const zero = zeroDigest(src.pageBytes);
+    for (let p = 0; p < RX_PAGES; p++) {
+      const i = SCATTER.dst.indexOf(p);
+      assert.equal(got[p], i < 0 ? zero : want[SCATTER.src[i]], `destination page ${p}`);
+    }
+  });
+});
+
+test('shm: bad runs are refused with nothing written', async () => {
+  await withLink(async (rx, tx, src) => {
+    // the first run is fine, the second is not: neither may be copied
+    const bad = [{ src: 0, dst: 0, count: 1 }, { src: 1, dst: RX_PAGES - 1, count: 2 }];
+    await assert.rejects(tx.write('rx', bad, 10_000), /bad run 1 .*peer pages \[47, 49\) exceed the pool of 48 pages/);
+    await assert.rejects(tx.write('rx', [{ src: 20, dst: 0, count: 5 }], 10_000), /local pages \[20, 25\) exceed the pool of 24 pages/);
+    const zero = zeroDigest(src.pageBytes);
+    assert.ok((await rx.digests()).every((d) => d === zero), 'a refused write changed the pool');
+    await tx.write('rx', [{ src: 3, dst: 0, count: 1 }], 10_000); // the link survived
+    assert.equal((await rx.digests())[0], pageDigests(src)[3]);
+  });
+});
+
+test('shm: a peer on another host is refused before anything is mapped', async () => {
+  const rx = await Receiver.start('shm', LAYOUT, RX_PAGES);
+  try {
+    assert.equal(rx.endpoint.backend, 'shm');
+    const elsewhere = { ...rx.endpoint, hostId: 'boot-00000000-0000-0000-0000-000000000000' };
+    const pool = new KvPool(LAYOUT, 4);
+    await assert.rejects(new ShmKvManager().connect(elsewhere, pool), /runs on another host .*use --disaggregation-transfer-backend tcp/);
+    await assert.rejects(new ShmKvManager().listen(pool), /needs the decode pool in shared memory/);
+  } finally {
+    await rx.stop();
+  }
+});
+
+test('shm: a killed receiver fails the next write at once, and its segment is swept', async () => {
+  await withLink(async (rx, tx) => {
+    await tx.write('rx', [{ src: 0, dst: 0, count: 4 }], 10_000);
+    assert.equal(rx.endpoint.backend, 'shm');
+    const name = rx.endpoint.name;
+    assert.equal(shmOwnerAlive(name), true);
+    await rx.kill();
+    assert.equal(shmOwnerAlive(name), false);
+    await assert.rejects(tx.write('rx', [{ src: 0, dst: 4, count: 4 }], 30_000), /shm KV link to \/pd-node-\d+-\w+: the decode process that owns the pool is gone/);
+    assert.ok(existsSync(`/dev/shm${name}`), 'SIGKILL leaves the segment behind');
+    assert.ok(sweepStaleShmRegions().includes(name));
+    assert.equal(existsSync(`/dev/shm${name}`), false);
+  });
+});
+
+test('shm regions: libc errors carry the errno name, sizes are checked, owners are tracked', () => {
+  const name = newShmName();
+  const region = createShmRegion(name, 3 * 4096 + 5);
+  try {
+    new Uint8Array(region.buffer)[region.bytes - 1] = 42;
+    assert.throws(() => createShmRegion(name, 4096), (err: unknown) => err instanceof LibcError && err.code === 'EEXIST' && /shm_open\(.*\) failed: EEXIST \(File exists\)/.test(err.message));
+    assert.throws(() => openShmRegion(name, 4096), /holds 12293 B, its owner announced 4096 B/);
+    assert.throws(() => openShmRegion('/pd-node-0-000000000000', 4096), (err: unknown) => err instanceof LibcError && err.code === 'ENOENT');
+    assert.throws(() => openShmRegion('/../etc/passwd', 4096), /bad shm segment name/);
+    const peer = openShmRegion(name, region.bytes);
+    assert.equal(new Uint8Array(peer.buffer)[region.bytes - 1], 42, 'both mappings see the same memory');
+    assert.equal(peer.ownerAlive(), true);
+    region.close();
+    assert.equal(peer.ownerAlive(), false, 'closing the region releases the owner lock');
+    peer.close();
+  } finally {
+    region.close();
+    region.unlink();
+  }
+  assert.equal(existsSync(`/dev/shm${name}`), false);
+});
