@@ -94,15 +94,16 @@ const VALUE_FLAGS: readonly ValueFlag[] = [
 /** Pure: router flags (no command name) -> `RouterFlags`; throws a FlagError naming the flag. */
 export function parseRouterFlags(argv: string[]): RouterFlags {
   const { nodes, rest } = takeNodeFlags(argv);
+  // yargs' own help is off (it cannot show `--prefill URL [PORT]`); --help is a plain flag here.
   let y = yargs(rest)
     .parserConfiguration(PARSER_CONFIGURATION)
+    .help(false)
+    .version(false)
     .option('pd-disaggregation', { type: 'boolean' })
     .option('help', { type: 'boolean', alias: 'h' });
   for (const f of VALUE_FLAGS) y = y.option(f.name, { type: 'string', requiresArg: true });
   const parsed = y
     .strict()
-    .help(false)
-    .version(false)
     .exitProcess(false)
     .fail((msg, err) => {
       throw usageError(msg, err);

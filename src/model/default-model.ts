@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { genModel } from './gen-model.js';
 import type { PresetName } from './presets.js';
 
-export const MODEL_FORMAT_VERSION = 1;
+export const MODEL_FORMAT_VERSION = 2;
 const DEFAULT_SEED = 0;
 
 export function modelCacheDir(): string {

@@ -7,7 +7,9 @@
  *   and vocab 512 = 3 special tokens + 256 bytes + 253 merges.
  * - `small` has the exact shape of SmolLM2-135M, a real model whose checkpoint the same loader reads,
  *   so benchmark numbers are those of a model people run.
- * - Both tie embeddings. BOS is <|endoftext|>; EOS ids are <|endoftext|> and <|im_end|>, so ChatML
+ * - `small` ties embeddings like SmolLM2; `tiny` does not: with random weights a tied lm_head mostly
+ *   predicts the input token again, and repetitive output would make output-equality tests weak.
+ *   (The loader and engine handle both.) BOS is <|endoftext|>; EOS ids are <|endoftext|> and <|im_end|>, so ChatML
  *   conversations stop at the end of the assistant turn.
  * - The default on-disk dtype is float32 for tiny (exact, tiny files) and bfloat16 for small (like
  *   SmolLM2's checkpoint, half the bytes to write and read).
@@ -34,7 +36,7 @@ const PRESETS: Record<PresetName, LlamaConfig> = {
     maxPositionEmbeddings: 2048,
     rmsNormEps: 1e-5,
     ropeTheta: 10000,
-    tieWordEmbeddings: true,
+    tieWordEmbeddings: false,
     bosTokenId: BOS_TOKEN_ID,
     eosTokenIds: EOS_TOKEN_IDS,
     torchDtype: 'float32' satisfies StorageDtype,

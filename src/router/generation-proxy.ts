@@ -49,7 +49,10 @@ export async function proxyGeneration(ctx: RouterContext, request: GenerationReq
   for (let attempt = 0; attempt <= maxRetries; attempt++) {
     if (signal.aborted) return { kind: 'aborted' };
     const pair = ctx.pickPair(exclude);
-    if (typeof pair === 'string') return exhausted(failures, pair);
+    if (typeof pair === 'string') {
+      requestLogger(ctx.log, rid).warn({ path, problem: pair, attempts: attempt }, 'no prefill/decode pair to send the request to');
+      return exhausted(failures, pair);
+    }
     const rooms = Array.from({ length: batch ?? 1 }, mintRoom);
     const log = requestLogger(ctx.log, rid, rooms.join(','));
     const body = withBootstrap(text, empty, { host: pair.prefill.bootstrapHost, port: pair.prefill.bootstrapPort ?? DEFAULT_BOOTSTRAP_PORT, rooms, batch: batch !== null });

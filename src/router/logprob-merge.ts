@@ -6,8 +6,10 @@
  *   for the same field (normally nothing), so the result is right whether decode sends [] or omits it.
  * - Per prompt: a batch answer is a list (position = prompt index), a batch stream tags chunks with
  *   `index`; a single prompt is index 0. From a prefill stream, the last chunk of each index that has
- *   the fields is used (chunks are cumulative). In a decode stream, the first chunk of each index
- *   that has `meta_info` gets them, as the client reads input logprobs once.
+ *   the fields is used: chunks are cumulative, and a node fills in input logprobs when the prompt's
+ *   run finishes, so earlier chunks carry []. In a decode stream every chunk with `meta_info` gets
+ *   them (the first included), as SGLang's router does: meta_info is cumulative, and clients read it
+ *   from the first chunk or from the last (where a colocated node reports input logprobs).
  * - Text that is not the expected JSON is left alone: the decode answer is relayed unmerged rather
  *   than failed.
  */
@@ -50,22 +52,13 @@ export function mergeWhole(body: string, from: ReadonlyMap<number, InputLogprobs
   return JSON.stringify(whole);
 }
 
-/** Merges into the first chunk of each prompt of a decode stream; other events pass unchanged. */
-export class StreamLogprobMerger {
-  private readonly done = new Set<number>();
-
-  constructor(private readonly from: ReadonlyMap<number, InputLogprobs>) {}
-
-  event(event: string): string {
-    const data = sseData(event);
-    const chunk = data === null ? undefined : parse(data);
-    if (metaInfo(chunk) === null) return event;
-    const index = indexOf(chunk, 0);
-    if (this.done.has(index)) return event;
-    this.done.add(index);
-    merge(chunk, this.from.get(index));
-    return `data: ${JSON.stringify(chunk)}\n\n`;
-  }
+/** One decode stream event with the prefill's input logprobs merged in; events without meta_info pass unchanged. */
+export function mergeStreamEvent(event: string, from: ReadonlyMap<number, InputLogprobs>): string {
+  const data = sseData(event);
+  const chunk = data === null ? undefined : parse(data);
+  if (metaInfo(chunk) === null) return event;
+  merge(chunk, from.get(indexOf(chunk, 0)));
+  return `data: ${JSON.stringify(chunk)}\n\n`;
 }
 
 function merge(output: unknown, lists: InputLogprobs | undefined): void {

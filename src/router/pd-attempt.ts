@@ -17,7 +17,7 @@
  */
 import type { Logger } from '../log/logger.js';
 import type { ClientStream } from './client-stream.js';
-import { mergeWhole, prefillInputLogprobs, StreamLogprobMerger } from './logprob-merge.js';
+import { mergeStreamEvent, mergeWhole, prefillInputLogprobs } from './logprob-merge.js';
 import type { NodePair, RouterContext } from './router-context.js';
 import { sseEvents } from './sse-events.js';
 import { UpstreamError, type UpstreamFailureKind, type UpstreamRequest } from './upstream-request.js';
@@ -55,7 +55,10 @@ interface StreamStart {
   to: ClientStream;
 }
 
-const NEVER = new Promise<never>(() => undefined);
+/** A promise that never settles; one per use, so that nothing global holds every attempt's reactions. */
+function never(): Promise<never> {
+  return new Promise<never>(() => undefined);
+}
 
 export class PdAttempt {
   private readonly prefill: UpstreamRequest;
@@ -81,7 +84,7 @@ export class PdAttempt {
   /** `stream` is where a decode SSE answer goes; null reads every answer whole. */
   async run(stream: ClientStream | null): Promise<AttemptResult> {
     const prefillOutcome = readAnswer(this.prefill, this.pair.prefill);
-    const prefillStop = prefillOutcome.then((o) => (o.kind === 'failed' || o.status >= 400 ? o : NEVER));
+    const prefillStop = prefillOutcome.then((o) => (o.kind === 'failed' || o.status >= 400 ? o : never()));
     const decodeFirst = (async (): Promise<Answer | Failure | StreamStart> => {
       try {
         const res = await this.decode.response;
@@ -107,13 +110,14 @@ export class PdAttempt {
   }
 
   private async relayStream(stream: ClientStream, prefillOutcome: Promise<Answer | Failure>, prefillStop: Promise<Answer | Failure>): Promise<AttemptResult> {
-    let merger: StreamLogprobMerger | null = null;
+    let relay = (event: string): void => stream.write(event);
     if (this.wantLogprobs) {
       const prefilled = await race(prefillOutcome, this.decode.failed.then((err) => failure(this.pair.decode, err)));
       if (prefilled.side === 'decode') return this.endedBy('decode', prefilled.value);
       const answer = prefilled.value;
       if (answer.kind === 'failed' || answer.status >= 400) return this.endedBy('prefill', answer);
-      merger = new StreamLogprobMerger(prefillInputLogprobs(answer.body, isEventStream(answer.contentType)));
+      const from = prefillInputLogprobs(answer.body, isEventStream(answer.contentType));
+      relay = (event) => stream.write(mergeStreamEvent(event, from));
     }
     const events = sseEvents(this.decode.chunks());
     const firstEvent = events.next().then(
@@ -124,7 +128,6 @@ export class PdAttempt {
     if (first.side === 'prefill') return this.endedBy('prefill', first.value);
     if (typeof first.value !== 'string') return this.endedBy('decode', first.value);
 
-    const relay = (event: string): void => stream.write(merger === null ? event : merger.event(event));
     stream.open();
     relay(first.value);
     try {

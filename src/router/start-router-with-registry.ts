@@ -3,6 +3,8 @@
  * (`startRegistry`, read directly) or a remote one (`RegistryClient`, polled), feeding the router's
  * node source. The returned handle closes the router first (its clients get their answers), then the
  * registry. Waiting for a signal is the command's business, shared with the node's serve command.
+ * The registry's address is logged as `registryUrl` (before the router's "router listening" line),
+ * which is what a parent process reads to start nodes against it.
  */
 import { createLogger } from '../log/logger.js';
 import { RegistryClient } from '../registry/registry-client.js';
@@ -26,12 +28,13 @@ export async function startRouterWithRegistry(options: Omit<RouterOptions, 'node
   let closeRegistry: () => Promise<void>;
   if (registry.kind === 'host') {
     const hosted = await startRegistry({ host: options.host, port: registry.port, log });
-    log.info({ registry: hosted.url }, `hosting the registry: start nodes with --registry-url ${hosted.url}`);
+    log.info({ registryUrl: hosted.url }, `hosting the registry: start nodes with --registry-url ${hosted.url}`);
     nodeSource = hostedRegistrySource(hosted);
     registryUrl = hosted.url;
     closeRegistry = () => hosted.close();
   } else {
     const client = RegistryClient.connect(registry.url, { log, requestTimeoutMs: options.controlTimeoutSecs * 1000 });
+    log.info({ registryUrl: registry.url }, `using the registry at ${registry.url}`);
     nodeSource = remoteRegistrySource(client);
     registryUrl = registry.url;
     closeRegistry = async () => client.close();

@@ -5,10 +5,12 @@
  * - Options are validated here too (not only by the CLI), so embedders get the same clear errors.
  * - A router with no nodes at all starts anyway when it has a node source: nodes may register later.
  * - `close()` cancels every exchange in flight first (clients get 503 or an SSE error event at once),
- *   then closes the server; it is idempotent.
+ *   waits for those answers (bounded by the control timeout), then closes the server and every
+ *   connection; it is idempotent.
  */
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../log/logger.js';
+import { ActiveRequests } from './active-requests.js';
 import { DEFAULT_ROUTER_OPTIONS, POLICIES, type RouterOptions } from './options.js';
 import { RouterContext } from './router-context.js';
 import { createRouterServer } from './router-server.js';
@@ -27,6 +29,7 @@ export async function startRouter(opts: Partial<RouterOptions> = {}): Promise<Ro
   const log = createLogger(options.logLevel, 'pd-node-router');
   const ctx = new RouterContext(options, log);
   const app = createRouterServer(ctx);
+  const active = new ActiveRequests(app.server);
   try {
     await ctx.pool.start();
     await app.listen({ host: options.host, port: options.port });
@@ -46,7 +49,11 @@ export async function startRouter(opts: Partial<RouterOptions> = {}): Promise<Ro
     close() {
       closing ??= (async () => {
         ctx.close();
-        await app.close();
+        const closed = app.close();
+        // Cancelled above, the requests in flight are being answered; a grace bounds the wait.
+        await active.settled(options.controlTimeoutSecs * 1000).catch((err: Error) => log.warn({ problem: err.message }, 'closing with requests still in flight'));
+        app.server.closeAllConnections();
+        await closed;
       })();
       return closing;
     },

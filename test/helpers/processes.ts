@@ -1,70 +1,22 @@
 /**
- * Test helpers for real pd-node processes: spawn the CLI, wait for the log line that says it is
- * up (with its URL / bootstrap port), and stop or kill it. Every wait has a timeout; `stopAll`
- * kills whatever a test started.
+ * Test helpers for real pd-node processes (started through src/cli/child-node.ts). `stopAll` ends
+ * whatever a test started; the JSON helpers bound every request.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { startChildNode, stopChildNode, type ChildNode } from '../../src/cli/child-node.js';
 
-export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+export type NodeProcess = ChildNode;
 
-export interface NodeProcess {
-  child: ChildProcess;
-  /** HTTP base URL (nodes and router). */
-  url: string;
-  /** Prefill nodes: the bootstrap port actually bound. */
-  bootstrapPort: number | null;
-  /** Router: the registry it hosts (tcp://...), if any. */
-  registryUrl: string | null;
-  /** Everything the process wrote to stderr so far (JSON log lines). */
-  logs: string[];
-  exited: Promise<number | null>;
+const started = new Set<ChildNode>();
+
+export async function startProcess(args: string[], timeoutMs = 60_000): Promise<ChildNode> {
+  const node = await startChildNode(args, timeoutMs);
+  started.add(node);
+  return node;
 }
 
-const started = new Set<NodeProcess>();
-
-/** Starts `pd-node ARGS` and resolves when its log says it is listening. */
-export function startProcess(args: string[], timeoutMs = 30_000): Promise<NodeProcess> {
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const logs: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const proc: NodeProcess = { child, url: '', bootstrapPort: null, registryUrl: null, logs, exited };
-  started.add(proc);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`pd-node ${args.join(' ')} not up after ${timeoutMs} ms:\n${logs.join('\n')}`)), timeoutMs);
-    let pending = '';
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-      pending += chunk;
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) {
-        logs.push(line);
-        let rec: Record<string, unknown>;
-        try {
-          rec = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          continue;
-        }
-        if (typeof rec.bootstrapPort === 'number') proc.bootstrapPort = rec.bootstrapPort;
-        if (typeof rec.registryUrl === 'string') proc.registryUrl = rec.registryUrl;
-        if ((rec.msg === 'node listening' || rec.msg === 'router listening') && typeof rec.url === 'string') {
-          proc.url = rec.url;
-          clearTimeout(timer);
-          resolve(proc);
-        }
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`pd-node ${args.join(' ')} exited with ${code} before listening:\n${logs.join('\n')}`));
-    });
-  });
-}
-
-/** SIGKILL, and wait for the exit. */
-export async function killProcess(p: NodeProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill(signal);
-  await p.exited;
+/** SIGKILL by default: a crash, as the failure tests need. */
+export async function killProcess(p: ChildNode, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  await stopChildNode(p, signal);
   started.delete(p);
 }
 
@@ -78,7 +30,7 @@ export async function getJson(url: string): Promise<any> {
 }
 
 export async function postJson(url: string, body: unknown, signal?: AbortSignal): Promise<{ status: number; body: any }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: signal ?? AbortSignal.timeout(60_000) });
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body), signal: signal ?? AbortSignal.timeout(60_000) });
   const text = await res.text();
   let parsed: unknown = text;
   try {
@@ -94,8 +46,8 @@ export async function waitForFreePool(url: string, ms = 5000): Promise<{ free_pa
   const deadline = Date.now() + ms;
   for (;;) {
     const info = await getJson(`${url}/get_server_info`);
-    const s = info.scheduler_stats as { free_pages: number; total_pages: number; page_tables: number };
-    if (s.free_pages === s.total_pages && s.page_tables === 0) return s;
+    const s = info.scheduler_stats as { free_pages: number; total_pages: number; page_tables: number; pd_rooms: number };
+    if (s.free_pages === s.total_pages && s.page_tables === 0 && s.pd_rooms === 0) return s;
     if (Date.now() > deadline) throw new Error(`${url}: pool not free after ${ms} ms: ${JSON.stringify(s)}`);
     await new Promise((r) => setTimeout(r, 50));
   }

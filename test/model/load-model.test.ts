@@ -28,7 +28,9 @@ describe('loadModel', () => {
     assert.equal(config.numLayers, 2);
     assert.equal(weights.layers.length, config.numLayers);
     assert.equal(weights.embed.length, V * H);
-    assert.equal(weights.lmHead, weights.embed, 'tied embeddings share one array');
+    assert.equal(config.tieWordEmbeddings, false, 'the tiny preset has its own lm_head');
+    assert.equal(weights.lmHead.length, V * H);
+    assert.notEqual(weights.lmHead, weights.embed);
     assert.equal(weights.finalNorm.length, H);
     for (const layer of weights.layers) {
       assert.equal(layer.inputNorm.length, H);
@@ -79,8 +81,13 @@ describe('loadModel', () => {
   });
 
   it('requires lm_head.weight when embeddings are not tied', () => {
-    const { config } = loadModel(tinyDir);
-    assert.throws(() => loadModelWeights(tinyDir, { ...config, tieWordEmbeddings: false }), /tensor lm_head\.weight is missing \(expected shape \[512, 64\]\)/);
+    const dir = copyOfTiny('no-lm-head');
+    const { config, weights } = loadModel(tinyDir);
+    const tied = { ...config, tieWordEmbeddings: true };
+    writeSafetensors(join(dir, 'model.safetensors'), modelWeightsToTensors(tied, { ...weights, lmHead: weights.embed }), 'float32');
+    const loaded = loadModelWeights(dir, tied);
+    assert.equal(loaded.lmHead, loaded.embed, 'tied embeddings share one array');
+    assert.throws(() => loadModelWeights(dir, config), /tensor lm_head\.weight is missing \(expected shape \[512, 64\]\)/);
   });
 
   it('rejects a tokenizer with more ids than the model has embeddings', () => {

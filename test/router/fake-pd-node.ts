@@ -200,8 +200,9 @@ export function streamThen(end: 'cut' | 'hold'): Behavior {
   return (req, res) => {
     if (infoAnswer(req, res, 'decode')) return;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
-    res.write(`data: ${JSON.stringify({ text: ' first', meta_info: { id: 'decode-rid', finish_reason: null } })}\n\n`);
-    if (end === 'cut') res.socket?.destroy();
+    res.write(`data: ${JSON.stringify({ text: ' first', meta_info: { id: 'decode-rid', finish_reason: null } })}\n\n`, () => {
+      if (end === 'cut') res.socket?.destroy();
+    });
   };
 }
 
@@ -230,6 +231,8 @@ function infoAnswer(req: Received, res: http.ServerResponse, role: string): bool
     case '/flush_cache':
       return json({ success: true, message: 'Cache flushed.' });
     default:
-      return false;
+      if (req.method === 'POST') return false;
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `no route for GET ${req.path}` } }));
+      return true;
   }
 }

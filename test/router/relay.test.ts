@@ -13,7 +13,7 @@ import { goodDecode, goodPrefill, PREFILL_INPUT_LOGPROBS, PREFILL_INPUT_TOP, Roo
 const TWO_63 = 1n << 63n;
 const TWO_53 = 1n << 53n;
 
-describe('router relay', () => {
+describe('router relay', { timeout: 60_000 }, () => {
   let c: Cluster;
   before(async () => {
     const kv = new RoomBoard();
@@ -100,13 +100,15 @@ describe('router relay', () => {
     for (const out of JSON.parse(text)) assert.deepEqual(out.meta_info.input_token_logprobs, PREFILL_INPUT_LOGPROBS);
   });
 
-  test('return_logprob with stream: merged into the first chunk that has meta_info only', async () => {
+  test('return_logprob with stream: merged into every chunk that has meta_info, the rest relayed as is', async () => {
     const res = await fetch(`${c.router.url}/generate`, { method: 'POST', body: JSON.stringify({ text: 'hi', stream: true, return_logprob: true }) });
     assert.equal(res.status, 200);
-    const chunks = sseChunks(await res.text());
+    const body = await res.text();
+    const chunks = sseChunks(body);
     assert.equal(chunks.length, 2);
-    assert.deepEqual(chunks[0].meta_info.input_token_logprobs, PREFILL_INPUT_LOGPROBS);
-    assert.deepEqual(chunks[1].meta_info.input_token_logprobs, [], 'later chunks are relayed unchanged');
+    for (const chunk of chunks) assert.deepEqual(chunk.meta_info.input_token_logprobs, PREFILL_INPUT_LOGPROBS);
+    assert.deepEqual(chunks[1].meta_info.output_token_logprobs, [[-0.5, 7, null]]);
+    assert.ok(body.endsWith('\n\ndata: [DONE]\n\n'));
   });
 
   test('OpenAI routes go to the same path on both nodes', async () => {
