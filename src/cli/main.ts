@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 /**
  * The `pd-node` command (package bin). Commands:
- *   pd-node [--role colocated] [node flags]   serve a node (flags: node-flags.ts)
+ *   pd-node [--role colocated|prefill|decode] [node flags]   serve a node (flags: node-flags.ts)
+ *   pd-node --role router [router flags]      the PD router (flags: router-flags.ts; own parser, since
+ *                                             `--prefill URL [PORT]` does not fit yargs)
+ *   pd-node --role registry [--registry-port] a registry alone
  *   pd-node gen-model --out DIR ...           write a random-weight model directory
  *   pd-node demo                              start a node, send one /generate, print it, stop
  * Exit status: 0 on success, 2 for a usage error (bad, unknown, repeated or missing flag; the message
@@ -24,6 +27,30 @@ function report(err: unknown): void {
   const hint = usage ? "\nRun 'pd-node --help' for the flags." : '';
   process.stderr.write(`pd-node: ${err instanceof Error ? err.message : String(err)}${hint}\n`);
   process.exitCode = usage ? EXIT_USAGE : EXIT_FAILURE;
+}
+
+/** `--role X` or `--role=X` in raw argv: the router and the registry have parsers of their own. */
+function roleOf(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--role') return argv[i + 1];
+    if (argv[i].startsWith('--role=')) return argv[i].slice('--role='.length);
+  }
+  return undefined;
+}
+
+async function runRole(argv: string[], role: 'router' | 'registry'): Promise<void> {
+  if (role === 'registry') {
+    const { parseRegistryFlags, serveRegistry } = await import('./registry-command.js');
+    return serveRegistry(parseRegistryFlags(argv));
+  }
+  const { parseRouterFlags, routerHelp } = await import('./router-flags.js');
+  const flags = parseRouterFlags(argv);
+  if (flags.help) {
+    process.stdout.write(`${routerHelp()}\n`);
+    return;
+  }
+  const { serveRouter } = await import('./router-command.js');
+  return serveRouter(flags);
 }
 
 const cli = yargs(hideBin(process.argv))
@@ -59,7 +86,10 @@ const cli = yargs(hideBin(process.argv))
   });
 
 try {
-  await cli.parseAsync();
+  const argv = hideBin(process.argv);
+  const role = roleOf(argv);
+  if (role === 'router' || role === 'registry') await runRole(argv, role);
+  else await cli.parseAsync();
 } catch (err) {
   report(err);
 }

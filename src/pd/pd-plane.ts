@@ -69,7 +69,7 @@ export async function startPdPlane({ options, client, metrics, httpUrl, log }: P
       id: nodeId,
       role,
       httpUrl,
-      controlAddr: controlPort === null ? '' : `tcp://${options.host}:${controlPort}`,
+      controlAddr: controlPort === null ? null : `tcp://${options.host}:${controlPort}`,
       bootstrapPort: controlPort,
       model,
       kvLayout,

@@ -142,7 +142,7 @@ function readNodeRecord(value: unknown, path: string): NodeRecord {
     id: nonEmptyString(o, 'id', path),
     role: role(o, path),
     httpUrl,
-    controlAddr: nonEmptyString(o, 'controlAddr', path),
+    controlAddr: o.controlAddr === null ? null : nonEmptyString(o, 'controlAddr', path),
     bootstrapPort: o.bootstrapPort === null ? null : integer(o, 'bootstrapPort', path, 1, 65535, 'null or an integer'),
     model: readModel(o.model, `${path}.model`),
     kvLayout: readKvLayout(o.kvLayout, `${path}.kvLayout`),

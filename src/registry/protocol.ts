@@ -29,8 +29,8 @@ export interface NodeRecord {
   role: RegisteredRole;
   /** HTTP base URL, e.g. http://127.0.0.1:30000 */
   httpUrl: string;
-  /** ZeroMQ address of the node's PD control socket, e.g. tcp://127.0.0.1:8998 */
-  controlAddr: string;
+  /** ZeroMQ address of a prefill node's PD control socket, e.g. tcp://127.0.0.1:8998 (decode: null, it only connects). */
+  controlAddr: string | null;
   /** Prefill nodes: the bootstrap port (= the control socket's port), as the router's --prefill URL PORT names it. */
   bootstrapPort: number | null;
   model: ModelIdentity;

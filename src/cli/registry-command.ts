@@ -1,0 +1,47 @@
+/**
+ * `pd-node --role registry [--host H] [--registry-port P] [--log-level L]`: a registry alone, for
+ * deployments where routers on other hosts read it (--registry-url) and nodes register with it.
+ */
+import yargs from 'yargs';
+import { createLogger, type LogLevel } from '../log/logger.js';
+import { startRegistry } from '../registry/registry-server.js';
+import { nonEmpty, oneOf, PARSER_CONFIGURATION, portNumber, rawFlag, usageError } from './flag-values.js';
+import { DEFAULT_REGISTRY_PORT } from './router-flags.js';
+import { waitForStopSignal } from './wait-for-signal.js';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export interface RegistryFlags {
+  host: string;
+  port: number;
+  logLevel: LogLevel;
+}
+
+export function parseRegistryFlags(argv: string[]): RegistryFlags {
+  const parsed = yargs(argv)
+    .parserConfiguration(PARSER_CONFIGURATION)
+    .option('role', { type: 'string', requiresArg: true, describe: 'registry' })
+    .option('host', { type: 'string', requiresArg: true, describe: 'Address to listen on.', default: '127.0.0.1' })
+    .option('registry-port', { type: 'string', requiresArg: true, describe: 'Port of the registry (ZeroMQ ROUTER).', default: String(DEFAULT_REGISTRY_PORT) })
+    .option('log-level', { type: 'string', requiresArg: true, describe: `Log level (${LOG_LEVELS.join(', ')}).`, default: 'info' })
+    .strict()
+    .version(false)
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw usageError(msg, err);
+    })
+    .parseSync();
+  return {
+    host: nonEmpty('--host', rawFlag(parsed, 'host')!),
+    port: portNumber('--registry-port', rawFlag(parsed, 'registry-port')!),
+    logLevel: oneOf('--log-level', rawFlag(parsed, 'log-level')!, LOG_LEVELS),
+  };
+}
+
+export async function serveRegistry(flags: RegistryFlags): Promise<void> {
+  const log = createLogger(flags.logLevel, 'pd-node-registry');
+  const registry = await startRegistry({ host: flags.host, port: flags.port, log });
+  log.info({ registryUrl: registry.url }, `registry listening at ${registry.url}`);
+  await waitForStopSignal();
+  await registry.close();
+}
