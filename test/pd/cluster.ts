@@ -33,7 +33,7 @@ export async function startCluster(backend: 'tcp' | 'shm', routerExtra: string[]
       const deadline = Date.now() + ms;
       for (;;) {
         const info = await getJson(`${router.url}/get_server_info`);
-        const nodes = (info.nodes ?? []) as { role: string; up?: boolean }[];
+        const nodes = info.router.nodes as { role: string; up: boolean }[];
         const count = (role: string) => nodes.filter((n) => n.role === role && n.up !== false).length;
         if (count('prefill') === prefill && count('decode') === decode) return;
         if (Date.now() > deadline) throw new Error(`router sees ${count('prefill')} prefill / ${count('decode')} decode, want ${prefill} / ${decode}: ${JSON.stringify(info)}`);
