@@ -89,7 +89,9 @@ export class PrefillControl {
         const problem = handshakeProblem(this.opts, msg);
         if (problem) {
           this.opts.log.warn({ room: msg.room, peerId, problem }, 'PD handshake refused');
-          return this.send(peerId, { v: 1, type: 'room_failed', room: msg.room, message: problem });
+          this.send(peerId, { v: 1, type: 'room_failed', room: msg.room, message: problem });
+          // The room fails here too (its pages are freed now, not at the bootstrap timeout).
+          return this.opts.toScheduler({ type: 'room_failed', room: msg.room, message: problem, peerId });
         }
         return this.opts.toScheduler({ type: 'kv_target', room: msg.room, peerId, endpoint: msg.endpoint, pageIds: msg.pageIds });
       }

@@ -11,8 +11,8 @@ export interface Cluster {
   modelPath: string;
   backend: string;
   addNode(role: 'prefill' | 'decode', extra?: string[]): Promise<NodeProcess>;
-  /** Waits until the router lists exactly these many live nodes per role. */
-  waitForNodes(prefill: number, decode: number, ms?: number): Promise<void>;
+  /** Waits until the live nodes the router lists are exactly `nodes` (dead ones expired, new ones joined). */
+  waitForNodes(nodes: NodeProcess[], ms?: number): Promise<void>;
   kill(node: NodeProcess): Promise<void>;
 }
 
@@ -29,14 +29,14 @@ export async function startCluster(backend: 'tcp' | 'shm', routerExtra: string[]
       if (role === 'prefill') args.push('--disaggregation-bootstrap-port', '0');
       return startProcess([...args, ...extra]);
     },
-    async waitForNodes(prefill, decode, ms = 15_000) {
+    async waitForNodes(nodes, ms = 15_000) {
+      const want = nodes.map((n) => n.url).sort().join(' ');
       const deadline = Date.now() + ms;
       for (;;) {
         const info = await getJson(`${router.url}/get_server_info`);
-        const nodes = info.router.nodes as { role: string; up: boolean }[];
-        const count = (role: string) => nodes.filter((n) => n.role === role && n.up !== false).length;
-        if (count('prefill') === prefill && count('decode') === decode) return;
-        if (Date.now() > deadline) throw new Error(`router sees ${count('prefill')} prefill / ${count('decode')} decode, want ${prefill} / ${decode}: ${JSON.stringify(info)}`);
+        const live = (info.router.nodes as { url: string; up: boolean }[]).filter((n) => n.up).map((n) => n.url).sort().join(' ');
+        if (live === want) return;
+        if (Date.now() > deadline) throw new Error(`router lists [${live}], want [${want}]`);
         await new Promise((r) => setTimeout(r, 100));
       }
     },

@@ -35,7 +35,7 @@ for (const backend of ['tcp', 'shm'] as const) {
         cluster.addNode('decode'),
         startNode({ port: 0, logLevel: 'silent', modelPath: cluster.modelPath }),
       ]);
-      await cluster.waitForNodes(1, 1);
+      await cluster.waitForNodes([prefill, decode]);
     });
     after(async () => {
       await colocated?.close();
