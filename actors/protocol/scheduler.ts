@@ -123,8 +123,12 @@ export type SchedulerOutbound =
   /** Decode: pages are reserved for a room; ask the prefill node to fill them. */
   | { type: 'kv_request'; room: string; rid: string; bootstrap: PdBootstrap; pageIds: number[] }
   /** Prefill: every page of the room is in the decode pool. */
-  /** `exposedMs`: from the first token to the last byte landing, the transfer time decode waits for. */
-  | { type: 'kv_done'; room: string; peerId: string; first: FirstToken; bytes: number; runs: number; transferMs: number; exposedMs: number }
+  /**
+   * `transferMs`: first write issued to last byte landed (overlaps compute); `writeMs`: time the
+   * writes themselves took, summed (bandwidth = bytes / writeMs); `exposedMs`: first token to last
+   * byte landed, the transfer time decode waits for.
+   */
+  | { type: 'kv_done'; room: string; peerId: string; first: FirstToken; bytes: number; runs: number; transferMs: number; writeMs: number; exposedMs: number }
   /** Either side: tell the other side the room failed (peerId: prefill side; bootstrap: decode side). */
   | { type: 'room_failed_notice'; room: string; peerId?: string; bootstrap?: PdBootstrap; message: string };
 

@@ -36,6 +36,7 @@ interface PrefillRoom {
   failed: string | null;
   bytes: number;
   runs: number;
+  writeMs: number;
   /** When the first write was issued, and when the first token was sampled. */
   firstWriteAt: number;
   completedAt: number;
@@ -69,7 +70,7 @@ export class PrefillRooms {
   }
 
   track(seq: Sequence, room: string, now: number): void {
-    const r: PrefillRoom = { seq, target: null, deadline: now + this.deps.bootstrapTimeoutMs, connected: null, sentPages: 0, inflight: 0, first: null, failed: null, bytes: 0, runs: 0, firstWriteAt: 0, completedAt: 0 };
+    const r: PrefillRoom = { seq, target: null, deadline: now + this.deps.bootstrapTimeoutMs, connected: null, sentPages: 0, inflight: 0, first: null, failed: null, bytes: 0, runs: 0, writeMs: 0, firstWriteAt: 0, completedAt: 0 };
     this.rooms.set(room, r);
     const parked = this.parked.get(room);
     if (parked) {
@@ -185,6 +186,7 @@ export class PrefillRooms {
         (res) => {
           r.bytes += res.bytes;
           r.runs += res.runs;
+          r.writeMs += res.ms;
         },
         (err: Error) => {
           if (r.failed) return;
@@ -207,7 +209,7 @@ export class PrefillRooms {
     const transferMs = now - r.firstWriteAt;
     const exposedMs = now - r.completedAt;
     this.deps.log.debug({ rid: r.seq.rid, room, bytes: r.bytes, runs: r.runs, transferMs, exposedMs }, 'room transferred');
-    this.deps.emit({ type: 'kv_done', room, peerId: r.target!.peerId, first: r.first!, bytes: r.bytes, runs: r.runs, transferMs, exposedMs });
+    this.deps.emit({ type: 'kv_done', room, peerId: r.target!.peerId, first: r.first!, bytes: r.bytes, runs: r.runs, transferMs, writeMs: r.writeMs, exposedMs });
   }
 
   /** A failed room leaves once its writes are over: then pages are free and decode may be told. */

@@ -19,7 +19,7 @@ export type DecodeToPrefill =
 /** Prefill -> decode. */
 export type PrefillToDecode =
   | { v: 1; type: 'pong' }
-  | { v: 1; type: 'kv_done'; room: string; first: FirstToken; bytes: number; runs: number; transferMs: number; exposedMs: number }
+  | { v: 1; type: 'kv_done'; room: string; first: FirstToken; bytes: number; runs: number; transferMs: number; writeMs: number; exposedMs: number }
   | { v: 1; type: 'room_failed'; room: string; message: string };
 
 type Check = (v: unknown) => boolean;
@@ -42,7 +42,7 @@ const FIELDS: Record<string, Record<string, Check>> = {
   ping: {},
   pong: {},
   kv_request: { room: isRoom, pageIds: isPageList, endpoint: isEndpoint, model: isModel, kvLayout: isLayout },
-  kv_done: { room: isRoom, first: isFirst, bytes: isCount, runs: isCount, transferMs: isNumber, exposedMs: isNumber },
+  kv_done: { room: isRoom, first: isFirst, bytes: isCount, runs: isCount, transferMs: isNumber, writeMs: isNumber, exposedMs: isNumber },
   room_failed: { room: isRoom, message: isString },
 };
 

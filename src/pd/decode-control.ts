@@ -23,7 +23,7 @@ export interface DecodeControlOptions {
   log: Logger;
   toScheduler: (msg: PdInbound) => void;
   /** Observes every completed transfer (metrics). */
-  onTransfer?: (t: { bytes: number; runs: number; transferMs: number; exposedMs: number }) => void;
+  onTransfer?: (t: { bytes: number; runs: number; transferMs: number; writeMs: number; exposedMs: number }) => void;
 }
 
 interface PrefillPeer {

@@ -7,6 +7,7 @@ export class PdMetrics {
   private readonly bytes: Counter;
   private readonly runs: Counter;
   private readonly rooms: Counter;
+  private readonly writeSeconds: Counter;
   private readonly transfer: Histogram;
   private readonly exposed: Histogram;
 
@@ -15,11 +16,13 @@ export class PdMetrics {
     this.bytes = new Counter({ name: 'pd_node_kv_transfer_bytes_total', help: 'KV bytes moved between prefill and decode.', registers });
     this.runs = new Counter({ name: 'pd_node_kv_transfer_runs_total', help: 'Coalesced page runs written (one write each).', registers });
     this.rooms = new Counter({ name: 'pd_node_kv_transfer_rooms_total', help: 'Rooms whose KV was transferred.', registers });
+    this.writeSeconds = new Counter({ name: 'pd_node_kv_write_seconds_total', help: 'Time the KV writes took, summed (bytes / this = transfer bandwidth).', registers });
     this.transfer = new Histogram({ name: 'pd_node_kv_transfer_ms', help: 'Per room: first write issued to last byte landed (ms).', buckets: MS_BUCKETS, registers });
     this.exposed = new Histogram({ name: 'pd_node_kv_transfer_exposed_ms', help: 'Per room: end of prefill to last byte landed, the transfer time decode waits for (ms).', buckets: MS_BUCKETS, registers });
   }
 
-  observe(t: { bytes: number; runs: number; transferMs: number; exposedMs: number }): void {
+  observe(t: { bytes: number; runs: number; transferMs: number; writeMs: number; exposedMs: number }): void {
+    this.writeSeconds.inc(t.writeMs / 1000);
     this.bytes.inc(t.bytes);
     this.runs.inc(t.runs);
     this.rooms.inc();

@@ -46,7 +46,7 @@ export async function startPdPlane({ options, client, metrics, httpUrl, log }: P
     client.onPdMessage((msg) => {
       if (msg.type === 'kv_done') {
         pdMetrics.observe(msg);
-        control.send(msg.peerId, { v: 1, type: 'kv_done', room: msg.room, first: msg.first, bytes: msg.bytes, runs: msg.runs, transferMs: msg.transferMs, exposedMs: msg.exposedMs });
+        control.send(msg.peerId, { v: 1, type: 'kv_done', room: msg.room, first: msg.first, bytes: msg.bytes, runs: msg.runs, transferMs: msg.transferMs, writeMs: msg.writeMs, exposedMs: msg.exposedMs });
       } else if (msg.type === 'room_failed_notice' && msg.peerId !== undefined) {
         control.send(msg.peerId, { v: 1, type: 'room_failed', room: msg.room, message: msg.message });
       }
