@@ -1,9 +1,11 @@
 /**
- * pd-node as a library. `startNode` runs a node in-process; the rest are the typed building blocks
- * (model files, KV layout, engine and protocol types) for programs that embed or extend it.
+ * pd-node as a library. `startNode` runs a node (colocated, prefill or decode) in-process,
+ * `startRouter` / `startRouterWithRegistry` a PD router, `startRegistry` a registry; the rest are the
+ * typed building blocks (model files, KV layout, engine, transfer and protocol types) for programs
+ * that embed or extend it.
  */
 export { startNode, type NodeHandle } from './node/start-node.js';
-export { DEFAULT_NODE_OPTIONS, type NodeOptions, type NodeRole } from './node/options.js';
+export { DEFAULT_NODE_OPTIONS, type NodeOptions, type NodeRole, type TransferBackend } from './node/options.js';
 export type { SchedulerClient, GenerateEvent } from './node/scheduler-client.js';
 export type {
   GenerateRequest,
@@ -22,3 +24,12 @@ export type { LlamaConfig, ModelWeights, TextTokenizer, ChatMessage } from './mo
 export { genModel } from './model/gen-model.js';
 export { ensureDefaultModel } from './model/default-model.js';
 export { loadModel } from './model/load-model.js';
+export { startRouter, type RouterHandle } from './router/start-router.js';
+export { startRouterWithRegistry, type RouterWithRegistry } from './router/start-router-with-registry.js';
+export { DEFAULT_ROUTER_OPTIONS, POLICIES, type RouterOptions, type PolicyName, type PrefillSpec, type DecodeSpec } from './router/options.js';
+export type { NodeSource } from './router/node-source.js';
+export { startRegistry, type RegistryServer } from './registry/registry-server.js';
+export { RegistryClient } from './registry/registry-client.js';
+export type { NodeRecord, RegisteredRole, ModelIdentity } from './registry/protocol.js';
+export { type KvEndpoint, type KvManager, type KvSender, type KvReceiver, type PageRun, type PoolRegion, coalescePages } from './transfer/kv-transfer.js';
+export { createKvManager } from './transfer/backends.js';
