@@ -3,6 +3,7 @@
  * reports back across the process boundary), and a scattered page mapping that has runs adjacent on
  * both sides as well as pages adjacent on one side only.
  */
+import assert from 'node:assert/strict';
 import { createHash, randomFillSync } from 'node:crypto';
 import type { PoolRegion } from '../../src/transfer/kv-transfer.js';
 
@@ -28,3 +29,13 @@ export const SCATTER = {
   src: [2, 3, 4, 7, 9, 10, 15, 17, 20, 21, 22, 23],
   dst: [30, 31, 32, 5, 12, 14, 20, 21, 40, 41, 42, 43],
 };
+
+/** Every destination page of SCATTER holds its source page's bytes; every other page is still zero. */
+export function assertScatterLanded(got: readonly string[], src: PoolRegion, receiverPages: number): void {
+  const want = pageDigests(src);
+  const zero = zeroDigest(src.pageBytes);
+  for (let p = 0; p < receiverPages; p++) {
+    const i = SCATTER.dst.indexOf(p);
+    assert.equal(got[p], i < 0 ? zero : want[SCATTER.src[i]], `destination page ${p}`);
+  }
+}

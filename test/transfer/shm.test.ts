@@ -15,7 +15,7 @@ import { gqaLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { coalescePages } from '../../src/transfer/kv-transfer.js';
 import { ShmKvManager } from '../../src/transfer/shm/shm-kv-manager.js';
-import { fillRandom, pageDigests, SCATTER, zeroDigest } from './pages.js';
+import { assertScatterLanded, fillRandom, pageDigests, SCATTER, zeroDigest } from './pages.js';
 import { Receiver } from './receiver.js';
 
 const LAYOUT = gqaLayout(3, 1, 5, 'float32', 7); // 840-byte pages
@@ -41,13 +41,7 @@ test('shm: pages reach scattered destinations intact across processes; untouched
     const runs = coalescePages(SCATTER.src, SCATTER.dst);
     const results = await Promise.all([runs.slice(0, 3), runs.slice(3)].map((w) => tx.write('rx', w, 10_000)));
     assert.equal(results.reduce((n, r) => n + r.bytes, 0), SCATTER.src.length * src.pageBytes);
-    const want = pageDigests(src);
-    const got = await rx.digests();
-    const zero = zeroDigest(src.pageBytes);
-    for (let p = 0; p < RX_PAGES; p++) {
-      const i = SCATTER.dst.indexOf(p);
-      assert.equal(got[p], i < 0 ? zero : want[SCATTER.src[i]], `destination page ${p}`);
-    }
+    assertScatterLanded(await rx.digests(), src, RX_PAGES);
   });
 });
 
