@@ -243,6 +243,8 @@ export class Scheduler {
   }
 
   private buildBatch(): Slot[] {
+    // Pages freed by the last step go to queued PD rooms first (they were waiting before anyone here).
+    this.decodeRooms?.preallocate(this.now());
     const slots: Slot[] = [];
     let budget = this.limits.chunkedPrefillSize;
     // Oldest first, so retraction (which takes the youngest) never hits a sequence already in the batch.
