@@ -7,6 +7,7 @@
  *   pd-node --role registry [--registry-port] a registry alone
  *   pd-node gen-model --out DIR ...           write a random-weight model directory
  *   pd-node demo                              start a node, send one /generate, print it, stop
+ *   pd-node devices [--disaggregation-ib-device LIST]   RDMA ports, which the verbs backend would use
  * Exit status: 0 on success, 2 for a usage error (bad, unknown, repeated or missing flag; the message
  * on stderr names the flag), 1 when the work itself failed.
  */
@@ -14,6 +15,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { VERSION } from '../server/version.js';
 import { DEMO_BASE_OPTIONS, DEMO_FLAGS, runDemo } from './demo-command.js';
+import { addDevicesFlags, devicesFlagsFrom, runDevices } from './devices-command.js';
 import { FlagError, PARSER_CONFIGURATION, usageError } from './flag-values.js';
 import { addGenModelFlags, genModelFlagsFrom, runGenModel } from './gen-model-command.js';
 import { addNodeFlags, nodeOptionsFrom } from './node-flags.js';
@@ -73,6 +75,12 @@ const cli = yargs(hideBin(process.argv))
     'Start a node on a free port, send it the SGLang docs\' /generate request, print request and response, stop',
     (y) => addNodeFlags(y, DEMO_BASE_OPTIONS, DEMO_FLAGS),
     (argv) => runDemo(nodeOptionsFrom(argv, DEMO_BASE_OPTIONS, DEMO_FLAGS)),
+  )
+  .command(
+    'devices',
+    'List the RDMA ports (state, rate, link layer, GID), which ones the verbs backend would use and why, and the --disaggregation-ib-device value',
+    (y) => addDevicesFlags(y),
+    (argv) => runDevices(devicesFlagsFrom(argv)),
   )
   .strict()
   .version(VERSION)
