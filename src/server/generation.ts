@@ -81,7 +81,7 @@ export class GenerationBatch {
   ) {
     deps.ids.claim(requests.map((r) => r.rid));
     this.observe = observe;
-    this.runs = requests.map((req, i) => new Run(i, req, arrivedAt, requestLogger(deps.log, req.rid)));
+    this.runs = requests.map((req, i) => new Run(i, req, arrivedAt, requestLogger(deps.log, req.rid, req.pd?.room)));
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 

@@ -3,7 +3,7 @@
  * Prometheus metrics, over one `SchedulerClient`. Returned with routes registered, not listening
  * (`startNode` listens). Decisions:
  * - Fastify logs through our pino instance, with its per-request lines off: request lines come
- *   from `requestLogger`, so each carries the request id.
+ *   from `requestLogger`, so each carries the request id (and the bootstrap room in PD mode).
  * - ajv never coerces, fills defaults or drops fields: a wrong type or an unknown field is a 400
  *   naming the field, never a silent reinterpretation.
  * - Bodies are parsed as JSON whatever their content type (or none): `curl -d` sends
