@@ -63,7 +63,7 @@ async function start(): Promise<Started> {
   const pages = poolPages(layout, contextLength, options.maxTotalTokens);
   const { pool, region } = createPool(layout, pages);
   const engine = new ReferenceEngine(config, weights, pool, { kernel: options.kernel, warn: (m) => log.warn(m) });
-  const transfer = options.role === 'colocated' ? null : await TransferActorClient.start(options.transferBackend, pool, options.logLevel);
+  const transfer = options.role === 'colocated' ? null : await TransferActorClient.start(options.transferBackend, pool, options.logLevel, { ibDevices: options.ibDevices ?? undefined });
   const kvEndpoint = options.role === 'decode' ? await transfer!.listen(options.host) : null;
   const allocator = new KvAllocator(pages, options.pageSize);
   const scheduler = new Scheduler(

@@ -20,6 +20,8 @@ export interface TransferWorkerData {
   pool: PoolSpec;
   logLevel: LogLevel;
   connectTimeoutMs: number;
+  /** verbs: `--disaggregation-ib-device`. */
+  ibDevices?: string[];
 }
 
 export type TransferRequest =

@@ -28,6 +28,8 @@ export interface TransferActorOptions {
   /** Added to the worker-side bounds (connect, write timeout) for the client-side ones. */
   graceMs: number;
   workerUrl: URL;
+  /** verbs: the devices to use (undefined: the top-rate ACTIVE ports). */
+  ibDevices?: string[];
 }
 
 export const DEFAULT_TRANSFER_ACTOR_OPTIONS: TransferActorOptions = {
@@ -62,7 +64,7 @@ export class TransferActorClient {
 
   static async start(backend: TransferBackendName, pool: PoolRegion, logLevel: LogLevel = 'info', options: Partial<TransferActorOptions> = {}): Promise<TransferActorClient> {
     const o = { ...DEFAULT_TRANSFER_ACTOR_OPTIONS, ...options };
-    const workerData: TransferWorkerData = { backend, pool: toPoolSpec(pool), logLevel, connectTimeoutMs: o.connectMs };
+    const workerData: TransferWorkerData = { backend, pool: toPoolSpec(pool), logLevel, connectTimeoutMs: o.connectMs, ibDevices: o.ibDevices };
     const worker = new Worker(o.workerUrl, { workerData });
     let onMessage: (msg: TransferReply) => void = () => {};
     let onError: (err: Error) => void = () => {};

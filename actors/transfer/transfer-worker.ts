@@ -118,7 +118,7 @@ class TransferActor {
 function start(): TransferActor {
   const { pool, mapping } = fromPoolSpec(data.pool);
   try {
-    const manager = createKvManager(data.backend, { connectTimeoutMs: data.connectTimeoutMs, onRefuse: (reason) => log.warn(reason) });
+    const manager = createKvManager(data.backend, { connectTimeoutMs: data.connectTimeoutMs, onRefuse: (reason) => log.warn(reason), ibDevices: data.ibDevices });
     return new TransferActor(manager, pool, mapping);
   } catch (err) {
     mapping?.close();

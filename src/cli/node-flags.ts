@@ -43,11 +43,14 @@ function flag<K extends keyof NodeOptions>(
 export const NODE_FLAGS: readonly NodeFlag[] = [
   flag('role', 'role', 'What this node does: colocated (prefill and decode in one node), prefill or decode (PD); router and registry take their own flags (pd-node --role router --help).', (f, raw) => oneOf(f, raw, ROLES)),
   flag('disaggregation-mode', 'role', "SGLang's name for the role: null (colocated), prefill or decode.", (f, raw) => (raw === 'null' ? 'colocated' : oneOf(f, raw, ['prefill', 'decode'] as const))),
-  flag('disaggregation-transfer-backend', 'transferBackend', `How KV moves from prefill to decode (${BACKENDS.join(', ')}); shm needs both nodes on one host; verbs (RDMA) is not available yet.`, (f, raw) => {
-    const b = oneOf(f, raw, BACKENDS);
-    if (b === 'verbs') throw new FlagError(`${f} verbs: the RDMA backend is not available yet; use tcp (any hosts) or shm (same host)`);
-    return b;
-  }),
+  flag('disaggregation-transfer-backend', 'transferBackend', `How KV moves from prefill to decode (${BACKENDS.join(', ')}); shm needs both nodes on one host; verbs needs an RDMA device on both (see pd-node devices).`, (f, raw) =>
+    oneOf(f, raw, BACKENDS),
+  ),
+  flag('disaggregation-ib-device', 'ibDevices', 'verbs: RDMA devices to use, comma-separated (e.g. mlx5_0,mlx5_2); pd-node devices shows the choice.', (f, raw) => {
+    const names = raw.split(',').map((n) => n.trim());
+    if (names.some((n) => n === '')) throw new FlagError(`${f} has an empty device name (got "${raw}")`);
+    return names;
+  }, 'the ACTIVE ports that share the top rate'),
   flag('registry-url', 'registryUrl', 'ZeroMQ registry to register with, tcp://HOST:PORT (the router hosts one on --registry-port).', tcpUrl, 'none'),
   flag('disaggregation-bootstrap-port', 'bootstrapPort', 'Prefill: port of the bootstrap socket decode nodes connect to (the router names it after the prefill URL).', portNumber),
   flag('disaggregation-bootstrap-timeout', 'bootstrapTimeoutSecs', 'PD: seconds a request may wait for its peer node (page list or pages) before failing.', positiveSeconds),

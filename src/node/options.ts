@@ -23,6 +23,8 @@ export interface NodeOptions {
   kernel: 'wasm' | 'js';
   /** PD: how KV moves from prefill to decode. */
   transferBackend: TransferBackend;
+  /** PD, verbs: RDMA devices to use (`--disaggregation-ib-device`); null: the ACTIVE ports of the top rate. */
+  ibDevices: string[] | null;
   /** PD: ZeroMQ registry to register with (tcp://HOST:PORT); null: none. */
   registryUrl: string | null;
   /** PD, prefill: port of the bootstrap (control) socket decode nodes connect to (SGLang's default 8998). */
@@ -49,6 +51,7 @@ export const DEFAULT_NODE_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   logLevel: 'info',
   kernel: 'wasm',
   transferBackend: 'tcp',
+  ibDevices: null,
   registryUrl: null,
   bootstrapPort: 8998,
   bootstrapTimeoutSecs: 30,

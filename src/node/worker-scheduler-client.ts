@@ -51,7 +51,7 @@ export class WorkerSchedulerClient implements SchedulerClient {
     const ready = new Promise<ModelInfo>((resolve, reject) => {
       onMessage = (msg) => {
         if (msg.type === 'ready') resolve(msg.model);
-        else if (msg.type === 'init_failed') reject(new Error(`cannot load model from ${modelDir}: ${msg.message}`));
+        else if (msg.type === 'init_failed') reject(new Error(`node start-up failed (model ${modelDir}): ${msg.message}`));
       };
       onError = reject;
       onExit = (code) => reject(new Error(`scheduler worker exited with code ${code} during start-up`));

@@ -1,19 +1,21 @@
 /**
  * The transfer backend behind `--disaggregation-transfer-backend`. Importing this is cheap on any OS:
- * the shm backend loads libc only when it first maps a segment. Options only concern tcp (shm has no
- * connection to bound and no receiver that could refuse anyone).
+ * the shm backend loads libc only when it first maps a segment, and the verbs backend loads
+ * libibverbs only when its manager is made (and fails there without a usable RDMA device). Options concern the backends with a connection
+ * (tcp, verbs); shm has no connection to bound and no receiver that could refuse anyone.
  */
 import type { KvManager, TransferBackendName } from './kv-transfer.js';
 import { ShmKvManager } from './shm/shm-kv-manager.js';
 import { DEFAULT_TCP_KV_OPTIONS, TcpKvManager, type TcpKvOptions } from './tcp/tcp-kv-manager.js';
+import { VerbsKvManager, type VerbsKvOptions } from './verbs/verbs-kv-manager.js';
 
-export function createKvManager(name: TransferBackendName, tcpOptions: TcpKvOptions = DEFAULT_TCP_KV_OPTIONS): KvManager {
+export function createKvManager(name: TransferBackendName, options: TcpKvOptions & Pick<VerbsKvOptions, 'ibDevices'> = DEFAULT_TCP_KV_OPTIONS): KvManager {
   switch (name) {
     case 'tcp':
-      return new TcpKvManager(tcpOptions);
+      return new TcpKvManager(options);
     case 'shm':
       return new ShmKvManager();
     case 'verbs':
-      throw new Error('the verbs backend arrives with RDMA support (issue 4); use --disaggregation-transfer-backend tcp or shm');
+      return new VerbsKvManager(options);
   }
 }

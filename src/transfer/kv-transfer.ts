@@ -10,7 +10,23 @@ export type TransferBackendName = 'tcp' | 'shm' | 'verbs';
 export type KvEndpoint =
   | { backend: 'tcp'; host: string; port: number }
   /** `hostId` tells whether the sender is on the same host (shm cannot cross hosts). */
-  | { backend: 'shm'; name: string; bytes: number; hostId: string };
+  | { backend: 'shm'; name: string; bytes: number; hostId: string }
+  /**
+   * `host:port` is the receiver's queue-pair exchange (TCP); `devices` its pool registered on each
+   * RDMA device, in striping order; `bytes` the registered pool size.
+   */
+  | { backend: 'verbs'; host: string; port: number; bytes: number; devices: VerbsDeviceEndpoint[] };
+
+/** The decode pool as one RDMA device exposes it. `addr` is a decimal string (a 64-bit address). */
+export interface VerbsDeviceEndpoint {
+  name: string;
+  /** 32 hex digits, network order. */
+  gid: string;
+  gidIndex: number;
+  lid: number;
+  addr: string;
+  rkey: number;
+}
 
 /** `count` adjacent pages from local page `src` to remote page `dst`. */
 export interface PageRun {

@@ -4,6 +4,7 @@
  * registry, as in the demo.
  */
 import { ensureDefaultModel } from '../../src/model/default-model.js';
+import type { TransferBackendName } from '../../src/transfer/kv-transfer.js';
 import { getJson, killProcess, startProcess, type NodeProcess } from '../helpers/processes.js';
 
 export interface Cluster {
@@ -16,7 +17,7 @@ export interface Cluster {
   kill(node: NodeProcess): Promise<void>;
 }
 
-export async function startCluster(backend: 'tcp' | 'shm', routerExtra: string[] = []): Promise<Cluster> {
+export async function startCluster(backend: TransferBackendName, routerExtra: string[] = []): Promise<Cluster> {
   const modelPath = await ensureDefaultModel();
   const router = await startProcess(['--role', 'router', '--pd-disaggregation', '--host', '127.0.0.1', '--port', '0', '--registry-port', '0', '--registry-poll-ms', '100', '--log-level', 'info', ...routerExtra]);
   if (!router.registryUrl) throw new Error(`router did not say where its registry is:\n${router.logs.join('\n')}`);

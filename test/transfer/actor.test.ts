@@ -39,9 +39,9 @@ test('actor: a receiver actor and a sender actor move pages; connect is reused, 
   await assert.rejects(tx.write('d', [], 1_000), /the transfer actor was closed/);
 });
 
-test('actor: start fails clearly for verbs, for a pool it cannot share, and for shm over a pool not in shared memory', async () => {
+test('actor: start fails clearly for verbs without an RDMA device, for a pool it cannot share, and for shm over a pool not in shared memory', async () => {
   const pool = new KvPool(LAYOUT, 2);
-  await assert.rejects(TransferActorClient.start('verbs', pool, 'error'), /verbs backend arrives with RDMA support \(issue 4\); use --disaggregation-transfer-backend tcp or shm/);
+  await assert.rejects(TransferActorClient.start('verbs', pool, 'error'), /The verbs transfer backend needs an RDMA device; --disaggregation-transfer-backend tcp or shm work without RDMA/);
   const plain = { buffer: new ArrayBuffer(640), pageBytes: 320, numPages: 2 };
   await assert.rejects(TransferActorClient.start('tcp', plain, 'error'), /a plain ArrayBuffer cannot be shared/);
   await assert.rejects(TransferActorClient.start('shm', pool, 'error').then((c) => c.listen('127.0.0.1').finally(() => c.close())), /needs the decode pool in shared memory/);

@@ -1,9 +1,9 @@
 /**
- * A decode node's transfer side as a separate process, for the transfer tests: builds a pool (tcp: a
+ * A decode node's transfer side as a separate process, for the transfer tests: builds a pool (tcp, verbs: a
  * SharedArrayBuffer; shm: createShmKvPool), starts the transfer actor over it and listens on
  * 127.0.0.1. It prints its endpoint as one JSON line, then answers stdin lines: `digests` prints the
  * per-page digests, `exit` (or stdin closing) cleans up (unlinks an shm segment) and exits.
- * Usage: node receiver-process.js <tcp|shm> <layout JSON> <pages>
+ * Usage: node receiver-process.js <tcp|shm|verbs> <layout JSON> <pages>
  */
 import { createInterface } from 'node:readline';
 import type { KvLayout } from '../../src/kv/layout.js';
@@ -14,7 +14,7 @@ import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
 import { pageDigests } from './pages.js';
 
 const [backend, layoutJson, pagesArg] = process.argv.slice(2);
-if (!backend || !layoutJson || !pagesArg) throw new Error('usage: receiver-process.js <tcp|shm> <layout JSON> <pages>');
+if (!backend || !layoutJson || !pagesArg) throw new Error('usage: receiver-process.js <tcp|shm|verbs> <layout JSON> <pages>');
 const layout = JSON.parse(layoutJson) as KvLayout;
 const numPages = Number(pagesArg);
 
