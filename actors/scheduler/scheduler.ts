@@ -25,7 +25,7 @@ import { IncrementalDetokenizer } from '../../src/model/incremental-detokenizer.
 import { drawsPerToken, type Sampler } from '../../src/sampling/sampler.js';
 import { rowLogsumexp, topLogprobs } from '../../src/sampling/logprobs.js';
 import type { KvAllocator } from '../allocator/kv-allocator.js';
-import type { FinishReason, FirstToken, GenerateRequest, PdBootstrap, SchedulerOutbound, SchedulerStats, TokenLogprob } from '../protocol/scheduler.js';
+import type { FinishReason, FirstToken, GenerateRequest, SchedulerOutbound, SchedulerStats, TokenLogprob } from '../protocol/scheduler.js';
 import type { RoomTarget } from './prefill-rooms.js';
 import { PrefillRooms } from './prefill-rooms.js';
 import { DecodeRooms } from './decode-rooms.js';

@@ -6,6 +6,7 @@
  * in advance); TCP_NODELAY so ACKs leave at once; `close` destroys open connections (a sender mid-write
  * sees its write fail) instead of waiting for senders to hang up, and is bounded by a timeout.
  */
+import { listenOnFreePort } from '../listen-port.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { withTimeout } from '../../node/timeout.js';
 import type { KvEndpoint, KvReceiver, PoolRegion } from '../kv-transfer.js';
@@ -26,22 +27,8 @@ export class TcpKvReceiver implements KvReceiver {
       socket.once('close', () => sockets.delete(socket));
       new ReceiveConnection(socket, pool, (reason) => onRefuse(`refused KV sender ${socket.remoteAddress}:${socket.remotePort}: ${reason}`));
     });
-    const listening = new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    try {
-      await withTimeout(listening, TIMEOUT_MS, `tcp KV receiver listen on ${host}`);
-    } catch (err) {
-      server.close();
-      throw err;
-    }
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error(`tcp KV receiver: unexpected server address ${address}`);
-    return new TcpKvReceiver(server, sockets, { backend: 'tcp', host: advertisedHost(host), port: address.port });
+    const port = await listenOnFreePort(server, host, TIMEOUT_MS, 'tcp KV receiver');
+    return new TcpKvReceiver(server, sockets, { backend: 'tcp', host: advertisedHost(host), port });
   }
 
   async close(): Promise<void> {

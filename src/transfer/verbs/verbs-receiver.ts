@@ -13,6 +13,7 @@
  * - `close` destroys the open connections (and so their queue pairs); the devices belong to the
  *   manager.
  */
+import { listenOnFreePort } from '../listen-port.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { withTimeout } from '../../node/timeout.js';
 import type { KvEndpoint, KvReceiver, PoolRegion } from '../kv-transfer.js';
@@ -39,22 +40,8 @@ export class VerbsKvReceiver implements KvReceiver {
   /** Serves the exchange on `host` (an OS-chosen port) for `devices`, which hold `pool` registered. */
   static async listen(devices: readonly VerbsDevice[], pool: PoolRegion, host: string, onRefuse: (reason: string) => void): Promise<VerbsKvReceiver> {
     const server = createServer({ noDelay: true });
-    const listening = new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    try {
-      await withTimeout(listening, TIMEOUT_MS, `verbs KV receiver listen on ${host}`);
-    } catch (err) {
-      server.close();
-      throw err;
-    }
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error(`verbs KV receiver: unexpected server address ${address}`);
-    const endpoint: KvEndpoint = { backend: 'verbs', host: advertisedHost(host), port: address.port, bytes: pool.buffer.byteLength, devices: devices.map((d) => d.endpoint()) };
+    const port = await listenOnFreePort(server, host, TIMEOUT_MS, 'verbs KV receiver');
+    const endpoint: KvEndpoint = { backend: 'verbs', host: advertisedHost(host), port, bytes: pool.buffer.byteLength, devices: devices.map((d) => d.endpoint()) };
     const receiver = new VerbsKvReceiver(server, devices, pool, onRefuse, endpoint);
     server.on('connection', (socket) => receiver.serve(socket));
     return receiver;
