@@ -29,11 +29,6 @@ export function pageBytes(l: KvLayout): number {
   return bytesPerToken(l) * l.pageSize;
 }
 
-/** Byte offset inside a page of (layer, slot, entry 0). */
-export function offsetInPage(l: KvLayout, layer: number, slot: number): number {
-  return (layer * l.pageSize + slot) * l.entriesPerToken * bytesPerEntry(l.dtype);
-}
-
 /** Layout of a Llama-style GQA model with K and V per layer. */
 export function gqaLayout(numLayers: number, numKvHeads: number, headDim: number, dtype: KvDtype, pageSize: number): KvLayout {
   return { numLayers, entriesPerToken: 2 * numKvHeads * headDim, dtype, pageSize };

@@ -69,11 +69,28 @@ describe('scheduler', () => {
     const byId = await generate(roomy.client, 'Once upon a time', { sampling: { maxNewTokens: 20, ignoreEos: true, stopTokenIds: [stopId] } });
     assert.deepEqual(byId.meta.finishReason, { type: 'stop', matched: stopId });
     assert.deepEqual(byId.ids, base.ids.slice(0, base.ids.indexOf(stopId) + 1));
-    // EOS (id 0 or 2 in the generated tokenizer) ends generation unless ignore_eos.
-    const eosId = roomy.client.model.eosTokenIds[0];
-    const eos = await generate(roomy.client, { kind: 'ids', ids: [5, 6, 7] }, { sampling: { maxNewTokens: 8, temperature: 1, seed: 3, stopTokenIds: [] } });
-    if (eos.ids.includes(eosId)) assert.equal(eos.ids.at(-1), eosId);
-    assert.ok(eos.ids.length <= 8);
+  });
+
+  test('EOS ends generation unless ignore_eos', async () => {
+    // Hot sampling over fixed seeds: deterministic, and some seed reaches an EOS id within 16 tokens.
+    const eosIds = roomy.client.model.eosTokenIds;
+    const run = (seed: number, ignoreEos: boolean) =>
+      generate(roomy.client, { kind: 'ids', ids: [5, 6, 7] }, { sampling: { maxNewTokens: 16, temperature: 5, seed, ignoreEos } });
+    let hit: { seed: number; ids: number[]; matched: unknown } | null = null;
+    for (let seed = 1; seed <= 400 && !hit; seed += 20) {
+      const batch = await Promise.all(Array.from({ length: 20 }, (_, i) => run(seed + i, false)));
+      const found = batch.findIndex((r) => r.meta.finishReason.type === 'stop');
+      if (found >= 0) hit = { seed: seed + found, ids: batch[found].ids, matched: (batch[found].meta.finishReason as { matched: unknown }).matched };
+    }
+    assert.ok(hit, 'no seed in 1..400 produced an EOS id');
+    const last = hit.ids.at(-1)!;
+    assert.ok(eosIds.includes(last), `ended on ${last}, EOS ids are ${eosIds}`);
+    assert.equal(hit.matched, last);
+    assert.ok(hit.ids.slice(0, -1).every((id) => !eosIds.includes(id)));
+    // The same seed with ignore_eos goes past the EOS id to max_new_tokens.
+    const past = await run(hit.seed, true);
+    assert.equal(past.ids.length, 16);
+    assert.deepEqual(past.ids.slice(0, hit.ids.length), hit.ids);
   });
 
   test('a seed reproduces sampled output; different seeds differ', async () => {
