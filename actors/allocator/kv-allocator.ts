@@ -5,11 +5,20 @@
  * synchronously; a cross-thread hop per allocation would cost more than the allocation). Invariant,
  * checked by `assertConsistent` in tests: free pages + pages held by tables = total, and no page is
  * in two places. The free list is a stack, so recently freed (cache-warm) pages are reused first.
+ * Tables are Int32Arrays grown by doubling, and `table()` returns a view, so a forward step reads
+ * page tables without copying them.
  */
+
+interface PageTable {
+  pages: Int32Array;
+  length: number;
+}
+const EMPTY = new Int32Array(0);
+
 export class KvAllocator {
   private readonly free: Int32Array;
   private freeCount: number;
-  private readonly tables = new Map<string, number[]>();
+  private readonly tables = new Map<string, PageTable>();
 
   constructor(readonly totalPages: number, readonly pageSize: number) {
     this.free = new Int32Array(totalPages);
@@ -42,24 +51,32 @@ export class KvAllocator {
   ensure(owner: string, tokens: number): boolean {
     const need = this.missingPages(owner, tokens);
     if (need > this.freeCount) return false;
+    if (need === 0) return true;
     let table = this.tables.get(owner);
     if (!table) {
-      table = [];
+      table = { pages: new Int32Array(Math.max(4, need)), length: 0 };
       this.tables.set(owner, table);
     }
-    for (let i = 0; i < need; i++) table.push(this.free[--this.freeCount]);
+    if (table.length + need > table.pages.length) {
+      const grown = new Int32Array(Math.max(table.pages.length * 2, table.length + need));
+      grown.set(table.pages.subarray(0, table.length));
+      table.pages = grown;
+    }
+    for (let i = 0; i < need; i++) table.pages[table.length++] = this.free[--this.freeCount];
     return true;
   }
 
-  table(owner: string): readonly number[] {
-    return this.tables.get(owner) ?? [];
+  /** `owner`'s page ids, in position order: a view, valid until the table next grows or is released. */
+  table(owner: string): Int32Array {
+    const table = this.tables.get(owner);
+    return table ? table.pages.subarray(0, table.length) : EMPTY;
   }
 
   /** Returns every page of `owner` to the free list; a no-op for an unknown owner. */
   release(owner: string): void {
     const table = this.tables.get(owner);
     if (!table) return;
-    for (let i = table.length - 1; i >= 0; i--) this.free[this.freeCount++] = table[i];
+    for (let i = table.length - 1; i >= 0; i--) this.free[this.freeCount++] = table.pages[i];
     this.tables.delete(owner);
   }
 
@@ -70,7 +87,7 @@ export class KvAllocator {
       seen[p] = 1;
     };
     for (let i = 0; i < this.freeCount; i++) mark(this.free[i], 'free list');
-    for (const [owner, table] of this.tables) for (const p of table) mark(p, owner);
+    for (const [owner, table] of this.tables) for (const p of table.pages.subarray(0, table.length)) mark(p, owner);
     const held = [...this.tables.values()].reduce((n, t) => n + t.length, 0);
     if (held + this.freeCount !== this.totalPages) throw new Error('KV allocator corrupt: pages lost');
   }

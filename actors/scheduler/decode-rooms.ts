@@ -69,7 +69,7 @@ export class DecodeRooms {
       this.queue.shift();
       r.state = 'awaiting';
       r.deadline = now + this.deps.transferTimeoutMs + this.deps.bootstrapTimeoutMs;
-      const pageIds = [...this.deps.allocator.table(r.seq.rid)];
+      const pageIds = Array.from(this.deps.allocator.table(r.seq.rid));
       this.deps.emit({ type: 'kv_request', room, rid: r.seq.rid, bootstrap: r.bootstrap, pageIds });
     }
   }

@@ -311,12 +311,10 @@ export class Scheduler {
     const start = seq.computed;
     const completes = start + n === seq.tokens.length;
     const logits = seq.inputLogprobsPending ? 'all' : completes ? 'last' : 'none';
-    const item: ForwardItem = {
-      tokens: Int32Array.from(seq.tokens.slice(start, start + n)),
-      startPos: start,
-      pageTable: Int32Array.from(this.deps.allocator.table(seq.rid)),
-      logits,
-    };
+    const tokens = new Int32Array(n);
+    for (let i = 0; i < n; i++) tokens[i] = seq.tokens[start + i];
+    // The page table is a view of the allocator's: no copy per step (the engine only reads it).
+    const item: ForwardItem = { tokens, startPos: start, pageTable: this.deps.allocator.table(seq.rid), logits };
     return { seq, item };
   }
 
