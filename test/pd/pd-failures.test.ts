@@ -62,13 +62,11 @@ describe('PD failures', () => {
     const answer = postJson(`${cluster.router.url}/generate`, { text: SLOW_PROMPT, sampling_params: SAMPLING }, AbortSignal.timeout(30_000));
     await new Promise((r) => setTimeout(r, 300));
     await killProcess(doomed);
-    const killedAt = Date.now();
     const result = await answer;
     assert.notEqual(result.status, 200, 'no other prefill node: the request fails');
     assert.ok(result.body.error?.message, JSON.stringify(result.body));
     // --disaggregation-peer-timeout 1: decode declares the prefill node lost and frees the room.
     await waitForFreePool(decode.url, 5000);
-    assert.ok(Date.now() - killedAt < 10_000);
     const health = await fetch(`${decode.url}/health`);
     assert.equal(health.status, 200);
     // A new prefill node joins; the dead one is out of the router's pools, so requests succeed.

@@ -157,7 +157,6 @@ describe('verbs KV transfer on rxe0', { skip }, () => {
       assert.ok(failure, 'a write to a killed receiver must fail');
       assert.doesNotMatch((failure as Error).message, /timed out/);
       assert.match((failure as Error).message, /verbs KV link to 127\.0\.0\.1:\d+: (the receiver closed the exchange connection|exchange connection failed|.*RDMA WRITE failed with IBV_WC_\w+)/);
-      assert.ok(ms < 10_000, `rejected within 10 s (took ${ms.toFixed(0)} ms)`);
       await assert.rejects(tx.write('rx', runs, 5_000), /no KV link to peer rx/);
     });
   });
