@@ -1,5 +1,6 @@
 /**
- * libc through koffi: the POSIX shared-memory calls the shm transfer backend needs.
+ * libc through koffi: the POSIX shared-memory calls the shm transfer backend needs, and the
+ * poll(2) / eventfd(2) calls a verbs completion poller sleeps and is woken with.
  *
  * Decisions:
  * - Linux only (64-bit): the flag values below are Linux's (the same on x86-64 and arm64) and
@@ -45,6 +46,10 @@ interface Bindings {
   flock(fd: number, op: number): number;
   close(fd: number): number;
   strerror(errno: number): string;
+  poll(fds: Int16Array, nfds: number, timeoutMs: number): number;
+  eventfd(initval: number, flags: number): number;
+  eventfd_read(fd: number, value: BigUint64Array): number;
+  eventfd_write(fd: number, value: bigint): number;
 }
 
 let bindings: Bindings | undefined;
@@ -52,7 +57,7 @@ let bindings: Bindings | undefined;
 function load(): Bindings {
   if (bindings) return bindings;
   if (process.platform !== 'linux' || process.arch.endsWith('32')) {
-    throw new Error(`the shm transfer backend needs 64-bit Linux (this is ${process.platform}/${process.arch}); use --disaggregation-transfer-backend tcp`);
+    throw new Error(`the shm and verbs transfer backends need 64-bit Linux (this is ${process.platform}/${process.arch}); use --disaggregation-transfer-backend tcp`);
   }
   const c = koffi.load('libc.so.6');
   const shmLib = hasSymbol(c, 'shm_open') ? c : koffi.load('librt.so.1');
@@ -66,6 +71,11 @@ function load(): Bindings {
     flock: c.func('int flock(int fd, int op)'),
     close: c.func('int close(int fd)'),
     strerror: c.func('const char *strerror(int errnum)'),
+    // struct pollfd is { int fd; short events; short revents; }: passed as 4 shorts per entry.
+    poll: c.func('int poll(void *fds, uint64_t nfds, int timeout)'),
+    eventfd: c.func('int eventfd(unsigned int initval, int flags)'),
+    eventfd_read: c.func('int eventfd_read(int fd, void *value)'),
+    eventfd_write: c.func('int eventfd_write(int fd, uint64_t value)'),
   };
   return bindings;
 }
@@ -133,6 +143,73 @@ export function flock(fd: number, op: number): boolean {
 export function close(fd: number): void {
   const b = load();
   if (b.close(fd) < 0) fail(b, 'close', koffi.errno());
+}
+
+const POLLIN = 1;
+const EFD_CLOEXEC = 0o2000000;
+const EFD_NONBLOCK = 0o4000;
+const EINTR = 4;
+
+/**
+ * A fixed set of file descriptors to wait on with poll(2), allocation-free per call: `fds` is the
+ * struct pollfd array itself (per entry: the int fd as two int16 halves, events, revents).
+ */
+export class PollSet {
+  readonly fds: Int16Array;
+  private readonly words: Int32Array;
+
+  constructor(fdList: readonly number[]) {
+    this.words = new Int32Array(fdList.length * 2);
+    this.fds = new Int16Array(this.words.buffer);
+    fdList.forEach((fd, i) => {
+      this.words[2 * i] = fd;
+      this.fds[4 * i + 2] = POLLIN;
+    });
+  }
+
+  /**
+   * poll(2): waits up to `timeoutMs` (-1: forever) for any fd to be readable; returns how many are
+   * (0 on timeout, or when a signal interrupted the wait).
+   */
+  wait(timeoutMs: number): number {
+    const b = load();
+    for (let i = 0; i < this.fds.length; i += 4) this.fds[i + 3] = 0;
+    const n = b.poll(this.fds, this.fds.length / 4, timeoutMs);
+    if (n >= 0) return n;
+    const errno = koffi.errno();
+    if (errno === EINTR) return 0;
+    fail(b, 'poll', errno);
+  }
+
+  /** Whether entry `i` was readable at the last `wait`. */
+  readable(i: number): boolean {
+    return (this.fds[4 * i + 3] & POLLIN) !== 0;
+  }
+}
+
+/** A non-blocking eventfd(2): a counter another thread can bump to wake a poll(2). */
+export function eventFd(): number {
+  const b = load();
+  const fd = b.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) fail(b, 'eventfd', koffi.errno());
+  return fd;
+}
+
+/** Adds 1 to an eventfd's counter (wakes its pollers). */
+export function eventFdSignal(fd: number): void {
+  const b = load();
+  if (b.eventfd_write(fd, 1n) < 0) fail(b, 'eventfd_write', koffi.errno());
+}
+
+const drained = new BigUint64Array(1);
+
+/** Resets an eventfd's counter to 0; false if it was already 0. */
+export function eventFdDrain(fd: number): boolean {
+  const b = load();
+  if (b.eventfd_read(fd, drained) === 0) return true;
+  const errno = koffi.errno();
+  if (errno === EWOULDBLOCK) return false;
+  fail(b, 'eventfd_read', errno);
 }
 
 /** An ArrayBuffer over `bytes` of external memory at `addr` (no copy; invalid once unmapped). */

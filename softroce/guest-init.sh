@@ -41,6 +41,11 @@ mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /var/tmp || fail "tmpfs on /var/t
 mkdir -p /dev/shm /dev/pts
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm || fail "tmpfs on /dev/shm"
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts || fail "devpts"
+# The repository has a share of its own, mounted at its host path: a clone under /tmp (hidden by
+# the tmpfs above) works as well as one elsewhere.
+repo="$(<"$share/repo")"
+mkdir -p "$repo" 2>/dev/null
+mount -t 9p -o "trans=virtio,version=9p2000.L,msize=512000,ro,cache=$(<"$share/repo_cache")" repo "$repo" || fail "mount 9p repo share at $repo"
 ln -sf /proc/self/fd /dev/fd 2>/dev/null
 hostname softroce 2>/dev/null
 

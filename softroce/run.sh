@@ -102,6 +102,8 @@ mkdir "$run/scratch"
 chmod 777 "$run/scratch"
 printf '%s' "$kdir/root" >"$run/kdir"   # the unpacked package: lib/modules/VERSION
 printf '%s' "$cwd" >"$run/cwd"
+printf '%s' "$SOFTROCE_REPO" >"$run/repo"
+printf '%s' "$root_cache" >"$run/repo_cache"
 printf '%s' "$timeout_s" >"$run/timeout"
 # NUL-separated, so any argument or value survives unchanged (the guest reads them with mapfile -d '').
 printf '%s\0' "$@" >"$run/argv"
@@ -133,6 +135,7 @@ qemu_args=(
   -append "console=ttyS0 panic=-1 quiet loglevel=4 tsc=reliable softroce_root_cache=$root_cache ${SOFTROCE_APPEND:-}"
   -virtfs local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap
   -virtfs "local,path=$run,mount_tag=work,security_model=none"
+  -virtfs "local,path=$SOFTROCE_REPO,mount_tag=repo,security_model=none,readonly=on,multidevs=remap"
 )
 t0=$(date +%s.%N)
 "$qemu" "${qemu_args[@]}" </dev/null >"$run/qemu.out" 2>&1 &

@@ -111,6 +111,7 @@ class TransferActor {
     await Promise.allSettled([...this.links.keys()].map((peerId) => this.retire(peerId)));
     await this.receiver?.close();
     this.receiver = null;
+    await this.manager.close?.();
     this.mapping?.close();
   }
 }

@@ -4,7 +4,8 @@
  *
  * Decisions:
  * - `poll` reuses one scratch array of `struct ibv_wc` per CQ and returns plain objects
- *   (work-completions.ts); a CQ belongs to one thread (its device's poller), so sharing is not a concern.
+ *   (work-completions.ts). A CQ is polled by one thread: this object's, or a poller worker that
+ *   drives it through `pollHandles()` (cq-poll-handle.ts) while this thread only creates and destroys it.
  * - `entries` is the size the provider actually made (`cq->cqe`, at least what was asked).
  * - Events from the completion channel are counted here until acknowledged; `destroy` acknowledges
  *   what is left first, since `ibv_destroy_cq` would otherwise wait for them forever.
@@ -12,6 +13,7 @@
 import koffi from 'koffi';
 import type { CompletionChannel } from './completion-channel.js';
 import type { Context, Resource } from './context.js';
+import type { CqHandles } from './cq-poll-handle.js';
 import { VerbsError } from './errors.js';
 import { verbs } from './library.js';
 import { Scratch } from './scratch.js';
@@ -63,9 +65,18 @@ export class CompletionQueue implements Resource {
     if (rc !== 0) throw new VerbsError(`ibv_req_notify_cq(${this.context.deviceName})`, rc);
   }
 
-  /** Counts an event `CompletionChannel.waitForEvent` returned for this CQ. */
-  countEvent(): void {
-    this.unackedEvents++;
+  /**
+   * Counts events taken for this CQ and not yet acknowledged: one `CompletionChannel.waitForEvent`
+   * returned, or `count` that another thread (a poller) took and could not acknowledge.
+   */
+  countEvent(count = 1): void {
+    this.unackedEvents += count;
+  }
+
+  /** The raw handles a poller on another thread drives this CQ with (cq-poll-handle.ts); needs a channel. */
+  pollHandles(): CqHandles {
+    if (!this.channel) throw new Error(`this CQ of ${this.context.deviceName} has no completion channel`);
+    return { deviceName: this.context.deviceName, context: this.context.handle, cq: this.handle, channel: this.channel.handle, channelFd: this.channel.fd };
   }
 
   /** `ibv_ack_cq_events` for every event counted so far (acknowledging in batches is cheaper). */

@@ -6,6 +6,7 @@
 export { CompletionChannel } from './completion-channel.js';
 export { CompletionQueue, type CompletionQueueOptions } from './completion-queue.js';
 export * from './constants.js';
+export { CqPollHandle, type CqHandles } from './cq-poll-handle.js';
 export { Context, type DeviceAttributes, type GidEntry, type PortAttributes } from './context.js';
 export { Device, DeviceList } from './device.js';
 export { LibibverbsMissingError, PostError, VerbsError } from './errors.js';
@@ -20,5 +21,5 @@ export {
   type QueuePairCapabilities,
   type QueuePairOptions,
 } from './queue-pair.js';
-export { completionStatusName, type WorkCompletion } from './work-completions.js';
+export { completionStatusName, WC, WC_BYTES, type WorkCompletion } from './work-completions.js';
 export type { RdmaWrite } from './work-requests.js';

@@ -27,7 +27,8 @@ export interface WorkCompletion {
 
 export const WC_BYTES = koffi.sizeof(IBV_WC);
 
-const WC = {
+/** Byte offsets of the `struct ibv_wc` members read here (a poller copies them without decoding). */
+export const WC = {
   wrId: offsetOf(IBV_WC, 'wr_id'),
   status: offsetOf(IBV_WC, 'status'),
   opcode: offsetOf(IBV_WC, 'opcode'),

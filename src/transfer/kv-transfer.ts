@@ -70,6 +70,8 @@ export interface KvManager {
   readonly backend: TransferBackendName;
   listen(pool: PoolRegion, host: string): Promise<KvReceiver>;
   connect(peer: KvEndpoint, pool: PoolRegion): Promise<KvSender>;
+  /** Frees what the backend holds for the process (verbs: open devices, pollers), after its receivers and senders closed. */
+  close?(): Promise<void>;
 }
 
 /**

@@ -2,22 +2,26 @@
  * PD end to end over the verbs backend inside the Soft-RoCE VM: a router hosting the registry, a
  * prefill node and a decode node with `--disaggregation-transfer-backend verbs` on rxe0; greedy
  * output through the router equals a colocated node's token for token, the KV really moved by RDMA
- * (decode's transfer metrics), and both pools are whole again. Few, short requests: JavaScript runs
- * 13-20x slower in the VM. Outside the VM (SOFTROCE_GUEST unset) it is skipped.
+ * (decode's transfer metrics), and both pools are whole again; a decode node killed while prefill
+ * is writing a long prompt's pages fails that room on the prefill node (its pages come back), the
+ * client gets an error, not a hang, and a new decode node serves the next request. Few requests:
+ * JavaScript runs 13-20x slower in the VM. Outside the VM (SOFTROCE_GUEST unset) it is skipped.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startNode, type NodeHandle } from '../../src/index.js';
-import { postJson, stopAll, waitForFreePool, type NodeProcess } from '../helpers/processes.js';
+import { getJson, killProcess, postJson, stopAll, waitForFreePool, type NodeProcess } from '../helpers/processes.js';
 import { startCluster, type Cluster } from '../pd/cluster.js';
+import { skipOutsideVm } from './rxe-device.js';
 
-const skip = process.env.SOFTROCE_GUEST === '1' ? false : 'needs a real RDMA device: run it in the Soft-RoCE VM (bash softroce/run.sh)';
 const SHORT = 'Let me tell you a lonnng story ';
 const MULTI_PAGE = 'The river ran past the old mill, and the miller counted every sack of grain twice. '.repeat(3);
+/** Many chunks of --chunked-prefill-size 64: prefill writes pages for a good while. */
+const LONG = 'A long prompt, so that prefill is still writing its pages when the decode node dies. '.repeat(24);
 /** Node start-up and requests are slow under emulation. */
 const SLOW_MS = 120_000;
 
-describe('PD over verbs on rxe0', { skip }, () => {
+describe('PD over verbs on rxe0', { skip: skipOutsideVm }, () => {
   let cluster: Cluster;
   let prefill: NodeProcess;
   let decode: NodeProcess;
@@ -64,5 +68,30 @@ describe('PD over verbs on rxe0', { skip }, () => {
     assert.ok(rooms >= 2 && runs > 0, `rooms ${rooms}, runs ${runs}`);
     await waitForFreePool(prefill.url, 30_000);
     await waitForFreePool(decode.url, 30_000);
+  });
+
+  test('decode killed mid-transfer: prefill fails the room and frees its pages; a new decode node serves', async (t) => {
+    const answer = generate(cluster.router.url, LONG);
+    // Kill the decode node once prefill holds the room's pages (it is computing and writing chunks).
+    const deadline = Date.now() + SLOW_MS;
+    for (;;) {
+      const s = (await getJson(`${prefill.url}/get_server_info`)).scheduler_stats as { free_pages: number; total_pages: number };
+      if (s.free_pages < s.total_pages) break;
+      assert.ok(Date.now() < deadline, 'prefill never started the room');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await killProcess(decode);
+    const result = await answer;
+    t.diagnostic(`client got HTTP ${result.status}: ${JSON.stringify(result.body).slice(0, 300)}`);
+    assert.notEqual(result.status, 200, 'the only decode node died: the request fails');
+    assert.ok(result.body.error?.message, JSON.stringify(result.body));
+    await waitForFreePool(prefill.url, SLOW_MS);
+    decode = await cluster.addNode('decode');
+    await cluster.waitForNodes([prefill, decode], SLOW_MS);
+    const pd = await generate(cluster.router.url, SHORT);
+    const local = await generate(colocated.url, SHORT);
+    assert.equal(pd.status, 200, JSON.stringify(pd.body));
+    assert.deepEqual(pd.body.output_ids, local.body.output_ids);
+    await waitForFreePool(decode.url, SLOW_MS);
   });
 });

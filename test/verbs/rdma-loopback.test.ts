@@ -7,27 +7,21 @@
  * `rdma resource show`). Outside the VM (SOFTROCE_GUEST unset) the tests are skipped with that reason.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { describe, test } from 'node:test';
 import koffi from 'koffi';
 import {
   completionStatusName,
-  DeviceList,
   QP_STATE,
   WC_OPCODE,
   WC_STATUS,
   type CompletionQueue,
-  type Context,
   type WorkCompletion,
 } from '../../native/verbs/index.js';
 import { discoverPorts } from '../../src/transfer/verbs/discover-ports.js';
 import { selectDevices } from '../../src/transfer/verbs/select-devices.js';
+import { DEVICE, GID_INDEX, IP, kernelObjects, openDevice, skipOutsideVm } from './rxe-device.js';
 
-const skip = process.env.SOFTROCE_GUEST === '1' ? false : 'needs a real RDMA device: run it in the Soft-RoCE VM (bash softroce/run.sh)';
-const DEVICE = process.env.SOFTROCE_DEVICE ?? 'rxe0';
-const GID_INDEX = Number(process.env.SOFTROCE_GID_INDEX ?? '1');
-const IP = process.env.SOFTROCE_IP ?? '192.168.77.1';
 /** Bounds a poll loop so a lost completion fails the test instead of hanging it; never asserted on. */
 const POLL_LIMIT_MS = 10_000;
 
@@ -40,24 +34,7 @@ function pollFor(cq: CompletionQueue, count: number): WorkCompletion[] {
   return got;
 }
 
-/** `rdma resource show DEV`: the kernel's count of each verbs object type on the device. */
-function kernelObjects(): Record<string, number> {
-  const out = execFileSync('rdma', ['resource', 'show', DEVICE], { encoding: 'utf8' });
-  return Object.fromEntries([...out.matchAll(/\b(pd|cq|qp|mr|ctx) (\d+)/g)].map((m) => [m[1], Number(m[2])]));
-}
-
-function openDevice(): Context {
-  const list = DeviceList.open();
-  try {
-    const device = list.devices.find((d) => d.name === DEVICE);
-    assert.ok(device, `${DEVICE} in ${list.devices.map((d) => d.name).join(', ')}`);
-    return device.open();
-  } finally {
-    list.free();
-  }
-}
-
-describe(`verbs on ${DEVICE}`, { skip }, () => {
+describe(`verbs on ${DEVICE}`, { skip: skipOutsideVm }, () => {
   test('discovery reports the ACTIVE RoCE port and selection picks it with its RoCE v2 IPv4-mapped GID', () => {
     const ports = discoverPorts().filter((p) => p.device === DEVICE);
     assert.equal(ports.length, 1);

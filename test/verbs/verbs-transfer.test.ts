@@ -18,8 +18,8 @@ import { coalescePages } from '../../src/transfer/kv-transfer.js';
 import { VerbsKvManager } from '../../src/transfer/verbs/verbs-kv-manager.js';
 import { assertScatterLanded, fillRandom, pageDigests, SCATTER, zeroDigest } from '../transfer/pages.js';
 import { Receiver } from '../transfer/receiver.js';
+import { skipOutsideVm } from './rxe-device.js';
 
-const skip = process.env.SOFTROCE_GUEST === '1' ? false : 'needs a real RDMA device: run it in the Soft-RoCE VM (bash softroce/run.sh)';
 /** 840-byte pages: not a power of two, so run boundaries fall anywhere in the registered region. */
 const LAYOUT = gqaLayout(3, 1, 5, 'float32', 7);
 const RX_PAGES = 48;
@@ -51,7 +51,7 @@ function shuffled(n: number): number[] {
   return a;
 }
 
-describe('verbs KV transfer on rxe0', { skip }, () => {
+describe('verbs KV transfer on rxe0', { skip: skipOutsideVm }, () => {
   test('pages reach scattered destinations intact across processes; untouched pages stay zero', async () => {
     await withLink(LAYOUT, RX_PAGES, 24, async (rx, tx, src) => {
       assert.equal(rx.endpoint.backend, 'verbs');
@@ -95,7 +95,11 @@ describe('verbs KV transfer on rxe0', { skip }, () => {
       await assert.rejects(tx.write('rx', [{ src: 23, dst: 0, count: 2 }], 10_000), /local pages \[23, 25\) exceed the pool of 24 pages/);
       const other = new VerbsKvManager({ connectTimeoutMs: 10_000, onRefuse: () => {} });
       const wrongPages = { buffer: new SharedArrayBuffer(4 * 512), pageBytes: 512, numPages: 4 };
-      await assert.rejects(other.connect(rx.endpoint, wrongPages), /refused: page size mismatch: the sender's pages are 512 B, this pool's are 840 B/);
+      try {
+        await assert.rejects(other.connect(rx.endpoint, wrongPages), /refused: page size mismatch: the sender's pages are 512 B, this pool's are 840 B/);
+      } finally {
+        await other.close(); // stops its device's poller and frees the registration
+      }
       await tx.write('rx', [{ src: 5, dst: 9, count: 1 }], 10_000);
       const zero = zeroDigest(src.pageBytes);
       (await rx.digests()).forEach((d, p) => assert.equal(d, p === 9 ? pageDigests(src)[5] : zero, `page ${p}`));

@@ -3,22 +3,28 @@
  * accounting of its send queue.
  *
  * Decisions:
- * - Work-request ids are a per-lane sequence (1, 2, ...). RC completes a queue pair's requests in
- *   order, so a signaled completion for id s means every request up to s is done: selective
- *   signaling needs no per-request bookkeeping.
+ * - Work-request ids are the lane's id (from the device's poller) in the high word and a per-lane
+ *   sequence (1, 2, ...) in the low word. RC completes a queue pair's requests in order, so a
+ *   signaled completion for sequence s means every request up to s is done: selective signaling
+ *   needs no per-request bookkeeping. The low word wraps; a completion is placed by its distance
+ *   from the last one (always less than the send queue's depth).
  * - Bounded send queue: at most `depth` requests are posted and not yet known complete; the rest
  *   wait in `queued`. Signaled are: every SIGNAL_EVERY-th request, the last piece a write puts on
  *   this lane (its completion settles that write's part), and the last request of each post (so the
  *   queue can always drain, whatever is posted later).
- * - A failed completion (or a refused post) is reported to the sender as its verbs status name; the
- *   sender drops the whole link, since the queue pair is in the error state from then on.
+ * - Completions arrive from the device's poller worker (actors/verbs-poller/) through `complete`;
+ *   this thread never polls. A failed completion, a refused post or a lost poller is reported to
+ *   the sender once (`onFailure`, with the verbs status name); the sender drops the whole link,
+ *   since the queue pair is in the error state from then on.
  */
+import type { LaneHandler } from '../../../actors/verbs-poller/device-poller.js';
 import { completionStatusName, WC_STATUS, type RdmaWrite } from '../../../native/verbs/index.js';
-import type { LinkQp } from './verbs-device.js';
+import type { LinkQp, VerbsDevice } from './verbs-device.js';
 import type { WritePiece } from './write-plan.js';
 
 /** Signal at least every this many requests, so completions free send-queue slots steadily. */
 export const SIGNAL_EVERY = 32;
+const WORD = 2 ** 32;
 
 /** What a lane settles: a write's share of one lane. */
 export interface LanePart {
@@ -31,30 +37,27 @@ interface Queued {
   part: LanePart | null;
 }
 
-export class LaneFailure extends Error {
-  override name = 'LaneFailure';
-}
-
-export class SendLane {
+export class SendLane implements LaneHandler {
   private readonly queued: Queued[] = [];
-  /** Parts waiting for the completion of the request id they end with, oldest first. */
+  /** Parts waiting for the completion of the request sequence they end with, oldest first. */
   private readonly waiting: { seq: number; part: LanePart }[] = [];
+  private readonly id: number;
   private posted = 0;
   private completed = 0;
+  private failed = false;
 
   constructor(
-    readonly device: string,
+    private readonly device: VerbsDevice,
     private readonly link: LinkQp,
-    private readonly lkey: number,
-    private readonly localAddr: bigint,
     private readonly remoteAddr: bigint,
     private readonly rkey: number,
-    private readonly depth: number,
-  ) {}
+    private readonly onFailure: (reason: string) => void,
+  ) {
+    this.id = device.poller.register(this);
+  }
 
-  /** True while requests are posted or queued. */
-  get busy(): boolean {
-    return this.posted > this.completed || this.queued.length > 0;
+  private get depth(): number {
+    return this.link.qp.capabilities.maxSendWr;
   }
 
   /** Queues a write's pieces for this lane; `part` is done once they all completed. */
@@ -67,19 +70,20 @@ export class SendLane {
     this.post();
   }
 
-  /** Posts what fits in the send queue. Throws LaneFailure if the provider refuses. */
-  post(): void {
+  /** Posts what fits in the send queue. */
+  private post(): void {
     const room = this.depth - (this.posted - this.completed);
-    if (room <= 0 || this.queued.length === 0) return;
+    if (this.failed || room <= 0 || this.queued.length === 0) return;
     const batch = this.queued.splice(0, room);
+    const region = this.device.region;
     const writes: RdmaWrite[] = batch.map((q, i) => {
       const seq = this.posted + 1 + i;
       if (q.part) this.waiting.push({ seq, part: q.part });
       return {
-        wrId: seq,
-        localAddr: this.localAddr + BigInt(q.piece.src),
+        wrId: this.id * WORD + (seq % WORD),
+        localAddr: region.addr + BigInt(q.piece.src),
         length: q.piece.length,
-        lkey: this.lkey,
+        lkey: region.lkey,
         remoteAddr: this.remoteAddr + BigInt(q.piece.dst),
         rkey: this.rkey,
         signaled: q.part !== null || i === batch.length - 1 || seq % SIGNAL_EVERY === 0,
@@ -88,25 +92,37 @@ export class SendLane {
     try {
       this.link.qp.postWrites(writes);
     } catch (err) {
-      throw new LaneFailure(`${this.device}: ${(err as Error).message}`);
+      this.fail(`${this.device.name}: ${(err as Error).message}`);
+      return;
     }
     this.posted += batch.length;
   }
 
-  /**
-   * Reads completions, settles the parts they finish and posts what now fits. Returns how many
-   * completions it read; throws LaneFailure with the status name on a failed one.
-   */
-  poll(): number {
-    const completions = this.link.cq.poll();
-    for (const wc of completions) {
-      if (wc.status !== WC_STATUS.IBV_WC_SUCCESS) {
-        throw new LaneFailure(`${this.device}: RDMA WRITE failed with ${completionStatusName(wc.status)} (vendor error 0x${wc.vendorErr.toString(16)})`);
-      }
-      this.completed = wc.wrId;
-      while (this.waiting.length > 0 && this.waiting[0].seq <= this.completed) this.waiting.shift()!.part.done();
+  /** A completion from the poller: settles the parts it finishes and posts what now fits. */
+  complete(seqLow: number, status: number, vendorErr: number): void {
+    if (this.failed) return;
+    if (status !== WC_STATUS.IBV_WC_SUCCESS) {
+      this.fail(`${this.device.name}: RDMA WRITE failed with ${completionStatusName(status)} (vendor error 0x${vendorErr.toString(16)})`);
+      return;
     }
-    if (completions.length > 0) this.post();
-    return completions.length;
+    this.completed += (seqLow - (this.completed % WORD)) >>> 0;
+    while (this.waiting.length > 0 && this.waiting[0].seq <= this.completed) this.waiting.shift()!.part.done();
+    this.post();
+  }
+
+  lost(reason: string): void {
+    this.fail(reason);
+  }
+
+  /** Stops taking completions (the link is being destroyed). */
+  close(): void {
+    this.failed = true;
+    this.device.poller.unregister(this.id);
+  }
+
+  private fail(reason: string): void {
+    if (this.failed) return;
+    this.close();
+    this.onFailure(reason);
   }
 }

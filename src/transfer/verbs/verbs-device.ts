@@ -7,20 +7,31 @@
  *   the pages, which is slow for a large pool, and both the receiver (peers write into it) and the
  *   senders (the local NIC reads from it) use the same region.
  * - The GID is the one device selection preferred (RoCE v2 IPv4-mapped where there is one).
- * - Every completion queue and queue pair of a link is made on this context, so `close` (which
- *   destroys whatever is still alive on the context) frees them too.
+ * - One completion queue per device, on a completion channel, owned by the device's poller worker
+ *   (actors/verbs-poller/): every queue pair of the device completes there, and completions reach
+ *   their lane by the lane id in `wr_id`. The CQ is made as large as the device allows up to
+ *   CQ_ENTRIES; each link reserves its queues' size, and links are refused once the reservations
+ *   would pass half of it: the other half absorbs completions that destroyed queue pairs left
+ *   behind (flushed requests), so the CQ can never overrun.
+ * - Every queue pair is made on this context, so `close` (which destroys whatever is still alive on
+ *   the context, after stopping the poller) frees them too.
  */
 import { randomInt } from 'node:crypto';
+import { DevicePoller } from '../../../actors/verbs-poller/device-poller.js';
 import { DeviceList, type CompletionQueue, type Context, type MemoryRegion, type ProtectionDomain, type QueuePair } from '../../../native/verbs/index.js';
 import type { PoolRegion, VerbsDeviceEndpoint } from '../kv-transfer.js';
 import type { PortChoice } from './select-devices.js';
 
-/** One side of a link on one device: an RC queue pair and the CQ its sends complete on. */
+/** Most CQ entries per device (fewer if the device allows fewer). */
+const CQ_ENTRIES = 65_536;
+
+/** One side of a link on one device: an RC queue pair (completing on the device's CQ). */
 export interface LinkQp {
   qp: QueuePair;
-  cq: CompletionQueue;
   /** Our first PSN (random, so a stale packet of an earlier link is not taken for this one's). */
   psn: number;
+  /** CQ entries reserved for it. */
+  reserved: number;
 }
 
 /** The peer's queue pair as the exchange told it. */
@@ -32,6 +43,8 @@ export interface PeerQp {
 }
 
 export class VerbsDevice {
+  private reserved = 0;
+
   private constructor(
     readonly name: string,
     readonly port: number,
@@ -43,10 +56,13 @@ export class VerbsDevice {
     readonly lid: number,
     /** The port's active MTU (an MTU enum value). */
     readonly activeMtu: number,
+    private readonly cq: CompletionQueue,
+    /** Where the lanes of this device's links get their completions. */
+    readonly poller: DevicePoller,
   ) {}
 
-  /** Opens the chosen port's device and registers `pool` on it. */
-  static open(choice: PortChoice, pool: PoolRegion): VerbsDevice {
+  /** Opens the chosen port's device, registers `pool` on it and starts its completion poller. */
+  static async open(choice: PortChoice, pool: PoolRegion): Promise<VerbsDevice> {
     const { device: name, port } = choice.port;
     if (!choice.gid) throw new Error(`${name} port ${port} has no GID`);
     const list = DeviceList.open();
@@ -64,7 +80,10 @@ export class VerbsDevice {
       if (!gid) throw new Error(`${name} port ${port}: GID index ${choice.gid.index} is empty`);
       const pd = context.allocProtectionDomain();
       const region = pd.registerMemory(pool.buffer);
-      return new VerbsDevice(name, port, context, pd, region, gid.gid, choice.gid.index, attr.lid, attr.activeMtu);
+      const channel = context.createCompletionChannel();
+      const cq = context.createCompletionQueue({ entries: Math.min(CQ_ENTRIES, context.queryDevice().maxCqe), channel });
+      const poller = await DevicePoller.start(cq);
+      return new VerbsDevice(name, port, context, pd, region, gid.gid, choice.gid.index, attr.lid, attr.activeMtu, cq, poller);
     } catch (err) {
       context.close();
       throw err;
@@ -76,17 +95,17 @@ export class VerbsDevice {
     return { name: this.name, gid: Buffer.from(this.gid).toString('hex'), gidIndex: this.gidIndex, lid: this.lid, addr: this.region.addr.toString(), rkey: this.region.rkey };
   }
 
-  /** A reset RC queue pair with its own CQ, sized for `maxSendWr` outstanding writes. */
+  /** A reset RC queue pair on the device's CQ, sized for `maxSendWr` outstanding writes. */
   createLinkQp(maxSendWr: number): LinkQp {
-    const cq = this.context.createCompletionQueue({ entries: maxSendWr });
-    try {
-      // One receive slot: the backend never posts receives, but a QP needs a receive queue.
-      const qp = this.pd.createQueuePair({ sendCq: cq, recvCq: cq, maxSendWr, maxRecvWr: 1 });
-      return { qp, cq, psn: randomInt(1 << 24) };
-    } catch (err) {
-      cq.destroy();
-      throw err;
+    // One receive slot: the backend never posts receives, but a QP needs a receive queue.
+    const want = maxSendWr + 1;
+    if (this.reserved + want > this.cq.entries / 2) {
+      throw new Error(`${this.name}: too many KV links on this device (its completion queue of ${this.cq.entries} entries has room for ${Math.floor(this.cq.entries / 2 / want)} of ${maxSendWr} outstanding writes each)`);
     }
+    const qp = this.pd.createQueuePair({ sendCq: this.cq, recvCq: this.cq, maxSendWr, maxRecvWr: 1 });
+    const reserved = qp.capabilities.maxSendWr + qp.capabilities.maxRecvWr;
+    this.reserved += reserved;
+    return { qp, psn: randomInt(1 << 24), reserved };
   }
 
   /** INIT -> RTR -> RTS towards `peer` over this device's chosen port and GID. */
@@ -94,14 +113,15 @@ export class VerbsDevice {
     link.qp.connect({ port: this.port, sgidIndex: this.gidIndex, mtu, psn: link.psn }, peer);
   }
 
-  /** Destroys a link's QP, then its CQ (the QP uses the CQ). */
-  static destroyLinkQp(link: LinkQp): void {
+  /** Destroys a link's QP and returns its CQ reservation. */
+  destroyLinkQp(link: LinkQp): void {
     link.qp.destroy();
-    link.cq.destroy();
+    this.reserved -= link.reserved;
   }
 
-  /** Frees every verbs object made on the device, then closes it. */
-  close(): void {
+  /** Stops the poller, frees every verbs object made on the device, then closes it. */
+  async close(): Promise<void> {
+    await this.poller.stop();
     this.context.close();
   }
 }

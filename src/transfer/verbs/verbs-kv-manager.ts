@@ -5,10 +5,10 @@
  *
  * Decisions:
  * - Devices are selected when the manager is made, so a node without a usable RDMA device fails at
- *   start-up with require-verbs.ts's message; they are opened, and the pool registered on them, at
- *   the first listen or connect (the pool comes with those calls). They are shared by the receiver and every sender of the manager and
- *   closed when the last of those closes (reference count), so a prefill node with many decode peers
- *   registers its pool once per device, not once per peer.
+ *   start-up with require-verbs.ts's message; they are opened, the pool registered on them and their
+ *   completion pollers started at the first listen or connect (the pool comes with those calls).
+ *   They stay open until `close`: registration pins the pool's pages, slow for a large pool, so a
+ *   prefill node with many decode peers (or links that come and go) registers it once per device.
  * - One pool per manager (the transfer actor has one); another pool is an error, not a second
  *   registration.
  */
@@ -31,50 +31,48 @@ export interface VerbsKvOptions {
 export class VerbsKvManager implements KvManager {
   readonly backend = 'verbs';
   private readonly selection: DeviceSelection;
-  private shared: { pool: PoolRegion; devices: VerbsDevice[]; users: number } | null = null;
+  private opened: { pool: PoolRegion; devices: Promise<VerbsDevice[]> } | null = null;
 
   constructor(private readonly options: VerbsKvOptions) {
     this.selection = requireVerbsDevices(options.ibDevices);
   }
 
   async listen(pool: PoolRegion, host: string): Promise<KvReceiver> {
-    const devices = this.acquire(pool);
-    let receiver: VerbsKvReceiver;
-    try {
-      receiver = await VerbsKvReceiver.listen(devices, pool, host, this.options.onRefuse);
-    } catch (err) {
-      this.release();
-      throw err;
-    }
-    return { endpoint: receiver.endpoint, close: () => receiver.close().finally(() => this.release()) };
+    return VerbsKvReceiver.listen(await this.devices(pool), pool, host, this.options.onRefuse);
   }
 
   async connect(peer: KvEndpoint, pool: PoolRegion): Promise<KvSender> {
     if (peer.backend !== 'verbs') throw new Error(`the verbs backend cannot connect to a ${peer.backend} endpoint`);
-    const devices = this.acquire(pool);
-    return VerbsKvSender.connect(peer, devices, pool, this.options.connectTimeoutMs, () => this.release());
+    return VerbsKvSender.connect(peer, await this.devices(pool), pool, this.options.connectTimeoutMs);
   }
 
-  private acquire(pool: PoolRegion): VerbsDevice[] {
-    if (this.shared) {
-      if (this.shared.pool.buffer !== pool.buffer) throw new Error('the verbs backend serves one pool per manager');
-      this.shared.users++;
-      return this.shared.devices;
+  /** Stops the pollers and frees every verbs object (close receivers and senders first). */
+  async close(): Promise<void> {
+    const opened = this.opened;
+    this.opened = null;
+    const devices = await opened?.devices.catch(() => []);
+    await Promise.all((devices ?? []).map((d) => d.close()));
+  }
+
+  /** The chosen devices with `pool` registered, opened on first use. */
+  private devices(pool: PoolRegion): Promise<VerbsDevice[]> {
+    if (this.opened) {
+      if (this.opened.pool.buffer !== pool.buffer) throw new Error('the verbs backend serves one pool per manager');
+      return this.opened.devices;
     }
-    const devices: VerbsDevice[] = [];
-    try {
-      for (const choice of this.selection.chosen) devices.push(VerbsDevice.open(choice, pool));
-    } catch (err) {
-      for (const d of devices) d.close();
-      throw err;
-    }
-    this.shared = { pool, devices, users: 1 };
+    const devices = this.openAll(pool);
+    this.opened = { pool, devices };
+    devices.catch(() => {
+      if (this.opened?.devices === devices) this.opened = null;
+    });
     return devices;
   }
 
-  private release(): void {
-    if (!this.shared || --this.shared.users > 0) return;
-    for (const d of this.shared.devices) d.close();
-    this.shared = null;
+  private async openAll(pool: PoolRegion): Promise<VerbsDevice[]> {
+    const opened = await Promise.allSettled(this.selection.chosen.map((choice) => VerbsDevice.open(choice, pool)));
+    const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (!failed) return opened.map((r) => (r as PromiseFulfilledResult<VerbsDevice>).value);
+    await Promise.all(opened.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+    throw failed.reason;
   }
 }

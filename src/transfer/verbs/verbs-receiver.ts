@@ -4,8 +4,8 @@
  * through this process's code: senders RDMA-WRITE straight into the registered pool.
  *
  * Decisions:
- * - Per sender connection and lane, one RC queue pair (with a CQ it needs but never polls: the
- *   receiver posts nothing, and plain RDMA WRITEs complete nothing on the target). The queue pairs
+ * - Per sender connection and lane, one RC queue pair on the device's CQ (where nothing of it ever
+ *   completes: the receiver posts nothing, and plain RDMA WRITEs complete nothing on the target). The queue pairs
  *   live as long as that TCP connection: when it closes they are destroyed, so a sender's later
  *   writes fail at the sender instead of landing in pages that may have been reused.
  * - A hello with another page size, or naming a device index we do not have, is refused with the
@@ -49,11 +49,11 @@ export class VerbsKvReceiver implements KvReceiver {
 
   private serve(socket: Socket): void {
     this.sockets.add(socket);
-    const links: LinkQp[] = [];
+    const links: { device: VerbsDevice; link: LinkQp }[] = [];
     socket.on('error', () => {}); // 'close' follows and cleans up
     socket.once('close', () => {
       this.sockets.delete(socket);
-      for (const link of links) VerbsDevice.destroyLinkQp(link);
+      for (const { device, link } of links) device.destroyLinkQp(link);
     });
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     withTimeout(nextExchange(socket), TIMEOUT_MS, 'verbs QP exchange hello').then(
@@ -73,11 +73,11 @@ export class VerbsKvReceiver implements KvReceiver {
   }
 
   /** Our queue pair for one lane of a sender, connected to its. */
-  private accept(offer: LaneOffer, links: LinkQp[]): LaneAnswer {
+  private accept(offer: LaneOffer, links: { device: VerbsDevice; link: LinkQp }[]): LaneAnswer {
     const device = this.devices[offer.device];
     if (!device) throw new Error(`lane names device ${offer.device}; this receiver has ${this.devices.length}`);
     const link = device.createLinkQp(RECEIVER_SEND_WR);
-    links.push(link);
+    links.push({ device, link });
     const mtu = Math.min(offer.mtu, device.activeMtu);
     device.connect(link, mtu, { qpNum: offer.qpNum, psn: offer.psn, gid: Buffer.from(offer.gid, 'hex'), lid: offer.lid });
     return { qpNum: link.qp.qpNum, psn: link.psn, mtu };

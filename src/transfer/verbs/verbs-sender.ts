@@ -8,10 +8,9 @@
  *   fewer devices has); write-plan.ts stripes large writes across them.
  * - `write` resolves when every lane's last signaled request of that write completed: RC completes
  *   in order, so every byte of the write is then in the receiver's pool.
- * - Completions are polled on this thread (the transfer actor's worker, never the main thread): while
- *   requests are outstanding, polls run from setImmediate for SPIN_MS after the last completion (the
- *   event loop still turns between polls), then every POLL_INTERVAL_MS; nothing runs while idle.
- *   Blocking on the completion channel needs a thread of its own (a poller worker): not done yet.
+ * - Writes are posted on this thread (the transfer actor's worker, never the main thread); their
+ *   completions are polled by each device's poller worker and reach the lanes as calls from the
+ *   completion ring (send-lane.ts), so nothing here polls or spins.
  * - Any failure of the link (a failed completion, named by its verbs status; the receiver closing the
  *   exchange connection, e.g. because its process died; a write timing out, whose bytes could still
  *   land in pages the decode side reuses) fails every pending write with a KvLinkError and kills the
@@ -24,16 +23,12 @@ import type { KvSender, PageRun, PoolRegion, VerbsDeviceEndpoint, WriteResult } 
 import { KvLinkError } from '../link-error.js';
 import { checkRuns } from '../run-bounds.js';
 import { nextExchange, sendExchange } from './qp-exchange.js';
-import { LaneFailure, SendLane } from './send-lane.js';
-import { VerbsDevice, type LinkQp } from './verbs-device.js';
+import { SendLane } from './send-lane.js';
+import type { LinkQp, VerbsDevice } from './verbs-device.js';
 import { planWrites } from './write-plan.js';
 
 /** Send-queue depth per lane. */
 const SEND_QUEUE_DEPTH = 256;
-/** Keep polling back to back this long after the last completion... */
-const SPIN_MS = 0.2;
-/** ...then this often while requests are outstanding. */
-const POLL_INTERVAL_MS = 1;
 
 interface PendingWrite {
   lanesLeft: number;
@@ -54,24 +49,24 @@ export interface VerbsPeer {
 export class VerbsKvSender implements KvSender {
   private readonly pending = new Set<PendingWrite>();
   private broken: string | null = null;
-  private polling = false;
-  private lastCompletion = 0;
+  private readonly lanes: SendLane[];
 
   private constructor(
     private readonly socket: Socket,
+    private readonly devices: readonly VerbsDevice[],
     private readonly links: readonly LinkQp[],
-    private readonly lanes: readonly SendLane[],
+    peerDevices: readonly VerbsDeviceEndpoint[],
     private readonly pool: PoolRegion,
     private readonly peerPages: number,
     private readonly name: string,
-    private readonly release: () => void,
   ) {
+    this.lanes = links.map((link, i) => new SendLane(devices[i], link, BigInt(peerDevices[i].addr), peerDevices[i].rkey, (reason) => this.fail(reason)));
     socket.on('error', (err) => this.fail(`exchange connection failed: ${err.message}`));
     socket.on('close', () => this.fail('the receiver closed the exchange connection (receiver gone?)'));
   }
 
   /** Builds the link: TCP to the exchange, a QP per lane, hello/welcome, QPs to RTS. */
-  static async connect(peer: VerbsPeer, devices: readonly VerbsDevice[], pool: PoolRegion, timeoutMs: number, release: () => void): Promise<VerbsKvSender> {
+  static async connect(peer: VerbsPeer, devices: readonly VerbsDevice[], pool: PoolRegion, timeoutMs: number): Promise<VerbsKvSender> {
     const name = `verbs KV link to ${peer.host}:${peer.port}`;
     const count = Math.min(devices.length, peer.devices.length);
     const socket = tcpConnect({ host: peer.host, port: peer.port, noDelay: true });
@@ -88,18 +83,15 @@ export class VerbsKvSender implements KvSender {
       const reply = await withTimeout(nextExchange(socket), timeoutMs, `${name}: QP exchange`);
       if (reply.type === 'refused') throw new Error(`${name}: refused: ${reply.reason}`);
       if (reply.type !== 'welcome' || reply.lanes.length !== count) throw new Error(`${name}: bad answer to hello`);
-      const lanes = links.map((link, i) => {
+      links.forEach((link, i) => {
         const answer = reply.lanes[i];
         const remote = peer.devices[i];
         devices[i].connect(link, answer.mtu, { qpNum: answer.qpNum, psn: answer.psn, gid: Buffer.from(remote.gid, 'hex'), lid: remote.lid });
-        const region = devices[i].region;
-        return new SendLane(devices[i].name, link, region.lkey, region.addr, BigInt(remote.addr), remote.rkey, link.qp.capabilities.maxSendWr);
       });
-      return new VerbsKvSender(socket, links, lanes, pool, reply.numPages, name, release);
+      return new VerbsKvSender(socket, devices, links, peer.devices, pool, reply.numPages, name);
     } catch (err) {
       socket.destroy();
-      links.forEach(VerbsDevice.destroyLinkQp);
-      release();
+      links.forEach((link, i) => devices[i].destroyLinkQp(link));
       throw err;
     }
   }
@@ -125,13 +117,7 @@ export class VerbsKvSender implements KvSender {
       };
       this.pending.add(write);
       const part = { done: () => this.partDone(write) };
-      try {
-        this.lanes.forEach((lane, i) => lane.enqueue(plan[i], part));
-      } catch (err) {
-        this.fail((err as Error).message);
-        return;
-      }
-      this.schedulePoll();
+      this.lanes.forEach((lane, i) => lane.enqueue(plan[i], part));
     });
   }
 
@@ -141,42 +127,18 @@ export class VerbsKvSender implements KvSender {
     write.resolve({ bytes: write.bytes, runs: write.runs, ms: performance.now() - write.start });
   }
 
-  private schedulePoll(): void {
-    if (this.polling || this.broken) return;
-    this.polling = true;
-    this.lastCompletion = performance.now();
-    setImmediate(() => this.pollLanes());
-  }
-
-  private pollLanes(): void {
-    if (this.broken) return;
-    try {
-      for (const lane of this.lanes) if (lane.poll() > 0) this.lastCompletion = performance.now();
-    } catch (err) {
-      this.fail(err instanceof LaneFailure ? err.message : `polling failed: ${(err as Error).message}`);
-      return;
-    }
-    if (!this.lanes.some((l) => l.busy)) {
-      this.polling = false;
-      return;
-    }
-    if (performance.now() - this.lastCompletion < SPIN_MS) setImmediate(() => this.pollLanes());
-    else setTimeout(() => this.pollLanes(), POLL_INTERVAL_MS);
-  }
-
   /** Kills the link: every pending write fails with `reason`; the QPs and the connection go. */
   private fail(reason: string): void {
     if (this.broken) return;
     this.broken = reason;
-    this.polling = false;
+    for (const lane of this.lanes) lane.close();
     for (const write of this.pending) {
       clearTimeout(write.timer);
       write.reject(new KvLinkError(`${this.name}: ${reason}`));
     }
     this.pending.clear();
     this.socket.destroy();
-    this.links.forEach(VerbsDevice.destroyLinkQp);
-    this.release();
+    this.links.forEach((link, i) => this.devices[i].destroyLinkQp(link));
   }
 
   async close(): Promise<void> {
