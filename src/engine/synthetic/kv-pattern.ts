@@ -16,7 +16,10 @@
  *   The words differ by position and layer, so misplaced pages, slots or layers are caught, and so is
  *   any changed byte; a permutation of entries inside one slot is not (they are all equal).
  * - Words are stored in host byte order; PD peers are little-endian hosts (as Node's targets are).
+ * - Byte views of the pool are segments of whole pages of at most buffer.constants.MAX_LENGTH
+ *   (4 GiB) each, so pools larger than one Buffer can hold are verified too.
  */
+import { constants } from 'node:buffer';
 import { bytesPerEntry, type KvLayout } from '../../kv/layout.js';
 import type { KvPool } from '../../kv/pool.js';
 
@@ -53,7 +56,9 @@ export class KvPattern {
   private readonly pageSize: number;
   private readonly numLayers: number;
   private readonly words: Uint32Array;
-  private readonly bytes: Buffer;
+  /** Byte views of the pool, `pagesPerSegment` pages each. */
+  private readonly segments: Buffer[] = [];
+  private readonly pagesPerSegment: number;
   /** One page-layer run of slots, filled with the expected words before each compare. */
   private readonly template: Uint32Array;
   private readonly templateBytes: Buffer;
@@ -68,7 +73,10 @@ export class KvPattern {
     this.numLayers = l.numLayers;
     this.pageWords = pool.pageBytes / 4;
     this.words = new Uint32Array(pool.buffer, 0, pool.numPages * this.pageWords);
-    this.bytes = Buffer.from(pool.buffer, 0, pool.numPages * pool.pageBytes);
+    this.pagesPerSegment = Math.max(1, Math.floor(constants.MAX_LENGTH / pool.pageBytes));
+    for (let p = 0; p < pool.numPages; p += this.pagesPerSegment) {
+      this.segments.push(Buffer.from(pool.buffer, p * pool.pageBytes, Math.min(this.pagesPerSegment, pool.numPages - p) * pool.pageBytes));
+    }
     this.template = new Uint32Array(this.pageSize * this.slotWords);
     this.templateBytes = Buffer.from(this.template.buffer);
     this.pageHashes = new Uint32Array(this.pageSize);
@@ -116,27 +124,29 @@ export class KvPattern {
   private verifyPage(pageId: number, pos0: number, first: number, count: number): string | null {
     const sb = this.slotBytes;
     const runBytes = count * sb;
+    const bytes = this.segments[Math.floor(pageId / this.pagesPerSegment)];
+    const pageAt = (pageId % this.pagesPerSegment) * this.pageWords * 4;
     let badSlot = count;
     let problem: string | null = null;
     for (let layer = 0; layer < this.numLayers; layer++) {
       for (let i = 0; i < count; i++) this.template.fill(layerWord(this.pageHashes[i], layer), i * this.slotWords, (i + 1) * this.slotWords);
-      const at = (pageId * this.pageWords + (layer * this.pageSize + first) * this.slotWords) * 4;
-      if (this.bytes.compare(this.templateBytes, 0, runBytes, at, at + runBytes) === 0) continue;
+      const at = pageAt + (layer * this.pageSize + first) * sb;
+      if (bytes.compare(this.templateBytes, 0, runBytes, at, at + runBytes) === 0) continue;
       // Earliest wrong slot of this layer; reported if no earlier position is wrong in another layer.
       for (let i = 0; i < badSlot; i++) {
-        if (this.bytes.compare(this.templateBytes, i * sb, (i + 1) * sb, at + i * sb, at + (i + 1) * sb) === 0) continue;
+        if (bytes.compare(this.templateBytes, i * sb, (i + 1) * sb, at + i * sb, at + (i + 1) * sb) === 0) continue;
         badSlot = i;
-        problem = this.describe(at + i * sb, i * sb, pos0 + i, layer, pageId);
+        problem = this.describe(bytes, at + i * sb, i * sb, pos0 + i, layer, pageId);
         break;
       }
     }
     return problem;
   }
 
-  /** The first differing byte of a slot at pool byte `at`, whose expected bytes are in the template at `expectedAt`. */
-  private describe(at: number, expectedAt: number, pos: number, layer: number, pageId: number): string {
+  /** The first differing byte of a slot at byte `at` of `bytes`, whose expected bytes are in the template at `expectedAt`. */
+  private describe(bytes: Buffer, at: number, expectedAt: number, pos: number, layer: number, pageId: number): string {
     for (let b = 0; b < this.slotBytes; b++) {
-      const got = this.bytes[at + b];
+      const got = bytes[at + b];
       const want = this.templateBytes[expectedAt + b];
       if (got !== want) return `KV cache of position ${pos}, layer ${layer} (page ${pageId}) is wrong: byte ${b} of its ${this.slotBytes} is 0x${hex(got)}, expected 0x${hex(want)}`;
     }
