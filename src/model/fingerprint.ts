@@ -7,7 +7,8 @@
  *
  * A synthetic engine's fingerprint hashes its model shape (every field: layers, KV geometry,
  * parameters) and the tokenizer instead, so nodes of different shapes refuse each other, and a
- * synthetic node never matches a reference one.
+ * synthetic node never matches a reference one. The modelled GPU is not part of it: nodes modelling
+ * different GPUs work together, as in a mixed cluster.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
