@@ -5,7 +5,7 @@
  * that embed or extend it.
  */
 export { startNode, type NodeHandle } from './node/start-node.js';
-export { DEFAULT_NODE_OPTIONS, type NodeOptions, type NodeRole, type TransferBackend } from './node/options.js';
+export { DEFAULT_NODE_OPTIONS, type NodeOptions, type NodeRole, type TransferBackend, type EngineKind } from './node/options.js';
 export type { SchedulerClient, GenerateEvent } from './node/scheduler-client.js';
 export type {
   GenerateRequest,
@@ -18,6 +18,10 @@ export type {
 } from '../actors/protocol/scheduler.js';
 export { DEFAULT_SAMPLING, type SamplingParams } from './sampling/params.js';
 export type { Engine, ForwardItem, ForwardOutput } from './engine/engine.js';
+export { SyntheticEngine, type SyntheticEngineOptions } from './engine/synthetic/synthetic-engine.js';
+export { MODEL_SHAPE_NAMES, findModelShape, shapeLayout, activeParams, type ModelShape } from './engine/synthetic/model-shapes.js';
+export { GPU_NAMES, parseGpu, type GpuSpec } from './engine/synthetic/gpus.js';
+export { Roofline, type StepCost } from './engine/synthetic/roofline.js';
 export { type KvLayout, type KvDtype, gqaLayout, mlaLayout, pageBytes, bytesPerToken, sameLayout } from './kv/layout.js';
 export { KvPool } from './kv/pool.js';
 export type { LlamaConfig, ModelWeights, TextTokenizer, ChatMessage } from './model/types.js';

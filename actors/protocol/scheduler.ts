@@ -77,13 +77,18 @@ export interface SchedulerStats {
 export interface ModelInfo {
   modelPath: string;
   servedModelName: string;
+  /** Token ids are below this (synthetic engine: the tokenizer's vocabulary, not the shape's). */
   vocabSize: number;
   contextLength: number;
   numLayers: number;
   hiddenSize: number;
   kvLayout: { numLayers: number; entriesPerToken: number; dtype: string; pageSize: number };
   eosTokenIds: number[];
+  /** 'reference' or 'synthetic'. */
   engine: string;
+  /** Synthetic engine: the model shape and the GPU its step times model; null otherwise. */
+  modelShape: string | null;
+  gpu: string | null;
   /** Digest of the weights and tokenizer; PD peers must match. */
   fingerprint: string;
   /** Decode nodes: where prefill nodes write this node's pool. */
@@ -130,8 +135,10 @@ export type SchedulerOutbound =
    */
   | { type: 'kv_done'; room: string; peerId: string; first: FirstToken; bytes: number; runs: number; transferMs: number; writeMs: number; exposedMs: number }
   /** Either side: tell the other side the room failed (peerId: prefill side; bootstrap: decode side). */
-  | { type: 'room_failed_notice'; room: string; peerId?: string; bootstrap?: PdBootstrap; message: string };
+  | { type: 'room_failed_notice'; room: string; peerId?: string; bootstrap?: PdBootstrap; message: string }
+  /** Decode, engines that can check KV (synthetic): a room's arrived KV was checked in `ms`; `ok` false failed it. */
+  | { type: 'kv_verified'; room: string; bytes: number; ms: number; ok: boolean };
 
 /** Scheduler messages that the PD control plane (not the HTTP layer) handles, each way. */
-export type PdOutbound = Extract<SchedulerOutbound, { type: 'kv_request' | 'kv_done' | 'room_failed_notice' }>;
+export type PdOutbound = Extract<SchedulerOutbound, { type: 'kv_request' | 'kv_done' | 'room_failed_notice' | 'kv_verified' }>;
 export type PdInbound = Extract<SchedulerInbound, { type: 'kv_target' | 'kv_arrived' | 'room_failed' | 'peer_lost' }>;

@@ -1,6 +1,8 @@
 /**
  * Worker-thread entry of the scheduler actor: owns the engine, the KV pool, its allocator and the
- * tokenizer, so the main thread never runs model code. In PD mode it also starts the transfer actor
+ * tokenizer, so the main thread never runs model code. The engine is the reference transformer
+ * (weights and tokenizer from the model directory) or the synthetic one (a model shape; only the
+ * directory's tokenizer is loaded). In PD mode it also starts the transfer actor
  * (a worker of its own) over the pool: the receiver on a decode node, the sender on a prefill node.
  * Steps run back to back while there is work (setImmediate between steps lets aborts and new
  * requests in); when idle the thread sleeps on its message port, waking every 100 ms only while PD
@@ -8,12 +10,18 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createWasmKvPool } from '../../src/engine/reference/kernels/wasm-arena.js';
+import type { Engine } from '../../src/engine/engine.js';
 import { ReferenceEngine } from '../../src/engine/reference/llama-engine.js';
+import { GPU_NAMES, parseGpu } from '../../src/engine/synthetic/gpus.js';
+import { findModelShape, MODEL_SHAPE_NAMES, shapeLayout } from '../../src/engine/synthetic/model-shapes.js';
+import { SyntheticEngine } from '../../src/engine/synthetic/synthetic-engine.js';
 import { gqaLayout, type KvLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { createLogger } from '../../src/log/logger.js';
-import { modelFingerprint } from '../../src/model/fingerprint.js';
+import { modelFingerprint, syntheticFingerprint } from '../../src/model/fingerprint.js';
 import { loadModel } from '../../src/model/load-model.js';
+import { HfTokenizer } from '../../src/model/tokenizer.js';
+import type { TextTokenizer } from '../../src/model/types.js';
 import type { NodeOptions } from '../../src/node/options.js';
 import { Sampler } from '../../src/sampling/sampler.js';
 import type { ShmRegion } from '../../native/shm-region.js';
@@ -34,12 +42,12 @@ const SWEEP_MS = 100;
 
 /**
  * The pool: in shm for a decode node of the shm backend (prefill maps it; `region` is unlinked at
- * shutdown), else in WASM memory.
+ * shutdown), else in WASM memory when the reference engine's WASM kernel reads it in place, else a
+ * SharedArrayBuffer.
  */
-function createPool(layout: KvLayout, pages: number): { pool: KvPool; region: ShmRegion | null } {
+function createPool(layout: KvLayout, pages: number, wasm: boolean): { pool: KvPool; region: ShmRegion | null } {
   if (options.role === 'decode' && options.transferBackend === 'shm') return createShmKvPool(layout, pages);
-  // With the WASM kernel the pool lives in the kernel's memory, so attention reads pages in place.
-  return { pool: options.kernel === 'wasm' ? createWasmKvPool(layout, pages) : new KvPool(layout, pages), region: null };
+  return { pool: wasm ? createWasmKvPool(layout, pages) : new KvPool(layout, pages), region: null };
 }
 
 function pdSettings(o: NodeOptions, transfer: TransferActorClient | null): PdSettings | undefined {
@@ -47,6 +55,68 @@ function pdSettings(o: NodeOptions, transfer: TransferActorClient | null): PdSet
   if (o.role === 'decode') return { role: 'decode', ...common };
   if (o.role === 'prefill') return { role: 'prefill', writer: transfer!, ...common };
   return undefined;
+}
+
+/** What either engine's set-up hands the scheduler: the engine over its pool, and how to describe it. */
+interface EngineSetup {
+  engine: Engine;
+  tokenizer: TextTokenizer;
+  pool: KvPool;
+  region: ShmRegion | null;
+  contextLength: number;
+  identity: Pick<ModelInfo, 'modelPath' | 'servedModelName' | 'numLayers' | 'hiddenSize' | 'fingerprint' | 'modelShape' | 'gpu'>;
+  /** Engine-specific fields of the 'scheduler ready' log line. */
+  logFields: Record<string, unknown>;
+}
+
+function referenceSetup(): EngineSetup {
+  const { config, weights, tokenizer } = loadModel(modelDir);
+  const layout = gqaLayout(config.numLayers, config.numKvHeads, config.headDim, 'float32', options.pageSize);
+  const contextLength = config.maxPositionEmbeddings;
+  // With the WASM kernel the pool lives in the kernel's memory, so attention reads pages in place.
+  const { pool, region } = createPool(layout, poolPages(layout, contextLength, options.maxTotalTokens, 'reference'), options.kernel === 'wasm');
+  const engine = new ReferenceEngine(config, weights, pool, { kernel: options.kernel, warn: (m) => log.warn(m) });
+  return {
+    engine, tokenizer, pool, region, contextLength,
+    identity: {
+      modelPath: modelDir,
+      servedModelName: options.servedModelName ?? options.modelPath ?? 'pd-node/tiny',
+      numLayers: config.numLayers,
+      hiddenSize: config.hiddenSize,
+      fingerprint: modelFingerprint(modelDir),
+      modelShape: null,
+      gpu: null,
+    },
+    logFields: { kernel: engine.kernel, attentionInPlace: engine.attentionInPlace },
+  };
+}
+
+/** The synthetic engine: no weights; `modelDir` only provides the tokenizer. */
+function syntheticSetup(): EngineSetup {
+  const shape = findModelShape(options.modelShape ?? '');
+  if (!shape) throw new Error(`the synthetic engine needs a model shape (--model-shape), one of ${MODEL_SHAPE_NAMES.join(', ')}; got ${JSON.stringify(options.modelShape)}`);
+  const gpu = parseGpu(options.gpu);
+  if (!gpu) throw new Error(`unknown GPU ${JSON.stringify(options.gpu)} (--gpu): one of ${GPU_NAMES.join(', ')}, or COUNTxNAME`);
+  const tokenizer = HfTokenizer.fromDir(modelDir);
+  const layout = shapeLayout(shape, options.pageSize);
+  const { pool, region } = createPool(layout, poolPages(layout, shape.contextLength, options.maxTotalTokens, 'synthetic'), false);
+  const outputTokenIds: number[] = [];
+  for (let id = 0; id < tokenizer.vocabSize; id++) if (!tokenizer.isSpecial(id)) outputTokenIds.push(id);
+  const engine = new SyntheticEngine(pool, { shape, gpu, vocabSize: tokenizer.vocabSize, outputTokenIds, warn: (m) => log.warn(m) });
+  const name = `synthetic/${shape.name}`;
+  return {
+    engine, tokenizer, pool, region, contextLength: shape.contextLength,
+    identity: {
+      modelPath: name,
+      servedModelName: options.servedModelName ?? name,
+      numLayers: shape.numLayers,
+      hiddenSize: shape.hiddenSize,
+      fingerprint: syntheticFingerprint(shape, modelDir),
+      modelShape: shape.name,
+      gpu: gpu.name,
+    },
+    logFields: { modelShape: shape.name, gpu: gpu.name, tokenizer: modelDir },
+  };
 }
 
 interface Started {
@@ -57,34 +127,25 @@ interface Started {
 }
 
 async function start(): Promise<Started> {
-  const { config, weights, tokenizer } = loadModel(modelDir);
-  const layout = gqaLayout(config.numLayers, config.numKvHeads, config.headDim, 'float32', options.pageSize);
-  const contextLength = config.maxPositionEmbeddings;
-  const pages = poolPages(layout, contextLength, options.maxTotalTokens);
-  const { pool, region } = createPool(layout, pages);
-  const engine = new ReferenceEngine(config, weights, pool, { kernel: options.kernel, warn: (m) => log.warn(m) });
+  const { engine, tokenizer, pool, region, contextLength, identity, logFields } = options.engine === 'synthetic' ? syntheticSetup() : referenceSetup();
   const transfer = options.role === 'colocated' ? null : await TransferActorClient.start(options.transferBackend, pool, options.logLevel, { ibDevices: options.ibDevices ?? undefined });
   const kvEndpoint = options.role === 'decode' ? await transfer!.listen(options.host) : null;
-  const allocator = new KvAllocator(pages, options.pageSize);
+  const allocator = new KvAllocator(pool.numPages, options.pageSize);
   const scheduler = new Scheduler(
     { maxRunningRequests: options.maxRunningRequests, chunkedPrefillSize: options.chunkedPrefillSize, contextLength },
-    { engine, allocator, tokenizer, sampler: new Sampler(config.vocabSize), emit: post, log },
+    { engine, allocator, tokenizer, sampler: new Sampler(engine.vocabSize), emit: post, log },
     pdSettings(options, transfer),
   );
   const model: ModelInfo = {
-    modelPath: modelDir,
-    servedModelName: options.servedModelName ?? options.modelPath ?? 'pd-node/tiny',
-    vocabSize: config.vocabSize,
+    ...identity,
+    vocabSize: engine.vocabSize,
     contextLength,
-    numLayers: config.numLayers,
-    hiddenSize: config.hiddenSize,
-    kvLayout: { ...layout },
+    kvLayout: { ...engine.layout },
     eosTokenIds: [...tokenizer.eosTokenIds],
     engine: engine.name,
-    fingerprint: modelFingerprint(modelDir),
     kvEndpoint,
   };
-  log.info({ modelDir, pages, pageSize: options.pageSize, poolBytes: pool.numPages * pool.pageBytes, kernel: engine.kernel, attentionInPlace: engine.attentionInPlace, kvEndpoint }, 'scheduler ready');
+  log.info({ modelDir, engine: engine.name, pages: pool.numPages, pageSize: options.pageSize, poolBytes: pool.numPages * pool.pageBytes, ...logFields, kvEndpoint }, 'scheduler ready');
   return { scheduler, transfer, region, model };
 }
 

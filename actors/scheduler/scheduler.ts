@@ -15,10 +15,12 @@
  * PD roles reuse all of this. A prefill node computes the prompt as usual, hands each finished
  * chunk's pages to `PrefillRooms` for transfer, and stops after the first token. A decode node
  * queues the request in `DecodeRooms` for preallocation instead of prefilling it; when prefill's
- * notice arrives the sequence joins the running batch with its prompt already `computed`. Sequences
- * whose pages a transfer may be reading are never retracted.
+ * notice arrives the sequence joins the running batch with its prompt already `computed` (after the
+ * engine checked the arrived KV, if it can: the synthetic engine). Sequences whose pages a transfer
+ * may be reading are never retracted.
  */
 import type { Engine, ForwardItem } from '../../src/engine/engine.js';
+import { bytesPerToken } from '../../src/kv/layout.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { TextTokenizer } from '../../src/model/types.js';
 import { IncrementalDetokenizer } from '../../src/model/incremental-detokenizer.js';
@@ -144,7 +146,7 @@ export class Scheduler {
   /** PD: prefill's notice that a room's KV is in place, with the first token (decode role). */
   kvArrived(room: string, first: FirstToken): void {
     const seq = this.decodeRooms?.arrived(room);
-    if (!seq) return;
+    if (!seq || !this.arrivedKvIntact(seq, room)) return;
     seq.computed = seq.promptLen;
     seq.rng.skip(first.draws);
     seq.tokens.push(first.id);
@@ -152,6 +154,23 @@ export class Scheduler {
     while (at > 0 && this.running[at - 1].arrival > seq.arrival) at--;
     this.running.splice(at, 0, seq);
     this.emitToken(seq, first.id, first.logprob ? [first.logprob] : undefined, first.logprob ? [first.topLogprobs ?? null] : undefined);
+  }
+
+  /**
+   * PD, decode: checks a room's arrived KV when the engine can (synthetic). A wrong byte fails the
+   * request (502: the prefill side sent it) and frees its pages; no transfer uses them any more.
+   */
+  private arrivedKvIntact(seq: Sequence, room: string): boolean {
+    const engine = this.deps.engine;
+    if (!engine.verifyKv) return true;
+    const started = performance.now();
+    const problem = engine.verifyKv(seq.tokens, this.deps.allocator.table(seq.rid), 0, seq.promptLen);
+    const ms = performance.now() - started;
+    this.deps.emit({ type: 'kv_verified', room, bytes: seq.promptLen * bytesPerToken(engine.layout), ms, ok: problem === null });
+    if (problem === null) return true;
+    this.deps.log.error({ rid: seq.rid, room, problem }, 'arrived KV cache failed verification');
+    this.failed(seq, `KV cache verification failed: ${problem}; the KV the prefill node sent does not match this prompt`, 502);
+    return false;
   }
 
   /** PD: the other side failed a room (`peerId`: the decode node, on the prefill side). */

@@ -5,8 +5,12 @@
  * - `--role colocated|prefill|decode`; SGLang's `--disaggregation-mode null|prefill|decode` means the
  *   same (null: colocated). The router and registry roles have flags of their own (router-flags.ts).
  * - Unknown flags are errors (yargs strict mode), as are repeated flags and flags without a value.
+ * - `--engine synthetic` needs `--model-shape`, and `--model-shape` means nothing without it: both
+ *   are usage errors naming the flags (checked after every flag is read, so order does not matter).
  */
 import yargs, { type Argv } from 'yargs';
+import { GPU_NAMES, MAX_GPU_COUNT, parseGpu } from '../engine/synthetic/gpus.js';
+import { MODEL_SHAPE_NAMES } from '../engine/synthetic/model-shapes.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../node/options.js';
 import { FlagError, nonEmpty, oneOf, PARSER_CONFIGURATION, portNumber, positiveInteger, positiveSeconds, rawFlag, tcpUrl, usageError } from './flag-values.js';
 
@@ -22,6 +26,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const KERNELS = ['wasm', 'js'] as const;
 const ROLES = ['colocated', 'prefill', 'decode'] as const;
 const BACKENDS = ['tcp', 'shm', 'verbs'] as const;
+const ENGINES = ['reference', 'synthetic'] as const;
 
 function flag<K extends keyof NodeOptions>(
   name: string,
@@ -61,11 +66,17 @@ export const NODE_FLAGS: readonly NodeFlag[] = [
   flag('host', 'host', 'Address to listen on.', nonEmpty),
   flag('port', 'port', 'Port to listen on; 0 picks a free one.', portNumber),
   flag('page-size', 'pageSize', 'Tokens per KV cache page.', positiveInteger),
-  flag('max-total-tokens', 'maxTotalTokens', 'KV pool size in tokens (rounded up to whole pages).', positiveInteger, "sized from the model's context length"),
+  flag('max-total-tokens', 'maxTotalTokens', 'KV pool size in tokens (rounded up to whole pages).', positiveInteger, "reference: 256 MiB of KV (at most 65,536 tokens) but at least one context; synthetic: 16,384 tokens, at most 2 GiB of KV"),
   flag('max-running-requests', 'maxRunningRequests', 'Most requests decoding at once.', positiveInteger),
   flag('chunked-prefill-size', 'chunkedPrefillSize', 'Most prompt tokens fed in one forward step (longer prompts are chunked).', positiveInteger),
   flag('max-batch-size', 'maxBatchSize', 'Most prompts accepted in one /generate or /v1/completions call.', positiveInteger),
   flag('log-level', 'logLevel', `Log level (${LOG_LEVELS.join(', ')}); logs go to stderr as JSON.`, (f, raw) => oneOf(f, raw, LOG_LEVELS)),
+  flag('engine', 'engine', `Engine (${ENGINES.join(', ')}): reference runs the Llama transformer of --model-path; synthetic does no math, writing KV of --model-shape's real size (verified by decode nodes) and taking its roofline step times on --gpu, with the tokenizer of --model-path (default: the built-in tiny model's), so input_ids must be below that vocabulary.`, (f, raw) => oneOf(f, raw, ENGINES)),
+  flag('model-shape', 'modelShape', `Synthetic engine: the model whose KV sizes and step times it takes (${MODEL_SHAPE_NAMES.join(', ')}).`, (f, raw) => oneOf(f, raw, MODEL_SHAPE_NAMES), 'none (required with --engine synthetic)'),
+  flag('gpu', 'gpu', `Synthetic engine: the GPU its roofline models (${GPU_NAMES.join(', ')}), or COUNTxNAME for an ideal tensor-parallel group (8xh100).`, (f, raw) => {
+    if (!parseGpu(raw)) throw new FlagError(`${f} must be one of ${GPU_NAMES.join(', ')}, optionally as COUNTxNAME with COUNT 1-${MAX_GPU_COUNT} (got "${raw}")`);
+    return raw;
+  }),
   flag('kernel', 'kernel', `Matmul kernels of the reference engine (${KERNELS.join(', ')}); results are bit-identical.`, (f, raw) => oneOf(f, raw, KERNELS)),
 ];
 
@@ -84,6 +95,8 @@ export function nodeOptionsFrom(argv: Record<string, unknown>, base: Readonly<No
     const raw = rawFlag(argv, f.name);
     if (raw !== undefined) f.apply(opts, raw);
   }
+  if (opts.engine === 'synthetic' && opts.modelShape === null) throw new FlagError(`--engine synthetic needs --model-shape (one of ${MODEL_SHAPE_NAMES.join(', ')})`);
+  if (opts.engine !== 'synthetic' && opts.modelShape !== null) throw new FlagError('--model-shape applies to --engine synthetic only');
   return opts;
 }
 

@@ -14,7 +14,10 @@ export interface ForwardItem {
   logits: 'last' | 'all' | 'none';
 }
 
-/** Logits per item: [vocab] for 'last', [tokens.length * vocab] for 'all', empty for 'none'. */
+/**
+ * Logits per item: [vocab] for 'last', [tokens.length * vocab] for 'all', empty for 'none'. Valid
+ * until the next `forward` call (an engine may reuse its output buffers).
+ */
 export type ForwardOutput = Float32Array[];
 
 /**
@@ -27,4 +30,11 @@ export interface Engine {
   readonly layout: KvLayout;
   readonly vocabSize: number;
   forward(items: readonly ForwardItem[]): ForwardOutput;
+  /**
+   * Optional, for engines whose KV bytes are a known function of the tokens (synthetic): checks the
+   * KV of positions [fromPos, toPos) of the sequence `tokens` (covering [0, toPos)) in the pages of
+   * `pageTable`. Null when every byte is right, else a message naming the first wrong one. A decode
+   * node calls it on KV that arrived from a prefill node.
+   */
+  verifyKv?(tokens: ArrayLike<number>, pageTable: Int32Array, fromPos: number, toPos: number): string | null;
 }

@@ -4,19 +4,35 @@
  * tokenizer.json and, per weight file, its name, size and bytes sampled at its start, middle and
  * end (reading whole multi-GB files at start-up would cost seconds; a different seed or checkpoint
  * changes the sampled bytes).
+ *
+ * A synthetic engine's fingerprint hashes its model shape (every field: layers, KV geometry,
+ * parameters) and the tokenizer instead, so nodes of different shapes refuse each other, and a
+ * synthetic node never matches a reference one. The modelled GPU is not part of it: nodes modelling
+ * different GPUs work together, as in a mixed cluster.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const SAMPLE_BYTES = 64 * 1024;
 
-export function modelFingerprint(dir: string): string {
-  const h = createHash('sha256');
-  for (const name of ['config.json', 'tokenizer.json']) {
+function hashFiles(h: Hash, dir: string, names: readonly string[]): void {
+  for (const name of names) {
     const file = join(dir, name);
     h.update(name).update(existsSync(file) ? readFileSync(file) : Buffer.alloc(0));
   }
+}
+
+/** `shape`: the synthetic engine's model shape (plain data); `tokenizerDir`: where its tokenizer.json is. */
+export function syntheticFingerprint(shape: object, tokenizerDir: string): string {
+  const h = createHash('sha256').update(`synthetic:${JSON.stringify(shape)}`);
+  hashFiles(h, tokenizerDir, ['tokenizer.json']);
+  return h.digest('hex');
+}
+
+export function modelFingerprint(dir: string): string {
+  const h = createHash('sha256');
+  hashFiles(h, dir, ['config.json', 'tokenizer.json']);
   const weights = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort();
   const sample = Buffer.alloc(SAMPLE_BYTES);
   for (const name of weights) {

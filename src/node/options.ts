@@ -1,6 +1,7 @@
 /** Everything needed to start one node; the CLI and `startNode` callers both produce this. */
 export type NodeRole = 'colocated' | 'prefill' | 'decode';
 export type TransferBackend = 'tcp' | 'shm' | 'verbs';
+export type EngineKind = 'reference' | 'synthetic';
 
 export interface NodeOptions {
   role: NodeRole;
@@ -12,13 +13,22 @@ export interface NodeOptions {
   /** 0 picks a free port. */
   port: number;
   pageSize: number;
-  /** KV pool size in tokens (rounded up to whole pages); null sizes it from the model's context length. */
+  /** KV pool size in tokens (rounded up to whole pages); null: a default per engine (actors/scheduler/pool-size.ts). */
   maxTotalTokens: number | null;
   maxRunningRequests: number;
   chunkedPrefillSize: number;
   /** Largest list accepted in one /generate call. */
   maxBatchSize: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /**
+   * reference: the Llama transformer of `modelPath`. synthetic: no math, the KV sizes and roofline
+   * step times of `modelShape` on `gpu`, with `modelPath` (or the default model) giving the tokenizer.
+   */
+  engine: EngineKind;
+  /** Synthetic engine: the model shape (src/engine/synthetic/model-shapes.ts); required with it. */
+  modelShape: string | null;
+  /** Synthetic engine: the GPU its step times model, NAME or COUNTxNAME (src/engine/synthetic/gpus.ts). */
+  gpu: string;
   /** Matmul kernels of the reference engine: WASM SIMD (default) or plain JS; bit-identical. */
   kernel: 'wasm' | 'js';
   /** PD: how KV moves from prefill to decode. */
@@ -49,6 +59,9 @@ export const DEFAULT_NODE_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   chunkedPrefillSize: 512,
   maxBatchSize: 64,
   logLevel: 'info',
+  engine: 'reference',
+  modelShape: null,
+  gpu: 'h100',
   kernel: 'wasm',
   transferBackend: 'tcp',
   ibDevices: null,

@@ -145,6 +145,7 @@ export class WorkerSchedulerClient implements SchedulerClient {
       case 'kv_request':
       case 'kv_done':
       case 'room_failed_notice':
+      case 'kv_verified':
         this.pdHandler(msg);
         return;
       case 'ready':

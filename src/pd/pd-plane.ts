@@ -60,6 +60,7 @@ export async function startPdPlane({ options, client, metrics, httpUrl, log }: P
     client.onPdMessage((msg) => {
       if (msg.type === 'kv_request') control.requestKv(msg.room, msg.bootstrap, msg.pageIds);
       else if (msg.type === 'room_failed_notice' && msg.bootstrap) control.roomFailed(msg.room, msg.bootstrap, msg.message);
+      else if (msg.type === 'kv_verified') pdMetrics.verified(msg);
     });
     closeControl = () => control.close();
   }

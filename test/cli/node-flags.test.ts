@@ -7,8 +7,8 @@ import { FlagError } from '../../src/cli/flag-values.js';
 import { NODE_FLAGS, parseNodeFlags } from '../../src/cli/node-flags.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../../src/node/options.js';
 
-/** [flag, value, the option it sets, the expected value]. */
-const GOOD: [string, string, keyof NodeOptions, unknown][] = [
+/** [flag, value, the option it sets, the expected value, flags it needs and what they set]. */
+const GOOD: [string, string, keyof NodeOptions, unknown, { argv: string[]; opts: Partial<NodeOptions> }?][] = [
   ['role', 'colocated', 'role', 'colocated'],
   ['disaggregation-mode', 'null', 'role', 'colocated'],
   ['role', 'prefill', 'role', 'prefill'],
@@ -38,6 +38,11 @@ const GOOD: [string, string, keyof NodeOptions, unknown][] = [
   ['log-level', 'debug', 'logLevel', 'debug'],
   ['log-level', 'silent', 'logLevel', 'silent'],
   ['kernel', 'js', 'kernel', 'js'],
+  ['engine', 'reference', 'engine', 'reference'],
+  ['engine', 'synthetic', 'engine', 'synthetic', { argv: ['--model-shape', 'deepseek-v3'], opts: { modelShape: 'deepseek-v3' } }],
+  ['model-shape', 'llama-3.1-8b', 'modelShape', 'llama-3.1-8b', { argv: ['--engine', 'synthetic'], opts: { engine: 'synthetic' } }],
+  ['gpu', 'a100', 'gpu', 'a100'],
+  ['gpu', '8xh200', 'gpu', '8xh200'],
 ];
 
 /** [flag, value, what the message must say]. */
@@ -68,6 +73,10 @@ const BAD: [string, string, RegExp][] = [
   ['max-batch-size', '99999999999999999999', /--max-batch-size must be a positive integer/],
   ['log-level', 'loud', /--log-level must be one of fatal, error, warn, info, debug, trace, silent \(got "loud"\)/],
   ['kernel', 'cuda', /--kernel must be one of wasm, js \(got "cuda"\)/],
+  ['engine', 'fast', /--engine must be one of reference, synthetic \(got "fast"\)/],
+  ['model-shape', 'gpt-5', /--model-shape must be one of deepseek-v3, llama-3.1-8b, llama-3.1-70b, qwen2.5-7b, mixtral-8x7b \(got "gpt-5"\)/],
+  ['gpu', 'h1000', /--gpu must be one of a100, h100, h200, b200, l40s, mi300x, optionally as COUNTxNAME with COUNT 1-64 \(got "h1000"\)/],
+  ['gpu', '0xh100', /--gpu must be one of .* \(got "0xh100"\)/],
 ];
 
 function throwsFlagError(argv: string[], message: RegExp): void {
@@ -90,13 +99,19 @@ describe('parseNodeFlags', () => {
     }
   });
 
-  for (const [flag, value, key, expected] of GOOD) {
+  for (const [flag, value, key, expected, needs = { argv: [], opts: {} }] of GOOD) {
     test(`--${flag} ${JSON.stringify(value)} sets ${key}`, () => {
-      const opts = parseNodeFlags([`--${flag}`, value]);
-      assert.deepEqual(opts, { ...DEFAULT_NODE_OPTIONS, [key]: expected });
-      assert.deepEqual(parseNodeFlags([`--${flag}=${value}`]), opts, '--flag=value works too');
+      const opts = parseNodeFlags([`--${flag}`, value, ...needs.argv]);
+      assert.deepEqual(opts, { ...DEFAULT_NODE_OPTIONS, ...needs.opts, [key]: expected });
+      assert.deepEqual(parseNodeFlags([...needs.argv, `--${flag}=${value}`]), opts, '--flag=value works too, in any order');
     });
   }
+
+  test('--engine synthetic needs --model-shape, and --model-shape needs it', () => {
+    throwsFlagError(['--engine', 'synthetic'], /^--engine synthetic needs --model-shape \(one of deepseek-v3, llama-3.1-8b, /);
+    throwsFlagError(['--model-shape', 'llama-3.1-8b'], /^--model-shape applies to --engine synthetic only$/);
+    throwsFlagError(['--engine', 'reference', '--model-shape', 'llama-3.1-8b'], /^--model-shape applies to --engine synthetic only$/);
+  });
 
   for (const [flag, value, message] of BAD) {
     test(`--${flag} ${JSON.stringify(value)} is refused naming the flag`, () => throwsFlagError([`--${flag}=${value}`], message));

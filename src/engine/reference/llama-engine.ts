@@ -30,7 +30,8 @@ import { WasmArena } from './kernels/wasm-arena.js';
 import { kernelModule, WasmKernels } from './kernels/wasm-kernels.js';
 import { rmsNorm } from './rms-norm.js';
 import { Rope } from './rope.js';
-import { validateItems, validateModel } from './validate.js';
+import { validateItems } from '../validate-items.js';
+import { validateModel } from './validate.js';
 import { Workspace, type StepBuffers } from './workspace.js';
 
 export interface ReferenceEngineOptions {
