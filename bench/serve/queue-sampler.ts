@@ -1,9 +1,11 @@
 /**
- * Queue depth over a run: every 250 ms (by default) each node's /metrics is read for its scheduler
+ * Queue depth over a run: each node's /metrics is read every 250 ms (by default) for its scheduler
  * gauges, `pd_node_num_running_reqs` (in the running batch) and `pd_node_num_waiting_reqs` (waiting
- * for admission). Nodes are scraped concurrently, each with a timeout shorter than the period; a
- * node that does not answer in time just has no sample for that tick. Sampling is a timer on the
- * bench's event loop, so it costs the nodes one small HTTP request per tick each.
+ * for admission). Decisions:
+ * - One loop per node, never two scrapes of a node at once: a node answers /metrics between two
+ *   engine steps, so a busy prefill node may take seconds to answer; its samples are then sparser,
+ *   not lost, and stamped with the time the answer came (what the gauges describe).
+ * - A scrape that fails or takes over 5 s gives no sample; the loop goes on.
  */
 import { scrapeMetrics, sumOf } from './prometheus-text.js';
 
@@ -21,41 +23,56 @@ export interface QueueSample {
   waiting: number;
 }
 
+const SCRAPE_TIMEOUT_MS = 5000;
+
 export class QueueSampler {
   readonly samples: QueueSample[] = [];
-  private timer: NodeJS.Timeout | null = null;
-  private inFlight: Promise<void> = Promise.resolve();
-  private readonly labels: string[];
+  private stopped = false;
+  private loops: Promise<void>[] = [];
+  private readonly sleepers = new Set<() => void>();
 
   constructor(
     private readonly nodes: readonly DeploymentNode[],
     private readonly originMs: number,
     private readonly periodMs = 250,
-  ) {
-    this.labels = nodes.map((n, i) => (nodes.filter((m) => m.role === n.role).length > 1 ? `${n.role} ${nodes.slice(0, i).filter((m) => m.role === n.role).length}` : n.role));
-  }
+  ) {}
 
   start(): void {
-    const tick = (): void => {
-      this.inFlight = this.sampleOnce();
-    };
-    tick();
-    this.timer = setInterval(tick, this.periodMs);
+    this.loops = this.nodes.map((node, i) => this.sample(node, nodeLabel(this.nodes, i)));
   }
 
   async stop(): Promise<QueueSample[]> {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
-    await this.inFlight;
+    this.stopped = true;
+    for (const wake of this.sleepers) wake();
+    await Promise.all(this.loops);
+    this.samples.sort((a, b) => a.tMs - b.tMs);
     return this.samples;
   }
 
-  private async sampleOnce(): Promise<void> {
-    const tMs = performance.now() - this.originMs;
-    const scraped = await Promise.all(this.nodes.map((n) => scrapeMetrics(n.url, this.periodMs * 0.8)));
-    scraped.forEach((samples, i) => {
-      if (samples === null) return;
-      this.samples.push({ tMs, node: this.labels[i], running: sumOf(samples, 'pd_node_num_running_reqs') ?? 0, waiting: sumOf(samples, 'pd_node_num_waiting_reqs') ?? 0 });
-    });
+  private async sample(node: DeploymentNode, label: string): Promise<void> {
+    while (!this.stopped) {
+      const started = performance.now();
+      const samples = await scrapeMetrics(node.url, SCRAPE_TIMEOUT_MS);
+      if (samples !== null) this.samples.push({ tMs: performance.now() - this.originMs, node: label, running: sumOf(samples, 'pd_node_num_running_reqs') ?? 0, waiting: sumOf(samples, 'pd_node_num_waiting_reqs') ?? 0 });
+      const pause = this.periodMs - (performance.now() - started);
+      if (pause > 0 && !this.stopped) {
+        await new Promise<void>((resolve) => {
+          const wake = (): void => {
+            clearTimeout(timer);
+            this.sleepers.delete(wake);
+            resolve();
+          };
+          const timer = setTimeout(wake, pause);
+          this.sleepers.add(wake);
+        });
+      }
+    }
   }
+}
+
+/** The node's role, with its index among nodes of that role when there are several. */
+function nodeLabel(nodes: readonly DeploymentNode[], i: number): string {
+  const role = nodes[i].role;
+  if (nodes.filter((n) => n.role === role).length === 1) return role;
+  return `${role} ${nodes.slice(0, i).filter((n) => n.role === role).length}`;
 }

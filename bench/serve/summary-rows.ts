@@ -45,6 +45,7 @@ export function summaryRows(runs: readonly RunResult[]): SummaryRow[] {
     row('Exposed transfer mean (ms)', (r) => r.transfer?.exposedMs?.mean, 3);
     row('Exposed transfer p50, from buckets (ms)', (r) => r.transfer?.exposedMs?.p50, 3);
     row('Exposed transfer p99, from buckets (ms)', (r) => r.transfer?.exposedMs?.p99, 3);
+    row('Exposed transfers over the top bucket', (r) => r.transfer?.exposedMs?.overTopBucket, 0);
     row('KV verify failures', (r) => r.transfer?.verifyFailures, 0);
   }
   return rows;

@@ -6,13 +6,14 @@
  * `pd_node_kv_verify_failures_total` (pages that failed verification, exposed by engines whose page
  * contents can be checked) when a node has it. Null figures mean the metric is absent.
  */
-import { histogramDelta, histogramOf, histogramQuantile, scrapeMetrics, sumOf, type Sample } from './prometheus-text.js';
+import { histogramDelta, histogramOf, histogramQuantile, scrapeMetrics, sumOf, type Histogram, type Sample } from './prometheus-text.js';
 
 export interface TransferFigures {
   decodeNodes: number;
   rooms: number | null;
   bytes: number | null;
-  exposedMs: { mean: number | null; p50: number | null; p99: number | null; count: number } | null;
+  /** p50/p99 above the top finite bucket bound read as that bound: `overTopBucket` says how many were. */
+  exposedMs: { mean: number | null; p50: number | null; p99: number | null; count: number; topBucketMs: number; overTopBucket: number } | null;
   verifyFailures: number | null;
 }
 
@@ -38,7 +39,13 @@ export function transferFigures(before: readonly Sample[][], after: readonly Sam
     decodeNodes: after.length,
     rooms: counterDelta('pd_node_kv_transfer_rooms_total'),
     bytes: counterDelta('pd_node_kv_transfer_bytes_total'),
-    exposedMs: h === null ? null : { mean: h.count > 0 ? h.sum / h.count : null, p50: histogramQuantile(h, 0.5), p99: histogramQuantile(h, 0.99), count: h.count },
+    exposedMs: h === null ? null : { mean: h.count > 0 ? h.sum / h.count : null, p50: histogramQuantile(h, 0.5), p99: histogramQuantile(h, 0.99), count: h.count, ...overTop(h) },
     verifyFailures: counterDelta('pd_node_kv_verify_failures_total'),
   };
+}
+
+/** The highest finite bucket bound and how many observations lie above it. */
+function overTop(h: Histogram): { topBucketMs: number; overTopBucket: number } {
+  const top = h.bounds.length - (h.bounds[h.bounds.length - 1] === Infinity ? 2 : 1);
+  return { topBucketMs: h.bounds[top], overTopBucket: h.cumulative[h.cumulative.length - 1] - (h.cumulative[top] ?? 0) };
 }

@@ -9,6 +9,7 @@ import { distribution, quantileOfSorted } from '../../bench/serve/percentiles.js
 import { histogramDelta, histogramOf, histogramQuantile, parseMetrics, sumOf } from '../../bench/serve/prometheus-text.js';
 import { runFigures, throughputSeries } from '../../bench/serve/run-metrics.js';
 import type { RequestRecord } from '../../bench/serve/stream-client.js';
+import { transferFigures } from '../../bench/serve/transfer-figures.js';
 
 function record(index: number, sentMs: number, tokenTimesMs: number[], extra: Partial<RequestRecord> = {}): RequestRecord {
   return { index, kind: 'random', outputLen: tokenTimesMs.length, scheduledMs: sentMs, sentMs, tokenTimesMs, endMs: tokenTimesMs.at(-1) ?? sentMs, promptTokens: 10, completionTokens: tokenTimesMs.length, finishReason: 'length', error: null, ...extra };
@@ -104,5 +105,16 @@ describe('Prometheus text', () => {
     const inInf = histogramOf(parseMetrics(text(5, 5000, [0, 0, 0])), 'pd_node_kv_transfer_exposed_ms')!;
     assert.equal(histogramQuantile(inInf, 0.5), 100, 'the +Inf bucket gives the highest finite bound');
     assert.equal(histogramQuantile(histogramDelta(after, after), 0.5), null, 'no observation, no quantile');
+  });
+
+  test('transfer figures of a run: counter and histogram differences, over-the-top count, absent counters null', () => {
+    const scrape = (rooms: number, exposed: string): string => `pd_node_kv_transfer_rooms_total{model_name="m"} ${rooms}\npd_node_kv_transfer_bytes_total{model_name="m"} ${rooms * 1000}\n${exposed}`;
+    const before = [parseMetrics(scrape(2, text(2, 5, [1, 2, 2])))];
+    const after = [parseMetrics(scrape(7, text(7, 1005, [1, 2, 4])))];
+    const f = transferFigures(before, after);
+    assert.deepEqual(f, { decodeNodes: 1, rooms: 5, bytes: 5000, exposedMs: { mean: 200, p50: 100, p99: 100, count: 5, topBucketMs: 100, overTopBucket: 3 }, verifyFailures: null });
+    const withFailures = transferFigures(before, [parseMetrics(`${scrape(7, '')}\npd_node_kv_verify_failures_total 0`)]);
+    assert.equal(withFailures.verifyFailures, 0);
+    assert.equal(withFailures.exposedMs, null);
   });
 });
