@@ -39,7 +39,7 @@ export async function runServe(config: ServeConfig, command: string[]): Promise<
       workload ??= buildWorkload(config, target.model);
       runs.push(await benchRun(target, workload));
     } catch (err) {
-      process.stderr.write(`${target.logs()}\n`);
+      if (!(err instanceof FlagError)) process.stderr.write(`${target.logs()}\n`);
       throw err;
     } finally {
       await target.close();
@@ -101,7 +101,11 @@ function prompts(config: ServeConfig, model: ModelFacts, count: number): BenchPr
         throw new FlagError(`--dataset jsonl: counting the gpt turns' tokens needs a tokenizer (${(err as Error).message}); pass --tokenizer DIR`);
       }
     };
-    return loadJsonlDataset(d.path, count, config.seed, countTokens).prompts;
+    try {
+      return loadJsonlDataset(d.path, count, config.seed, countTokens).prompts;
+    } catch (err) {
+      throw err instanceof FlagError ? err : new FlagError(`--dataset-path: ${(err as Error).message}`);
+    }
   }
   const specs = d.name === 'mix' ? [d.spec.short, d.spec.long] : [d.spec];
   for (const [i, s] of specs.entries()) {

@@ -4,15 +4,18 @@
  * of prompts against both, and writes the JSON results and the HTML report. Asserted: every
  * request completed with exactly the output length asked for, both runs saw the same prompts,
  * the PD run has transfer figures for each of its rooms, queue depth was sampled on every node,
- * and the HTML file holds the plots. No timing is asserted.
+ * and the HTML file holds the plots. A ShareGPT file against a colocated node asks for as many
+ * tokens as the gpt turns have, counted with the model's tokenizer. No timing is asserted.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { ensureDefaultModel } from '../../src/model/default-model.js';
+import { HfTokenizer } from '../../src/model/tokenizer.js';
 
 const PD_BENCH = join(dirname(fileURLToPath(import.meta.url)), '../../bench/pd-bench.js');
 const NUM_PROMPTS = 6;
@@ -79,6 +82,29 @@ test('pd-bench serve --quick --compare colocated: every request complete, JSON a
     assert.equal(page.match(/<svg /g)?.length, 6);
     for (const title of ['TTFT CDF', 'Inter-token latency CDF', 'E2E latency CDF', 'Output throughput', 'Queue depth over time: pd', 'Queue depth over time: colocated']) assert.ok(page.includes(title), title);
     assert.doesNotMatch(page, /https?:|<script/i);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('pd-bench serve --dataset jsonl: ShareGPT output lengths are the gpt turns in tokens', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pd-bench-serve-'));
+  try {
+    const answers = ['Once upon a time there was a tiny model.', 'It said hi.'];
+    const data = join(dir, 'chats.jsonl');
+    writeFileSync(data, answers.map((a, i) => JSON.stringify({ conversations: [{ from: 'human', value: `tell me story ${i}` }, { from: 'gpt', value: a }] })).join('\n'));
+    const json = join(dir, 'results.json');
+    const r = await run(['serve', '--launch', 'colocated', '--dataset', 'jsonl', '--dataset-path', data, '--num-prompts', '4', '--warmup', '0', '--json', json], 60_000);
+    assert.equal(r.code, 0, r.stderr);
+    const tokenizer = HfTokenizer.fromDir(await ensureDefaultModel());
+    const want = new Set(answers.map((a) => tokenizer.encode(a, false).length));
+    const [only] = JSON.parse(readFileSync(json, 'utf8')).runs;
+    const got = only.requests.map((q: { outputLen: number; outputTokens: number }) => {
+      assert.equal(q.outputTokens, q.outputLen);
+      return q.outputLen;
+    });
+    assert.deepEqual(new Set(got), want);
+    assert.equal(got.length, 4, 'two conversations reused in turn');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
