@@ -8,8 +8,8 @@
  */
 import { ensureDefaultModel } from '../model/default-model.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../node/options.js';
-import { startChildNode, stopChildNode, type ChildNode } from './child-node.js';
 import { NODE_FLAGS } from './node-flags.js';
+import { logsOf, startPdDeployment } from './pd-deployment.js';
 
 export const DEMO_BASE_OPTIONS: Readonly<NodeOptions> = Object.freeze({ ...DEFAULT_NODE_OPTIONS, host: '127.0.0.1', port: 0, logLevel: 'info' });
 export const DEMO_FLAGS = NODE_FLAGS.filter((f) => ['model-path', 'kernel', 'disaggregation-transfer-backend'].includes(f.name));
@@ -23,21 +23,9 @@ const DEMO_TIMEOUT_MS = 60_000;
 export async function runDemo(options: NodeOptions): Promise<void> {
   // Generated once here, so the two nodes do not both generate it.
   const modelPath = options.modelPath ?? (await ensureDefaultModel());
-  const started: ChildNode[] = [];
-  const start = async (args: string[]): Promise<ChildNode> => {
-    const node = await startChildNode(args, DEMO_TIMEOUT_MS);
-    started.push(node);
-    return node;
-  };
+  const deployment = await startPdDeployment(['--model-path', modelPath, '--kernel', options.kernel, '--disaggregation-transfer-backend', options.transferBackend], DEMO_TIMEOUT_MS);
   try {
-    const router = await start(['--role', 'router', '--pd-disaggregation', '--host', '127.0.0.1', '--port', '0', '--registry-port', '0', '--log-level', 'info']);
-    const nodeArgs = ['--model-path', modelPath, '--kernel', options.kernel, '--disaggregation-transfer-backend', options.transferBackend, '--registry-url', router.registryUrl!, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info'];
-    await Promise.all([
-      start(['--role', 'prefill', '--disaggregation-bootstrap-port', '0', ...nodeArgs]),
-      start(['--role', 'decode', ...nodeArgs]),
-    ]);
-    await waitForHealthy(router.url, DEMO_TIMEOUT_MS);
-    const url = new URL('/generate', router.url).href;
+    const url = new URL('/generate', deployment.router.url).href;
     const body = JSON.stringify(DEMO_REQUEST);
     process.stdout.write(`${curlCommand(url, body)}\n`);
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(DEMO_TIMEOUT_MS) });
@@ -46,21 +34,10 @@ export async function runDemo(options: NodeOptions): Promise<void> {
     JSON.parse(text); // a 200 that is not JSON is a failure too
     process.stdout.write(`${text}\n`);
   } catch (err) {
-    for (const node of started) process.stderr.write(`--- logs of pd-node ${node.args.join(' ')}\n${node.logs.join('\n')}\n`);
+    process.stderr.write(`${deployment.processes.map(logsOf).join('')}\n`);
     throw err;
   } finally {
-    await Promise.all(started.map((node) => stopChildNode(node)));
-  }
-}
-
-/** The router's /health is 200 once it knows a live prefill and a live decode node. */
-async function waitForHealthy(routerUrl: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await fetch(`${routerUrl}/health`, { signal: AbortSignal.timeout(5000) }).catch(() => null);
-    if (res?.ok) return;
-    if (Date.now() > deadline) throw new Error(`the router did not see a prefill and a decode node within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 100));
+    await deployment.close();
   }
 }
 
