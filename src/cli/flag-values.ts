@@ -3,6 +3,8 @@
  * declared `type: 'string'`), so a bad value can be quoted back exactly: "--page-size must be a
  * positive integer (got "abc")". A `FlagError` is a usage error: the CLI exits with status 2.
  */
+import type { Argv } from 'yargs';
+
 export class FlagError extends Error {
   constructor(message: string) {
     super(message);
@@ -21,6 +23,22 @@ export function usageError(msg: string | undefined, err: Error | undefined): Err
 
 /** yargs-parser settings for every pd-node command: dash-case only, so messages name flags once. */
 export const PARSER_CONFIGURATION = Object.freeze({ 'camel-case-expansion': false });
+
+/**
+ * Parses the flags declared on `y` the pd-node way: dash-case only, unknown flags refused, no
+ * version flag, no exit: every problem throws (usage problems as FlagErrors naming the flag).
+ */
+export function parseStrictly<T>(y: Argv<T>): ReturnType<Argv<T>['parseSync']> {
+  return y
+    .parserConfiguration(PARSER_CONFIGURATION)
+    .strict()
+    .version(false)
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw usageError(msg, err);
+    })
+    .parseSync();
+}
 
 const DIGITS = /^\d+$/;
 

@@ -12,7 +12,7 @@ import yargs, { type Argv } from 'yargs';
 import { GPU_NAMES, MAX_GPU_COUNT, parseGpu } from '../engine/synthetic/gpus.js';
 import { MODEL_SHAPE_NAMES } from '../engine/synthetic/model-shapes.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../node/options.js';
-import { FlagError, nonEmpty, oneOf, PARSER_CONFIGURATION, portNumber, positiveInteger, positiveSeconds, rawFlag, tcpUrl, usageError } from './flag-values.js';
+import { FlagError, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, tcpUrl } from './flag-values.js';
 
 export interface NodeFlag {
   readonly name: string;
@@ -102,15 +102,5 @@ export function nodeOptionsFrom(argv: Record<string, unknown>, base: Readonly<No
 
 /** Pure: node flags (no command name) -> `NodeOptions`; throws a FlagError naming the flag. */
 export function parseNodeFlags(argv: string[]): NodeOptions {
-  const parsed = addNodeFlags(yargs(argv))
-    .parserConfiguration(PARSER_CONFIGURATION)
-    .strict()
-    .help(false)
-    .version(false)
-    .exitProcess(false)
-    .fail((msg, err) => {
-      throw usageError(msg, err);
-    })
-    .parseSync();
-  return nodeOptionsFrom(parsed);
+  return nodeOptionsFrom(parseStrictly(addNodeFlags(yargs(argv)).help(false)));
 }

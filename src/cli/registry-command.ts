@@ -5,7 +5,7 @@
 import yargs from 'yargs';
 import { createLogger, type LogLevel } from '../log/logger.js';
 import { startRegistry } from '../registry/registry-server.js';
-import { nonEmpty, oneOf, PARSER_CONFIGURATION, portNumber, rawFlag, usageError } from './flag-values.js';
+import { nonEmpty, oneOf, parseStrictly, portNumber, rawFlag } from './flag-values.js';
 import { DEFAULT_REGISTRY_PORT } from './router-flags.js';
 import { waitForStopSignal } from './wait-for-signal.js';
 
@@ -18,19 +18,13 @@ export interface RegistryFlags {
 }
 
 export function parseRegistryFlags(argv: string[]): RegistryFlags {
-  const parsed = yargs(argv)
-    .parserConfiguration(PARSER_CONFIGURATION)
-    .option('role', { type: 'string', requiresArg: true, describe: 'registry' })
-    .option('host', { type: 'string', requiresArg: true, describe: 'Address to listen on.', default: '127.0.0.1' })
-    .option('registry-port', { type: 'string', requiresArg: true, describe: 'Port of the registry (ZeroMQ ROUTER).', default: String(DEFAULT_REGISTRY_PORT) })
-    .option('log-level', { type: 'string', requiresArg: true, describe: `Log level (${LOG_LEVELS.join(', ')}).`, default: 'info' })
-    .strict()
-    .version(false)
-    .exitProcess(false)
-    .fail((msg, err) => {
-      throw usageError(msg, err);
-    })
-    .parseSync();
+  const parsed = parseStrictly(
+    yargs(argv)
+      .option('role', { type: 'string', requiresArg: true, describe: 'registry' })
+      .option('host', { type: 'string', requiresArg: true, describe: 'Address to listen on.', default: '127.0.0.1' })
+      .option('registry-port', { type: 'string', requiresArg: true, describe: 'Port of the registry (ZeroMQ ROUTER).', default: String(DEFAULT_REGISTRY_PORT) })
+      .option('log-level', { type: 'string', requiresArg: true, describe: `Log level (${LOG_LEVELS.join(', ')}).`, default: 'info' }),
+  );
   return {
     host: nonEmpty('--host', rawFlag(parsed, 'host')!),
     port: portNumber('--registry-port', rawFlag(parsed, 'registry-port')!),

@@ -15,7 +15,7 @@
 import yargs from 'yargs';
 import { DEFAULT_BOOTSTRAP_PORT, DEFAULT_ROUTER_OPTIONS, POLICIES, type DecodeSpec, type PrefillSpec, type RegistrySetting, type RouterOptions } from '../router/options.js';
 import { httpUrl } from '../router/upstream-node.js';
-import { FlagError, integerIn, nonEmpty, oneOf, PARSER_CONFIGURATION, portNumber, positiveInteger, positiveSeconds, rawFlag, tcpUrl, usageError } from './flag-values.js';
+import { FlagError, integerIn, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, tcpUrl } from './flag-values.js';
 
 export const DEFAULT_REGISTRY_PORT = 5757;
 
@@ -96,19 +96,11 @@ export function parseRouterFlags(argv: string[]): RouterFlags {
   const { nodes, rest } = takeNodeFlags(argv);
   // yargs' own help is off (it cannot show `--prefill URL [PORT]`); --help is a plain flag here.
   let y = yargs(rest)
-    .parserConfiguration(PARSER_CONFIGURATION)
     .help(false)
-    .version(false)
     .option('pd-disaggregation', { type: 'boolean' })
     .option('help', { type: 'boolean', alias: 'h' });
   for (const f of VALUE_FLAGS) y = y.option(f.name, { type: 'string', requiresArg: true });
-  const parsed = y
-    .strict()
-    .exitProcess(false)
-    .fail((msg, err) => {
-      throw usageError(msg, err);
-    })
-    .parseSync();
+  const parsed = parseStrictly(y);
 
   const flags: RouterFlags = {
     help: parsed.help === true,

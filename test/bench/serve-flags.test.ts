@@ -8,23 +8,13 @@ import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
-import { PARSER_CONFIGURATION, usageError } from '../../src/cli/flag-values.js';
+import { parseStrictly } from '../../src/cli/flag-values.js';
 import { addServeFlags, serveConfigFrom, type ServeConfig } from '../../bench/serve/serve-flags.js';
 
 const PD_BENCH = join(dirname(fileURLToPath(import.meta.url)), '../../bench/pd-bench.js');
 
 function parse(args: string[]): ServeConfig {
-  const argv = addServeFlags(yargs(args))
-    .parserConfiguration(PARSER_CONFIGURATION)
-    .strict()
-    .help(false)
-    .version(false)
-    .exitProcess(false)
-    .fail((msg, err) => {
-      throw usageError(msg, err);
-    })
-    .parseSync();
-  return serveConfigFrom(argv);
+  return serveConfigFrom(parseStrictly(addServeFlags(yargs(args)).help(false)));
 }
 
 describe('pd-bench serve flags', () => {
