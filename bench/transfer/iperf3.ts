@@ -19,10 +19,10 @@ export async function startIperf3Server(host: string): Promise<number> {
   const probe = createServer();
   const port = await listenOnFreePort(probe, host, 5000, 'iperf3 port probe');
   await new Promise<void>((resolve) => probe.close(() => resolve()));
-  const server = spawn('iperf3', ['-s', '-1', '-B', host, '-p', String(port)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const server = spawn('iperf3', ['-s', '-1', '--forceflush', '-B', host, '-p', String(port)], { stdio: ['ignore', 'pipe', 'ignore'] });
   const listening = new Promise<void>((resolve) => {
     server.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('listening')) resolve();
+      if (d.toString().includes('Server listening')) resolve();
     });
   });
   try {

@@ -148,9 +148,15 @@ class BackendSession {
     }
   }
 
+  /** The iperf3 reference, or null (not installed on either side, or it failed: said on stderr). */
   async iperf3(): Promise<number | null> {
-    const reply = await this.receiver.control.call({ type: 'iperf3' }, CONTROL_MS);
-    return reply.type === 'iperf3_listening' ? runIperf3Client(this.receiver.host, reply.port, this.o.iperf3Seconds) : null;
+    try {
+      const reply = await this.receiver.control.call({ type: 'iperf3' }, CONTROL_MS);
+      return reply.type === 'iperf3_listening' ? await runIperf3Client(this.receiver.host, reply.port, this.o.iperf3Seconds) : null;
+    } catch (err) {
+      process.stderr.write(`pd-bench transfer: no iperf3 figure: ${(err as Error).message}\n`);
+      return null;
+    }
   }
 
   async row(plan: WritePlan): Promise<TransferRow> {
