@@ -19,7 +19,10 @@ export type ControlRequest =
   | { type: 'prepare'; backend: TransferBackendName; pageBytes: number; numPages: number }
   /** Zero the pool (before a row, so bytes left by another row cannot pass the check). */
   | { type: 'zero' }
+  /** Main-thread event-loop delay: recorded from start to stop, except while paused. */
   | { type: 'loop_start' }
+  | { type: 'loop_pause' }
+  | { type: 'loop_resume' }
   | { type: 'loop_stop' }
   /** SHA-256 of each range's bytes, in order. */
   | { type: 'digest'; ranges: PageRange[] }
@@ -34,6 +37,8 @@ export type ControlReply =
   | { type: 'prepared'; endpoint: KvEndpoint }
   | { type: 'zeroed' }
   | { type: 'loop_started' }
+  | { type: 'loop_paused' }
+  | { type: 'loop_resumed' }
   | { type: 'loop_stopped'; loop: LoopDelay }
   | { type: 'digests'; digests: string[] }
   | { type: 'sink_listening'; port: number }
@@ -47,6 +52,8 @@ export const REPLY_TO = {
   prepare: ['prepared'],
   zero: ['zeroed'],
   loop_start: ['loop_started'],
+  loop_pause: ['loop_paused'],
+  loop_resume: ['loop_resumed'],
   loop_stop: ['loop_stopped'],
   digest: ['digests'],
   sink: ['sink_listening'],

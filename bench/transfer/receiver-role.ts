@@ -55,6 +55,12 @@ class ReceiverSession {
       case 'loop_start':
         this.loop.start();
         return { type: 'loop_started' };
+      case 'loop_pause':
+        this.loop.pause();
+        return { type: 'loop_paused' };
+      case 'loop_resume':
+        this.loop.resume();
+        return { type: 'loop_resumed' };
       case 'loop_stop':
         return { type: 'loop_stopped', loop: this.loop.stop() };
       case 'digest': {

@@ -38,6 +38,7 @@ const FLAGS: Record<string, Flag> = {
   concurrency: { describe: 'Writes in flight on the link', default: '4' },
   duration: { describe: 'Seconds per row (and per baseline)', default: '2' },
   iterations: { describe: 'Writes per row (and per baseline) instead of --duration', default: 'none' },
+  rounds: { describe: 'The timed writes and the baseline alternate this many times per row, each a share of --duration (or --iterations)', default: '4' },
   host: { describe: 'Address the receiver listens on (KV, baseline sink, iperf3, control)', default: '127.0.0.1' },
   peer: { describe: 'HOST:PORT of a receiver already running (pd-bench transfer --role receiver), e.g. on another host', default: 'spawn one here' },
   'control-port': { describe: 'Receiver: control port to listen on (0: any; printed on stdout)', default: '0' },
@@ -51,7 +52,7 @@ const FLAGS: Record<string, Flag> = {
 function addFlags(y: Argv): Argv {
   for (const [name, f] of Object.entries(FLAGS)) y.option(name, { type: 'string', requiresArg: true, describe: f.describe, defaultDescription: f.default });
   return y
-    .option('quick', { type: 'boolean', describe: `Small and fast (for tests): --sizes ${QUICK_SIZES}, --duration 0.2, --concurrency 2, no iperf3`, default: false })
+    .option('quick', { type: 'boolean', describe: `Small and fast (for tests): --sizes ${QUICK_SIZES}, --duration 0.2, --concurrency 2, --rounds 1, no iperf3`, default: false })
     .option('once', { type: 'boolean', describe: 'Receiver: exit after the first control session', default: false });
 }
 
@@ -104,6 +105,7 @@ function optionsFrom(argv: Record<string, unknown>, backends: TransferBackendNam
     concurrency: positiveInteger('--concurrency', flag('concurrency') ?? (quick ? '2' : '4')),
     durationS: positiveSeconds('--duration', flag('duration') ?? (quick ? '0.2' : '2')),
     iterations: iterations === undefined ? null : positiveInteger('--iterations', iterations),
+    rounds: positiveInteger('--rounds', flag('rounds') ?? (quick ? '1' : '4')),
     host: nonEmpty('--host', flag('host') ?? '127.0.0.1'),
     peer: peer === undefined ? null : peerOf(peer),
     iperf3: !quick && oneOf('--iperf3', flag('iperf3') ?? 'auto', ['auto', 'off'] as const) === 'auto',

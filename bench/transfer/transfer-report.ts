@@ -13,7 +13,7 @@ export function formatTransferReport(r: TransferBenchResult): string {
   const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
   const head =
     `pd-bench transfer: ${o.pattern} pages of ${formatBytes(o.pageBytes)}, ${o.concurrency} writes in flight, ` +
-    `${o.iterations === null ? `${o.durationS} s` : `${o.iterations} writes`} per row and per baseline; GB/s = 1e9 B/s\n` +
+    `${o.iterations === null ? `${o.durationS} s` : `${o.iterations} writes`} per row and per baseline in ${o.rounds} alternating rounds; GB/s = 1e9 B/s\n` +
     `machine: ${r.machine.cpus} CPUs, Node ${r.machine.node}, load average ${load(r.machine.loadAvgStart)} at start, ${load(r.machine.loadAvgEnd)} at end\n`;
   const rows = r.rows.map((row) => [
     row.backend,

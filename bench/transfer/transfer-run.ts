@@ -9,14 +9,17 @@
  * - Writes go through the transfer actor as a prefill node's do, issued from a worker thread as the
  *   scheduler would (write-driver.ts), `concurrency` in flight; both main threads are then as idle
  *   as a node's during a transfer, and their event-loop delay is taken during the timed writes.
- * - Warm-up writes touch every slot first (page faults, connections, JIT) and are not counted.
+ * - Warm-up writes (and a warm-up baseline) touch every slot first (page faults, connections, JIT)
+ *   and are not counted.
+ * - The timed writes and the baseline alternate in `rounds` shares of the row, so a machine that gets
+ *   busier or quieter during a row shifts both figures alike and the ratio stays meaningful.
  * - Baselines run on this process's main thread (between timed phases), as plain code would.
  * - A row whose bytes do not verify fails the benchmark: a fast transfer of wrong bytes is no figure.
  */
 import { cpus, loadavg } from 'node:os';
 import { KvPool } from '../../src/kv/pool.js';
 import type { TransferBackendName } from '../../src/transfer/kv-transfer.js';
-import { EventLoopDelay, type LoopDelay } from '../stats.js';
+import { EventLoopDelay, latencySummary, type LoopDelay } from '../stats.js';
 import { byteLayout } from './byte-layout.js';
 import { runIperf3Client } from './iperf3.js';
 import { streamPlainSocket } from './plain-socket.js';
@@ -34,6 +37,8 @@ export interface TransferBenchOptions {
   durationS: number;
   /** Writes per row instead of a duration. */
   iterations: number | null;
+  /** The timed writes and the baseline alternate this many times per row (each a share of it). */
+  rounds: number;
   /** Where the receiver listens (spawned receivers). */
   host: string;
   peer: Peer | null;
@@ -164,16 +169,39 @@ class BackendSession {
     await control.call({ type: 'zero' }, CONTROL_MS);
     const spec = { size: plan.size, pattern: plan.pattern };
     await this.driver.call({ type: 'run', plan: spec, stop: { writes: plan.srcSlots + 1 } }, 'ran', this.runTimeoutMs(plan.srcSlots + 1));
+    await this.baseline(plan, { writes: plan.srcSlots + 1 });
 
+    const lastSrc = new Array<number>(plan.dstSlots).fill(-1);
+    const latencies: Float64Array[] = [];
+    const timed = { writes: 0, seconds: 0 };
+    const base = { bytes: 0, seconds: 0 };
     await control.call({ type: 'loop_start' }, CONTROL_MS);
     this.loop.start();
-    const timed = await this.driver.call({ type: 'run', plan: spec, stop: this.stopRule() }, 'ran', this.runTimeoutMs(this.o.iterations ?? 0));
+    for (let round = 0; round < this.o.rounds; round++) {
+      if (round > 0) {
+        await control.call({ type: 'loop_resume' }, CONTROL_MS);
+        this.loop.resume();
+      }
+      const r = await this.driver.call({ type: 'run', plan: spec, stop: this.roundRule() }, 'ran', this.runTimeoutMs(this.o.iterations ?? 0));
+      this.loop.pause();
+      await control.call({ type: 'loop_pause' }, CONTROL_MS);
+      timed.writes += r.writes;
+      timed.seconds += r.seconds;
+      latencies.push(r.latencies);
+      r.lastSrc.forEach((s, d) => {
+        if (s >= 0) lastSrc[d] = s;
+      });
+      const b = await this.baseline(plan, this.roundRule());
+      base.bytes += b.bytes;
+      base.seconds += b.seconds;
+    }
     const senderLoop = this.loop.stop();
     const { loop: receiverLoop } = await control.call({ type: 'loop_stop' }, CONTROL_MS);
 
-    const verifiedSlots = await this.verify(plan, timed.lastSrc);
-    const baselineGbps = this.backend === 'shm' ? this.copyBaseline(plan) : await this.socketBaseline(plan);
+    const verifiedSlots = await this.verify(plan, lastSrc);
     const gbps = (timed.writes * plan.size) / timed.seconds / 1e9;
+    const baselineGbps = base.bytes / base.seconds / 1e9;
+    const { p50, p99 } = latencySummary(latencies);
     return {
       backend: this.backend,
       pattern: plan.pattern,
@@ -185,8 +213,8 @@ class BackendSession {
       seconds: timed.seconds,
       writesPerSec: timed.writes / timed.seconds,
       gbps,
-      p50Ms: timed.p50Ms,
-      p99Ms: timed.p99Ms,
+      p50Ms: p50,
+      p99Ms: p99,
       baseline: this.backend === 'shm' ? 'Buffer.copy' : 'plain socket',
       baselineGbps,
       ratio: gbps / baselineGbps,
@@ -201,8 +229,10 @@ class BackendSession {
     await this.receiver.control.call({ type: 'release' }, CONTROL_MS).catch(() => {});
   }
 
-  private stopRule(): StopRule {
-    return this.o.iterations === null ? { ms: this.o.durationS * 1000 } : { writes: this.o.iterations };
+  /** One round's share of the row: --duration / --rounds seconds, or --iterations / --rounds writes. */
+  private roundRule(): StopRule {
+    const { iterations, durationS, rounds } = this.o;
+    return iterations === null ? { ms: (durationS * 1000) / rounds } : { writes: Math.ceil(iterations / rounds) };
   }
 
   /** Bound on a driver run: its duration plus every write timing out once, at worst. */
@@ -210,10 +240,9 @@ class BackendSession {
     return this.o.durationS * 1000 + (writes + this.o.concurrency) * this.o.writeTimeoutMs + CONTROL_MS;
   }
 
-  /** For the baselines: stops after the row's duration, or after `iterations` writes. */
-  private stopTest(): (done: number, elapsedMs: number) => boolean {
-    const { iterations, durationS } = this.o;
-    return iterations === null ? (_n, ms) => ms >= durationS * 1000 : (n) => n >= iterations;
+  private baseline(plan: WritePlan, rule: StopRule): Promise<{ bytes: number; seconds: number }> {
+    const stop = 'writes' in rule ? (n: number): boolean => n >= rule.writes : (_n: number, ms: number): boolean => ms >= rule.ms;
+    return this.backend === 'shm' ? Promise.resolve(this.copyBaseline(plan, stop)) : this.socketBaseline(plan, stop);
   }
 
   /** Every written destination slot must hold its last source slot's bytes, in the plan's order. */
@@ -229,28 +258,21 @@ class BackendSession {
   }
 
   /** Buffer.copy of the same runs from the source pool into a second buffer, on this thread. */
-  private copyBaseline(plan: WritePlan): number {
+  private copyBaseline(plan: WritePlan, stop: (done: number, elapsedMs: number) => boolean): { bytes: number; seconds: number } {
     const from = Buffer.from(this.src.buffer);
     const to = this.copyTarget!;
     const pb = plan.pageBytes;
-    const copy = (w: number): void => {
-      for (const r of plan.runs(w)) from.copy(to, r.dst * pb, r.src * pb, (r.src + r.count) * pb);
-    };
-    for (let w = 0; w <= plan.srcSlots; w++) copy(w);
-    const stop = this.stopTest();
     const t0 = performance.now();
     let n = 0;
-    while (!stop(n, performance.now() - t0)) copy(n++);
-    return (n * plan.size) / ((performance.now() - t0) / 1000) / 1e9;
+    while (!stop(n, performance.now() - t0)) {
+      for (const r of plan.runs(n++)) from.copy(to, r.dst * pb, r.src * pb, (r.src + r.count) * pb);
+    }
+    return { bytes: n * plan.size, seconds: (performance.now() - t0) / 1000 };
   }
 
   /** The same bytes streamed over a plain socket to the receiving process's sink. */
-  private async socketBaseline(plan: WritePlan): Promise<number> {
+  private async socketBaseline(plan: WritePlan, stop: (done: number, elapsedMs: number) => boolean): Promise<{ bytes: number; seconds: number }> {
     const views = Array.from({ length: plan.srcSlots }, (_, s) => Buffer.from(this.src.buffer, s * plan.pages * plan.pageBytes, plan.size));
-    const piece = (k: number): Buffer => views[k % views.length];
-    const host = this.receiver.host;
-    await streamPlainSocket(host, this.sinkPort, plan.size, piece, (n) => n > plan.srcSlots, this.o.writeTimeoutMs);
-    const r = await streamPlainSocket(host, this.sinkPort, plan.size, piece, this.stopTest(), this.o.writeTimeoutMs);
-    return r.bytes / r.seconds / 1e9;
+    return streamPlainSocket(this.receiver.host, this.sinkPort, plan.size, (k) => views[k % views.length], stop, this.o.writeTimeoutMs);
   }
 }

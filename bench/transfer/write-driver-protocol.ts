@@ -28,8 +28,8 @@ export type DriverRequest = { type: 'connect'; endpoint: KvEndpoint } | { type: 
 export interface RunResult {
   writes: number;
   seconds: number;
-  p50Ms: number;
-  p99Ms: number;
+  /** Per-write latencies, ms. */
+  latencies: Float64Array;
   /** Per destination slot: the source slot it received last (-1: none). */
   lastSrc: number[];
 }

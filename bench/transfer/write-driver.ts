@@ -46,8 +46,7 @@ async function run(tx: TransferActorClient, plan: WritePlan, rule: StopRule): Pr
     }
   };
   await Promise.all(Array.from({ length: data.concurrency }, loop));
-  const { p50, p99 } = latency.summary();
-  return { writes: latency.count, seconds: (performance.now() - t0) / 1000, p50Ms: p50, p99Ms: p99, lastSrc };
+  return { writes: latency.count, seconds: (performance.now() - t0) / 1000, latencies: latency.samples(), lastSrc };
 }
 
 async function handle(req: DriverRequest): Promise<DriverReply> {
