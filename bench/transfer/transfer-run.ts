@@ -2,8 +2,8 @@
  * `pd-bench transfer` on the sending side: per backend, a receiving process (receiver-process.ts)
  * and a transfer actor here, each over a real pool, then one row per write size: the timed writes,
  * the check that the receiver holds the right bytes, and the baseline of the same bytes in the same
- * run (shm: Buffer.copy between two buffers of this process; tcp, verbs: a plain single-stream
- * socket between the two processes).
+ * run (shm: Buffer.copy between two buffers of this process, and once more into the receiver's pool
+ * mapped here; tcp, verbs: a plain single-stream socket between the two processes).
  *
  * Decisions:
  * - Writes go through the transfer actor as a prefill node's do, issued from a worker thread as the
@@ -17,6 +17,7 @@
  * - A row whose bytes do not verify fails the benchmark: a fast transfer of wrong bytes is no figure.
  */
 import { cpus, loadavg } from 'node:os';
+import { openShmRegion, type ShmRegion } from '../../native/shm-region.js';
 import { KvPool } from '../../src/kv/pool.js';
 import type { TransferBackendName } from '../../src/transfer/kv-transfer.js';
 import { EventLoopDelay, latencySummary, type LoopDelay } from '../stats.js';
@@ -67,6 +68,8 @@ export interface TransferRow {
   baseline: BaselineName;
   baselineGbps: number;
   ratio: number;
+  /** shm: Buffer.copy of the same runs into the receiver's own pool, mapped in this process (after the check). */
+  peerMappingGbps: number | null;
   senderLoop: LoopDelay;
   receiverLoop: LoopDelay;
   /** Destination slots whose bytes were checked against the source (all of them). */
@@ -121,6 +124,8 @@ class BackendSession {
     /** shm: the Buffer.copy baseline's destination; else the plain-socket sink's port. */
     private readonly copyTarget: Buffer | null,
     private readonly sinkPort: number,
+    /** shm: the receiver's pool mapped here too (the second copy baseline). */
+    private readonly peerMapping: ShmRegion | null,
   ) {}
 
   static async start(backend: TransferBackendName, o: TransferBenchOptions, receiver: ReceiverProcess): Promise<BackendSession> {
@@ -141,12 +146,12 @@ class BackendSession {
     });
     try {
       await driver.call({ type: 'connect', endpoint }, 'connected', CONTROL_MS);
-      if (backend === 'shm') {
+      if (endpoint.backend === 'shm') {
         const target = Buffer.from(new SharedArrayBuffer(dstPages * o.pageBytes));
-        return new BackendSession(backend, o, receiver, plans, src, driver, target, 0);
+        return new BackendSession(backend, o, receiver, plans, src, driver, target, 0, openShmRegion(endpoint.name, endpoint.bytes));
       }
       const { port } = await receiver.control.call({ type: 'sink' }, CONTROL_MS);
-      return new BackendSession(backend, o, receiver, plans, src, driver, null, port);
+      return new BackendSession(backend, o, receiver, plans, src, driver, null, port, null);
     } catch (err) {
       await driver.close(CONTROL_MS);
       throw err;
@@ -199,6 +204,7 @@ class BackendSession {
     const { loop: receiverLoop } = await control.call({ type: 'loop_stop' }, CONTROL_MS);
 
     const verifiedSlots = await this.verify(plan, lastSrc);
+    const peerMappingGbps = this.peerMapping ? this.peerMappingBaseline(plan) : null;
     const gbps = (timed.writes * plan.size) / timed.seconds / 1e9;
     const baselineGbps = base.bytes / base.seconds / 1e9;
     const { p50, p99 } = latencySummary(latencies);
@@ -218,6 +224,7 @@ class BackendSession {
       baseline: this.backend === 'shm' ? 'Buffer.copy' : 'plain socket',
       baselineGbps,
       ratio: gbps / baselineGbps,
+      peerMappingGbps,
       senderLoop,
       receiverLoop,
       verifiedSlots,
@@ -225,6 +232,7 @@ class BackendSession {
   }
 
   async close(): Promise<void> {
+    this.peerMapping?.close();
     await this.driver.close(CONTROL_MS);
     await this.receiver.control.call({ type: 'release' }, CONTROL_MS).catch(() => {});
   }
@@ -258,9 +266,8 @@ class BackendSession {
   }
 
   /** Buffer.copy of the same runs from the source pool into a second buffer, on this thread. */
-  private copyBaseline(plan: WritePlan, stop: (done: number, elapsedMs: number) => boolean): { bytes: number; seconds: number } {
+  private copyBaseline(plan: WritePlan, stop: (done: number, elapsedMs: number) => boolean, to: Buffer = this.copyTarget!): { bytes: number; seconds: number } {
     const from = Buffer.from(this.src.buffer);
-    const to = this.copyTarget!;
     const pb = plan.pageBytes;
     const t0 = performance.now();
     let n = 0;
@@ -268,6 +275,19 @@ class BackendSession {
       for (const r of plan.runs(n++)) from.copy(to, r.dst * pb, r.src * pb, (r.src + r.count) * pb);
     }
     return { bytes: n * plan.size, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /**
+   * The copy baseline again, into the memory the shm backend writes (the receiver's pool, a shared
+   * mapping), for --duration: tells the cost of that memory from the cost of the transfer machinery.
+   * It overwrites the receiver's pool, so it runs after the check.
+   */
+  private peerMappingBaseline(plan: WritePlan): number {
+    const to = Buffer.from(this.peerMapping!.buffer);
+    this.copyBaseline(plan, (n) => n > plan.srcSlots, to);
+    const { iterations, durationS } = this.o;
+    const r = this.copyBaseline(plan, iterations === null ? (_n, ms) => ms >= durationS * 1000 : (n) => n >= iterations, to);
+    return r.bytes / r.seconds / 1e9;
   }
 
   /** The same bytes streamed over a plain socket to the receiving process's sink. */
