@@ -10,6 +10,10 @@
  *   would cost more than the copy). A direct read never passes the run's end, so the next frame is
  *   always read through staging. Nothing is allocated per read but one pool view per direct read or
  *   per run piece copied from staging.
+ * - After a write that was read straight into the pool, the next head is read through a small
+ *   window of staging (SMALL_READ_BYTES): a full staging read would take (and copy) the first 256 KiB
+ *   of the next large write too. After a write of small runs the whole staging buffer is used, so
+ *   a stream of small writes is still read many at a time.
  * - The whole run table is checked against the pool before any byte of the write is taken, and a
  *   direct read only starts once it is: a bad write is refused with nothing written.
  * - ACKs are cumulative and sent once per read, for the last write it completed: pipelined small
@@ -29,6 +33,8 @@ import { decodeHead, encodeHead, HEAD_BYTES, Kind, RUN_BYTES } from './wire.js';
 /** Runs with less than this left are read through staging. */
 const DIRECT_MIN_BYTES = 64 * 1024;
 const STAGING_BYTES = 256 * 1024;
+/** The staging window for the head of a write that follows a large one. */
+const SMALL_READ_BYTES = 4096;
 
 type State = 'head' | 'runs' | 'data' | 'closed';
 
@@ -38,6 +44,11 @@ export class ReceiveStream {
   private readonly numPages: number;
   private readonly pageBytes: number;
   private readonly staging = Buffer.allocUnsafe(STAGING_BYTES);
+  private readonly smallStaging = this.staging.subarray(0, SMALL_READ_BYTES);
+  /** Whether part of the current write was read straight into the pool. */
+  private readDirect = false;
+  /** Whether the last write finished was (so the next head is read through the small window). */
+  private lastReadDirect = false;
   private readonly collector = new Collector(HEAD_BYTES);
   private state: State = 'head';
   /** Whether the read under way goes straight into the pool (else into staging). */
@@ -76,11 +87,12 @@ export class ReceiveStream {
       const left = this.lengths[this.run] - this.done;
       if (left >= DIRECT_MIN_BYTES) {
         this.direct = true;
+        this.readDirect = true;
         return new Uint8Array(this.buffer, this.offsets[this.run] + this.done, Math.min(left, MAX_VIEW_BYTES));
       }
     }
     this.direct = false;
-    return this.staging;
+    return this.state === 'head' && this.lastReadDirect ? this.smallStaging : this.staging;
   }
 
   private onRead(n: number): boolean {
@@ -161,6 +173,8 @@ export class ReceiveStream {
   }
 
   private finishWrite(): void {
+    this.lastReadDirect = this.readDirect;
+    this.readDirect = false;
     this.ackDue = this.writeId;
     this.state = 'head';
     this.collector.expect(HEAD_BYTES);
