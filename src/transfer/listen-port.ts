@@ -2,19 +2,20 @@ import type { Server } from 'node:net';
 import { withTimeout } from '../node/timeout.js';
 
 /**
- * Starts `server` on an OS-chosen port of `host` and returns the port; a bind that fails or takes
- * longer than `timeoutMs` closes the server and rejects (receivers of the tcp and verbs backends).
+ * Starts `server` on an OS-chosen port of `host` (or on `port`) and returns the port; a bind that
+ * fails or takes longer than `timeoutMs` closes the server and rejects (receivers of the tcp and
+ * verbs backends, the tcp sender's dial-back listener, the benchmarks).
  */
-export async function listenOnFreePort(server: Server, host: string, timeoutMs: number, what: string): Promise<number> {
+export async function listenOnFreePort(server: Server, host: string, timeoutMs: number, what: string, port = 0): Promise<number> {
   const listening = new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, host, () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });
   });
   try {
-    await withTimeout(listening, timeoutMs, `${what} listen on ${host}`);
+    await withTimeout(listening, timeoutMs, `${what} listen on ${host}${port === 0 ? '' : `:${port}`}`);
   } catch (err) {
     server.close();
     throw err;

@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
 import { gqaLayout, type KvLayout } from '../../src/kv/layout.js';
@@ -15,7 +16,7 @@ import { KvPool } from '../../src/kv/pool.js';
 import { withTimeout } from '../../src/node/timeout.js';
 import { coalescePages, type KvEndpoint } from '../../src/transfer/kv-transfer.js';
 import { TcpKvManager } from '../../src/transfer/tcp/tcp-kv-manager.js';
-import { encodeHead, encodeWrite, HEAD_BYTES, Kind } from '../../src/transfer/tcp/wire.js';
+import { encodeWithToken, encodeWrite, HEAD_BYTES, Kind, TOKEN_BYTES } from '../../src/transfer/tcp/wire.js';
 import { assertScatterLanded, fillRandom, pageDigests, SCATTER, zeroDigest } from './pages.js';
 import { Receiver } from './receiver.js';
 
@@ -46,12 +47,39 @@ async function withLink(
 /** A raw connection to a receiver; `closed` resolves with every byte it sent back once it closes. */
 function rawConnection(endpoint: KvEndpoint): { socket: Socket; closed: Promise<Buffer> } {
   if (endpoint.backend !== 'tcp') throw new Error('not a tcp endpoint');
-  const socket = connect(endpoint.port, endpoint.host);
+  return collectUntilClosed(connect(endpoint.port, endpoint.host));
+}
+
+function collectUntilClosed(socket: Socket): { socket: Socket; closed: Promise<Buffer> } {
   const chunks: Buffer[] = [];
   socket.on('data', (c: Buffer) => chunks.push(c));
   socket.on('error', () => {});
   const closed = withTimeout(once(socket, 'close'), 10_000, 'receiver closing a refused connection').then(() => Buffer.concat(chunks));
   return { socket, closed };
+}
+
+/**
+ * A sender that skips its own checks: says HELLO on a raw control connection and returns the data
+ * connection the receiver dials back (its WELCOME already read); `closed` as for rawConnection.
+ */
+async function rawLink(endpoint: KvEndpoint, pageBytes: number): Promise<{ socket: Socket; closed: Promise<Buffer> }> {
+  if (endpoint.backend !== 'tcp') throw new Error('not a tcp endpoint');
+  const listener = createServer();
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const token = randomBytes(TOKEN_BYTES);
+  const control = connect(endpoint.port, endpoint.host);
+  control.on('error', () => {});
+  control.write(encodeWithToken(Kind.Hello, pageBytes, (listener.address() as AddressInfo).port, token));
+  try {
+    const [data] = (await withTimeout(once(listener, 'connection'), 10_000, 'receiver dialing back')) as [Socket];
+    const [welcome] = (await withTimeout(once(data, 'data'), 10_000, 'WELCOME')) as [Buffer];
+    assert.equal(welcome.readUInt16LE(6), Kind.Welcome);
+    assert.deepEqual(welcome.subarray(HEAD_BYTES, HEAD_BYTES + TOKEN_BYTES), token);
+    return collectUntilClosed(data);
+  } finally {
+    listener.close();
+    control.end();
+  }
 }
 
 /** The REFUSED message in what a receiver sent (after an optional WELCOME). */
@@ -69,6 +97,19 @@ test('tcp: pages reach scattered destinations intact across processes; untouched
     const results = await Promise.all([runs.slice(0, 2), runs.slice(2, 5), runs.slice(5)].map((w) => tx.write('rx', w, 10_000)));
     assert.equal(results.reduce((n, r) => n + r.bytes, 0), SCATTER.src.length * src.pageBytes);
     assert.equal(results.reduce((n, r) => n + r.runs, 0), runs.length);
+    assertScatterLanded(await rx.digests(), src, RX_PAGES);
+  });
+});
+
+test('tcp: runs read partly through staging, partly straight into the pool, land intact (one write and pipelined writes)', async () => {
+  // 308,400-byte pages, larger than the receiver's staging buffer: a run's first bytes come with its
+  // write's head through staging, the rest straight into the pool, a short tail through staging again
+  const layout = gqaLayout(5, 2, 257, 'float32', 15);
+  await withLink(layout, RX_PAGES, 24, async (rx, tx, src) => {
+    const runs = coalescePages(SCATTER.src, SCATTER.dst);
+    await tx.write('rx', runs, 10_000); // one write, every run
+    assertScatterLanded(await rx.digests(), src, RX_PAGES);
+    await Promise.all(runs.map((r) => tx.write('rx', [r], 10_000))); // a write per run, all in flight
     assertScatterLanded(await rx.digests(), src, RX_PAGES);
   });
 });
@@ -91,8 +132,7 @@ test('tcp: bad runs are refused with nothing written, by the sender and by the r
     await assert.rejects(tx.write('rx', [{ src: 23, dst: 0, count: 2 }], 10_000), /local pages \[23, 25\) exceed the pool of 24 pages/);
 
     // a sender that skips its own checks: the receiver refuses before taking a byte
-    const raw = rawConnection(rx.endpoint);
-    raw.socket.write(encodeHead(Kind.Hello, src.pageBytes, 0));
+    const raw = await rawLink(rx.endpoint, src.pageBytes);
     raw.socket.write(encodeWrite(7, [{ src: 0, dst: 3, count: 1 }, { src: 0, dst: RX_PAGES - 1, count: 2 }]));
     raw.socket.write(Buffer.alloc(3 * src.pageBytes, 0xff));
     assert.match(refusal(await raw.closed), /write 7, run 1: pages \[47, 49\) exceed the pool of 48 pages/);

@@ -19,9 +19,9 @@ export class Collector {
     this.have = 0;
   }
 
-  /** Takes what it still needs from `chunk` at `pos`; returns the new position in `chunk`. */
-  take(chunk: Buffer, pos: number): number {
-    const n = Math.min(this.want - this.have, chunk.length - pos);
+  /** Takes what it still needs from `chunk` between `pos` and `end`; returns the new position in `chunk`. */
+  take(chunk: Buffer, pos: number, end = chunk.length): number {
+    const n = Math.min(this.want - this.have, end - pos);
     chunk.copy(this.buf, this.have, pos, pos + n);
     this.have += n;
     return pos + n;

@@ -1,17 +1,24 @@
 /**
- * The tcp backend's sender: one connection to one decode node's receiver (see wire.ts for frames).
+ * The tcp backend's sender: one link to one decode node's receiver (see wire.ts for frames).
  *
  * Decisions:
+ * - Two connections per link. The sender dials the receiver's published port (control), the receiver
+ *   dials back to a port the sender names (data; dial-back.ts), and all KV bytes and ACKs travel on
+ *   the data connection. Why: Node lets a socket read into a caller's buffer (`onread`) only on
+ *   sockets it dials, and that is what lets the receiver put bytes straight into its pool instead of
+ *   copying every socket chunk (receive-stream.ts). The cost: the prefill node must accept
+ *   connections from its decode nodes (on an OS-chosen port of the address it dials them from).
  * - `connect` resolves only after the receiver's WELCOME, which carries its pool size and page size:
  *   runs are then checked on both sides before any byte is sent, so a bad run is a clear local error
- *   and the connection stays usable; a page-size mismatch is refused at connect.
- * - Run bytes go to the socket as views of the local pool (Buffer.from over the pool's
- *   SharedArrayBuffer or external ArrayBuffer: no copy on this side). A run is only read when it is
+ *   and the link stays usable; a page-size mismatch is refused at connect.
+ * - Run bytes go to the socket as views of the local pool (no copy on this side), corked per pump so
+ *   the head and the runs of the queued writes leave in one writev. A run is only read when it is
  *   handed to the socket, so the caller must not change `runs` or the source pages until the write
  *   settles (the scheduler's pages are pinned until then anyway).
- * - Backpressure: after `socket.write` returns false, nothing more is queued until 'drain'; writes are
- *   sent whole and in order, and ACKs (in order) settle them oldest first.
- * - A write that times out breaks the connection, failing every pending write: its bytes could still
+ * - Writes are pipelined: sent whole and in order without waiting for ACKs, which are cumulative (one
+ *   settles every write up to its id, oldest first). Backpressure: after `socket.write` returns false,
+ *   nothing more is queued until 'drain'; the high-water mark is large since the queue only holds views.
+ * - A write that times out breaks the link, failing every pending write: its bytes could still
  *   land later, into pages the decode side may have freed and reused for another request. A socket
  *   error, close or protocol violation does the same; the sender is then dead (connect again), and
  *   every such failure is a KvLinkError. A bad run is a plain Error and leaves the link alone.
@@ -24,7 +31,11 @@ import { KvLinkError } from '../link-error.js';
 import { MAX_VIEW_BYTES } from '../pool-views.js';
 import { checkRuns } from '../run-bounds.js';
 import { Collector } from './collector.js';
-import { decodeHead, encodeHead, encodeWrite, HEAD_BYTES, Kind, MAX_REFUSAL_BYTES } from './wire.js';
+import { DialBack, type DataConnection } from './dial-back.js';
+import { decodeHead, encodeWrite, HEAD_BYTES, Kind, MAX_REFUSAL_BYTES } from './wire.js';
+
+/** The data socket's high-water mark: its queue holds views of the pool, not copies. */
+const WRITE_QUEUE_BYTES = 64 << 20;
 
 interface PendingWrite {
   id: number;
@@ -46,14 +57,11 @@ export class TcpKvSender implements KvSender {
   private sending = 0;
   private draining = false;
   private nextId = 0;
-  private peerPages = 0;
-  private welcomedOnce = false;
   private broken: string | null = null;
   private readonly reader = new Collector(HEAD_BYTES);
   private readingRefusal = false;
-  private welcomed!: { resolve: () => void; reject: (err: Error) => void };
 
-  private constructor(private readonly socket: Socket, private readonly pool: PoolRegion, private readonly peer: string) {
+  private constructor(private readonly socket: Socket, private readonly pool: PoolRegion, private readonly peerPages: number, private readonly peer: string) {
     this.reader.expect(HEAD_BYTES);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => {
@@ -64,18 +72,24 @@ export class TcpKvSender implements KvSender {
     socket.on('close', () => this.fail('the receiver closed the connection'));
   }
 
-  /** Connects and says HELLO; resolves once the receiver welcomed this pool's page size. */
+  /** Sets up the link (dial-back.ts); resolves once the receiver welcomed this pool's page size. */
   static async connect(host: string, port: number, pool: PoolRegion, timeoutMs: number): Promise<TcpKvSender> {
-    const socket = connect({ host, port, noDelay: true });
-    const sender = new TcpKvSender(socket, pool, `${host}:${port}`);
-    const welcomed = new Promise<void>((resolve, reject) => (sender.welcomed = { resolve, reject }));
-    socket.write(encodeHead(Kind.Hello, pool.pageBytes, 0));
+    const peer = `${host}:${port}`;
+    const setup = new DialBack(connect({ host, port, noDelay: true }), WRITE_QUEUE_BYTES);
+    let data: DataConnection;
     try {
-      await withTimeout(welcomed, timeoutMs, `tcp KV connect to ${host}:${port}`);
+      data = await withTimeout(setup.run(pool.pageBytes, timeoutMs), timeoutMs, `tcp KV connect to ${peer}`);
     } catch (err) {
-      sender.fail((err as Error).message);
-      throw err;
+      setup.abort();
+      throw new KvLinkError(`tcp KV link to ${peer}: ${(err as Error).message}`);
     }
+    if (data.peerPageBytes !== pool.pageBytes) {
+      data.socket.destroy();
+      throw new KvLinkError(`tcp KV link to ${peer}: page size mismatch: the receiver's pages are ${data.peerPageBytes} B, ours ${pool.pageBytes} B`);
+    }
+    const sender = new TcpKvSender(data.socket, pool, data.peerPages, peer);
+    if (data.rest.length > 0) sender.onData(data.rest);
+    data.socket.resume();
     return sender;
   }
 
@@ -108,15 +122,20 @@ export class TcpKvSender implements KvSender {
 
   /** Hands whole writes to the socket in order until it asks to wait for 'drain'. */
   private pump(): void {
-    while (!this.broken && this.sending < this.queue.length) {
-      const w = this.queue[this.sending];
-      while (w.next < w.runs.length) {
-        if (!this.socket.write(this.nextPiece(w))) {
-          this.draining = true;
-          return;
+    this.socket.cork();
+    try {
+      while (!this.broken && this.sending < this.queue.length) {
+        const w = this.queue[this.sending];
+        while (w.next < w.runs.length) {
+          if (!this.socket.write(this.nextPiece(w))) {
+            this.draining = true;
+            return;
+          }
         }
+        this.sending++;
       }
-      this.sending++;
+    } finally {
+      this.socket.uncork();
     }
   }
 
@@ -150,15 +169,14 @@ export class TcpKvSender implements KvSender {
 
   private onFrame(bytes: Buffer): void {
     if (this.readingRefusal) return this.fail(`the receiver refused: ${bytes.toString('utf8')}`);
-    let kind: Kind, a: number, b: number;
+    let kind: Kind, a: number;
     try {
-      ({ kind, a, b } = decodeHead(bytes));
+      ({ kind, a } = decodeHead(bytes));
     } catch (err) {
       return this.fail(`protocol error: ${(err as Error).message}`);
     }
     this.reader.expect(HEAD_BYTES);
     if (kind === Kind.Ack) return this.onAck(a);
-    if (kind === Kind.Welcome && !this.welcomedOnce) return this.onWelcome(a, b);
     if (kind === Kind.Refused && a > 0 && a <= MAX_REFUSAL_BYTES) {
       this.readingRefusal = true;
       return this.reader.expect(a);
@@ -166,19 +184,14 @@ export class TcpKvSender implements KvSender {
     this.fail(`protocol error: unexpected frame kind ${kind}`);
   }
 
-  private onWelcome(numPages: number, pageBytes: number): void {
-    if (pageBytes !== this.pool.pageBytes) return this.fail(`page size mismatch: the receiver's pages are ${pageBytes} B, ours ${this.pool.pageBytes} B`);
-    this.welcomedOnce = true;
-    this.peerPages = numPages;
-    this.welcomed.resolve();
-  }
-
+  /** Settles every write sent up to and including `id`, oldest first. */
   private onAck(id: number): void {
-    const w = this.queue[0];
-    if (!w || w.id !== id || this.sending === 0) return this.fail(`protocol error: ACK for write ${id}, expected ${w ? w.id : 'none'}`);
-    this.queue.shift();
-    this.sending--;
-    w.resolve({ bytes: w.bytes, runs: w.runs.length, ms: performance.now() - w.start });
+    const first = this.queue[0];
+    const settles = first ? ((id - first.id) >>> 0) + 1 : 0;
+    if (settles === 0 || settles > this.sending) return this.fail(`protocol error: ACK for write ${id}, expected ${first ? `${first.id} to ${(first.id + this.sending - 1) >>> 0}` : 'none'}`);
+    const now = performance.now();
+    for (const w of this.queue.splice(0, settles)) w.resolve({ bytes: w.bytes, runs: w.runs.length, ms: now - w.start });
+    this.sending -= settles;
   }
 
   /** Breaks the connection for good: every pending write (and a pending connect) rejects with `reason`. */
@@ -186,7 +199,6 @@ export class TcpKvSender implements KvSender {
     if (this.broken) return;
     this.broken = reason;
     this.socket.destroy();
-    this.welcomed.reject(this.error(reason));
     for (const w of this.queue.splice(0)) w.reject(this.error(reason));
     this.sending = 0;
   }

@@ -1,13 +1,21 @@
 /**
  * The tcp backend's frames. Every frame starts with a 16-byte little-endian head:
  *   magic u32 ('PDKV') | version u16 | kind u16 | a u32 | b u32
- * Sender -> receiver:
- *   HELLO   a = page bytes                (first frame; the receiver checks it against its pool)
+ * Two connections per link (see tcp-sender.ts for why): the sender dials the receiver's published
+ * port (the control connection), the receiver dials back to a port the sender names (the data
+ * connection, which the receiver reads straight into its pool).
+ * Sender -> receiver, control connection:
+ *   HELLO   a = page bytes, b = dial-back port, then a TOKEN_BYTES token (first and only frame)
+ * Receiver -> sender, data connection:
+ *   WELCOME a = pool pages, b = page bytes, then the HELLO's token (first frame: proves which HELLO
+ *           this connection answers)
+ * Sender -> receiver, data connection:
  *   WRITE   a = write id, b = run count, then per run: dst page u32, page count u32, then the bytes of
  *           every run in order
- * Receiver -> sender:
- *   WELCOME a = pool pages, b = page bytes (answer to HELLO)
- *   ACK     a = write id                  (sent after the write's last byte is in the pool)
+ * Receiver -> sender, data connection:
+ *   ACK     a = write id: every write up to and including this one has its last byte in the pool
+ *           (cumulative: one ACK may settle several pipelined writes)
+ * Receiver -> sender, either connection:
  *   REFUSED a = message length, then the UTF-8 message; the receiver closes the connection after it
  *
  * Decisions: fixed-size heads so either side reads a frame with one bounded accumulation; page ids
@@ -20,7 +28,9 @@ import type { PageRun } from '../kv-transfer.js';
 export const HEAD_BYTES = 16;
 export const RUN_BYTES = 8;
 export const MAGIC = 0x564b4450;
-export const VERSION = 1;
+export const VERSION = 2;
+/** The random token a HELLO carries and the dial-back's WELCOME echoes. */
+export const TOKEN_BYTES = 16;
 /** A REFUSED message longer than this is cut. */
 export const MAX_REFUSAL_BYTES = 1024;
 
@@ -52,6 +62,14 @@ export function encodeWrite(id: number, runs: readonly PageRun[]): Buffer {
     buf.writeUInt32LE(runs[i].dst, at);
     buf.writeUInt32LE(runs[i].count, at + 4);
   }
+  return buf;
+}
+
+/** A head followed by a token (HELLO, WELCOME). */
+export function encodeWithToken(kind: Kind.Hello | Kind.Welcome, a: number, b: number, token: Buffer): Buffer {
+  const buf = Buffer.allocUnsafe(HEAD_BYTES + TOKEN_BYTES);
+  writeHead(buf, kind, a, b);
+  token.copy(buf, HEAD_BYTES, 0, TOKEN_BYTES);
   return buf;
 }
 

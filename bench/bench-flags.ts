@@ -1,0 +1,33 @@
+/**
+ * Flag value parsers the benchmarks add to the CLI's (src/cli/flag-values.ts): byte sizes with KiB /
+ * MiB / GiB suffixes and comma-separated lists, each error naming the flag and quoting the value.
+ */
+import { FlagError, positiveInteger } from '../src/cli/flag-values.js';
+
+const UNITS: Record<string, number> = { '': 1, B: 1, KiB: 1 << 10, MiB: 1 << 20, GiB: 1 << 30 };
+
+/** "4096", "4KiB", "64MiB", "1GiB": a positive whole number of bytes. */
+export function byteSize(flag: string, raw: string): number {
+  const m = /^(\d+)(B|KiB|MiB|GiB)?$/.exec(raw.trim());
+  const bytes = m ? Number(m[1]) * UNITS[m[2] ?? ''] : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) throw new FlagError(`${flag} must be a size in bytes such as 4096, 4KiB or 64MiB (got "${raw}")`);
+  return bytes;
+}
+
+/** A comma-separated list, each item parsed by `item`; empty items are errors. */
+export function listOf<T>(flag: string, raw: string, item: (flag: string, raw: string) => T): T[] {
+  const parts = raw.split(',');
+  if (parts.some((p) => p.trim() === '')) throw new FlagError(`${flag} must be a comma-separated list without empty items (got "${raw}")`);
+  return parts.map((p) => item(flag, p.trim()));
+}
+
+export const positiveIntegers = (flag: string, raw: string): number[] => listOf(flag, raw, positiveInteger);
+
+/** 4096 -> "4KiB", 1572864 -> "1.5MiB". */
+export function formatBytes(bytes: number): string {
+  for (const unit of ['GiB', 'MiB', 'KiB'] as const) {
+    const n = bytes / UNITS[unit];
+    if (n >= 1) return `${Number(n.toFixed(2))}${unit}`;
+  }
+  return `${bytes}B`;
+}

@@ -1,0 +1,118 @@
+/**
+ * The receiving process of `pd-bench transfer` (`--role receiver`): a decode node's transfer side
+ * (a pool and a transfer actor listening on it) plus what the baselines need (a plain-socket sink,
+ * a one-shot iperf3 server), driven over the control protocol (protocol.ts).
+ *
+ * Decisions:
+ * - It prints `{"control":{"host","port"}}` as its first stdout line (the spawning benchmark reads
+ *   it; on another host, pass it to the sender's --peer). Control sessions are served one after
+ *   another, each freeing what it built when it closes; with `once` (a receiver the benchmark
+ *   spawned) the process exits after its session, so it never outlives its sender.
+ * - The main thread does what a decode node's main thread would during a transfer: nothing. The
+ *   actor's worker takes the bytes; digests and zeroing run on the main thread between timed phases.
+ */
+import { createServer, type Server } from 'node:net';
+import type { ShmRegion } from '../../native/shm-region.js';
+import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
+import { KvPool } from '../../src/kv/pool.js';
+import { listenOnFreePort } from '../../src/transfer/listen-port.js';
+import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
+import { EventLoopDelay } from '../stats.js';
+import { serveControl } from './control-channel.js';
+import { iperf3Installed, startIperf3Server } from './iperf3.js';
+import { startSink } from './plain-socket.js';
+import type { ControlReply, ControlRequest } from './protocol.js';
+import { byteLayout } from './byte-layout.js';
+import { rangeDigest } from './write-plan.js';
+
+class ReceiverSession {
+  private actor: TransferActorClient | null = null;
+  private pool: KvPool | null = null;
+  private region: ShmRegion | null = null;
+  private sink: Server | null = null;
+  private readonly loop = new EventLoopDelay();
+
+  constructor(private readonly host: string) {}
+
+  async handle(req: ControlRequest): Promise<ControlReply> {
+    switch (req.type) {
+      case 'prepare': {
+        await this.release();
+        const layout = byteLayout(req.pageBytes);
+        if (req.backend === 'shm') {
+          const shm = createShmKvPool(layout, req.numPages);
+          this.pool = shm.pool;
+          this.region = shm.region;
+        } else {
+          this.pool = new KvPool(layout, req.numPages);
+        }
+        this.actor = await TransferActorClient.start(req.backend, this.pool, 'warn');
+        return { type: 'prepared', endpoint: await this.actor.listen(this.host) };
+      }
+      case 'zero':
+        new Uint8Array(this.need().buffer).fill(0);
+        return { type: 'zeroed' };
+      case 'loop_start':
+        this.loop.start();
+        return { type: 'loop_started' };
+      case 'loop_pause':
+        this.loop.pause();
+        return { type: 'loop_paused' };
+      case 'loop_resume':
+        this.loop.resume();
+        return { type: 'loop_resumed' };
+      case 'loop_stop':
+        return { type: 'loop_stopped', loop: this.loop.stop() };
+      case 'digest': {
+        const pool = this.need();
+        return { type: 'digests', digests: req.ranges.map((r) => rangeDigest(pool, r)) };
+      }
+      case 'sink': {
+        const sink = (this.sink ??= (await startSink(this.host)).server);
+        const address = sink.address();
+        if (address === null || typeof address === 'string') throw new Error('the sink has no port');
+        return { type: 'sink_listening', port: address.port };
+      }
+      case 'iperf3':
+        return iperf3Installed() ? { type: 'iperf3_listening', port: await startIperf3Server(this.host) } : { type: 'iperf3_missing' };
+      case 'release':
+        await this.release();
+        return { type: 'released' };
+    }
+  }
+
+  async release(): Promise<void> {
+    await this.actor?.close();
+    this.actor = null;
+    this.sink?.close();
+    this.sink = null;
+    this.region?.unlink();
+    this.region?.close();
+    this.region = null;
+    this.pool = null;
+  }
+
+  private need(): KvPool {
+    if (!this.pool) throw new Error('no pool: prepare first');
+    return this.pool;
+  }
+}
+
+export async function runReceiver(host: string, controlPort: number, once: boolean): Promise<void> {
+  let control!: Server;
+  const done = new Promise<void>((resolve) => {
+    control = createServer((socket) => {
+      const session = new ReceiverSession(host);
+      void serveControl(socket, (req) => session.handle(req))
+        .finally(() => session.release())
+        .finally(() => {
+          if (!once) return;
+          control.close();
+          resolve();
+        });
+    });
+  });
+  const port = await listenOnFreePort(control, host, 5000, 'pd-bench receiver control', controlPort);
+  process.stdout.write(`${JSON.stringify({ control: { host, port } })}\n`);
+  await done;
+}

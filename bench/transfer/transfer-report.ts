@@ -1,0 +1,38 @@
+/**
+ * The text report of `pd-bench transfer`: what ran where, then one line per row (columns are
+ * explained in bench/README.md), then the iperf3 reference when it ran.
+ */
+import { formatBytes } from '../bench-flags.js';
+import { fixed, formatTable } from '../table.js';
+import type { TransferBenchResult } from './transfer-run.js';
+
+const HEADER = ['backend', 'pattern', 'size', 'runs/write', 'in flight', 'writes/s', 'GB/s', 'p50 ms', 'p99 ms', 'baseline', 'base GB/s', 'ratio', 'copy to peer GB/s', 'loop p99 tx ms', 'loop p99 rx ms', 'verified'];
+
+export function formatTransferReport(r: TransferBenchResult): string {
+  const o = r.options;
+  const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
+  const head =
+    `pd-bench transfer: ${o.pattern} pages of ${formatBytes(o.pageBytes)}, ${o.concurrency} writes in flight, ` +
+    `${o.iterations === null ? `${o.durationS} s` : `${o.iterations} writes`} per row and per baseline in ${o.rounds} alternating rounds; GB/s = 1e9 B/s\n` +
+    `machine: ${r.machine.cpus} CPUs, Node ${r.machine.node}, load average ${load(r.machine.loadAvgStart)} at start, ${load(r.machine.loadAvgEnd)} at end\n`;
+  const rows = r.rows.map((row) => [
+    row.backend,
+    row.pattern,
+    formatBytes(row.size),
+    String(row.runsPerWrite),
+    String(row.concurrency),
+    fixed(row.writesPerSec, 0),
+    fixed(row.gbps, 2),
+    fixed(row.p50Ms, 3),
+    fixed(row.p99Ms, 3),
+    row.baseline,
+    fixed(row.baselineGbps, 2),
+    fixed(row.ratio, 2),
+    fixed(row.peerMappingGbps, 2),
+    fixed(row.senderLoop.p99Ms, 2),
+    fixed(row.receiverLoop.p99Ms, 2),
+    `${row.verifiedSlots} slots`,
+  ]);
+  const iperf3 = r.iperf3Gbps === null ? '' : `iperf3 single stream between the same hosts: ${r.iperf3Gbps.toFixed(2)} GB/s\n`;
+  return `${head}\n${formatTable(HEADER, rows)}${iperf3}`;
+}

@@ -1,0 +1,298 @@
+/**
+ * `pd-bench transfer` on the sending side: per backend, a receiving process (receiver-process.ts)
+ * and a transfer actor here, each over a real pool, then one row per write size: the timed writes,
+ * the check that the receiver holds the right bytes, and the baseline of the same bytes in the same
+ * run (shm: Buffer.copy between two buffers of this process, and once more into the receiver's pool
+ * mapped here; tcp, verbs: a plain single-stream socket between the two processes).
+ *
+ * Decisions:
+ * - Writes go through the transfer actor as a prefill node's do, issued from a worker thread as the
+ *   scheduler would (write-driver.ts), `concurrency` in flight; both main threads are then as idle
+ *   as a node's during a transfer, and their event-loop delay is taken during the timed writes.
+ * - Warm-up writes (and a warm-up baseline) touch every slot first (page faults, connections, JIT)
+ *   and are not counted.
+ * - The timed writes and the baseline alternate in `rounds` shares of the row, so a machine that gets
+ *   busier or quieter during a row shifts both figures alike and the ratio stays meaningful.
+ * - Baselines run on this process's main thread (between timed phases), as plain code would.
+ * - A row whose bytes do not verify fails the benchmark: a fast transfer of wrong bytes is no figure.
+ */
+import { cpus, loadavg } from 'node:os';
+import { openShmRegion, type ShmRegion } from '../../native/shm-region.js';
+import { KvPool } from '../../src/kv/pool.js';
+import type { TransferBackendName } from '../../src/transfer/kv-transfer.js';
+import { EventLoopDelay, latencySummary, type LoopDelay } from '../stats.js';
+import { byteLayout } from './byte-layout.js';
+import { runIperf3Client } from './iperf3.js';
+import { streamPlainSocket } from './plain-socket.js';
+import { ReceiverProcess, type Peer } from './receiver-process.js';
+import { WriteDriver } from './write-driver-client.js';
+import type { StopRule } from './write-driver-protocol.js';
+import { fillPseudoRandom, WritePlan, type Pattern } from './write-plan.js';
+
+export interface TransferBenchOptions {
+  backends: TransferBackendName[];
+  sizes: number[];
+  pageBytes: number;
+  pattern: Pattern;
+  concurrency: number;
+  durationS: number;
+  /** Writes per row instead of a duration. */
+  iterations: number | null;
+  /** The timed writes and the baseline alternate this many times per row (each a share of it). */
+  rounds: number;
+  /** Where the receiver listens (spawned receivers). */
+  host: string;
+  peer: Peer | null;
+  iperf3: boolean;
+  iperf3Seconds: number;
+  writeTimeoutMs: number;
+  /** Bound on the receiver's pool; the sender's holds one slot more. */
+  maxPoolBytes: number;
+}
+
+export type BaselineName = 'Buffer.copy' | 'plain socket';
+
+export interface TransferRow {
+  backend: TransferBackendName;
+  pattern: Pattern;
+  size: number;
+  pageBytes: number;
+  runsPerWrite: number;
+  concurrency: number;
+  writes: number;
+  seconds: number;
+  writesPerSec: number;
+  gbps: number;
+  p50Ms: number;
+  p99Ms: number;
+  baseline: BaselineName;
+  baselineGbps: number;
+  ratio: number;
+  /** shm: Buffer.copy of the same runs into the receiver's own pool, mapped in this process (after the check). */
+  peerMappingGbps: number | null;
+  senderLoop: LoopDelay;
+  receiverLoop: LoopDelay;
+  /** Destination slots whose bytes were checked against the source (all of them). */
+  verifiedSlots: number;
+}
+
+export interface TransferBenchResult {
+  machine: { cpus: number; loadAvgStart: number[]; loadAvgEnd: number[]; node: string };
+  options: TransferBenchOptions;
+  rows: TransferRow[];
+  /** Single-stream iperf3 between the two hosts (GB/s), when iperf3 ran. */
+  iperf3Gbps: number | null;
+}
+
+const CONTROL_MS = 60_000;
+
+export async function runTransferBench(o: TransferBenchOptions, onRow: (row: TransferRow) => void): Promise<TransferBenchResult> {
+  const loadAvgStart = loadavg();
+  const rows: TransferRow[] = [];
+  let iperf3Gbps: number | null = null;
+  for (const backend of o.backends) {
+    const receiver = o.peer ? await ReceiverProcess.connect(o.peer) : await ReceiverProcess.spawn(o.host);
+    try {
+      const session = await BackendSession.start(backend, o, receiver);
+      try {
+        if (backend === 'tcp' && o.iperf3 && iperf3Gbps === null) iperf3Gbps = await session.iperf3();
+        for (const plan of session.plans) {
+          const row = await session.row(plan);
+          rows.push(row);
+          onRow(row);
+        }
+      } finally {
+        await session.close();
+      }
+    } finally {
+      await receiver.close();
+    }
+  }
+  return { machine: { cpus: cpus().length, loadAvgStart, loadAvgEnd: loadavg(), node: process.version }, options: o, rows, iperf3Gbps };
+}
+
+class BackendSession {
+  private readonly loop = new EventLoopDelay();
+
+  private constructor(
+    private readonly backend: TransferBackendName,
+    private readonly o: TransferBenchOptions,
+    private readonly receiver: ReceiverProcess,
+    readonly plans: WritePlan[],
+    private readonly src: KvPool,
+    private readonly driver: WriteDriver,
+    /** shm: the Buffer.copy baseline's destination; else the plain-socket sink's port. */
+    private readonly copyTarget: Buffer | null,
+    private readonly sinkPort: number,
+    /** shm: the receiver's pool mapped here too (the second copy baseline). */
+    private readonly peerMapping: ShmRegion | null,
+  ) {}
+
+  static async start(backend: TransferBackendName, o: TransferBenchOptions, receiver: ReceiverProcess): Promise<BackendSession> {
+    const plans = o.sizes.map((size) => new WritePlan(size, o.pageBytes, o.pattern, o.concurrency, o.maxPoolBytes));
+    const dstPages = Math.max(...plans.map((p) => p.dstSlots * p.pages));
+    const srcPages = Math.max(...plans.map((p) => p.srcSlots * p.pages));
+    const { endpoint } = await receiver.control.call({ type: 'prepare', backend, pageBytes: o.pageBytes, numPages: dstPages }, CONTROL_MS);
+    const src = new KvPool(byteLayout(o.pageBytes), srcPages);
+    fillPseudoRandom(src);
+    const driver = new WriteDriver({
+      backend,
+      pool: src.buffer as SharedArrayBuffer,
+      pageBytes: o.pageBytes,
+      numPages: srcPages,
+      concurrency: o.concurrency,
+      writeTimeoutMs: o.writeTimeoutMs,
+      maxPoolBytes: o.maxPoolBytes,
+    });
+    try {
+      await driver.call({ type: 'connect', endpoint }, 'connected', CONTROL_MS);
+      if (endpoint.backend === 'shm') {
+        const target = Buffer.from(new SharedArrayBuffer(dstPages * o.pageBytes));
+        return new BackendSession(backend, o, receiver, plans, src, driver, target, 0, openShmRegion(endpoint.name, endpoint.bytes));
+      }
+      const { port } = await receiver.control.call({ type: 'sink' }, CONTROL_MS);
+      return new BackendSession(backend, o, receiver, plans, src, driver, null, port, null);
+    } catch (err) {
+      await driver.close(CONTROL_MS);
+      throw err;
+    }
+  }
+
+  /** The iperf3 reference, or null (not installed on either side, or it failed: said on stderr). */
+  async iperf3(): Promise<number | null> {
+    try {
+      const reply = await this.receiver.control.call({ type: 'iperf3' }, CONTROL_MS);
+      return reply.type === 'iperf3_listening' ? await runIperf3Client(this.receiver.host, reply.port, this.o.iperf3Seconds) : null;
+    } catch (err) {
+      process.stderr.write(`pd-bench transfer: no iperf3 figure: ${(err as Error).message}\n`);
+      return null;
+    }
+  }
+
+  async row(plan: WritePlan): Promise<TransferRow> {
+    const control = this.receiver.control;
+    await control.call({ type: 'zero' }, CONTROL_MS);
+    const spec = { size: plan.size, pattern: plan.pattern };
+    await this.driver.call({ type: 'run', plan: spec, stop: { writes: plan.srcSlots + 1 } }, 'ran', this.runTimeoutMs(plan.srcSlots + 1));
+    await this.baseline(plan, { writes: plan.srcSlots + 1 });
+
+    const lastSrc = new Array<number>(plan.dstSlots).fill(-1);
+    const latencies: Float64Array[] = [];
+    const timed = { writes: 0, seconds: 0 };
+    const base = { bytes: 0, seconds: 0 };
+    await control.call({ type: 'loop_start' }, CONTROL_MS);
+    this.loop.start();
+    for (let round = 0; round < this.o.rounds; round++) {
+      if (round > 0) {
+        await control.call({ type: 'loop_resume' }, CONTROL_MS);
+        this.loop.resume();
+      }
+      const r = await this.driver.call({ type: 'run', plan: spec, stop: this.roundRule() }, 'ran', this.runTimeoutMs(this.o.iterations ?? 0));
+      this.loop.pause();
+      await control.call({ type: 'loop_pause' }, CONTROL_MS);
+      timed.writes += r.writes;
+      timed.seconds += r.seconds;
+      latencies.push(r.latencies);
+      r.lastSrc.forEach((s, d) => {
+        if (s >= 0) lastSrc[d] = s;
+      });
+      const b = await this.baseline(plan, this.roundRule());
+      base.bytes += b.bytes;
+      base.seconds += b.seconds;
+    }
+    const senderLoop = this.loop.stop();
+    const { loop: receiverLoop } = await control.call({ type: 'loop_stop' }, CONTROL_MS);
+
+    const verifiedSlots = await this.verify(plan, lastSrc);
+    const peerMappingGbps = this.peerMapping ? this.peerMappingBaseline(plan) : null;
+    const gbps = (timed.writes * plan.size) / timed.seconds / 1e9;
+    const baselineGbps = base.bytes / base.seconds / 1e9;
+    const { p50, p99 } = latencySummary(latencies);
+    return {
+      backend: this.backend,
+      pattern: plan.pattern,
+      size: plan.size,
+      pageBytes: plan.pageBytes,
+      runsPerWrite: plan.runsPerWrite,
+      concurrency: this.o.concurrency,
+      writes: timed.writes,
+      seconds: timed.seconds,
+      writesPerSec: timed.writes / timed.seconds,
+      gbps,
+      p50Ms: p50,
+      p99Ms: p99,
+      baseline: this.backend === 'shm' ? 'Buffer.copy' : 'plain socket',
+      baselineGbps,
+      ratio: gbps / baselineGbps,
+      peerMappingGbps,
+      senderLoop,
+      receiverLoop,
+      verifiedSlots,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.peerMapping?.close();
+    await this.driver.close(CONTROL_MS);
+    await this.receiver.control.call({ type: 'release' }, CONTROL_MS).catch(() => {});
+  }
+
+  /** One round's share of the row: --duration / --rounds seconds, or --iterations / --rounds writes. */
+  private roundRule(): StopRule {
+    const { iterations, durationS, rounds } = this.o;
+    return iterations === null ? { ms: (durationS * 1000) / rounds } : { writes: Math.ceil(iterations / rounds) };
+  }
+
+  /** Bound on a driver run: its duration plus every write timing out once, at worst. */
+  private runTimeoutMs(writes: number): number {
+    return this.o.durationS * 1000 + (writes + this.o.concurrency) * this.o.writeTimeoutMs + CONTROL_MS;
+  }
+
+  private baseline(plan: WritePlan, rule: StopRule): Promise<{ bytes: number; seconds: number }> {
+    const stop = 'writes' in rule ? (n: number): boolean => n >= rule.writes : (_n: number, ms: number): boolean => ms >= rule.ms;
+    return this.backend === 'shm' ? Promise.resolve(this.copyBaseline(plan, stop)) : this.socketBaseline(plan, stop);
+  }
+
+  /** Every written destination slot must hold its last source slot's bytes, in the plan's order. */
+  private async verify(plan: WritePlan, lastSrc: readonly number[]): Promise<number> {
+    const slots = [...lastSrc.keys()].filter((d) => lastSrc[d] >= 0);
+    const { digests } = await this.receiver.control.call({ type: 'digest', ranges: slots.map((d) => plan.dstRange(d)) }, CONTROL_MS);
+    slots.forEach((d, i) => {
+      if (digests[i] !== plan.expectedDigest(this.src, lastSrc[d])) {
+        throw new Error(`${this.backend}, ${plan.size} B writes: destination slot ${d} does not hold the bytes of source slot ${lastSrc[d]} (the transfer moved wrong bytes)`);
+      }
+    });
+    return slots.length;
+  }
+
+  /** Buffer.copy of the same runs from the source pool into a second buffer, on this thread. */
+  private copyBaseline(plan: WritePlan, stop: (done: number, elapsedMs: number) => boolean, to: Buffer = this.copyTarget!): { bytes: number; seconds: number } {
+    const from = Buffer.from(this.src.buffer);
+    const pb = plan.pageBytes;
+    const t0 = performance.now();
+    let n = 0;
+    while (!stop(n, performance.now() - t0)) {
+      for (const r of plan.runs(n++)) from.copy(to, r.dst * pb, r.src * pb, (r.src + r.count) * pb);
+    }
+    return { bytes: n * plan.size, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /**
+   * The copy baseline again, into the memory the shm backend writes (the receiver's pool, a shared
+   * mapping), for --duration: tells the cost of that memory from the cost of the transfer machinery.
+   * It overwrites the receiver's pool, so it runs after the check.
+   */
+  private peerMappingBaseline(plan: WritePlan): number {
+    const to = Buffer.from(this.peerMapping!.buffer);
+    this.copyBaseline(plan, (n) => n > plan.srcSlots, to);
+    const { iterations, durationS } = this.o;
+    const r = this.copyBaseline(plan, iterations === null ? (_n, ms) => ms >= durationS * 1000 : (n) => n >= iterations, to);
+    return r.bytes / r.seconds / 1e9;
+  }
+
+  /** The same bytes streamed over a plain socket to the receiving process's sink. */
+  private async socketBaseline(plan: WritePlan, stop: (done: number, elapsedMs: number) => boolean): Promise<{ bytes: number; seconds: number }> {
+    const views = Array.from({ length: plan.srcSlots }, (_, s) => Buffer.from(this.src.buffer, s * plan.pages * plan.pageBytes, plan.size));
+    return streamPlainSocket(this.receiver.host, this.sinkPort, plan.size, (k) => views[k % views.length], stop, this.o.writeTimeoutMs);
+  }
+}

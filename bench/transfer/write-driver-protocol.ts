@@ -1,0 +1,37 @@
+/**
+ * Messages between the benchmark's main thread and its write driver (write-driver.ts), one reply per
+ * request, in order. A row's plan travels as its parameters: both sides build the same WritePlan.
+ */
+import type { KvEndpoint, TransferBackendName } from '../../src/transfer/kv-transfer.js';
+import type { Pattern } from './write-plan.js';
+
+export interface DriverData {
+  backend: TransferBackendName;
+  pool: SharedArrayBuffer;
+  pageBytes: number;
+  numPages: number;
+  concurrency: number;
+  writeTimeoutMs: number;
+  maxPoolBytes: number;
+}
+
+export interface PlanSpec {
+  size: number;
+  pattern: Pattern;
+}
+
+/** Stop after `writes` writes, or after `ms` of writing. */
+export type StopRule = { writes: number } | { ms: number };
+
+export type DriverRequest = { type: 'connect'; endpoint: KvEndpoint } | { type: 'run'; plan: PlanSpec; stop: StopRule } | { type: 'close' };
+
+export interface RunResult {
+  writes: number;
+  seconds: number;
+  /** Per-write latencies, ms. */
+  latencies: Float64Array;
+  /** Per destination slot: the source slot it received last (-1: none). */
+  lastSrc: number[];
+}
+
+export type DriverReply = { type: 'connected' } | ({ type: 'ran' } & RunResult) | { type: 'closed' } | { type: 'error'; message: string };

@@ -1,0 +1,102 @@
+/**
+ * `pd-bench` runs as a real process: `transfer --quick` for tcp and shm (a receiving process spawned
+ * by the benchmark, bytes verified after every row) and `router --quick` (the router CLI as a process
+ * in front of instant nodes) write every row with sane values; bad flags are usage errors naming the
+ * flag. Structure and sanity only: speed is reported by the benchmark, never asserted.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { RouterBenchResult } from '../../bench/router/router-run.js';
+import type { TransferBenchResult } from '../../bench/transfer/transfer-run.js';
+
+const PD_BENCH = fileURLToPath(new URL('../../bench/pd-bench.js', import.meta.url));
+const RUN_TIMEOUT_MS = 120_000;
+
+const positive = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
+const nonNegative = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+function pdBench(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [PD_BENCH, ...args], { encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
+}
+
+/** Runs `args` with --json into a temporary file; returns the parsed file and stdout. */
+function pdBenchJson<T>(args: string[]): { result: T; stdout: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'pd-bench-'));
+  try {
+    const file = join(dir, 'out.json');
+    const run = pdBench([...args, '--json', file]);
+    assert.equal(run.status, 0, run.stderr);
+    return { result: JSON.parse(readFileSync(file, 'utf8')) as T, stdout: run.stdout };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('the pd-bench bin starts with a node shebang and lists its benchmarks', () => {
+  assert.match(readFileSync(PD_BENCH, 'utf8'), /^#!\/usr\/bin\/env node\n/);
+  const help = pdBench(['--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /pd-bench transfer/);
+  assert.match(help.stdout, /pd-bench router/);
+});
+
+for (const backend of ['tcp', 'shm'] as const) {
+  test(`pd-bench transfer --quick --backend ${backend}: every size has a verified row with its baseline`, () => {
+    const { result, stdout } = pdBenchJson<TransferBenchResult>(['transfer', '--quick', '--backend', backend, '--pattern', 'scattered', '--page-bytes', '16KiB', '--sizes', '16KiB,1MiB']);
+    assert.deepEqual(
+      result.rows.map((r) => [r.backend, r.size]),
+      [
+        [backend, 16384],
+        [backend, 1 << 20],
+      ],
+    );
+    for (const r of result.rows) {
+      const what = `${backend} ${r.size}: ${JSON.stringify(r)}`;
+      for (const key of ['writes', 'seconds', 'writesPerSec', 'gbps', 'p50Ms', 'p99Ms', 'baselineGbps', 'ratio'] as const) assert.ok(positive(r[key]), `${key} in ${what}`);
+      assert.ok(r.p99Ms >= r.p50Ms, what);
+      assert.equal(r.baseline, backend === 'shm' ? 'Buffer.copy' : 'plain socket');
+      assert.equal(r.runsPerWrite > 1, r.size > 16384, `a scattered write of several pages has several runs: ${what}`);
+      // 2 writes in flight: two destination slots, each checked against the source after the row
+      assert.equal(r.verifiedSlots, 2, what);
+      for (const loop of [r.senderLoop, r.receiverLoop]) assert.ok(nonNegative(loop.p99Ms) && loop.maxMs >= loop.p99Ms, what);
+    }
+    assert.match(stdout, /backend +pattern +size +runs\/write/);
+    assert.match(stdout, new RegExp(`${backend} +scattered +1MiB`));
+  });
+}
+
+test('pd-bench router --quick: req/s and added latency at each concurrency, no failed request', () => {
+  const { result, stdout } = pdBenchJson<RouterBenchResult>(['router', '--quick']);
+  assert.deepEqual(
+    result.rows.map((r) => r.concurrency),
+    [1, 16],
+  );
+  for (const r of result.rows) {
+    const what = JSON.stringify(r);
+    for (const key of ['reqPerSec', 'directReqPerSec', 'p50Ms', 'p99Ms', 'directP50Ms', 'directP99Ms', 'requests'] as const) assert.ok(positive(r[key]), `${key} in ${what}`);
+    assert.ok(Number.isFinite(r.addedP50Ms) && Number.isFinite(r.addedP99Ms), what);
+    assert.equal(r.addedP50Ms, r.p50Ms - r.directP50Ms);
+    assert.equal(r.errors, 0, what);
+  }
+  assert.match(stdout, /concurrency +req\/s +direct req\/s/);
+});
+
+test('pd-bench: bad flags are usage errors naming the flag', () => {
+  for (const [args, flag] of [
+    [['transfer', '--sizes', '4KiB,3000'], /--sizes/],
+    [['transfer', '--backend', 'udp'], /--backend must be one of tcp, shm, verbs \(got "udp"\)/],
+    [['transfer', '--pattern', 'random'], /--pattern must be one of contiguous, scattered/],
+    [['router', '--concurrency', '1,,4'], /--concurrency/],
+    [['router', '--prefill', 'http://127.0.0.1:1'], /--prefill and --decode go together/],
+    [['router', '--bogus'], /Unknown argument: bogus/],
+  ] as const) {
+    const run = pdBench([...args]);
+    assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
+    assert.match(run.stderr, flag);
+  }
+});
