@@ -10,6 +10,10 @@
  *
  * A decode's page list can arrive before the prefill request itself (they travel different paths):
  * it is parked, bounded in number and time, and dropped if no request claims it.
+ *
+ * Every promise a room starts has a handler from the start: a link that cannot be made fails the
+ * rooms waiting on it (with the reason), never the scheduler thread (an unhandled rejection there
+ * would take every other request down with it).
  */
 import type { Logger } from '../../src/log/logger.js';
 import { coalescePages, type KvEndpoint, type PageRun } from '../../src/transfer/kv-transfer.js';
@@ -159,6 +163,13 @@ export class PrefillRooms {
     }
     r.target = target;
     r.connected = this.deps.writer.connect(target.peerId, target.endpoint);
+    // Handled at once: the room's request may still be queued (no write chained on the link yet).
+    r.connected.catch((err: Error) => {
+      if (r.failed) return;
+      const message = `KV transfer to decode node ${target.peerId} failed: cannot connect: ${err.message}`;
+      this.fail(room, message, true);
+      this.deps.onFailed(r.seq, message, 502);
+    });
     this.flush(room, r);
   }
 

@@ -6,9 +6,12 @@
  * (a worker of its own) over the pool: the receiver on a decode node, the sender on a prefill node.
  * Steps run back to back while there is work (setImmediate between steps lets aborts and new
  * requests in); when idle the thread sleeps on its message port, waking every 100 ms only while PD
- * rooms wait on a peer (their timeouts).
+ * rooms wait on a peer (their timeouts). Before judging those timeouts the sweep reads the messages
+ * already queued: one step can outlast a room's bound (a long prompt chunk on a loaded host), and
+ * after it timers run before queued messages, so a page list or notice that arrived in time would
+ * otherwise count as missing.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { createWasmKvPool } from '../../src/engine/reference/kernels/wasm-arena.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { ReferenceEngine } from '../../src/engine/reference/llama-engine.js';
@@ -160,13 +163,16 @@ function serve({ scheduler, transfer, region }: Started): void {
       kick();
     });
   };
+  let stopped = false;
   const sweeper = setInterval(() => {
     if (scheduler.openRooms() === 0) return;
+    for (let queued = receiveMessageOnPort(port!); queued && !stopped; queued = receiveMessageOnPort(port!)) handle(queued.message as SchedulerInbound);
+    if (stopped) return;
     scheduler.sweep();
     kick();
   }, SWEEP_MS);
 
-  port!.on('message', (msg: SchedulerInbound) => {
+  const handle = (msg: SchedulerInbound): void => {
     switch (msg.type) {
       case 'generate':
         scheduler.submit(msg.req);
@@ -194,6 +200,7 @@ function serve({ scheduler, transfer, region }: Started): void {
         scheduler.peerLost(msg.peerId, msg.message);
         break;
       case 'shutdown':
+        stopped = true;
         clearInterval(sweeper);
         void (transfer?.close() ?? Promise.resolve()).finally(() => {
           region?.unlink();
@@ -202,7 +209,8 @@ function serve({ scheduler, transfer, region }: Started): void {
         return;
     }
     kick();
-  });
+  };
+  port!.on('message', handle);
 }
 
 start().then(

@@ -1,12 +1,14 @@
 /**
  * The transfer actor's protocol: the client (on the scheduler's thread) sends requests, the worker
  * answers each by `id` with exactly one reply; `ready` / `start_failed` answer the spawn itself.
+ * Both directions use a MessageChannel port handed over in the worker data.
  *
  * Decisions: a failed request is `failed` (or `write_failed` for writes, which the scheduler counts
  * per room), so the client maps both to a rejection; `REPLY_TO` names each request's success reply,
  * so the client's calls are typed end to end and checked at run time. Runs travel as plain arrays (structured clone), small next
  * to the pages they describe.
  */
+import type { MessagePort } from 'node:worker_threads';
 import type { LogLevel } from '../../src/log/logger.js';
 import type { KvEndpoint, PageRun, TransferBackendName } from '../../src/transfer/kv-transfer.js';
 
@@ -16,6 +18,8 @@ export type PoolSpec =
   | { kind: 'shm'; name: string; bytes: number; pageBytes: number; numPages: number };
 
 export interface TransferWorkerData {
+  /** Requests and replies travel here (not on parentPort): the client can read queued replies synchronously. */
+  port: MessagePort;
   backend: TransferBackendName;
   pool: PoolSpec;
   logLevel: LogLevel;

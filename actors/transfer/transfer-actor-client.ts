@@ -6,12 +6,18 @@
  * - Never hangs: every call is bounded (a write by its own timeout plus a grace, so the worker's more
  *   precise error normally wins), and a worker that crashes or exits rejects every pending call and
  *   every later one.
+ * - A call times out only if its reply has not arrived: when its timer fires, replies already queued
+ *   on the channel are read first (receiveMessageOnPort). The scheduler's thread can be busy in one
+ *   forward step for longer than a bound (a long prompt chunk on a loaded host); after such a step
+ *   timers run before queued messages, so judging by the timer alone failed connects that had
+ *   succeeded in a millisecond. Hence a MessageChannel rather than the worker's own port, which
+ *   cannot be read synchronously.
  * - `start` resolves only once the worker has the pool and the backend (an unknown or unavailable
  *   backend, or an shm segment that cannot be mapped, is a start-up error).
  * - `close` asks the worker to close everything and exit; it is terminated if that takes too long.
  * - `workerUrl` can be replaced (tests use a stand-in worker to kill it mid-call).
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { LogLevel } from '../../src/log/logger.js';
 import { withTimeout } from '../../src/node/timeout.js';
 import type { KvEndpoint, PageRun, PoolRegion, TransferBackendName, WriteResult } from '../../src/transfer/kv-transfer.js';
@@ -48,6 +54,7 @@ interface Pending {
   expect: TransferReply['type'];
   resolve: (reply: TransferReply) => void;
   reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
 }
 
 export class TransferActorClient {
@@ -56,16 +63,18 @@ export class TransferActorClient {
   private dead: string | null = null;
   private closing = false;
 
-  private constructor(private readonly worker: Worker, private readonly options: TransferActorOptions) {
-    worker.on('message', (msg: TransferReply) => this.onReply(msg));
+  private constructor(private readonly worker: Worker, private readonly port: MessagePort, private readonly options: TransferActorOptions) {
+    port.on('message', (msg: TransferReply) => this.onReply(msg));
     worker.on('error', (err) => this.die(`transfer actor crashed: ${err.message}`));
     worker.on('exit', (code) => this.die(this.closing ? 'the transfer actor was closed' : `transfer actor exited with code ${code}`));
   }
 
   static async start(backend: TransferBackendName, pool: PoolRegion, logLevel: LogLevel = 'info', options: Partial<TransferActorOptions> = {}): Promise<TransferActorClient> {
     const o = { ...DEFAULT_TRANSFER_ACTOR_OPTIONS, ...options };
-    const workerData: TransferWorkerData = { backend, pool: toPoolSpec(pool), logLevel, connectTimeoutMs: o.connectMs, ibDevices: o.ibDevices };
-    const worker = new Worker(o.workerUrl, { workerData });
+    const spec = toPoolSpec(pool);
+    const { port1: port, port2 } = new MessageChannel();
+    const workerData: TransferWorkerData = { port: port2, backend, pool: spec, logLevel, connectTimeoutMs: o.connectMs, ibDevices: o.ibDevices };
+    const worker = new Worker(o.workerUrl, { workerData, transferList: [port2] });
     let onMessage: (msg: TransferReply) => void = () => {};
     let onError: (err: Error) => void = () => {};
     let onExit: (code: number) => void = () => {};
@@ -76,16 +85,19 @@ export class TransferActorClient {
       };
       onError = reject;
       onExit = (code) => reject(new Error(`transfer actor exited with code ${code} during start-up`));
-      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+      port.on('message', onMessage);
+      worker.on('error', onError).on('exit', onExit);
     });
     try {
       await withTimeout(ready, o.startMs, `transfer actor (${backend}) start-up`);
-      return new TransferActorClient(worker, o);
+      return new TransferActorClient(worker, port, o);
     } catch (err) {
       await worker.terminate();
+      port.close();
       throw err;
     } finally {
-      worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+      port.off('message', onMessage);
+      worker.off('error', onError).off('exit', onExit);
     }
   }
 
@@ -127,24 +139,48 @@ export class TransferActorClient {
     if (this.dead) return Promise.reject(new Error(this.dead));
     const id = ++this.lastId;
     const expect = REPLY_TO[req.type];
-    const reply = new Promise<TransferReply>((resolve, reject) => this.pending.set(id, { expect, resolve, reject }));
-    this.worker.postMessage({ ...req, id } as TransferRequest);
-    return withTimeout(reply, timeoutMs, `transfer actor ${req.type}`).finally(() => this.pending.delete(id)) as Promise<ReplyOf<K>>;
+    const reply = new Promise<TransferReply>((resolve, reject) => {
+      const timer = setTimeout(() => this.expire(id, `transfer actor ${req.type} timed out after ${timeoutMs / 1000} s`), timeoutMs);
+      this.pending.set(id, { expect, resolve, reject, timer });
+    });
+    this.port.postMessage({ ...req, id } as TransferRequest);
+    return reply as Promise<ReplyOf<K>>;
+  }
+
+  /** A call's timer fired: it fails only if its reply is not already waiting on the channel. */
+  private expire(id: number, message: string): void {
+    this.readQueuedReplies();
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    p.reject(new Error(message));
+  }
+
+  private readQueuedReplies(): void {
+    for (let queued = receiveMessageOnPort(this.port); queued; queued = receiveMessageOnPort(this.port)) this.onReply(queued.message as TransferReply);
   }
 
   private onReply(msg: TransferReply): void {
     if (!('id' in msg)) return;
     const p = this.pending.get(msg.id);
     if (!p) return;
+    this.pending.delete(msg.id);
+    clearTimeout(p.timer);
     if (msg.type === 'failed' || msg.type === 'write_failed') p.reject(new Error(msg.message));
     else if (msg.type !== p.expect) p.reject(new Error(`transfer actor protocol error: ${msg.type} answered a request expecting ${p.expect}`));
     else p.resolve(msg);
   }
 
+  /** Replies the worker sent before it went still count; every other pending call fails with `reason`. */
   private die(reason: string): void {
     if (this.dead) return;
+    this.readQueuedReplies();
     this.dead = reason;
-    for (const p of this.pending.values()) p.reject(new Error(reason));
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new Error(reason));
+    }
     this.pending.clear();
+    this.port.close();
   }
 }

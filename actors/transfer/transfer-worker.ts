@@ -10,7 +10,7 @@
  * - A write that fails with a KvLinkError retires its link (closed, forgotten), so the next connect
  *   builds a fresh one; a bad run fails only its own write.
  * - Receiver refusals (bad frames) are logged here as warnings: the sender side gets its own error.
- * - On shutdown everything is closed, then the port, so the thread exits by itself.
+ * - On shutdown everything is closed, then the port (the client's channel), so the thread exits by itself.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ShmRegion } from '../../native/shm-region.js';
@@ -21,9 +21,9 @@ import { KvLinkError } from '../../src/transfer/link-error.js';
 import { fromPoolSpec } from './pool-spec.js';
 import type { TransferReply, TransferRequest, TransferWorkerData } from './protocol.js';
 
-const port = parentPort;
-if (!port) throw new Error('transfer-worker must run in a worker thread');
+if (!parentPort) throw new Error('transfer-worker must run in a worker thread');
 const data = workerData as TransferWorkerData;
+const port = data.port;
 const log = createLogger(data.logLevel).child({ actor: 'transfer', backend: data.backend });
 const post = (msg: TransferReply): void => port.postMessage(msg);
 
@@ -133,14 +133,14 @@ function main(): void {
     actor = start();
   } catch (err) {
     post({ type: 'start_failed', message: (err as Error).message });
-    port!.close();
+    port.close();
     return;
   }
-  port!.on('message', (req: TransferRequest) => {
+  port.on('message', (req: TransferRequest) => {
     actor.handle(req).then(
       (reply) => {
         post(reply);
-        if (reply.type === 'shut_down') port!.close();
+        if (reply.type === 'shut_down') port.close();
       },
       (err: Error) => post(req.type === 'write' ? { type: 'write_failed', id: req.id, message: err.message } : { type: 'failed', id: req.id, message: err.message }),
     );

@@ -1,7 +1,8 @@
 /**
  * The transfer actor's client: a real worker on both ends (receiver and sender actors in this
  * process) and the ways a call could hang or lie: a worker that never answers, one that dies with
- * calls pending, one that answers with the wrong reply, a backend that cannot start, a closed client.
+ * calls pending, one that answers with the wrong reply, a backend that cannot start, a closed client;
+ * and a reply that waited while this thread was busy past the call's bound (not a timeout).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -52,6 +53,25 @@ test('actor: a call the worker never answers times out; a wrong reply is an erro
   try {
     await assert.rejects(client.listen('127.0.0.1'), /transfer actor listen timed out after 0.3 s/);
     await assert.rejects(client.closePeer('x'), /protocol error: shut_down answered a request expecting peer_closed/);
+  } finally {
+    await client.close();
+  }
+});
+
+test('actor: a reply that arrived while this thread was busy past the call bound is a success, not a timeout', async () => {
+  const pool = new KvPool(LAYOUT, 2);
+  const replied = new Int32Array(pool.buffer, 0, 1); // the stub sets it once its connect reply is queued
+  const client = await TransferActorClient.start('tcp', pool, 'error', { workerUrl: STUB, connectMs: 50, callMs: 200, graceMs: 0 });
+  try {
+    const connected = client.connect('p', { backend: 'tcp', host: '127.0.0.1', port: 1 });
+    // Like a long forward step on the scheduler's thread (a setImmediate): busy until the reply is
+    // queued and the call's bound has passed; timers run before queued messages after it.
+    setImmediate(() => {
+      Atomics.wait(replied, 0, 0, 10_000);
+      const until = Date.now() + 100;
+      while (Date.now() < until);
+    });
+    await connected;
   } finally {
     await client.close();
   }

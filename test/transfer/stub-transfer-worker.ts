@@ -1,15 +1,25 @@
 /**
  * A stand-in transfer worker for the client's failure tests: it starts like the real one, then never
- * answers `listen` (a hung call) and exits on `write` (a worker dying with a call pending).
+ * answers `listen` (a hung call) and exits on `write` (a worker dying with a call pending). After
+ * answering `connect` it sets the pool's first int32 to 1 (and wakes waiters), so a test knows the
+ * reply is queued on the client's side.
  */
-import { parentPort } from 'node:worker_threads';
-import type { TransferReply, TransferRequest } from '../../actors/transfer/protocol.js';
+import { workerData } from 'node:worker_threads';
+import type { TransferReply, TransferRequest, TransferWorkerData } from '../../actors/transfer/protocol.js';
 
-const port = parentPort!;
+const data = workerData as TransferWorkerData;
+const port = data.port;
+const replied = data.pool.kind === 'shared' ? new Int32Array(data.pool.buffer, 0, 1) : null;
 const post = (msg: TransferReply): void => port.postMessage(msg);
 port.on('message', (req: TransferRequest) => {
   if (req.type === 'write') process.exit(3);
-  if (req.type === 'connect') post({ type: 'connected', id: req.id });
+  if (req.type === 'connect') {
+    post({ type: 'connected', id: req.id });
+    if (replied) {
+      Atomics.store(replied, 0, 1);
+      Atomics.notify(replied, 0);
+    }
+  }
   if (req.type === 'close_peer') post({ type: 'shut_down', id: req.id }); // the wrong reply type
 });
 post({ type: 'ready' });

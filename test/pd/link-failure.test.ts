@@ -1,0 +1,113 @@
+/**
+ * A KV link that cannot be made fails only the rooms that needed it (tcp and shm, real prefill
+ * process, the test as its decode node). The failing room's request waits for pages while its
+ * connect fails (pages held by another room), which is how a benchmark once crashed the prefill
+ * node's scheduler: the connect's rejection had no handler yet. Afterwards the other room still
+ * transfers, the node keeps serving and its pool is whole.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
+import { pageBytes } from '../../src/kv/layout.js';
+import { KvPool } from '../../src/kv/pool.js';
+import { ensureDefaultModel } from '../../src/model/default-model.js';
+import type { KvEndpoint, TransferBackendName } from '../../src/transfer/kv-transfer.js';
+import { localHostId } from '../../src/transfer/shm/host-id.js';
+import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
+import { getJson, postJson, stopAll, startProcess, waitForFreePool, type NodeProcess } from '../helpers/processes.js';
+import { FakeDecode } from './fake-decode.js';
+
+/** Four 16-token pages in the prefill pool: one 60-token prompt (plus 4 new tokens) fills it. */
+const POOL_PAGES = 4;
+const PROMPT = Array.from({ length: 60 }, (_, i) => 10 + i);
+
+/** A tcp port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function unreachable(backend: TransferBackendName, pageBytesOfPool: number): Promise<KvEndpoint> {
+  if (backend === 'shm') return { backend: 'shm', name: `/pd-node-test-missing-${process.pid}`, bytes: POOL_PAGES * pageBytesOfPool, hostId: localHostId() };
+  return { backend: 'tcp', host: '127.0.0.1', port: await closedPort() };
+}
+
+for (const backend of ['tcp', 'shm'] as const) {
+  describe(`PD link failure (${backend})`, () => {
+    let prefill: NodeProcess;
+    let decode: FakeDecode;
+    let receiver: TransferActorClient;
+    let good: KvEndpoint;
+    let closeReceiverPool = (): void => {};
+
+    before(async () => {
+      const modelDir = await ensureDefaultModel();
+      prefill = await startProcess([
+        '--role', 'prefill', '--port', '0', '--host', '127.0.0.1', '--disaggregation-bootstrap-port', '0', '--disaggregation-transfer-backend', backend,
+        '--max-total-tokens', String(POOL_PAGES * 16), '--disaggregation-peer-timeout', '60', '--log-level', 'info',
+      ]);
+      decode = new FakeDecode('fake-decode', prefill.bootstrapPort!, modelDir);
+      let pool: KvPool;
+      if (backend === 'shm') {
+        const shm = createShmKvPool(decode.layout, POOL_PAGES);
+        pool = shm.pool;
+        closeReceiverPool = () => {
+          shm.region.unlink();
+          shm.region.close();
+        };
+      } else {
+        pool = new KvPool(decode.layout, POOL_PAGES);
+      }
+      receiver = await TransferActorClient.start(backend, pool, 'error');
+      good = await receiver.listen('127.0.0.1');
+    });
+    after(async () => {
+      decode?.close();
+      await receiver?.close();
+      closeReceiverPool();
+      await stopAll();
+    });
+
+    const generate = (room: string) =>
+      postJson(`${prefill.url}/generate`, `{"input_ids":${JSON.stringify(PROMPT)},"sampling_params":{"max_new_tokens":4},"bootstrap_host":"127.0.0.1","bootstrap_port":${prefill.bootstrapPort},"bootstrap_room":${room}}`);
+
+    test('a connect that fails fails only its room, with a clear error; the other room transfers and the node keeps serving', async () => {
+      // Room 1 computes its prompt and holds the whole pool, waiting for its page list.
+      const holder = await generate('1');
+      assert.equal(holder.status, 200, JSON.stringify(holder.body));
+      // Room 2's request waits for pages; its page list names a pool nobody can reach.
+      const starved = generate('2');
+      for (let i = 0; ; i++) {
+        const stats = (await getJson(`${prefill.url}/get_server_info`)).scheduler_stats;
+        if (stats.waiting === 1) break;
+        assert.ok(i < 200, `room 2 never queued: ${JSON.stringify(stats)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await decode.requestKv('2', await unreachable(backend, pageBytes(decode.layout)), [0, 1, 2, 3]);
+      const failed = await starved;
+      assert.equal(failed.status, 502, JSON.stringify(failed.body));
+      assert.match(failed.body.error.message, /^KV transfer to decode node fake-decode failed: cannot connect: /);
+      const notice2 = await decode.notice('2');
+      assert.equal(notice2.type, 'room_failed', JSON.stringify(notice2));
+
+      // Room 1 is untouched: its page list names a reachable pool and its KV goes there.
+      await decode.requestKv('1', good, [0, 1, 2, 3]);
+      const notice1 = await decode.notice('1');
+      assert.equal(notice1.type, 'kv_done', JSON.stringify(notice1));
+      await waitForFreePool(prefill.url);
+
+      // The node keeps serving PD rooms, and requests of its own.
+      const next = generate('3');
+      await decode.requestKv('3', good, [0, 1, 2, 3]);
+      assert.equal((await next).status, 200);
+      assert.equal((await decode.notice('3')).type, 'kv_done');
+      const alone = await postJson(`${prefill.url}/generate`, { text: 'still here', sampling_params: { max_new_tokens: 2 } });
+      assert.equal(alone.status, 200, JSON.stringify(alone.body));
+      await waitForFreePool(prefill.url);
+    });
+  });
+}
