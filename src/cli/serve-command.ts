@@ -1,6 +1,10 @@
 /**
  * The default command: serve one node until SIGINT or SIGTERM, then close it cleanly (in-flight
  * requests fail with 503, the scheduler worker stops).
+ *
+ * A node whose scheduler actor died (a crash in the worker thread) can serve nothing: it closes and
+ * the process exits with status 1, so it leaves the registry and the router's pools at once (its
+ * PD peers see the process go) instead of answering 503 to every request while still listed.
  */
 import { createLogger } from '../log/logger.js';
 import type { NodeOptions } from '../node/options.js';
@@ -12,8 +16,10 @@ export async function serveNode(options: NodeOptions): Promise<void> {
   const log = createLogger(options.logLevel, 'pd-node-cli');
   const node = await startNode(options);
   log.info({ url: node.url, role: options.role }, `serving at ${node.url}; Ctrl-C stops`);
-  const signal = await waitForStopSignal();
-  log.info({ signal }, 'stopping');
+  const ended = await Promise.race([waitForStopSignal().then((signal) => ({ signal })), node.client.lost.then((lost) => ({ lost }))]);
+  if ('lost' in ended) log.fatal({ reason: ended.lost }, 'the scheduler actor is gone; stopping this node');
+  else log.info({ signal: ended.signal }, 'stopping');
   await node.close();
   log.info('stopped');
+  if ('lost' in ended) process.exitCode = 1;
 }

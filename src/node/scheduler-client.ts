@@ -18,4 +18,6 @@ export interface SchedulerClient {
   stats(): Promise<SchedulerStats>;
   flushCache(): Promise<boolean>;
   close(): Promise<void>;
+  /** Resolves with the reason if the actor dies on its own (crash, exit); never after `close`. */
+  readonly lost: Promise<string>;
 }

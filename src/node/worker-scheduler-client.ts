@@ -19,15 +19,19 @@ export interface WorkerSchedulerTimeouts {
   queryMs: number;
   /** Graceful shutdown before the worker is terminated. */
   closeMs: number;
+  /** The worker's entry (tests use a stand-in that crashes). */
+  workerUrl: URL;
 }
 
-export const DEFAULT_SCHEDULER_TIMEOUTS: WorkerSchedulerTimeouts = { startMs: 300_000, queryMs: 5_000, closeMs: 5_000 };
+export const DEFAULT_SCHEDULER_TIMEOUTS: WorkerSchedulerTimeouts = { startMs: 300_000, queryMs: 5_000, closeMs: 5_000, workerUrl: SCHEDULER_WORKER };
 
 export class WorkerSchedulerClient implements SchedulerClient {
   private readonly listeners = new Map<string, (e: GenerateEvent) => void>();
   private readonly queries = new Map<number, { resolve: (msg: SchedulerOutbound) => void; reject: (err: Error) => void }>();
   private querySeq = 0;
   private dead: string | null = null;
+  private markLost!: (reason: string) => void;
+  readonly lost = new Promise<string>((resolve) => (this.markLost = resolve));
   private pdHandler: (msg: PdOutbound) => void = () => {};
 
   private constructor(
@@ -43,7 +47,7 @@ export class WorkerSchedulerClient implements SchedulerClient {
 
   static async start(options: NodeOptions, modelDir: string, log: Logger, timeouts = DEFAULT_SCHEDULER_TIMEOUTS): Promise<WorkerSchedulerClient> {
     const workerData: SchedulerWorkerData = { options, modelDir };
-    const worker = new Worker(SCHEDULER_WORKER, { workerData });
+    const worker = new Worker(timeouts.workerUrl, { workerData });
     // Only our own listeners are removed afterwards: Worker keeps internal ones that manage its port.
     let onMessage: (msg: SchedulerOutbound) => void = () => {};
     let onError: (err: Error) => void = () => {};
@@ -163,7 +167,10 @@ export class WorkerSchedulerClient implements SchedulerClient {
   private onDeath(reason: string): void {
     if (this.dead) return;
     this.dead = reason;
-    if (reason !== 'server is shutting down') this.log.error({ reason }, 'scheduler actor is gone');
+    if (reason !== 'server is shutting down') {
+      this.log.error({ reason }, 'scheduler actor is gone');
+      this.markLost(reason);
+    }
     const waiting = [...this.listeners.values()];
     this.listeners.clear();
     for (const l of waiting) l({ type: 'error', status: 503, message: reason });

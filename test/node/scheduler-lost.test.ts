@@ -1,0 +1,38 @@
+/**
+ * The main thread's handle on the scheduler actor when the actor dies on its own: the request in
+ * flight gets a 503 naming the crash, later ones too, and `lost` resolves with the reason (the CLI
+ * then stops the node: src/cli/serve-command.ts). After a clean `close`, `lost` stays pending.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { GenerateRequest } from '../../actors/protocol/scheduler.js';
+import { createLogger } from '../../src/log/logger.js';
+import { DEFAULT_NODE_OPTIONS } from '../../src/node/options.js';
+import type { GenerateEvent } from '../../src/node/scheduler-client.js';
+import { DEFAULT_SCHEDULER_TIMEOUTS, WorkerSchedulerClient } from '../../src/node/worker-scheduler-client.js';
+
+const STAND_IN = new URL('./crashing-scheduler-worker.js', import.meta.url);
+const log = createLogger('silent');
+const request = (rid: string) => ({ rid, input: { text: 'hi' }, sampling: {}, returnLogprob: false, logprobStartLen: -1, topLogprobsNum: 0, returnTextInLogprobs: false }) as unknown as GenerateRequest;
+
+function generate(client: WorkerSchedulerClient, rid: string): Promise<GenerateEvent> {
+  return new Promise((resolve) => client.generate(request(rid), resolve));
+}
+
+test('a scheduler worker that crashes fails its requests with 503 and resolves `lost`', async () => {
+  const client = await WorkerSchedulerClient.start(DEFAULT_NODE_OPTIONS, '/nowhere', log, { ...DEFAULT_SCHEDULER_TIMEOUTS, workerUrl: STAND_IN });
+  const first = await generate(client, 'a');
+  assert.equal(first.type, 'error');
+  assert.deepEqual(first.type === 'error' && [first.status, /scheduler worker crashed: a bug in the scheduler/.test(first.message)], [503, true]);
+  assert.match(await client.lost, /scheduler worker crashed: a bug in the scheduler/);
+  const later = await generate(client, 'b');
+  assert.deepEqual(later.type === 'error' && later.status, 503);
+  await client.close();
+});
+
+test('a clean close does not count as lost', async () => {
+  const client = await WorkerSchedulerClient.start(DEFAULT_NODE_OPTIONS, '/nowhere', log, { ...DEFAULT_SCHEDULER_TIMEOUTS, workerUrl: STAND_IN });
+  await client.close();
+  const outcome = await Promise.race([client.lost.then(() => 'lost'), new Promise((r) => setTimeout(() => r('pending'), 100))]);
+  assert.equal(outcome, 'pending');
+});
