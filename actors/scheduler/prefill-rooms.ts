@@ -3,6 +3,10 @@
  * WaitingForInput (page list here) -> Transferring (chunks written as they finish) -> Success
  * (every write landed: completion notice with the first token, pages freed) | Failed.
  *
+ * The completion notice is sent by the transfer actor (`RoomWriter.endRoom`) the moment the room's
+ * last write lands, not from here: this thread hears of landed writes only between forward steps,
+ * and decode would wait for the step in progress.
+ *
  * Pages are freed only when no write of the room is in flight: a write reads the source pages
  * asynchronously in the transfer actor, and pages handed to another request meanwhile would send
  * wrong bytes. For the same reason the failure notice to decode goes out only after in-flight writes
@@ -19,6 +23,7 @@ import type { Logger } from '../../src/log/logger.js';
 import { coalescePages, type KvEndpoint, type PageRun } from '../../src/transfer/kv-transfer.js';
 import type { KvAllocator } from '../allocator/kv-allocator.js';
 import type { FirstToken, SchedulerOutbound } from '../protocol/scheduler.js';
+import { wallNow } from '../transfer/room-notices.js';
 import type { RoomWriter } from './room-writer.js';
 import type { Sequence } from './sequence.js';
 
@@ -36,12 +41,15 @@ interface PrefillRoom {
   /** Prompt pages already handed to the writer. */
   sentPages: number;
   inflight: number;
+  /** The room's end was handed to the writer: resolves with whether decode got the notice. */
+  ended: Promise<boolean> | null;
   first: FirstToken | null;
   failed: string | null;
+  /** Whether decode is told if the room fails (not when decode itself is gone). */
+  notifyPeer: boolean;
   bytes: number;
   runs: number;
-  writeMs: number;
-  /** When the first write was issued, and when the first token was sampled. */
+  /** When (wallNow) the first write was issued, and when the first token was sampled. */
   firstWriteAt: number;
   completedAt: number;
 }
@@ -74,7 +82,7 @@ export class PrefillRooms {
   }
 
   track(seq: Sequence, room: string, now: number): void {
-    const r: PrefillRoom = { seq, target: null, deadline: now + this.deps.bootstrapTimeoutMs, connected: null, sentPages: 0, inflight: 0, first: null, failed: null, bytes: 0, runs: 0, writeMs: 0, firstWriteAt: 0, completedAt: 0 };
+    const r: PrefillRoom = { seq, target: null, deadline: now + this.deps.bootstrapTimeoutMs, connected: null, sentPages: 0, inflight: 0, ended: null, first: null, failed: null, bytes: 0, runs: 0, notifyPeer: true, firstWriteAt: 0, completedAt: 0 };
     this.rooms.set(room, r);
     const parked = this.parked.get(room);
     if (parked) {
@@ -105,7 +113,7 @@ export class PrefillRooms {
     const r = this.rooms.get(room);
     if (!r) return;
     r.first = first;
-    r.completedAt = Date.now();
+    r.completedAt = wallNow();
     this.flush(room, r);
   }
 
@@ -115,7 +123,7 @@ export class PrefillRooms {
     if (!r || r.failed) return;
     r.failed = message;
     this.deps.log.info({ rid: r.seq.rid, room, reason: message }, 'prefill room failed');
-    if (!notifyPeer) r.target = null;
+    r.notifyPeer = notifyPeer;
     this.settle(room, r);
   }
 
@@ -173,7 +181,10 @@ export class PrefillRooms {
     this.flush(room, r);
   }
 
-  /** Issues writes for pages that are complete (all pages, once the first token exists). */
+  /**
+   * Issues writes for pages that are complete (all pages, once the first token exists); after the
+   * last one, hands the room's end (and first token) to the writer.
+   */
   private flush(room: string, r: PrefillRoom): void {
     if (!r.target || r.failed) return;
     const done = r.first ? Math.ceil(r.seq.promptLen / this.deps.pageSize) : Math.floor(r.seq.computed / this.deps.pageSize);
@@ -182,22 +193,28 @@ export class PrefillRooms {
       const runs = coalescePages(src, r.target.pageIds.slice(r.sentPages, done));
       r.sentPages = done;
       this.write(room, r, runs);
-    } else if (r.first && r.inflight === 0) {
-      this.succeed(room, r);
     }
+    if (r.first && !r.ended) r.ended = this.end(room, r, r.first);
+    else if (r.first && r.inflight === 0) this.succeed(room, r);
+  }
+
+  /** Posted after the room's writes (reactions on `connected` run in order), so the writer counts them all. */
+  private end(room: string, r: PrefillRoom, first: FirstToken | null): Promise<boolean> {
+    const peerId = r.target!.peerId;
+    const times = { firstWriteAt: r.firstWriteAt, firstTokenAt: r.completedAt };
+    return r.connected!.then(() => this.deps.writer.endRoom(room, peerId, first, times, this.deps.transferTimeoutMs)).catch(() => false);
   }
 
   private write(room: string, r: PrefillRoom, runs: PageRun[]): void {
     const target = r.target!;
     r.inflight++;
-    if (r.firstWriteAt === 0) r.firstWriteAt = Date.now();
+    if (r.firstWriteAt === 0) r.firstWriteAt = wallNow();
     r.connected!
-      .then(() => this.deps.writer.write(target.peerId, runs, this.deps.transferTimeoutMs))
+      .then(() => this.deps.writer.write(target.peerId, runs, this.deps.transferTimeoutMs, room))
       .then(
         (res) => {
           r.bytes += res.bytes;
           r.runs += res.runs;
-          r.writeMs += res.ms;
         },
         (err: Error) => {
           if (r.failed) return;
@@ -213,21 +230,28 @@ export class PrefillRooms {
       });
   }
 
+  /** Every write landed (the writer has sent, or is sending, the notice): the pages are free. */
   private succeed(room: string, r: PrefillRoom): void {
     this.rooms.delete(room);
     this.deps.allocator.release(r.seq.rid);
-    const now = Date.now();
-    const transferMs = now - r.firstWriteAt;
-    const exposedMs = now - r.completedAt;
-    this.deps.log.debug({ rid: r.seq.rid, room, bytes: r.bytes, runs: r.runs, transferMs, exposedMs }, 'room transferred');
-    this.deps.emit({ type: 'kv_done', room, peerId: r.target!.peerId, first: r.first!, bytes: r.bytes, runs: r.runs, transferMs, writeMs: r.writeMs, exposedMs });
+    const now = wallNow();
+    this.deps.log.debug({ rid: r.seq.rid, room, bytes: r.bytes, runs: r.runs, transferMs: now - r.firstWriteAt, sinceFirstTokenMs: now - r.completedAt }, 'room transferred');
   }
 
-  /** A failed room leaves once its writes are over: then pages are free and decode may be told. */
+  /**
+   * A failed room leaves once its writes are over: then pages are free and decode may be told,
+   * unless the writer already sent decode the completion notice (every write had landed: decode
+   * has the whole prompt, and this side's failure no longer matters to it).
+   */
   private settle(room: string, r: PrefillRoom): void {
     if (r.inflight > 0) return;
     this.rooms.delete(room);
     this.deps.allocator.release(r.seq.rid);
-    if (r.target) this.deps.emit({ type: 'room_failed_notice', room, peerId: r.target.peerId, message: r.failed ?? 'failed' });
+    const target = r.target;
+    if (!target) return;
+    const notified = r.ended ?? (r.sentPages > 0 ? this.end(room, r, null) : Promise.resolve(false));
+    void notified.then((sent) => {
+      if (!sent && r.notifyPeer) this.deps.emit({ type: 'room_failed_notice', room, peerId: target.peerId, message: r.failed ?? 'failed' });
+    });
   }
 }

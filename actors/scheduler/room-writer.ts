@@ -1,9 +1,18 @@
 import type { KvEndpoint, PageRun, WriteResult } from '../../src/transfer/kv-transfer.js';
+import type { FirstToken } from '../protocol/scheduler.js';
+import type { RoomTimes } from '../transfer/room-notices.js';
 
 /** What the prefill side of the scheduler needs from the transfer actor. */
 export interface RoomWriter {
   /** Connects (once per peer; later calls reuse the connection) to a decode node's pool. */
   connect(peerId: string, endpoint: KvEndpoint): Promise<void>;
-  /** Resolves once the runs are in the peer's pool. */
-  write(peerId: string, runs: readonly PageRun[], timeoutMs: number): Promise<WriteResult>;
+  /** Resolves once the runs are in the peer's pool; the write counts towards `room`'s notice. */
+  write(peerId: string, runs: readonly PageRun[], timeoutMs: number, room: string): Promise<WriteResult>;
+  /**
+   * After the room's last write: the writer sends decode the completion notice (kv_done with
+   * `first`) as soon as every write of the room landed, or, with `first` null, forgets the room.
+   * `times` are the room's first write and first token (wall-clock ms) for the notice's figures.
+   * Resolves with whether the notice went out.
+   */
+  endRoom(room: string, peerId: string, first: FirstToken | null, times: RoomTimes, timeoutMs: number): Promise<boolean>;
 }

@@ -38,7 +38,7 @@ import type { SchedulerWorkerData } from './worker-data.js';
 
 const port = parentPort;
 if (!port) throw new Error('scheduler-worker must run in a worker thread');
-const { options, modelDir } = workerData as SchedulerWorkerData;
+const { options, modelDir, notices } = workerData as SchedulerWorkerData;
 const log = createLogger(options.logLevel).child({ actor: 'scheduler', role: options.role });
 const post = (msg: SchedulerOutbound): void => port.postMessage(msg);
 const SWEEP_MS = 100;
@@ -131,7 +131,7 @@ interface Started {
 
 async function start(): Promise<Started> {
   const { engine, tokenizer, pool, region, contextLength, identity, logFields } = options.engine === 'synthetic' ? syntheticSetup() : referenceSetup();
-  const transfer = options.role === 'colocated' ? null : await TransferActorClient.start(options.transferBackend, pool, options.logLevel, { ibDevices: options.ibDevices ?? undefined });
+  const transfer = options.role === 'colocated' ? null : await TransferActorClient.start(options.transferBackend, pool, options.logLevel, { ibDevices: options.ibDevices ?? undefined, notices });
   const kvEndpoint = options.role === 'decode' ? await transfer!.listen(options.host) : null;
   const allocator = new KvAllocator(pool.numPages, options.pageSize);
   const scheduler = new Scheduler(

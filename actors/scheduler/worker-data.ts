@@ -1,3 +1,4 @@
+import type { MessagePort } from 'node:worker_threads';
 import type { NodeOptions } from '../../src/node/options.js';
 
 /** What the main thread hands the scheduler worker at spawn. */
@@ -5,4 +6,6 @@ export interface SchedulerWorkerData {
   options: NodeOptions;
   /** Resolved model directory (the default model already generated). */
   modelDir: string;
+  /** Prefill: handed on to the transfer actor, which posts rooms' completion notices (kv_done) here. */
+  notices?: MessagePort;
 }

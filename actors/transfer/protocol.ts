@@ -11,6 +11,8 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { LogLevel } from '../../src/log/logger.js';
 import type { KvEndpoint, PageRun, TransferBackendName } from '../../src/transfer/kv-transfer.js';
+import type { FirstToken } from '../protocol/scheduler.js';
+import type { RoomTimes } from './room-notices.js';
 
 /** How the pool reaches the worker: a SharedArrayBuffer is shared as is; an shm pool is mapped again by name. */
 export type PoolSpec =
@@ -26,12 +28,17 @@ export interface TransferWorkerData {
   connectTimeoutMs: number;
   /** verbs: `--disaggregation-ib-device`. */
   ibDevices?: string[];
+  /** Prefill: where rooms' completion notices go (the node's control plane; room-notices.ts). */
+  notices?: MessagePort;
 }
 
 export type TransferRequest =
   | { type: 'listen'; id: number; host: string }
   | { type: 'connect'; id: number; peerId: string; endpoint: KvEndpoint }
-  | { type: 'write'; id: number; peerId: string; runs: readonly PageRun[]; timeoutMs: number }
+  /** `room`: the prefill room the write belongs to (its notice waits for it). */
+  | { type: 'write'; id: number; peerId: string; runs: readonly PageRun[]; timeoutMs: number; room?: string }
+  /** The room's last write was issued: notify `peerId` once they all landed (`first` null: no notice, forget the room). */
+  | { type: 'end_room'; id: number; room: string; peerId: string; first: FirstToken | null; times: RoomTimes }
   | { type: 'close_peer'; id: number; peerId: string }
   | { type: 'shutdown'; id: number };
 
@@ -42,6 +49,7 @@ export type TransferReply =
   | { type: 'connected'; id: number }
   | { type: 'written'; id: number; bytes: number; runs: number; ms: number }
   | { type: 'write_failed'; id: number; message: string }
+  | { type: 'room_ended'; id: number; notified: boolean }
   | { type: 'peer_closed'; id: number }
   | { type: 'shut_down'; id: number }
   | { type: 'failed'; id: number; message: string };
@@ -51,6 +59,7 @@ export const REPLY_TO = {
   listen: 'listening',
   connect: 'connected',
   write: 'written',
+  end_room: 'room_ended',
   close_peer: 'peer_closed',
   shutdown: 'shut_down',
 } as const satisfies Record<TransferRequest['type'], TransferReply['type']>;

@@ -21,7 +21,9 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import type { LogLevel } from '../../src/log/logger.js';
 import { withTimeout } from '../../src/node/timeout.js';
 import type { KvEndpoint, PageRun, PoolRegion, TransferBackendName, WriteResult } from '../../src/transfer/kv-transfer.js';
+import type { FirstToken } from '../protocol/scheduler.js';
 import { toPoolSpec } from './pool-spec.js';
+import type { RoomTimes } from './room-notices.js';
 import { REPLY_TO, type ReplyTo, type TransferReply, type TransferRequest, type TransferWorkerData } from './protocol.js';
 
 export interface TransferActorOptions {
@@ -36,6 +38,8 @@ export interface TransferActorOptions {
   workerUrl: URL;
   /** verbs: the devices to use (undefined: the top-rate ACTIVE ports). */
   ibDevices?: string[];
+  /** Prefill: the port rooms' completion notices are posted to (see room-notices.ts). */
+  notices?: MessagePort;
 }
 
 export const DEFAULT_TRANSFER_ACTOR_OPTIONS: TransferActorOptions = {
@@ -73,8 +77,8 @@ export class TransferActorClient {
     const o = { ...DEFAULT_TRANSFER_ACTOR_OPTIONS, ...options };
     const spec = toPoolSpec(pool);
     const { port1: port, port2 } = new MessageChannel();
-    const workerData: TransferWorkerData = { port: port2, backend, pool: spec, logLevel, connectTimeoutMs: o.connectMs, ibDevices: o.ibDevices };
-    const worker = new Worker(o.workerUrl, { workerData, transferList: [port2] });
+    const workerData: TransferWorkerData = { port: port2, backend, pool: spec, logLevel, connectTimeoutMs: o.connectMs, ibDevices: o.ibDevices, notices: o.notices };
+    const worker = new Worker(o.workerUrl, { workerData, transferList: o.notices ? [port2, o.notices] : [port2] });
     let onMessage: (msg: TransferReply) => void = () => {};
     let onError: (err: Error) => void = () => {};
     let onExit: (code: number) => void = () => {};
@@ -112,10 +116,19 @@ export class TransferActorClient {
     await this.call({ type: 'connect', peerId, endpoint }, this.options.connectMs + this.options.graceMs);
   }
 
-  /** Resolves once the runs are in the peer's pool. */
-  async write(peerId: string, runs: readonly PageRun[], timeoutMs: number): Promise<WriteResult> {
-    const { bytes, runs: n, ms } = await this.call({ type: 'write', peerId, runs, timeoutMs }, timeoutMs + this.options.graceMs);
+  /** Resolves once the runs are in the peer's pool; `room` tags the write for its room's notice. */
+  async write(peerId: string, runs: readonly PageRun[], timeoutMs: number, room?: string): Promise<WriteResult> {
+    const { bytes, runs: n, ms } = await this.call({ type: 'write', peerId, runs, timeoutMs, room }, timeoutMs + this.options.graceMs);
     return { bytes, runs: n, ms };
+  }
+
+  /**
+   * The room's last write was issued: the actor sends its completion notice (with `first`) the
+   * moment they have all landed, or forgets the room (`first` null). Resolves with whether it sent
+   * the notice; bounded by `timeoutMs` (the writes' own bound) plus the grace.
+   */
+  async endRoom(room: string, peerId: string, first: FirstToken | null, times: RoomTimes, timeoutMs: number): Promise<boolean> {
+    return (await this.call({ type: 'end_room', room, peerId, first, times }, timeoutMs + this.options.graceMs)).notified;
   }
 
   async closePeer(peerId: string): Promise<void> {

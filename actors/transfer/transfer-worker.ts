@@ -20,6 +20,7 @@ import type { KvEndpoint, KvManager, KvReceiver, KvSender, PageRun, PoolRegion }
 import { KvLinkError } from '../../src/transfer/link-error.js';
 import { fromPoolSpec } from './pool-spec.js';
 import type { TransferReply, TransferRequest, TransferWorkerData } from './protocol.js';
+import { RoomNotices } from './room-notices.js';
 
 if (!parentPort) throw new Error('transfer-worker must run in a worker thread');
 const data = workerData as TransferWorkerData;
@@ -36,6 +37,7 @@ class TransferActor {
   private readonly links = new Map<string, Link>();
   private receiver: KvReceiver | null = null;
   private closing = false;
+  private readonly notices = new RoomNotices((notice) => data.notices?.postMessage(notice));
 
   constructor(private readonly manager: KvManager, private readonly pool: PoolRegion, private readonly mapping: ShmRegion | null) {}
 
@@ -48,7 +50,9 @@ class TransferActor {
         await this.link(req.peerId, req.endpoint).sender;
         return { type: 'connected', id: req.id };
       case 'write':
-        return this.write(req.id, req.peerId, req.runs, req.timeoutMs);
+        return this.write(req.id, req.peerId, req.runs, req.timeoutMs, req.room);
+      case 'end_room':
+        return { type: 'room_ended', id: req.id, notified: await this.notices.end(req.room, req.peerId, req.first, req.times) };
       case 'close_peer':
         await this.retire(req.peerId);
         return { type: 'peer_closed', id: req.id };
@@ -82,7 +86,14 @@ class TransferActor {
     return link;
   }
 
-  private async write(id: number, peerId: string, runs: readonly PageRun[], timeoutMs: number): Promise<TransferReply> {
+  private async write(id: number, peerId: string, runs: readonly PageRun[], timeoutMs: number, room: string | undefined): Promise<TransferReply> {
+    if (room !== undefined) this.notices.writeStarted(room);
+    const reply = await this.send(id, peerId, runs, timeoutMs);
+    if (room !== undefined) this.notices.writeSettled(room, reply.type === 'written' ? reply : null);
+    return reply;
+  }
+
+  private async send(id: number, peerId: string, runs: readonly PageRun[], timeoutMs: number): Promise<TransferReply> {
     const link = this.links.get(peerId);
     if (!link) return { type: 'write_failed', id, message: `no KV link to peer ${peerId}: connect first` };
     try {
@@ -113,6 +124,7 @@ class TransferActor {
     this.receiver = null;
     await this.manager.close?.();
     this.mapping?.close();
+    data.notices?.close();
   }
 }
 

@@ -2,7 +2,7 @@
  * Main-thread side of the scheduler actor: spawns its worker, routes its messages to per-request
  * listeners, and turns a dead worker into errors for everyone waiting (never a hang).
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { ModelInfo, PdInbound, PdOutbound, SchedulerInbound, SchedulerOutbound, SchedulerStats, GenerateRequest } from '../../actors/protocol/scheduler.js';
 import type { SchedulerWorkerData } from '../../actors/scheduler/worker-data.js';
 import type { Logger } from '../log/logger.js';
@@ -36,18 +36,22 @@ export class WorkerSchedulerClient implements SchedulerClient {
 
   private constructor(
     private readonly worker: Worker,
+    /** Prefill: rooms' completion notices, posted by the transfer actor as their last write lands. */
+    private readonly notices: MessagePort | null,
     readonly model: ModelInfo,
     private readonly log: Logger,
     private readonly timeouts: WorkerSchedulerTimeouts,
   ) {
     worker.on('message', (msg: SchedulerOutbound) => this.onMessage(msg));
+    notices?.on('message', (msg: PdOutbound) => this.pdHandler(msg));
     worker.on('error', (err) => this.onDeath(`scheduler worker crashed: ${err.message}`));
     worker.on('exit', (code) => this.onDeath(`scheduler worker exited with code ${code}`));
   }
 
   static async start(options: NodeOptions, modelDir: string, log: Logger, timeouts = DEFAULT_SCHEDULER_TIMEOUTS): Promise<WorkerSchedulerClient> {
-    const workerData: SchedulerWorkerData = { options, modelDir };
-    const worker = new Worker(timeouts.workerUrl, { workerData });
+    const channel = options.role === 'prefill' ? new MessageChannel() : null;
+    const workerData: SchedulerWorkerData = { options, modelDir, notices: channel?.port2 };
+    const worker = new Worker(timeouts.workerUrl, { workerData, transferList: channel ? [channel.port2] : [] });
     // Only our own listeners are removed afterwards: Worker keeps internal ones that manage its port.
     let onMessage: (msg: SchedulerOutbound) => void = () => {};
     let onError: (err: Error) => void = () => {};
@@ -63,9 +67,10 @@ export class WorkerSchedulerClient implements SchedulerClient {
     });
     try {
       const model = await withTimeout(ready, timeouts.startMs, 'scheduler start-up (model load)');
-      return new WorkerSchedulerClient(worker, model, log, timeouts);
+      return new WorkerSchedulerClient(worker, channel?.port1 ?? null, model, log, timeouts);
     } catch (err) {
       await worker.terminate();
+      channel?.port1.close();
       throw err;
     } finally {
       worker.off('message', onMessage).off('error', onError).off('exit', onExit);
@@ -167,6 +172,7 @@ export class WorkerSchedulerClient implements SchedulerClient {
   private onDeath(reason: string): void {
     if (this.dead) return;
     this.dead = reason;
+    this.notices?.close();
     if (reason !== 'server is shutting down') {
       this.log.error({ reason }, 'scheduler actor is gone');
       this.markLost(reason);
