@@ -7,6 +7,7 @@
  */
 import type { KvEndpoint, TransferBackendName } from '../../src/transfer/kv-transfer.js';
 import type { LoopDelay } from '../stats.js';
+import type { IbWriteBwRun } from './ib-write-bw.js';
 
 /** A page range of the receiver's pool (one destination slot). */
 export interface PageRange {
@@ -30,6 +31,8 @@ export type ControlRequest =
   | { type: 'sink' }
   /** Start a one-shot `iperf3 -s` if iperf3 is on PATH. */
   | { type: 'iperf3' }
+  /** Start a one-shot `ib_write_bw` server if perftest and an RDMA device are there. */
+  | { type: 'ib_write_bw'; run: IbWriteBwRun }
   /** Stop the actor and free the pool (also done when the session closes). */
   | { type: 'release' };
 
@@ -44,6 +47,8 @@ export type ControlReply =
   | { type: 'sink_listening'; port: number }
   | { type: 'iperf3_listening'; port: number }
   | { type: 'iperf3_missing' }
+  | { type: 'ib_write_bw_listening'; port: number }
+  | { type: 'ib_write_bw_missing' }
   | { type: 'released' }
   | { type: 'error'; message: string };
 
@@ -58,6 +63,7 @@ export const REPLY_TO = {
   digest: ['digests'],
   sink: ['sink_listening'],
   iperf3: ['iperf3_listening', 'iperf3_missing'],
+  ib_write_bw: ['ib_write_bw_listening', 'ib_write_bw_missing'],
   release: ['released'],
 } as const satisfies Record<ControlRequest['type'], readonly ControlReply['type'][]>;
 

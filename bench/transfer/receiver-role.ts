@@ -19,6 +19,7 @@ import { listenOnFreePort } from '../../src/transfer/listen-port.js';
 import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
 import { EventLoopDelay } from '../stats.js';
 import { serveControl } from './control-channel.js';
+import { ibWriteBwAvailable, startIbWriteBwServer } from './ib-write-bw.js';
 import { iperf3Installed, startIperf3Server } from './iperf3.js';
 import { startSink } from './plain-socket.js';
 import type { ControlReply, ControlRequest } from './protocol.js';
@@ -75,6 +76,8 @@ class ReceiverSession {
       }
       case 'iperf3':
         return iperf3Installed() ? { type: 'iperf3_listening', port: await startIperf3Server(this.host) } : { type: 'iperf3_missing' };
+      case 'ib_write_bw':
+        return ibWriteBwAvailable() ? { type: 'ib_write_bw_listening', port: await startIbWriteBwServer(this.host, req.run) } : { type: 'ib_write_bw_missing' };
       case 'release':
         await this.release();
         return { type: 'released' };

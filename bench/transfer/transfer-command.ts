@@ -44,6 +44,7 @@ const FLAGS: Record<string, Flag> = {
   'control-port': { describe: 'Receiver: control port to listen on (0: any; printed on stdout)', default: '0' },
   iperf3: { describe: 'auto: also run a single-stream iperf3 when it is on PATH (both hosts); off: never', default: 'auto' },
   'iperf3-seconds': { describe: 'Length of the iperf3 run', default: '3' },
+  'ib-write-bw': { describe: "auto: for verbs, also run perftest's ib_write_bw per size when it is on PATH and an RDMA device is usable (both hosts); off: never", default: 'auto' },
   'write-timeout': { describe: 'Seconds a single write may take before the benchmark fails', default: '30' },
   'max-pool': { describe: "Bound on the receiver's pool (fewer slots than writes in flight for large sizes)", default: '512MiB' },
   json: { describe: 'Also write the results as JSON to this file', default: 'none' },
@@ -52,7 +53,7 @@ const FLAGS: Record<string, Flag> = {
 function addFlags(y: Argv): Argv {
   for (const [name, f] of Object.entries(FLAGS)) y.option(name, { type: 'string', requiresArg: true, describe: f.describe, defaultDescription: f.default });
   return y
-    .option('quick', { type: 'boolean', describe: `Small and fast (for tests): --sizes ${QUICK_SIZES}, --duration 0.2, --concurrency 2, --rounds 1, no iperf3`, default: false })
+    .option('quick', { type: 'boolean', describe: `Small and fast (for tests): --sizes ${QUICK_SIZES}, --duration 0.2, --concurrency 2, --rounds 1, no iperf3 or ib_write_bw`, default: false })
     .option('once', { type: 'boolean', describe: 'Receiver: exit after the first control session', default: false });
 }
 
@@ -110,6 +111,7 @@ function optionsFrom(argv: Record<string, unknown>, backends: TransferBackendNam
     peer: peer === undefined ? null : peerOf(peer),
     iperf3: !quick && oneOf('--iperf3', flag('iperf3') ?? 'auto', ['auto', 'off'] as const) === 'auto',
     iperf3Seconds: positiveInteger('--iperf3-seconds', flag('iperf3-seconds') ?? '3'),
+    ibWriteBw: !quick && oneOf('--ib-write-bw', flag('ib-write-bw') ?? 'auto', ['auto', 'off'] as const) === 'auto',
     writeTimeoutMs: positiveSeconds('--write-timeout', flag('write-timeout') ?? '30') * 1000,
     maxPoolBytes,
   };

@@ -1,6 +1,6 @@
 /**
  * The text report of `pd-bench transfer`: what ran where, then one line per row (columns are
- * explained in bench/README.md), then the iperf3 reference when it ran.
+ * explained in bench/README.md), then the iperf3 and ib_write_bw references when they ran.
  */
 import { formatBytes } from '../bench-flags.js';
 import { fixed, formatTable } from '../table.js';
@@ -34,5 +34,9 @@ export function formatTransferReport(r: TransferBenchResult): string {
     `${row.verifiedSlots} slots`,
   ]);
   const iperf3 = r.iperf3Gbps === null ? '' : `iperf3 single stream between the same hosts: ${r.iperf3Gbps.toFixed(2)} GB/s\n`;
-  return `${head}\n${formatTable(HEADER, rows)}${iperf3}`;
+  const perftest = r.rows
+    .filter((row) => row.ibWriteBwGbps !== null)
+    .map((row) => `ib_write_bw (perftest, RC, ${formatBytes(row.size)} messages) between the same hosts: ${row.ibWriteBwGbps!.toFixed(3)} GB/s; verbs ${formatBytes(row.size)} writes / ib_write_bw = ${(row.gbps / row.ibWriteBwGbps!).toFixed(2)}\n`)
+    .join('');
+  return `${head}\n${formatTable(HEADER, rows)}${iperf3}${perftest}`;
 }

@@ -22,6 +22,7 @@ import { KvPool } from '../../src/kv/pool.js';
 import type { TransferBackendName } from '../../src/transfer/kv-transfer.js';
 import { EventLoopDelay, latencySummary, type LoopDelay } from '../stats.js';
 import { byteLayout } from './byte-layout.js';
+import { runIbWriteBwClient } from './ib-write-bw.js';
 import { runIperf3Client } from './iperf3.js';
 import { streamPlainSocket } from './plain-socket.js';
 import { ReceiverProcess, type Peer } from './receiver-process.js';
@@ -45,6 +46,8 @@ export interface TransferBenchOptions {
   peer: Peer | null;
   iperf3: boolean;
   iperf3Seconds: number;
+  /** verbs: also run perftest's ib_write_bw per size when it is there. */
+  ibWriteBw: boolean;
   writeTimeoutMs: number;
   /** Bound on the receiver's pool; the sender's holds one slot more. */
   maxPoolBytes: number;
@@ -70,6 +73,8 @@ export interface TransferRow {
   ratio: number;
   /** shm: Buffer.copy of the same runs into the receiver's own pool, mapped in this process (after the check). */
   peerMappingGbps: number | null;
+  /** verbs: perftest's ib_write_bw between the same hosts with this size's messages (GB/s), when it ran. */
+  ibWriteBwGbps: number | null;
   senderLoop: LoopDelay;
   receiverLoop: LoopDelay;
   /** Destination slots whose bytes were checked against the source (all of them). */
@@ -169,6 +174,18 @@ class BackendSession {
     }
   }
 
+  /** perftest's ib_write_bw with `size` messages (about 64 MiB in all), or null (not there, or it failed: said on stderr). */
+  private async ibWriteBw(size: number): Promise<number | null> {
+    const run = { size, iterations: Math.min(5000, Math.max(50, Math.ceil((64 << 20) / size))) };
+    try {
+      const reply = await this.receiver.control.call({ type: 'ib_write_bw', run }, CONTROL_MS);
+      return reply.type === 'ib_write_bw_listening' ? await runIbWriteBwClient(this.receiver.host, reply.port, run) : null;
+    } catch (err) {
+      process.stderr.write(`pd-bench transfer: no ib_write_bw figure: ${(err as Error).message}\n`);
+      return null;
+    }
+  }
+
   async row(plan: WritePlan): Promise<TransferRow> {
     const control = this.receiver.control;
     await control.call({ type: 'zero' }, CONTROL_MS);
@@ -205,6 +222,7 @@ class BackendSession {
 
     const verifiedSlots = await this.verify(plan, lastSrc);
     const peerMappingGbps = this.peerMapping ? this.peerMappingBaseline(plan) : null;
+    const ibWriteBwGbps = this.backend === 'verbs' && this.o.ibWriteBw ? await this.ibWriteBw(plan.size) : null;
     const gbps = (timed.writes * plan.size) / timed.seconds / 1e9;
     const baselineGbps = base.bytes / base.seconds / 1e9;
     const { p50, p99 } = latencySummary(latencies);
@@ -225,6 +243,7 @@ class BackendSession {
       baselineGbps,
       ratio: gbps / baselineGbps,
       peerMappingGbps,
+      ibWriteBwGbps,
       senderLoop,
       receiverLoop,
       verifiedSlots,
