@@ -1,8 +1,25 @@
 /**
- * Flag value parsers the benchmarks add to the CLI's (src/cli/flag-values.ts): byte sizes with KiB /
- * MiB / GiB suffixes and comma-separated lists, each error naming the flag and quoting the value.
+ * What the benchmarks add to the CLI's flag handling (src/cli/flag-values.ts): declaring a table of
+ * string flags, and value parsers for byte sizes with KiB / MiB / GiB suffixes and comma-separated
+ * lists, each error naming the flag and quoting the value.
  */
+import type { Argv } from 'yargs';
 import { FlagError, positiveInteger } from '../src/cli/flag-values.js';
+
+/** A benchmark's value flag: what --help says of it and how it shows the default. */
+export interface BenchFlag {
+  describe: string;
+  default: string;
+}
+
+/**
+ * Declares `flags` as string options (values are parsed by the command, so errors name the flag and
+ * quote the value), with the defaults --help shows.
+ */
+export function addStringFlags<T>(y: Argv<T>, flags: Readonly<Record<string, BenchFlag>>): Argv<T> {
+  for (const [name, f] of Object.entries(flags)) y = y.option(name, { type: 'string', requiresArg: true, describe: f.describe, defaultDescription: f.default }) as Argv<T>;
+  return y;
+}
 
 const UNITS: Record<string, number> = { '': 1, B: 1, KiB: 1 << 10, MiB: 1 << 20, GiB: 1 << 30 };
 

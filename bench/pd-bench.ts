@@ -9,40 +9,24 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { FlagError, PARSER_CONFIGURATION, usageError } from '../src/cli/flag-values.js';
-import { VERSION } from '../src/server/version.js';
+import { PARSER_CONFIGURATION } from '../src/cli/flag-values.js';
+import { reportCliError, withToolDefaults } from '../src/cli/tool-cli.js';
 import { routerCommand } from './router/router-command.js';
 import { serveCommand } from './serve/serve-command.js';
 import { transferCommand } from './transfer/transfer-command.js';
 
-const EXIT_FAILURE = 1;
-const EXIT_USAGE = 2;
-
-function report(err: unknown): void {
-  const usage = err instanceof FlagError;
-  const hint = usage ? "\nRun 'pd-bench <command> --help' for the flags." : '';
-  process.stderr.write(`pd-bench: ${err instanceof Error ? err.message : String(err)}${hint}\n`);
-  process.exitCode = usage ? EXIT_USAGE : EXIT_FAILURE;
-}
-
-const cli = yargs(hideBin(process.argv))
-  .scriptName('pd-bench')
-  .parserConfiguration(PARSER_CONFIGURATION)
-  .command(transferCommand)
-  .command(serveCommand)
-  .command(routerCommand)
-  .demandCommand(1, 'name a benchmark: transfer, serve or router')
-  .strict()
-  .version(VERSION)
-  .help()
-  .alias('h', 'help')
-  .wrap(Math.min(120, process.stdout.columns ?? 100))
-  .fail((msg, err) => {
-    throw usageError(msg, err);
-  });
+const cli = withToolDefaults(
+  yargs(hideBin(process.argv))
+    .scriptName('pd-bench')
+    .parserConfiguration(PARSER_CONFIGURATION)
+    .command(transferCommand)
+    .command(serveCommand)
+    .command(routerCommand)
+    .demandCommand(1, 'name a benchmark: transfer, serve or router'),
+);
 
 try {
   await cli.parseAsync();
 } catch (err) {
-  report(err);
+  reportCliError('pd-bench', err, 'pd-bench <command> --help');
 }

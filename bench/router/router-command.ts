@@ -9,12 +9,12 @@ import type { Argv, CommandModule } from 'yargs';
 import { FlagError, nonEmpty, oneOf, portNumber, positiveSeconds, rawFlag } from '../../src/cli/flag-values.js';
 import { waitForStopSignal } from '../../src/cli/wait-for-signal.js';
 import { httpUrl } from '../../src/router/upstream-node.js';
-import { positiveIntegers } from '../bench-flags.js';
+import { addStringFlags, positiveIntegers, type BenchFlag } from '../bench-flags.js';
 import { fixed, formatTable } from '../table.js';
 import { startInstantNode } from './instant-node.js';
 import { runRouterBench, type RouterBenchOptions, type RouterBenchResult } from './router-run.js';
 
-const FLAGS: Record<string, { describe: string; default: string }> = {
+const FLAGS: Record<string, BenchFlag> = {
   role: { describe: 'bench runs the benchmark; upstream only serves the instant prefill and decode nodes (for another host)', default: 'bench' },
   concurrency: { describe: 'Comma-separated numbers of clients in the closed loop', default: '1,16,64,256' },
   duration: { describe: 'Seconds per concurrency, direct and through the router each', default: '3' },
@@ -29,8 +29,7 @@ const FLAGS: Record<string, { describe: string; default: string }> = {
 };
 
 function addFlags(y: Argv): Argv {
-  for (const [name, f] of Object.entries(FLAGS)) y.option(name, { type: 'string', requiresArg: true, describe: f.describe, defaultDescription: f.default });
-  return y.option('quick', { type: 'boolean', describe: 'Small and fast (for tests): --concurrency 1,16, --duration 0.3, --warmup 0.1', default: false });
+  return addStringFlags(y, FLAGS).option('quick', { type: 'boolean', describe: 'Small and fast (for tests): --concurrency 1,16, --duration 0.3, --warmup 0.1', default: false });
 }
 
 function urlFlag(flag: string, raw: string): string {

@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { FlagError, nonEmpty, oneOf, portNumber, positiveInteger, positiveSeconds, rawFlag } from '../../src/cli/flag-values.js';
 import type { TransferBackendName } from '../../src/transfer/kv-transfer.js';
-import { byteSize, formatBytes, listOf } from '../bench-flags.js';
+import { addStringFlags, byteSize, formatBytes, listOf, type BenchFlag } from '../bench-flags.js';
 import { runReceiver } from './receiver-role.js';
 import { formatTransferReport } from './transfer-report.js';
 import { runTransferBench, type TransferBenchOptions } from './transfer-run.js';
@@ -24,12 +24,7 @@ const BACKENDS = ['tcp', 'shm', 'verbs'] as const;
 const DEFAULT_SIZES = '4KiB,64KiB,1MiB,4MiB,16MiB,64MiB';
 const QUICK_SIZES = '4KiB,1MiB';
 
-interface Flag {
-  describe: string;
-  default: string;
-}
-
-const FLAGS: Record<string, Flag> = {
+const FLAGS: Record<string, BenchFlag> = {
   role: { describe: 'sender runs the benchmark; receiver is the other process (started by the sender, or by hand on another host for --peer)', default: 'sender' },
   backend: { describe: `Comma-separated backends (${BACKENDS.join(', ')}), or auto: tcp, shm, and verbs when an RDMA device is usable`, default: 'auto' },
   sizes: { describe: 'Comma-separated write sizes (bytes; KiB, MiB, GiB suffixes), each a multiple of --page-bytes', default: DEFAULT_SIZES },
@@ -51,8 +46,7 @@ const FLAGS: Record<string, Flag> = {
 };
 
 function addFlags(y: Argv): Argv {
-  for (const [name, f] of Object.entries(FLAGS)) y.option(name, { type: 'string', requiresArg: true, describe: f.describe, defaultDescription: f.default });
-  return y
+  return addStringFlags(y, FLAGS)
     .option('quick', { type: 'boolean', describe: `Small and fast (for tests): --sizes ${QUICK_SIZES}, --duration 0.2, --concurrency 2, --rounds 1, no iperf3 or ib_write_bw`, default: false })
     .option('once', { type: 'boolean', describe: 'Receiver: exit after the first control session', default: false });
 }

@@ -13,23 +13,15 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { VERSION } from '../server/version.js';
 import { DEMO_BASE_OPTIONS, DEMO_FLAGS, runDemo } from './demo-command.js';
 import { addDevicesFlags, devicesFlagsFrom, runDevices } from './devices-command.js';
-import { FlagError, PARSER_CONFIGURATION, usageError } from './flag-values.js';
+import { PARSER_CONFIGURATION } from './flag-values.js';
 import { addGenModelFlags, genModelFlagsFrom, runGenModel } from './gen-model-command.js';
 import { addNodeFlags, nodeOptionsFrom } from './node-flags.js';
 import { serveNode } from './serve-command.js';
+import { reportCliError, withToolDefaults } from './tool-cli.js';
 
-const EXIT_FAILURE = 1;
-const EXIT_USAGE = 2;
-
-function report(err: unknown): void {
-  const usage = err instanceof FlagError;
-  const hint = usage ? "\nRun 'pd-node --help' for the flags." : '';
-  process.stderr.write(`pd-node: ${err instanceof Error ? err.message : String(err)}${hint}\n`);
-  process.exitCode = usage ? EXIT_USAGE : EXIT_FAILURE;
-}
+const report = (err: unknown): void => reportCliError('pd-node', err, 'pd-node --help');
 
 /** `--role X` or `--role=X` in raw argv: the router and the registry have parsers of their own. */
 function roleOf(argv: readonly string[]): string | undefined {
@@ -55,43 +47,35 @@ async function runRole(argv: string[], role: 'router' | 'registry'): Promise<voi
   return serveRouter(flags);
 }
 
-const cli = yargs(hideBin(process.argv))
-  .scriptName('pd-node')
-  .parserConfiguration(PARSER_CONFIGURATION)
-  .command(
-    '$0',
-    'Serve a node: SGLang (/generate) and OpenAI (/v1/...) HTTP APIs, /health, /metrics',
-    (y) => addNodeFlags(y),
-    (argv) => serveNode(nodeOptionsFrom(argv)),
-  )
-  .command(
-    'gen-model',
-    'Write a random-weight model directory (config.json, model.safetensors, tokenizer.json)',
-    (y) => addGenModelFlags(y),
-    (argv) => runGenModel(genModelFlagsFrom(argv)),
-  )
-  .command(
-    'demo',
-    'Start a node on a free port, send it the SGLang docs\' /generate request, print request and response, stop',
-    (y) => addNodeFlags(y, DEMO_BASE_OPTIONS, DEMO_FLAGS),
-    (argv) => runDemo(nodeOptionsFrom(argv, DEMO_BASE_OPTIONS, DEMO_FLAGS)),
-  )
-  .command(
-    'devices',
-    'List the RDMA ports (state, rate, link layer, GID), which ones the verbs backend would use and why, and the --disaggregation-ib-device value',
-    (y) => addDevicesFlags(y),
-    (argv) => runDevices(devicesFlagsFrom(argv)),
-  )
-  .strict()
-  .version(VERSION)
-  .help()
-  .alias('h', 'help')
-  .wrap(Math.min(120, process.stdout.columns ?? 100))
-  // yargs' own usage errors come as `msg`, a command's errors as `err`. Throwing is what stops yargs:
-  // a fail handler that returns lets the command run anyway.
-  .fail((msg, err) => {
-    throw usageError(msg, err);
-  });
+const cli = withToolDefaults(
+  yargs(hideBin(process.argv))
+    .scriptName('pd-node')
+    .parserConfiguration(PARSER_CONFIGURATION)
+    .command(
+      '$0',
+      'Serve a node: SGLang (/generate) and OpenAI (/v1/...) HTTP APIs, /health, /metrics',
+      (y) => addNodeFlags(y),
+      (argv) => serveNode(nodeOptionsFrom(argv)),
+    )
+    .command(
+      'gen-model',
+      'Write a random-weight model directory (config.json, model.safetensors, tokenizer.json)',
+      (y) => addGenModelFlags(y),
+      (argv) => runGenModel(genModelFlagsFrom(argv)),
+    )
+    .command(
+      'demo',
+      'Start a node on a free port, send it the SGLang docs\' /generate request, print request and response, stop',
+      (y) => addNodeFlags(y, DEMO_BASE_OPTIONS, DEMO_FLAGS),
+      (argv) => runDemo(nodeOptionsFrom(argv, DEMO_BASE_OPTIONS, DEMO_FLAGS)),
+    )
+    .command(
+      'devices',
+      'List the RDMA ports (state, rate, link layer, GID), which ones the verbs backend would use and why, and the --disaggregation-ib-device value',
+      (y) => addDevicesFlags(y),
+      (argv) => runDevices(devicesFlagsFrom(argv)),
+    ),
+);
 
 try {
   const argv = hideBin(process.argv);
