@@ -155,7 +155,7 @@ const EINTR = 4;
  * struct pollfd array itself (per entry: the int fd as two int16 halves, events, revents).
  */
 export class PollSet {
-  readonly fds: Int16Array;
+  private readonly fds: Int16Array;
   private readonly words: Int32Array;
 
   constructor(fdList: readonly number[]) {

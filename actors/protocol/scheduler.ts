@@ -127,18 +127,30 @@ export type SchedulerOutbound =
   | { type: 'flushed'; seq: number; ok: boolean }
   /** Decode: pages are reserved for a room; ask the prefill node to fill them. */
   | { type: 'kv_request'; room: string; rid: string; bootstrap: PdBootstrap; pageIds: number[] }
-  /** Prefill: every page of the room is in the decode pool. */
-  /**
-   * `transferMs`: first write issued to last byte landed (overlaps compute); `writeMs`: time the
-   * writes themselves took, summed (bandwidth = bytes / writeMs); `exposedMs`: first token to last
-   * byte landed, the transfer time decode waits for.
-   */
-  | { type: 'kv_done'; room: string; peerId: string; first: FirstToken; bytes: number; runs: number; transferMs: number; writeMs: number; exposedMs: number }
   /** Either side: tell the other side the room failed (peerId: prefill side; bootstrap: decode side). */
   | { type: 'room_failed_notice'; room: string; peerId?: string; bootstrap?: PdBootstrap; message: string }
   /** Decode, engines that can check KV (synthetic): a room's arrived KV was checked in `ms`; `ok` false failed it. */
   | { type: 'kv_verified'; room: string; bytes: number; ms: number; ok: boolean };
 
-/** Scheduler messages that the PD control plane (not the HTTP layer) handles, each way. */
-export type PdOutbound = Extract<SchedulerOutbound, { type: 'kv_request' | 'kv_done' | 'room_failed_notice' | 'kv_verified' }>;
+/**
+ * Prefill: every page of the room is in the decode pool. Sent by the transfer actor the moment the
+ * room's last write landed (actors/transfer/room-notices.ts), not by the scheduler.
+ * `transferMs`: first write issued to last byte landed (overlaps compute); `writeMs`: time the
+ * writes themselves took, summed (bandwidth = bytes / writeMs); `exposedMs`: first token to last
+ * byte landed, the transfer time decode waits for.
+ */
+export interface KvDoneNotice {
+  type: 'kv_done';
+  room: string;
+  peerId: string;
+  first: FirstToken;
+  bytes: number;
+  runs: number;
+  transferMs: number;
+  writeMs: number;
+  exposedMs: number;
+}
+
+/** Messages that the PD control plane (not the HTTP layer) handles, each way: the scheduler's, and the transfer actor's notices. */
+export type PdOutbound = Extract<SchedulerOutbound, { type: 'kv_request' | 'room_failed_notice' | 'kv_verified' }> | KvDoneNotice;
 export type PdInbound = Extract<SchedulerInbound, { type: 'kv_target' | 'kv_arrived' | 'room_failed' | 'peer_lost' }>;

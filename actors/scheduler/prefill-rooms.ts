@@ -47,8 +47,6 @@ interface PrefillRoom {
   failed: string | null;
   /** Whether decode is told if the room fails (not when decode itself is gone). */
   notifyPeer: boolean;
-  bytes: number;
-  runs: number;
   /** When (wallNow) the first write was issued, and when the first token was sampled. */
   firstWriteAt: number;
   completedAt: number;
@@ -82,7 +80,7 @@ export class PrefillRooms {
   }
 
   track(seq: Sequence, room: string, now: number): void {
-    const r: PrefillRoom = { seq, target: null, deadline: now + this.deps.bootstrapTimeoutMs, connected: null, sentPages: 0, inflight: 0, ended: null, first: null, failed: null, bytes: 0, runs: 0, notifyPeer: true, firstWriteAt: 0, completedAt: 0 };
+    const r: PrefillRoom = { seq, target: null, deadline: now + this.deps.bootstrapTimeoutMs, connected: null, sentPages: 0, inflight: 0, ended: null, first: null, failed: null, notifyPeer: true, firstWriteAt: 0, completedAt: 0 };
     this.rooms.set(room, r);
     const parked = this.parked.get(room);
     if (parked) {
@@ -194,8 +192,9 @@ export class PrefillRooms {
       r.sentPages = done;
       this.write(room, r, runs);
     }
-    if (r.first && !r.ended) r.ended = this.end(room, r, r.first);
-    else if (r.first && r.inflight === 0) this.succeed(room, r);
+    if (!r.first) return;
+    r.ended ??= this.end(room, r, r.first);
+    if (r.inflight === 0) this.succeed(room, r);
   }
 
   /** Posted after the room's writes (reactions on `connected` run in order), so the writer counts them all. */
@@ -211,18 +210,12 @@ export class PrefillRooms {
     if (r.firstWriteAt === 0) r.firstWriteAt = wallNow();
     r.connected!
       .then(() => this.deps.writer.write(target.peerId, runs, this.deps.transferTimeoutMs, room))
-      .then(
-        (res) => {
-          r.bytes += res.bytes;
-          r.runs += res.runs;
-        },
-        (err: Error) => {
-          if (r.failed) return;
-          const message = `KV transfer to decode node failed: ${err.message}`;
-          this.fail(room, message, true);
-          this.deps.onFailed(r.seq, message, 502);
-        },
-      )
+      .catch((err: Error) => {
+        if (r.failed) return;
+        const message = `KV transfer to decode node failed: ${err.message}`;
+        this.fail(room, message, true);
+        this.deps.onFailed(r.seq, message, 502);
+      })
       .finally(() => {
         r.inflight--;
         if (r.failed) this.settle(room, r);
@@ -235,7 +228,7 @@ export class PrefillRooms {
     this.rooms.delete(room);
     this.deps.allocator.release(r.seq.rid);
     const now = wallNow();
-    this.deps.log.debug({ rid: r.seq.rid, room, bytes: r.bytes, runs: r.runs, transferMs: now - r.firstWriteAt, sinceFirstTokenMs: now - r.completedAt }, 'room transferred');
+    this.deps.log.debug({ rid: r.seq.rid, room, transferMs: now - r.firstWriteAt, sinceFirstTokenMs: now - r.completedAt }, 'room transferred');
   }
 
   /**

@@ -18,7 +18,7 @@
  *   outlives its writes.
  */
 import { performance } from 'node:perf_hooks';
-import type { FirstToken, PdOutbound } from '../protocol/scheduler.js';
+import type { FirstToken, KvDoneNotice } from '../protocol/scheduler.js';
 
 /** Milliseconds since the epoch with sub-millisecond precision, comparable across threads. */
 export function wallNow(): number {
@@ -43,7 +43,7 @@ interface Room {
 export class RoomNotices {
   private readonly rooms = new Map<string, Room>();
 
-  constructor(private readonly send: (notice: Extract<PdOutbound, { type: 'kv_done' }>) => void) {}
+  constructor(private readonly send: (notice: KvDoneNotice) => void) {}
 
   get size(): number {
     return this.rooms.size;
@@ -51,9 +51,7 @@ export class RoomNotices {
 
   /** A write of `room` starts (called before anything is awaited, in request order). */
   writeStarted(room: string): void {
-    let r = this.rooms.get(room);
-    if (!r) this.rooms.set(room, (r = { pending: 0, failed: false, bytes: 0, runs: 0, writeMs: 0, end: null }));
-    r.pending++;
+    this.record(room).pending++;
   }
 
   /** A write of `room` settled: `result` when it landed, null when it failed. */
@@ -77,11 +75,16 @@ export class RoomNotices {
    */
   end(room: string, peerId: string, first: FirstToken | null, times: RoomTimes): Promise<boolean> {
     return new Promise((done) => {
-      let r = this.rooms.get(room);
-      if (!r) this.rooms.set(room, (r = { pending: 0, failed: false, bytes: 0, runs: 0, writeMs: 0, end: null }));
+      const r = this.record(room);
       r.end = { peerId, first, times, done };
       this.settle(room, r);
     });
+  }
+
+  private record(room: string): Room {
+    let r = this.rooms.get(room);
+    if (!r) this.rooms.set(room, (r = { pending: 0, failed: false, bytes: 0, runs: 0, writeMs: 0, end: null }));
+    return r;
   }
 
   private settle(room: string, r: Room): void {

@@ -28,14 +28,12 @@ export interface LaneHandler {
   lost(reason: string): void;
 }
 
-export interface DevicePollerOptions {
-  spinMs: number;
-  sleepMs: number;
-  startMs: number;
-  stopMs: number;
-}
-
-export const DEFAULT_DEVICE_POLLER_OPTIONS: DevicePollerOptions = { spinMs: 0.05, sleepMs: 1000, startMs: 10_000, stopMs: 5_000 };
+/** The poller keeps polling this long after the last completion before it sleeps on the channel. */
+const SPIN_MS = 0.05;
+/** Upper bound on one sleep (the channel or the stop eventfd normally ends it first). */
+const SLEEP_MS = 1000;
+const START_MS = 10_000;
+const STOP_MS = 5_000;
 
 /** Lane ids fit in the high word of a safe-integer wr_id. */
 const MAX_LANE_ID = 2 ** 21 - 1;
@@ -46,17 +44,15 @@ export class DevicePoller {
   private lastLane = 0;
   private gone: string | null = null;
   private stopping = false;
-  private readonly exited: Promise<unknown>;
-
   private constructor(
     readonly deviceName: string,
     private readonly cq: CompletionQueue,
     private readonly ring: CompletionRing,
     private readonly wakeFd: number,
     private readonly worker: Worker,
-    private readonly options: DevicePollerOptions,
+    /** Settles when the worker exits (watched from its spawn). */
+    private readonly exited: Promise<unknown>,
   ) {
-    this.exited = once(worker, 'exit');
     worker.on('message', (msg: PollerMessage) => {
       if (msg.type === 'failed') this.lose(`the completion poller of ${deviceName} failed: ${msg.message}`);
     });
@@ -66,21 +62,22 @@ export class DevicePoller {
   }
 
   /** Starts the poller over `cq` (made with a completion channel). */
-  static async start(cq: CompletionQueue, options: DevicePollerOptions = DEFAULT_DEVICE_POLLER_OPTIONS): Promise<DevicePoller> {
+  static async start(cq: CompletionQueue): Promise<DevicePoller> {
     const handles = cq.pollHandles();
     const ring = CompletionRing.create(cq.entries);
     const wakeFd = eventFd();
-    const workerData: PollerWorkerData = { handles, ring: ring.buffer, wakeFd, spinMs: options.spinMs, sleepMs: options.sleepMs };
+    const workerData: PollerWorkerData = { handles, ring: ring.buffer, wakeFd, spinMs: SPIN_MS, sleepMs: SLEEP_MS };
     const worker = new Worker(WORKER_URL, { workerData, name: `verbs-poller ${handles.deviceName}` });
+    const exited = once(worker, 'exit');
     try {
-      const [msg] = (await withTimeout(Promise.race([once(worker, 'message'), once(worker, 'exit').then(([code]) => [{ type: 'failed', message: `exited with code ${code}` }])]), options.startMs, `starting the completion poller of ${handles.deviceName}`)) as [PollerMessage];
+      const [msg] = (await withTimeout(Promise.race([once(worker, 'message'), exited.then(([code]) => [{ type: 'failed', message: `exited with code ${code}` }])]), START_MS, `starting the completion poller of ${handles.deviceName}`)) as [PollerMessage];
       if (msg.type !== 'started') throw new Error(`the completion poller of ${handles.deviceName} could not start: ${msg.message}`);
     } catch (err) {
       await worker.terminate();
       closeFd(wakeFd);
       throw err;
     }
-    return new DevicePoller(handles.deviceName, cq, ring, wakeFd, worker, options);
+    return new DevicePoller(handles.deviceName, cq, ring, wakeFd, worker, exited);
   }
 
   /** Registers a lane; its requests must carry `wr_id = id * 2^32 + seq`. */
@@ -108,7 +105,7 @@ export class DevicePoller {
     this.ring.requestStop();
     eventFdSignal(this.wakeFd);
     try {
-      await withTimeout(this.exited, this.options.stopMs, `stopping the completion poller of ${this.deviceName}`);
+      await withTimeout(this.exited, STOP_MS, `stopping the completion poller of ${this.deviceName}`);
     } catch {
       await this.worker.terminate();
     }

@@ -14,6 +14,11 @@
  *   `ibv_query_port`, with the struct zeroed first. Both paths are kept, as in the header.
  * - Buffers (work requests, completions, out-pointers) are passed as `void *` over memory whose
  *   address the caller knows (scratch.ts), so the calls marshal nothing.
+ * - The constructor makes one plain call into libibverbs (`ibv_wc_status_str`, pure) before any call
+ *   through the ops table: with koffi 3.3.4, a function made with `koffi.decode` crashes the process
+ *   (SIGSEGV inside koffi) when it is the first FFI call a thread makes; once a function bound with
+ *   `lib.func` has run on the thread, decoded ones work. The thread that opened the device always
+ *   has; a device's poller worker (cq-poll-handle.ts) would not (seen in the Soft-RoCE VM).
  */
 import koffi, { type TypeObject } from 'koffi';
 import { VERBS_ABI } from './constants.js';
@@ -71,6 +76,7 @@ export class ContextOps {
   private readonly queryPortFn: QueryPort;
 
   constructor(context: bigint) {
+    verbs().ibv_wc_status_str(0);
     this.pollCq = opsFunction(context, 'poll_cq', POLL_CQ);
     this.reqNotifyCq = opsFunction(context, 'req_notify_cq', REQ_NOTIFY_CQ);
     this.postSend = opsFunction(context, 'post_send', POST_SEND);

@@ -10,10 +10,6 @@
  * - `poll` leaves the completions in `view` (one `struct ibv_wc` per WC_BYTES) instead of decoding
  *   them into objects: the poller copies the members it forwards, and allocates nothing per poll.
  * - `takeEvent` checks the event is for this CQ: a device's channel serves exactly one CQ.
- * - The constructor makes one plain call into libibverbs (acknowledging zero events, a no-op) before
- *   any call through the ops table: with koffi 3.3.4, a function made with `koffi.decode` crashes
- *   the process (SIGSEGV inside koffi) when it is the first FFI call a worker thread makes; once a
- *   function bound with `lib.func` has run on the thread, decoded ones work (seen in the VM).
  */
 import koffi from 'koffi';
 import { ContextOps } from './context-ops.js';
@@ -40,7 +36,6 @@ export class CqPollHandle {
 
   /** `batch`: the most completions one `poll` reads. */
   constructor(readonly handles: CqHandles, readonly batch: number) {
-    this.ack(0);
     this.ops = new ContextOps(handles.context);
     const scratch = new Scratch(batch * WC_BYTES);
     this.wc = scratch.bytes;

@@ -47,6 +47,7 @@ const PROTOTYPES = {
   ibv_create_qp: 'void *ibv_create_qp(void *pd, _Inout_ ibv_qp_init_attr *qp_init_attr)',
   ibv_modify_qp: 'int ibv_modify_qp(void *qp, ibv_qp_attr *attr, int attr_mask)',
   ibv_destroy_qp: 'int ibv_destroy_qp(void *qp)',
+  ibv_wc_status_str: 'const char *ibv_wc_status_str(int status)',
 } as const;
 
 /** The exported symbols bound here (the ABI test checks each resolves to its default version). */
@@ -77,6 +78,8 @@ export interface VerbsBindings {
   ibv_create_qp(pd: Ptr, attr: RawQpInitAttr): Ptr | null;
   ibv_modify_qp(qp: Ptr, attr: RawQpAttr, mask: number): number;
   ibv_destroy_qp(qp: Ptr): number;
+  /** libibverbs' own text for a completion status (a pure function: also what primes a thread, see context-ops.ts). */
+  ibv_wc_status_str(status: number): string;
 }
 
 /** `struct ibv_device_attr` as koffi decodes it (the members the wrappers read). */

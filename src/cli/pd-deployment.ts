@@ -45,7 +45,7 @@ export function logsOf(node: ChildNode): string {
 }
 
 /** The router's /health is 200 once it knows a live prefill and a live decode node. */
-export async function waitForRouterHealthy(routerUrl: string, timeoutMs: number): Promise<void> {
+async function waitForRouterHealthy(routerUrl: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await fetch(`${routerUrl}/health`, { signal: AbortSignal.timeout(5000) }).catch(() => null);

@@ -152,7 +152,6 @@ export class WorkerSchedulerClient implements SchedulerClient {
         this.settle(msg.rid, { type: 'error', status: msg.status, message: msg.message });
         return;
       case 'kv_request':
-      case 'kv_done':
       case 'room_failed_notice':
       case 'kv_verified':
         this.pdHandler(msg);

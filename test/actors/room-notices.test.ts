@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { FirstToken, PdOutbound } from '../../actors/protocol/scheduler.js';
+import type { FirstToken, KvDoneNotice } from '../../actors/protocol/scheduler.js';
 import { RoomNotices, wallNow } from '../../actors/transfer/room-notices.js';
 
 const FIRST = { id: 7, draws: 1 } as FirstToken;
 /** The room's first write 5 ms ago, its first token 2 ms ago. */
 const times = () => ({ firstWriteAt: wallNow() - 5, firstTokenAt: wallNow() - 2 });
-type Notice = Extract<PdOutbound, { type: 'kv_done' }>;
+type Notice = KvDoneNotice;
 
 function notices(): { rooms: RoomNotices; sent: Notice[] } {
   const sent: Notice[] = [];

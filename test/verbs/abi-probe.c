@@ -458,6 +458,7 @@ static void symbols(void)
 	SYMBOL(ibv_create_qp);
 	SYMBOL(ibv_modify_qp);
 	SYMBOL(ibv_destroy_qp);
+	SYMBOL(ibv_wc_status_str);
 }
 
 int main(void)

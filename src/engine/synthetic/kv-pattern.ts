@@ -40,7 +40,7 @@ export function nextPrefixHash(prev: number, token: number, pos: number): number
   return mix32(prev ^ Math.imul(token + 1, 0x9e3779b1) ^ Math.imul(pos + 1, 0x85ebca77));
 }
 
-export function layerWord(hash: number, layer: number): number {
+function layerWord(hash: number, layer: number): number {
   return (hash ^ Math.imul(layer, LAYER_KEY)) >>> 0;
 }
 
