@@ -13,6 +13,8 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startChildNode, stopChildNode, type ChildNode } from '../src/cli/child-node.js';
+import { startPdDeployment } from '../src/cli/pd-deployment.js';
+import { parseMetrics, sumOf } from './serve/prometheus-text.js';
 import { ensurePresetModel } from '../src/model/default-model.js';
 
 const { values } = parseArgs({
@@ -41,36 +43,23 @@ async function ttftMs(url: string, inputIds: number[]): Promise<number> {
   return t;
 }
 
-function metric(text: string, name: string): number {
-  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : NaN;
-}
-
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function measure(backend: 'tcp' | 'shm', modelPath: string, colocated: ChildNode): Promise<Record<string, number | string>> {
-  const started: ChildNode[] = [];
+  const deployment = await startPdDeployment(['--model-path', modelPath, '--disaggregation-transfer-backend', backend, '--max-total-tokens', String(promptTokens * 4)], 60_000);
+  const { router, decode } = deployment;
   try {
-    const router = await startChildNode(['--role', 'router', '--host', '127.0.0.1', '--port', '0', '--registry-port', '0', '--registry-poll-ms', '100', '--log-level', 'info']);
-    started.push(router);
-    const common = ['--model-path', modelPath, '--disaggregation-transfer-backend', backend, '--registry-url', router.registryUrl!, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', '--max-total-tokens', String(promptTokens * 4)];
-    const [prefill, decode] = await Promise.all([
-      startChildNode(['--role', 'prefill', '--disaggregation-bootstrap-port', '0', ...common]),
-      startChildNode(['--role', 'decode', ...common]),
-    ]);
-    started.push(prefill, decode);
-    for (let i = 0; i < 200 && !(await fetch(`${router.url}/health`)).ok; i++) await new Promise((r) => setTimeout(r, 100));
     const ids = (i: number): number[] => Array.from({ length: promptTokens }, (_, j) => 3 + ((i * 7 + j * 13) % 250));
     await ttftMs(router.url, ids(999)); // warm-up (connections, JIT)
-    const before = await (await fetch(`${decode.url}/metrics`)).text();
+    const before = parseMetrics(await (await fetch(`${decode.url}/metrics`)).text());
     const pd: number[] = [];
     const local: number[] = [];
     for (let i = 0; i < runs; i++) {
       pd.push(await ttftMs(router.url, ids(i)));
       local.push(await ttftMs(colocated.url, ids(i)));
     }
-    const after = await (await fetch(`${decode.url}/metrics`)).text();
-    const delta = (name: string): number => metric(after, name) - metric(before, name);
+    const after = parseMetrics(await (await fetch(`${decode.url}/metrics`)).text());
+    const delta = (name: string): number => (sumOf(after, name) ?? NaN) - (sumOf(before, name) ?? 0);
     const rooms = delta('pd_node_kv_transfer_rooms_total');
     const bytes = delta('pd_node_kv_transfer_bytes_total');
     const writeSeconds = delta('pd_node_kv_write_seconds_total');
@@ -87,7 +76,7 @@ async function measure(backend: 'tcp' | 'shm', modelPath: string, colocated: Chi
       ttftRatio: median(pd) / median(local),
     };
   } finally {
-    await Promise.all(started.map((n) => stopChildNode(n)));
+    await deployment.close();
   }
 }
 

@@ -5,9 +5,12 @@
  * read and ignored, so the time measured through the router is the router's own plus one hop.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnFreePort } from '../../src/transfer/listen-port.js';
+import { httpUrlOf } from '../../src/server/http-url.js';
 
 export type InstantRole = 'prefill' | 'decode';
+
+const LISTEN_TIMEOUT_MS = 5000;
 
 function answers(role: InstantRole): Map<string, Buffer> {
   const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
@@ -26,7 +29,13 @@ function answers(role: InstantRole): Map<string, Buffer> {
   ]);
 }
 
-export async function startInstantNode(role: InstantRole, host: string, port: number): Promise<{ url: string; server: http.Server }> {
+export interface InstantNode {
+  url: string;
+  /** Drops its keep-alive connections and stops listening. */
+  close(): void;
+}
+
+export async function startInstantNode(role: InstantRole, host: string, port: number): Promise<InstantNode> {
   const byRoute = answers(role);
   const server = http.createServer((req, res) => {
     req.resume();
@@ -41,10 +50,12 @@ export async function startInstantNode(role: InstantRole, host: string, port: nu
     });
   });
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const hostForUrl = host.includes(':') ? `[${host}]` : host;
-  return { url: `http://${hostForUrl}:${(server.address() as AddressInfo).port}`, server };
+  const bound = await listenOnFreePort(server, host, LISTEN_TIMEOUT_MS, `instant ${role} node`, port);
+  return {
+    url: httpUrlOf(host, bound),
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
 }

@@ -12,8 +12,7 @@ const host = workerData as string;
 const [prefill, decode] = await Promise.all([startInstantNode('prefill', host, 0), startInstantNode('decode', host, 0)]);
 port.postMessage({ prefill: prefill.url, decode: decode.url });
 port.once('message', () => {
-  for (const { server } of [prefill, decode]) server.closeAllConnections();
-  prefill.server.close();
-  decode.server.close();
+  prefill.close();
+  decode.close();
   port.close();
 });

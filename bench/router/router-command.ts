@@ -6,30 +6,31 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { FlagError, nonEmpty, oneOf, portNumber, positiveSeconds, rawFlag } from '../../src/cli/flag-values.js';
+import { FlagError, nonEmpty, oneOf, portNumber, positiveSeconds } from '../../src/cli/flag-values.js';
 import { waitForStopSignal } from '../../src/cli/wait-for-signal.js';
 import { httpUrl } from '../../src/router/upstream-node.js';
-import { addStringFlags, positiveIntegers, type BenchFlag } from '../bench-flags.js';
+import { addStringFlags, flagReader, positiveIntegers, quickValues, type BenchFlag, type FlagReader } from '../bench-flags.js';
+import { formatMachine } from '../machine.js';
 import { fixed, formatTable } from '../table.js';
 import { startInstantNode } from './instant-node.js';
 import { runRouterBench, type RouterBenchOptions, type RouterBenchResult } from './router-run.js';
 
 const FLAGS: Record<string, BenchFlag> = {
   role: { describe: 'bench runs the benchmark; upstream only serves the instant prefill and decode nodes (for another host)', default: 'bench' },
-  concurrency: { describe: 'Comma-separated numbers of clients in the closed loop', default: '1,16,64,256' },
-  duration: { describe: 'Seconds per concurrency, direct and through the router each', default: '3' },
-  warmup: { describe: 'Seconds of uncounted requests before each measurement', default: '0.5' },
+  concurrency: { describe: 'Comma-separated numbers of clients in the closed loop', default: '1,16,64,256', quick: '1,16' },
+  duration: { describe: 'Seconds per concurrency, direct and through the router each', default: '3', quick: '0.3' },
+  warmup: { describe: 'Seconds of uncounted requests before each measurement', default: '0.5', quick: '0.1' },
   host: { describe: 'Address the router (and the instant nodes) listen on', default: '127.0.0.1' },
-  prefill: { describe: 'URL of an instant prefill node already running (with --decode)', default: 'start one here' },
-  decode: { describe: 'URL of an instant decode node already running (with --prefill)', default: 'start one here' },
+  prefill: { describe: 'URL of an instant prefill node already running (with --decode)', absent: 'start one here' },
+  decode: { describe: 'URL of an instant decode node already running (with --prefill)', absent: 'start one here' },
   'prefill-port': { describe: 'Upstream role: port of the instant prefill node', default: '30000' },
   'decode-port': { describe: 'Upstream role: port of the instant decode node', default: '30001' },
   'request-timeout': { describe: 'Seconds a request may take before it counts as an error', default: '30' },
-  json: { describe: 'Also write the results as JSON to this file', default: 'none' },
+  json: { describe: 'Also write the results as JSON to this file', absent: 'none' },
 };
 
 function addFlags(y: Argv): Argv {
-  return addStringFlags(y, FLAGS).option('quick', { type: 'boolean', describe: 'Small and fast (for tests): --concurrency 1,16, --duration 0.3, --warmup 0.1', default: false });
+  return addStringFlags(y, FLAGS).option('quick', { type: 'boolean', describe: `Small and fast (for tests): ${quickValues(FLAGS)}`, default: false });
 }
 
 function urlFlag(flag: string, raw: string): string {
@@ -37,27 +38,24 @@ function urlFlag(flag: string, raw: string): string {
   return raw.replace(/\/+$/, '');
 }
 
-function optionsFrom(argv: Record<string, unknown>): RouterBenchOptions {
-  const quick = argv.quick === true;
-  const flag = (name: string): string | undefined => rawFlag(argv, name);
-  const prefill = flag('prefill');
-  const decode = flag('decode');
+function optionsFrom({ given, value }: FlagReader): RouterBenchOptions {
+  const prefill = given('prefill');
+  const decode = given('decode');
   if ((prefill === undefined) !== (decode === undefined)) throw new FlagError('--prefill and --decode go together (instant nodes started elsewhere), or neither');
   return {
-    concurrencies: positiveIntegers('--concurrency', flag('concurrency') ?? (quick ? '1,16' : '1,16,64,256')),
-    durationS: positiveSeconds('--duration', flag('duration') ?? (quick ? '0.3' : '3')),
-    warmupS: positiveSeconds('--warmup', flag('warmup') ?? (quick ? '0.1' : '0.5')),
-    host: nonEmpty('--host', flag('host') ?? '127.0.0.1'),
+    concurrencies: positiveIntegers('--concurrency', value('concurrency')),
+    durationS: positiveSeconds('--duration', value('duration')),
+    warmupS: positiveSeconds('--warmup', value('warmup')),
+    host: nonEmpty('--host', value('host')),
     upstream: prefill === undefined ? null : { prefill: urlFlag('--prefill', prefill), decode: urlFlag('--decode', decode!) },
     bootstrapPort: 8998,
-    requestTimeoutMs: positiveSeconds('--request-timeout', flag('request-timeout') ?? '30') * 1000,
+    requestTimeoutMs: positiveSeconds('--request-timeout', value('request-timeout')) * 1000,
   };
 }
 
 const HEADER = ['concurrency', 'req/s', 'direct req/s', 'p50 ms', 'p99 ms', 'direct p50 ms', 'direct p99 ms', 'added p50 ms', 'added p99 ms', 'errors'];
 
-export function formatRouterReport(r: RouterBenchResult): string {
-  const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
+function formatRouterReport(r: RouterBenchResult): string {
   const rows = r.rows.map((row) => [
     String(row.concurrency),
     fixed(row.reqPerSec, 0),
@@ -72,30 +70,28 @@ export function formatRouterReport(r: RouterBenchResult): string {
   ]);
   return (
     `pd-bench router: POST /generate, ${r.options.durationS} s per concurrency, direct to the decode node ${r.upstream.decode} and through the router\n` +
-    `machine: ${r.machine.cpus} CPUs, Node ${r.machine.node}, load average ${load(r.machine.loadAvgStart)} at start, ${load(r.machine.loadAvgEnd)} at end\n\n` +
+    `${formatMachine(r.machine)}\n` +
     formatTable(HEADER, rows)
   );
 }
 
-async function serveUpstream(argv: Record<string, unknown>): Promise<void> {
-  const host = nonEmpty('--host', rawFlag(argv, 'host') ?? '127.0.0.1');
+async function serveUpstream({ value }: FlagReader): Promise<void> {
+  const host = nonEmpty('--host', value('host'));
   const nodes = [
-    await startInstantNode('prefill', host, portNumber('--prefill-port', rawFlag(argv, 'prefill-port') ?? '30000')),
-    await startInstantNode('decode', host, portNumber('--decode-port', rawFlag(argv, 'decode-port') ?? '30001')),
+    await startInstantNode('prefill', host, portNumber('--prefill-port', value('prefill-port'))),
+    await startInstantNode('decode', host, portNumber('--decode-port', value('decode-port'))),
   ];
   process.stdout.write(`--prefill ${nodes[0].url} --decode ${nodes[1].url}\n`);
   await waitForStopSignal();
-  for (const { server } of nodes) {
-    server.closeAllConnections();
-    server.close();
-  }
+  for (const node of nodes) node.close();
 }
 
 async function run(argv: Record<string, unknown>): Promise<void> {
-  const role = oneOf('--role', rawFlag(argv, 'role') ?? 'bench', ['bench', 'upstream'] as const);
-  if (role === 'upstream') return serveUpstream(argv);
-  const options = optionsFrom(argv);
-  const json = rawFlag(argv, 'json');
+  const flags = flagReader(argv, FLAGS);
+  const role = oneOf('--role', flags.value('role'), ['bench', 'upstream'] as const);
+  if (role === 'upstream') return serveUpstream(flags);
+  const options = optionsFrom(flags);
+  const json = flags.given('json');
   const result = await runRouterBench(options, (row) => process.stderr.write(`pd-bench router: concurrency ${row.concurrency} done\n`));
   process.stdout.write(formatRouterReport(result));
   if (json !== undefined) writeFileSync(nonEmpty('--json', json), `${JSON.stringify(result, null, 2)}\n`);

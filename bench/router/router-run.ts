@@ -13,10 +13,10 @@
  *   benchmark after the report (a router that errors against instant nodes has no throughput figure).
  */
 import { once } from 'node:events';
-import { cpus, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { startChildNode, stopChildNode } from '../../src/cli/child-node.js';
 import { withTimeout } from '../../src/node/timeout.js';
+import { machineDuringRun, type Machine } from '../machine.js';
 import { closedLoop, type LoadResult } from './closed-loop.js';
 
 export interface Upstream {
@@ -51,7 +51,7 @@ export interface RouterRow {
 }
 
 export interface RouterBenchResult {
-  machine: { cpus: number; loadAvgStart: number[]; loadAvgEnd: number[]; node: string };
+  machine: Machine;
   options: RouterBenchOptions;
   upstream: Upstream;
   rows: RouterRow[];
@@ -61,7 +61,7 @@ const BODY = Buffer.from(JSON.stringify({ text: 'Hello', sampling_params: { temp
 const START_MS = 30_000;
 
 export async function runRouterBench(o: RouterBenchOptions, onRow: (row: RouterRow) => void): Promise<RouterBenchResult> {
-  const loadAvgStart = loadavg();
+  const machine = machineDuringRun();
   const nodes = o.upstream ? null : new Worker(new URL('./instant-nodes-worker.js', import.meta.url), { workerData: o.host });
   try {
     const upstream: Upstream = o.upstream ?? (await withTimeout(once(nodes!, 'message'), START_MS, 'instant nodes start-up').then(([m]) => m as Upstream));
@@ -96,7 +96,7 @@ export async function runRouterBench(o: RouterBenchOptions, onRow: (row: RouterR
     } finally {
       await stopChildNode(router);
     }
-    return { machine: { cpus: cpus().length, loadAvgStart, loadAvgEnd: loadavg(), node: process.version }, options: o, upstream, rows };
+    return { machine: machine(), options: o, upstream, rows };
   } finally {
     if (nodes) {
       nodes.postMessage('stop');

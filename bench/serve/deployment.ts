@@ -43,7 +43,7 @@ async function getJson(url: string): Promise<Record<string, unknown>> {
   return (await res.json()) as Record<string, unknown>;
 }
 
-export async function describeTarget(url: string, label: string, nodeArgs: readonly string[] | null, close: () => Promise<void>, logs: () => string): Promise<BenchTarget> {
+async function describeTarget(url: string, label: string, nodeArgs: readonly string[] | null, close: () => Promise<void>, logs: () => string): Promise<BenchTarget> {
   const info = await getJson(`${url}/get_server_info`);
   const router = info.router as { nodes?: { role: string; url: string; up: boolean }[] } | undefined;
   const nodes: DeploymentNode[] = router ? (router.nodes ?? []).filter((n) => n.up).map((n) => ({ role: n.role, url: n.url })) : [{ role: String(info.role ?? 'colocated'), url }];

@@ -7,11 +7,12 @@
  * URLs lose their scheme in the text (127.0.0.1:8000), so the file holds no http(s) reference.
  */
 import { writeFileSync } from 'node:fs';
+import { fixed } from '../table.js';
 import type { RunResult } from './bench-run.js';
 import type { RunDescription } from './json-results.js';
 import { sortedCopy } from './percentiles.js';
 import { isCompleted, pooledItlMs, requestLatencies } from './run-metrics.js';
-import { formatValue, rowRatio, summaryRows } from './summary-rows.js';
+import { rowRatio, summaryRows } from './summary-rows.js';
 import { escapeXml, lineChart, thinned, type Series } from './svg-chart.js';
 
 const RUN_COLORS = ['#1f5fa8', '#d9640f', '#2a8a3a', '#8a2a8a'];
@@ -60,7 +61,7 @@ function summaryTable(runs: readonly RunResult[]): string {
   const comparing = runs.length === 2;
   const head = `<tr><th></th>${runs.map((r) => `<th>${text(r.target.label)}</th>`).join('')}${comparing ? `<th>${text(runs[0].target.label)} / ${text(runs[1].target.label)}</th>` : ''}</tr>`;
   const body = summaryRows(runs)
-    .map((row) => `<tr><td>${text(row.label)}</td>${row.values.map((v) => `<td class="n">${formatValue(v, row.digits)}</td>`).join('')}${comparing ? `<td class="n">${formatValue(rowRatio(row), 3)}</td>` : ''}</tr>`)
+    .map((row) => `<tr><td>${text(row.label)}</td>${row.values.map((v) => `<td class="n">${fixed(v, row.digits)}</td>`).join('')}${comparing ? `<td class="n">${fixed(rowRatio(row), 3)}</td>` : ''}</tr>`)
     .join('\n');
   return `<table>${head}\n${body}</table>`;
 }

@@ -15,8 +15,9 @@
  *   runs and tests; explicit flags still win.
  */
 import type { Argv } from 'yargs';
-import { FlagError, nonEmpty, oneOf, positiveInteger, rawFlag } from '../../src/cli/flag-values.js';
+import { FlagError, nonEmpty, oneOf, positiveInteger } from '../../src/cli/flag-values.js';
 import { PRESET_NAMES, type PresetName } from '../../src/model/presets.js';
+import { addStringFlags, flagReader, type BenchFlag } from '../bench-flags.js';
 import type { LengthRange } from './dataset.js';
 import type { Slo } from './goodput.js';
 import type { LaunchKind } from './deployment.js';
@@ -41,47 +42,37 @@ export interface ServeConfig {
   html: string | null;
 }
 
-interface ServeFlag {
-  name: string;
-  describe: string;
-  default?: string;
-  quick?: string;
-}
-
-const FLAGS: readonly ServeFlag[] = [
-  { name: 'url', describe: 'Benchmark an existing deployment: a PD router or a single node (http://HOST:PORT).' },
-  { name: 'launch', describe: 'Start the deployment here as processes on this host: pd (router + prefill + decode) or colocated (one node).' },
-  { name: 'compare', describe: 'colocated: run the same load (same seed, prompts, arrival times) against PD, then against a colocated node, and report both with the ratios.' },
-  { name: 'model-path', describe: 'Launched nodes: the model directory.' },
-  { name: 'preset', describe: `Launched nodes: a generated model preset (${PRESET_NAMES.join(', ')}), cached like the default model.` },
-  { name: 'transfer-backend', describe: 'Launched PD nodes: --disaggregation-transfer-backend (tcp, shm, verbs).', default: 'tcp' },
-  { name: 'node-arg', describe: 'Launched nodes: one more pd-node argv word, repeatable, written with = (e.g. --node-arg=--chunked-prefill-size=2048 --node-arg=--engine=synthetic).' },
-  { name: 'dataset', describe: 'random (token ids, --input-len/--output-len), mix (prefill-heavy: --long-fraction of long prompts among short ones decoding) or jsonl (--dataset-path).', default: 'random' },
-  { name: 'dataset-path', describe: 'jsonl: a file of ShareGPT conversations or {"prompt", "output_len"} objects, one per line.' },
-  { name: 'tokenizer', describe: 'jsonl: model directory whose tokenizer counts the gpt turns\' tokens (default: the model the deployment reports).' },
-  { name: 'num-prompts', describe: 'Requests measured.', default: '50', quick: '8' },
-  { name: 'input-len', describe: 'random/mix: prompt tokens, N or MIN-MAX (short requests in the mix).', default: '256', quick: '32' },
-  { name: 'output-len', describe: 'random/mix: output tokens, N or MIN-MAX (short requests in the mix).', default: '64', quick: '8' },
-  { name: 'random-range-ratio', describe: 'random/mix: a single N means lengths uniform in [N x ratio, N], as bench_serving.', default: '1' },
-  { name: 'long-fraction', describe: 'mix: probability that a request is a long prompt.', default: '0.25' },
-  { name: 'long-input-len', describe: 'mix: prompt tokens of long requests, N or MIN-MAX.', default: '1536', quick: '256' },
-  { name: 'long-output-len', describe: 'mix: output tokens of long requests, N or MIN-MAX.', default: '2' },
-  { name: 'seed', describe: 'Seed of the dataset and of the arrival times.', default: '1' },
-  { name: 'request-rate', describe: 'Requests per second, Poisson arrivals; inf sends them all at once.', default: 'inf' },
-  { name: 'max-concurrency', describe: 'Most requests in flight at once.', default: 'no limit' },
-  { name: 'warmup', describe: 'Warm-up requests sent first and left out of every figure.', default: '1' },
-  { name: 'slo-ttft-ms', describe: 'Goodput: time-to-first-token objective (ms).' },
-  { name: 'slo-itl-ms', describe: 'Goodput: no inter-token gap of the request above this (ms).' },
-  { name: 'request-timeout-secs', describe: 'A request not finished after this counts as failed.', default: '300' },
-  { name: 'json', describe: 'Write the results (figures, series, per-request records) to this JSON file.' },
-  { name: 'html', describe: 'Write a self-contained HTML report (plots, tables; opens offline) to this file.' },
-];
+const FLAGS: Readonly<Record<string, BenchFlag>> = {
+  url: { describe: 'Benchmark an existing deployment: a PD router or a single node (http://HOST:PORT).' },
+  launch: { describe: 'Start the deployment here as processes on this host: pd (router + prefill + decode) or colocated (one node).' },
+  compare: { describe: 'colocated: run the same load (same seed, prompts, arrival times) against PD, then against a colocated node, and report both with the ratios.' },
+  'model-path': { describe: 'Launched nodes: the model directory.' },
+  preset: { describe: `Launched nodes: a generated model preset (${PRESET_NAMES.join(', ')}), cached like the default model.` },
+  'transfer-backend': { describe: 'Launched PD nodes: --disaggregation-transfer-backend (tcp, shm, verbs).', default: 'tcp' },
+  'node-arg': { describe: 'Launched nodes: one more pd-node argv word, repeatable, written with = (e.g. --node-arg=--chunked-prefill-size=2048 --node-arg=--engine=synthetic).' },
+  dataset: { describe: 'random (token ids, --input-len/--output-len), mix (prefill-heavy: --long-fraction of long prompts among short ones decoding) or jsonl (--dataset-path).', default: 'random' },
+  'dataset-path': { describe: 'jsonl: a file of ShareGPT conversations or {"prompt", "output_len"} objects, one per line.' },
+  tokenizer: { describe: 'jsonl: model directory whose tokenizer counts the gpt turns\' tokens (default: the model the deployment reports).' },
+  'num-prompts': { describe: 'Requests measured.', default: '50', quick: '8' },
+  'input-len': { describe: 'random/mix: prompt tokens, N or MIN-MAX (short requests in the mix).', default: '256', quick: '32' },
+  'output-len': { describe: 'random/mix: output tokens, N or MIN-MAX (short requests in the mix).', default: '64', quick: '8' },
+  'random-range-ratio': { describe: 'random/mix: a single N means lengths uniform in [N x ratio, N], as bench_serving.', default: '1' },
+  'long-fraction': { describe: 'mix: probability that a request is a long prompt.', default: '0.25' },
+  'long-input-len': { describe: 'mix: prompt tokens of long requests, N or MIN-MAX.', default: '1536', quick: '256' },
+  'long-output-len': { describe: 'mix: output tokens of long requests, N or MIN-MAX.', default: '2' },
+  seed: { describe: 'Seed of the dataset and of the arrival times.', default: '1' },
+  'request-rate': { describe: 'Requests per second, Poisson arrivals; inf sends them all at once.', default: 'inf' },
+  'max-concurrency': { describe: 'Most requests in flight at once.', absent: 'no limit' },
+  warmup: { describe: 'Warm-up requests sent first and left out of every figure.', default: '1' },
+  'slo-ttft-ms': { describe: 'Goodput: time-to-first-token objective (ms).' },
+  'slo-itl-ms': { describe: 'Goodput: no inter-token gap of the request above this (ms).' },
+  'request-timeout-secs': { describe: 'A request not finished after this counts as failed.', default: '300' },
+  json: { describe: 'Write the results (figures, series, per-request records) to this JSON file.' },
+  html: { describe: 'Write a self-contained HTML report (plots, tables; opens offline) to this file.' },
+};
 
 export function addServeFlags<T>(y: Argv<T>): Argv<T> {
-  for (const f of FLAGS) {
-    y = y.option(f.name, { type: 'string', requiresArg: true, describe: f.describe, defaultDescription: f.quick ? `${f.default}, --quick: ${f.quick}` : f.default }) as Argv<T>;
-  }
-  return y.option('quick', { type: 'boolean', describe: 'Small defaults for a smoke run (see the flags).' }) as Argv<T>;
+  return addStringFlags(y, FLAGS).option('quick', { type: 'boolean', describe: 'Small defaults for a smoke run (see the flags).' }) as Argv<T>;
 }
 
 const NUMBER = /^\d+(\.\d+)?$/;
@@ -93,7 +84,7 @@ function numberIn(flag: string, raw: string, ok: (v: number) => boolean, what: s
 }
 
 /** N or MIN-MAX, positive integers. */
-export function lengthRange(flag: string, raw: string, ratio: number): LengthRange {
+function lengthRange(flag: string, raw: string, ratio: number): LengthRange {
   const m = /^(\d+)-(\d+)$/.exec(raw);
   if (!m) return rangeFromRatio(positiveInteger(flag, raw), ratio);
   const range = { min: positiveInteger(flag, m[1]), max: positiveInteger(flag, m[2]) };
@@ -109,12 +100,7 @@ function nodeArgs(argv: Record<string, unknown>): string[] {
 }
 
 export function serveConfigFrom(argv: Record<string, unknown>): ServeConfig {
-  const quick = argv.quick === true;
-  const given = (name: string): string | undefined => rawFlag(argv, name);
-  const value = (name: string): string => {
-    const f = FLAGS.find((x) => x.name === name)!;
-    return given(name) ?? (quick && f.quick !== undefined ? f.quick : f.default!);
-  };
+  const { given, value } = flagReader(argv, FLAGS);
   const onlyWith = (names: string[], condition: boolean, what: string): void => {
     for (const n of names) if (!condition && given(n) !== undefined) throw new FlagError(`--${n} only applies ${what}`);
   };

@@ -3,15 +3,17 @@
  * token arrived. Decisions:
  * - `sampling_params`: greedy, `max_new_tokens` = the prompt's output length and `ignore_eos`, so the
  *   output length is the one asked for on every deployment.
- * - The stream is SSE, `data: <json>\n\n` per event, ended by `data: [DONE]`; each event carries the
- *   cumulative `output_ids` (a node's format, relayed unchanged by the router), so an event's new
- *   tokens are the growth of that list, and each gets the event's arrival time. Tokens that arrive
- *   together therefore have a zero gap between them.
+ * - The stream is SSE (read with the router's reader, src/router/sse-events.ts), `data: <json>` per
+ *   event, ended by `data: [DONE]`; each event carries the cumulative `output_ids` (a node's format,
+ *   relayed unchanged by the router), so an event's new tokens are the growth of that list, and each
+ *   gets the arrival time of the read that brought its event. Tokens that arrive together therefore
+ *   have a zero gap between them.
  * - Times are milliseconds from the run's origin (performance.now() at its start), so records of one
  *   run share a clock.
  * - Never throws: an HTTP error, a `data: {"error": ...}` event, a stream that ends without [DONE] or
  *   a timeout becomes `error` on the record (the bench counts errors; it does not stop).
  */
+import { sseData, sseEvents } from '../../src/router/sse-events.js';
 import type { BenchPrompt } from './dataset.js';
 
 export interface RequestRecord {
@@ -60,28 +62,27 @@ export async function streamGenerate(baseUrl: string, prompt: BenchPrompt, index
 
 /** Reads the SSE stream into `record`; returns the error, or null when it ended with [DONE]. */
 async function readEvents(body: ReadableStream<Uint8Array>, record: RequestRecord, originMs: number): Promise<string | null> {
-  const decoder = new TextDecoder();
-  let pending = '';
-  let tokens = 0;
-  for await (const chunk of body) {
-    const now = performance.now() - originMs;
-    pending += decoder.decode(chunk, { stream: true });
-    let end: number;
-    while ((end = pending.indexOf('\n\n')) >= 0) {
-      const event = pending.slice(0, end);
-      pending = pending.slice(end + 2);
-      if (!event.startsWith('data: ')) continue;
-      const data = event.slice('data: '.length);
-      if (data === '[DONE]') return null;
-      const e = JSON.parse(data) as StreamEvent;
-      if (e.error !== undefined) return `stream error: ${String(e.error?.message ?? JSON.stringify(e.error)).slice(0, 300)}`;
-      const count = Array.isArray(e.output_ids) ? e.output_ids.length : tokens;
-      for (; tokens < count; tokens++) record.tokenTimesMs.push(now);
-      const meta = e.meta_info;
-      if (typeof meta?.prompt_tokens === 'number') record.promptTokens = meta.prompt_tokens;
-      if (typeof meta?.completion_tokens === 'number') record.completionTokens = meta.completion_tokens;
-      if (typeof meta?.finish_reason?.type === 'string') record.finishReason = meta.finish_reason.type;
+  // Every event of one read gets that read's arrival time (tokens read together: a zero gap).
+  let readAtMs = 0;
+  async function* stamped(): AsyncGenerator<Buffer> {
+    for await (const chunk of body) {
+      readAtMs = performance.now() - originMs;
+      yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     }
+  }
+  let tokens = 0;
+  for await (const event of sseEvents(stamped())) {
+    const data = sseData(event);
+    if (data === null) continue;
+    if (data === '[DONE]') return null;
+    const e = JSON.parse(data) as StreamEvent;
+    if (e.error !== undefined) return `stream error: ${String(e.error?.message ?? JSON.stringify(e.error)).slice(0, 300)}`;
+    const count = Array.isArray(e.output_ids) ? e.output_ids.length : tokens;
+    for (; tokens < count; tokens++) record.tokenTimesMs.push(readAtMs);
+    const meta = e.meta_info;
+    if (typeof meta?.prompt_tokens === 'number') record.promptTokens = meta.prompt_tokens;
+    if (typeof meta?.completion_tokens === 'number') record.completionTokens = meta.completion_tokens;
+    if (typeof meta?.finish_reason?.type === 'string') record.finishReason = meta.finish_reason.type;
   }
   return 'the stream ended without [DONE]';
 }

@@ -51,10 +51,6 @@ export function summaryRows(runs: readonly RunResult[]): SummaryRow[] {
   return rows;
 }
 
-export function formatValue(v: number | null, digits: number): string {
-  return v === null || !Number.isFinite(v) ? '-' : v.toFixed(digits);
-}
-
 /** first / second, or null when either is missing or the second is 0. */
 export function rowRatio(row: SummaryRow): number | null {
   const [a, b] = row.values;

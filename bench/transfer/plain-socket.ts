@@ -10,6 +10,9 @@ import { connect, createServer, type Server } from 'node:net';
 import { withTimeout } from '../../src/node/timeout.js';
 import { listenOnFreePort } from '../../src/transfer/listen-port.js';
 
+/** Acknowledgement bytes (their value means nothing), shared by every write: a view per chunk, no new memory. */
+const ACK_BYTES = Buffer.alloc(4096);
+
 /** Receiver side. Each connection starts with a u32 LE: the bytes per acknowledgement. */
 export async function startSink(host: string): Promise<{ server: Server; port: number }> {
   const server = createServer({ noDelay: true }, (socket) => {
@@ -28,7 +31,7 @@ export async function startSink(host: string): Promise<{ server: Server; port: n
         pending -= ackBytes;
         acks++;
       }
-      if (acks > 0) socket.write(Buffer.alloc(acks));
+      for (; acks > 0; acks -= ACK_BYTES.length) socket.write(ACK_BYTES.subarray(0, Math.min(acks, ACK_BYTES.length)));
     });
   });
   const port = await listenOnFreePort(server, host, 5000, 'plain-socket sink');

@@ -30,7 +30,7 @@ class ReceiverSession {
   private actor: TransferActorClient | null = null;
   private pool: KvPool | null = null;
   private region: ShmRegion | null = null;
-  private sink: Server | null = null;
+  private sink: { server: Server; port: number } | null = null;
   private readonly loop = new EventLoopDelay();
 
   constructor(private readonly host: string) {}
@@ -68,12 +68,9 @@ class ReceiverSession {
         const pool = this.need();
         return { type: 'digests', digests: req.ranges.map((r) => rangeDigest(pool, r)) };
       }
-      case 'sink': {
-        const sink = (this.sink ??= (await startSink(this.host)).server);
-        const address = sink.address();
-        if (address === null || typeof address === 'string') throw new Error('the sink has no port');
-        return { type: 'sink_listening', port: address.port };
-      }
+      case 'sink':
+        this.sink ??= await startSink(this.host);
+        return { type: 'sink_listening', port: this.sink.port };
       case 'iperf3':
         return iperf3Installed() ? { type: 'iperf3_listening', port: await startIperf3Server(this.host) } : { type: 'iperf3_missing' };
       case 'ib_write_bw':
@@ -87,7 +84,7 @@ class ReceiverSession {
   async release(): Promise<void> {
     await this.actor?.close();
     this.actor = null;
-    this.sink?.close();
+    this.sink?.server.close();
     this.sink = null;
     this.region?.unlink();
     this.region?.close();

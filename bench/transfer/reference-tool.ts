@@ -4,9 +4,10 @@
  * bounded; the callers turn any failure into a missing figure, never a benchmark failure.
  *
  * Decisions: the server counts as up once the kernel lists its port as listening (/proc/net/tcp*):
- * these tools' own "listening" lines are block-buffered when stdout is a pipe.
+ * these tools' own "listening" lines are block-buffered when stdout is a pipe. That poll stops when
+ * the server exits or its start-up time is over (it never outlives the wait).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -28,8 +29,17 @@ function isListening(port: number): boolean {
   });
 }
 
-async function listening(port: number): Promise<void> {
-  while (!isListening(port)) await new Promise((r) => setTimeout(r, 50));
+/** Resolves once `server` listens on `port`; rejects if it exits or a spawn fails first, or after START_MS. */
+async function listening(command: string, server: ChildProcess, port: number): Promise<void> {
+  let failure: Error | null = null;
+  server.once('error', (err) => (failure = err));
+  server.once('exit', () => (failure ??= new Error(`${command} server exited`)));
+  const deadline = performance.now() + START_MS;
+  while (!isListening(port)) {
+    if (failure !== null) throw failure;
+    if (performance.now() > deadline) throw new Error(`${command} server start timed out after ${START_MS / 1000} s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** Starts `command argsFor(port)` on a free port of `host`; resolves with the port once it listens. */
@@ -39,7 +49,7 @@ export async function startOneShotServer(command: string, argsFor: (port: number
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   const server = spawn(command, argsFor(port), { stdio: 'ignore' });
   try {
-    await withTimeout(Promise.race([listening(port), once(server, 'exit').then(() => Promise.reject(new Error(`${command} server exited`)))]), START_MS, `${command} server start`);
+    await listening(command, server, port);
   } catch (err) {
     server.kill('SIGKILL');
     throw err;

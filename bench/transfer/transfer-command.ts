@@ -12,42 +12,40 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { FlagError, nonEmpty, oneOf, portNumber, positiveInteger, positiveSeconds, rawFlag } from '../../src/cli/flag-values.js';
+import { FlagError, nonEmpty, oneOf, portNumber, positiveInteger, positiveSeconds } from '../../src/cli/flag-values.js';
 import type { TransferBackendName } from '../../src/transfer/kv-transfer.js';
-import { addStringFlags, byteSize, formatBytes, listOf, type BenchFlag } from '../bench-flags.js';
+import { addStringFlags, byteSize, flagReader, formatBytes, listOf, quickValues, type BenchFlag, type FlagReader } from '../bench-flags.js';
 import { runReceiver } from './receiver-role.js';
 import { formatTransferReport } from './transfer-report.js';
 import { runTransferBench, type TransferBenchOptions } from './transfer-run.js';
 import { PATTERNS } from './write-plan.js';
 
 const BACKENDS = ['tcp', 'shm', 'verbs'] as const;
-const DEFAULT_SIZES = '4KiB,64KiB,1MiB,4MiB,16MiB,64MiB';
-const QUICK_SIZES = '4KiB,1MiB';
 
 const FLAGS: Record<string, BenchFlag> = {
   role: { describe: 'sender runs the benchmark; receiver is the other process (started by the sender, or by hand on another host for --peer)', default: 'sender' },
   backend: { describe: `Comma-separated backends (${BACKENDS.join(', ')}), or auto: tcp, shm, and verbs when an RDMA device is usable`, default: 'auto' },
-  sizes: { describe: 'Comma-separated write sizes (bytes; KiB, MiB, GiB suffixes), each a multiple of --page-bytes', default: DEFAULT_SIZES },
+  sizes: { describe: 'Comma-separated write sizes (bytes; KiB, MiB, GiB suffixes), each a multiple of --page-bytes', default: '4KiB,64KiB,1MiB,4MiB,16MiB,64MiB', quick: '4KiB,1MiB' },
   'page-bytes': { describe: 'KV page size in bytes', default: '4KiB' },
   pattern: { describe: `Page ids of a write: contiguous (one run) or scattered (random pages of the slot, about one run per page)`, default: 'contiguous' },
-  concurrency: { describe: 'Writes in flight on the link', default: '4' },
-  duration: { describe: 'Seconds per row (and per baseline)', default: '2' },
-  iterations: { describe: 'Writes per row (and per baseline) instead of --duration', default: 'none' },
-  rounds: { describe: 'The timed writes and the baseline alternate this many times per row, each a share of --duration (or --iterations)', default: '4' },
+  concurrency: { describe: 'Writes in flight on the link', default: '4', quick: '2' },
+  duration: { describe: 'Seconds per row (and per baseline)', default: '2', quick: '0.2' },
+  iterations: { describe: 'Writes per row (and per baseline) instead of --duration', absent: 'none' },
+  rounds: { describe: 'The timed writes and the baseline alternate this many times per row, each a share of --duration (or --iterations)', default: '4', quick: '1' },
   host: { describe: 'Address the receiver listens on (KV, baseline sink, iperf3, control)', default: '127.0.0.1' },
-  peer: { describe: 'HOST:PORT of a receiver already running (pd-bench transfer --role receiver), e.g. on another host', default: 'spawn one here' },
+  peer: { describe: 'HOST:PORT of a receiver already running (pd-bench transfer --role receiver), e.g. on another host', absent: 'spawn one here' },
   'control-port': { describe: 'Receiver: control port to listen on (0: any; printed on stdout)', default: '0' },
   iperf3: { describe: 'auto: also run a single-stream iperf3 when it is on PATH (both hosts); off: never', default: 'auto' },
   'iperf3-seconds': { describe: 'Length of the iperf3 run', default: '3' },
   'ib-write-bw': { describe: "auto: for verbs, also run perftest's ib_write_bw per size when it is on PATH and an RDMA device is usable (both hosts); off: never", default: 'auto' },
   'write-timeout': { describe: 'Seconds a single write may take before the benchmark fails', default: '30' },
   'max-pool': { describe: "Bound on the receiver's pool (fewer slots than writes in flight for large sizes)", default: '512MiB' },
-  json: { describe: 'Also write the results as JSON to this file', default: 'none' },
+  json: { describe: 'Also write the results as JSON to this file', absent: 'none' },
 };
 
 function addFlags(y: Argv): Argv {
   return addStringFlags(y, FLAGS)
-    .option('quick', { type: 'boolean', describe: `Small and fast (for tests): --sizes ${QUICK_SIZES}, --duration 0.2, --concurrency 2, --rounds 1, no iperf3 or ib_write_bw`, default: false })
+    .option('quick', { type: 'boolean', describe: `Small and fast (for tests): ${quickValues(FLAGS)}, no iperf3 or ib_write_bw`, default: false })
     .option('once', { type: 'boolean', describe: 'Receiver: exit after the first control session', default: false });
 }
 
@@ -81,45 +79,41 @@ async function resolveBackends(raw: string): Promise<TransferBackendName[]> {
   return backends;
 }
 
-function optionsFrom(argv: Record<string, unknown>, backends: TransferBackendName[]): TransferBenchOptions {
-  const quick = argv.quick === true;
-  const flag = (name: string): string | undefined => rawFlag(argv, name);
-  const pageBytes = byteSize('--page-bytes', flag('page-bytes') ?? '4KiB');
-  if (pageBytes % 16 !== 0) throw new FlagError(`--page-bytes must be a multiple of 16 bytes (got "${flag('page-bytes')}")`);
-  const sizes = listOf('--sizes', flag('sizes') ?? (quick ? QUICK_SIZES : DEFAULT_SIZES), byteSize);
+/** Every option but the backends (resolved after every other flag is checked: it may probe for RDMA). */
+function optionsFrom({ given, value }: FlagReader, quick: boolean): Omit<TransferBenchOptions, 'backends'> {
+  const pageBytes = byteSize('--page-bytes', value('page-bytes'));
+  if (pageBytes % 16 !== 0) throw new FlagError(`--page-bytes must be a multiple of 16 bytes (got "${value('page-bytes')}")`);
+  const sizes = listOf('--sizes', value('sizes'), byteSize);
   for (const size of sizes) if (size % pageBytes !== 0) throw new FlagError(`--sizes: ${formatBytes(size)} is not a multiple of --page-bytes ${formatBytes(pageBytes)}`);
-  const peer = flag('peer');
-  const iterations = flag('iterations');
-  const maxPoolBytes = byteSize('--max-pool', flag('max-pool') ?? '512MiB');
+  const peer = given('peer');
+  const iterations = given('iterations');
+  const maxPoolBytes = byteSize('--max-pool', value('max-pool'));
   if (sizes.some((s) => s > maxPoolBytes)) throw new FlagError(`--max-pool (${formatBytes(maxPoolBytes)}) must hold at least the largest of --sizes`);
   return {
-    backends,
     sizes,
     pageBytes,
-    pattern: oneOf('--pattern', flag('pattern') ?? 'contiguous', PATTERNS),
-    concurrency: positiveInteger('--concurrency', flag('concurrency') ?? (quick ? '2' : '4')),
-    durationS: positiveSeconds('--duration', flag('duration') ?? (quick ? '0.2' : '2')),
+    pattern: oneOf('--pattern', value('pattern'), PATTERNS),
+    concurrency: positiveInteger('--concurrency', value('concurrency')),
+    durationS: positiveSeconds('--duration', value('duration')),
     iterations: iterations === undefined ? null : positiveInteger('--iterations', iterations),
-    rounds: positiveInteger('--rounds', flag('rounds') ?? (quick ? '1' : '4')),
-    host: nonEmpty('--host', flag('host') ?? '127.0.0.1'),
+    rounds: positiveInteger('--rounds', value('rounds')),
+    host: nonEmpty('--host', value('host')),
     peer: peer === undefined ? null : peerOf(peer),
-    iperf3: !quick && oneOf('--iperf3', flag('iperf3') ?? 'auto', ['auto', 'off'] as const) === 'auto',
-    iperf3Seconds: positiveInteger('--iperf3-seconds', flag('iperf3-seconds') ?? '3'),
-    ibWriteBw: !quick && oneOf('--ib-write-bw', flag('ib-write-bw') ?? 'auto', ['auto', 'off'] as const) === 'auto',
-    writeTimeoutMs: positiveSeconds('--write-timeout', flag('write-timeout') ?? '30') * 1000,
+    iperf3: !quick && oneOf('--iperf3', value('iperf3'), ['auto', 'off'] as const) === 'auto',
+    iperf3Seconds: positiveInteger('--iperf3-seconds', value('iperf3-seconds')),
+    ibWriteBw: !quick && oneOf('--ib-write-bw', value('ib-write-bw'), ['auto', 'off'] as const) === 'auto',
+    writeTimeoutMs: positiveSeconds('--write-timeout', value('write-timeout')) * 1000,
     maxPoolBytes,
   };
 }
 
 async function run(argv: Record<string, unknown>): Promise<void> {
-  const role = oneOf('--role', rawFlag(argv, 'role') ?? 'sender', ['sender', 'receiver'] as const);
-  if (role === 'receiver') {
-    return runReceiver(nonEmpty('--host', rawFlag(argv, 'host') ?? '127.0.0.1'), portNumber('--control-port', rawFlag(argv, 'control-port') ?? '0'), argv.once === true);
-  }
-  const json = rawFlag(argv, 'json');
-  optionsFrom(argv, []); // every flag checked before anything starts
-  const options = optionsFrom(argv, await resolveBackends(rawFlag(argv, 'backend') ?? 'auto'));
-  const result = await runTransferBench(options, (row) => process.stderr.write(`pd-bench transfer: ${row.backend} ${formatBytes(row.size)} done\n`));
+  const flags = flagReader(argv, FLAGS);
+  const role = oneOf('--role', flags.value('role'), ['sender', 'receiver'] as const);
+  if (role === 'receiver') return runReceiver(nonEmpty('--host', flags.value('host')), portNumber('--control-port', flags.value('control-port')), argv.once === true);
+  const json = flags.given('json');
+  const options = optionsFrom(flags, argv.quick === true);
+  const result = await runTransferBench({ backends: await resolveBackends(flags.value('backend')), ...options }, (row) => process.stderr.write(`pd-bench transfer: ${row.backend} ${formatBytes(row.size)} done\n`));
   process.stdout.write(formatTransferReport(result));
   if (json !== undefined) writeFileSync(nonEmpty('--json', json), `${JSON.stringify(result, null, 2)}\n`);
 }

@@ -3,6 +3,7 @@
  * explained in bench/README.md), then the iperf3 and ib_write_bw references when they ran.
  */
 import { formatBytes } from '../bench-flags.js';
+import { formatMachine } from '../machine.js';
 import { fixed, formatTable } from '../table.js';
 import type { TransferBenchResult } from './transfer-run.js';
 
@@ -10,11 +11,10 @@ const HEADER = ['backend', 'pattern', 'size', 'runs/write', 'in flight', 'writes
 
 export function formatTransferReport(r: TransferBenchResult): string {
   const o = r.options;
-  const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
   const head =
     `pd-bench transfer: ${o.pattern} pages of ${formatBytes(o.pageBytes)}, ${o.concurrency} writes in flight, ` +
     `${o.iterations === null ? `${o.durationS} s` : `${o.iterations} writes`} per row and per baseline in ${o.rounds} alternating rounds; GB/s = 1e9 B/s\n` +
-    `machine: ${r.machine.cpus} CPUs, Node ${r.machine.node}, load average ${load(r.machine.loadAvgStart)} at start, ${load(r.machine.loadAvgEnd)} at end\n`;
+    formatMachine(r.machine);
   const rows = r.rows.map((row) => [
     row.backend,
     row.pattern,

@@ -16,10 +16,10 @@
  * - Baselines run on this process's main thread (between timed phases), as plain code would.
  * - A row whose bytes do not verify fails the benchmark: a fast transfer of wrong bytes is no figure.
  */
-import { cpus, loadavg } from 'node:os';
 import { openShmRegion, type ShmRegion } from '../../native/shm-region.js';
 import { KvPool } from '../../src/kv/pool.js';
 import type { TransferBackendName } from '../../src/transfer/kv-transfer.js';
+import { machineDuringRun, type Machine } from '../machine.js';
 import { EventLoopDelay, latencySummary, type LoopDelay } from '../stats.js';
 import { byteLayout } from './byte-layout.js';
 import { runIbWriteBwClient } from './ib-write-bw.js';
@@ -82,7 +82,7 @@ export interface TransferRow {
 }
 
 export interface TransferBenchResult {
-  machine: { cpus: number; loadAvgStart: number[]; loadAvgEnd: number[]; node: string };
+  machine: Machine;
   options: TransferBenchOptions;
   rows: TransferRow[];
   /** Single-stream iperf3 between the two hosts (GB/s), when iperf3 ran. */
@@ -92,7 +92,7 @@ export interface TransferBenchResult {
 const CONTROL_MS = 60_000;
 
 export async function runTransferBench(o: TransferBenchOptions, onRow: (row: TransferRow) => void): Promise<TransferBenchResult> {
-  const loadAvgStart = loadavg();
+  const machine = machineDuringRun();
   const rows: TransferRow[] = [];
   let iperf3Gbps: number | null = null;
   for (const backend of o.backends) {
@@ -113,7 +113,7 @@ export async function runTransferBench(o: TransferBenchOptions, onRow: (row: Tra
       await receiver.close();
     }
   }
-  return { machine: { cpus: cpus().length, loadAvgStart, loadAvgEnd: loadavg(), node: process.version }, options: o, rows, iperf3Gbps };
+  return { machine: machine(), options: o, rows, iperf3Gbps };
 }
 
 class BackendSession {
@@ -256,9 +256,9 @@ class BackendSession {
     await this.receiver.control.call({ type: 'release' }, CONTROL_MS).catch(() => {});
   }
 
-  /** One round's share of the row: --duration / --rounds seconds, or --iterations / --rounds writes. */
-  private roundRule(): StopRule {
-    const { iterations, durationS, rounds } = this.o;
+  /** One of `rounds` shares of the row (1: the whole row): --duration seconds, or --iterations writes. */
+  private roundRule(rounds = this.o.rounds): StopRule {
+    const { iterations, durationS } = this.o;
     return iterations === null ? { ms: (durationS * 1000) / rounds } : { writes: Math.ceil(iterations / rounds) };
   }
 
@@ -268,7 +268,7 @@ class BackendSession {
   }
 
   private baseline(plan: WritePlan, rule: StopRule): Promise<{ bytes: number; seconds: number }> {
-    const stop = 'writes' in rule ? (n: number): boolean => n >= rule.writes : (_n: number, ms: number): boolean => ms >= rule.ms;
+    const stop = stopWhen(rule);
     return this.backend === 'shm' ? Promise.resolve(this.copyBaseline(plan, stop)) : this.socketBaseline(plan, stop);
   }
 
@@ -303,9 +303,8 @@ class BackendSession {
    */
   private peerMappingBaseline(plan: WritePlan): number {
     const to = Buffer.from(this.peerMapping!.buffer);
-    this.copyBaseline(plan, (n) => n > plan.srcSlots, to);
-    const { iterations, durationS } = this.o;
-    const r = this.copyBaseline(plan, iterations === null ? (_n, ms) => ms >= durationS * 1000 : (n) => n >= iterations, to);
+    this.copyBaseline(plan, stopWhen({ writes: plan.srcSlots + 1 }), to);
+    const r = this.copyBaseline(plan, stopWhen(this.roundRule(1)), to);
     return r.bytes / r.seconds / 1e9;
   }
 
@@ -314,4 +313,9 @@ class BackendSession {
     const views = Array.from({ length: plan.srcSlots }, (_, s) => Buffer.from(this.src.buffer, s * plan.pages * plan.pageBytes, plan.size));
     return streamPlainSocket(this.receiver.host, this.sinkPort, plan.size, (k) => views[k % views.length], stop, this.o.writeTimeoutMs);
   }
+}
+
+/** A baseline's stop rule as a test of (pieces done, ms elapsed). */
+function stopWhen(rule: StopRule): (done: number, elapsedMs: number) => boolean {
+  return 'writes' in rule ? (n) => n >= rule.writes : (_n, ms) => ms >= rule.ms;
 }

@@ -12,6 +12,7 @@ import { ServerMetrics } from '../server/metrics.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from './options.js';
 import type { SchedulerClient } from './scheduler-client.js';
 import { WorkerSchedulerClient } from './worker-scheduler-client.js';
+import { httpUrlOf } from '../server/http-url.js';
 
 export interface NodeHandle {
   /** Base URL, e.g. http://127.0.0.1:30000 */
@@ -39,7 +40,7 @@ export async function startNode(opts: Partial<NodeOptions> = {}): Promise<NodeHa
     app = await createHttpServer({ client, options, logger: log, metrics });
     await app.listen({ host: options.host, port: options.port });
     port = (app.server.address() as AddressInfo).port;
-    url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+    url = httpUrlOf(options.host, port);
     if (options.role !== 'colocated') pd = await startPdPlane({ options, client, metrics, httpUrl: url, log });
   } catch (err) {
     await app?.close();

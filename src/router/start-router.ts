@@ -15,6 +15,7 @@ import { DEFAULT_ROUTER_OPTIONS, POLICIES, type RouterOptions } from './options.
 import { RouterContext } from './router-context.js';
 import { createRouterServer } from './router-server.js';
 import { httpUrl } from './upstream-node.js';
+import { httpUrlOf } from '../server/http-url.js';
 
 export interface RouterHandle {
   /** Base URL, e.g. http://127.0.0.1:8000 */
@@ -39,8 +40,7 @@ export async function startRouter(opts: Partial<RouterOptions> = {}): Promise<Ro
     throw err;
   }
   const { port } = app.server.address() as AddressInfo;
-  const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
-  const url = `http://${hostForUrl}:${port}`;
+  const url = httpUrlOf(options.host, port);
   log.info({ url, policy: options.policy, prefill: ctx.pool.nodes('prefill').map((n) => n.url), decode: ctx.pool.nodes('decode').map((n) => n.url) }, 'router listening');
   let closing: Promise<void> | null = null;
   return {

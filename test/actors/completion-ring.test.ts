@@ -9,8 +9,11 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { CompletionRing } from '../../actors/verbs-poller/completion-ring.js';
+import { withTimeout } from '../../src/node/timeout.js';
 
 const RING_URL = new URL('../../actors/verbs-poller/completion-ring.js', import.meta.url).href;
+/** Bounds each wait for the other thread, so a lost wake-up fails the test instead of hanging it. */
+const WAIT_MS = 10_000;
 
 /** A producer thread: `total` completions in batches of 1..7; lane = i % 5, seq = i, status = i % 3, vendor = ~i. */
 function producer(ring: CompletionRing, total: number, startAt: number): Worker {
@@ -42,19 +45,26 @@ test('every completion crosses the ring once, in order, across the counter wrap'
     assert.deepEqual([lane, seq, status, vendorErr], [next % 5, next, next % 3, ~next >>> 0]);
     next++;
   };
-  while (next < total) {
-    ring.drain(sink);
-    if (next < total) await ring.published();
+  try {
+    while (next < total) {
+      ring.drain(sink);
+      if (next < total) await withTimeout(ring.published(), WAIT_MS, `completion ${next}`);
+    }
+    assert.equal(next, total);
+    assert.equal(ring.drain(sink), 0, 'nothing extra');
+    await withTimeout(exited, WAIT_MS, 'producer exit');
+  } finally {
+    await worker.terminate(); // a failed test leaves the producer waiting for space
   }
-  assert.equal(next, total);
-  assert.equal(ring.drain(sink), 0, 'nothing extra');
-  await exited;
 });
 
 test('a stop request wakes a consumer waiting for completions', async () => {
   const ring = CompletionRing.create(4);
-  const waiting = ring.published();
-  setTimeout(() => ring.requestStop(), 20);
-  await waiting;
+  let woken = false;
+  const waiting = ring.published().then(() => (woken = true));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(woken, false, 'nothing published: the consumer waits');
+  ring.requestStop();
+  await withTimeout(waiting, WAIT_MS, 'consumer woken by the stop request');
   assert.equal(ring.stopRequested, true);
 });

@@ -11,10 +11,9 @@ import { RoomNotices, wallNow } from '../../actors/transfer/room-notices.js';
 const FIRST = { id: 7, draws: 1 } as FirstToken;
 /** The room's first write 5 ms ago, its first token 2 ms ago. */
 const times = () => ({ firstWriteAt: wallNow() - 5, firstTokenAt: wallNow() - 2 });
-type Notice = KvDoneNotice;
 
-function notices(): { rooms: RoomNotices; sent: Notice[] } {
-  const sent: Notice[] = [];
+function notices(): { rooms: RoomNotices; sent: KvDoneNotice[] } {
+  const sent: KvDoneNotice[] = [];
   return { rooms: new RoomNotices((n) => sent.push(n)), sent };
 }
 

@@ -5,41 +5,18 @@
  * flag. Structure and sanity only: speed is reported by the benchmark, never asserted.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { RouterBenchResult } from '../../bench/router/router-run.js';
 import type { TransferBenchResult } from '../../bench/transfer/transfer-run.js';
-
-const PD_BENCH = fileURLToPath(new URL('../../bench/pd-bench.js', import.meta.url));
-const RUN_TIMEOUT_MS = 120_000;
+import { PD_BENCH, runPdBench, runPdBenchJson } from './pd-bench-process.js';
 
 const positive = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
 const nonNegative = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
-function pdBench(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [PD_BENCH, ...args], { encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
-}
-
-/** Runs `args` with --json into a temporary file; returns the parsed file and stdout. */
-function pdBenchJson<T>(args: string[]): { result: T; stdout: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'pd-bench-'));
-  try {
-    const file = join(dir, 'out.json');
-    const run = pdBench([...args, '--json', file]);
-    assert.equal(run.status, 0, run.stderr);
-    return { result: JSON.parse(readFileSync(file, 'utf8')) as T, stdout: run.stdout };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 test('the pd-bench bin starts with a node shebang and lists its benchmarks', () => {
   assert.match(readFileSync(PD_BENCH, 'utf8'), /^#!\/usr\/bin\/env node\n/);
-  const help = pdBench(['--help']);
+  const help = runPdBench(['--help']);
   assert.equal(help.status, 0);
   assert.match(help.stdout, /pd-bench transfer/);
   assert.match(help.stdout, /pd-bench router/);
@@ -47,7 +24,7 @@ test('the pd-bench bin starts with a node shebang and lists its benchmarks', () 
 
 for (const backend of ['tcp', 'shm'] as const) {
   test(`pd-bench transfer --quick --backend ${backend}: every size has a verified row with its baseline`, () => {
-    const { result, stdout } = pdBenchJson<TransferBenchResult>(['transfer', '--quick', '--backend', backend, '--pattern', 'scattered', '--page-bytes', '16KiB', '--sizes', '16KiB,1MiB']);
+    const { result, stdout } = runPdBenchJson<TransferBenchResult>(['transfer', '--quick', '--backend', backend, '--pattern', 'scattered', '--page-bytes', '16KiB', '--sizes', '16KiB,1MiB']);
     assert.deepEqual(
       result.rows.map((r) => [r.backend, r.size]),
       [
@@ -71,7 +48,7 @@ for (const backend of ['tcp', 'shm'] as const) {
 }
 
 test('pd-bench router --quick: req/s and added latency at each concurrency, no failed request', () => {
-  const { result, stdout } = pdBenchJson<RouterBenchResult>(['router', '--quick']);
+  const { result, stdout } = runPdBenchJson<RouterBenchResult>(['router', '--quick']);
   assert.deepEqual(
     result.rows.map((r) => r.concurrency),
     [1, 16],
@@ -95,7 +72,7 @@ test('pd-bench: bad flags are usage errors naming the flag', () => {
     [['router', '--prefill', 'http://127.0.0.1:1'], /--prefill and --decode go together/],
     [['router', '--bogus'], /Unknown argument: bogus/],
   ] as const) {
-    const run = pdBench([...args]);
+    const run = runPdBench([...args]);
     assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
     assert.match(run.stderr, flag);
   }

@@ -8,33 +8,15 @@
  * tokens as the gpt turns have, counted with the model's tokenizer. No timing is asserted.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { ensureDefaultModel } from '../../src/model/default-model.js';
 import { HfTokenizer } from '../../src/model/tokenizer.js';
+import { runPdBench } from './pd-bench-process.js';
 
-const PD_BENCH = join(dirname(fileURLToPath(import.meta.url)), '../../bench/pd-bench.js');
 const NUM_PROMPTS = 6;
-
-/** Runs the command with a hard timeout; the bench stops the nodes it started before it exits. */
-function run(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [PD_BENCH, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 test('pd-bench serve --quick --compare colocated: every request complete, JSON and HTML written', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pd-bench-serve-'));
@@ -42,8 +24,8 @@ test('pd-bench serve --quick --compare colocated: every request complete, JSON a
     const json = join(dir, 'results.json');
     const html = join(dir, 'report.html');
     const args = ['serve', '--quick', '--compare', 'colocated', '--dataset', 'mix', '--long-input-len', '96', '--long-fraction', '0.5', '--output-len', '3-9', '--num-prompts', String(NUM_PROMPTS), '--request-rate', '50', '--slo-ttft-ms', '60000', '--json', json, '--html', html];
-    const r = await run(args, 60_000);
-    assert.equal(r.code, 0, r.stderr);
+    const r = runPdBench(args, 60_000);
+    assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /ITL p99 \(ms\)/);
     assert.match(r.stderr, /pd \[#+\] 6\/6 done, 0 failed/);
 
@@ -94,8 +76,8 @@ test('pd-bench serve --dataset jsonl: ShareGPT output lengths are the gpt turns 
     const data = join(dir, 'chats.jsonl');
     writeFileSync(data, answers.map((a, i) => JSON.stringify({ conversations: [{ from: 'human', value: `tell me story ${i}` }, { from: 'gpt', value: a }] })).join('\n'));
     const json = join(dir, 'results.json');
-    const r = await run(['serve', '--launch', 'colocated', '--dataset', 'jsonl', '--dataset-path', data, '--num-prompts', '4', '--warmup', '0', '--json', json], 60_000);
-    assert.equal(r.code, 0, r.stderr);
+    const r = runPdBench(['serve', '--launch', 'colocated', '--dataset', 'jsonl', '--dataset-path', data, '--num-prompts', '4', '--warmup', '0', '--json', json], 60_000);
+    assert.equal(r.status, 0, r.stderr);
     const tokenizer = HfTokenizer.fromDir(await ensureDefaultModel());
     const want = new Set(answers.map((a) => tokenizer.encode(a, false).length));
     const [only] = JSON.parse(readFileSync(json, 'utf8')).runs;

@@ -3,15 +3,11 @@
  * naming its flag), in process; plus one real `pd-bench` process for the exit status of a usage error.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { parseStrictly } from '../../src/cli/flag-values.js';
 import { addServeFlags, serveConfigFrom, type ServeConfig } from '../../bench/serve/serve-flags.js';
-
-const PD_BENCH = join(dirname(fileURLToPath(import.meta.url)), '../../bench/pd-bench.js');
+import { runPdBench } from './pd-bench-process.js';
 
 function parse(args: string[]): ServeConfig {
   return serveConfigFrom(parseStrictly(addServeFlags(yargs(args)).help(false)));
@@ -68,7 +64,7 @@ describe('pd-bench serve flags', () => {
   });
 
   test('the pd-bench process exits 2 on a usage error, naming the flag', () => {
-    const r = spawnSync(process.execPath, [PD_BENCH, 'serve', '--launch', 'pd', '--max-concurrency', 'many'], { encoding: 'utf8', timeout: 30_000 });
+    const r = runPdBench(['serve', '--launch', 'pd', '--max-concurrency', 'many'], 30_000);
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /pd-bench: --max-concurrency must be a positive integer \(got "many"\)/);
   });

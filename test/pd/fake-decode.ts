@@ -11,7 +11,7 @@ import { Dealer } from 'zeromq';
 import { gqaLayout, type KvLayout } from '../../src/kv/layout.js';
 import { loadLlamaConfig } from '../../src/model/config.js';
 import { modelFingerprint } from '../../src/model/fingerprint.js';
-import type { PrefillToDecode } from '../../src/pd/control-protocol.js';
+import { CONTROL_PROTOCOL_VERSION, type DecodeToPrefill, type PrefillToDecode } from '../../src/pd/control-protocol.js';
 import type { KvEndpoint } from '../../src/transfer/kv-transfer.js';
 
 type Notice = Extract<PrefillToDecode, { room: string }>;
@@ -34,7 +34,7 @@ export class FakeDecode {
   /** Reserves `pageIds` of `endpoint`'s pool for `room`. */
   async requestKv(room: string, endpoint: KvEndpoint, pageIds: number[]): Promise<void> {
     const model = { fingerprint: modelFingerprint(this.modelDir), servedModelName: 'fake-decode' };
-    await this.socket.send(JSON.stringify({ v: 1, type: 'kv_request', room, pageIds, endpoint, model, kvLayout: this.layout }));
+    await this.socket.send(JSON.stringify({ v: CONTROL_PROTOCOL_VERSION, type: 'kv_request', room, pageIds, endpoint, model, kvLayout: this.layout } satisfies DecodeToPrefill));
   }
 
   /** The prefill node's notice for `room` (kv_done or room_failed). */

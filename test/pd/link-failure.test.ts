@@ -6,7 +6,6 @@
  * transfers, the node keeps serving and its pool is whole.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
 import { pageBytes } from '../../src/kv/layout.js';
@@ -16,24 +15,17 @@ import type { KvEndpoint, TransferBackendName } from '../../src/transfer/kv-tran
 import { localHostId } from '../../src/transfer/shm/host-id.js';
 import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
 import { getJson, postJson, stopAll, startProcess, waitForFreePool, type NodeProcess } from '../helpers/processes.js';
+import { refusedPort } from '../router/fake-pd-node.js';
+import { waitFor } from '../server/support.js';
 import { FakeDecode } from './fake-decode.js';
 
 /** Four 16-token pages in the prefill pool: one 60-token prompt (plus 4 new tokens) fills it. */
 const POOL_PAGES = 4;
 const PROMPT = Array.from({ length: 60 }, (_, i) => 10 + i);
 
-/** A tcp port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 async function unreachable(backend: TransferBackendName, pageBytesOfPool: number): Promise<KvEndpoint> {
   if (backend === 'shm') return { backend: 'shm', name: `/pd-node-test-missing-${process.pid}`, bytes: POOL_PAGES * pageBytesOfPool, hostId: localHostId() };
-  return { backend: 'tcp', host: '127.0.0.1', port: await closedPort() };
+  return { backend: 'tcp', host: '127.0.0.1', port: await refusedPort() };
 }
 
 for (const backend of ['tcp', 'shm'] as const) {
@@ -81,12 +73,7 @@ for (const backend of ['tcp', 'shm'] as const) {
       assert.equal(holder.status, 200, JSON.stringify(holder.body));
       // Room 2's request waits for pages; its page list names a pool nobody can reach.
       const starved = generate('2');
-      for (let i = 0; ; i++) {
-        const stats = (await getJson(`${prefill.url}/get_server_info`)).scheduler_stats;
-        if (stats.waiting === 1) break;
-        assert.ok(i < 200, `room 2 never queued: ${JSON.stringify(stats)}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      await waitFor(async () => (await getJson(`${prefill.url}/get_server_info`)).scheduler_stats, (s) => s.waiting === 1, 'room 2 queued for pages');
       await decode.requestKv('2', await unreachable(backend, pageBytes(decode.layout)), [0, 1, 2, 3]);
       const failed = await starved;
       assert.equal(failed.status, 502, JSON.stringify(failed.body));

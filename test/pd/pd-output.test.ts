@@ -9,16 +9,12 @@ import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { startNode, type NodeHandle } from '../../src/index.js';
 import { postJson, stopAll, waitForFreePool, type NodeProcess } from '../helpers/processes.js';
+import { metricValue } from '../server/support.js';
 import { startCluster, type Cluster } from './cluster.js';
 
 const SHORT = 'Let me tell you a lonnng story ';
 const MULTI_PAGE = 'The river ran past the old mill, and the miller counted every sack of grain twice. '.repeat(3);
 const LONG = 'Chunked prefill splits this prompt into several forward steps on the prefill node. '.repeat(12);
-
-function metric(text: string, name: string): number {
-  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : NaN;
-}
 
 for (const backend of ['tcp', 'shm'] as const) {
   describe(`PD over ${backend}`, () => {
@@ -84,9 +80,9 @@ for (const backend of ['tcp', 'shm'] as const) {
 
     test('the KV cache really moved: decode counted the bytes and coalesced runs', async () => {
       const metrics = await (await fetch(`${decode.url}/metrics`)).text();
-      const bytes = metric(metrics, 'pd_node_kv_transfer_bytes_total');
-      const runs = metric(metrics, 'pd_node_kv_transfer_runs_total');
-      const rooms = metric(metrics, 'pd_node_kv_transfer_rooms_total');
+      const bytes = metricValue(metrics, 'pd_node_kv_transfer_bytes_total');
+      const runs = metricValue(metrics, 'pd_node_kv_transfer_runs_total');
+      const rooms = metricValue(metrics, 'pd_node_kv_transfer_rooms_total');
       assert.ok(rooms >= 20, `rooms ${rooms}`);
       assert.ok(bytes > 0 && runs > 0, `bytes ${bytes}, runs ${runs}`);
       // Fresh pools hand out adjacent pages, so most rooms move in very few writes.

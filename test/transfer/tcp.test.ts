@@ -16,7 +16,7 @@ import { KvPool } from '../../src/kv/pool.js';
 import { withTimeout } from '../../src/node/timeout.js';
 import { coalescePages, type KvEndpoint } from '../../src/transfer/kv-transfer.js';
 import { TcpKvManager } from '../../src/transfer/tcp/tcp-kv-manager.js';
-import { encodeWithToken, encodeWrite, HEAD_BYTES, Kind, TOKEN_BYTES } from '../../src/transfer/tcp/wire.js';
+import { decodeHead, encodeWithToken, encodeWrite, HEAD_BYTES, Kind, TOKEN_BYTES } from '../../src/transfer/tcp/wire.js';
 import { assertScatterLanded, fillRandom, pageDigests, SCATTER, zeroDigest } from './pages.js';
 import { Receiver } from './receiver.js';
 
@@ -73,7 +73,7 @@ async function rawLink(endpoint: KvEndpoint, pageBytes: number): Promise<{ socke
   try {
     const [data] = (await withTimeout(once(listener, 'connection'), 10_000, 'receiver dialing back')) as [Socket];
     const [welcome] = (await withTimeout(once(data, 'data'), 10_000, 'WELCOME')) as [Buffer];
-    assert.equal(welcome.readUInt16LE(6), Kind.Welcome);
+    assert.equal(decodeHead(welcome).kind, Kind.Welcome);
     assert.deepEqual(welcome.subarray(HEAD_BYTES, HEAD_BYTES + TOKEN_BYTES), token);
     return collectUntilClosed(data);
   } finally {
@@ -109,6 +109,7 @@ test('tcp: runs read partly through staging, partly straight into the pool, land
     const runs = coalescePages(SCATTER.src, SCATTER.dst);
     await tx.write('rx', runs, 10_000); // one write, every run
     assertScatterLanded(await rx.digests(), src, RX_PAGES);
+    fillRandom(src); // new bytes: the second round must land them, not find the first round's
     await Promise.all(runs.map((r) => tx.write('rx', [r], 10_000))); // a write per run, all in flight
     assertScatterLanded(await rx.digests(), src, RX_PAGES);
   });

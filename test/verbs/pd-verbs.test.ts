@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { startNode, type NodeHandle } from '../../src/index.js';
 import { getJson, killProcess, postJson, stopAll, waitForFreePool, type NodeProcess } from '../helpers/processes.js';
 import { startCluster, type Cluster } from '../pd/cluster.js';
+import { metricValue, waitFor } from '../server/support.js';
 import { skipOutsideVm } from './rxe-device.js';
 
 const SHORT = 'Let me tell you a lonnng story ';
@@ -61,7 +62,7 @@ describe('PD over verbs on rxe0', { skip: skipOutsideVm }, () => {
     const { endpoint } = JSON.parse(listening) as { endpoint: { backend: string; devices: { name: string }[] } };
     assert.deepEqual([endpoint.backend, endpoint.devices.map((d) => d.name)], ['verbs', ['rxe0']]);
     const metrics = await (await fetch(`${decode.url}/metrics`)).text();
-    const value = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metrics)?.[1]);
+    const value = (name: string): number => metricValue(metrics, name);
     const rooms = value('pd_node_kv_transfer_rooms_total');
     const runs = value('pd_node_kv_transfer_runs_total');
     t.diagnostic(`decode: ${rooms} rooms, ${runs} runs (RDMA WRITEs on one device), ${value('pd_node_kv_transfer_bytes_total')} bytes`);
@@ -73,13 +74,7 @@ describe('PD over verbs on rxe0', { skip: skipOutsideVm }, () => {
   test('decode killed mid-transfer: prefill fails the room and frees its pages; a new decode node serves', async (t) => {
     const answer = generate(cluster.router.url, LONG);
     // Kill the decode node once prefill holds the room's pages (it is computing and writing chunks).
-    const deadline = Date.now() + SLOW_MS;
-    for (;;) {
-      const s = (await getJson(`${prefill.url}/get_server_info`)).scheduler_stats as { free_pages: number; total_pages: number };
-      if (s.free_pages < s.total_pages) break;
-      assert.ok(Date.now() < deadline, 'prefill never started the room');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(async () => (await getJson(`${prefill.url}/get_server_info`)).scheduler_stats, (s) => s.free_pages < s.total_pages, "prefill holding the room's pages", SLOW_MS);
     await killProcess(decode);
     const result = await answer;
     t.diagnostic(`client got HTTP ${result.status}: ${JSON.stringify(result.body).slice(0, 300)}`);
