@@ -45,6 +45,12 @@ export interface NodeOptions {
   transferTimeoutSecs: number;
   /** PD: seconds without an answer from a peer node before its rooms fail. */
   peerTimeoutSecs: number;
+  /**
+   * PD: file holding the cluster secret that authenticates the control plane and KV writes
+   * (src/security/cluster-secret.ts); null: `PD_NODE_CLUSTER_SECRET_FILE`, else the per-user default,
+   * created on first use.
+   */
+  clusterSecretFile: string | null;
 }
 
 export const DEFAULT_NODE_OPTIONS: Readonly<NodeOptions> = Object.freeze({
@@ -70,4 +76,5 @@ export const DEFAULT_NODE_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   bootstrapTimeoutSecs: 30,
   transferTimeoutSecs: 30,
   peerTimeoutSecs: 1.5,
+  clusterSecretFile: null,
 });

@@ -13,6 +13,7 @@ import { DEFAULT_NODE_OPTIONS, type NodeOptions } from './options.js';
 import type { SchedulerClient } from './scheduler-client.js';
 import { WorkerSchedulerClient } from './worker-scheduler-client.js';
 import { httpUrlOf } from '../server/http-url.js';
+import { loadClusterSecret } from '../security/cluster-secret.js';
 
 export interface NodeHandle {
   /** Base URL, e.g. http://127.0.0.1:30000 */
@@ -29,6 +30,8 @@ export interface NodeHandle {
 export async function startNode(opts: Partial<NodeOptions> = {}): Promise<NodeHandle> {
   const options: NodeOptions = { ...DEFAULT_NODE_OPTIONS, ...opts };
   const log = createLogger(options.logLevel).child({ role: options.role });
+  // Read here first so a bad secret file is a start-up error naming it, not a worker failure.
+  if (options.role !== 'colocated') log.info({ clusterSecret: loadClusterSecret(options.clusterSecretFile).source }, 'cluster secret');
   const modelDir = options.modelPath ?? (await ensureDefaultModel());
   const client = await WorkerSchedulerClient.start(options, modelDir, log);
   const metrics = new ServerMetrics(options.servedModelName ?? client.model.servedModelName);
