@@ -75,7 +75,7 @@ class TransferActor {
     const known = this.links.get(peerId);
     if (known?.key === key) return known;
     if (known) void this.retire(peerId);
-    const link: Link = { key, sender: this.manager.connect(endpoint, this.pool) };
+    const link: Link = { key, sender: this.manager.connect(endpoint, this.pool, '') } // writer tokens: next commit;
     this.links.set(peerId, link);
     link.sender.then(
       () => log.debug({ peerId, endpoint }, 'KV link up'),
@@ -88,16 +88,16 @@ class TransferActor {
 
   private async write(id: number, peerId: string, runs: readonly PageRun[], timeoutMs: number, room: string | undefined): Promise<TransferReply> {
     if (room !== undefined) this.notices.writeStarted(room);
-    const reply = await this.send(id, peerId, runs, timeoutMs);
+    const reply = await this.send(id, peerId, runs, timeoutMs, room ?? '');
     if (room !== undefined) this.notices.writeSettled(room, reply.type === 'written' ? reply : null);
     return reply;
   }
 
-  private async send(id: number, peerId: string, runs: readonly PageRun[], timeoutMs: number): Promise<TransferReply> {
+  private async send(id: number, peerId: string, runs: readonly PageRun[], timeoutMs: number, room: string): Promise<TransferReply> {
     const link = this.links.get(peerId);
     if (!link) return { type: 'write_failed', id, message: `no KV link to peer ${peerId}: connect first` };
     try {
-      const r = await (await link.sender).write(runs, timeoutMs);
+      const r = await (await link.sender).write(runs, timeoutMs, room);
       return { type: 'written', id, bytes: r.bytes, runs: r.runs, ms: r.ms };
     } catch (err) {
       if (err instanceof KvLinkError && this.links.get(peerId) === link) {

@@ -53,15 +53,38 @@ export interface KvSender {
   /**
    * Writes the runs from the local pool into the peer's pool. Resolves once every byte is in the
    * peer's pool (so a completion notice sent afterwards never overtakes the data); rejects on a
-   * broken link, a bad run, or `timeoutMs`.
+   * broken link, a bad run, a write the receiver refused (outside the room's grant), or `timeoutMs`.
+   * `room`: the bootstrap room the runs belong to (the receiver checks its grant).
    */
-  write(runs: readonly PageRun[], timeoutMs: number): Promise<WriteResult>;
+  write(runs: readonly PageRun[], timeoutMs: number, room: string): Promise<WriteResult>;
   close(): Promise<void>;
 }
 
-/** Decode side: accepts writes into the local pool until closed. */
+/**
+ * Decode side: accepts writes into the local pool until closed. The invariant every backend keeps
+ * with its caller: no byte of a room lands in pages that another request owns. The caller grants a
+ * room's pages before it sends the page list, and reuses them only once `release` or `cutWriter`
+ * resolved true.
+ */
 export interface KvReceiver {
   readonly endpoint: KvEndpoint;
+  /** Lets `writer` write `room` into exactly `pageIds` (called before decode sends the page list). */
+  grant(room: string, writer: string, pageIds: readonly number[]): void;
+  /**
+   * Ends the room's grant. `confirmed`: the writer said the room is over (kv_done or its room_failed),
+   * so nothing of it is in flight. `unconfirmed`: a local abort or timeout. Resolves true once no byte
+   * of the room can land any more (tcp: later writes of the room are refused, a write of it under way
+   * has its data connection torn down), false when the backend cannot promise that yet (verbs, shm:
+   * one-sided writes the receiver cannot stop without cutting the writer): the caller keeps the
+   * pages quarantined until the writer confirms or `cutWriter` returns true.
+   */
+  release(room: string, how: 'confirmed' | 'unconfirmed'): Promise<boolean>;
+  /**
+   * The writer is declared lost: resolves true once none of its bytes can land any more (tcp: its
+   * connections destroyed; verbs: its queue pairs moved to the error state; shm: its process is gone,
+   * a stopped process is not), false if that cannot be promised yet (shm with the writer alive).
+   */
+  cutWriter(writer: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -69,7 +92,8 @@ export interface KvReceiver {
 export interface KvManager {
   readonly backend: TransferBackendName;
   listen(pool: PoolRegion, host: string): Promise<KvReceiver>;
-  connect(peer: KvEndpoint, pool: PoolRegion): Promise<KvSender>;
+  /** `writer`: the token the decode node gave this prefill node in its page lists; the link presents it. */
+  connect(peer: KvEndpoint, pool: PoolRegion, writer: string): Promise<KvSender>;
   /** Frees what the backend holds for the process (verbs: open devices, pollers), after its receivers and senders closed. */
   close?(): Promise<void>;
 }

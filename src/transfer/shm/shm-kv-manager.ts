@@ -23,7 +23,15 @@ export class ShmKvManager implements KvManager {
     const region = shmRegionOf(pool.buffer);
     if (!region) throw new Error('the shm backend needs the decode pool in shared memory: build it with createShmKvPool');
     const endpoint: KvEndpoint = { backend: 'shm', name: region.name, bytes: region.bytes, hostId: localHostId() };
-    return { endpoint, close: async () => {} };
+    // One-sided writes the receiver cannot stop: only the writer's word ends a room, and a writer
+    // is never known to be gone yet, so its rooms' pages stay quarantined.
+    return {
+      endpoint,
+      grant: () => {},
+      release: async (_room, how) => how === 'confirmed',
+      cutWriter: async () => false,
+      close: async () => {},
+    };
   }
 
   async connect(peer: KvEndpoint, pool: PoolRegion): Promise<KvSender> {

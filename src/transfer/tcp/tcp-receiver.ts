@@ -36,6 +36,17 @@ export class TcpKvReceiver implements KvReceiver {
     return new TcpKvReceiver(server, sockets, { backend: 'tcp', host: advertisedHost(host), port });
   }
 
+  /** Grants are not enforced yet: a room's pages stay quarantined until its writer confirms it over. */
+  grant(): void {}
+
+  async release(_room: string, how: 'confirmed' | 'unconfirmed'): Promise<boolean> {
+    return how === 'confirmed';
+  }
+
+  async cutWriter(): Promise<boolean> {
+    return false;
+  }
+
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();

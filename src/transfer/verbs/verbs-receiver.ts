@@ -83,6 +83,18 @@ export class VerbsKvReceiver implements KvReceiver {
     return { qpNum: link.qp.qpNum, psn: link.psn, mtu };
   }
 
+  /** Grants are not enforced yet: a room's pages stay quarantined until its writer confirms it over. */
+  grant(): void {}
+
+  async release(_room: string, how: 'confirmed' | 'unconfirmed'): Promise<boolean> {
+    return how === 'confirmed';
+  }
+
+  /** The writer's queue pairs are not yet moved to the error state, so its bytes may still land. */
+  async cutWriter(): Promise<boolean> {
+    return false;
+  }
+
   private refuse(socket: Socket, peer: string, reason: string): void {
     this.onRefuse(`refused verbs KV sender ${peer}: ${reason}`);
     if (!socket.destroyed) {
