@@ -42,6 +42,26 @@ export class Receiver {
     return (JSON.parse(await this.reply('digests')) as { digests: string[] }).digests;
   }
 
+  async grant(room: string, writer: string, pageIds: readonly number[]): Promise<void> {
+    await this.call(`grant ${room} ${writer} ${JSON.stringify(pageIds)}`);
+  }
+
+  async release(room: string, how: 'confirmed' | 'unconfirmed'): Promise<boolean> {
+    return (await this.call(`release ${room} ${how}`)) as boolean;
+  }
+
+  async cutWriter(writer: string): Promise<boolean> {
+    return (await this.call(`cut ${writer}`)) as boolean;
+  }
+
+  /** One receiver call through the process (receiver-process.ts); its `done`, or its error thrown. */
+  private async call(line: string): Promise<unknown> {
+    this.child.stdin!.write(`${line}\n`);
+    const reply = JSON.parse(await this.reply(line.split(' ')[0])) as { done?: unknown; error?: string };
+    if (reply.error !== undefined) throw new Error(reply.error);
+    return reply.done;
+  }
+
   /** Asks the process to exit; kills it if it does not within a few seconds. Unlinks a leftover shm segment. */
   async stop(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) {
