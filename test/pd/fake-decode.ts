@@ -5,13 +5,16 @@
  * the identity and KV layout the prefill node computes for the same model directory.
  *
  * Decisions: no pings, so the prefill node under test needs a long `--disaggregation-peer-timeout`;
- * every wait for a notice is bounded.
+ * every wait for a notice is bounded. It holds the cluster secret the nodes load by default (a
+ * CURVE client of the cluster's keys), as a real decode node does.
  */
 import { Dealer } from 'zeromq';
 import { gqaLayout, type KvLayout } from '../../src/kv/layout.js';
 import { loadLlamaConfig } from '../../src/model/config.js';
 import { modelFingerprint } from '../../src/model/fingerprint.js';
 import { CONTROL_PROTOCOL_VERSION, type DecodeToPrefill, type PrefillToDecode } from '../../src/pd/control-protocol.js';
+import { loadClusterSecret } from '../../src/security/cluster-secret.js';
+import { curveClientOptions, curveKeys } from '../../src/security/curve-keys.js';
 import type { KvEndpoint } from '../../src/transfer/kv-transfer.js';
 
 type Notice = Extract<PrefillToDecode, { room: string }>;
@@ -26,7 +29,7 @@ export class FakeDecode {
   constructor(readonly peerId: string, bootstrapPort: number, private readonly modelDir: string) {
     const c = loadLlamaConfig(modelDir);
     this.layout = gqaLayout(c.numLayers, c.numKvHeads, c.headDim, 'float32', 16);
-    this.socket = new Dealer({ routingId: peerId, linger: 0 });
+    this.socket = new Dealer({ routingId: peerId, linger: 0, ...curveClientOptions(curveKeys(loadClusterSecret(null).key)) });
     this.socket.connect(`tcp://127.0.0.1:${bootstrapPort}`);
     void this.receive();
   }
