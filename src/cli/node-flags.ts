@@ -22,6 +22,10 @@ export interface NodeFlag {
   apply(opts: NodeOptions, raw: string): void;
 }
 
+/** --cluster-secret-file, as the node, router and registry flags all describe it. */
+export const CLUSTER_SECRET_HELP = 'file with the cluster secret (64 hex digits, mode 0600) that every node, router and registry of the cluster holds; copy it to every host.';
+export const CLUSTER_SECRET_DEFAULT = '$PD_NODE_CLUSTER_SECRET_FILE, else ~/.config/pd-node/cluster-secret (created on first use)';
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const KERNELS = ['wasm', 'js'] as const;
 const ROLES = ['colocated', 'prefill', 'decode'] as const;
@@ -61,7 +65,7 @@ export const NODE_FLAGS: readonly NodeFlag[] = [
   flag('disaggregation-bootstrap-timeout', 'bootstrapTimeoutSecs', 'PD: seconds a request may wait for its peer node (page list or pages) before failing.', positiveSeconds),
   flag('disaggregation-transfer-timeout', 'transferTimeoutSecs', 'PD: seconds one KV transfer may take before its request fails.', positiveSeconds),
   flag('disaggregation-peer-timeout', 'peerTimeoutSecs', 'PD: seconds without an answer from a peer node before its requests fail and free their pages.', positiveSeconds),
-  flag('cluster-secret-file', 'clusterSecretFile', 'PD: file with the cluster secret (64 hex digits, mode 0600) that every node, router and registry of the cluster holds; copy it to every host.', nonEmpty, '$PD_NODE_CLUSTER_SECRET_FILE, else ~/.config/pd-node/cluster-secret (created on first use)'),
+  flag('cluster-secret-file', 'clusterSecretFile', `PD: ${CLUSTER_SECRET_HELP}`, nonEmpty, CLUSTER_SECRET_DEFAULT),
   flag('model-path', 'modelPath', 'Hugging Face model directory (config.json, *.safetensors, tokenizer.json).', nonEmpty, 'the built-in tiny model, generated once and cached'),
   flag('served-model-name', 'servedModelName', 'Model name reported by /v1/models and accepted in "model" fields.', nonEmpty, 'the model path'),
   flag('host', 'host', 'Address to listen on.', nonEmpty),

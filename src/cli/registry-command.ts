@@ -1,10 +1,14 @@
 /**
- * `pd-node --role registry [--host H] [--registry-port P] [--log-level L]`: a registry alone, for
- * deployments where routers on other hosts read it (--registry-url) and nodes register with it.
+ * `pd-node --role registry [--host H] [--registry-port P] [--cluster-secret-file F] [--log-level L]`:
+ * a registry alone, for deployments where routers on other hosts read it (--registry-url) and nodes
+ * register with it. Only processes holding the same cluster secret get in.
  */
 import yargs from 'yargs';
 import { createLogger, type LogLevel } from '../log/logger.js';
 import { startRegistry } from '../registry/registry-server.js';
+import { loadClusterSecret } from '../security/cluster-secret.js';
+import { curveKeys } from '../security/curve-keys.js';
+import { CLUSTER_SECRET_DEFAULT, CLUSTER_SECRET_HELP } from './node-flags.js';
 import { nonEmpty, oneOf, parseStrictly, portNumber, rawFlag } from './flag-values.js';
 import { DEFAULT_REGISTRY_PORT } from './router-flags.js';
 import { waitForStopSignal } from './wait-for-signal.js';
@@ -14,6 +18,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export interface RegistryFlags {
   host: string;
   port: number;
+  clusterSecretFile: string | null;
   logLevel: LogLevel;
 }
 
@@ -23,18 +28,23 @@ export function parseRegistryFlags(argv: string[]): RegistryFlags {
       .option('role', { type: 'string', requiresArg: true, describe: 'registry' })
       .option('host', { type: 'string', requiresArg: true, describe: 'Address to listen on.', default: '127.0.0.1' })
       .option('registry-port', { type: 'string', requiresArg: true, describe: 'Port of the registry (ZeroMQ ROUTER).', default: String(DEFAULT_REGISTRY_PORT) })
+      .option('cluster-secret-file', { type: 'string', requiresArg: true, describe: `${CLUSTER_SECRET_HELP} [default: ${CLUSTER_SECRET_DEFAULT}]` })
       .option('log-level', { type: 'string', requiresArg: true, describe: `Log level (${LOG_LEVELS.join(', ')}).`, default: 'info' }),
   );
+  const secretFile = rawFlag(parsed, 'cluster-secret-file');
   return {
     host: nonEmpty('--host', rawFlag(parsed, 'host')!),
     port: portNumber('--registry-port', rawFlag(parsed, 'registry-port')!),
+    clusterSecretFile: secretFile === undefined ? null : nonEmpty('--cluster-secret-file', secretFile),
     logLevel: oneOf('--log-level', rawFlag(parsed, 'log-level')!, LOG_LEVELS),
   };
 }
 
 export async function serveRegistry(flags: RegistryFlags): Promise<void> {
   const log = createLogger(flags.logLevel, 'pd-node-registry');
-  const registry = await startRegistry({ host: flags.host, port: flags.port, log });
+  const secret = loadClusterSecret(flags.clusterSecretFile);
+  log.info({ clusterSecret: secret.source }, 'cluster secret');
+  const registry = await startRegistry({ host: flags.host, port: flags.port, curve: curveKeys(secret.key), log });
   log.info({ registryUrl: registry.url }, `registry listening at ${registry.url}`);
   await waitForStopSignal();
   await registry.close();

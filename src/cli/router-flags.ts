@@ -15,6 +15,7 @@
 import yargs from 'yargs';
 import { DEFAULT_BOOTSTRAP_PORT, DEFAULT_ROUTER_OPTIONS, POLICIES, type DecodeSpec, type PrefillSpec, type RegistrySetting, type RouterOptions } from '../router/options.js';
 import { httpUrl } from '../router/upstream-node.js';
+import { CLUSTER_SECRET_DEFAULT, CLUSTER_SECRET_HELP } from './node-flags.js';
 import { FlagError, integerIn, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, tcpUrl } from './flag-values.js';
 
 export const DEFAULT_REGISTRY_PORT = 5757;
@@ -70,6 +71,15 @@ const VALUE_FLAGS: readonly ValueFlag[] = [
   option('control-timeout-secs', 'SECS', 'controlTimeoutSecs', 'Bound on non-generation calls: /health probes, info and flush calls, registry polls.', positiveSeconds),
   option('down-backoff-secs', 'SECS', 'downBackoffSecs', 'A node that refused a connection is skipped, and probed at this interval until /health answers.', positiveSeconds),
   option('registry-poll-ms', 'MS', 'registryPollMs', 'How often the registry is asked for the current nodes.', positiveInteger),
+  {
+    name: 'cluster-secret-file',
+    arg: 'FILE',
+    describe: `Registry: ${CLUSTER_SECRET_HELP}`,
+    defaultText: CLUSTER_SECRET_DEFAULT,
+    apply: (flags, raw) => {
+      flags.options.clusterSecretFile = nonEmpty('--cluster-secret-file', raw);
+    },
+  },
   option('log-level', 'LEVEL', 'logLevel', `Log level (${LOG_LEVELS.join(', ')}); logs go to stderr as JSON.`, (f, raw) => oneOf(f, raw, LOG_LEVELS)),
   {
     name: 'registry-port',

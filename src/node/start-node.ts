@@ -14,6 +14,7 @@ import type { SchedulerClient } from './scheduler-client.js';
 import { WorkerSchedulerClient } from './worker-scheduler-client.js';
 import { httpUrlOf } from '../server/http-url.js';
 import { loadClusterSecret } from '../security/cluster-secret.js';
+import { curveKeys } from '../security/curve-keys.js';
 
 export interface NodeHandle {
   /** Base URL, e.g. http://127.0.0.1:30000 */
@@ -31,7 +32,8 @@ export async function startNode(opts: Partial<NodeOptions> = {}): Promise<NodeHa
   const options: NodeOptions = { ...DEFAULT_NODE_OPTIONS, ...opts };
   const log = createLogger(options.logLevel).child({ role: options.role });
   // Read here first so a bad secret file is a start-up error naming it, not a worker failure.
-  if (options.role !== 'colocated') log.info({ clusterSecret: loadClusterSecret(options.clusterSecretFile).source }, 'cluster secret');
+  const secret = options.role === 'colocated' ? null : loadClusterSecret(options.clusterSecretFile);
+  if (secret) log.info({ clusterSecret: secret.source }, 'cluster secret');
   const modelDir = options.modelPath ?? (await ensureDefaultModel());
   const client = await WorkerSchedulerClient.start(options, modelDir, log);
   const metrics = new ServerMetrics(options.servedModelName ?? client.model.servedModelName);
@@ -44,7 +46,7 @@ export async function startNode(opts: Partial<NodeOptions> = {}): Promise<NodeHa
     await app.listen({ host: options.host, port: options.port });
     port = (app.server.address() as AddressInfo).port;
     url = httpUrlOf(options.host, port);
-    if (options.role !== 'colocated') pd = await startPdPlane({ options, client, metrics, httpUrl: url, log });
+    if (secret) pd = await startPdPlane({ options, client, metrics, httpUrl: url, curve: curveKeys(secret.key), log });
   } catch (err) {
     await app?.close();
     await client.close();

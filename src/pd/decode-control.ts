@@ -5,13 +5,22 @@
  * node that answers nothing for `peerTimeoutMs` while rooms wait on it is declared lost: those rooms
  * fail at once, instead of waiting for a transfer timeout (their pages are freed once the KV
  * receiver has cut the peer's writer: decode-rooms.ts).
+ *
+ * Socket decisions: each DEALER is a CURVE client of the cluster's keys, so only a prefill node
+ * holding the cluster secret can complete the handshake (a fake one never sees a page list), and
+ * the prefill node admits this one for the same reason; frames over MAX_PREFILL_TO_DECODE_BYTES
+ * disconnect inside ZeroMQ; `probeRouter` announces each (re)connection to the prefill node, which
+ * logs reconnections. A page list too large for the prefill node's frame bound fails its room here
+ * (sent, it would cost the whole link its connection).
  */
 import { Dealer } from 'zeromq';
 import type { PdBootstrap, PdInbound } from '../../actors/protocol/scheduler.js';
 import { peerOf } from '../../actors/scheduler/decode-rooms.js';
 import type { Logger } from '../log/logger.js';
 import type { KvLayoutInfo, ModelIdentity } from '../registry/protocol.js';
+import { curveClientOptions, type CurveKeys } from '../security/curve-keys.js';
 import type { KvEndpoint } from '../transfer/kv-transfer.js';
+import { MAX_DECODE_TO_PREFILL_BYTES, MAX_PREFILL_TO_DECODE_BYTES } from './control-limits.js';
 import { parsePrefillToDecode, type DecodeToPrefill } from './control-protocol.js';
 import { SocketSender } from './socket-sender.js';
 
@@ -21,6 +30,8 @@ export interface DecodeControlOptions {
   kvLayout: KvLayoutInfo;
   endpoint: KvEndpoint;
   peerTimeoutMs: number;
+  /** The cluster's CURVE keys: only prefill nodes holding the secret are talked to. */
+  curve: CurveKeys;
   log: Logger;
   toScheduler: (msg: PdInbound) => void;
   /** Observes every completed transfer (metrics). */
@@ -64,7 +75,10 @@ export class DecodeControl {
     const key = peerOf(bootstrap);
     let peer = this.peers.get(key);
     if (peer) return peer;
-    const socket = new Dealer({ routingId: this.opts.nodeId, sendTimeout: 1000, sendHighWaterMark: 10000, receiveHighWaterMark: 10000, linger: 0 });
+    const socket = new Dealer({
+      routingId: this.opts.nodeId, sendTimeout: 1000, sendHighWaterMark: 10000, receiveHighWaterMark: 10000, linger: 0,
+      probeRouter: true, maxMessageSize: MAX_PREFILL_TO_DECODE_BYTES, ...curveClientOptions(this.opts.curve),
+    });
     socket.connect(`tcp://${bootstrap.host}:${bootstrap.port}`);
     peer = { socket, sender: new SocketSender(socket, this.opts.log), lastSeen: Date.now(), rooms: new Set() };
     this.peers.set(key, peer);
@@ -73,7 +87,16 @@ export class DecodeControl {
   }
 
   private post(peer: PrefillPeer, msg: DecodeToPrefill): void {
-    peer.sender.send([JSON.stringify(msg)]);
+    const frame = JSON.stringify(msg);
+    // A UTF-16 length is at most the UTF-8 byte length and at least a third of it: count bytes only near the bound.
+    if (frame.length * 3 > MAX_DECODE_TO_PREFILL_BYTES && Buffer.byteLength(frame) > MAX_DECODE_TO_PREFILL_BYTES) {
+      const message = `control message of ${Buffer.byteLength(frame)} bytes exceeds the ${MAX_DECODE_TO_PREFILL_BYTES}-byte frame bound of the PD control plane`;
+      this.opts.log.error({ type: msg.type, room: 'room' in msg ? msg.room : undefined }, message);
+      if (msg.type !== 'kv_request') return;
+      peer.rooms.delete(msg.room);
+      return this.opts.toScheduler({ type: 'room_failed', room: msg.room, message });
+    }
+    peer.sender.send([frame]);
   }
 
   private async receive(key: string, peer: PrefillPeer): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * The PD side of a node's main thread: the control socket (prefill: ROUTER on the bootstrap port;
  * decode: DEALERs to prefill nodes), the bridge between it and the scheduler actor, the transfer
- * metrics, and the registration with the registry. All I/O: no data passes through here.
+ * metrics, and the registration with the registry. All I/O: no data passes through here. Every
+ * ZeroMQ socket here is authenticated with the cluster's CURVE keys.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -10,6 +11,7 @@ import type { NodeOptions } from '../node/options.js';
 import type { WorkerSchedulerClient } from '../node/worker-scheduler-client.js';
 import type { KvLayoutInfo, ModelIdentity, NodeRecord } from '../registry/protocol.js';
 import { RegistryClient } from '../registry/registry-client.js';
+import type { CurveKeys } from '../security/curve-keys.js';
 import type { ServerMetrics } from '../server/metrics.js';
 import { DecodeControl } from './decode-control.js';
 import { PdMetrics } from './pd-metrics.js';
@@ -24,10 +26,12 @@ export interface PdPlaneOptions {
   client: WorkerSchedulerClient;
   metrics: ServerMetrics;
   httpUrl: string;
+  /** From the cluster secret (`--cluster-secret-file`). */
+  curve: CurveKeys;
   log: Logger;
 }
 
-export async function startPdPlane({ options, client, metrics, httpUrl, log }: PdPlaneOptions): Promise<PdPlane> {
+export async function startPdPlane({ options, client, metrics, httpUrl, curve, log }: PdPlaneOptions): Promise<PdPlane> {
   const role = options.role;
   if (role === 'colocated') throw new Error('startPdPlane: a colocated node has no PD plane');
   const nodeId = `${role}-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -39,7 +43,7 @@ export async function startPdPlane({ options, client, metrics, httpUrl, log }: P
   let controlPort: number | null = null;
   if (role === 'prefill') {
     const control = await PrefillControl.bind({
-      host: options.host, port: options.bootstrapPort, model, kvLayout, backend: options.transferBackend, peerTimeoutMs, log,
+      host: options.host, port: options.bootstrapPort, model, kvLayout, backend: options.transferBackend, peerTimeoutMs, curve, log,
       toScheduler: (m) => client.sendPd(m),
     });
     controlPort = control.port;
@@ -56,7 +60,7 @@ export async function startPdPlane({ options, client, metrics, httpUrl, log }: P
   } else {
     const endpoint = client.model.kvEndpoint;
     if (!endpoint) throw new Error('decode node started without a KV endpoint');
-    const control = new DecodeControl({ nodeId, model, kvLayout, endpoint, peerTimeoutMs, log, toScheduler: (m) => client.sendPd(m), onTransfer: (t) => pdMetrics.observe(t) });
+    const control = new DecodeControl({ nodeId, model, kvLayout, endpoint, peerTimeoutMs, curve, log, toScheduler: (m) => client.sendPd(m), onTransfer: (t) => pdMetrics.observe(t) });
     client.onPdMessage((msg) => {
       if (msg.type === 'kv_request') control.requestKv(msg.room, msg.bootstrap, msg.pageIds, msg.writer);
       else if (msg.type === 'room_failed_notice' && msg.bootstrap) control.roomFailed(msg.room, msg.bootstrap, msg.message);
@@ -64,7 +68,7 @@ export async function startPdPlane({ options, client, metrics, httpUrl, log }: P
     });
     closeControl = () => control.close();
   }
-  const registry = options.registryUrl ? RegistryClient.connect(options.registryUrl, { log }) : null;
+  const registry = options.registryUrl ? RegistryClient.connect(options.registryUrl, { curve, log }) : null;
   if (registry) {
     const record: NodeRecord = {
       id: nodeId,

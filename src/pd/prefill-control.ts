@@ -4,12 +4,22 @@
  * transfer backend: a mismatch fails the room with a clear error, never wrong text), page lists go
  * to the scheduler actor, and its notices go back to the right decode node. A decode node that sends
  * nothing (not even its pings) for `peerTimeoutMs` is declared lost: its rooms fail and free pages.
+ *
+ * Socket decisions: a CURVE server of the cluster's keys whose clients the ZAP handler checks, so
+ * only decode nodes holding the cluster secret reach this loop; frames over
+ * MAX_DECODE_TO_PREFILL_BYTES disconnect their sender inside ZeroMQ; `handover`, so a decode node
+ * reconnecting after a partition takes its routing id back from the dead connection at once. Decode
+ * DEALERs announce every (re)connection with an empty frame (`probeRouter`); one from a peer already
+ * known is logged as a reconnection, which is when a handover can have happened.
  */
 import { Router } from 'zeromq';
 import type { PdInbound } from '../../actors/protocol/scheduler.js';
 import type { Logger } from '../log/logger.js';
 import type { KvLayoutInfo, ModelIdentity } from '../registry/protocol.js';
+import { curveServerOptions, type CurveKeys } from '../security/curve-keys.js';
+import { admitClusterClients } from '../security/zap-handler.js';
 import type { TransferBackendName } from '../transfer/kv-transfer.js';
+import { MAX_DECODE_TO_PREFILL_BYTES } from './control-limits.js';
 import { parseDecodeToPrefill, type DecodeToPrefill, type PrefillToDecode } from './control-protocol.js';
 import { handshakeProblem } from './handshake.js';
 import { SocketSender } from './socket-sender.js';
@@ -21,6 +31,8 @@ export interface PrefillControlOptions {
   kvLayout: KvLayoutInfo;
   backend: TransferBackendName;
   peerTimeoutMs: number;
+  /** The cluster's CURVE keys: only decode nodes holding the secret get in. */
+  curve: CurveKeys;
   log: Logger;
   /** Delivers messages to the scheduler actor. */
   toScheduler: (msg: PdInbound) => void;
@@ -32,22 +44,27 @@ export class PrefillControl {
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
 
-  private constructor(private readonly socket: Router, readonly port: number, private readonly opts: PrefillControlOptions) {
+  private constructor(private readonly socket: Router, readonly port: number, private readonly releaseZap: () => void, private readonly opts: PrefillControlOptions) {
     this.sender = new SocketSender(socket, opts.log);
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(50, opts.peerTimeoutMs / 3)).unref();
     void this.receive();
   }
 
   static async bind(opts: PrefillControlOptions): Promise<PrefillControl> {
-    const socket = new Router({ sendTimeout: 1000, sendHighWaterMark: 10000, receiveHighWaterMark: 10000, linger: 0 });
+    const releaseZap = await admitClusterClients(opts.curve, opts.log);
+    const socket = new Router({
+      sendTimeout: 1000, sendHighWaterMark: 10000, receiveHighWaterMark: 10000, linger: 0,
+      handover: true, maxMessageSize: MAX_DECODE_TO_PREFILL_BYTES, ...curveServerOptions(opts.curve),
+    });
     try {
       await socket.bind(`tcp://${opts.host}:${opts.port}`);
     } catch (err) {
       socket.close();
+      releaseZap();
       throw new Error(`cannot bind the bootstrap port ${opts.host}:${opts.port} (--disaggregation-bootstrap-port): ${(err as Error).message}`);
     }
     const port = Number(new URL(socket.lastEndpoint!.replace('tcp://', 'http://')).port);
-    return new PrefillControl(socket, port, opts);
+    return new PrefillControl(socket, port, releaseZap, opts);
   }
 
   /** Sends a notice to a decode node. */
@@ -61,14 +78,17 @@ export class PrefillControl {
     clearInterval(this.sweepTimer);
     this.sender.close();
     this.socket.close();
+    this.releaseZap();
   }
 
   private async receive(): Promise<void> {
     try {
       for await (const [id, frame] of this.socket) {
-        if (!frame) continue;
         const peerId = id.toString('utf8');
+        const connected = frame === undefined || frame.length === 0;
+        if (connected && this.lastSeen.has(peerId)) this.opts.log.info({ peerId }, 'decode node reconnected (its routing id is handed over from any connection still holding it)');
         this.lastSeen.set(peerId, Date.now());
+        if (connected) continue;
         const parsed = parseDecodeToPrefill(frame);
         if ('error' in parsed) {
           this.opts.log.warn({ peerId, error: parsed.error }, 'bad control message dropped');

@@ -11,6 +11,11 @@
  *   listeners apply `removed` then `added` and never see a half-applied state.
  * - Liveness uses a monotonic clock (performance.now), so a wall-clock jump cannot expire everyone.
  * - A listener that throws is logged and skipped: one bad subscriber must not break the registry.
+ * - Every record has an owner (the token of the register that created it). While the record lives,
+ *   only that owner may re-register, heartbeat or deregister it: a node holding the cluster secret
+ *   still cannot take over, keep alive or remove another node's record. Once it expires or is
+ *   deregistered the id is free. A register that displaces a record of another id by its httpUrl
+ *   (a restarted node back at its URL) is allowed: that record's node is gone from the URL.
  */
 import { performance } from 'node:perf_hooks';
 import { isDeepStrictEqual } from 'node:util';
@@ -34,8 +39,14 @@ export interface NodeFilter {
 
 interface Entry {
   record: NodeRecord;
+  owner: string;
   lastSeenMs: number;
+  /** A refused change was logged (once per record: a hijacker retrying must not flood the log). */
+  refusalLogged: boolean;
 }
+
+/** `not_owner`: the id is a live record another owner created; nothing changed. */
+export type ChangeOutcome = 'ok' | 'not_owner';
 
 export class Membership {
   private readonly entries = new Map<string, Entry>();
@@ -48,33 +59,39 @@ export class Membership {
     return this.epochValue;
   }
 
-  /** Adds or replaces the node's record and marks it alive. */
-  register(record: NodeRecord): void {
+  /** Adds or replaces the node's record and marks it alive, unless the id belongs to another owner. */
+  register(record: NodeRecord, owner: string): ChangeOutcome {
     const now = performance.now();
     const current = this.entries.get(record.id);
+    if (current && current.owner !== owner) return this.refuse(current, 'register');
     const displaced = [...this.entries.values()].filter((e) => e.record.id === record.id || e.record.httpUrl === record.httpUrl);
     if (current && displaced.length === 1 && isDeepStrictEqual(current.record, record)) {
       current.lastSeenMs = now;
-      return;
+      return 'ok';
     }
     for (const e of displaced) this.entries.delete(e.record.id);
-    this.entries.set(record.id, { record, lastSeenMs: now });
+    this.entries.set(record.id, { record, owner, lastSeenMs: now, refusalLogged: false });
     this.commit('register', [record], displaced.map((e) => e.record));
+    return 'ok';
   }
 
-  /** Marks the node alive; false if the id is unknown (expired, or the registry restarted). */
-  heartbeat(id: string): boolean {
+  /** Marks the node alive; `unknown_node` if the id is unknown (expired, or the registry restarted). */
+  heartbeat(id: string, owner: string): ChangeOutcome | 'unknown_node' {
     const entry = this.entries.get(id);
-    if (entry) entry.lastSeenMs = performance.now();
-    return entry !== undefined;
+    if (!entry) return 'unknown_node';
+    if (entry.owner !== owner) return this.refuse(entry, 'heartbeat');
+    entry.lastSeenMs = performance.now();
+    return 'ok';
   }
 
   /** Idempotent: deregistering an unknown id is not an error (the node may have expired already). */
-  deregister(id: string): void {
+  deregister(id: string, owner: string): ChangeOutcome {
     const entry = this.entries.get(id);
-    if (!entry) return;
+    if (!entry) return 'ok';
+    if (entry.owner !== owner) return this.refuse(entry, 'deregister');
     this.entries.delete(id);
     this.commit('deregister', [], [entry.record]);
+    return 'ok';
   }
 
   list(filter: NodeFilter = {}): NodeRecord[] {
@@ -100,6 +117,14 @@ export class Membership {
   onChange(listener: MembershipListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  private refuse(entry: Entry, what: string): 'not_owner' {
+    if (!entry.refusalLogged) {
+      entry.refusalLogged = true;
+      this.log.warn({ id: entry.record.id, role: entry.record.role, request: what }, 'registry refused a change of a live record by another owner (logged once per record)');
+    }
+    return 'not_owner';
   }
 
   private commit(cause: MembershipChange['cause'], added: NodeRecord[], removed: NodeRecord[]): void {

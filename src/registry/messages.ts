@@ -10,6 +10,7 @@
  *   requests from 1, so a seq-0 reply never matches a pending request and is dropped as stale.
  * - Parsing builds fresh objects holding only the known fields: unknown fields are ignored (and not
  *   stored), so a record in the registry is exactly a `NodeRecord` and nothing a peer slipped in.
+ * - Changes carry the record's owner token (protocol.ts); a request without one is a bad_request.
  * - Replies are parsed with the same checks (a client trusts nothing it did not validate), but they
  *   have no size limit here: a query over many nodes may legitimately exceed 64 KiB.
  */
@@ -25,10 +26,11 @@ import {
 } from './protocol.js';
 
 export const MAX_FRAME_BYTES = 64 * 1024;
+export const OWNER_TOKEN = /^[0-9a-f]{32}$/;
 
 export type ErrorCode = Extract<RegistryReply, { type: 'error' }>['code'];
 
-export type Parsed<T> = { ok: true; value: T } | { ok: false; seq: number; code: Exclude<ErrorCode, 'unknown_node'>; reason: string };
+export type Parsed<T> = { ok: true; value: T } | { ok: false; seq: number; code: 'bad_request' | 'version'; reason: string };
 
 type Fields = Record<string, unknown>;
 
@@ -98,10 +100,10 @@ function readRequest(msg: Fields, seq: number): RegistryRequest {
   const v = REGISTRY_PROTOCOL_VERSION;
   switch (msg.type) {
     case 'register':
-      return { v, seq, type: 'register', node: readNodeRecord(msg.node, 'register.node') };
+      return { v, seq, type: 'register', node: readNodeRecord(msg.node, 'register.node'), owner: ownerToken(msg, 'register') };
     case 'heartbeat':
     case 'deregister':
-      return { v, seq, type: msg.type, id: nonEmptyString(msg, 'id', msg.type) };
+      return { v, seq, type: msg.type, id: nonEmptyString(msg, 'id', msg.type), owner: ownerToken(msg, msg.type) };
     case 'query': {
       const query: Extract<RegistryRequest, { type: 'query' }> = { v, seq, type: 'query' };
       if (msg.role !== undefined) query.role = role(msg, 'query');
@@ -124,7 +126,7 @@ function readReply(msg: Fields, seq: number): RegistryReply {
     }
     case 'error': {
       const code = msg.code;
-      if (code !== 'unknown_node' && code !== 'bad_request' && code !== 'version') {
+      if (code !== 'unknown_node' && code !== 'not_owner' && code !== 'bad_request' && code !== 'version') {
         throw new Invalid('bad_request', `error.code ${JSON.stringify(code)} is not a known error code`);
       }
       return { v, seq, type: 'error', code, message: string(msg, 'message', 'error') };
@@ -241,6 +243,13 @@ function integer(o: Fields, key: string, path: string, min: number, max = Number
     throw new Invalid('bad_request', `${path}.${key} must be ${what} ${range}`);
   }
   return value as number;
+}
+
+/** A record's owner token: 32 lower-case hex digits (16 random bytes: not guessable, not a secret to log). */
+function ownerToken(o: Fields, path: string): string {
+  const value = string(o, 'owner', path);
+  if (!OWNER_TOKEN.test(value)) throw new Invalid('bad_request', `${path}.owner must be 32 lower-case hex digits`);
+  return value;
 }
 
 function role(o: Fields, path: string): RegisteredRole {

@@ -39,16 +39,23 @@ export interface NodeRecord {
   kvEndpoints: KvEndpoint[];
 }
 
-/** Node -> registry. `seq` pairs a reply with its request. */
+/**
+ * Node -> registry. `seq` pairs a reply with its request. `owner`: a random token (32 lower-case hex
+ * digits) the node picks once and sends with every change of its record; the registry lets only
+ * the holder of the token that created a live record change it. Never listed in query answers.
+ */
 export type RegistryRequest =
-  | { v: 1; seq: number; type: 'register'; node: NodeRecord }
-  | { v: 1; seq: number; type: 'heartbeat'; id: string }
-  | { v: 1; seq: number; type: 'deregister'; id: string }
+  | { v: 1; seq: number; type: 'register'; node: NodeRecord; owner: string }
+  | { v: 1; seq: number; type: 'heartbeat'; id: string; owner: string }
+  | { v: 1; seq: number; type: 'deregister'; id: string; owner: string }
   | { v: 1; seq: number; type: 'query'; role?: RegisteredRole; id?: string };
 
 /** Registry -> node. */
 export type RegistryReply =
   | { v: 1; seq: number; type: 'ok' }
   | { v: 1; seq: number; type: 'nodes'; nodes: NodeRecord[]; epoch: number }
-  /** e.g. a heartbeat for an id the registry no longer knows: the node should register again. */
-  | { v: 1; seq: number; type: 'error'; code: 'unknown_node' | 'bad_request' | 'version'; message: string };
+  /**
+   * `unknown_node`: a heartbeat for an id the registry no longer knows (the node should register
+   * again); `not_owner`: the id belongs to a live record another node created.
+   */
+  | { v: 1; seq: number; type: 'error'; code: 'unknown_node' | 'not_owner' | 'bad_request' | 'version'; message: string };

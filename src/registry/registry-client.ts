@@ -18,20 +18,36 @@
  *   problem and once on recovery, and retried forever. Nothing throws out of the timer.
  * - The first register attempt's outcome is the promise's outcome, but a failure does not stop the
  *   background retries: nodes may start before the registry (the router hosting it often starts last).
+ * - Authenticated both ways: a CURVE client of the cluster's keys (security/curve-keys.ts), so only a
+ *   registry holding the cluster secret can answer, and only a client holding it gets in.
+ * - Replies are bounded by MAX_REPLY_BYTES in ZeroMQ itself: a larger frame disconnects (and the
+ *   request times out) instead of being buffered.
+ * - The record is owned: `register` picks a random owner token, sent with every register,
+ *   heartbeat and deregister of it. A `not_owner` refusal (another live node holds the id) is
+ *   logged once like every other problem, and retried: the id is ours once the other record expires.
  * - `close()` does not deregister (that needs a round trip that may time out); shut down with
  *   `await deregister()` (best effort) then `close()`. An expired heartbeat removes the node anyway.
  */
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Dealer } from 'zeromq';
 import type { Logger } from '../log/logger.js';
 import { withTimeout } from '../node/timeout.js';
+import { curveClientOptions, type CurveKeys } from '../security/curve-keys.js';
 import { checkNodeRecord, encodeMessage, MAX_FRAME_BYTES, parseReply, type ErrorCode } from './messages.js';
 import { REGISTRY_PROTOCOL_VERSION, type NodeRecord, type RegisteredRole, type RegistryReply, type RegistryRequest } from './protocol.js';
 
 /** Requests allowed to wait behind the one in flight. */
 export const MAX_QUEUED = 64;
+/**
+ * Largest reply frame: a query answer lists every live node; a record is under the registry's
+ * 64 KiB request limit and about 1 KiB in practice, so 16 MiB holds thousands of nodes.
+ */
+const MAX_REPLY_BYTES = 16 * 1024 * 1024;
 
 export interface RegistryClientOptions {
+  /** The cluster's CURVE keys (`curveKeys(loadClusterSecret(...).key)`). */
+  curve: CurveKeys;
   log: Logger;
   /** Bound on one request: waiting for the connection, sending, and the reply. */
   requestTimeoutMs?: number;
@@ -41,7 +57,7 @@ export interface RegisterOptions {
   heartbeatIntervalMs?: number;
 }
 
-/** The registry answered with an error (`unknown_node`, `bad_request`, `version`). */
+/** The registry answered with an error (`unknown_node`, `not_owner`, `bad_request`, `version`). */
 export class RegistryError extends Error {
   constructor(
     readonly code: ErrorCode,
@@ -63,6 +79,8 @@ interface Pending {
 
 interface KeepAlive {
   record: NodeRecord;
+  /** Proves to the registry that this client created the record. */
+  owner: string;
   intervalMs: number;
   timer: NodeJS.Timeout | null;
   /** False until the registry has acknowledged a register (and again after `unknown_node`). */
@@ -88,9 +106,9 @@ export class RegistryClient {
   }
 
   static connect(url: string, options: RegistryClientOptions): RegistryClient {
-    const { log, requestTimeoutMs = 2000 } = options;
+    const { curve, log, requestTimeoutMs = 2000 } = options;
     if (!(requestTimeoutMs > 0)) throw new Error(`registry client: requestTimeoutMs must be > 0, got ${requestTimeoutMs}`);
-    const socket = new Dealer({ linger: 0, immediate: true, sendTimeout: requestTimeoutMs });
+    const socket = new Dealer({ linger: 0, immediate: true, sendTimeout: requestTimeoutMs, maxMessageSize: MAX_REPLY_BYTES, ...curveClientOptions(curve) });
     try {
       socket.connect(url);
     } catch (err) {
@@ -110,13 +128,14 @@ export class RegistryClient {
     if (this.keepAlive) throw new Error(`registry client already registered node ${this.keepAlive.record.id}; deregister first`);
     const problem = checkNodeRecord(record);
     if (problem !== null) throw new Error(`invalid node record: ${problem}`);
-    const bytes = encodeMessage({ v: REGISTRY_PROTOCOL_VERSION, seq: 0, type: 'register', node: record }).length;
+    const owner = randomBytes(16).toString('hex');
+    const bytes = encodeMessage({ v: REGISTRY_PROTOCOL_VERSION, seq: 0, type: 'register', node: record, owner }).length;
     if (bytes > MAX_FRAME_BYTES) throw new Error(`node record of ${bytes} bytes exceeds the registry's ${MAX_FRAME_BYTES}-byte frame limit`);
 
     const intervalMs = options.heartbeatIntervalMs ?? 1000;
     if (!(intervalMs > 0)) throw new Error(`heartbeatIntervalMs must be > 0, got ${intervalMs}`);
 
-    const ka: KeepAlive = { record, intervalMs, timer: null, registered: false, problem: null };
+    const ka: KeepAlive = { record, owner, intervalMs, timer: null, registered: false, problem: null };
     this.keepAlive = ka;
     try {
       await this.registerOnce(ka);
@@ -143,7 +162,7 @@ export class RegistryClient {
     const ka = this.keepAlive;
     if (!ka) return;
     this.stopKeepAlive();
-    await this.call({ type: 'deregister', id: ka.record.id }, 'ok');
+    await this.call({ type: 'deregister', id: ka.record.id, owner: ka.owner }, 'ok');
     this.log.info({ id: ka.record.id }, 'deregistered from registry');
   }
 
@@ -158,7 +177,7 @@ export class RegistryClient {
   }
 
   private async registerOnce(ka: KeepAlive): Promise<void> {
-    await this.call({ type: 'register', node: ka.record }, 'ok');
+    await this.call({ type: 'register', node: ka.record, owner: ka.owner }, 'ok');
     ka.registered = true;
     this.log.info({ id: ka.record.id, role: ka.record.role }, 'registered with registry');
   }
@@ -174,11 +193,11 @@ export class RegistryClient {
     try {
       if (ka.registered) {
         try {
-          await this.call({ type: 'heartbeat', id: ka.record.id }, 'ok');
+          await this.call({ type: 'heartbeat', id: ka.record.id, owner: ka.owner }, 'ok');
         } catch (err) {
-          if (!(err instanceof RegistryError && err.code === 'unknown_node')) throw err;
+          if (!(err instanceof RegistryError && (err.code === 'unknown_node' || err.code === 'not_owner'))) throw err;
           ka.registered = false;
-          this.log.info({ id: ka.record.id }, 'registry does not know this node (restarted or expired it); registering again');
+          this.log.info({ id: ka.record.id, code: err.code }, 'registry no longer holds this node\'s record (restarted, expired it, or another node took the id); registering again');
         }
       }
       // Checked again after the await: a deregister() meanwhile must not be undone by a late register.

@@ -20,6 +20,14 @@
  *   throw out of the loop.
  * - Expiry is a sweep timer (unref'd, so it never keeps a process alive) at a quarter of the heartbeat
  *   timeout: a dead node is gone within 1.25 x the timeout.
+ * - Authenticated: the ROUTER is a CURVE server for the cluster's keys (security/curve-keys.ts) and
+ *   admits only clients holding the cluster secret (security/zap-handler.ts); a stranger never gets
+ *   a frame to this loop.
+ * - `handover`: a client reconnecting with a routing id a dead connection still holds takes it over
+ *   at once. Registry clients set no routing id (the ROUTER gives every connection a fresh one), so
+ *   this only matters for a client that names itself; ZeroMQ reports no event for it, so it is not
+ *   logged.
+ * - Changes of a record need its owner token (membership.ts); a refused one is answered `not_owner`.
  * - Binds exactly what it is given; port 0 lets the OS pick, and `url` reports the bound endpoint.
  *   ZeroMQ frees the port in its I/O thread shortly after `close()`; a registry restarted on the
  *   same port at once may need to retry its bind. (Waiting for the monitor's `close` event would
@@ -29,6 +37,8 @@
 import { Router } from 'zeromq';
 import type { Logger } from '../log/logger.js';
 import { withTimeout } from '../node/timeout.js';
+import { curveServerOptions, type CurveKeys } from '../security/curve-keys.js';
+import { admitClusterClients } from '../security/zap-handler.js';
 import { encodeMessage, parseRequest } from './messages.js';
 import { Membership, type MembershipListener } from './membership.js';
 import { REGISTRY_PROTOCOL_VERSION, type NodeRecord, type RegisteredRole, type RegistryReply, type RegistryRequest } from './protocol.js';
@@ -46,6 +56,8 @@ export interface RegistryOptions {
   port: number;
   /** A node not heard from (register or heartbeat) for this long is removed. */
   heartbeatTimeoutMs?: number;
+  /** The cluster's CURVE keys (`curveKeys(loadClusterSecret(...).key)`). */
+  curve: CurveKeys;
   log: Logger;
 }
 
@@ -62,27 +74,30 @@ export interface RegistryServer {
 }
 
 export async function startRegistry(options: RegistryOptions): Promise<RegistryServer> {
-  const { host, port, heartbeatTimeoutMs = 3000, log } = options;
+  const { host, port, heartbeatTimeoutMs = 3000, curve, log } = options;
   if (!(heartbeatTimeoutMs > 0)) throw new Error(`registry: heartbeatTimeoutMs must be > 0, got ${heartbeatTimeoutMs}`);
+  const releaseZap = await admitClusterClients(curve, log);
   const socket = new Router({
     linger: 0,
     mandatory: true,
+    handover: true,
     sendTimeout: 0,
     sendHighWaterMark: SEND_HWM,
     receiveHighWaterMark: RECEIVE_HWM,
     maxMessageSize: MAX_WIRE_BYTES,
+    ...curveServerOptions(curve),
   });
+  const fail = (message: string): never => {
+    socket.close();
+    releaseZap();
+    throw new Error(message);
+  };
   try {
     await socket.bind(`tcp://${host}:${port}`);
   } catch (err) {
-    socket.close();
-    throw new Error(`registry: cannot bind tcp://${host}:${port}: ${(err as Error).message}`);
+    fail(`registry: cannot bind tcp://${host}:${port}: ${(err as Error).message}`);
   }
-  const url = socket.lastEndpoint;
-  if (url === null) {
-    socket.close();
-    throw new Error('registry: ZeroMQ reported no bound endpoint');
-  }
+  const url = socket.lastEndpoint ?? fail('registry: ZeroMQ reported no bound endpoint');
 
   const membership = new Membership(log);
   const sweep = setInterval(() => membership.expire(heartbeatTimeoutMs), Math.max(10, heartbeatTimeoutMs / 4));
@@ -102,6 +117,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryS
       clearInterval(sweep);
       if (socket.closed) return;
       socket.close();
+      releaseZap();
       await withTimeout(loop, CLOSE_TIMEOUT_MS, 'registry receive loop shutdown');
       log.info({ url }, 'registry closed');
     },
@@ -133,20 +149,28 @@ function rejected(log: Logger, peer: string, failure: { seq: number; code: 'bad_
   return { v: REGISTRY_PROTOCOL_VERSION, seq: failure.seq, type: 'error', code: failure.code, message: failure.reason };
 }
 
+function outcome(seq: number, id: string, result: 'ok' | 'not_owner' | 'unknown_node'): RegistryReply {
+  const v = REGISTRY_PROTOCOL_VERSION;
+  switch (result) {
+    case 'ok':
+      return { v, seq, type: 'ok' };
+    case 'not_owner':
+      return { v, seq, type: 'error', code: 'not_owner', message: `node id ${id} belongs to a live record another node registered` };
+    case 'unknown_node':
+      return { v, seq, type: 'error', code: 'unknown_node', message: `node ${id} is not registered; register again` };
+  }
+}
+
 function apply(req: RegistryRequest, membership: Membership): RegistryReply {
   const v = REGISTRY_PROTOCOL_VERSION;
   const seq = req.seq;
   switch (req.type) {
     case 'register':
-      membership.register(req.node);
-      return { v, seq, type: 'ok' };
+      return outcome(seq, req.node.id, membership.register(req.node, req.owner));
     case 'heartbeat':
-      return membership.heartbeat(req.id)
-        ? { v, seq, type: 'ok' }
-        : { v, seq, type: 'error', code: 'unknown_node', message: `node ${req.id} is not registered; register again` };
+      return outcome(seq, req.id, membership.heartbeat(req.id, req.owner));
     case 'deregister':
-      membership.deregister(req.id);
-      return { v, seq, type: 'ok' };
+      return outcome(seq, req.id, membership.deregister(req.id, req.owner));
     case 'query':
       return { v, seq, type: 'nodes', nodes: membership.list({ role: req.role, id: req.id }), epoch: membership.epoch };
   }

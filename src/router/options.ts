@@ -49,6 +49,8 @@ export interface RouterOptions {
   /** Dynamic membership (the registry); polled every `registryPollMs`. */
   nodeSource?: NodeSource;
   registryPollMs: number;
+  /** The cluster secret's file, for the registry this router hosts or reads; null: the default (cluster-secret.ts). */
+  clusterSecretFile: string | null;
   logLevel: LogLevel;
 }
 
@@ -64,5 +66,6 @@ export const DEFAULT_ROUTER_OPTIONS: Readonly<RouterOptions> = Object.freeze({
   controlTimeoutSecs: 5,
   downBackoffSecs: 2,
   registryPollMs: 500,
+  clusterSecretFile: null,
   logLevel: 'info',
 });

@@ -4,11 +4,14 @@
  * node source. The returned handle closes the router first (its clients get their answers), then the
  * registry. Waiting for a signal is the command's business, shared with the node's serve command.
  * The registry's address is logged as `registryUrl` (before the router's "router listening" line),
- * which is what a parent process reads to start nodes against it.
+ * which is what a parent process reads to start nodes against it. Either way the registry traffic is
+ * authenticated with the cluster secret (`clusterSecretFile`), whose source is logged once.
  */
 import { createLogger } from '../log/logger.js';
 import { RegistryClient } from '../registry/registry-client.js';
 import { startRegistry } from '../registry/registry-server.js';
+import { loadClusterSecret } from '../security/cluster-secret.js';
+import { curveKeys } from '../security/curve-keys.js';
 import type { NodeSource } from './node-source.js';
 import type { RegistrySetting, RouterOptions } from './options.js';
 import { hostedRegistrySource, remoteRegistrySource } from './registry-node-source.js';
@@ -26,14 +29,17 @@ export async function startRouterWithRegistry(options: Omit<RouterOptions, 'node
   let nodeSource: NodeSource;
   let registryUrl: string;
   let closeRegistry: () => Promise<void>;
+  const secret = loadClusterSecret(options.clusterSecretFile);
+  log.info({ clusterSecret: secret.source }, 'cluster secret');
+  const curve = curveKeys(secret.key);
   if (registry.kind === 'host') {
-    const hosted = await startRegistry({ host: options.host, port: registry.port, log });
+    const hosted = await startRegistry({ host: options.host, port: registry.port, curve, log });
     log.info({ registryUrl: hosted.url }, `hosting the registry: start nodes with --registry-url ${hosted.url}`);
     nodeSource = hostedRegistrySource(hosted);
     registryUrl = hosted.url;
     closeRegistry = () => hosted.close();
   } else {
-    const client = RegistryClient.connect(registry.url, { log, requestTimeoutMs: options.controlTimeoutSecs * 1000 });
+    const client = RegistryClient.connect(registry.url, { curve, log, requestTimeoutMs: options.controlTimeoutSecs * 1000 });
     log.info({ registryUrl: registry.url }, `using the registry at ${registry.url}`);
     nodeSource = remoteRegistrySource(client);
     registryUrl = registry.url;

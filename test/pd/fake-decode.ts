@@ -5,14 +5,18 @@
  * the identity and KV layout the prefill node computes for the same model directory.
  *
  * Decisions: no pings, so the prefill node under test needs a long `--disaggregation-peer-timeout`;
- * every wait for a notice is bounded.
+ * every wait for a notice is bounded. By default it holds the cluster secret the nodes load by
+ * default (a CURVE client of the cluster's keys), as a real decode node does; `socketOptions`
+ * replace that (a hostile peer's keys, none) or add to it.
  */
 import { randomBytes } from 'node:crypto';
-import { Dealer } from 'zeromq';
+import { Dealer, type SocketOptions } from 'zeromq';
 import { gqaLayout, type KvLayout } from '../../src/kv/layout.js';
 import { loadLlamaConfig } from '../../src/model/config.js';
 import { modelFingerprint } from '../../src/model/fingerprint.js';
 import { CONTROL_PROTOCOL_VERSION, type DecodeToPrefill, type PrefillToDecode } from '../../src/pd/control-protocol.js';
+import { loadClusterSecret } from '../../src/security/cluster-secret.js';
+import { curveClientOptions, curveKeys } from '../../src/security/curve-keys.js';
 import type { KvEndpoint } from '../../src/transfer/kv-transfer.js';
 
 type Notice = Extract<PrefillToDecode, { room: string }>;
@@ -26,12 +30,22 @@ export class FakeDecode {
   private readonly notices = new Map<string, Notice>();
   private readonly waiters = new Map<string, (n: Notice) => void>();
 
-  constructor(readonly peerId: string, bootstrapPort: number, private readonly modelDir: string) {
+  constructor(readonly peerId: string, bootstrapPort: number, private readonly modelDir: string, socketOptions: SocketOptions<Dealer> = FakeDecode.clusterOptions()) {
     const c = loadLlamaConfig(modelDir);
     this.layout = gqaLayout(c.numLayers, c.numKvHeads, c.headDim, 'float32', 16);
-    this.socket = new Dealer({ routingId: peerId, linger: 0 });
+    this.socket = new Dealer({ routingId: peerId, linger: 0, ...socketOptions });
     this.socket.connect(`tcp://127.0.0.1:${bootstrapPort}`);
     void this.receive();
+  }
+
+  /** A client of the cluster the nodes under test belong to (the default cluster secret). */
+  static clusterOptions(): SocketOptions<Dealer> {
+    return curveClientOptions(curveKeys(loadClusterSecret(null).key));
+  }
+
+  /** Tells the prefill node that `room` failed here. */
+  async roomFailed(room: string, message: string): Promise<void> {
+    await this.socket.send(JSON.stringify({ v: CONTROL_PROTOCOL_VERSION, type: 'room_failed', room, message } satisfies DecodeToPrefill));
   }
 
   /** Reserves `pageIds` of `endpoint`'s pool for `room` (granted to `writer` there by the test). */

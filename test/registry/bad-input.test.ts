@@ -9,7 +9,8 @@ import { MAX_FRAME_BYTES } from '../../src/registry/messages.js';
 import type { RegistryReply } from '../../src/registry/protocol.js';
 import { RegistryClient } from '../../src/registry/registry-client.js';
 import { startRegistry, type RegistryServer } from '../../src/registry/registry-server.js';
-import { ask, log, nodeRecord, rawDealer } from './support.js';
+import { curveClientOptions } from '../../src/security/curve-keys.js';
+import { ask, curve, log, nodeRecord, rawDealer } from './support.js';
 
 function assertError(reply: RegistryReply, code: string, seq: number, message: RegExp): void {
   assert.equal(reply.type, 'error', JSON.stringify(reply));
@@ -23,14 +24,14 @@ describe('registry bad input', () => {
   let server: RegistryServer;
 
   before(async () => {
-    server = await startRegistry({ host: '127.0.0.1', port: 0, log });
+    server = await startRegistry({ host: '127.0.0.1', port: 0, curve, log });
   });
 
   after(() => server.close());
 
   it('a frame over the hard cap never reaches the registry (no reply, not even an error)', async () => {
     // No reconnect: once ZeroMQ drops this peer, nothing it sends can reach the registry again.
-    const socket = new Dealer({ linger: 0, reconnectInterval: -1, receiveTimeout: 500 });
+    const socket = new Dealer({ linger: 0, reconnectInterval: -1, receiveTimeout: 500, ...curveClientOptions(curve) });
     socket.connect(server.url);
     try {
       await socket.send(Buffer.alloc(2 * 1024 * 1024, 0x7b));
@@ -55,6 +56,8 @@ describe('registry bad input', () => {
       assertError(await ask(socket, JSON.stringify({ v: 1, seq: 9, type: 'register', node: badPort })), 'bad_request', 9, /register\.node\.kvEndpoints\[0\]\.port must be an integer in \[1, 65535\]/);
       assertError(await ask(socket, JSON.stringify({ v: 1, seq: 10, type: 'query', role: 'router' })), 'bad_request', 10, /query\.role must be one of prefill, decode/);
       assertError(await ask(socket, JSON.stringify({ v: 1, seq: 11, type: 'heartbeat' })), 'bad_request', 11, /heartbeat\.id must be a string/);
+      assertError(await ask(socket, JSON.stringify({ v: 1, seq: 13, type: 'register', node: nodeRecord('x', 'decode', 33000) })), 'bad_request', 13, /^register\.owner must be a string$/);
+      assertError(await ask(socket, JSON.stringify({ v: 1, seq: 14, type: 'deregister', id: 'x', owner: 'ABC' })), 'bad_request', 14, /^deregister\.owner must be 32 lower-case hex digits$/);
       assertError(await ask(socket, JSON.stringify({ v: 1, seq: 12, type: 'bogus' })), 'bad_request', 12, /unknown request type "bogus"/);
       assertError(await ask(socket, Buffer.alloc(MAX_FRAME_BYTES + 1, 0x20)), 'bad_request', 0, /exceeds the 65536-byte limit/);
       assertError(await ask(socket, ['{}', '{}']), 'bad_request', 0, /expected one frame, got 2/);
@@ -66,7 +69,7 @@ describe('registry bad input', () => {
   });
 
   it('a good client still works afterwards', async () => {
-    const client = RegistryClient.connect(server.url, { log });
+    const client = RegistryClient.connect(server.url, { curve, log });
     try {
       const rec = nodeRecord('good', 'prefill', 33100);
       await client.register(rec);
@@ -77,7 +80,7 @@ describe('registry bad input', () => {
   });
 
   it('a client refuses to send an invalid record', async () => {
-    const client = RegistryClient.connect(server.url, { log });
+    const client = RegistryClient.connect(server.url, { curve, log });
     try {
       const bad = { ...nodeRecord('bad', 'decode', 33200), bootstrapPort: 0 };
       await assert.rejects(client.register(bad), /invalid node record: node\.bootstrapPort must be null or an integer in \[1, 65535\]/);

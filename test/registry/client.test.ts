@@ -9,7 +9,9 @@ import { describe, it } from 'node:test';
 import { Router } from 'zeromq';
 import { parseRequest } from '../../src/registry/messages.js';
 import { MAX_QUEUED, RegistryClient } from '../../src/registry/registry-client.js';
-import { freePort, log, nodeRecord } from './support.js';
+import { curveServerOptions } from '../../src/security/curve-keys.js';
+import { admitClusterClients } from '../../src/security/zap-handler.js';
+import { curve, freePort, log, nodeRecord } from './support.js';
 
 /** Receives one request on the fake registry; returns the sender's routing id and the request's seq. */
 async function receiveRequest(router: Router): Promise<{ peer: Buffer; seq: number }> {
@@ -22,7 +24,7 @@ async function receiveRequest(router: Router): Promise<{ peer: Buffer; seq: numb
 describe('registry client', () => {
   it('requests to a dead registry reject within their timeout, one after another', async () => {
     const port = await freePort();
-    const client = RegistryClient.connect(`tcp://127.0.0.1:${port}`, { log, requestTimeoutMs: 300 });
+    const client = RegistryClient.connect(`tcp://127.0.0.1:${port}`, { curve, log, requestTimeoutMs: 300 });
     try {
       await assert.rejects(client.query(), /query to tcp:\/\/127\.0\.0\.1:\d+ not sent within 0\.3 s/);
       await assert.rejects(client.lookup('x'), /not sent within 0\.3 s/);
@@ -32,9 +34,10 @@ describe('registry client', () => {
   });
 
   it('drops a late reply and pairs each reply with its request by seq', async () => {
-    const router = new Router({ linger: 0, receiveTimeout: 3000 });
+    const releaseZap = await admitClusterClients(curve, log);
+    const router = new Router({ linger: 0, receiveTimeout: 3000, ...curveServerOptions(curve) });
     await router.bind('tcp://127.0.0.1:0');
-    const client = RegistryClient.connect(router.lastEndpoint!, { log, requestTimeoutMs: 300 });
+    const client = RegistryClient.connect(router.lastEndpoint!, { curve, log, requestTimeoutMs: 300 });
     try {
       const first = client.query('prefill');
       const late = await receiveRequest(router);
@@ -63,12 +66,13 @@ describe('registry client', () => {
     } finally {
       client.close();
       router.close();
+      releaseZap();
     }
   });
 
   it('bounds the wait queue and close() fails everything pending', async () => {
     const port = await freePort();
-    const client = RegistryClient.connect(`tcp://127.0.0.1:${port}`, { log, requestTimeoutMs: 10_000 });
+    const client = RegistryClient.connect(`tcp://127.0.0.1:${port}`, { curve, log, requestTimeoutMs: 10_000 });
     const pending = Array.from({ length: MAX_QUEUED + 1 }, () => client.query());
     const settled = Promise.allSettled(pending);
     await assert.rejects(client.query(), new RegExp(`${MAX_QUEUED} requests already waiting`));

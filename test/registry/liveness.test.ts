@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RegistryClient } from '../../src/registry/registry-client.js';
 import { startRegistry } from '../../src/registry/registry-server.js';
-import { freePort, log, nextChange, nodeRecord, startRegistryOn } from './support.js';
+import { curve, freePort, log, nextChange, nodeRecord, startRegistryOn } from './support.js';
 
 describe('registry liveness', () => {
   it('a node re-registers by itself after the registry restarts', async () => {
-    const first = await startRegistry({ host: '127.0.0.1', port: 0, log });
-    const client = RegistryClient.connect(first.url, { log, requestTimeoutMs: 500 });
+    const first = await startRegistry({ host: '127.0.0.1', port: 0, curve, log });
+    const client = RegistryClient.connect(first.url, { curve, log, requestTimeoutMs: 500 });
     const rec = nodeRecord('survivor', 'prefill', 32000);
     let second: Awaited<ReturnType<typeof startRegistry>> | undefined;
     try {
@@ -35,7 +35,7 @@ describe('registry liveness', () => {
 
   it('a node registering before the registry exists joins once it starts', async () => {
     const port = await freePort();
-    const client = RegistryClient.connect(`tcp://127.0.0.1:${port}`, { log, requestTimeoutMs: 300 });
+    const client = RegistryClient.connect(`tcp://127.0.0.1:${port}`, { curve, log, requestTimeoutMs: 300 });
     const rec = nodeRecord('early', 'decode', 32100);
     try {
       await assert.rejects(client.register(rec, { heartbeatIntervalMs: 100 }), /not sent within 0\.3 s|timed out/);
@@ -52,9 +52,9 @@ describe('registry liveness', () => {
   });
 
   it('a node that stops heartbeating expires and onChange reports it; a live one stays', async () => {
-    const server = await startRegistry({ host: '127.0.0.1', port: 0, heartbeatTimeoutMs: 1000, log });
-    const alive = RegistryClient.connect(server.url, { log });
-    const dying = RegistryClient.connect(server.url, { log });
+    const server = await startRegistry({ host: '127.0.0.1', port: 0, curve, heartbeatTimeoutMs: 1000, log });
+    const alive = RegistryClient.connect(server.url, { curve, log });
+    const dying = RegistryClient.connect(server.url, { curve, log });
     const aliveRec = nodeRecord('alive', 'decode', 32200);
     const dyingRec = nodeRecord('dying', 'prefill', 32201);
     try {

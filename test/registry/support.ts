@@ -1,8 +1,10 @@
 /**
- * Helpers for the registry tests: valid node records, a raw DEALER for speaking the wire protocol by
- * hand, bounded waits for membership changes, a port with nothing listening on it, and a registry
- * (re)started on a given port.
+ * Helpers for the registry tests: the cluster keys they use (from a secret of their own, so the
+ * user's default secret file is not touched), valid node records and owner tokens, a raw DEALER for
+ * speaking the wire protocol by hand, bounded waits for membership changes, a port with nothing
+ * listening on it, and a registry (re)started on a given port.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Dealer } from 'zeromq';
@@ -12,8 +14,15 @@ import type { MembershipChange } from '../../src/registry/membership.js';
 import { parseReply } from '../../src/registry/messages.js';
 import type { NodeRecord, RegisteredRole, RegistryReply } from '../../src/registry/protocol.js';
 import { startRegistry, type RegistryServer } from '../../src/registry/registry-server.js';
+import { curveClientOptions, curveKeys } from '../../src/security/curve-keys.js';
 
 export const log = createLogger('silent');
+export const curve = curveKeys(randomBytes(32));
+
+/** A fresh owner token, as a RegistryClient picks one per register. */
+export function ownerToken(): string {
+  return randomBytes(16).toString('hex');
+}
 
 /** A valid record; `port` keeps httpUrl unique (records with the same httpUrl replace each other). */
 export function nodeRecord(id: string, role: RegisteredRole, port: number): NodeRecord {
@@ -40,9 +49,9 @@ export function nextChange(server: RegistryServer, match: (c: MembershipChange) 
   return withTimeout(seen, ms, 'waiting for a registry change').finally(unsubscribe);
 }
 
-/** A DEALER that sends hand-made frames; its receive timeout bounds every wait for a reply. */
+/** A DEALER of the cluster that sends hand-made frames; its receive timeout bounds every wait for a reply. */
 export function rawDealer(url: string): Dealer {
-  const socket = new Dealer({ linger: 0, receiveTimeout: 3000 });
+  const socket = new Dealer({ linger: 0, receiveTimeout: 3000, ...curveClientOptions(curve) });
   socket.connect(url);
   return socket;
 }
@@ -74,7 +83,7 @@ export async function startRegistryOn(port: number, ms = 5000): Promise<Registry
   const deadline = Date.now() + ms;
   for (;;) {
     try {
-      return await startRegistry({ host: '127.0.0.1', port, log });
+      return await startRegistry({ host: '127.0.0.1', port, curve, log });
     } catch (err) {
       if (!/in use/i.test((err as Error).message) || Date.now() > deadline) throw err;
     }

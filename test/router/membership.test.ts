@@ -4,12 +4,18 @@
  * that refused connections comes back after a /health probe.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createLogger } from '../../src/log/logger.js';
 import type { NodeRecord, RegisteredRole } from '../../src/registry/protocol.js';
 import { RegistryClient } from '../../src/registry/registry-client.js';
 import { startRegistry } from '../../src/registry/registry-server.js';
 import type { NodeSource } from '../../src/router/node-source.js';
+import { loadClusterSecret, writeSecretFile } from '../../src/security/cluster-secret.js';
+import { curveKeys } from '../../src/security/curve-keys.js';
 import { hostedRegistrySource, remoteRegistrySource } from '../../src/router/registry-node-source.js';
 import { DEFAULT_ROUTER_OPTIONS, type RegistrySetting } from '../../src/router/options.js';
 import { startRouterWithRegistry } from '../../src/router/start-router-with-registry.js';
@@ -145,16 +151,21 @@ describe('membership', { timeout: 60_000 }, () => {
   for (const kind of ['host', 'remote'] as const) {
     test(`nodes registering with a ${kind === 'host' ? 'hosted' : 'remote'} registry (ZeroMQ) join the router, and leave when they deregister`, async () => {
       const log = createLogger('silent');
+      // The router reads the cluster secret from --cluster-secret-file; the nodes and the remote registry hold the same.
+      const dir = mkdtempSync(join(tmpdir(), 'pd-node-secret-'));
+      const clusterSecretFile = join(dir, 'cluster-secret');
+      writeSecretFile(clusterSecretFile, randomBytes(32));
+      const curve = curveKeys(loadClusterSecret(clusterSecretFile).key);
       const kv = new RoomBoard();
       const prefill = await FakeNode.start(goodPrefill(kv));
       const decode = await FakeNode.start(goodDecode(kv));
-      const remote = kind === 'remote' ? await startRegistry({ host: '127.0.0.1', port: 0, log }) : null;
+      const remote = kind === 'remote' ? await startRegistry({ host: '127.0.0.1', port: 0, curve, log }) : null;
       const setting: RegistrySetting = remote === null ? { kind: 'host', port: 0 } : { kind: 'remote', url: remote.url };
-      const both = await startRouterWithRegistry({ ...DEFAULT_ROUTER_OPTIONS, port: 0, logLevel: 'silent', registryPollMs: 10 }, setting);
+      const both = await startRouterWithRegistry({ ...DEFAULT_ROUTER_OPTIONS, port: 0, logLevel: 'silent', registryPollMs: 10, clusterSecretFile }, setting);
       const router = both.router;
       if (remote !== null) assert.equal(both.registryUrl, remote.url);
       assert.match(both.registryUrl, /^tcp:\/\/127\.0\.0\.1:[1-9]\d*$/, 'the bound endpoint nodes register with');
-      const clients = [RegistryClient.connect(both.registryUrl, { log }), RegistryClient.connect(both.registryUrl, { log })];
+      const clients = [RegistryClient.connect(both.registryUrl, { curve, log }), RegistryClient.connect(both.registryUrl, { curve, log })];
       try {
         await clients[0].register(record('prefill-1', 'prefill', prefill.url, 8100));
         await clients[1].register(record('decode-1', 'decode', decode.url));
@@ -173,6 +184,7 @@ describe('membership', { timeout: 60_000 }, () => {
         await remote?.close();
         await prefill.close();
         await decode.close();
+        rmSync(dir, { recursive: true, force: true });
       }
     });
   }
