@@ -50,6 +50,12 @@ export interface RouterOptions {
   nodeSource?: NodeSource;
   registryPollMs: number;
   logLevel: LogLevel;
+  /**
+   * SGLang's `--api-key`: clients must send `Authorization: Bearer KEY` (except /health* and
+   * /metrics*), and the router sends the same header to every node, whose `--api-key` is then the
+   * same key. null: the router's API is open and it presents no key.
+   */
+  apiKey: string | null;
 }
 
 export const DEFAULT_ROUTER_OPTIONS: Readonly<RouterOptions> = Object.freeze({
@@ -65,4 +71,5 @@ export const DEFAULT_ROUTER_OPTIONS: Readonly<RouterOptions> = Object.freeze({
   downBackoffSecs: 2,
   registryPollMs: 500,
   logLevel: 'info',
+  apiKey: null,
 });
