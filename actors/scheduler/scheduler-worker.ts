@@ -56,7 +56,9 @@ function createPool(layout: KvLayout, pages: number, wasm: boolean): { pool: KvP
 function pdSettings(o: NodeOptions, transfer: TransferActorClient | null): PdSettings | undefined {
   const common = { bootstrapTimeoutMs: o.bootstrapTimeoutSecs * 1000, transferTimeoutMs: o.transferTimeoutSecs * 1000, maxRooms: 4 * o.maxRunningRequests + 64 };
   if (o.role === 'decode') return { role: 'decode', ...common };
-  if (o.role === 'prefill') return { role: 'prefill', writer: transfer!, ...common };
+  // Unclaimed rooms hold no pages, only a tokenized prompt; a few times a decode node's own bound
+  // keeps a router's burst from evicting its own rooms before decode claims them.
+  if (o.role === 'prefill') return { role: 'prefill', writer: transfer!, ...common, maxUnclaimedRooms: 4 * common.maxRooms };
   return undefined;
 }
 

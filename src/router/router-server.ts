@@ -7,7 +7,7 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { requireApiKey } from '../server/api-key.js';
-import { errorBody, HttpError } from '../server/errors.js';
+import { errorBody, HttpError, sendHttpError } from '../server/errors.js';
 import { parseClientBody } from './client-body.js';
 import type { RouterContext } from './router-context.js';
 import { registerFlushCacheRoute } from './routes/flush-cache.js';
@@ -32,7 +32,7 @@ export function createRouterServer(ctx: RouterContext): FastifyInstance {
     }
   });
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err instanceof HttpError) return reply.code(err.status).send(errorBody(err.status, err.message, err.param, err.code));
+    if (err instanceof HttpError) return sendHttpError(reply, err);
     const status = err.statusCode ?? 500;
     if (status < 500) return reply.code(status).send(errorBody(status, err.message));
     ctx.log.error({ err, method: request.method, url: request.url }, 'unexpected error in a route');

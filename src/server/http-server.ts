@@ -18,7 +18,7 @@ import type { Logger } from '../log/logger.js';
 import type { NodeOptions } from '../node/options.js';
 import type { SchedulerClient } from '../node/scheduler-client.js';
 import { requireApiKey } from './api-key.js';
-import { errorBody, HttpError } from './errors.js';
+import { errorBody, HttpError, sendHttpError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
 import { InFlightIds } from './request-ids.js';
 import { registerCacheRoutes } from './routes/cache.js';
@@ -58,7 +58,7 @@ export async function createHttpServer({ client, options, logger, metrics: given
     else parseJson(request, quoteBootstrapRooms(text), done);
   });
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err instanceof HttpError) return reply.code(err.status).send(errorBody(err.status, err.message, err.param, err.code));
+    if (err instanceof HttpError) return sendHttpError(reply, err);
     if (err.validation) {
       const { message, param } = describeValidationError(err.validation);
       return reply.code(400).send(errorBody(400, message, param));

@@ -69,9 +69,11 @@ describe('PD room bounds and layout handshake, nodes addressed directly', () => 
     // Nobody sends these rooms to the prefill node, so they wait on decode until their timeout.
     const waiting = Array.from({ length: 68 }, (_, i) => postJson(`${decode.url}/generate`, body(1000 + i, prefill.bootstrapPort)));
     await new Promise((r) => setTimeout(r, 300));
-    const over = await postJson(`${decode.url}/generate`, body(5000, prefill.bootstrapPort));
-    assert.equal(over.status, 400, JSON.stringify(over.body));
-    assert.match(over.body.error.message, /too many rooms in flight \(68\)/);
+    const over = await fetch(`${decode.url}/generate`, { method: 'POST', body: body(5000, prefill.bootstrapPort), signal: AbortSignal.timeout(10_000) });
+    // A full node is a capacity refusal, not the client's fault.
+    assert.equal(over.status, 503);
+    assert.equal(over.headers.get('retry-after'), '1');
+    assert.match(((await over.json()) as { error: { message: string } }).error.message, /decode node is full: 68 rooms in flight/);
     const results = await Promise.all(waiting);
     assert.ok(results.every((r) => r.status === 504), JSON.stringify(results.map((r) => r.status)));
     await waitForFreePool(decode.url);
