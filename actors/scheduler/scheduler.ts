@@ -83,6 +83,8 @@ export class Scheduler {
       this.prefillRooms = new PrefillRooms({
         allocator: deps.allocator, writer: pd.writer, emit: deps.emit, log: deps.log, pageSize: deps.allocator.pageSize,
         bootstrapTimeoutMs: pd.bootstrapTimeoutMs, transferTimeoutMs: pd.transferTimeoutMs, maxParkedTargets: pd.maxRooms,
+        // As many ended rooms remembered as may wait unclaimed: each is a few words, and a late page
+        // list or request for any of them is still answered at once.
         maxUnclaimed: pd.maxUnclaimedRooms, maxPerPeer: pd.maxRooms, maxClosed: pd.maxUnclaimedRooms, now: this.now,
         onClaimed: (seq) => this.claimed(seq), onFailed,
       });

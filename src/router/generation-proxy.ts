@@ -94,7 +94,8 @@ export async function proxyGeneration(ctx: RouterContext, request: GenerationReq
       fullWaitMs = Math.max(fullWaitMs, result.retryAfterMs);
     }
     const retrying = attempt < maxRetries;
-    log.warn({ path, node: result.node.url, role: result.node.role, problem: result.message, attempt }, retrying ? 'attempt failed; retrying on a fresh pair' : 'attempt failed; no retries left');
+    // A full node is expected under load (info); a failing one is not (warn).
+    log[result.retryAfterMs === null ? 'warn' : 'info']({ path, node: result.node.url, role: result.node.role, problem: result.message, attempt }, retrying ? 'attempt failed; retrying on a fresh pair' : 'attempt failed; no retries left');
     if (retrying) ctx.metrics.retried(path);
   }
   return exhausted(failures, null);

@@ -95,6 +95,32 @@ describe('PD capacity through the router', () => {
     await waitForFreePool(decode.url, 10_000);
   });
 
+  test('beyond the unclaimed bound the oldest unclaimed room is evicted: 503 + Retry-After', async () => {
+    // --max-running-requests 4: 4 x 4 + 64 = 80 claimed rooms per decode node, 4 x 80 unclaimed.
+    const bound = 320;
+    const stranger = new AbortController();
+    const strangerBody = (i: number) => `{"text":"stranger ${i}","sampling_params":{"max_new_tokens":4},"bootstrap_host":"127.0.0.1","bootstrap_port":${prefill.bootstrapPort},"bootstrap_room":${7_500_000 + i}}`;
+    const oldest = fetch(`${prefill.url}/generate`, { method: 'POST', body: strangerBody(0), signal: stranger.signal });
+    await new Promise((r) => setTimeout(r, 200));
+    const rest = Array.from({ length: bound - 1 }, (_, i) => postJson(`${prefill.url}/generate`, strangerBody(i + 1), stranger.signal).catch(() => null));
+    try {
+      const deadline = Date.now() + 10_000;
+      while ((await poolStats(prefill)).pd_rooms < bound && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal((await poolStats(prefill)).pd_rooms, bound);
+      const newest = postJson(`${prefill.url}/generate`, strangerBody(bound), stranger.signal).catch(() => null);
+      const evicted = await oldest;
+      assert.equal(evicted.status, 503);
+      assert.equal(evicted.headers.get('retry-after'), '1');
+      assert.match(((await evicted.json()) as { error: { message: string } }).error.message, /waited longest/);
+      assert.equal((await poolStats(prefill)).pd_rooms, bound, 'the newest room took the evicted one\'s place');
+      rest.push(newest);
+    } finally {
+      stranger.abort();
+      await Promise.all(rest);
+    }
+    await waitForFreePool(prefill.url, 10_000);
+  });
+
   test('100 clients that disconnect mid-request: every page is free on both nodes soon after', async (t) => {
     const controllers = Array.from({ length: 100 }, () => new AbortController());
     let streaming = 0;
@@ -132,5 +158,45 @@ describe('PD capacity through the router', () => {
     t.diagnostic(`every page free ${prefillMs.toFixed(0)} ms (prefill) and ${decodeMs.toFixed(0)} ms (decode) after the last disconnect`);
     // Target 1 s; asserted with margin for a busy 2-core host.
     assert.ok(freeAfterMs < 3_000, `pages free after ${freeAfterMs.toFixed(0)} ms`);
+  });
+
+  describe('a room one side ended before the other side heard of it (nodes addressed directly)', () => {
+    const body = (room: number) => `{"text":"a room ended early","sampling_params":{"max_new_tokens":4},"bootstrap_host":"127.0.0.1","bootstrap_port":${prefill.bootstrapPort},"bootstrap_room":${room}}`;
+
+    test('decode failed the room before prefill got its request: the request fails at once', async () => {
+      const room = 8_100_001;
+      const leaving = new AbortController();
+      const decoded = postJson(`${decode.url}/generate`, body(room), leaving.signal).catch(() => null);
+      // Decode reserves pages and sends its page list at once (its pool is idle); then its client leaves.
+      await new Promise((r) => setTimeout(r, 300));
+      leaving.abort();
+      await decoded;
+      // Prefill confirms the unknown room is over, so decode frees its pages without a timeout.
+      await waitForFreePool(decode.url, 3_000);
+      const started = performance.now();
+      const late = await postJson(`${prefill.url}/generate`, body(room));
+      const ms = performance.now() - started;
+      assert.equal(late.status, 502, JSON.stringify(late.body));
+      assert.match(late.body.error.message, /decode node failed the request/);
+      assert.ok(ms < 5_000, `answered after ${ms.toFixed(0)} ms, not at the 30 s bootstrap timeout`);
+      await waitForFreePool(prefill.url, 3_000);
+    });
+
+    test('prefill\'s client left before decode claimed the room: decode is told at once', async () => {
+      const room = 8_100_002;
+      const leaving = new AbortController();
+      const prefilled = postJson(`${prefill.url}/generate`, body(room), leaving.signal).catch(() => null);
+      await new Promise((r) => setTimeout(r, 300));
+      leaving.abort();
+      await prefilled;
+      await waitForFreePool(prefill.url, 3_000);
+      const started = performance.now();
+      const late = await postJson(`${decode.url}/generate`, body(room));
+      const ms = performance.now() - started;
+      assert.equal(late.status, 502, JSON.stringify(late.body));
+      assert.match(late.body.error.message, /prefill node failed the request: request aborted/);
+      assert.ok(ms < 5_000, `answered after ${ms.toFixed(0)} ms, not at the 30 s bootstrap timeout`);
+      await waitForFreePool(decode.url, 3_000);
+    });
   });
 });
