@@ -95,6 +95,12 @@ export interface ModelInfo {
   kvEndpoint: KvEndpoint | null;
 }
 
+/**
+ * Retry-After of a capacity refusal: rooms turn over in well under a second at the bounds we keep,
+ * and HTTP's header takes whole seconds. The router caps how long it honours it (pd-attempt.ts).
+ */
+export const RETRY_AFTER_SECS = 1;
+
 /** Main thread -> scheduler. */
 export type SchedulerInbound =
   | { type: 'generate'; req: GenerateRequest }
@@ -117,12 +123,17 @@ export type SchedulerOutbound =
   | { type: 'init_failed'; message: string }
   /** The request is invalid (400 to the client); nothing was allocated for it. */
   | { type: 'rejected'; rid: string; message: string }
+  /** The node is full (rooms): 503 with Retry-After to the client; nothing was allocated for it. */
+  | { type: 'busy'; rid: string; message: string; retryAfterSecs: number }
   | { type: 'accepted'; rid: string; promptTokens: number }
   /** New output tokens since the last event; `text` is the newly decoded text (may be '' while a UTF-8 sequence is incomplete). */
   | { type: 'tokens'; rid: string; ids: number[]; text: string; logprobs?: TokenLogprob[]; topLogprobs?: (TokenLogprob[] | null)[] }
   | { type: 'finished'; rid: string; meta: FinishMeta }
-  /** Failed after acceptance (engine error, abort, pool can never fit it). */
-  | { type: 'failed'; rid: string; message: string; status: number }
+  /**
+   * Failed after acceptance (engine error, abort, pool can never fit it); `retryAfterSecs` with a
+   * 503 when the node gave the request's room up for capacity (prefill-rooms.ts).
+   */
+  | { type: 'failed'; rid: string; message: string; status: number; retryAfterSecs?: number }
   | { type: 'stats'; seq: number; stats: SchedulerStats }
   | { type: 'flushed'; seq: number; ok: boolean }
   /** Decode: pages are reserved (and granted to `writer`) for a room; ask the prefill node to fill them. */

@@ -15,6 +15,20 @@
  * A decode's page list can arrive before the prefill request itself (they travel different paths):
  * it is parked, bounded in number and time, and dropped if no request claims it.
  *
+ * Claimed and unclaimed rooms are bounded apart, so that strangers opening rooms on the HTTP port
+ * cannot lock the router's requests out:
+ * - An unclaimed room (request here, no page list yet) is not computed: it waits, holding no pages
+ *   and no running slot, until a decode node claims it (`onClaimed` queues it for prefill; SGLang's
+ *   bootstrap queue does the same). At most `maxUnclaimed` wait; one more evicts the oldest (answered
+ *   503 + Retry-After). A router's room is claimed within a control round trip once its decode node
+ *   has pages, so the rooms that sit unclaimed longest are the ones nobody will claim.
+ * - Claimed rooms are bounded per decode node (`maxPerPeer`): a page list beyond it is refused
+ *   (room_failed to decode, 503 + Retry-After to the request).
+ * - A room that ends before it was claimed is remembered (bounded, for the bootstrap timeout), from
+ *   either side: decode failed it before the request came (the request then fails at once), or this
+ *   side failed it (cancelled, evicted, timed out) before decode's page list came (decode is then
+ *   told at once, instead of holding its pages until its own timeout).
+ *
  * Every promise a room starts has a handler from the start: a link that cannot be made fails the
  * rooms waiting on it (with the reason), never the scheduler thread (an unhandled rejection there
  * would take every other request down with it).
@@ -22,7 +36,7 @@
 import type { Logger } from '../../src/log/logger.js';
 import { coalescePages, type KvEndpoint, type PageRun } from '../../src/transfer/kv-transfer.js';
 import type { KvAllocator } from '../allocator/kv-allocator.js';
-import type { FirstToken, SchedulerOutbound } from '../protocol/scheduler.js';
+import { RETRY_AFTER_SECS, type FirstToken, type SchedulerOutbound } from '../protocol/scheduler.js';
 import { wallNow } from '../transfer/room-notices.js';
 import type { RoomWriter } from './room-writer.js';
 import type { Sequence } from './sequence.js';
@@ -63,13 +77,27 @@ export interface PrefillRoomsDeps {
   bootstrapTimeoutMs: number;
   transferTimeoutMs: number;
   maxParkedTargets: number;
+  /** Rooms no decode node has claimed yet (they hold no pages); one more evicts the oldest. */
+  maxUnclaimed: number;
+  /** Claimed rooms per decode node. */
+  maxPerPeer: number;
+  /** Rooms remembered after they ended unclaimed (so the other side's late message is answered at once). */
+  maxClosed: number;
+  now: () => number;
+  /** A decode node claimed the room: its prompt may be computed now. */
+  onClaimed: (seq: Sequence) => void;
   /** The room failed here: answer the HTTP request with this error (pages are handled here). */
-  onFailed: (seq: Sequence, message: string, status: number) => void;
+  onFailed: (seq: Sequence, message: string, status: number, retryAfterSecs?: number) => void;
 }
 
 export class PrefillRooms {
   private readonly rooms = new Map<string, PrefillRoom>();
   private readonly parked = new Map<string, { target: RoomTarget; expires: number }>();
+  /** Rooms waiting for their page list, oldest first. */
+  private readonly unclaimed = new Set<string>();
+  private readonly claimedPerPeer = new Map<string, number>();
+  /** Rooms that ended unclaimed, oldest first: why, whether decode ended it, and until when it is remembered. */
+  private readonly closed = new Map<string, { message: string; byPeer: boolean; expires: number }>();
 
   constructor(private readonly deps: PrefillRoomsDeps) {}
 
@@ -81,20 +109,36 @@ export class PrefillRooms {
     return this.rooms.has(room);
   }
 
-  track(seq: Sequence, room: string, now: number): void {
+  /** A request for `room` arrived; returns why it fails at once (decode failed the room already), or null. */
+  track(seq: Sequence, room: string, now: number): string | null {
+    const closed = this.closed.get(room);
+    if (closed?.byPeer) {
+      this.closed.delete(room);
+      return closed.message;
+    }
     const r: PrefillRoom = { seq, target: null, deadline: now + this.deps.bootstrapTimeoutMs, connected: null, sentPages: 0, inflight: 0, ended: null, first: null, failed: null, notifyPeer: true, firstWriteAt: 0, completedAt: 0 };
     this.rooms.set(room, r);
     const parked = this.parked.get(room);
     if (parked) {
       this.parked.delete(room);
       this.setTarget(room, r, parked.target);
+      return null;
     }
+    if (this.unclaimed.size >= this.deps.maxUnclaimed) this.evictOldestUnclaimed();
+    this.unclaimed.add(room);
+    return null;
   }
 
   /** The decode node's page list for a room (kv_target). */
   target(room: string, target: RoomTarget, now: number): void {
     const r = this.rooms.get(room);
     if (r) return this.setTarget(room, r, target);
+    const closed = this.closed.get(room);
+    if (closed) {
+      this.closed.delete(room);
+      this.deps.emit({ type: 'room_failed_notice', room, peerId: target.peerId, message: closed.message });
+      return;
+    }
     if (this.parked.size >= this.deps.maxParkedTargets) {
       this.deps.emit({ type: 'room_failed_notice', room, peerId: target.peerId, message: 'prefill node has too many rooms waiting for their request; retry' });
       return;
@@ -137,7 +181,9 @@ export class PrefillRooms {
     if (parked?.target.peerId === peerId) this.parked.delete(room);
     const r = this.rooms.get(room);
     if (r && !r.failed) return this.fail(room, message, true);
-    if (!r) this.deps.emit({ type: 'room_failed_notice', room, peerId, message: 'room closed' });
+    if (r) return;
+    this.remember(room, message, true);
+    this.deps.emit({ type: 'room_failed_notice', room, peerId, message: 'room closed' });
   }
 
   peerLost(peerId: string, message: string): void {
@@ -158,9 +204,40 @@ export class PrefillRooms {
       }
     }
     for (const [room, p] of this.parked) if (now > p.expires) this.parked.delete(room);
+    for (const [room, c] of this.closed) {
+      if (now <= c.expires) break; // oldest first: the rest expire later
+      this.closed.delete(room);
+    }
+  }
+
+  /** Makes room for one more unclaimed room: the one that waited longest goes (503, Retry-After). */
+  private evictOldestUnclaimed(): void {
+    const [room] = this.unclaimed;
+    const r = this.rooms.get(room)!;
+    const message = `prefill node is full: ${this.deps.maxUnclaimed} rooms wait for a decode node to claim them and bootstrap_room ${room} waited longest; retry`;
+    this.fail(room, message, false);
+    this.deps.onFailed(r.seq, message, 503, RETRY_AFTER_SECS);
+  }
+
+  /** Remembers a room that ended before it was claimed, dropping the oldest beyond the bound. */
+  private remember(room: string, message: string, byPeer: boolean): void {
+    this.closed.delete(room); // re-inserted last: `sweep` relies on expiry order
+    if (this.closed.size >= this.deps.maxClosed) this.closed.delete(this.closed.keys().next().value!);
+    this.closed.set(room, { message, byPeer, expires: this.deps.now() + this.deps.bootstrapTimeoutMs });
   }
 
   private setTarget(room: string, r: PrefillRoom, target: RoomTarget): void {
+    this.unclaimed.delete(room);
+    const claimed = this.claimedPerPeer.get(target.peerId) ?? 0;
+    if (claimed >= this.deps.maxPerPeer) {
+      const message = `prefill node holds ${claimed} rooms for decode node ${target.peerId}, its bound; retry`;
+      this.deps.emit({ type: 'room_failed_notice', room, peerId: target.peerId, message });
+      this.fail(room, message, false); // told above; no target is kept, so nothing of it is written
+      this.deps.onFailed(r.seq, message, 503, RETRY_AFTER_SECS);
+      return;
+    }
+    this.claimedPerPeer.set(target.peerId, claimed + 1);
+    this.deps.onClaimed(r.seq);
     const needed = Math.ceil(r.seq.promptLen / this.deps.pageSize);
     if (target.pageIds.length < needed) {
       const message = `decode node reserved ${target.pageIds.length} pages for bootstrap_room ${room}, the prompt needs ${needed}`;
@@ -225,10 +302,21 @@ export class PrefillRooms {
       });
   }
 
+  /** The room leaves: its pages are free, and it no longer counts against any bound. */
+  private leave(room: string, r: PrefillRoom): void {
+    this.rooms.delete(room);
+    this.unclaimed.delete(room);
+    this.deps.allocator.release(r.seq.rid);
+    const peer = r.target?.peerId;
+    if (peer === undefined) return;
+    const claimed = this.claimedPerPeer.get(peer)! - 1;
+    if (claimed === 0) this.claimedPerPeer.delete(peer);
+    else this.claimedPerPeer.set(peer, claimed);
+  }
+
   /** Every write landed (the writer has sent, or is sending, the notice): the pages are free. */
   private succeed(room: string, r: PrefillRoom): void {
-    this.rooms.delete(room);
-    this.deps.allocator.release(r.seq.rid);
+    this.leave(room, r);
     const now = wallNow();
     this.deps.log.debug({ rid: r.seq.rid, room, transferMs: now - r.firstWriteAt, sinceFirstTokenMs: now - r.completedAt }, 'room transferred');
   }
@@ -240,10 +328,9 @@ export class PrefillRooms {
    */
   private settle(room: string, r: PrefillRoom): void {
     if (r.inflight > 0) return;
-    this.rooms.delete(room);
-    this.deps.allocator.release(r.seq.rid);
+    this.leave(room, r);
     const target = r.target;
-    if (!target) return;
+    if (!target) return this.remember(room, r.failed ?? 'failed', false);
     const notified = r.ended ?? (r.sentPages > 0 ? this.end(room, r, null) : Promise.resolve(false));
     void notified.then((sent) => {
       if (!sent && r.notifyPeer) this.deps.emit({ type: 'room_failed_notice', room, peerId: target.peerId, message: r.failed ?? 'failed' });

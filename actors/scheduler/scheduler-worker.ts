@@ -59,7 +59,9 @@ function pdSettings(o: NodeOptions, transfer: TransferActorClient | null): PdSet
   // Half the rooms per prefill peer: one that never delivers cannot hold them all (the rest of the
   // cluster keeps the other half), while one healthy peer still gets twice the running batch.
   if (o.role === 'decode') return { role: 'decode', grants: transfer!, maxRoomsPerPeer: 2 * o.maxRunningRequests + 32, ...common };
-  if (o.role === 'prefill') return { role: 'prefill', writer: transfer!, ...common };
+  // Unclaimed rooms hold no pages, only a tokenized prompt; a few times a decode node's own bound
+  // keeps a router's burst from evicting its own rooms before decode claims them.
+  if (o.role === 'prefill') return { role: 'prefill', writer: transfer!, ...common, maxUnclaimedRooms: 4 * common.maxRooms };
   return undefined;
 }
 

@@ -27,7 +27,7 @@ import { IncrementalDetokenizer } from '../../src/model/incremental-detokenizer.
 import { drawsPerToken, type Sampler } from '../../src/sampling/sampler.js';
 import { rowLogsumexp, topLogprobs } from '../../src/sampling/logprobs.js';
 import type { KvAllocator } from '../allocator/kv-allocator.js';
-import type { FinishReason, FirstToken, GenerateRequest, SchedulerOutbound, SchedulerStats, TokenLogprob } from '../protocol/scheduler.js';
+import { RETRY_AFTER_SECS, type FinishReason, type FirstToken, type GenerateRequest, type SchedulerOutbound, type SchedulerStats, type TokenLogprob } from '../protocol/scheduler.js';
 import type { RoomTarget } from './prefill-rooms.js';
 import { PrefillRooms } from './prefill-rooms.js';
 import { DecodeRooms, type RoomGrants } from './decode-rooms.js';
@@ -40,9 +40,13 @@ export interface SchedulerLimits {
   contextLength: number;
 }
 
-/** PD settings; absent for a colocated node. */
+/**
+ * PD settings; absent for a colocated node. `maxRooms`: rooms in total on a decode node, claimed
+ * rooms per decode node on a prefill node; `maxUnclaimedRooms` (prefill): rooms waiting for a
+ * decode node's page list (prefill-rooms.ts).
+ */
 export type PdSettings =
-  | { role: 'prefill'; writer: RoomWriter; bootstrapTimeoutMs: number; transferTimeoutMs: number; maxRooms: number }
+  | { role: 'prefill'; writer: RoomWriter; bootstrapTimeoutMs: number; transferTimeoutMs: number; maxRooms: number; maxUnclaimedRooms: number }
   | { role: 'decode'; grants: RoomGrants; bootstrapTimeoutMs: number; transferTimeoutMs: number; maxRooms: number; maxRoomsPerPeer: number };
 
 export interface SchedulerDeps {
@@ -73,12 +77,16 @@ export class Scheduler {
 
   constructor(private readonly limits: SchedulerLimits, private readonly deps: SchedulerDeps, pd?: PdSettings) {
     this.now = deps.now ?? Date.now;
-    const onFailed = (seq: Sequence, message: string, status: number): void => this.failed(seq, message, status);
+    const onFailed = (seq: Sequence, message: string, status: number, retryAfterSecs?: number): void => this.failed(seq, message, status, retryAfterSecs);
     if (pd?.role === 'prefill') {
       this.maxRooms = pd.maxRooms;
       this.prefillRooms = new PrefillRooms({
         allocator: deps.allocator, writer: pd.writer, emit: deps.emit, log: deps.log, pageSize: deps.allocator.pageSize,
-        bootstrapTimeoutMs: pd.bootstrapTimeoutMs, transferTimeoutMs: pd.transferTimeoutMs, maxParkedTargets: pd.maxRooms, onFailed,
+        bootstrapTimeoutMs: pd.bootstrapTimeoutMs, transferTimeoutMs: pd.transferTimeoutMs, maxParkedTargets: pd.maxRooms,
+        // As many ended rooms remembered as may wait unclaimed: each is a few words, and a late page
+        // list or request for any of them is still answered at once.
+        maxUnclaimed: pd.maxUnclaimedRooms, maxPerPeer: pd.maxRooms, maxClosed: pd.maxUnclaimedRooms, now: this.now,
+        onClaimed: (seq) => this.claimed(seq), onFailed,
       });
     } else if (pd?.role === 'decode') {
       this.maxRooms = pd.maxRooms;
@@ -125,7 +133,8 @@ export class Scheduler {
     const problem = this.checkPrompt(ids, req);
     if (problem) return this.deps.emit({ type: 'rejected', rid, message: problem });
     const pdProblem = this.checkPd(req);
-    if (pdProblem) return this.deps.emit({ type: 'rejected', rid, message: pdProblem });
+    if (pdProblem?.busy) return this.deps.emit({ type: 'busy', rid, message: pdProblem.message, retryAfterSecs: RETRY_AFTER_SECS });
+    if (pdProblem) return this.deps.emit({ type: 'rejected', rid, message: pdProblem.message });
     const detok = new IncrementalDetokenizer(this.deps.tokenizer, { skipSpecialTokens: req.sampling.skipSpecialTokens });
     const seq = new Sequence(req, ids, this.arrivals++, this.limits.contextLength, detok);
     this.byRid.set(rid, seq);
@@ -135,8 +144,21 @@ export class Scheduler {
       this.decodeRooms.preallocate(this.now());
       return;
     }
-    if (req.pd && this.prefillRooms) this.prefillRooms.track(seq, req.pd.room, this.now());
+    if (req.pd && this.prefillRooms) {
+      // Computed once a decode node claims the room (`claimed`), not before: see prefill-rooms.ts.
+      const closed = this.prefillRooms.track(seq, req.pd.room, this.now());
+      if (closed !== null) this.failed(seq, `decode node failed the request: ${closed}`, 502);
+      return;
+    }
     this.waiting.push(seq);
+  }
+
+  /** Prefill: a decode node claimed the sequence's room; it queues for compute in arrival order. */
+  private claimed(seq: Sequence): void {
+    if (!this.byRid.has(seq.rid)) return;
+    let at = this.waiting.length;
+    while (at > 0 && this.waiting[at - 1].arrival > seq.arrival) at--;
+    this.waiting.splice(at, 0, seq);
   }
 
   /** PD: the decode node's page list for a room (prefill role). */
@@ -179,7 +201,7 @@ export class Scheduler {
     if (this.decodeRooms) return this.decodeRooms.failedByPeer(room, message);
     if (!this.prefillRooms || peerId === undefined) return;
     const text = `decode node failed the request: ${message}`;
-    this.prefillRooms.failedByPeer(room, peerId, text);
+    this.prefillRooms.failedByPeer(room, peerId, message);
     const seq = this.seqOfRoom(room);
     if (seq) this.failed(seq, text, 502);
   }
@@ -198,12 +220,14 @@ export class Scheduler {
     this.decodeRooms?.preallocate(now);
   }
 
-  private checkPd(req: GenerateRequest): string | null {
+  /** `busy`: a capacity refusal (503 + Retry-After), else bad input (400). */
+  private checkPd(req: GenerateRequest): { message: string; busy: boolean } | null {
     // Without PD fields a PD node serves the request alone (health probes, direct tests); a colocated
     // node ignores PD fields.
     if (!req.pd || (!this.prefillRooms && !this.decodeRooms)) return null;
-    if (this.seqOfRoom(req.pd.room) || this.prefillRooms?.has(req.pd.room) || this.decodeRooms?.has(req.pd.room)) return `bootstrap_room ${req.pd.room} is already in flight`;
-    if (this.openRooms() >= this.maxRooms) return `too many rooms in flight (${this.maxRooms}); retry later`;
+    if (this.seqOfRoom(req.pd.room) || this.prefillRooms?.has(req.pd.room) || this.decodeRooms?.has(req.pd.room)) return { message: `bootstrap_room ${req.pd.room} is already in flight`, busy: false };
+    // Prefill rooms are bounded when claimed (per decode node) and while unclaimed (by eviction): prefill-rooms.ts.
+    if (this.decodeRooms && this.decodeRooms.size >= this.maxRooms) return { message: `decode node is full: ${this.maxRooms} rooms in flight; retry`, busy: true };
     return null;
   }
 
@@ -445,10 +469,10 @@ export class Scheduler {
   }
 
   /** Answers a request with an error; its room (if any) was already dealt with. */
-  private failed(seq: Sequence, message: string, status: number): void {
+  private failed(seq: Sequence, message: string, status: number, retryAfterSecs?: number): void {
     if (!this.byRid.has(seq.rid)) return;
     this.remove(seq);
-    this.deps.emit({ type: 'failed', rid: seq.rid, message, status });
+    this.deps.emit({ type: 'failed', rid: seq.rid, message, status, retryAfterSecs });
   }
 
   /** Ends a PD room from this side; the room code then owns the sequence's pages. */

@@ -66,6 +66,7 @@ export const NODE_FLAGS: readonly NodeFlag[] = [
   flag('disaggregation-transfer-timeout', 'transferTimeoutSecs', 'PD: seconds one KV transfer may take before its request fails.', positiveSeconds),
   flag('disaggregation-peer-timeout', 'peerTimeoutSecs', 'PD: seconds without an answer from a peer node before its requests fail and free their pages.', positiveSeconds),
   flag('cluster-secret-file', 'clusterSecretFile', `PD: ${CLUSTER_SECRET_HELP}`, nonEmpty, CLUSTER_SECRET_DEFAULT),
+  flag('api-key', 'apiKey', 'Require "Authorization: Bearer KEY" on the HTTP API (SGLang\'s --api-key); /health and /metrics stay open. Give the router the same key: it presents it to the nodes.', nonEmpty, 'none: the API is open'),
   flag('model-path', 'modelPath', 'Hugging Face model directory (config.json, *.safetensors, tokenizer.json).', nonEmpty, 'the built-in tiny model, generated once and cached'),
   flag('served-model-name', 'servedModelName', 'Model name reported by /v1/models and accepted in "model" fields.', nonEmpty, 'the model path'),
   flag('host', 'host', 'Address to listen on.', nonEmpty),

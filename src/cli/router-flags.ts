@@ -82,6 +82,15 @@ const VALUE_FLAGS: readonly ValueFlag[] = [
   },
   option('log-level', 'LEVEL', 'logLevel', `Log level (${LOG_LEVELS.join(', ')}); logs go to stderr as JSON.`, (f, raw) => oneOf(f, raw, LOG_LEVELS)),
   {
+    name: 'api-key',
+    arg: 'KEY',
+    describe: 'Require "Authorization: Bearer KEY" from clients (/health and /metrics stay open), and present the same header to every node: start the nodes with the same --api-key.',
+    defaultText: 'none: the API is open and nodes get no key',
+    apply: (flags, raw) => {
+      flags.options.apiKey = nonEmpty('--api-key', raw);
+    },
+  },
+  {
     name: 'registry-port',
     arg: 'PORT',
     describe: 'Host the registry (ZeroMQ) on this port of --host; nodes register with tcp://HOST:PORT.',

@@ -51,6 +51,11 @@ export interface NodeOptions {
    * created on first use.
    */
   clusterSecretFile: string | null;
+  /**
+   * SGLang's `--api-key`: the HTTP API wants `Authorization: Bearer KEY` (except /health* and
+   * /metrics*; src/server/api-key.ts); null: open.
+   */
+  apiKey: string | null;
 }
 
 export const DEFAULT_NODE_OPTIONS: Readonly<NodeOptions> = Object.freeze({
@@ -77,4 +82,5 @@ export const DEFAULT_NODE_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   transferTimeoutSecs: 30,
   peerTimeoutSecs: 1.5,
   clusterSecretFile: null,
+  apiKey: null,
 });

@@ -5,8 +5,11 @@ export type GenerateEvent =
   | { type: 'accepted'; promptTokens: number }
   | { type: 'tokens'; ids: number[]; text: string; logprobs?: TokenLogprob[]; topLogprobs?: (TokenLogprob[] | null)[] }
   | { type: 'finished'; meta: FinishMeta }
-  /** 400 for invalid input, 503 when shutting down, 500 for engine failures. Terminal. */
-  | { type: 'error'; status: number; message: string };
+  /**
+   * 400 for invalid input, 503 when shutting down or full (then with `retryAfterSecs`), 500 for
+   * engine failures. Terminal.
+   */
+  | { type: 'error'; status: number; message: string; retryAfterSecs?: number };
 
 /** The main thread's handle on the scheduler actor. */
 export interface SchedulerClient {

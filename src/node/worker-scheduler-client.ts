@@ -148,8 +148,11 @@ export class WorkerSchedulerClient implements SchedulerClient {
       case 'rejected':
         this.settle(msg.rid, { type: 'error', status: 400, message: msg.message });
         return;
+      case 'busy':
+        this.settle(msg.rid, { type: 'error', status: 503, message: msg.message, retryAfterSecs: msg.retryAfterSecs });
+        return;
       case 'failed':
-        this.settle(msg.rid, { type: 'error', status: msg.status, message: msg.message });
+        this.settle(msg.rid, { type: 'error', status: msg.status, message: msg.message, retryAfterSecs: msg.retryAfterSecs });
         return;
       case 'kv_request':
       case 'room_failed_notice':

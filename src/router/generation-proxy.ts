@@ -4,6 +4,11 @@
  *   and fresh rooms: a room is never reused, so a node still cleaning up the old one cannot mix the
  *   two. At most `maxRetries` retries; only failures before anything reached the client are retried.
  * - A timeout is not retried: the request's time budget is spent (504).
+ * - A node that answered 503 with Retry-After is full, not broken: the next attempt avoids it if
+ *   another pair is free, else goes back to it after its Retry-After (at most MAX_RETRY_AFTER_MS,
+ *   plus up to half again at random so that a burst of refused requests does not come back at
+ *   once). Both count against `maxRetries`. When every attempt found a full node the client gets
+ *   503 with Retry-After, never a 4xx: the client did nothing wrong.
  * - When no attempt succeeds, the client gets one error naming every attempt and why no further pair
  *   was possible: status 503, or the last 5xx a node answered (e.g. its own 503 for overload), so
  *   clients' retry logic still sees the node's verdict.
@@ -11,6 +16,7 @@
  *   and stops the retries.
  * - Every log line about the request carries its rid (the client's, or a fresh one) and its room(s).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { requestLogger } from '../log/logger.js';
 import { batchSize, mintRoom, withBootstrap } from './bootstrap-fields.js';
 import type { ClientStream } from './client-stream.js';
@@ -28,11 +34,15 @@ export interface GenerationRequest {
   rid: string;
 }
 
-/** Nothing was relayed: the client gets this error. */
+/** Longest Retry-After the router honours before trying a full node again (a node's word is a hint, the client is waiting). */
+export const MAX_RETRY_AFTER_MS = 5_000;
+
+/** Nothing was relayed: the client gets this error (with Retry-After when every node tried was full). */
 export interface ProxyError {
   kind: 'error';
   status: number;
   message: string;
+  retryAfterSecs?: number;
 }
 
 export type ProxyOutcome = Answer | Streamed | ProxyError | { kind: 'aborted' };
@@ -43,12 +53,21 @@ export async function proxyGeneration(ctx: RouterContext, request: GenerationReq
   const wantLogprobs = path === '/generate' && json.return_logprob === true;
   const empty = Object.keys(json).length === 0;
   const exclude = new Set<UpstreamNode>();
+  /** Nodes that answered full (503 + Retry-After), and the longest wait they asked for. */
+  const full = new Set<UpstreamNode>();
+  let fullWaitMs = 0;
   const failures: Failure[] = [];
   const maxRetries = ctx.options.maxRetries;
 
   for (let attempt = 0; attempt <= maxRetries; attempt++) {
     if (signal.aborted) return { kind: 'aborted' };
-    const pair = ctx.pickPair(exclude);
+    let pair = full.size === 0 ? ctx.pickPair(exclude) : ctx.pickPair(new Set([...exclude, ...full]));
+    if (typeof pair === 'string' && full.size > 0) {
+      // Only full nodes are left: come back to them once they said they may have room.
+      await sleep(Math.min(fullWaitMs, MAX_RETRY_AFTER_MS) * (1 + Math.random() / 2), undefined, { signal }).catch(() => undefined);
+      if (signal.aborted) return { kind: 'aborted' };
+      pair = ctx.pickPair(exclude);
+    }
     if (typeof pair === 'string') {
       requestLogger(ctx.log, rid).warn({ path, problem: pair, attempts: attempt }, 'no prefill/decode pair to send the request to');
       return exhausted(failures, pair);
@@ -69,9 +88,14 @@ export async function proxyGeneration(ctx: RouterContext, request: GenerationReq
     if (result.kind !== 'failed') return result;
     if (result.cause === 'timeout') return { kind: 'error', status: 504, message: result.message };
     failures.push(result);
-    exclude.add(result.node);
+    if (result.retryAfterMs === null) exclude.add(result.node);
+    else {
+      full.add(result.node);
+      fullWaitMs = Math.max(fullWaitMs, result.retryAfterMs);
+    }
     const retrying = attempt < maxRetries;
-    log.warn({ path, node: result.node.url, role: result.node.role, problem: result.message, attempt }, retrying ? 'attempt failed; retrying on a fresh pair' : 'attempt failed; no retries left');
+    // A full node is expected under load (info); a failing one is not (warn).
+    log[result.retryAfterMs === null ? 'warn' : 'info']({ path, node: result.node.url, role: result.node.role, problem: result.message, attempt }, retrying ? 'attempt failed; retrying on a fresh pair' : 'attempt failed; no retries left');
     if (retrying) ctx.metrics.retried(path);
   }
   return exhausted(failures, null);
@@ -82,9 +106,11 @@ function exhausted(failures: readonly Failure[], noPair: string | null): ProxyEr
   const answered = failures.filter((f) => f.status !== null);
   const tried = failures.map((f, i) => `attempt ${i + 1}: ${f.message}`).join('; ');
   const after = noPair === null ? '' : `; no further pair: ${noPair}`;
+  const last = answered.at(-1);
   return {
     kind: 'error',
-    status: answered.at(-1)?.status ?? 503,
+    status: last?.status ?? 503,
     message: `no prefill/decode pair could serve the request (${tried}${after})`,
+    retryAfterSecs: last?.retryAfterMs == null ? undefined : Math.ceil(last.retryAfterMs / 1000),
   };
 }

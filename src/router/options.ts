@@ -52,6 +52,12 @@ export interface RouterOptions {
   /** The cluster secret's file, for the registry this router hosts or reads; null: the default (cluster-secret.ts). */
   clusterSecretFile: string | null;
   logLevel: LogLevel;
+  /**
+   * SGLang's `--api-key`: clients must send `Authorization: Bearer KEY` (except /health* and
+   * /metrics*), and the router sends the same header to every node, whose `--api-key` is then the
+   * same key. null: the router's API is open and it presents no key.
+   */
+  apiKey: string | null;
 }
 
 export const DEFAULT_ROUTER_OPTIONS: Readonly<RouterOptions> = Object.freeze({
@@ -68,4 +74,5 @@ export const DEFAULT_ROUTER_OPTIONS: Readonly<RouterOptions> = Object.freeze({
   registryPollMs: 500,
   clusterSecretFile: null,
   logLevel: 'info',
+  apiKey: null,
 });

@@ -12,6 +12,8 @@
  *   is awaited (bounded by the request timeout) before anything is relayed.
  * - A stream that breaks after it started ends with an SSE error event and [DONE]: 504 for a
  *   timeout, 502 otherwise. The client learns which node failed.
+ * - A 503 with Retry-After is a node saying it is full (not broken): the failure carries the wait, so
+ *   the caller retries elsewhere, or on the same node once the wait is over.
  * - A decode answer is streamed only when it is a 200 `text/event-stream`; anything else is relayed
  *   whole with its status and content type.
  */
@@ -44,6 +46,8 @@ export interface Failure {
   cause: UpstreamFailureKind | 'http';
   /** The node's 5xx status, for `http`. */
   status: number | null;
+  /** A full node's 503 named when to come back (Retry-After, in ms); null for any other failure. */
+  retryAfterMs: number | null;
   message: string;
 }
 
@@ -166,7 +170,10 @@ async function readAnswer(req: UpstreamRequest, node: UpstreamNode): Promise<Ans
     const res = await req.response;
     const body = await req.text();
     const status = res.statusCode ?? 0;
-    if (status >= 500) return { kind: 'failed', node, cause: 'http', status, message: `${node.role} node ${node.url} answered ${status}: ${errorMessage(body)}` };
+    if (status >= 500) {
+      const retryAfterMs = status === 503 ? retryAfter(res.headers['retry-after']) : null;
+      return { kind: 'failed', node, cause: 'http', status, retryAfterMs, message: `${node.role} node ${node.url} answered ${status}: ${errorMessage(body)}` };
+    }
     return { kind: 'answer', status, contentType: res.headers['content-type'] ?? 'application/json', body };
   } catch (err) {
     return failure(node, err);
@@ -175,7 +182,15 @@ async function readAnswer(req: UpstreamRequest, node: UpstreamNode): Promise<Ans
 
 function failure(node: UpstreamNode, err: unknown): Failure {
   const e = asUpstreamError(err);
-  return { kind: 'failed', node, cause: e.kind, status: null, message: `${node.role} node ${node.url}: ${e.message}` };
+  return { kind: 'failed', node, cause: e.kind, status: null, retryAfterMs: null, message: `${node.role} node ${node.url}: ${e.message}` };
+}
+
+/** Retry-After in ms: delay-seconds or an HTTP date (RFC 9110 10.2.3); null when absent or unreadable. */
+function retryAfter(value: string | undefined): number | null {
+  if (value === undefined) return null;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
 }
 
 function asUpstreamError(err: unknown): UpstreamError {

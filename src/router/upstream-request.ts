@@ -13,6 +13,7 @@
  */
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import { bearer } from '../server/api-key.js';
 
 export type UpstreamFailureKind = 'connect' | 'reset' | 'timeout' | 'cancelled';
 
@@ -43,6 +44,8 @@ export interface UpstreamCall {
   body?: string;
   timeoutMs: number;
   connectTimeoutMs: number;
+  /** Sent as `Authorization: Bearer KEY` (the nodes' --api-key); null: none. */
+  apiKey: string | null;
 }
 
 export class UpstreamRequest {
@@ -75,6 +78,7 @@ export class UpstreamRequest {
     const url = new URL(call.url);
     const secure = url.protocol === 'https:';
     const headers: http.OutgoingHttpHeaders = { accept: 'application/json, text/event-stream' };
+    if (call.apiKey !== null) headers.authorization = bearer(call.apiKey);
     if (call.body !== undefined) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = Buffer.byteLength(call.body);

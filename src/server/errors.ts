@@ -2,22 +2,34 @@
  * Error responses. Decision: every error, on every route, has OpenAI's shape
  * `{ error: { message, type, param, code } }` so the official clients raise typed errors and SGLang
  * users still find `error.message`. All 4xx are `invalid_request_error` (as OpenAI does, 404 included).
+ * A full node answers 503 with Retry-After (never a 4xx: the client did nothing wrong).
  */
+import type { FastifyReply } from 'fastify';
 export interface ErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
 }
 
-/** Thrown by route code; the server's error handler turns it into the JSON error body. */
+/**
+ * Thrown by route code; the server's error handler turns it into the JSON error body.
+ * `retryAfterSecs`: a capacity refusal (503) says when to come back, as the Retry-After header.
+ */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
     readonly param: string | null = null,
     readonly code: string | null = null,
+    readonly retryAfterSecs: number | null = null,
   ) {
     super(message);
     this.name = 'HttpError';
   }
+}
+
+/** Answers `err` (status, Retry-After if any, JSON error body); shared by the node's and the router's error handlers. */
+export function sendHttpError(reply: FastifyReply, err: HttpError): FastifyReply {
+  if (err.retryAfterSecs !== null) void reply.header('retry-after', String(err.retryAfterSecs));
+  return reply.code(err.status).send(errorBody(err.status, err.message, err.param, err.code));
 }
 
 export function errorBody(status: number, message: string, param: string | null = null, code: string | null = null): ErrorBody {

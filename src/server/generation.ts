@@ -51,7 +51,7 @@ export type RunEvent =
   | { type: 'accepted'; run: Run }
   | { type: 'tokens'; run: Run; ids: number[]; text: string; logprobs: TokenLogprob[]; topLogprobs: (TokenLogprob[] | null)[] }
   | { type: 'finished'; run: Run }
-  | { type: 'error'; run: Run; status: number; message: string };
+  | { type: 'error'; run: Run; status: number; message: string; retryAfterSecs?: number };
 
 export interface GenerationDeps {
   client: SchedulerClient;
@@ -146,7 +146,7 @@ export class GenerationBatch {
       case 'error':
         this.end(run, 'failed', e.status < 500 ? 'rejected' : 'failed');
         run.log[e.status < 500 ? 'info' : 'error']({ status: e.status, error: e.message }, 'request failed');
-        onEvent({ type: 'error', run, status: e.status, message: e.message });
+        onEvent({ type: 'error', run, status: e.status, message: e.message, retryAfterSecs: e.retryAfterSecs });
         return;
     }
   }

@@ -8,6 +8,7 @@
  *   naming the field, never a silent reinterpretation.
  * - Bodies are parsed as JSON whatever their content type (or none): `curl -d` sends
  *   form-urlencoded, fetch sends text/plain, and SGLang accepts both.
+ * - With `--api-key`, every route but /health* and /metrics* wants the key (api-key.ts).
  * - Every error is JSON `{ error: { message, type, param, code } }` (see errors.ts); unknown routes
  *   are 404; unexpected exceptions are logged and answered with 500, never a crash.
  */
@@ -16,7 +17,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { Logger } from '../log/logger.js';
 import type { NodeOptions } from '../node/options.js';
 import type { SchedulerClient } from '../node/scheduler-client.js';
-import { errorBody, HttpError } from './errors.js';
+import { requireApiKey } from './api-key.js';
+import { errorBody, HttpError, sendHttpError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
 import { InFlightIds } from './request-ids.js';
 import { registerCacheRoutes } from './routes/cache.js';
@@ -56,7 +58,7 @@ export async function createHttpServer({ client, options, logger, metrics: given
     else parseJson(request, quoteBootstrapRooms(text), done);
   });
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err instanceof HttpError) return reply.code(err.status).send(errorBody(err.status, err.message, err.param, err.code));
+    if (err instanceof HttpError) return sendHttpError(reply, err);
     if (err.validation) {
       const { message, param } = describeValidationError(err.validation);
       return reply.code(400).send(errorBody(400, message, param));
@@ -67,6 +69,7 @@ export async function createHttpServer({ client, options, logger, metrics: given
     return reply.code(500).send(errorBody(500, 'internal server error'));
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody(404, `no route for ${request.method} ${request.url}`)));
+  requireApiKey(app, options.apiKey);
 
   const servedModelName = options.servedModelName ?? client.model.servedModelName;
   const metrics = given ?? new ServerMetrics(servedModelName);

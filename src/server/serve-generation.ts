@@ -36,7 +36,7 @@ export async function serveGeneration(
   const batch = new GenerationBatch(deps, requests, { observe: true, arrivedAt: performance.now() - reply.elapsedTime });
   const sse = format.stream ? new SseStream(reply) : null;
   let pending: unknown[] = [];
-  let failure: { status: number; message: string } | null = null;
+  let failure: { status: number; message: string; retryAfterSecs?: number } | null = null;
   let disconnected = false;
 
   const onClose = (): void => {
@@ -50,7 +50,7 @@ export async function serveGeneration(
   const started = batch.start((e) => {
     if (disconnected) return;
     if (e.type === 'error') {
-      failure ??= { status: e.status, message: e.message };
+      failure ??= { status: e.status, message: e.message, retryAfterSecs: e.retryAfterSecs };
       batch.abort('another prompt of the same request failed');
       if (sse?.isOpen) {
         sse.send(errorBody(e.status, e.message));
@@ -78,9 +78,9 @@ export async function serveGeneration(
     return undefined;
   }
   if (failure !== null) {
-    const { status, message } = failure;
+    const { status, message, retryAfterSecs } = failure;
     if (sse?.isOpen) return undefined;
-    throw new HttpError(status, message);
+    throw new HttpError(status, message, null, null, retryAfterSecs ?? null);
   }
   if (sse === null) return format.body(batch.runs);
   sse.open();

@@ -145,12 +145,16 @@ describe('PD rooms and handshake, nodes addressed directly', () => {
     const duplicate = await postJson(`${decode.url}/generate`, body(room));
     assert.equal(duplicate.status, 400);
     assert.match(duplicate.body.error.message, /already in flight/);
-    // Prefill got a request for a room no decode node claims: it computes its part and answers, and
-    // the room (holding the prompt's pages for a decode node that never comes) is reclaimed.
-    const lonely = await postJson(`${prefill.url}/generate`, body('12345'));
-    assert.equal(lonely.status, 200, JSON.stringify(lonely.body));
-    const pending = (await (await fetch(`${prefill.url}/get_server_info`)).json()) as { scheduler_stats: { pd_rooms: number } };
+    // Prefill got a request for a room no decode node claims: it waits unclaimed (no pages, not
+    // computed) and fails at the bootstrap timeout.
+    const lonely = postJson(`${prefill.url}/generate`, body('12345'));
+    await new Promise((r) => setTimeout(r, 300));
+    const pending = (await (await fetch(`${prefill.url}/get_server_info`)).json()) as { scheduler_stats: { pd_rooms: number; free_pages: number; total_pages: number } };
     assert.equal(pending.scheduler_stats.pd_rooms, 1);
+    assert.equal(pending.scheduler_stats.free_pages, pending.scheduler_stats.total_pages, 'an unclaimed room holds no pages');
+    const unclaimed = await lonely;
+    assert.equal(unclaimed.status, 504, JSON.stringify(unclaimed.body));
+    assert.match(unclaimed.body.error.message, /no decode node claimed bootstrap_room 12345 within 1 s/);
     const timedOut = await first;
     assert.equal(timedOut.status, 504, JSON.stringify(timedOut.body));
     assert.match(timedOut.body.error.message, /prefill node did not deliver the KV cache within 2 s/);
@@ -164,7 +168,8 @@ describe('PD rooms and handshake, nodes addressed directly', () => {
     const [p, d] = await Promise.all([postJson(`${prefill.url}/generate`, body(room)), postJson(`${other.url}/generate`, body(room))]);
     assert.equal(d.status, 502, JSON.stringify(d.body));
     assert.match(d.body.error.message, /model mismatch: decode node serves .* prefill node serves/);
-    assert.equal(p.status, 200, 'prefill computed its part; no KV went anywhere');
+    // Prefill's room was never claimed (the handshake refused it): its request fails too, uncomputed.
+    assert.equal(p.status, 502, JSON.stringify(p.body));
     await waitForFreePool(prefill.url);
     await waitForFreePool(other.url);
     await killProcess(other, 'SIGTERM');

@@ -76,9 +76,11 @@ describe('PD room bounds and layout handshake, nodes addressed directly', () => 
     assert.match(overPeer.body.error.message, new RegExp(`decode node holds ${perPeer} rooms for prefill node 127\\.0\\.0\\.1:${prefill.bootstrapPort} \\(cap ${perPeer}\\)`));
     waiting.push(...Array.from({ length: 68 - perPeer }, (_, i) => postJson(`${decode.url}/generate`, body(2000 + i, 1))));
     await new Promise((r) => setTimeout(r, 300));
-    const over = await postJson(`${decode.url}/generate`, body(5001, 1));
-    assert.equal(over.status, 400, JSON.stringify(over.body));
-    assert.match(over.body.error.message, /too many rooms in flight \(68\)/);
+    const over = await fetch(`${decode.url}/generate`, { method: 'POST', body: body(5001, 1), signal: AbortSignal.timeout(10_000) });
+    // A full node is a capacity refusal, not the client's fault.
+    assert.equal(over.status, 503);
+    assert.equal(over.headers.get('retry-after'), '1');
+    assert.match(((await over.json()) as { error: { message: string } }).error.message, /decode node is full: 68 rooms in flight/);
     const results = await Promise.all(waiting);
     // the real prefill node answers pings: its rooms time out (504); the silent port is declared lost first (502)
     const statuses = results.map((r) => r.status);

@@ -55,7 +55,7 @@ describe('parseRouterFlags', () => {
     const flags = parseRouterFlags([
       '--decode', 'http://d:1', '--policy', 'power_of_two', '--max-retries', '0', '--request-timeout-secs', '30',
       '--connect-timeout-secs', '0.5', '--control-timeout-secs', '2', '--down-backoff-secs', '1.5',
-      '--registry-poll-ms', '100', '--log-level', 'debug', '--registry-url', 'tcp://10.0.0.9:5757',
+      '--registry-poll-ms', '100', '--log-level', 'debug', '--registry-url', 'tcp://10.0.0.9:5757', '--api-key', 'sk-abc',
     ]);
     assert.deepEqual(flags.options, {
       ...DEFAULT_ROUTER_OPTIONS,
@@ -68,6 +68,7 @@ describe('parseRouterFlags', () => {
       downBackoffSecs: 1.5,
       registryPollMs: 100,
       logLevel: 'debug',
+      apiKey: 'sk-abc',
     });
     assert.deepEqual(flags.registry, { kind: 'remote', url: 'tcp://10.0.0.9:5757' });
     assert.deepEqual(parseRouterFlags(['--registry-port', '0']).registry, { kind: 'host', port: 0 });

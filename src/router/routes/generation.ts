@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { performance } from 'node:perf_hooks';
-import { errorBody } from '../../server/errors.js';
+import { HttpError, sendHttpError } from '../../server/errors.js';
 import { refuseBootstrapFields } from '../bootstrap-fields.js';
 import { clientObject, logRid, type ClientBody, type ClientObject } from '../client-body.js';
 import { ClientStream } from '../client-stream.js';
@@ -50,7 +50,7 @@ function respond(reply: FastifyReply, outcome: ProxyOutcome): FastifyReply | und
     case 'answer':
       return reply.code(outcome.status).header('content-type', outcome.contentType).send(outcome.body);
     case 'error':
-      return reply.code(outcome.status).send(errorBody(outcome.status, outcome.message));
+      return sendHttpError(reply, new HttpError(outcome.status, outcome.message, null, null, outcome.retryAfterSecs ?? null));
     case 'aborted':
       if (!reply.sent) reply.hijack();
       return undefined;
