@@ -1,6 +1,7 @@
 /**
  * pd-node as a library. `startNode` runs a node (colocated, prefill or decode) in-process,
- * `startRouter` / `startRouterWithRegistry` a PD router, `startRegistry` a registry; the rest are the
+ * `startRouter` / `startRouterWithRegistry` a PD router, `startRegistry` a registry (with
+ * `curveKeys(loadClusterSecret(file).key)`, as registry clients); the rest are the
  * typed building blocks (model files, KV layout, engine, transfer and protocol types) for programs
  * that embed or extend it.
  */
@@ -34,6 +35,8 @@ export { DEFAULT_ROUTER_OPTIONS, POLICIES, type RouterOptions, type PolicyName, 
 export type { NodeSource } from './router/node-source.js';
 export { startRegistry, type RegistryServer } from './registry/registry-server.js';
 export { RegistryClient } from './registry/registry-client.js';
+export { loadClusterSecret, type ClusterSecret } from './security/cluster-secret.js';
+export { curveKeys, type CurveKeys } from './security/curve-keys.js';
 export type { NodeRecord, RegisteredRole, ModelIdentity } from './registry/protocol.js';
 export { type KvEndpoint, type KvManager, type KvSender, type KvReceiver, type PageRun, type PoolRegion, coalescePages } from './transfer/kv-transfer.js';
 export { createKvManager } from './transfer/backends.js';

@@ -55,7 +55,7 @@ describe('parseRouterFlags', () => {
     const flags = parseRouterFlags([
       '--decode', 'http://d:1', '--policy', 'power_of_two', '--max-retries', '0', '--request-timeout-secs', '30',
       '--connect-timeout-secs', '0.5', '--control-timeout-secs', '2', '--down-backoff-secs', '1.5',
-      '--registry-poll-ms', '100', '--log-level', 'debug', '--registry-url', 'tcp://10.0.0.9:5757', '--api-key', 'sk-abc',
+      '--registry-poll-ms', '100', '--log-level', 'debug', '--registry-url', 'tcp://10.0.0.9:5757', '--api-key', 'sk-abc', '--cluster-secret-file', '/etc/pd-node/secret',
     ]);
     assert.deepEqual(flags.options, {
       ...DEFAULT_ROUTER_OPTIONS,
@@ -67,6 +67,7 @@ describe('parseRouterFlags', () => {
       controlTimeoutSecs: 2,
       downBackoffSecs: 1.5,
       registryPollMs: 100,
+      clusterSecretFile: '/etc/pd-node/secret',
       logLevel: 'debug',
       apiKey: 'sk-abc',
     });
@@ -100,6 +101,7 @@ describe('parseRouterFlags', () => {
     [['--log-level', 'loud'], /--log-level must be one of/],
     [['--registry-port', 'x'], /--registry-port must be a port number/],
     [['--registry-url', 'http://r:1'], /--registry-url must look like tcp:\/\/HOST:PORT/],
+    [['--cluster-secret-file', ''], /--cluster-secret-file needs a non-empty value/],
     [['--registry-port', '1', '--registry-url', 'tcp://r:1'], /--registry-port and --registry-url exclude each other/],
     [['--port', '1', '--port', '2'], /--port was given more than once/],
     [['--prot', '1'], /Unknown argument: prot/i],
@@ -114,10 +116,10 @@ describe('parseRouterFlags', () => {
     assert.equal(parseRouterFlags(['--help']).help, true);
     assert.equal(parseRouterFlags(['-h']).help, true);
     const help = routerHelp();
-    for (const flag of ['--prefill URL [BOOTSTRAP_PORT]', '--decode URL', '--pd-disaggregation', '--role', '--host', '--port', '--policy', '--max-retries', '--request-timeout-secs', '--connect-timeout-secs', '--control-timeout-secs', '--down-backoff-secs', '--registry-port', '--registry-url', '--registry-poll-ms', '--log-level']) {
+    for (const flag of ['--prefill URL [BOOTSTRAP_PORT]', '--decode URL', '--pd-disaggregation', '--role', '--host', '--port', '--policy', '--max-retries', '--request-timeout-secs', '--connect-timeout-secs', '--control-timeout-secs', '--down-backoff-secs', '--registry-port', '--registry-url', '--registry-poll-ms', '--cluster-secret-file', '--log-level']) {
       assert.ok(help.includes(flag), `help lists ${flag}`);
     }
-    for (const def of ['[default: round_robin]', '[default: 600]', '[default: 2]', '[default: 500]', '[default: 5757]', '[default: 8000]', '[default: none; bootstrap port 8998]']) {
+    for (const def of ['[default: round_robin]', '[default: 600]', '[default: 2]', '[default: 500]', '[default: 5757]', '[default: 8000]', '[default: none; bootstrap port 8998]', '[default: $PD_NODE_CLUSTER_SECRET_FILE, else ~/.config/pd-node/cluster-secret (created on first use)]']) {
       assert.ok(help.includes(def), `help shows ${def}`);
     }
   });

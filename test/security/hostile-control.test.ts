@@ -125,6 +125,15 @@ describe('hostile peers on the control plane', () => {
     await stopAll();
   });
 
+  test('every process logs where its cluster secret came from, once', () => {
+    const source = loadClusterSecret(null).source;
+    for (const p of [c.router, prefill, decode]) {
+      const lines = p.logs.filter((l) => l.includes('"msg":"cluster secret"'));
+      assert.equal(lines.length, 1, p.args.join(' '));
+      assert.equal(JSON.parse(lines[0]).clusterSecret, source);
+    }
+  });
+
   test('(a, c) a stranger cannot register (the router never routes to it) and cannot query', async () => {
     const url = c.router.registryUrl!;
     const baitPort = await refusedPort();
