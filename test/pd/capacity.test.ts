@@ -40,7 +40,9 @@ describe('PD capacity through the router', () => {
   before(async () => {
     // Retries sized for a burst far above the nodes' rooms (4 x 4 + 64 = 80 on the decode node).
     cluster = await startCluster('tcp', ['--max-retries', '20']);
-    [prefill, decode] = await Promise.all([cluster.addNode('prefill', ['--max-running-requests', '4']), cluster.addNode('decode', ['--max-running-requests', '4'])]);
+    // A 5 s peer timeout: the burst keeps a shared 2-core host so busy that 1 s of silence is no sign of death.
+    const extra = ['--max-running-requests', '4', '--disaggregation-peer-timeout', '5'];
+    [prefill, decode] = await Promise.all([cluster.addNode('prefill', extra), cluster.addNode('decode', extra)]);
     await cluster.waitForNodes([prefill, decode]);
   });
   after(stopAll);
