@@ -6,12 +6,17 @@
  *   them) hold no pages and do not lock the router's requests out.
  * - 100 clients that disconnect mid-request: every page is free on both nodes soon after the last
  *   disconnect (the time is printed as a test diagnostic).
+ * - A room one side ended before the other heard of it is answered at once when the other side
+ *   comes; claimed rooms are bounded per decode node.
  */
 import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { getJson, postJson, stopAll, waitForFreePool, type NodeProcess } from '../helpers/processes.js';
+import { ensureDefaultModel } from '../../src/model/default-model.js';
+import { getJson, postJson, startProcess, stopAll, waitForFreePool, type NodeProcess } from '../helpers/processes.js';
 import { metricValue } from '../server/support.js';
 import { startCluster, type Cluster } from './cluster.js';
+import { FakeDecode } from './fake-decode.js';
 
 const SAMPLING = { temperature: 0, max_new_tokens: 8, ignore_eos: true };
 
@@ -40,7 +45,9 @@ describe('PD capacity through the router', () => {
   before(async () => {
     // Retries sized for a burst far above the nodes' rooms (4 x 4 + 64 = 80 on the decode node).
     cluster = await startCluster('tcp', ['--max-retries', '20']);
-    [prefill, decode] = await Promise.all([cluster.addNode('prefill', ['--max-running-requests', '4']), cluster.addNode('decode', ['--max-running-requests', '4'])]);
+    // A 5 s peer timeout: the burst keeps a shared 2-core host so busy that 1 s of silence is no sign of death.
+    const extra = ['--max-running-requests', '4', '--disaggregation-peer-timeout', '5'];
+    [prefill, decode] = await Promise.all([cluster.addNode('prefill', extra), cluster.addNode('decode', extra)]);
     await cluster.waitForNodes([prefill, decode]);
   });
   after(stopAll);
@@ -198,5 +205,49 @@ describe('PD capacity through the router', () => {
       assert.ok(ms < 5_000, `answered after ${ms.toFixed(0)} ms, not at the 30 s bootstrap timeout`);
       await waitForFreePool(decode.url, 3_000);
     });
+  });
+});
+
+describe('claimed rooms are bounded per decode node', () => {
+  let prefill: NodeProcess;
+  let decode: FakeDecode;
+  /** Accepts KV connections and never answers: the rooms' link stays "connecting", so they stay claimed. */
+  const held = new Set<Socket>();
+  const blackhole = createServer((socket) => held.add(socket));
+
+  before(async () => {
+    const modelDir = await ensureDefaultModel();
+    // --max-running-requests 1: 4 x 1 + 64 = 68 claimed rooms per decode node.
+    prefill = await startProcess(['--role', 'prefill', '--port', '0', '--disaggregation-bootstrap-port', '0', '--max-running-requests', '1', '--disaggregation-peer-timeout', '60', '--log-level', 'info']);
+    decode = new FakeDecode('fake-decode', prefill.bootstrapPort!, modelDir);
+    await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
+  });
+  after(async () => {
+    decode?.close();
+    for (const s of held) s.destroy();
+    blackhole.close();
+    await stopAll();
+  });
+
+  test('a page list beyond the bound is refused: room_failed to decode, 503 + Retry-After to the request', async () => {
+    const bound = 68;
+    const endpoint = { backend: 'tcp' as const, host: '127.0.0.1', port: (blackhole.address() as { port: number }).port };
+    const body = (room: number) => `{"input_ids":[1,2,3],"sampling_params":{"max_new_tokens":1},"bootstrap_host":"127.0.0.1","bootstrap_port":${prefill.bootstrapPort},"bootstrap_room":${room}}`;
+    const answers = Array.from({ length: bound + 1 }, (_, i) => fetch(`${prefill.url}/generate`, { method: 'POST', body: body(9_000 + i), signal: AbortSignal.timeout(60_000) }));
+    const deadline = Date.now() + 10_000;
+    while ((await poolStats(prefill)).pd_rooms < bound + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < bound + 1; i++) await decode.requestKv(String(9_000 + i), endpoint, [i]);
+    const refused = await decode.notice(String(9_000 + bound));
+    assert.equal(refused.type, 'room_failed', JSON.stringify(refused));
+    assert.match(refused.message, /holds 68 rooms for decode node fake-decode, its bound/);
+    const over = await answers[bound];
+    assert.equal(over.status, 503);
+    assert.equal(over.headers.get('retry-after'), '1');
+    assert.equal((await poolStats(prefill)).pd_rooms, bound, 'the bound\'s rooms are still claimed');
+    // Cutting the link fails the rooms it held; the pool is whole again.
+    for (const s of held) s.destroy();
+    blackhole.close();
+    await Promise.all(answers.slice(0, bound));
+    await waitForFreePool(prefill.url, 30_000);
   });
 });
