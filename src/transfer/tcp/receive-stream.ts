@@ -60,7 +60,7 @@ export class ReceiveStream {
   /** Whether the read under way goes straight into the pool (else into staging). */
   private direct = false;
   private writeId = 0;
-  /** The room of the write being read (valid in 'runs' and 'data'). */
+  /** The room of the write being read (valid in 'data'). */
   private room = 0n;
   private runCount = 0;
   /** Per run of the current write: pool byte offset and byte length (reused, grown as needed). */
@@ -100,9 +100,12 @@ export class ReceiveStream {
     this.socket.on('error', () => {});
   }
 
-  /** Whether a write of `room` is being read (its run table or its bytes). */
+  /**
+   * Whether bytes of a write of `room` are being read into the pool. (A write whose run table is
+   * still coming is checked against the grant when the table is complete.)
+   */
   writing(room: bigint): boolean {
-    return (this.state === 'runs' || this.state === 'data') && this.room === room;
+    return this.state === 'data' && this.room === room;
   }
 
   /** Destroys the connection now: no further byte of it lands. */

@@ -35,7 +35,7 @@ import { MAX_VIEW_BYTES } from '../pool-views.js';
 import { checkRuns } from '../run-bounds.js';
 import { Collector } from './collector.js';
 import { DialBack, type DataConnection } from './dial-back.js';
-import { decodeHead, encodeWrite, HEAD_BYTES, Kind, MAX_REFUSAL_BYTES } from './wire.js';
+import { decodeHead, encodeWrite, HEAD_BYTES, Kind, MAX_REFUSAL_BYTES, writerBytes } from './wire.js';
 
 /** The data socket's high-water mark: its queue holds views of the pool, not copies. */
 const WRITE_QUEUE_BYTES = 64 << 20;
@@ -78,7 +78,8 @@ export class TcpKvSender implements KvSender {
   /** Sets up the link (dial-back.ts); resolves once the receiver welcomed this pool's page size. */
   static async connect(host: string, port: number, pool: PoolRegion, timeoutMs: number, key: Buffer, writer: string): Promise<TcpKvSender> {
     const peer = `${host}:${port}`;
-    const setup = new DialBack(connect({ host, port, noDelay: true }), WRITE_QUEUE_BYTES, key, writer);
+    const writerId = writerBytes(writer); // a bad token fails before anything is dialed
+    const setup = new DialBack(connect({ host, port, noDelay: true }), WRITE_QUEUE_BYTES, key, writerId);
     let data: DataConnection;
     try {
       data = await withTimeout(setup.run(pool.pageBytes, timeoutMs), timeoutMs, `tcp KV connect to ${peer}`);
