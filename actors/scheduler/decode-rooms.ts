@@ -27,7 +27,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../src/log/logger.js';
 import type { KvAllocator } from '../allocator/kv-allocator.js';
-import type { PdBootstrap, SchedulerOutbound } from '../protocol/scheduler.js';
+import { RETRY_AFTER_SECS, type PdBootstrap, type SchedulerOutbound } from '../protocol/scheduler.js';
 import type { Sequence } from './sequence.js';
 
 /** What decode rooms need from the KV receiver (the transfer actor's client; KvReceiver semantics). */
@@ -55,7 +55,7 @@ export interface DecodeRoomsDeps {
   transferTimeoutMs: number;
   maxRoomsPerPeer: number;
   /** The room failed here: answer the HTTP request with this error. */
-  onFailed: (seq: Sequence, message: string, status: number) => void;
+  onFailed: (seq: Sequence, message: string, status: number, retryAfterSecs?: number) => void;
 }
 
 export function peerOf(b: PdBootstrap): string {
@@ -86,7 +86,7 @@ export class DecodeRooms {
     let held = 0;
     for (const r of this.rooms.values()) if (peerOf(r.bootstrap) === peer) held++;
     if (held >= this.deps.maxRoomsPerPeer) {
-      this.deps.onFailed(seq, `decode node holds ${held} rooms for prefill node ${peer} (cap ${this.deps.maxRoomsPerPeer}); retry later`, 503);
+      this.deps.onFailed(seq, `decode node holds ${held} rooms for prefill node ${peer} (cap ${this.deps.maxRoomsPerPeer}); retry later`, 503, RETRY_AFTER_SECS);
       return;
     }
     this.rooms.set(bootstrap.room, { seq, bootstrap, deadline: now + this.deps.bootstrapTimeoutMs, state: 'queued', writer: null });

@@ -71,8 +71,10 @@ describe('PD room bounds and layout handshake, nodes addressed directly', () => 
     const perPeer = 2 * 1 + 32; // decode's cap per prefill peer at --max-running-requests 1
     const waiting = Array.from({ length: perPeer }, (_, i) => postJson(`${decode.url}/generate`, body(1000 + i, prefill.bootstrapPort)));
     await new Promise((r) => setTimeout(r, 300));
-    const overPeer = await postJson(`${decode.url}/generate`, body(5000, prefill.bootstrapPort));
+    const overPeerRes = await fetch(`${decode.url}/generate`, { method: 'POST', body: body(5000, prefill.bootstrapPort), signal: AbortSignal.timeout(10_000) });
+    const overPeer = { status: overPeerRes.status, body: (await overPeerRes.json()) as { error: { message: string } } };
     assert.equal(overPeer.status, 503, JSON.stringify(overPeer.body));
+    assert.equal(overPeerRes.headers.get('retry-after'), '1');
     assert.match(overPeer.body.error.message, new RegExp(`decode node holds ${perPeer} rooms for prefill node 127\\.0\\.0\\.1:${prefill.bootstrapPort} \\(cap ${perPeer}\\)`));
     waiting.push(...Array.from({ length: 68 - perPeer }, (_, i) => postJson(`${decode.url}/generate`, body(2000 + i, 1))));
     await new Promise((r) => setTimeout(r, 300));
