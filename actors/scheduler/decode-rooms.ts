@@ -21,13 +21,15 @@
  *   transfer timeout passed" rule: late bytes are exactly what it would let in.
  * - A room aborted before its page list went out tells its prefill node at once (room_failed), so
  *   prefill frees its pages now instead of at its bootstrap timeout.
- * - At most `maxRoomsPerPeer` rooms per prefill peer: a peer that never delivers cannot pin most of
- *   the pool; beyond the cap a request fails at once with 503 (capacity, retry elsewhere).
+ * - At most `maxRoomsPerPeer` rooms with pages per prefill peer: a peer that never delivers cannot
+ *   pin most of the pool. Rooms beyond it wait in the queue (a capacity wait, not a refusal: a
+ *   burst through the router to one prefill node is normal), bounded by the bootstrap timeout; other
+ *   peers' rooms go past them.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../src/log/logger.js';
 import type { KvAllocator } from '../allocator/kv-allocator.js';
-import { RETRY_AFTER_SECS, type PdBootstrap, type SchedulerOutbound } from '../protocol/scheduler.js';
+import type { PdBootstrap, SchedulerOutbound } from '../protocol/scheduler.js';
 import type { Sequence } from './sequence.js';
 
 /** What decode rooms need from the KV receiver (the transfer actor's client; KvReceiver semantics). */
@@ -55,7 +57,7 @@ export interface DecodeRoomsDeps {
   transferTimeoutMs: number;
   maxRoomsPerPeer: number;
   /** The room failed here: answer the HTTP request with this error. */
-  onFailed: (seq: Sequence, message: string, status: number, retryAfterSecs?: number) => void;
+  onFailed: (seq: Sequence, message: string, status: number) => void;
 }
 
 export function peerOf(b: PdBootstrap): string {
@@ -69,6 +71,8 @@ export class DecodeRooms {
   private readonly writers = new Map<string, string>();
   /** Writers of lost peers whose bytes may still land (cutWriter said false, or is being asked). */
   private readonly uncut = new Map<string, { asking: boolean; logged: boolean }>();
+  /** Scratch for `preallocate`: rooms with pages per prefill peer. */
+  private readonly heldPerPeer = new Map<string, number>();
 
   constructor(private readonly deps: DecodeRoomsDeps) {}
 
@@ -80,15 +84,8 @@ export class DecodeRooms {
     return this.rooms.has(room);
   }
 
-  /** Queues a room for pages; a peer at its cap fails the request at once (503). */
+  /** Queues a room for pages (it waits while its peer is at its cap, bounded by the bootstrap timeout). */
   enqueue(seq: Sequence, bootstrap: PdBootstrap, now: number): void {
-    const peer = peerOf(bootstrap);
-    let held = 0;
-    for (const r of this.rooms.values()) if (peerOf(r.bootstrap) === peer) held++;
-    if (held >= this.deps.maxRoomsPerPeer) {
-      this.deps.onFailed(seq, `decode node holds ${held} rooms for prefill node ${peer} (cap ${this.deps.maxRoomsPerPeer}); retry later`, 503, RETRY_AFTER_SECS);
-      return;
-    }
     this.rooms.set(bootstrap.room, { seq, bootstrap, deadline: now + this.deps.bootstrapTimeoutMs, state: 'queued', writer: null });
     this.queue.push(bootstrap.room);
   }
@@ -96,17 +93,31 @@ export class DecodeRooms {
   /**
    * Reserves pages for queued rooms, oldest first, grants them to the peer's writer and, once the
    * grant is in place, asks the prefill node for the KV. Pages cover the prompt and the first decode
-   * position.
+   * position. A room whose peer already holds `maxRoomsPerPeer` rooms with pages is passed over (it
+   * keeps its place); the first room that cannot get pages stops the pass, so pages go in order.
    */
   preallocate(now: number): void {
-    while (this.queue.length > 0) {
-      const room = this.queue[0];
+    if (this.queue.length === 0) return;
+    const held = this.heldPerPeer;
+    held.clear();
+    for (const r of this.rooms.values()) {
+      if (r.state !== 'queued') held.set(peerOf(r.bootstrap), (held.get(peerOf(r.bootstrap)) ?? 0) + 1);
+    }
+    for (let i = 0; i < this.queue.length; ) {
+      const room = this.queue[i];
       const r = this.rooms.get(room)!;
+      const peer = peerOf(r.bootstrap);
+      const peerHeld = held.get(peer) ?? 0;
+      if (peerHeld >= this.deps.maxRoomsPerPeer) {
+        i++;
+        continue;
+      }
       if (!this.deps.allocator.ensure(r.seq.rid, Math.min(r.seq.promptLen + 1, r.seq.maxTokens))) return;
-      this.queue.shift();
+      this.queue.splice(i, 1);
+      held.set(peer, peerHeld + 1);
       r.state = 'granting';
       r.deadline = now + this.deps.transferTimeoutMs + this.deps.bootstrapTimeoutMs;
-      r.writer = this.writerOf(peerOf(r.bootstrap));
+      r.writer = this.writerOf(peer);
       const pageIds = Array.from(this.deps.allocator.table(r.seq.rid));
       this.deps.grants.grant(room, r.writer, pageIds).then(
         () => this.granted(room, r, pageIds),
@@ -180,7 +191,7 @@ export class DecodeRooms {
     for (const [room, r] of this.rooms) {
       if (now <= r.deadline || r.state === 'quarantined') continue;
       const message = r.state === 'queued'
-        ? `no KV pages became free on the decode node within ${this.deps.bootstrapTimeoutMs / 1000} s`
+        ? `no KV pages became free on the decode node within ${this.deps.bootstrapTimeoutMs / 1000} s (or prefill node ${peerOf(r.bootstrap)} kept ${this.deps.maxRoomsPerPeer} rooms in transfer)`
         : `prefill node did not deliver the KV cache within ${(this.deps.transferTimeoutMs + this.deps.bootstrapTimeoutMs) / 1000} s`;
       this.abort(room, message);
       this.deps.onFailed(r.seq, message, 504);

@@ -230,14 +230,27 @@ test('decode rooms: a lost peer\'s pages stay quarantined while cutWriter says f
   assert.notEqual(next.writer, first.writer, 'a new token for the peer: a new link');
 });
 
-test('decode rooms: beyond the cap per prefill peer a request fails at once with 503; other peers are not affected', async () => {
+test('decode rooms: beyond the cap per prefill peer a room waits for pages (other peers go past it) and times out if it never gets them', async () => {
   const t = setup({ maxRoomsPerPeer: 2 });
   t.submit('1', 0);
   t.submit('2', 0);
   t.submit('3', 0);
   t.submit('4', 0, { port: 9001 });
   await settle();
-  assert.deepEqual(t.failures, [{ rid: 'r3', message: 'decode node holds 2 rooms for prefill node 10.0.0.1:9000 (cap 2); retry later', status: 503 }]);
-  assert.equal(t.rooms.has('3'), false);
-  assert.equal(t.rooms.has('4'), true);
+  assert.deepEqual(t.requests().map((m) => m.room), ['1', '2', '4'], 'room 3 waits; room 4 (another peer) goes past it');
+  assert.equal(t.failures.length, 0);
+  // Room 1's KV arrives: room 3 gets its pages on the next pass.
+  assert.ok(t.rooms.arrived('1'));
+  t.rooms.preallocate(10);
+  await settle();
+  assert.deepEqual(t.requests().map((m) => m.room), ['1', '2', '4', '3']);
+  // A fifth room for the full peer never gets pages: the bootstrap timeout fails it (504), naming the cap.
+  t.submit('5', 20);
+  await settle();
+  t.rooms.sweep(20 + TIMEOUT_MS + 1);
+  assert.equal(t.failures.length, 1);
+  assert.equal(t.failures[0].rid, 'r5');
+  assert.equal(t.failures[0].status, 504);
+  assert.match(t.failures[0].message, /kept 2 rooms in transfer/);
+  assert.equal(t.rooms.has('5'), false);
 });
