@@ -145,7 +145,8 @@ export class GenerationBatch {
       }
       case 'error':
         this.end(run, 'failed', e.status < 500 ? 'rejected' : 'failed');
-        run.log[e.status < 500 ? 'info' : 'error']({ status: e.status, error: e.message }, 'request failed');
+        // A full node's refusal (Retry-After) is expected under load, like a client error: not an error of the node.
+        run.log[e.status < 500 || e.retryAfterSecs !== undefined ? 'info' : 'error']({ status: e.status, error: e.message }, 'request failed');
         onEvent({ type: 'error', run, status: e.status, message: e.message, retryAfterSecs: e.retryAfterSecs });
         return;
     }

@@ -2,14 +2,16 @@
  * Failures between the router and the nodes: retries on a fresh pair (refused connection, 5xx from
  * either side) with the other side's request cancelled; no retry on a 4xx; exhaustion answers that
  * name every attempt; client disconnects cancel both upstream requests; a stream broken after it
- * started ends with an SSE error event; a timeout is a 504.
+ * started ends with an SSE error event; a timeout is a 504; a full node (503 + Retry-After) is tried
+ * again after its wait unless another pair is free, and the client sees 503 + Retry-After only when
+ * every attempt found it full.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { startRouter } from '../../src/router/start-router.js';
 import { metricValue, sseData } from '../server/support.js';
 import { post, startCluster } from './cluster.js';
-import { failing, FakeNode, goodDecode, goodPrefill, hanging, refusedPort, RoomBoard, streamThen } from './fake-pd-node.js';
+import { failing, FakeNode, fullThen, goodDecode, goodPrefill, hanging, refusedPort, RoomBoard, streamThen } from './fake-pd-node.js';
 
 const BODY = JSON.stringify({ text: 'hello', sampling_params: { max_new_tokens: 2 } });
 
@@ -132,6 +134,52 @@ describe('router failures', { timeout: 60_000 }, () => {
       for (const p of c.prefills) assert.ok(message.includes(`prefill node ${p.url} answered 500: fake failure 500`), message);
       assert.match(message, /attempt 1: .*attempt 2: .*no further pair: no prefill node is available/);
       assert.equal(metricValue(await metrics(c.router.url), 'pd_node_router_requests_total{route="/generate",outcome="unavailable"}'), 1);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('a full node (503 + Retry-After) and no other pair: the same pair again once the wait is over', async () => {
+    const kv = new RoomBoard();
+    const c = await startCluster([goodPrefill(kv)], [fullThen(1, goodDecode(kv))]);
+    try {
+      const started = performance.now();
+      const { status } = await post(`${c.router.url}/generate`, BODY);
+      const ms = performance.now() - started;
+      assert.equal(status, 200);
+      assert.equal(c.decodes[0].generations.length, 2);
+      assert.ok(ms >= 1000, `the router waited the Retry-After (${ms.toFixed(0)} ms)`);
+      assert.equal(metricValue(await metrics(c.router.url), 'pd_node_router_retries_total{route="/generate"}'), 1);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('a full node with another pair free: retried there at once', async () => {
+    const kv = new RoomBoard();
+    // round_robin starts at the first decode node: the full one.
+    const c = await startCluster([goodPrefill(kv)], [fullThen(Infinity, hanging), goodDecode(kv)], { policy: 'round_robin' });
+    try {
+      const started = performance.now();
+      const { status } = await post(`${c.router.url}/generate`, BODY);
+      assert.equal(status, 200);
+      assert.ok(performance.now() - started < 1000, 'no wait: the other decode node had room');
+      assert.equal(c.decodes[0].generations.length, 1);
+      assert.equal(c.decodes[1].generations.length, 1);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('every attempt finding the nodes full: 503 + Retry-After to the client, never a 4xx', async () => {
+    const c = await startCluster([hanging], [fullThen(Infinity, hanging)], { maxRetries: 1 });
+    try {
+      const res = await fetch(`${c.router.url}/generate`, { method: 'POST', body: BODY });
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('retry-after'), '1');
+      const message: string = ((await res.json()) as { error: { message: string } }).error.message;
+      assert.match(message, /attempt 1: .*full.*attempt 2: .*full/);
+      assert.equal(c.decodes[0].generations.length, 2);
     } finally {
       await c.close();
     }

@@ -195,6 +195,17 @@ export function failing(status: number, before?: (req: Received) => Promise<void
   };
 }
 
+/** A full node: 503 with `Retry-After: 1` for the first `times` generations, then `then`. */
+export function fullThen(times: number, then: Behavior): Behavior {
+  let refused = 0;
+  return (req, res) => {
+    if (infoAnswer(req, res, 'decode') || refused >= times) return then(req, res);
+    refused++;
+    res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
+    res.end(JSON.stringify({ error: { message: 'fake node is full; retry', type: 'service_unavailable', param: null, code: null } }));
+  };
+}
+
 /** Streams one chunk, then breaks the connection (`cut`) or holds it open. */
 export function streamThen(end: 'cut' | 'hold'): Behavior {
   return (req, res) => {
