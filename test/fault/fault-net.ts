@@ -8,6 +8,7 @@
  *   const net = await FaultNet.create(['client', 'router', 'prefill', 'decode']);
  *   net.host('router').address                    // 10.213.0.N, assigned by the harness
  *   const node = await net.startNode('router', ['--role', 'router', '--host', net.host('router').address, ...]);
+ *   const local = await startLocalNode([...]);     // a node on this host (no namespace), same lifetime rule
  *   const agent = await net.agent('client');      // HTTP from inside a namespace (see fetch-agent.ts)
  *   await net.partition('prefill', 'decode');      // iptables DROP, INPUT and OUTPUT, both sides
  *   await net.heal();                              // removes every partition rule
@@ -24,7 +25,7 @@
  *   what a killed run left (namespaces whose owner is gone, and any process still in them).
  * - Processes are started as `ip netns exec NS setpriv --pdeathsig KILL node ...`: both exec in
  *   place, so the pid we hold is the node's (signals go straight to it), and the kernel kills the
- *   node if the test process dies, even by SIGKILL.
+ *   node if the test process dies, even by SIGKILL (a stopped one too).
  * - The test process itself stays in the root namespace, where 10.213.0.0/24 does not route; it
  *   talks to the nodes through an agent process in a host namespace (fetch-agent.ts).
  * - A partition drops packets both ways on both hosts (INPUT -s peer, OUTPUT -d peer): established
@@ -137,6 +138,54 @@ function parseLogLine(line: string): Record<string, unknown> | null {
   }
 }
 
+/** Prefix of every command the harness starts: the kernel kills it when the test process dies. */
+const DIE_WITH_TEST = ['setpriv', '--pdeathsig', 'KILL', '--'];
+
+/**
+ * Starts `pd-node ARGS` under `command` (a prefix ending where `node` goes), up once its log says it
+ * listens, as src/cli/child-node.ts does for a plain child (which cannot take a prefix).
+ */
+function spawnNode(command: readonly string[], args: string[], where: string): Promise<ChildNode> {
+  const child = spawn(command[0], [...command.slice(1), process.execPath, CLI_MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const node: ChildNode = { child, args, url: '', bootstrapPort: null, registryUrl: null, logs, exited };
+  return new Promise((resolve, reject) => {
+    const what = `pd-node ${args.join(' ')} ${where}`;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${what} not up after ${START_TIMEOUT_MS / 1000} s:\n${logs.join('\n')}`));
+    }, START_TIMEOUT_MS);
+    let pending = '';
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) {
+        logs.push(line);
+        const rec = parseLogLine(line);
+        if (!rec) continue;
+        if (typeof rec.bootstrapPort === 'number') node.bootstrapPort = rec.bootstrapPort;
+        if (typeof rec.registryUrl === 'string') node.registryUrl = rec.registryUrl;
+        if ((rec.msg === 'node listening' || rec.msg === 'router listening') && typeof rec.url === 'string') {
+          node.url = rec.url;
+          clearTimeout(timer);
+          resolve(node);
+        }
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with code ${code} before listening:\n${logs.join('\n')}`));
+    });
+  });
+}
+
+/** Starts `pd-node ARGS` on this host (no namespace), killed by the kernel if the test process dies. */
+export function startLocalNode(args: string[]): Promise<ChildNode> {
+  return spawnNode(DIE_WITH_TEST, args, 'on this host');
+}
+
 interface Rule {
   ns: string;
   args: string[];
@@ -192,55 +241,21 @@ export class FaultNet {
     return host;
   }
 
-  /** The argv prefix that runs a command inside `host`, dying with the test process. */
-  private prefix(host: string): string[] {
-    return ['netns', 'exec', this.host(host).ns, 'setpriv', '--pdeathsig', 'KILL', '--'];
+  /** The argv that runs a command inside `host`, dying with the test process. */
+  private inHost(host: string): string[] {
+    return ['ip', 'netns', 'exec', this.host(host).ns, ...DIE_WITH_TEST];
   }
 
-  /**
-   * Starts `pd-node ARGS` inside `host`, up once its log says it listens (as src/cli/child-node.ts
-   * does for processes on this host). The flags must make it reachable: --host the host's address.
-   */
-  startNode(host: string, args: string[]): Promise<ChildNode> {
-    const child = spawn('ip', [...this.prefix(host), process.execPath, CLI_MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const logs: string[] = [];
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const node: ChildNode = { child, args, url: '', bootstrapPort: null, registryUrl: null, logs, exited };
+  /** Starts `pd-node ARGS` inside `host`; the flags must make it reachable (--host the host's address). */
+  async startNode(host: string, args: string[]): Promise<ChildNode> {
+    const node = await spawnNode(this.inHost(host), args, `in ${host}`);
     this.processes.add(node);
-    return new Promise((resolve, reject) => {
-      const what = `pd-node ${args.join(' ')} in ${host}`;
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`${what} not up after ${START_TIMEOUT_MS / 1000} s:\n${logs.join('\n')}`));
-      }, START_TIMEOUT_MS);
-      let pending = '';
-      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-        pending += chunk;
-        const lines = pending.split('\n');
-        pending = lines.pop()!;
-        for (const line of lines) {
-          logs.push(line);
-          const rec = parseLogLine(line);
-          if (!rec) continue;
-          if (typeof rec.bootstrapPort === 'number') node.bootstrapPort = rec.bootstrapPort;
-          if (typeof rec.registryUrl === 'string') node.registryUrl = rec.registryUrl;
-          if ((rec.msg === 'node listening' || rec.msg === 'router listening') && typeof rec.url === 'string') {
-            node.url = rec.url;
-            clearTimeout(timer);
-            resolve(node);
-          }
-        }
-      });
-      void exited.then((code) => {
-        clearTimeout(timer);
-        reject(new Error(`${what} exited with code ${code} before listening:\n${logs.join('\n')}`));
-      });
-    });
+    return node;
   }
 
   /** An HTTP client living in `host` (see fetch-agent.ts). */
   async agent(host: string): Promise<FetchAgent> {
-    const agent = await FetchAgent.start(['ip', ...this.prefix(host)]);
+    const agent = await FetchAgent.start(this.inHost(host));
     this.agents.add(agent);
     return agent;
   }

@@ -1,7 +1,7 @@
 /**
  * The fault scenario of issue 9, shared by the tcp (namespaces) and shm (this host) tests: load a
  * router + prefill + decode deployment, inject a fault while KV transfers are live, hold it longer
- * than the peer timeout, undo it, keep loading, then judge:
+ * than the peer timeout, undo it, keep loading (twice: STRIKES), then judge:
  * - no wrong answer: every HTTP 200's text equals a colocated node's greedy output for its prompt;
  * - no hang, and every failure is a 5xx within the peer timeout plus a margin;
  * - every page free again on every node;
@@ -9,12 +9,13 @@
  *
  * `runFaultScenario` measures and returns a report (the figures the issue asks for); the test prints
  * it and then asserts with `assertFaultReport`, so the figures show even when an assertion fails.
- * The proof that transfers were live at the fault: prefill's KV bytes counter moved in the last
- * moment before it, decode had rooms open and requests were in flight right after it.
+ * The proof that transfers were live at each strike: prefill's KV bytes counter moved in the last
+ * moment before it, it had rooms open just before it (the fault waits for a moment with many),
+ * decode had rooms open and requests were in flight right after it.
  */
 import assert from 'node:assert/strict';
 import { startProcess, killProcess } from '../helpers/processes.js';
-import { metricValue } from '../server/support.js';
+import { metricValue, waitFor } from '../server/support.js';
 import { Load } from './fault-load.js';
 import { getJson, localHttp, type HttpClient } from './timed-fetch.js';
 
@@ -35,8 +36,13 @@ export const CHUNK_FLAGS = ['--chunked-prefill-size', '64'];
 const TOTAL_REQUESTS = 240;
 /** Answered before the fault, so it strikes a deployment in its stride. */
 const WARMUP_REQUESTS = 40;
-/** Answered after the fault is undone, while any late bytes of the fault can still land. */
+/** Answered after each strike is undone, while any late bytes of it can still land. */
 const AFTER_REQUESTS = 60;
+/**
+ * The fault strikes this many times per run: how many requests late bytes hit varies from run to run
+ * (see SAMPLING), and each strike is another chance for the unfixed code to show it.
+ */
+const STRIKES = 2;
 /** Half the requests go to the faulted prefill node (round robin); within the decode node's 32 running. */
 const CONCURRENCY = 24;
 /**
@@ -68,6 +74,13 @@ const RECOVERY_MS = 6_000;
 const RECOVERED_STRETCH_MS = 2_000;
 /** KV bytes must have moved in this window just before the fault (the counter moves per room). */
 const LIVE_WINDOW_MS = 300;
+/**
+ * The fault strikes when the prefill node has this many rooms open (of about half the requests in
+ * flight): the more rooms it cuts, the more late bytes, the surer a wrong answer shows on unfixed code.
+ */
+const BUSY_ROOMS = 8;
+/** Bound on waiting for that moment (the fault strikes anyway after it). */
+const BUSY_WAIT_MS = 10_000;
 /** Bounds on the load's phases: each takes a few seconds on the tiny model. */
 const PHASE_TIMEOUT_MS = 60_000;
 
@@ -94,6 +107,16 @@ export async function colocatedTexts(prompts: readonly string[]): Promise<string
   } finally {
     await killProcess(node, 'SIGTERM');
   }
+}
+
+/** Waits until the router lists exactly `urls` as its live nodes. */
+export async function waitForRouterNodes(http: HttpClient, routerUrl: string, urls: readonly string[]): Promise<void> {
+  const want = [...urls].sort().join(' ');
+  await waitFor(
+    async () => ((await getJson(http, `${routerUrl}/get_server_info`)).router.nodes as { url: string; up: boolean }[]).filter((n) => n.up).map((n) => n.url).sort().join(' '),
+    (live) => live === want,
+    `router lists ${want}`,
+  );
 }
 
 export interface Deployment {
@@ -130,7 +153,7 @@ export interface FaultReport {
   wrong: number;
   /** Wrong answers: request index, prompt, what came, what a colocated node says. */
   wrongExamples: { prompt: number; got: string; want: string }[];
-  /** When the wrong answers' requests started and ended, in seconds after the fault was undone. */
+  /** When the wrong answers' requests started and ended, in seconds after the last strike before their end was undone. */
   wrongTimes: { startS: number; endS: number }[];
   hung: number;
   errors: number;
@@ -140,7 +163,8 @@ export interface FaultReport {
   errorBoundMs: number;
   slowErrors: number;
   non5xx: number;
-  atFault: { prefillBytesMoving: number; decodeRooms: number; inFlight: number };
+  /** Per strike, what was live when it struck. */
+  strikes: { prefillBytesMoving: number; prefillRooms: number; decodeRooms: number; inFlight: number }[];
   holdMs: number;
   okAfterRecovery: number;
   failedAfterRecovery: number;
@@ -150,6 +174,18 @@ export interface FaultReport {
 async function kvBytesSent(http: HttpClient, prefillUrl: string): Promise<number> {
   const r = await http.request({ url: `${prefillUrl}/metrics`, timeoutMs: 10_000 });
   return metricValue(r.text, 'pd_node_kv_transfer_bytes_total');
+}
+
+/**
+ * Waits (bounded) for a moment when the prefill node has BUSY_ROOMS rooms open, so the fault strikes
+ * many transfers at once; returns how many it had.
+ */
+async function busyMoment(http: HttpClient, prefillUrl: string): Promise<number> {
+  const deadline = Date.now() + BUSY_WAIT_MS;
+  for (;;) {
+    const rooms = (await getJson(http, `${prefillUrl}/get_server_info`)).scheduler_stats.pd_rooms as number;
+    if (rooms >= BUSY_ROOMS || Date.now() > deadline) return rooms;
+  }
 }
 
 async function decodeRooms(http: HttpClient, decodeUrl: string): Promise<number> {
@@ -168,28 +204,47 @@ async function poolFree(http: HttpClient, node: string, url: string, ms: number)
   }
 }
 
+/** One strike of the fault: what was live when it struck, and when it started and was undone. */
+interface Strike {
+  prefillBytesMoving: number;
+  prefillRooms: number;
+  decodeRooms: number;
+  inFlight: number;
+  injectedAt: number;
+  undoneAt: number;
+}
+
+async function strike(d: Deployment, fault: Fault, load: Load): Promise<Strike> {
+  const before = await kvBytesSent(d.http, d.prefillUrl);
+  await new Promise((r) => setTimeout(r, LIVE_WINDOW_MS));
+  const prefillBytesMoving = (await kvBytesSent(d.http, d.prefillUrl)) - before;
+  const prefillRooms = await busyMoment(d.http, d.prefillUrl);
+  await fault.inject();
+  const injectedAt = performance.now();
+  let inFlight: number;
+  let rooms: number;
+  try {
+    inFlight = load.inFlight;
+    rooms = await decodeRooms(d.http, d.decodeUrl);
+    await new Promise((r) => setTimeout(r, HOLD_PEER_TIMEOUTS * PEER_TIMEOUT_S * 1000));
+  } finally {
+    await fault.undo();
+  }
+  return { prefillBytesMoving, prefillRooms, decodeRooms: rooms, inFlight, injectedAt, undoneAt: performance.now() };
+}
+
 export async function runFaultScenario(d: Deployment, fault: Fault, prompts: readonly string[], expected: readonly string[]): Promise<FaultReport> {
   const load = new Load({ http: d.http, url: d.routerUrl, prompts, sampling: SAMPLING, concurrency: CONCURRENCY, timeoutMs: REQUEST_TIMEOUT_MS });
-  const holdMs = HOLD_PEER_TIMEOUTS * PEER_TIMEOUT_S * 1000;
-  let atFault: FaultReport['atFault'];
-  let healedAt: number;
+  const strikes: Strike[] = [];
   try {
     await load.completed(WARMUP_REQUESTS, PHASE_TIMEOUT_MS);
-    const before = await kvBytesSent(d.http, d.prefillUrl);
-    await new Promise((r) => setTimeout(r, LIVE_WINDOW_MS));
-    const last = await kvBytesSent(d.http, d.prefillUrl);
-    await fault.inject();
-    try {
-      const inFlight = load.inFlight;
-      atFault = { prefillBytesMoving: last - before, decodeRooms: await decodeRooms(d.http, d.decodeUrl), inFlight };
-      await new Promise((r) => setTimeout(r, holdMs));
-    } finally {
-      await fault.undo();
+    for (let i = 0; i < STRIKES; i++) {
+      const s = await strike(d, fault, load);
+      strikes.push(s);
+      await load.completed(load.outcomes.length + AFTER_REQUESTS, PHASE_TIMEOUT_MS);
+      while (performance.now() < s.undoneAt + RECOVERY_MS + RECOVERED_STRETCH_MS) await new Promise((r) => setTimeout(r, 100));
     }
-    healedAt = performance.now();
-    const answered = load.outcomes.length;
-    await load.completed(Math.max(TOTAL_REQUESTS, answered + AFTER_REQUESTS), PHASE_TIMEOUT_MS);
-    while (performance.now() < healedAt + RECOVERY_MS + RECOVERED_STRETCH_MS) await new Promise((r) => setTimeout(r, 100));
+    await load.completed(TOTAL_REQUESTS, PHASE_TIMEOUT_MS);
   } finally {
     await load.stop();
   }
@@ -201,7 +256,9 @@ export async function runFaultScenario(d: Deployment, fault: Fault, prompts: rea
   const errorMs = errors.map((o) => o.end - o.start).sort((a, b) => a - b);
   const statuses: Record<string, number> = {};
   for (const o of errors) statuses[o.status] = (statuses[o.status] ?? 0) + 1;
-  const recovered = outcomes.filter((o) => o.start > healedAt + RECOVERY_MS);
+  // Recovered: started RECOVERY_MS after a strike was undone, ended before the next one.
+  const recovered = outcomes.filter((o) => strikes.some((s, i) => o.start > s.undoneAt + RECOVERY_MS && o.end < (strikes[i + 1]?.injectedAt ?? Infinity)));
+  const lastUndoneBefore = (t: number): number => strikes.filter((s) => s.undoneAt <= t).at(-1)?.undoneAt ?? strikes[0].undoneAt;
   const pages: PoolState[] = [];
   for (const [node, url] of Object.entries(d.nodes)) pages.push(await poolFree(d.http, node, url, PAGES_FREE_TIMEOUT_MS));
   return {
@@ -210,7 +267,10 @@ export async function runFaultScenario(d: Deployment, fault: Fault, prompts: rea
     ok: ok.length,
     wrong: wrong.length,
     wrongExamples: wrong.slice(0, 3).map((o) => ({ prompt: o.prompt, got: o.text, want: expected[o.prompt] })),
-    wrongTimes: wrong.map((o) => ({ startS: seconds(o.start - healedAt), endS: seconds(o.end - healedAt) })),
+    wrongTimes: wrong.map((o) => {
+      const undone = lastUndoneBefore(o.end);
+      return { startS: seconds(o.start - undone), endS: seconds(o.end - undone) };
+    }),
     hung: outcomes.filter((o) => o.status === 0).length,
     errors: errors.length,
     errorStatuses: statuses,
@@ -218,8 +278,8 @@ export async function runFaultScenario(d: Deployment, fault: Fault, prompts: rea
     errorBoundMs,
     slowErrors: errorMs.filter((ms) => ms > errorBoundMs).length,
     non5xx: errors.filter((o) => o.status < 500 || o.status > 599).length,
-    atFault,
-    holdMs,
+    strikes: strikes.map(({ prefillBytesMoving, prefillRooms, decodeRooms, inFlight }) => ({ prefillBytesMoving, prefillRooms, decodeRooms, inFlight })),
+    holdMs: HOLD_PEER_TIMEOUTS * PEER_TIMEOUT_S * 1000,
     okAfterRecovery: recovered.filter((o) => o.status === 200).length,
     failedAfterRecovery: recovered.filter((o) => o.status !== 200).length,
     pages,
@@ -233,7 +293,7 @@ function seconds(ms: number): number {
 export function assertFaultReport(r: FaultReport): void {
   const show = JSON.stringify(r);
   // The scenario happened: transfers were live when the fault struck, and it cost requests.
-  assert.ok(r.atFault.prefillBytesMoving > 0 && r.atFault.decodeRooms > 0 && r.atFault.inFlight > 0, `transfers live at the fault: ${show}`);
+  for (const s of r.strikes) assert.ok(s.prefillBytesMoving > 0 && s.prefillRooms > 0 && s.decodeRooms > 0 && s.inFlight > 0, `transfers live at each strike: ${show}`);
   assert.ok(r.requests >= TOTAL_REQUESTS, show);
   assert.equal(r.wrong, 0, `wrong answers with HTTP 200: ${show}`);
   assert.equal(r.hung, 0, `requests that hung: ${show}`);

@@ -2,7 +2,7 @@
  * Issue 9, tcp backend across network namespaces: router, two prefill nodes and a decode node each in
  * a namespace of their own (fault-net.ts), the client in another. While KV transfers are live, (a)
  * one prefill node and the decode node are partitioned, (b) that prefill process is stopped
- * (SIGSTOP), each for 3.5 peer timeouts, then undone; the healthy prefill node's rooms meanwhile
+ * (SIGSTOP), each for 3.5 peer timeouts, then undone, twice; the healthy prefill node's rooms meanwhile
  * reuse the pages decode frees (see Deployment in fault-scenario.ts). Every HTTP 200 must carry a
  * colocated node's greedy text, failures must be timely 5xx, every page must come back and requests
  * must succeed again (fault-scenario.ts). Each case gets fresh nodes.
@@ -10,11 +10,9 @@
 import { after, before, describe, test } from 'node:test';
 import type { ChildNode } from '../../src/cli/child-node.js';
 import { stopChildNode } from '../../src/cli/child-node.js';
-import { waitFor } from '../server/support.js';
 import type { FetchAgent } from './fetch-agent-client.js';
 import { FaultNet, faultNetUnavailable, pause, resume } from './fault-net.js';
-import { assertFaultReport, CHUNK_FLAGS, colocatedTexts, faultPrompts, PEER_TIMEOUT_S, runFaultScenario, type Fault } from './fault-scenario.js';
-import { getJson } from './timed-fetch.js';
+import { assertFaultReport, CHUNK_FLAGS, colocatedTexts, faultPrompts, PEER_TIMEOUT_S, runFaultScenario, waitForRouterNodes, type Fault } from './fault-scenario.js';
 
 /** Startup, warm-up, the fault, recovery and the pool checks: well under this on a busy 2-core machine. */
 const CASE_TIMEOUT_MS = 150_000;
@@ -44,12 +42,7 @@ describe('faults across namespaces (tcp)', { skip: faultNetUnavailable() ?? fals
       net.startNode('healthy', ['--role', 'prefill', ...at('healthy'), '--disaggregation-bootstrap-port', '0', ...pd]),
       net.startNode('decode', ['--role', 'decode', ...at('decode'), ...pd]),
     ]);
-    const want = [prefill.url, healthy.url, decode.url].sort().join(' ');
-    await waitFor(
-      async () => ((await getJson(client, `${router.url}/get_server_info`)).router.nodes as { url: string; up: boolean }[]).filter((n) => n.up).map((n) => n.url).sort().join(' '),
-      (live) => live === want,
-      'router lists the prefill nodes and the decode node',
-    );
+    await waitForRouterNodes(client, router.url, [prefill.url, healthy.url, decode.url]);
     return { router, prefill, healthy, decode };
   }
 
@@ -69,11 +62,11 @@ describe('faults across namespaces (tcp)', { skip: faultNetUnavailable() ?? fals
     }
   }
 
-  test('(a) prefill<->decode partitioned mid-transfer for 3.5 peer timeouts, then healed', { timeout: CASE_TIMEOUT_MS }, () =>
+  test('(a) prefill<->decode partitioned mid-transfer for 3.5 peer timeouts, then healed; twice', { timeout: CASE_TIMEOUT_MS }, () =>
     runCase(() => ({ name: 'tcp partition prefill<->decode', inject: () => net.partition('prefill', 'decode'), undo: () => net.heal() })),
   );
 
-  test('(b) prefill stopped (SIGSTOP) mid-transfer for 3.5 peer timeouts, then continued', { timeout: CASE_TIMEOUT_MS }, () =>
+  test('(b) prefill stopped (SIGSTOP) mid-transfer for 3.5 peer timeouts, then continued; twice', { timeout: CASE_TIMEOUT_MS }, () =>
     runCase(({ prefill }) => ({ name: 'tcp SIGSTOP prefill', inject: async () => pause(prefill), undo: async () => resume(prefill) })),
   );
 });
