@@ -288,7 +288,7 @@ export class PrefillRooms {
     r.inflight++;
     if (r.firstWriteAt === 0) r.firstWriteAt = wallNow();
     r.connected!
-      .then(() => this.deps.writer.write(target.peerId, runs, this.deps.transferTimeoutMs, room))
+      .then(() => this.deps.writer.write(target.peerId, target.writer, runs, this.deps.transferTimeoutMs, room))
       .catch((err: Error) => {
         if (r.failed) return;
         const message = `KV transfer to decode node failed: ${err.message}`;

@@ -7,7 +7,12 @@ export interface RoomWriter {
   /** Connects as `writer` (once per peer and writer; later calls reuse the connection) to a decode node's pool. */
   connect(peerId: string, endpoint: KvEndpoint, writer: string): Promise<void>;
   /** Resolves once the runs are in the peer's pool; the write counts towards `room`'s notice. */
-  write(peerId: string, runs: readonly PageRun[], timeoutMs: number, room: string): Promise<WriteResult>;
+  /**
+   * `writer`: the token the room's pages were granted to. The write goes only through the link
+   * made with it: after the decode node minted a new token (it declared this node lost), the old
+   * rooms' pages may be reused there, so their writes fail instead of taking the new link.
+   */
+  write(peerId: string, writer: string, runs: readonly PageRun[], timeoutMs: number, room: string): Promise<WriteResult>;
   /**
    * After the room's last write: the writer sends decode the completion notice (kv_done with
    * `first`) as soon as every write of the room landed, or, with `first` null, forgets the room.

@@ -39,7 +39,7 @@ export type TransferRequest =
   /** `writer`: the token the decode node gave this node; a new token for the peer makes a new link. */
   | { type: 'connect'; id: number; peerId: string; endpoint: KvEndpoint; writer: string }
   /** `room`: the room the write belongs to (the receiver checks its grant; its notice waits for it). */
-  | { type: 'write'; id: number; peerId: string; runs: readonly PageRun[]; timeoutMs: number; room: string }
+  | { type: 'write'; id: number; peerId: string; writer: string; runs: readonly PageRun[]; timeoutMs: number; room: string }
   /** The room's last write was issued: notify `peerId` once they all landed (`first` null: no notice, forget the room). */
   | { type: 'end_room'; id: number; room: string; peerId: string; first: FirstToken | null; times: RoomTimes }
   | { type: 'close_peer'; id: number; peerId: string }

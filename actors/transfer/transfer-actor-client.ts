@@ -121,8 +121,8 @@ export class TransferActorClient {
   }
 
   /** Resolves once the runs are in the peer's pool; `room` is checked against the receiver's grant and tags the write for its room's notice. */
-  async write(peerId: string, runs: readonly PageRun[], timeoutMs: number, room: string): Promise<WriteResult> {
-    const { bytes, runs: n, ms } = await this.call({ type: 'write', peerId, runs, timeoutMs, room }, timeoutMs + this.options.graceMs);
+  async write(peerId: string, writer: string, runs: readonly PageRun[], timeoutMs: number, room: string): Promise<WriteResult> {
+    const { bytes, runs: n, ms } = await this.call({ type: 'write', peerId, writer, runs, timeoutMs, room }, timeoutMs + this.options.graceMs);
     return { bytes, runs: n, ms };
   }
 

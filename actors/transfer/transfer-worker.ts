@@ -34,6 +34,8 @@ const post = (msg: TransferReply): void => port.postMessage(msg);
 
 interface Link {
   key: string;
+  /** The writer token the link presents (the decode node granted the room's pages to it). */
+  writer: string;
   sender: Promise<KvSender>;
 }
 
@@ -54,7 +56,7 @@ class TransferActor {
         await this.link(req.peerId, req.endpoint, req.writer).sender;
         return { type: 'connected', id: req.id };
       case 'write':
-        return this.write(req.id, req.peerId, req.runs, req.timeoutMs, req.room);
+        return this.write(req.id, req.peerId, req.writer, req.runs, req.timeoutMs, req.room);
       case 'end_room':
         return { type: 'room_ended', id: req.id, notified: await this.notices.end(req.room, req.peerId, req.first, req.times) };
       case 'close_peer':
@@ -91,7 +93,7 @@ class TransferActor {
     const known = this.links.get(peerId);
     if (known?.key === key) return known;
     if (known) void this.retire(peerId);
-    const link: Link = { key, sender: this.manager.connect(endpoint, this.pool, writer) };
+    const link: Link = { key, writer, sender: this.manager.connect(endpoint, this.pool, writer) };
     this.links.set(peerId, link);
     link.sender.then(
       () => log.debug({ peerId, endpoint }, 'KV link up'),
@@ -102,16 +104,19 @@ class TransferActor {
     return link;
   }
 
-  private async write(id: number, peerId: string, runs: readonly PageRun[], timeoutMs: number, room: string): Promise<TransferReply> {
+  private async write(id: number, peerId: string, writer: string, runs: readonly PageRun[], timeoutMs: number, room: string): Promise<TransferReply> {
     this.notices.writeStarted(room);
-    const reply = await this.send(id, peerId, runs, timeoutMs, room);
+    const reply = await this.send(id, peerId, writer, runs, timeoutMs, room);
     this.notices.writeSettled(room, reply.type === 'written' ? reply : null);
     return reply;
   }
 
-  private async send(id: number, peerId: string, runs: readonly PageRun[], timeoutMs: number, room: string): Promise<TransferReply> {
+  private async send(id: number, peerId: string, writer: string, runs: readonly PageRun[], timeoutMs: number, room: string): Promise<TransferReply> {
     const link = this.links.get(peerId);
     if (!link) return { type: 'write_failed', id, message: `no KV link to peer ${peerId}: connect first` };
+    // A room granted to an older token must not write through the new link: the decode node may
+    // have freed (and reused) its pages once it cut the old writer.
+    if (link.writer !== writer) return { type: 'write_failed', id, message: `decode node ${peerId} replaced the writer token of this room's pages (it declared this node lost)` };
     try {
       const r = await (await link.sender).write(runs, timeoutMs, room);
       return { type: 'written', id, bytes: r.bytes, runs: r.runs, ms: r.ms };

@@ -41,7 +41,7 @@ async function run(tx: TransferActorClient, plan: WritePlan, rule: StopRule): Pr
     while (!stop()) {
       const w = issued++;
       const start = performance.now();
-      await tx.write('rx', plan.runs(w), data.writeTimeoutMs, BENCH_ROOM);
+      await tx.write('rx', BENCH_WRITER, plan.runs(w), data.writeTimeoutMs, BENCH_ROOM);
       latency.record(performance.now() - start);
       lastSrc[plan.dstSlot(w)] = plan.srcSlot(w);
     }

@@ -27,19 +27,27 @@ test('actor: a receiver actor and a sender actor move pages; connect is reused, 
     await rx.grant(TEST_ROOM, TEST_WRITER, [1, 2]);
     await Promise.all([tx.connect('d', endpoint, TEST_WRITER), tx.connect('d', endpoint, TEST_WRITER)]);
     await tx.connect('d', endpoint, TEST_WRITER);
-    const r = await tx.write('d', [{ src: 6, dst: 1, count: 2 }], 5_000, TEST_ROOM);
+    const r = await tx.write('d', TEST_WRITER, [{ src: 6, dst: 1, count: 2 }], 5_000, TEST_ROOM);
     assert.equal(r.bytes, 2 * src.pageBytes);
     assert.equal(r.runs, 1);
     assert.ok(r.ms >= 0);
     // the receiver actor wrote into this thread's SharedArrayBuffer
     assert.deepEqual(pageDigests(dst).slice(1, 3), pageDigests(src).slice(6, 8));
+    // A new writer token (decode declared this node lost) means a new link; a room granted to the old
+    // token cannot write through it: decode may have reused that room's pages.
+    const renewed = 'cd'.repeat(16);
+    await rx.grant('424242', renewed, [3]);
+    await tx.connect('d', endpoint, renewed);
+    await assert.rejects(tx.write('d', TEST_WRITER, [{ src: 0, dst: 1, count: 1 }], 5_000, TEST_ROOM), /replaced the writer token of this room's pages/);
+    await tx.write('d', renewed, [{ src: 7, dst: 3, count: 1 }], 5_000, '424242');
+    assert.deepEqual(pageDigests(dst)[3], pageDigests(src)[7]);
     await tx.closePeer('d');
-    await assert.rejects(tx.write('d', [{ src: 0, dst: 0, count: 1 }], 5_000, TEST_ROOM), /no KV link to peer d: connect first/);
+    await assert.rejects(tx.write('d', TEST_WRITER, [{ src: 0, dst: 0, count: 1 }], 5_000, TEST_ROOM), /no KV link to peer d: connect first/);
   } finally {
     await tx.close();
     await rx.close();
   }
-  await assert.rejects(tx.write('d', [], 1_000, TEST_ROOM), /the transfer actor was closed/);
+  await assert.rejects(tx.write('d', TEST_WRITER, [], 1_000, TEST_ROOM), /the transfer actor was closed/);
 });
 
 test('actor: start fails clearly for verbs without an RDMA device, for a pool it cannot share, and for shm over a pool not in shared memory', async () => {
@@ -84,7 +92,7 @@ test('actor: a worker that dies rejects every pending call at once and every lat
   try {
     await client.connect('p', { backend: 'tcp', host: '127.0.0.1', port: 1 }, TEST_WRITER);
     const hung = client.listen('127.0.0.1'); // never answered by the stub
-    const write = client.write('p', [{ src: 0, dst: 0, count: 1 }], 60_000, TEST_ROOM); // the stub exits on it
+    const write = client.write('p', TEST_WRITER, [{ src: 0, dst: 0, count: 1 }], 60_000, TEST_ROOM); // the stub exits on it
     await assert.rejects(write, /transfer actor exited with code 3/);
     await assert.rejects(hung, /transfer actor exited with code 3/);
     await assert.rejects(client.connect('p', { backend: 'tcp', host: '127.0.0.1', port: 1 }, TEST_WRITER), /transfer actor exited with code 3/);

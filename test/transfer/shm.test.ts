@@ -40,7 +40,7 @@ async function withLink(body: (rx: Receiver, tx: TransferActorClient, src: KvPoo
 test('shm: pages reach scattered destinations intact across processes; untouched pages stay zero', async () => {
   await withLink(async (rx, tx, src) => {
     const runs = coalescePages(SCATTER.src, SCATTER.dst);
-    const results = await Promise.all([runs.slice(0, 3), runs.slice(3)].map((w) => tx.write('rx', w, 10_000, TEST_ROOM)));
+    const results = await Promise.all([runs.slice(0, 3), runs.slice(3)].map((w) => tx.write('rx', TEST_WRITER, w, 10_000, TEST_ROOM)));
     assert.equal(results.reduce((n, r) => n + r.bytes, 0), SCATTER.src.length * src.pageBytes);
     assertScatterLanded(await rx.digests(), src, RX_PAGES);
   });
@@ -50,11 +50,11 @@ test('shm: bad runs are refused with nothing written', async () => {
   await withLink(async (rx, tx, src) => {
     // the first run is fine, the second is not: neither may be copied
     const bad = [{ src: 0, dst: 0, count: 1 }, { src: 1, dst: RX_PAGES - 1, count: 2 }];
-    await assert.rejects(tx.write('rx', bad, 10_000, TEST_ROOM), /bad run 1 .*peer pages \[47, 49\) exceed the pool of 48 pages/);
-    await assert.rejects(tx.write('rx', [{ src: 20, dst: 0, count: 5 }], 10_000, TEST_ROOM), /local pages \[20, 25\) exceed the pool of 24 pages/);
+    await assert.rejects(tx.write('rx', TEST_WRITER, bad, 10_000, TEST_ROOM), /bad run 1 .*peer pages \[47, 49\) exceed the pool of 48 pages/);
+    await assert.rejects(tx.write('rx', TEST_WRITER, [{ src: 20, dst: 0, count: 5 }], 10_000, TEST_ROOM), /local pages \[20, 25\) exceed the pool of 24 pages/);
     const zero = zeroDigest(src.pageBytes);
     assert.ok((await rx.digests()).every((d) => d === zero), 'a refused write changed the pool');
-    await tx.write('rx', [{ src: 3, dst: 0, count: 1 }], 10_000, TEST_ROOM); // the link survived
+    await tx.write('rx', TEST_WRITER, [{ src: 3, dst: 0, count: 1 }], 10_000, TEST_ROOM); // the link survived
     assert.equal((await rx.digests())[0], pageDigests(src)[3]);
   });
 });
@@ -74,13 +74,13 @@ test('shm: a peer on another host is refused before anything is mapped', async (
 
 test('shm: a killed receiver fails the next write at once, and its segment is swept', async () => {
   await withLink(async (rx, tx) => {
-    await tx.write('rx', [{ src: 0, dst: 0, count: 4 }], 10_000, TEST_ROOM);
+    await tx.write('rx', TEST_WRITER, [{ src: 0, dst: 0, count: 4 }], 10_000, TEST_ROOM);
     assert.equal(rx.endpoint.backend, 'shm');
     const name = rx.endpoint.name;
     assert.equal(shmOwnerAlive(name), true);
     await rx.kill();
     assert.equal(shmOwnerAlive(name), false);
-    await assert.rejects(tx.write('rx', [{ src: 0, dst: 4, count: 4 }], 30_000, TEST_ROOM), /shm KV link to \/pd-node-\d+-\w+: the decode process that owns the pool is gone/);
+    await assert.rejects(tx.write('rx', TEST_WRITER, [{ src: 0, dst: 4, count: 4 }], 30_000, TEST_ROOM), /shm KV link to \/pd-node-\d+-\w+: the decode process that owns the pool is gone/);
     assert.ok(existsSync(`/dev/shm${name}`), 'SIGKILL leaves the segment behind');
     assert.ok(sweepStaleShmRegions().includes(name));
     assert.equal(existsSync(`/dev/shm${name}`), false);

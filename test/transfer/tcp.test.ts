@@ -181,7 +181,7 @@ test('tcp: pages reach scattered destinations intact across processes; untouched
   await withLink(LAYOUT, RX_PAGES, 24, async (rx, tx, src) => {
     const runs = coalescePages(SCATTER.src, SCATTER.dst);
     // three writes in flight at once on the one connection
-    const results = await Promise.all([runs.slice(0, 2), runs.slice(2, 5), runs.slice(5)].map((w) => tx.write('rx', w, 10_000, TEST_ROOM)));
+    const results = await Promise.all([runs.slice(0, 2), runs.slice(2, 5), runs.slice(5)].map((w) => tx.write('rx', TEST_WRITER, w, 10_000, TEST_ROOM)));
     assert.equal(results.reduce((n, r) => n + r.bytes, 0), SCATTER.src.length * src.pageBytes);
     assert.equal(results.reduce((n, r) => n + r.runs, 0), runs.length);
     assertScatterLanded(await rx.digests(), src, RX_PAGES);
@@ -194,10 +194,10 @@ test('tcp: runs read partly through staging, partly straight into the pool, land
   const layout = gqaLayout(5, 2, 257, 'float32', 15);
   await withLink(layout, RX_PAGES, 24, async (rx, tx, src) => {
     const runs = coalescePages(SCATTER.src, SCATTER.dst);
-    await tx.write('rx', runs, 10_000, TEST_ROOM); // one write, every run
+    await tx.write('rx', TEST_WRITER, runs, 10_000, TEST_ROOM); // one write, every run
     assertScatterLanded(await rx.digests(), src, RX_PAGES);
     fillRandom(src); // new bytes: the second round must land them, not find the first round's
-    await Promise.all(runs.map((r) => tx.write('rx', [r], 10_000, TEST_ROOM))); // a write per run, all in flight
+    await Promise.all(runs.map((r) => tx.write('rx', TEST_WRITER, [r], 10_000, TEST_ROOM))); // a write per run, all in flight
     assertScatterLanded(await rx.digests(), src, RX_PAGES);
   });
 });
@@ -206,7 +206,7 @@ test('tcp: writes in flight on one connection land and settle in order', async (
   await withLink(LAYOUT, RX_PAGES, 24, async (rx, tx, src) => {
     const settled: number[] = [];
     // every write overwrites destination page 0 (and 1..2); the last one issued must win
-    await Promise.all(Array.from({ length: 12 }, (_, i) => tx.write('rx', [{ src: i, dst: 0, count: 3 }], 10_000, TEST_ROOM).then(() => settled.push(i))));
+    await Promise.all(Array.from({ length: 12 }, (_, i) => tx.write('rx', TEST_WRITER, [{ src: i, dst: 0, count: 3 }], 10_000, TEST_ROOM).then(() => settled.push(i))));
     assert.deepEqual(settled, [...settled].sort((a, b) => a - b));
     const want = pageDigests(src);
     const got = await rx.digests();
@@ -216,8 +216,8 @@ test('tcp: writes in flight on one connection land and settle in order', async (
 
 test('tcp: bad runs are refused with nothing written, by the sender and by the receiver', async () => {
   await withLink(LAYOUT, RX_PAGES, 24, async (rx, tx, src) => {
-    await assert.rejects(tx.write('rx', [{ src: 0, dst: RX_PAGES - 1, count: 2 }], 10_000, TEST_ROOM), /peer pages \[47, 49\) exceed the pool of 48 pages/);
-    await assert.rejects(tx.write('rx', [{ src: 23, dst: 0, count: 2 }], 10_000, TEST_ROOM), /local pages \[23, 25\) exceed the pool of 24 pages/);
+    await assert.rejects(tx.write('rx', TEST_WRITER, [{ src: 0, dst: RX_PAGES - 1, count: 2 }], 10_000, TEST_ROOM), /peer pages \[47, 49\) exceed the pool of 48 pages/);
+    await assert.rejects(tx.write('rx', TEST_WRITER, [{ src: 23, dst: 0, count: 2 }], 10_000, TEST_ROOM), /local pages \[23, 25\) exceed the pool of 24 pages/);
 
     // a sender that skips its own checks: the receiver refuses before taking a byte
     const raw = await rawLink(rx.endpoint, src.pageBytes);
@@ -226,7 +226,7 @@ test('tcp: bad runs are refused with nothing written, by the sender and by the r
     assert.match(refusal(await raw.closed), /write 7, run 1: pages \[47, 49\) exceed the pool of 48 pages/);
 
     // the actor's link survived its refused writes
-    await tx.write('rx', [{ src: 5, dst: 9, count: 1 }], 10_000, TEST_ROOM);
+    await tx.write('rx', TEST_WRITER, [{ src: 5, dst: 9, count: 1 }], 10_000, TEST_ROOM);
     const got = await rx.digests();
     const zero = zeroDigest(src.pageBytes);
     got.forEach((d, p) => assert.equal(d, p === 9 ? pageDigests(src)[5] : zero, `page ${p}`));
@@ -252,7 +252,7 @@ test('tcp: a garbage frame (control or data connection) or a mismatched page siz
     const wrongPages = { buffer: new SharedArrayBuffer(4 * 512), pageBytes: 512, numPages: 4 };
     await assert.rejects(manager().connect(rx.endpoint, wrongPages, TEST_WRITER), /refused: page size mismatch: the sender's pages are 512 B, this pool's are 840 B/);
 
-    const r = await tx.write('rx', [{ src: 1, dst: 2, count: 2 }], 10_000, TEST_ROOM);
+    const r = await tx.write('rx', TEST_WRITER, [{ src: 1, dst: 2, count: 2 }], 10_000, TEST_ROOM);
     assert.equal(r.bytes, 2 * src.pageBytes);
     assert.deepEqual((await rx.digests()).slice(2, 4), pageDigests(src).slice(1, 3));
   });
@@ -262,7 +262,7 @@ test('tcp: a receiver killed mid-write fails the pending write at once, not at i
   const big = gqaLayout(16, 8, 128, 'float16', 16); // 1 MiB pages
   await withLink(big, 32, 32, async (rx, tx) => {
     rx.child.kill('SIGSTOP'); // the receiver stops reading: the write stays in flight
-    const write = tx.write('rx', [{ src: 0, dst: 0, count: 32 }], 30_000, TEST_ROOM);
+    const write = tx.write('rx', TEST_WRITER, [{ src: 0, dst: 0, count: 32 }], 30_000, TEST_ROOM);
     const outcome = write.then(
       () => null,
       (err: Error) => err,
@@ -276,7 +276,7 @@ test('tcp: a receiver killed mid-write fails the pending write at once, not at i
     assert.doesNotMatch(err.message, /timed out/);
     assert.match(err.message, /tcp KV link to 127\.0\.0\.1:\d+: (link failed|the receiver closed)/);
     // the link is retired: the next write says so instead of hanging
-    await assert.rejects(tx.write('rx', [{ src: 0, dst: 0, count: 1 }], 5_000, TEST_ROOM), /no KV link to peer rx/);
+    await assert.rejects(tx.write('rx', TEST_WRITER, [{ src: 0, dst: 0, count: 1 }], 5_000, TEST_ROOM), /no KV link to peer rx/);
   });
 });
 
@@ -314,7 +314,7 @@ test('tcp: a sender without the cluster secret is refused before any byte lands;
       fake.close();
     }
     // the real link was not disturbed
-    await tx.write('rx', [{ src: 3, dst: 3, count: 1 }], 10_000, TEST_ROOM);
+    await tx.write('rx', TEST_WRITER, [{ src: 3, dst: 3, count: 1 }], 10_000, TEST_ROOM);
   });
 });
 
@@ -325,18 +325,18 @@ test('tcp: a write outside its room\'s grant, of another writer, or after the re
     await rx.grant('9', '0'.repeat(32), [20, 21]);
     const before = await rx.digests();
     // no connect between the writes: a NACK does not retire the link (the actor answers "no KV link" if it did)
-    await assert.rejects(tx.write('rx', [{ src: 0, dst: 12, count: 3 }], 10_000, '8'), /write \d+ of room 8 refused: run 0: page 14 is not granted to room 8/);
-    await assert.rejects(tx.write('rx', [{ src: 0, dst: 20, count: 1 }], 10_000, '9'), /write \d+ of room 9 refused: room 9 is granted to another writer/);
+    await assert.rejects(tx.write('rx', TEST_WRITER, [{ src: 0, dst: 12, count: 3 }], 10_000, '8'), /write \d+ of room 8 refused: run 0: page 14 is not granted to room 8/);
+    await assert.rejects(tx.write('rx', TEST_WRITER, [{ src: 0, dst: 20, count: 1 }], 10_000, '9'), /write \d+ of room 9 refused: room 9 is granted to another writer/);
     assert.deepEqual(await rx.digests(), before, 'no refused byte landed');
 
     // inside the grant it lands on the same link; after the release the same write is refused, and the link still serves room 7
-    await tx.write('rx', [{ src: 1, dst: 10, count: 4 }], 10_000, '8');
+    await tx.write('rx', TEST_WRITER, [{ src: 1, dst: 10, count: 4 }], 10_000, '8');
     const landed = await rx.digests();
     assert.deepEqual(landed.slice(10, 14), pageDigests(src).slice(1, 5));
     assert.equal(await rx.release('8', 'confirmed'), true);
-    await assert.rejects(tx.write('rx', [{ src: 5, dst: 10, count: 4 }], 10_000, '8'), /write \d+ of room 8 refused: room 8 has no grant \(never granted, or released\)/);
+    await assert.rejects(tx.write('rx', TEST_WRITER, [{ src: 5, dst: 10, count: 4 }], 10_000, '8'), /write \d+ of room 8 refused: room 8 has no grant \(never granted, or released\)/);
     assert.deepEqual(await rx.digests(), landed, 'nothing landed after the release');
-    await tx.write('rx', [{ src: 6, dst: 30, count: 2 }], 10_000, TEST_ROOM);
+    await tx.write('rx', TEST_WRITER, [{ src: 6, dst: 30, count: 2 }], 10_000, TEST_ROOM);
     assert.deepEqual((await rx.digests()).slice(30, 32), pageDigests(src).slice(6, 8));
   });
 
@@ -433,10 +433,10 @@ test('tcp: cancelling one room mid-write fails that write alone: the other room 
     receiver.grant(B, TEST_WRITER, allPages(80).slice(64));
     tx = await TransferActorClient.start('tcp', src, 'error');
     await tx.connect('rx', { backend: 'tcp', host: '127.0.0.1', port: (relay.address() as AddressInfo).port }, TEST_WRITER);
-    await tx.write('rx', [{ src: 64, dst: 64, count: 4 }], 30_000, B);
+    await tx.write('rx', TEST_WRITER, [{ src: 64, dst: 64, count: 4 }], 30_000, B);
 
-    const a = tx.write('rx', [{ src: 0, dst: 0, count: 64 }], 60_000, A).then(() => null, (err: Error) => err);
-    const behind = tx.write('rx', [{ src: 68, dst: 68, count: 4 }], 60_000, B); // pipelined behind A
+    const a = tx.write('rx', TEST_WRITER, [{ src: 0, dst: 0, count: 64 }], 60_000, A).then(() => null, (err: Error) => err);
+    const behind = tx.write('rx', TEST_WRITER, [{ src: 68, dst: 68, count: 4 }], 60_000, B); // pipelined behind A
     // this thread is the receiver's: it reads between these checks, never during them
     const rxBytes = new Uint8Array(rxPool.buffer);
     const deadline = Date.now() + 30_000;
@@ -451,7 +451,7 @@ test('tcp: cancelling one room mid-write fails that write alone: the other room 
     assert.ok(err, 'the released write must fail');
     assert.match(err.message, /write \d+ of room 21 refused: room 21 was released while this write was being read/);
     await behind;
-    await tx.write('rx', [{ src: 72, dst: 72, count: 8 }], 30_000, B); // no connect: the link was not retired
+    await tx.write('rx', TEST_WRITER, [{ src: 72, dst: 72, count: 8 }], 30_000, B); // no connect: the link was not retired
     assert.deepEqual(pageDigests({ buffer: rxPool.buffer, pageBytes: pb, numPages: 64 }), atRelease, 'no byte of A landed after the release');
     assert.deepEqual(pageDigests(rxPool).slice(64), pageDigests(src).slice(64), 'every write of B landed');
     assert.equal(links, 1, 'one link throughout');
@@ -491,12 +491,12 @@ test('tcp: release(unconfirmed) of a write whose sender went silent mid-write cu
 
 test('tcp: cutWriter destroys the writer\'s link and drops its grants', async () => {
   await withLink(LAYOUT, RX_PAGES, 24, async (rx, tx) => {
-    await tx.write('rx', [{ src: 0, dst: 0, count: 1 }], 10_000, TEST_ROOM);
+    await tx.write('rx', TEST_WRITER, [{ src: 0, dst: 0, count: 1 }], 10_000, TEST_ROOM);
     assert.equal(await rx.cutWriter(TEST_WRITER), true);
-    await assert.rejects(tx.write('rx', [{ src: 1, dst: 1, count: 1 }], 10_000, TEST_ROOM), /tcp KV link to 127\.0\.0\.1:\d+: (link failed|the receiver closed)|no KV link to peer rx/);
+    await assert.rejects(tx.write('rx', TEST_WRITER, [{ src: 1, dst: 1, count: 1 }], 10_000, TEST_ROOM), /tcp KV link to 127\.0\.0\.1:\d+: (link failed|the receiver closed)|no KV link to peer rx/);
     // the writer comes back (a stopped process resumed): it links again but may write nothing
     await tx.connect('rx', rx.endpoint, TEST_WRITER);
-    await assert.rejects(tx.write('rx', [{ src: 1, dst: 1, count: 1 }], 10_000, TEST_ROOM), /room 7 has no grant/);
+    await assert.rejects(tx.write('rx', TEST_WRITER, [{ src: 1, dst: 1, count: 1 }], 10_000, TEST_ROOM), /room 7 has no grant/);
   });
 });
 

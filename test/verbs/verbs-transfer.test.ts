@@ -57,7 +57,7 @@ describe('verbs KV transfer on rxe0', { skip: skipOutsideVm }, () => {
     await withLink(LAYOUT, RX_PAGES, 24, async (rx, tx, src) => {
       assert.equal(rx.endpoint.backend, 'verbs');
       const runs = coalescePages(SCATTER.src, SCATTER.dst);
-      const results = await Promise.all([runs.slice(0, 2), runs.slice(2, 5), runs.slice(5)].map((w) => tx.write('rx', w, 10_000, TEST_ROOM)));
+      const results = await Promise.all([runs.slice(0, 2), runs.slice(2, 5), runs.slice(5)].map((w) => tx.write('rx', TEST_WRITER, w, 10_000, TEST_ROOM)));
       assert.equal(results.reduce((n, r) => n + r.bytes, 0), SCATTER.src.length * src.pageBytes);
       assertScatterLanded(await rx.digests(), src, RX_PAGES);
     });
@@ -69,7 +69,7 @@ describe('verbs KV transfer on rxe0', { skip: skipOutsideVm }, () => {
       const dstIds = shuffled(512).slice(0, 300);
       const runs = coalescePages(srcIds, dstIds);
       // more requests than the send queue holds (256), to exercise the bounded queue
-      const r = await tx.write('rx', runs, 20_000, TEST_ROOM);
+      const r = await tx.write('rx', TEST_WRITER, runs, 20_000, TEST_ROOM);
       assert.equal(r.bytes, 300 * src.pageBytes);
       const want = pageDigests(src);
       const got = await rx.digests();
@@ -84,7 +84,7 @@ describe('verbs KV transfer on rxe0', { skip: skipOutsideVm }, () => {
   test('writes in flight on one link land and settle in order', async () => {
     await withLink(LAYOUT, RX_PAGES, 24, async (rx, tx, src) => {
       const settled: number[] = [];
-      await Promise.all(Array.from({ length: 12 }, (_, i) => tx.write('rx', [{ src: i, dst: 0, count: 3 }], 10_000, TEST_ROOM).then(() => settled.push(i))));
+      await Promise.all(Array.from({ length: 12 }, (_, i) => tx.write('rx', TEST_WRITER, [{ src: i, dst: 0, count: 3 }], 10_000, TEST_ROOM).then(() => settled.push(i))));
       assert.deepEqual(settled, [...settled].sort((a, b) => a - b));
       assert.deepEqual((await rx.digests()).slice(0, 3), pageDigests(src).slice(11, 14));
     });
@@ -92,8 +92,8 @@ describe('verbs KV transfer on rxe0', { skip: skipOutsideVm }, () => {
 
   test('bad runs and a page-size mismatch are refused with nothing written; the link keeps working', async () => {
     await withLink(LAYOUT, RX_PAGES, 24, async (rx, tx, src) => {
-      await assert.rejects(tx.write('rx', [{ src: 0, dst: RX_PAGES - 1, count: 2 }], 10_000, TEST_ROOM), /peer pages \[47, 49\) exceed the pool of 48 pages/);
-      await assert.rejects(tx.write('rx', [{ src: 23, dst: 0, count: 2 }], 10_000, TEST_ROOM), /local pages \[23, 25\) exceed the pool of 24 pages/);
+      await assert.rejects(tx.write('rx', TEST_WRITER, [{ src: 0, dst: RX_PAGES - 1, count: 2 }], 10_000, TEST_ROOM), /peer pages \[47, 49\) exceed the pool of 48 pages/);
+      await assert.rejects(tx.write('rx', TEST_WRITER, [{ src: 23, dst: 0, count: 2 }], 10_000, TEST_ROOM), /local pages \[23, 25\) exceed the pool of 24 pages/);
       const other = new VerbsKvManager({ connectTimeoutMs: 10_000, onRefuse: () => {} });
       const wrongPages = { buffer: new SharedArrayBuffer(4 * 512), pageBytes: 512, numPages: 4 };
       try {
@@ -101,7 +101,7 @@ describe('verbs KV transfer on rxe0', { skip: skipOutsideVm }, () => {
       } finally {
         await other.close(); // stops its device's poller and frees the registration
       }
-      await tx.write('rx', [{ src: 5, dst: 9, count: 1 }], 10_000, TEST_ROOM);
+      await tx.write('rx', TEST_WRITER, [{ src: 5, dst: 9, count: 1 }], 10_000, TEST_ROOM);
       const zero = zeroDigest(src.pageBytes);
       (await rx.digests()).forEach((d, p) => assert.equal(d, p === 9 ? pageDigests(src)[5] : zero, `page ${p}`));
     });
@@ -113,12 +113,12 @@ describe('verbs KV transfer on rxe0', { skip: skipOutsideVm }, () => {
       if (rx.endpoint.backend !== 'verbs') return;
       const forged = { ...rx.endpoint, devices: rx.endpoint.devices.map((d) => ({ ...d, rkey: d.rkey ^ 0x5a5a5a })) };
       await tx.connect('forged', forged, TEST_WRITER);
-      await assert.rejects(tx.write('forged', [{ src: 0, dst: 0, count: 4 }], 10_000, TEST_ROOM), /RDMA WRITE failed with IBV_WC_REM_ACCESS_ERR/);
-      await assert.rejects(tx.write('forged', [{ src: 0, dst: 0, count: 1 }], 5_000, TEST_ROOM), /no KV link to peer forged/);
+      await assert.rejects(tx.write('forged', TEST_WRITER, [{ src: 0, dst: 0, count: 4 }], 10_000, TEST_ROOM), /RDMA WRITE failed with IBV_WC_REM_ACCESS_ERR/);
+      await assert.rejects(tx.write('forged', TEST_WRITER, [{ src: 0, dst: 0, count: 1 }], 5_000, TEST_ROOM), /no KV link to peer forged/);
       // the other link to the same receiver is untouched, and a new connect builds a fresh link
-      await tx.write('rx', [{ src: 1, dst: 2, count: 1 }], 10_000, TEST_ROOM);
+      await tx.write('rx', TEST_WRITER, [{ src: 1, dst: 2, count: 1 }], 10_000, TEST_ROOM);
       await tx.connect('again', rx.endpoint, TEST_WRITER);
-      await tx.write('again', [{ src: 3, dst: 4, count: 1 }], 10_000, TEST_ROOM);
+      await tx.write('again', TEST_WRITER, [{ src: 3, dst: 4, count: 1 }], 10_000, TEST_ROOM);
       const got = await rx.digests();
       const want = pageDigests(src);
       assert.deepEqual([got[2], got[4], got[0]], [want[1], want[3], zeroDigest(src.pageBytes)]);
@@ -128,13 +128,13 @@ describe('verbs KV transfer on rxe0', { skip: skipOutsideVm }, () => {
   test('throughput of RDMA WRITEs through the transfer actor (64 MiB writes of 1 MiB pages)', async (t) => {
     await withLink(BIG, 64, 64, async (rx, tx, src) => {
       const pages = shuffled(64);
-      await tx.write('rx', coalescePages(pages, shuffled(64)), 30_000, TEST_ROOM); // warm-up: link and caches
+      await tx.write('rx', TEST_WRITER, coalescePages(pages, shuffled(64)), 30_000, TEST_ROOM); // warm-up: link and caches
       const rounds = 4;
       // this thread stands for the node's main thread: verbs runs in the actor's worker
       const delay = monitorEventLoopDelay({ resolution: 1 });
       delay.enable();
       const start = performance.now();
-      for (let i = 0; i < rounds; i++) await tx.write('rx', coalescePages(pages, pages), 30_000, TEST_ROOM);
+      for (let i = 0; i < rounds; i++) await tx.write('rx', TEST_WRITER, coalescePages(pages, pages), 30_000, TEST_ROOM);
       const s = (performance.now() - start) / 1000;
       delay.disable();
       t.diagnostic(`verbs write throughput: ${((rounds * 64) / s).toFixed(1)} MiB/s (${rounds} x 64 MiB in ${s.toFixed(2)} s)`);
@@ -150,7 +150,7 @@ describe('verbs KV transfer on rxe0', { skip: skipOutsideVm }, () => {
       let failure: Error | null = null;
       // back-to-back writes, so one is in flight whenever the receiver dies
       const writing = (async () => {
-        while (!stop) await tx.write('rx', runs, 60_000, TEST_ROOM);
+        while (!stop) await tx.write('rx', TEST_WRITER, runs, 60_000, TEST_ROOM);
       })().catch((err: Error) => (failure = err));
       await new Promise((resolve) => setTimeout(resolve, 500));
       const killedAt = performance.now();
@@ -162,7 +162,7 @@ describe('verbs KV transfer on rxe0', { skip: skipOutsideVm }, () => {
       assert.ok(failure, 'a write to a killed receiver must fail');
       assert.doesNotMatch((failure as Error).message, /timed out/);
       assert.match((failure as Error).message, /verbs KV link to 127\.0\.0\.1:\d+: (the receiver closed the exchange connection|exchange connection failed|.*RDMA WRITE failed with IBV_WC_\w+)/);
-      await assert.rejects(tx.write('rx', runs, 5_000, TEST_ROOM), /no KV link to peer rx/);
+      await assert.rejects(tx.write('rx', TEST_WRITER, runs, 5_000, TEST_ROOM), /no KV link to peer rx/);
     });
   });
 });
