@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
+import { newShmName } from '../../native/shm-names.js';
 import { pageBytes } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { ensureDefaultModel } from '../../src/model/default-model.js';
@@ -24,7 +25,7 @@ const POOL_PAGES = 4;
 const PROMPT = Array.from({ length: 60 }, (_, i) => 10 + i);
 
 async function unreachable(backend: TransferBackendName, pageBytesOfPool: number): Promise<KvEndpoint> {
-  if (backend === 'shm') return { backend: 'shm', name: `/pd-node-test-missing-${process.pid}`, bytes: POOL_PAGES * pageBytesOfPool, hostId: localHostId() };
+  if (backend === 'shm') return { backend: 'shm', name: newShmName(), bytes: POOL_PAGES * pageBytesOfPool, hostId: localHostId(), poolId: '0'.repeat(32) };
   return { backend: 'tcp', host: '127.0.0.1', port: await refusedPort() };
 }
 
