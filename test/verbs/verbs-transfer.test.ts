@@ -9,6 +9,7 @@
  * softroce/ib-write-bw.sh in the same VM run). Outside the VM (SOFTROCE_GUEST unset) it is skipped.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { describe, test } from 'node:test';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
@@ -23,6 +24,8 @@ import { skipOutsideVm } from './rxe-device.js';
 /** 840-byte pages: not a power of two, so run boundaries fall anywhere in the registered region. */
 const LAYOUT = gqaLayout(3, 1, 5, 'float32', 7);
 const RX_PAGES = 48;
+/** The writer token this process's links present. */
+const WRITER = randomBytes(16).toString('hex');
 /** 1 MiB pages, for throughput and the kill test. */
 const BIG = gqaLayout(16, 8, 128, 'float16', 16);
 
@@ -96,7 +99,7 @@ describe('verbs KV transfer on rxe0', { skip: skipOutsideVm }, () => {
       const other = new VerbsKvManager({ connectTimeoutMs: 10_000, onRefuse: () => {} });
       const wrongPages = { buffer: new SharedArrayBuffer(4 * 512), pageBytes: 512, numPages: 4 };
       try {
-        await assert.rejects(other.connect(rx.endpoint, wrongPages), /refused: page size mismatch: the sender's pages are 512 B, this pool's are 840 B/);
+        await assert.rejects(other.connect(rx.endpoint, wrongPages, WRITER), /refused: page size mismatch: the sender's pages are 512 B, this pool's are 840 B/);
       } finally {
         await other.close(); // stops its device's poller and frees the registration
       }
