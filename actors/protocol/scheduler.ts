@@ -102,8 +102,8 @@ export type SchedulerInbound =
   | { type: 'stats'; seq: number }
   | { type: 'flush_cache'; seq: number }
   | { type: 'shutdown' }
-  /** Prefill: the decode node's preallocated pages for a room, and where to write them. */
-  | { type: 'kv_target'; room: string; peerId: string; endpoint: KvEndpoint; pageIds: number[] }
+  /** Prefill: the decode node's preallocated pages for a room, where to write them, and as which writer. */
+  | { type: 'kv_target'; room: string; peerId: string; endpoint: KvEndpoint; pageIds: number[]; writer: string }
   /** Decode: prefill finished writing a room's KV; `first` is the first output token. */
   | { type: 'kv_arrived'; room: string; first: FirstToken }
   /** Either side: the other side failed the room; `peerId` names the decode node on the prefill side. */
@@ -125,8 +125,8 @@ export type SchedulerOutbound =
   | { type: 'failed'; rid: string; message: string; status: number }
   | { type: 'stats'; seq: number; stats: SchedulerStats }
   | { type: 'flushed'; seq: number; ok: boolean }
-  /** Decode: pages are reserved for a room; ask the prefill node to fill them. */
-  | { type: 'kv_request'; room: string; rid: string; bootstrap: PdBootstrap; pageIds: number[] }
+  /** Decode: pages are reserved (and granted to `writer`) for a room; ask the prefill node to fill them. */
+  | { type: 'kv_request'; room: string; rid: string; bootstrap: PdBootstrap; pageIds: number[]; writer: string }
   /** Either side: tell the other side the room failed (peerId: prefill side; bootstrap: decode side). */
   | { type: 'room_failed_notice'; room: string; peerId?: string; bootstrap?: PdBootstrap; message: string }
   /** Decode, engines that can check KV (synthetic): a room's arrived KV was checked in `ms`; `ok` false failed it. */

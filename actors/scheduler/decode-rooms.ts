@@ -1,35 +1,59 @@
 /**
- * Decode side of PD, per room: Bootstrapping (queued for pages) -> WaitingForInput (pages reserved,
- * page list sent to prefill) -> Transferring (prefill writes into them; this CPU is not involved) ->
- * Success (the notice with the first token arrived: the sequence joins the decode batch) | Failed.
+ * Decode side of PD, per room: Bootstrapping (queued for pages) -> Granting (pages reserved, the
+ * receiver told which writer may fill them) -> WaitingForInput (page list sent to prefill) ->
+ * Transferring (prefill writes into them; this CPU is not involved) -> Success (the notice with the
+ * first token arrived: the sequence joins the decode batch) | Failed.
  *
  * The preallocation queue is FIFO and bounded in time: a room that cannot get pages within the
  * bootstrap timeout fails (never a queue stuck after memory runs out), and a room that got its
  * pages but no notice within the timeout fails too.
  *
- * Pages a prefill node may still be writing are never handed to another request: when a room fails
- * here (client abort, timeout) its pages are quarantined until prefill confirms the room is over
- * (its failure notice, sent only after its writes settled), the prefill node is declared dead, or
- * the transfer timeout has passed.
+ * The invariant: no byte of a room lands in pages another request owns. Hence:
+ * - The page list goes out only once the receiver holds the room's grant (`RoomGrants.grant`
+ *   resolved), with the writer token this node minted for the prefill peer (one per peer; a peer
+ *   declared lost gets a new one, so its old links write nothing).
+ * - Pages of a room that ends are freed only once the receiver says no byte of it can land any more:
+ *   `release('confirmed')` after prefill's notice (kv_done or its room_failed, sent after its writes
+ *   settled); `release('unconfirmed')` on a local abort or timeout (tcp cuts a write under way and
+ *   says true at once; shm and verbs say false, so the pages stay quarantined until prefill's
+ *   confirmation); `cutWriter` when the peer is lost (retried on every sweep while it says false: a
+ *   stopped shm writer is alive, and its pages stay quarantined, logged once). There is no "the
+ *   transfer timeout passed" rule: late bytes are exactly what it would let in.
+ * - A room aborted before its page list went out tells its prefill node at once (room_failed), so
+ *   prefill frees its pages now instead of at its bootstrap timeout.
+ * - At most `maxRoomsPerPeer` rooms per prefill peer: a peer that never delivers cannot pin most of
+ *   the pool; beyond the cap a request fails at once with 503 (capacity, retry elsewhere).
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../src/log/logger.js';
 import type { KvAllocator } from '../allocator/kv-allocator.js';
 import type { PdBootstrap, SchedulerOutbound } from '../protocol/scheduler.js';
 import type { Sequence } from './sequence.js';
 
+/** What decode rooms need from the KV receiver (the transfer actor's client; KvReceiver semantics). */
+export interface RoomGrants {
+  grant(room: string, writer: string, pageIds: readonly number[]): Promise<void>;
+  release(room: string, how: 'confirmed' | 'unconfirmed'): Promise<boolean>;
+  cutWriter(writer: string): Promise<boolean>;
+}
+
 interface DecodeRoom {
   seq: Sequence;
   bootstrap: PdBootstrap;
   deadline: number;
-  state: 'queued' | 'awaiting' | 'quarantined';
+  state: 'queued' | 'granting' | 'awaiting' | 'quarantined';
+  /** The writer the room's pages were granted to (set when they were reserved). */
+  writer: string | null;
 }
 
 export interface DecodeRoomsDeps {
   allocator: KvAllocator;
+  grants: RoomGrants;
   emit: (msg: SchedulerOutbound) => void;
   log: Logger;
   bootstrapTimeoutMs: number;
   transferTimeoutMs: number;
+  maxRoomsPerPeer: number;
   /** The room failed here: answer the HTTP request with this error. */
   onFailed: (seq: Sequence, message: string, status: number) => void;
 }
@@ -41,6 +65,10 @@ export function peerOf(b: PdBootstrap): string {
 export class DecodeRooms {
   private readonly rooms = new Map<string, DecodeRoom>();
   private readonly queue: string[] = [];
+  /** The writer token of each prefill peer. */
+  private readonly writers = new Map<string, string>();
+  /** Writers of lost peers whose bytes may still land (cutWriter said false, or is being asked). */
+  private readonly uncut = new Map<string, { asking: boolean; logged: boolean }>();
 
   constructor(private readonly deps: DecodeRoomsDeps) {}
 
@@ -52,14 +80,23 @@ export class DecodeRooms {
     return this.rooms.has(room);
   }
 
+  /** Queues a room for pages; a peer at its cap fails the request at once (503). */
   enqueue(seq: Sequence, bootstrap: PdBootstrap, now: number): void {
-    this.rooms.set(bootstrap.room, { seq, bootstrap, deadline: now + this.deps.bootstrapTimeoutMs, state: 'queued' });
+    const peer = peerOf(bootstrap);
+    let held = 0;
+    for (const r of this.rooms.values()) if (peerOf(r.bootstrap) === peer) held++;
+    if (held >= this.deps.maxRoomsPerPeer) {
+      this.deps.onFailed(seq, `decode node holds ${held} rooms for prefill node ${peer} (cap ${this.deps.maxRoomsPerPeer}); retry later`, 503);
+      return;
+    }
+    this.rooms.set(bootstrap.room, { seq, bootstrap, deadline: now + this.deps.bootstrapTimeoutMs, state: 'queued', writer: null });
     this.queue.push(bootstrap.room);
   }
 
   /**
-   * Reserves pages for queued rooms, oldest first, and asks their prefill nodes for the KV. Pages
-   * cover the prompt and the first decode position.
+   * Reserves pages for queued rooms, oldest first, grants them to the peer's writer and, once the
+   * grant is in place, asks the prefill node for the KV. Pages cover the prompt and the first decode
+   * position.
    */
   preallocate(now: number): void {
     while (this.queue.length > 0) {
@@ -67,10 +104,20 @@ export class DecodeRooms {
       const r = this.rooms.get(room)!;
       if (!this.deps.allocator.ensure(r.seq.rid, Math.min(r.seq.promptLen + 1, r.seq.maxTokens))) return;
       this.queue.shift();
-      r.state = 'awaiting';
+      r.state = 'granting';
       r.deadline = now + this.deps.transferTimeoutMs + this.deps.bootstrapTimeoutMs;
+      r.writer = this.writerOf(peerOf(r.bootstrap));
       const pageIds = Array.from(this.deps.allocator.table(r.seq.rid));
-      this.deps.emit({ type: 'kv_request', room, rid: r.seq.rid, bootstrap: r.bootstrap, pageIds });
+      this.deps.grants.grant(room, r.writer, pageIds).then(
+        () => this.granted(room, r, pageIds),
+        (err: Error) => {
+          if (this.rooms.get(room) !== r) return;
+          this.deps.log.error({ rid: r.seq.rid, room, err: err.message }, 'KV grant failed');
+          if (r.state === 'granting') this.deps.onFailed(r.seq, `decode node could not prepare its KV receiver: ${err.message}`, 500);
+          this.quarantine(room, r);
+          this.release(room, r, 'confirmed'); // no page list went out: nobody can be writing
+        },
+      );
     }
   }
 
@@ -79,6 +126,8 @@ export class DecodeRooms {
     const r = this.rooms.get(room);
     if (!r || r.state !== 'awaiting') return null;
     this.rooms.delete(room);
+    // The pages now belong to the sequence; the grant just ends.
+    this.deps.grants.release(room, 'confirmed').catch((err: Error) => this.deps.log.warn({ room, err: err.message }, 'KV grant release failed'));
     return r.seq;
   }
 
@@ -86,41 +135,108 @@ export class DecodeRooms {
   failedByPeer(room: string, message: string): void {
     const r = this.rooms.get(room);
     if (!r) return;
-    this.drop(room, r);
+    if (r.state === 'queued') {
+      this.drop(room, r);
+      return this.deps.onFailed(r.seq, `prefill node failed the request: ${message}`, 502);
+    }
     if (r.state !== 'quarantined') this.deps.onFailed(r.seq, `prefill node failed the request: ${message}`, 502);
+    const listSent = r.state !== 'granting';
+    this.quarantine(room, r);
+    if (listSent) this.release(room, r, 'confirmed');
   }
 
-  /** The room ends here (abort, error): tell prefill, and hold its pages until prefill is done. */
-  abort(room: string, message: string, now: number): void {
+  /** The room ends here (abort, error): tell prefill, and hold its pages until no byte of it can land. */
+  abort(room: string, message: string): void {
     const r = this.rooms.get(room);
     if (!r || r.state === 'quarantined') return;
-    if (r.state === 'queued') return this.drop(room, r);
-    r.state = 'quarantined';
-    r.deadline = now + this.deps.transferTimeoutMs;
     this.deps.emit({ type: 'room_failed_notice', room, bootstrap: r.bootstrap, message });
+    if (r.state === 'queued') return this.drop(room, r);
+    const listSent = r.state === 'awaiting';
+    this.quarantine(room, r);
+    if (listSent) this.release(room, r, 'unconfirmed');
   }
 
+  /** The prefill peer stopped answering: its rooms fail; their pages are freed once its writer is cut. */
   peerLost(peer: string, message: string): void {
+    const writer = this.writers.get(peer);
+    this.writers.delete(peer); // the next room to this peer gets a new token, so a new link
     for (const [room, r] of this.rooms) {
       if (peerOf(r.bootstrap) !== peer || r.state === 'queued') continue;
-      this.drop(room, r);
-      if (r.state === 'awaiting') this.deps.onFailed(r.seq, message, 502);
+      if (r.state !== 'quarantined') this.deps.onFailed(r.seq, message, 502);
+      this.quarantine(room, r);
+    }
+    if (writer !== undefined) {
+      this.uncut.set(writer, { asking: false, logged: false });
+      this.cut(writer);
     }
   }
 
   sweep(now: number): void {
+    for (const writer of this.uncut.keys()) this.cut(writer);
     for (const [room, r] of this.rooms) {
-      if (now <= r.deadline) continue;
-      if (r.state === 'quarantined') {
-        this.drop(room, r);
-        continue;
-      }
+      if (now <= r.deadline || r.state === 'quarantined') continue;
       const message = r.state === 'queued'
         ? `no KV pages became free on the decode node within ${this.deps.bootstrapTimeoutMs / 1000} s`
         : `prefill node did not deliver the KV cache within ${(this.deps.transferTimeoutMs + this.deps.bootstrapTimeoutMs) / 1000} s`;
-      this.abort(room, message, now);
+      this.abort(room, message);
       this.deps.onFailed(r.seq, message, 504);
     }
+  }
+
+  private writerOf(peer: string): string {
+    let writer = this.writers.get(peer);
+    if (writer === undefined) {
+      writer = randomBytes(16).toString('hex');
+      this.writers.set(peer, writer);
+    }
+    return writer;
+  }
+
+  /** The grant is in place: send the page list, or, if the room ended meanwhile, release it (no list went out). */
+  private granted(room: string, r: DecodeRoom, pageIds: number[]): void {
+    if (this.rooms.get(room) !== r) return;
+    if (r.state === 'quarantined') return this.release(room, r, 'confirmed');
+    r.state = 'awaiting';
+    this.deps.emit({ type: 'kv_request', room, rid: r.seq.rid, bootstrap: r.bootstrap, pageIds, writer: r.writer! });
+  }
+
+  private quarantine(room: string, r: DecodeRoom): void {
+    r.state = 'quarantined';
+    const q = this.queue.indexOf(room);
+    if (q >= 0) this.queue.splice(q, 1);
+  }
+
+  /** Frees the room's pages once the receiver says nothing of it can land; else they stay quarantined. */
+  private release(room: string, r: DecodeRoom, how: 'confirmed' | 'unconfirmed'): void {
+    this.deps.grants.release(room, how).then(
+      (done) => {
+        if (done && this.rooms.get(room) === r) this.drop(room, r);
+      },
+      (err: Error) => this.deps.log.warn({ rid: r.seq.rid, room, err: err.message }, 'KV grant release failed: the pages stay quarantined'),
+    );
+  }
+
+  /** Asks the receiver to cut a lost writer (one question at a time); true frees its quarantined rooms. */
+  private cut(writer: string): void {
+    const u = this.uncut.get(writer);
+    if (!u || u.asking) return;
+    u.asking = true;
+    this.deps.grants.cutWriter(writer).then(
+      (done) => {
+        u.asking = false;
+        if (!done) {
+          if (!u.logged) this.deps.log.warn({ writer }, 'lost prefill writer may still write (alive or stopped): its rooms\' pages stay quarantined until it is cut or confirms');
+          u.logged = true;
+          return;
+        }
+        this.uncut.delete(writer);
+        for (const [room, r] of this.rooms) if (r.writer === writer && r.state === 'quarantined') this.drop(room, r);
+      },
+      (err: Error) => {
+        u.asking = false;
+        this.deps.log.warn({ writer, err: err.message }, 'cutting a lost KV writer failed; retried on the next sweep');
+      },
+    );
   }
 
   private drop(room: string, r: DecodeRoom): void {

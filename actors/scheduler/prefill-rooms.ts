@@ -31,6 +31,8 @@ export interface RoomTarget {
   peerId: string;
   endpoint: KvEndpoint;
   pageIds: number[];
+  /** The decode node's token for this node: the KV link presents it. */
+  writer: string;
 }
 
 interface PrefillRoom {
@@ -168,7 +170,7 @@ export class PrefillRooms {
       return;
     }
     r.target = target;
-    r.connected = this.deps.writer.connect(target.peerId, target.endpoint);
+    r.connected = this.deps.writer.connect(target.peerId, target.endpoint, target.writer);
     // Handled at once: the room's request may still be queued (no write chained on the link yet).
     r.connected.catch((err: Error) => {
       if (r.failed) return;

@@ -4,8 +4,8 @@ import type { RoomTimes } from '../transfer/room-notices.js';
 
 /** What the prefill side of the scheduler needs from the transfer actor. */
 export interface RoomWriter {
-  /** Connects (once per peer; later calls reuse the connection) to a decode node's pool. */
-  connect(peerId: string, endpoint: KvEndpoint): Promise<void>;
+  /** Connects as `writer` (once per peer and writer; later calls reuse the connection) to a decode node's pool. */
+  connect(peerId: string, endpoint: KvEndpoint, writer: string): Promise<void>;
   /** Resolves once the runs are in the peer's pool; the write counts towards `room`'s notice. */
   write(peerId: string, runs: readonly PageRun[], timeoutMs: number, room: string): Promise<WriteResult>;
   /**

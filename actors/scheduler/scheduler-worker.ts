@@ -28,6 +28,7 @@ import type { TextTokenizer } from '../../src/model/types.js';
 import type { NodeOptions } from '../../src/node/options.js';
 import { Sampler } from '../../src/sampling/sampler.js';
 import type { ShmRegion } from '../../native/shm-region.js';
+import { loadClusterSecret } from '../../src/security/cluster-secret.js';
 import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
 import { TransferActorClient } from '../transfer/transfer-actor-client.js';
 import { KvAllocator } from '../allocator/kv-allocator.js';
@@ -55,7 +56,9 @@ function createPool(layout: KvLayout, pages: number, wasm: boolean): { pool: KvP
 
 function pdSettings(o: NodeOptions, transfer: TransferActorClient | null): PdSettings | undefined {
   const common = { bootstrapTimeoutMs: o.bootstrapTimeoutSecs * 1000, transferTimeoutMs: o.transferTimeoutSecs * 1000, maxRooms: 4 * o.maxRunningRequests + 64 };
-  if (o.role === 'decode') return { role: 'decode', ...common };
+  // Half the rooms per prefill peer: one that never delivers cannot hold them all (the rest of the
+  // cluster keeps the other half), while one healthy peer still gets twice the running batch.
+  if (o.role === 'decode') return { role: 'decode', grants: transfer!, maxRoomsPerPeer: 2 * o.maxRunningRequests + 32, ...common };
   if (o.role === 'prefill') return { role: 'prefill', writer: transfer!, ...common };
   return undefined;
 }
@@ -131,7 +134,11 @@ interface Started {
 
 async function start(): Promise<Started> {
   const { engine, tokenizer, pool, region, contextLength, identity, logFields } = options.engine === 'synthetic' ? syntheticSetup() : referenceSetup();
-  const transfer = options.role === 'colocated' ? null : await TransferActorClient.start(options.transferBackend, pool, options.logLevel, { ibDevices: options.ibDevices ?? undefined, notices });
+  const transfer = options.role === 'colocated' ? null : await TransferActorClient.start(options.transferBackend, pool, options.logLevel, {
+    ibDevices: options.ibDevices ?? undefined,
+    notices,
+    clusterSecret: loadClusterSecret(options.clusterSecretFile).key,
+  });
   const kvEndpoint = options.role === 'decode' ? await transfer!.listen(options.host) : null;
   const allocator = new KvAllocator(pool.numPages, options.pageSize);
   const scheduler = new Scheduler(
@@ -188,7 +195,7 @@ function serve({ scheduler, transfer, region }: Started): void {
         post({ type: 'flushed', seq: msg.seq, ok: !scheduler.hasWork() });
         break;
       case 'kv_target':
-        scheduler.kvTarget(msg.room, { peerId: msg.peerId, endpoint: msg.endpoint, pageIds: msg.pageIds });
+        scheduler.kvTarget(msg.room, { peerId: msg.peerId, endpoint: msg.endpoint, pageIds: msg.pageIds, writer: msg.writer });
         break;
       case 'kv_arrived':
         scheduler.kvArrived(msg.room, msg.first);

@@ -30,7 +30,7 @@ import type { KvAllocator } from '../allocator/kv-allocator.js';
 import type { FinishReason, FirstToken, GenerateRequest, SchedulerOutbound, SchedulerStats, TokenLogprob } from '../protocol/scheduler.js';
 import type { RoomTarget } from './prefill-rooms.js';
 import { PrefillRooms } from './prefill-rooms.js';
-import { DecodeRooms } from './decode-rooms.js';
+import { DecodeRooms, type RoomGrants } from './decode-rooms.js';
 import type { RoomWriter } from './room-writer.js';
 import { Sequence } from './sequence.js';
 
@@ -43,7 +43,7 @@ export interface SchedulerLimits {
 /** PD settings; absent for a colocated node. */
 export type PdSettings =
   | { role: 'prefill'; writer: RoomWriter; bootstrapTimeoutMs: number; transferTimeoutMs: number; maxRooms: number }
-  | { role: 'decode'; bootstrapTimeoutMs: number; transferTimeoutMs: number; maxRooms: number };
+  | { role: 'decode'; grants: RoomGrants; bootstrapTimeoutMs: number; transferTimeoutMs: number; maxRooms: number; maxRoomsPerPeer: number };
 
 export interface SchedulerDeps {
   engine: Engine;
@@ -83,7 +83,8 @@ export class Scheduler {
     } else if (pd?.role === 'decode') {
       this.maxRooms = pd.maxRooms;
       this.decodeRooms = new DecodeRooms({
-        allocator: deps.allocator, emit: deps.emit, log: deps.log, bootstrapTimeoutMs: pd.bootstrapTimeoutMs, transferTimeoutMs: pd.transferTimeoutMs, onFailed,
+        allocator: deps.allocator, grants: pd.grants, emit: deps.emit, log: deps.log, bootstrapTimeoutMs: pd.bootstrapTimeoutMs, transferTimeoutMs: pd.transferTimeoutMs,
+        maxRoomsPerPeer: pd.maxRoomsPerPeer, onFailed,
       });
     }
   }
@@ -455,7 +456,7 @@ export class Scheduler {
     const room = seq.req.pd?.room;
     if (room === undefined) return;
     this.prefillRooms?.fail(room, message, true);
-    this.decodeRooms?.abort(room, message, this.now());
+    this.decodeRooms?.abort(room, message);
   }
 
   private remove(seq: Sequence): void {

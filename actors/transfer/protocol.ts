@@ -26,6 +26,8 @@ export interface TransferWorkerData {
   pool: PoolSpec;
   logLevel: LogLevel;
   connectTimeoutMs: number;
+  /** The cluster secret (loadClusterSecret): links prove it (tcp: deriveKey(secret, 'tcp-kv')). */
+  clusterSecret: Uint8Array;
   /** verbs: `--disaggregation-ib-device`. */
   ibDevices?: string[];
   /** Prefill: where rooms' completion notices go (the node's control plane; room-notices.ts). */
@@ -34,12 +36,19 @@ export interface TransferWorkerData {
 
 export type TransferRequest =
   | { type: 'listen'; id: number; host: string }
-  | { type: 'connect'; id: number; peerId: string; endpoint: KvEndpoint }
-  /** `room`: the prefill room the write belongs to (its notice waits for it). */
-  | { type: 'write'; id: number; peerId: string; runs: readonly PageRun[]; timeoutMs: number; room?: string }
+  /** `writer`: the token the decode node gave this node; a new token for the peer makes a new link. */
+  | { type: 'connect'; id: number; peerId: string; endpoint: KvEndpoint; writer: string }
+  /** `room`: the room the write belongs to (the receiver checks its grant; its notice waits for it). */
+  | { type: 'write'; id: number; peerId: string; runs: readonly PageRun[]; timeoutMs: number; room: string }
   /** The room's last write was issued: notify `peerId` once they all landed (`first` null: no notice, forget the room). */
   | { type: 'end_room'; id: number; room: string; peerId: string; first: FirstToken | null; times: RoomTimes }
   | { type: 'close_peer'; id: number; peerId: string }
+  /** Decode: let `writer` write `room` into exactly `pageIds` (KvReceiver.grant). */
+  | { type: 'grant'; id: number; room: string; writer: string; pageIds: readonly number[] }
+  /** Decode: end the room's grant (KvReceiver.release). */
+  | { type: 'release'; id: number; room: string; how: 'confirmed' | 'unconfirmed' }
+  /** Decode: the writer is lost (KvReceiver.cutWriter). */
+  | { type: 'cut_writer'; id: number; writer: string }
   | { type: 'shutdown'; id: number };
 
 export type TransferReply =
@@ -51,6 +60,10 @@ export type TransferReply =
   | { type: 'write_failed'; id: number; message: string }
   | { type: 'room_ended'; id: number; notified: boolean }
   | { type: 'peer_closed'; id: number }
+  | { type: 'granted'; id: number }
+  /** `done`: no byte of the room (of the writer) can land any more. */
+  | { type: 'released'; id: number; done: boolean }
+  | { type: 'writer_cut'; id: number; done: boolean }
   | { type: 'shut_down'; id: number }
   | { type: 'failed'; id: number; message: string };
 
@@ -61,6 +74,9 @@ export const REPLY_TO = {
   write: 'written',
   end_room: 'room_ended',
   close_peer: 'peer_closed',
+  grant: 'granted',
+  release: 'released',
+  cut_writer: 'writer_cut',
   shutdown: 'shut_down',
 } as const satisfies Record<TransferRequest['type'], TransferReply['type']>;
 

@@ -1,6 +1,6 @@
 /**
  * The scheduler's handle on the transfer actor: spawns the worker over the node's KV pool and turns
- * requests into typed promises (prefill: connect + write; decode: listen).
+ * requests into typed promises (prefill: connect + write; decode: listen, grant, release, cutWriter).
  *
  * Decisions:
  * - Never hangs: every call is bounded (a write by its own timeout plus a grace, so the worker's more
@@ -19,6 +19,7 @@
  */
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { LogLevel } from '../../src/log/logger.js';
+import { loadClusterSecret } from '../../src/security/cluster-secret.js';
 import { withTimeout } from '../../src/node/timeout.js';
 import type { KvEndpoint, PageRun, PoolRegion, TransferBackendName, WriteResult } from '../../src/transfer/kv-transfer.js';
 import type { FirstToken } from '../protocol/scheduler.js';
@@ -40,6 +41,8 @@ export interface TransferActorOptions {
   ibDevices?: string[];
   /** Prefill: the port rooms' completion notices are posted to (see room-notices.ts). */
   notices?: MessagePort;
+  /** The cluster secret's bytes (undefined: this host's default secret, loadClusterSecret(null)). */
+  clusterSecret?: Buffer;
 }
 
 export const DEFAULT_TRANSFER_ACTOR_OPTIONS: TransferActorOptions = {
@@ -77,7 +80,8 @@ export class TransferActorClient {
     const o = { ...DEFAULT_TRANSFER_ACTOR_OPTIONS, ...options };
     const spec = toPoolSpec(pool);
     const { port1: port, port2 } = new MessageChannel();
-    const workerData: TransferWorkerData = { port: port2, backend, pool: spec, logLevel, connectTimeoutMs: o.connectMs, ibDevices: o.ibDevices, notices: o.notices };
+    const clusterSecret = new Uint8Array(o.clusterSecret ?? loadClusterSecret(null).key);
+    const workerData: TransferWorkerData = { port: port2, backend, pool: spec, logLevel, connectTimeoutMs: o.connectMs, clusterSecret, ibDevices: o.ibDevices, notices: o.notices };
     const worker = new Worker(o.workerUrl, { workerData, transferList: o.notices ? [port2, o.notices] : [port2] });
     let onMessage: (msg: TransferReply) => void = () => {};
     let onError: (err: Error) => void = () => {};
@@ -111,13 +115,13 @@ export class TransferActorClient {
     return reply.endpoint;
   }
 
-  /** Prefill side: links to a decode node's pool (reused by later calls for the same peer). */
-  async connect(peerId: string, endpoint: KvEndpoint): Promise<void> {
-    await this.call({ type: 'connect', peerId, endpoint }, this.options.connectMs + this.options.graceMs);
+  /** Prefill side: links to a decode node's pool as `writer` (reused by later calls for the same peer and writer). */
+  async connect(peerId: string, endpoint: KvEndpoint, writer: string): Promise<void> {
+    await this.call({ type: 'connect', peerId, endpoint, writer }, this.options.connectMs + this.options.graceMs);
   }
 
-  /** Resolves once the runs are in the peer's pool; `room` tags the write for its room's notice. */
-  async write(peerId: string, runs: readonly PageRun[], timeoutMs: number, room?: string): Promise<WriteResult> {
+  /** Resolves once the runs are in the peer's pool; `room` is checked against the receiver's grant and tags the write for its room's notice. */
+  async write(peerId: string, runs: readonly PageRun[], timeoutMs: number, room: string): Promise<WriteResult> {
     const { bytes, runs: n, ms } = await this.call({ type: 'write', peerId, runs, timeoutMs, room }, timeoutMs + this.options.graceMs);
     return { bytes, runs: n, ms };
   }
@@ -129,6 +133,21 @@ export class TransferActorClient {
    */
   async endRoom(room: string, peerId: string, first: FirstToken | null, times: RoomTimes, timeoutMs: number): Promise<boolean> {
     return (await this.call({ type: 'end_room', room, peerId, first, times }, timeoutMs + this.options.graceMs)).notified;
+  }
+
+  /** Decode side: lets `writer` write `room` into exactly `pageIds`; resolves once the receiver holds the grant. */
+  async grant(room: string, writer: string, pageIds: readonly number[]): Promise<void> {
+    await this.call({ type: 'grant', room, writer, pageIds }, this.options.callMs);
+  }
+
+  /** Decode side: ends the room's grant; true once no byte of it can land any more (KvReceiver.release). */
+  async release(room: string, how: 'confirmed' | 'unconfirmed'): Promise<boolean> {
+    return (await this.call({ type: 'release', room, how }, this.options.callMs)).done;
+  }
+
+  /** Decode side: the writer is lost; true once none of its bytes can land any more (KvReceiver.cutWriter). */
+  async cutWriter(writer: string): Promise<boolean> {
+    return (await this.call({ type: 'cut_writer', writer }, this.options.callMs)).done;
   }
 
   async closePeer(peerId: string): Promise<void> {

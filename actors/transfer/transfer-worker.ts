@@ -4,9 +4,11 @@
  * scheduler's thread or the main thread.
  *
  * Decisions:
- * - One link per peer id. `connect` is idempotent: a second connect to the same endpoint (the next
- *   room to the same decode node, even while the first connect is still under way) reuses the link; a
- *   new endpoint for the id replaces it.
+ * - One link per peer id. `connect` is idempotent: a second connect to the same endpoint with the same
+ *   writer token (the next room to the same decode node, even while the first connect is still under
+ *   way) reuses the link; a new endpoint or a new token for the id replaces it (a decode node mints a
+ *   new token for a peer it declared lost: the old link is cut there anyway).
+ * - Decode: grant / release / cut_writer go straight to the receiver; they fail if it is not listening.
  * - A write that fails with a KvLinkError retires its link (closed, forgotten), so the next connect
  *   builds a fresh one; a bad run fails only its own write.
  * - Receiver refusals (bad frames) are logged here as warnings: the sender side gets its own error.
@@ -15,6 +17,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ShmRegion } from '../../native/shm-region.js';
 import { createLogger } from '../../src/log/logger.js';
+import { deriveKey } from '../../src/security/cluster-secret.js';
 import { createKvManager } from '../../src/transfer/backends.js';
 import type { KvEndpoint, KvManager, KvReceiver, KvSender, PageRun, PoolRegion } from '../../src/transfer/kv-transfer.js';
 import { KvLinkError } from '../../src/transfer/link-error.js';
@@ -47,7 +50,7 @@ class TransferActor {
       case 'listen':
         return { type: 'listening', id: req.id, endpoint: await this.listen(req.host) };
       case 'connect':
-        await this.link(req.peerId, req.endpoint).sender;
+        await this.link(req.peerId, req.endpoint, req.writer).sender;
         return { type: 'connected', id: req.id };
       case 'write':
         return this.write(req.id, req.peerId, req.runs, req.timeoutMs, req.room);
@@ -56,6 +59,13 @@ class TransferActor {
       case 'close_peer':
         await this.retire(req.peerId);
         return { type: 'peer_closed', id: req.id };
+      case 'grant':
+        this.listening().grant(req.room, req.writer, req.pageIds);
+        return { type: 'granted', id: req.id };
+      case 'release':
+        return { type: 'released', id: req.id, done: await this.listening().release(req.room, req.how) };
+      case 'cut_writer':
+        return { type: 'writer_cut', id: req.id, done: await this.listening().cutWriter(req.writer) };
       case 'shutdown':
         await this.shutdown();
         return { type: 'shut_down', id: req.id };
@@ -69,13 +79,18 @@ class TransferActor {
     return this.receiver.endpoint;
   }
 
-  /** The peer's link, made or reused; the key is the endpoint's JSON. */
-  private link(peerId: string, endpoint: KvEndpoint): Link {
-    const key = JSON.stringify(endpoint);
+  private listening(): KvReceiver {
+    if (!this.receiver) throw new Error('the transfer actor is not listening (decode nodes only)');
+    return this.receiver;
+  }
+
+  /** The peer's link, made or reused; the key is the endpoint's JSON and the writer token. */
+  private link(peerId: string, endpoint: KvEndpoint, writer: string): Link {
+    const key = `${JSON.stringify(endpoint)} ${writer}`;
     const known = this.links.get(peerId);
     if (known?.key === key) return known;
     if (known) void this.retire(peerId);
-    const link: Link = { key, sender: this.manager.connect(endpoint, this.pool, '') } // writer tokens: next commit;
+    const link: Link = { key, sender: this.manager.connect(endpoint, this.pool, writer) };
     this.links.set(peerId, link);
     link.sender.then(
       () => log.debug({ peerId, endpoint }, 'KV link up'),
@@ -86,10 +101,10 @@ class TransferActor {
     return link;
   }
 
-  private async write(id: number, peerId: string, runs: readonly PageRun[], timeoutMs: number, room: string | undefined): Promise<TransferReply> {
-    if (room !== undefined) this.notices.writeStarted(room);
-    const reply = await this.send(id, peerId, runs, timeoutMs, room ?? '');
-    if (room !== undefined) this.notices.writeSettled(room, reply.type === 'written' ? reply : null);
+  private async write(id: number, peerId: string, runs: readonly PageRun[], timeoutMs: number, room: string): Promise<TransferReply> {
+    this.notices.writeStarted(room);
+    const reply = await this.send(id, peerId, runs, timeoutMs, room);
+    this.notices.writeSettled(room, reply.type === 'written' ? reply : null);
     return reply;
   }
 
@@ -131,7 +146,8 @@ class TransferActor {
 function start(): TransferActor {
   const { pool, mapping } = fromPoolSpec(data.pool);
   try {
-    const manager = createKvManager(data.backend, { connectTimeoutMs: data.connectTimeoutMs, onRefuse: (reason) => log.warn(reason), ibDevices: data.ibDevices });
+    const linkKey = deriveKey(Buffer.from(data.clusterSecret), 'tcp-kv');
+    const manager = createKvManager(data.backend, { connectTimeoutMs: data.connectTimeoutMs, onRefuse: (reason) => log.warn(reason), linkKey, ibDevices: data.ibDevices });
     return new TransferActor(manager, pool, mapping);
   } catch (err) {
     mapping?.close();

@@ -9,6 +9,13 @@ import type { KvEndpoint, TransferBackendName } from '../../src/transfer/kv-tran
 import type { LoopDelay } from '../stats.js';
 import type { IbWriteBwRun } from './ib-write-bw.js';
 
+/**
+ * The benchmark's one room and writer: the receiver grants the whole pool to them at `prepare`
+ * (a decode node grants page lists per room; the bench measures the data path, not that).
+ */
+export const BENCH_ROOM = '1';
+export const BENCH_WRITER = '0123456789abcdef0123456789abcdef';
+
 /** A page range of the receiver's pool (one destination slot). */
 export interface PageRange {
   start: number;

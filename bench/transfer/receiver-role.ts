@@ -22,7 +22,7 @@ import { serveControl } from './control-channel.js';
 import { ibWriteBwAvailable, startIbWriteBwServer } from './ib-write-bw.js';
 import { iperf3Installed, startIperf3Server } from './iperf3.js';
 import { startSink } from './plain-socket.js';
-import type { ControlReply, ControlRequest } from './protocol.js';
+import { BENCH_ROOM, BENCH_WRITER, type ControlReply, type ControlRequest } from './protocol.js';
 import { byteLayout } from './byte-layout.js';
 import { rangeDigest } from './write-plan.js';
 
@@ -48,7 +48,9 @@ class ReceiverSession {
           this.pool = new KvPool(layout, req.numPages);
         }
         this.actor = await TransferActorClient.start(req.backend, this.pool, 'warn');
-        return { type: 'prepared', endpoint: await this.actor.listen(this.host) };
+        const endpoint = await this.actor.listen(this.host);
+        await this.actor.grant(BENCH_ROOM, BENCH_WRITER, Array.from({ length: req.numPages }, (_, p) => p));
+        return { type: 'prepared', endpoint };
       }
       case 'zero':
         new Uint8Array(this.need().buffer).fill(0);

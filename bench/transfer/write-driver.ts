@@ -12,6 +12,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
 import { LatencyRecorder } from '../stats.js';
 import { byteLayout } from './byte-layout.js';
+import { BENCH_ROOM, BENCH_WRITER } from './protocol.js';
 import { KvPool } from '../../src/kv/pool.js';
 import type { DriverData, DriverReply, DriverRequest, PlanSpec, RunResult, StopRule } from './write-driver-protocol.js';
 import { WritePlan } from './write-plan.js';
@@ -40,7 +41,7 @@ async function run(tx: TransferActorClient, plan: WritePlan, rule: StopRule): Pr
     while (!stop()) {
       const w = issued++;
       const start = performance.now();
-      await tx.write('rx', plan.runs(w), data.writeTimeoutMs);
+      await tx.write('rx', plan.runs(w), data.writeTimeoutMs, BENCH_ROOM);
       latency.record(performance.now() - start);
       lastSrc[plan.dstSlot(w)] = plan.srcSlot(w);
     }
@@ -53,7 +54,7 @@ async function handle(req: DriverRequest): Promise<DriverReply> {
   switch (req.type) {
     case 'connect':
       actor = await TransferActorClient.start(data.backend, pool, 'warn');
-      await actor.connect('rx', req.endpoint);
+      await actor.connect('rx', req.endpoint, BENCH_WRITER);
       return { type: 'connected' };
     case 'run':
       if (!actor) throw new Error('connect first');

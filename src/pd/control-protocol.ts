@@ -12,8 +12,12 @@ export const CONTROL_PROTOCOL_VERSION = 1;
 /** Decode -> prefill. */
 export type DecodeToPrefill =
   | { v: 1; type: 'ping' }
-  /** Pages reserved for a room and how to write them; model and layout for the handshake check. */
-  | { v: 1; type: 'kv_request'; room: string; pageIds: number[]; endpoint: KvEndpoint; model: ModelIdentity; kvLayout: KvLayoutInfo }
+  /**
+   * Pages reserved for a room and how to write them; model and layout for the handshake check.
+   * `writer`: the token the decode node minted for this prefill node; its KV link presents it, and
+   * the decode node's receiver takes writes of the room only from links presenting it.
+   */
+  | { v: 1; type: 'kv_request'; room: string; pageIds: number[]; endpoint: KvEndpoint; model: ModelIdentity; kvLayout: KvLayoutInfo; writer: string }
   | { v: 1; type: 'room_failed'; room: string; message: string };
 
 /** Prefill -> decode. */
@@ -27,6 +31,7 @@ const isString: Check = (v) => typeof v === 'string';
 const isCount: Check = (v) => Number.isInteger(v) && (v as number) >= 0;
 const isNumber: Check = (v) => typeof v === 'number' && Number.isFinite(v);
 const isRoom: Check = (v) => typeof v === 'string' && /^\d{1,19}$/.test(v);
+const isWriter: Check = (v) => typeof v === 'string' && /^[0-9a-f]{32}$/.test(v);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isPageList: Check = (v) => Array.isArray(v) && v.length > 0 && v.every(isCount);
 const isTokenLogprob: Check = (v) => Array.isArray(v) && v.length === 3 && (v[0] === null || isNumber(v[0])) && isCount(v[1]) && (v[2] === null || isString(v[2]));
@@ -44,7 +49,7 @@ const isLayout: Check = (v) => isObject(v) && isCount(v.numLayers) && isCount(v.
 const FIELDS: Record<string, Record<string, Check>> = {
   ping: {},
   pong: {},
-  kv_request: { room: isRoom, pageIds: isPageList, endpoint: isEndpoint, model: isModel, kvLayout: isLayout },
+  kv_request: { room: isRoom, pageIds: isPageList, endpoint: isEndpoint, model: isModel, kvLayout: isLayout, writer: isWriter },
   kv_done: { room: isRoom, first: isFirst, bytes: isCount, runs: isCount, transferMs: isNumber, writeMs: isNumber, exposedMs: isNumber },
   room_failed: { room: isRoom, message: isString },
 };

@@ -3,7 +3,8 @@
  * bootstrap host:port, created on first use and kept), carrying page lists and failure notices to
  * it and its notices back to the scheduler actor. Pings every third of `peerTimeoutMs`; a prefill
  * node that answers nothing for `peerTimeoutMs` while rooms wait on it is declared lost: those rooms
- * fail and free their pages at once, instead of waiting for a transfer timeout.
+ * fail at once, instead of waiting for a transfer timeout (their pages are freed once the KV
+ * receiver has cut the peer's writer: decode-rooms.ts).
  */
 import { Dealer } from 'zeromq';
 import type { PdBootstrap, PdInbound } from '../../actors/protocol/scheduler.js';
@@ -42,17 +43,16 @@ export class DecodeControl {
     this.timer = setInterval(() => this.tick(), Math.max(50, opts.peerTimeoutMs / 3)).unref();
   }
 
-  /** Sends a room's page list to its prefill node. */
-  requestKv(room: string, bootstrap: PdBootstrap, pageIds: number[]): void {
+  /** Sends a room's page list (granted to `writer`) to its prefill node. */
+  requestKv(room: string, bootstrap: PdBootstrap, pageIds: number[], writer: string): void {
     const peer = this.peer(bootstrap);
     peer.rooms.add(room);
-    this.post(peer, { v: 1, type: 'kv_request', room, pageIds, endpoint: this.opts.endpoint, model: this.opts.model, kvLayout: this.opts.kvLayout });
+    this.post(peer, { v: 1, type: 'kv_request', room, pageIds, endpoint: this.opts.endpoint, model: this.opts.model, kvLayout: this.opts.kvLayout, writer });
   }
 
-  /** Tells a room's prefill node that the room failed here. */
+  /** Tells a room's prefill node that the room failed here (even before its page list went out). */
   roomFailed(room: string, bootstrap: PdBootstrap, message: string): void {
-    const peer = this.peers.get(peerOf(bootstrap));
-    if (peer) this.post(peer, { v: 1, type: 'room_failed', room, message });
+    this.post(this.peer(bootstrap), { v: 1, type: 'room_failed', room, message });
   }
 
   close(): void {

@@ -58,7 +58,7 @@ export async function startPdPlane({ options, client, metrics, httpUrl, log }: P
     if (!endpoint) throw new Error('decode node started without a KV endpoint');
     const control = new DecodeControl({ nodeId, model, kvLayout, endpoint, peerTimeoutMs, log, toScheduler: (m) => client.sendPd(m), onTransfer: (t) => pdMetrics.observe(t) });
     client.onPdMessage((msg) => {
-      if (msg.type === 'kv_request') control.requestKv(msg.room, msg.bootstrap, msg.pageIds);
+      if (msg.type === 'kv_request') control.requestKv(msg.room, msg.bootstrap, msg.pageIds, msg.writer);
       else if (msg.type === 'room_failed_notice' && msg.bootstrap) control.roomFailed(msg.room, msg.bootstrap, msg.message);
       else if (msg.type === 'kv_verified') pdMetrics.verified(msg);
     });

@@ -93,7 +93,7 @@ export class PrefillControl {
           // The room fails here too (its pages are freed now, not at the bootstrap timeout).
           return this.opts.toScheduler({ type: 'room_failed', room: msg.room, message: problem, peerId });
         }
-        return this.opts.toScheduler({ type: 'kv_target', room: msg.room, peerId, endpoint: msg.endpoint, pageIds: msg.pageIds });
+        return this.opts.toScheduler({ type: 'kv_target', room: msg.room, peerId, endpoint: msg.endpoint, pageIds: msg.pageIds, writer: msg.writer });
       }
       case 'room_failed':
         return this.opts.toScheduler({ type: 'room_failed', room: msg.room, message: msg.message, peerId });

@@ -6,10 +6,10 @@
  */
 import type { KvManager, TransferBackendName } from './kv-transfer.js';
 import { ShmKvManager } from './shm/shm-kv-manager.js';
-import { DEFAULT_TCP_KV_OPTIONS, TcpKvManager, type TcpKvOptions } from './tcp/tcp-kv-manager.js';
+import { TcpKvManager, type TcpKvOptions } from './tcp/tcp-kv-manager.js';
 import { VerbsKvManager, type VerbsKvOptions } from './verbs/verbs-kv-manager.js';
 
-export function createKvManager(name: TransferBackendName, options: TcpKvOptions & Pick<VerbsKvOptions, 'ibDevices'> = DEFAULT_TCP_KV_OPTIONS): KvManager {
+export function createKvManager(name: TransferBackendName, options: TcpKvOptions & Pick<VerbsKvOptions, 'ibDevices'>): KvManager {
   switch (name) {
     case 'tcp':
       return new TcpKvManager(options);

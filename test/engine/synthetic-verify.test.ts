@@ -160,7 +160,7 @@ describe('decode scheduler on the synthetic engine', () => {
     tokenizer = HfTokenizer.fromDir(await ensureDefaultModel());
   });
 
-  test('a room whose arrived KV has one wrong byte fails naming it and frees its pages; the next room decodes', () => {
+  test('a room whose arrived KV has one wrong byte fails naming it and frees its pages; the next room decodes', async () => {
     const s = shape('llama-3.1-8b');
     const { engine, pool } = engineOn(s, 4, 16);
     // Prefill's engine writes into the same pool, standing in for the one-sided write into decode's pages.
@@ -170,15 +170,17 @@ describe('decode scheduler on the synthetic engine', () => {
     const scheduler = new Scheduler(
       { maxRunningRequests: 4, chunkedPrefillSize: 64, contextLength: s.contextLength },
       { engine, allocator, tokenizer, sampler: new Sampler(VOCAB), emit: (m) => sent.push(m), log: createLogger('silent') },
-      { role: 'decode', bootstrapTimeoutMs: 10_000, transferTimeoutMs: 10_000, maxRooms: 8 },
+      // grants settle at once: the page list goes out on the next turn
+      { role: 'decode', grants: { grant: async () => {}, release: async () => true, cutWriter: async () => true }, bootstrapTimeoutMs: 10_000, transferTimeoutMs: 10_000, maxRooms: 8, maxRoomsPerPeer: 8 },
     );
     const ids = Array.from(tokensOf(10, 6));
     /** Submits a PD request and plays prefill for it: its KV lands in the pages decode asked for. */
-    const arrive = (rid: string, room: string, corrupt?: (table: Int32Array) => void): SchedulerOutbound[] => {
+    const arrive = async (rid: string, room: string, corrupt?: (table: Int32Array) => void): Promise<SchedulerOutbound[]> => {
       scheduler.submit({
         rid, input: { kind: 'ids', ids: [...ids] }, sampling: { ...DEFAULT_SAMPLING, temperature: 0, maxNewTokens: 4, ignoreEos: true },
         returnLogprob: false, logprobStartLen: -1, topLogprobsNum: 0, returnTextInLogprobs: false, pd: { room, host: '127.0.0.1', port: 1 },
       });
+      await new Promise((resolve) => setImmediate(resolve));
       const req = sent.find((m) => m.type === 'kv_request' && m.room === room);
       assert.ok(req?.type === 'kv_request', `a page list for room ${room}`);
       const table = Int32Array.from(req.pageIds);
@@ -189,7 +191,7 @@ describe('decode scheduler on the synthetic engine', () => {
       return sent.slice(from);
     };
 
-    const bad = arrive('bad', '1', (table) => {
+    const bad = await arrive('bad', '1', (table) => {
       slotBytes(pool, table, 7, 20)[1000] ^= 0x10;
     });
     assert.deepEqual(bad[0], { type: 'kv_verified', room: '1', bytes: 10 * 131_072, ms: (bad[0] as { ms: number }).ms, ok: false });
@@ -200,7 +202,7 @@ describe('decode scheduler on the synthetic engine', () => {
     assert.equal(allocator.freePages, allocator.totalPages, 'the failed room freed its pages');
     assert.equal(scheduler.openRooms(), 0);
 
-    const good = arrive('good', '2');
+    const good = await arrive('good', '2');
     assert.equal(good[0].type === 'kv_verified' && good[0].ok, true);
     assert.equal(good[1].type, 'tokens');
     while (scheduler.hasWork()) scheduler.step();

@@ -7,6 +7,7 @@
  * Decisions: no pings, so the prefill node under test needs a long `--disaggregation-peer-timeout`;
  * every wait for a notice is bounded.
  */
+import { randomBytes } from 'node:crypto';
 import { Dealer } from 'zeromq';
 import { gqaLayout, type KvLayout } from '../../src/kv/layout.js';
 import { loadLlamaConfig } from '../../src/model/config.js';
@@ -17,6 +18,8 @@ import type { KvEndpoint } from '../../src/transfer/kv-transfer.js';
 type Notice = Extract<PrefillToDecode, { room: string }>;
 
 export class FakeDecode {
+  /** The writer token its page lists carry (a test receiver grants rooms to it). */
+  readonly writer = randomBytes(16).toString('hex');
   /** The prefill node's pool layout (page size 16, the default), for the test's receiver pool. */
   readonly layout: KvLayout;
   private readonly socket: Dealer;
@@ -31,10 +34,10 @@ export class FakeDecode {
     void this.receive();
   }
 
-  /** Reserves `pageIds` of `endpoint`'s pool for `room`. */
+  /** Reserves `pageIds` of `endpoint`'s pool for `room` (granted to `writer` there by the test). */
   async requestKv(room: string, endpoint: KvEndpoint, pageIds: number[]): Promise<void> {
     const model = { fingerprint: modelFingerprint(this.modelDir), servedModelName: 'fake-decode' };
-    await this.socket.send(JSON.stringify({ v: CONTROL_PROTOCOL_VERSION, type: 'kv_request', room, pageIds, endpoint, model, kvLayout: this.layout } satisfies DecodeToPrefill));
+    await this.socket.send(JSON.stringify({ v: CONTROL_PROTOCOL_VERSION, type: 'kv_request', room, pageIds, endpoint, model, kvLayout: this.layout, writer: this.writer } satisfies DecodeToPrefill));
   }
 
   /** The prefill node's notice for `room` (kv_done or room_failed). */

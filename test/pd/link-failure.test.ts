@@ -83,6 +83,7 @@ for (const backend of ['tcp', 'shm'] as const) {
       assert.equal(notice2.type, 'room_failed', JSON.stringify(notice2));
 
       // Room 1 is untouched: its page list names a reachable pool and its KV goes there.
+      await receiver.grant('1', decode.writer, [0, 1, 2, 3]);
       await decode.requestKv('1', good, [0, 1, 2, 3]);
       const notice1 = await decode.notice('1');
       assert.equal(notice1.type, 'kv_done', JSON.stringify(notice1));
@@ -90,6 +91,7 @@ for (const backend of ['tcp', 'shm'] as const) {
 
       // The node keeps serving PD rooms, and requests of its own.
       const next = generate('3');
+      await receiver.grant('3', decode.writer, [0, 1, 2, 3]);
       await decode.requestKv('3', good, [0, 1, 2, 3]);
       assert.equal((await next).status, 200);
       assert.equal((await decode.notice('3')).type, 'kv_done');

@@ -65,15 +65,25 @@ describe('PD room bounds and layout handshake, nodes addressed directly', () => 
   const body = (room: number, port: number | null) =>
     `{"text":"hello","sampling_params":{"max_new_tokens":4},"bootstrap_host":"127.0.0.1","bootstrap_port":${port},"bootstrap_room":${room}}`;
 
-  test('rooms in flight are bounded; abandoned ones are reclaimed', async () => {
-    // Nobody sends these rooms to the prefill node, so they wait on decode until their timeout.
-    const waiting = Array.from({ length: 68 }, (_, i) => postJson(`${decode.url}/generate`, body(1000 + i, prefill.bootstrapPort)));
+  test('rooms in flight are bounded, per prefill peer and in all; abandoned ones are reclaimed', async () => {
+    // Nobody sends these rooms to a prefill node, so they wait on decode until their timeout. Half go
+    // to the real prefill node, half to a bootstrap port nobody listens on (port 1).
+    const perPeer = 2 * 1 + 32; // decode's cap per prefill peer at --max-running-requests 1
+    const waiting = Array.from({ length: perPeer }, (_, i) => postJson(`${decode.url}/generate`, body(1000 + i, prefill.bootstrapPort)));
     await new Promise((r) => setTimeout(r, 300));
-    const over = await postJson(`${decode.url}/generate`, body(5000, prefill.bootstrapPort));
+    const overPeer = await postJson(`${decode.url}/generate`, body(5000, prefill.bootstrapPort));
+    assert.equal(overPeer.status, 503, JSON.stringify(overPeer.body));
+    assert.match(overPeer.body.error.message, new RegExp(`decode node holds ${perPeer} rooms for prefill node 127\\.0\\.0\\.1:${prefill.bootstrapPort} \\(cap ${perPeer}\\)`));
+    waiting.push(...Array.from({ length: 68 - perPeer }, (_, i) => postJson(`${decode.url}/generate`, body(2000 + i, 1))));
+    await new Promise((r) => setTimeout(r, 300));
+    const over = await postJson(`${decode.url}/generate`, body(5001, 1));
     assert.equal(over.status, 400, JSON.stringify(over.body));
     assert.match(over.body.error.message, /too many rooms in flight \(68\)/);
     const results = await Promise.all(waiting);
-    assert.ok(results.every((r) => r.status === 504), JSON.stringify(results.map((r) => r.status)));
+    // the real prefill node answers pings: its rooms time out (504); the silent port is declared lost first (502)
+    const statuses = results.map((r) => r.status);
+    assert.ok(statuses.slice(0, perPeer).every((s) => s === 504), JSON.stringify(statuses));
+    assert.ok(statuses.slice(perPeer).every((s) => s === 502), JSON.stringify(statuses));
     await waitForFreePool(decode.url);
     await waitForFreePool(prefill.url);
   });

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
 import { gqaLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
+import { TEST_ROOM, TEST_WRITER } from './grant.js';
 import { fillRandom, pageDigests } from './pages.js';
 
 const LAYOUT = gqaLayout(2, 2, 4, 'float16', 5); // 320-byte pages
@@ -23,21 +24,22 @@ test('actor: a receiver actor and a sender actor move pages; connect is reused, 
   try {
     const endpoint = await rx.listen('127.0.0.1');
     await assert.rejects(rx.listen('127.0.0.1'), /already listening/);
-    await Promise.all([tx.connect('d', endpoint), tx.connect('d', endpoint)]);
-    await tx.connect('d', endpoint);
-    const r = await tx.write('d', [{ src: 6, dst: 1, count: 2 }], 5_000);
+    await rx.grant(TEST_ROOM, TEST_WRITER, [1, 2]);
+    await Promise.all([tx.connect('d', endpoint, TEST_WRITER), tx.connect('d', endpoint, TEST_WRITER)]);
+    await tx.connect('d', endpoint, TEST_WRITER);
+    const r = await tx.write('d', [{ src: 6, dst: 1, count: 2 }], 5_000, TEST_ROOM);
     assert.equal(r.bytes, 2 * src.pageBytes);
     assert.equal(r.runs, 1);
     assert.ok(r.ms >= 0);
     // the receiver actor wrote into this thread's SharedArrayBuffer
     assert.deepEqual(pageDigests(dst).slice(1, 3), pageDigests(src).slice(6, 8));
     await tx.closePeer('d');
-    await assert.rejects(tx.write('d', [{ src: 0, dst: 0, count: 1 }], 5_000), /no KV link to peer d: connect first/);
+    await assert.rejects(tx.write('d', [{ src: 0, dst: 0, count: 1 }], 5_000, TEST_ROOM), /no KV link to peer d: connect first/);
   } finally {
     await tx.close();
     await rx.close();
   }
-  await assert.rejects(tx.write('d', [], 1_000), /the transfer actor was closed/);
+  await assert.rejects(tx.write('d', [], 1_000, TEST_ROOM), /the transfer actor was closed/);
 });
 
 test('actor: start fails clearly for verbs without an RDMA device, for a pool it cannot share, and for shm over a pool not in shared memory', async () => {
@@ -63,7 +65,7 @@ test('actor: a reply that arrived while this thread was busy past the call bound
   const replied = new Int32Array(pool.buffer, 0, 1); // the stub sets it once its connect reply is queued
   const client = await TransferActorClient.start('tcp', pool, 'error', { workerUrl: STUB, connectMs: 50, callMs: 200, graceMs: 0 });
   try {
-    const connected = client.connect('p', { backend: 'tcp', host: '127.0.0.1', port: 1 });
+    const connected = client.connect('p', { backend: 'tcp', host: '127.0.0.1', port: 1 }, TEST_WRITER);
     // Like a long forward step on the scheduler's thread (a setImmediate): busy until the reply is
     // queued and the call's bound has passed; timers run before queued messages after it.
     setImmediate(() => {
@@ -80,12 +82,12 @@ test('actor: a reply that arrived while this thread was busy past the call bound
 test('actor: a worker that dies rejects every pending call at once and every later one', async () => {
   const client = await TransferActorClient.start('tcp', new KvPool(LAYOUT, 2), 'error', { workerUrl: STUB });
   try {
-    await client.connect('p', { backend: 'tcp', host: '127.0.0.1', port: 1 });
+    await client.connect('p', { backend: 'tcp', host: '127.0.0.1', port: 1 }, TEST_WRITER);
     const hung = client.listen('127.0.0.1'); // never answered by the stub
-    const write = client.write('p', [{ src: 0, dst: 0, count: 1 }], 60_000); // the stub exits on it
+    const write = client.write('p', [{ src: 0, dst: 0, count: 1 }], 60_000, TEST_ROOM); // the stub exits on it
     await assert.rejects(write, /transfer actor exited with code 3/);
     await assert.rejects(hung, /transfer actor exited with code 3/);
-    await assert.rejects(client.connect('p', { backend: 'tcp', host: '127.0.0.1', port: 1 }), /transfer actor exited with code 3/);
+    await assert.rejects(client.connect('p', { backend: 'tcp', host: '127.0.0.1', port: 1 }, TEST_WRITER), /transfer actor exited with code 3/);
   } finally {
     await client.close();
   }

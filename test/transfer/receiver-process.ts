@@ -2,7 +2,9 @@
  * A decode node's transfer side as a separate process, for the transfer tests: builds a pool (tcp, verbs: a
  * SharedArrayBuffer; shm: createShmKvPool), starts the transfer actor over it and listens on
  * 127.0.0.1. It prints its endpoint as one JSON line, then answers stdin lines: `digests` prints the
- * per-page digests, `exit` (or stdin closing) cleans up (unlinks an shm segment) and exits.
+ * per-page digests; `grant <room> <writer> <page ids JSON>`, `release <room> <how>` and
+ * `cut <writer>` call the receiver and print `{"done": ...}`; `exit` (or stdin closing) cleans up
+ * (unlinks an shm segment) and exits.
  * Usage: node receiver-process.js <tcp|shm|verbs> <layout JSON> <pages>
  */
 import { createInterface } from 'node:readline';
@@ -35,8 +37,15 @@ async function stop(): Promise<void> {
 }
 
 const lines = createInterface({ input: process.stdin });
+const calls: Record<string, (args: string[]) => Promise<unknown>> = {
+  grant: ([room, writer, pages]) => actor.grant(room, writer, JSON.parse(pages) as number[]).then(() => true),
+  release: ([room, how]) => actor.release(room, how as 'confirmed' | 'unconfirmed'),
+  cut: ([writer]) => actor.cutWriter(writer),
+};
 lines.on('line', (line) => {
-  if (line === 'digests') console.log(JSON.stringify({ digests: pageDigests(pool) }));
-  else if (line === 'exit') void stop();
+  const [command, ...args] = line.split(' ');
+  if (command === 'digests') console.log(JSON.stringify({ digests: pageDigests(pool) }));
+  else if (command === 'exit') void stop();
+  else if (calls[command]) void calls[command](args).then((done) => console.log(JSON.stringify({ done })), (err: Error) => console.log(JSON.stringify({ error: err.message })));
 });
 lines.on('close', () => void stop());

@@ -37,6 +37,25 @@ export class Receiver {
     return (await this.process.ask<{ digests: string[] }>('digests')).digests;
   }
 
+  async grant(room: string, writer: string, pageIds: readonly number[]): Promise<void> {
+    await this.call(`grant ${room} ${writer} ${JSON.stringify(pageIds)}`);
+  }
+
+  async release(room: string, how: 'confirmed' | 'unconfirmed'): Promise<boolean> {
+    return (await this.call(`release ${room} ${how}`)) as boolean;
+  }
+
+  async cutWriter(writer: string): Promise<boolean> {
+    return (await this.call(`cut ${writer}`)) as boolean;
+  }
+
+  /** One receiver call through the process (receiver-process.ts); its `done`, or its error thrown. */
+  private async call(line: string): Promise<unknown> {
+    const reply = await this.process.ask<{ done?: unknown; error?: string }>(line);
+    if (reply.error !== undefined) throw new Error(reply.error);
+    return reply.done;
+  }
+
   /** Asks the process to exit (kills it if it does not); unlinks a leftover shm object. */
   async stop(): Promise<void> {
     await this.process.stop();

@@ -16,6 +16,7 @@ import { KvPool } from '../../src/kv/pool.js';
 import { coalescePages } from '../../src/transfer/kv-transfer.js';
 import { ShmKvManager } from '../../src/transfer/shm/shm-kv-manager.js';
 import { assertScatterLanded, fillRandom, pageDigests, SCATTER, zeroDigest } from './pages.js';
+import { TEST_ROOM, TEST_WRITER } from './grant.js';
 import { Receiver } from './receiver.js';
 
 const LAYOUT = gqaLayout(3, 1, 5, 'float32', 7); // 840-byte pages
@@ -28,7 +29,7 @@ async function withLink(body: (rx: Receiver, tx: TransferActorClient, src: KvPoo
     const src = new KvPool(LAYOUT, 24);
     fillRandom(src);
     tx = await TransferActorClient.start('shm', src, 'error');
-    await tx.connect('rx', rx.endpoint);
+    await tx.connect('rx', rx.endpoint, TEST_WRITER);
     await body(rx, tx, src);
   } finally {
     await tx?.close();
@@ -39,7 +40,7 @@ async function withLink(body: (rx: Receiver, tx: TransferActorClient, src: KvPoo
 test('shm: pages reach scattered destinations intact across processes; untouched pages stay zero', async () => {
   await withLink(async (rx, tx, src) => {
     const runs = coalescePages(SCATTER.src, SCATTER.dst);
-    const results = await Promise.all([runs.slice(0, 3), runs.slice(3)].map((w) => tx.write('rx', w, 10_000)));
+    const results = await Promise.all([runs.slice(0, 3), runs.slice(3)].map((w) => tx.write('rx', w, 10_000, TEST_ROOM)));
     assert.equal(results.reduce((n, r) => n + r.bytes, 0), SCATTER.src.length * src.pageBytes);
     assertScatterLanded(await rx.digests(), src, RX_PAGES);
   });
@@ -49,11 +50,11 @@ test('shm: bad runs are refused with nothing written', async () => {
   await withLink(async (rx, tx, src) => {
     // the first run is fine, the second is not: neither may be copied
     const bad = [{ src: 0, dst: 0, count: 1 }, { src: 1, dst: RX_PAGES - 1, count: 2 }];
-    await assert.rejects(tx.write('rx', bad, 10_000), /bad run 1 .*peer pages \[47, 49\) exceed the pool of 48 pages/);
-    await assert.rejects(tx.write('rx', [{ src: 20, dst: 0, count: 5 }], 10_000), /local pages \[20, 25\) exceed the pool of 24 pages/);
+    await assert.rejects(tx.write('rx', bad, 10_000, TEST_ROOM), /bad run 1 .*peer pages \[47, 49\) exceed the pool of 48 pages/);
+    await assert.rejects(tx.write('rx', [{ src: 20, dst: 0, count: 5 }], 10_000, TEST_ROOM), /local pages \[20, 25\) exceed the pool of 24 pages/);
     const zero = zeroDigest(src.pageBytes);
     assert.ok((await rx.digests()).every((d) => d === zero), 'a refused write changed the pool');
-    await tx.write('rx', [{ src: 3, dst: 0, count: 1 }], 10_000); // the link survived
+    await tx.write('rx', [{ src: 3, dst: 0, count: 1 }], 10_000, TEST_ROOM); // the link survived
     assert.equal((await rx.digests())[0], pageDigests(src)[3]);
   });
 });
@@ -74,13 +75,13 @@ test('shm: a peer on another host is refused before anything is mapped', async (
 
 test('shm: a killed receiver fails the next write at once, and its segment is swept', async () => {
   await withLink(async (rx, tx) => {
-    await tx.write('rx', [{ src: 0, dst: 0, count: 4 }], 10_000);
+    await tx.write('rx', [{ src: 0, dst: 0, count: 4 }], 10_000, TEST_ROOM);
     assert.equal(rx.endpoint.backend, 'shm');
     const name = rx.endpoint.name;
     assert.equal(shmOwnerAlive(name), true);
     await rx.kill();
     assert.equal(shmOwnerAlive(name), false);
-    await assert.rejects(tx.write('rx', [{ src: 0, dst: 4, count: 4 }], 30_000), /shm KV link to \/pd-node-\d+-\w+: the decode process that owns the pool is gone/);
+    await assert.rejects(tx.write('rx', [{ src: 0, dst: 4, count: 4 }], 30_000, TEST_ROOM), /shm KV link to \/pd-node-\d+-\w+: the decode process that owns the pool is gone/);
     assert.ok(existsSync(`/dev/shm${name}`), 'SIGKILL leaves the segment behind');
     assert.ok(sweepStaleShmRegions().includes(name));
     assert.equal(existsSync(`/dev/shm${name}`), false);

@@ -3,27 +3,35 @@
  * sender the transfer actor on a worker thread of this process. Pages land intact at scattered
  * destinations, writes in flight on one connection land in order, bad runs and bad frames are refused
  * with nothing written while the receiver keeps serving, and a receiver killed mid-write fails the
- * pending write at once instead of at its timeout.
+ * pending write at once instead of at its timeout. Trust: a sender without the cluster secret, a
+ * write outside its room's grant, a write after the room's release, and the rest of a write under way
+ * when its room is released all land nothing; unproven connections are timed out and capped.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
 import { gqaLayout, type KvLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { withTimeout } from '../../src/node/timeout.js';
-import { coalescePages, type KvEndpoint } from '../../src/transfer/kv-transfer.js';
-import { TcpKvManager } from '../../src/transfer/tcp/tcp-kv-manager.js';
-import { decodeHead, encodeWithToken, encodeWrite, HEAD_BYTES, Kind, TOKEN_BYTES } from '../../src/transfer/tcp/wire.js';
+import { deriveKey, loadClusterSecret } from '../../src/security/cluster-secret.js';
+import { coalescePages, type KvEndpoint, type KvSender } from '../../src/transfer/kv-transfer.js';
+import { helloProof } from '../../src/transfer/tcp/link-proof.js';
+import { TcpKvManager, type TcpKvOptions } from '../../src/transfer/tcp/tcp-kv-manager.js';
+import { CHALLENGE_BYTES, decodeHead, encodeWithBody, encodeWrite, HEAD_BYTES, Kind, TOKEN_BYTES, WELCOME_BODY_BYTES, writerBytes } from '../../src/transfer/tcp/wire.js';
+import { allPages, TEST_ROOM, TEST_WRITER } from './grant.js';
 import { assertScatterLanded, fillRandom, pageDigests, SCATTER, zeroDigest } from './pages.js';
 import { Receiver } from './receiver.js';
 
 /** 840-byte pages: not a power of two, so chunk and run boundaries fall anywhere. */
 const LAYOUT = gqaLayout(3, 1, 5, 'float32', 7);
 const RX_PAGES = 48;
+/** The key every process of this host's test cluster derives (the default secret). */
+const LINK_KEY = deriveKey(loadClusterSecret(null).key, 'tcp-kv');
 
+/** A receiver process whose whole pool is granted to TEST_ROOM for TEST_WRITER, and a sender actor linked to it. */
 async function withLink(
   layout: KvLayout,
   rxPages: number,
@@ -33,10 +41,11 @@ async function withLink(
   const rx = await Receiver.start('tcp', layout, rxPages);
   let tx: TransferActorClient | undefined;
   try {
+    await rx.grant(TEST_ROOM, TEST_WRITER, allPages(rxPages));
     const src = new KvPool(layout, txPages);
     fillRandom(src);
     tx = await TransferActorClient.start('tcp', src, 'error');
-    await tx.connect('rx', rx.endpoint);
+    await tx.connect('rx', rx.endpoint, TEST_WRITER);
     await body(rx, tx, src);
   } finally {
     await tx?.close();
@@ -53,26 +62,33 @@ function rawConnection(endpoint: KvEndpoint): { socket: Socket; closed: Promise<
 function collectUntilClosed(socket: Socket): { socket: Socket; closed: Promise<Buffer> } {
   const chunks: Buffer[] = [];
   socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.resume(); // readBytes may have paused it
   socket.on('error', () => {});
   const closed = withTimeout(once(socket, 'close'), 10_000, 'receiver closing a refused connection').then(() => Buffer.concat(chunks));
   return { socket, closed };
 }
 
 /**
- * A sender that skips its own checks: says HELLO on a raw control connection and returns the data
- * connection the receiver dials back (its WELCOME already read); `closed` as for rawConnection.
+ * A sender that skips its own checks: reads the receiver's challenge on a raw control connection,
+ * says HELLO proved with `key` as `writer`, and returns the data connection the receiver dials back
+ * (its WELCOME already read); `closed` as for rawConnection.
  */
-async function rawLink(endpoint: KvEndpoint, pageBytes: number): Promise<{ socket: Socket; closed: Promise<Buffer> }> {
+async function rawLink(endpoint: KvEndpoint, pageBytes: number, writer = TEST_WRITER, key = LINK_KEY): Promise<{ socket: Socket; closed: Promise<Buffer> }> {
   if (endpoint.backend !== 'tcp') throw new Error('not a tcp endpoint');
   const listener = createServer();
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const port = (listener.address() as AddressInfo).port;
   const token = randomBytes(TOKEN_BYTES);
   const control = connect(endpoint.port, endpoint.host);
   control.on('error', () => {});
-  control.write(encodeWithToken(Kind.Hello, pageBytes, (listener.address() as AddressInfo).port, token));
   try {
+    const challenge = await readBytes(control, HEAD_BYTES + CHALLENGE_BYTES, 'CHALLENGE');
+    assert.equal(decodeHead(challenge).kind, Kind.Challenge);
+    const w = writerBytes(writer);
+    const proof = helloProof(key, challenge.subarray(HEAD_BYTES), pageBytes, port, token, w);
+    control.write(encodeWithBody(Kind.Hello, pageBytes, port, [token, w, proof]));
     const [data] = (await withTimeout(once(listener, 'connection'), 10_000, 'receiver dialing back')) as [Socket];
-    const [welcome] = (await withTimeout(once(data, 'data'), 10_000, 'WELCOME')) as [Buffer];
+    const welcome = await readBytes(data, HEAD_BYTES + WELCOME_BODY_BYTES, 'WELCOME');
     assert.equal(decodeHead(welcome).kind, Kind.Welcome);
     assert.deepEqual(welcome.subarray(HEAD_BYTES, HEAD_BYTES + TOKEN_BYTES), token);
     return collectUntilClosed(data);
@@ -82,19 +98,46 @@ async function rawLink(endpoint: KvEndpoint, pageBytes: number): Promise<{ socke
   }
 }
 
-/** The REFUSED message in what a receiver sent (after an optional WELCOME). */
+/** Exactly `n` bytes from `socket` (paused afterwards; nothing beyond them is consumed). */
+async function readBytes(socket: Socket, n: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let have = 0;
+  const done = new Promise<Buffer>((resolve) => {
+    const onData = (c: Buffer): void => {
+      chunks.push(c);
+      have += c.length;
+      if (have < n) return;
+      socket.off('data', onData);
+      socket.pause();
+      const all = Buffer.concat(chunks);
+      if (all.length > n) socket.unshift(all.subarray(n));
+      resolve(all.subarray(0, n));
+    };
+    socket.on('data', onData);
+  });
+  return withTimeout(done, 10_000, what);
+}
+
+/** The REFUSED message in what a receiver sent (after a CHALLENGE or a WELCOME, say). */
 function refusal(bytes: Buffer): string {
-  for (let at = 0; at + HEAD_BYTES <= bytes.length; at += HEAD_BYTES) {
-    if (bytes.readUInt16LE(at + 6) === Kind.Refused) return bytes.toString('utf8', at + HEAD_BYTES, at + HEAD_BYTES + bytes.readUInt32LE(at + 8));
+  for (let at = 0; at + HEAD_BYTES <= bytes.length; ) {
+    const kind = bytes.readUInt16LE(at + 6);
+    if (kind === Kind.Refused) return bytes.toString('utf8', at + HEAD_BYTES, at + HEAD_BYTES + bytes.readUInt32LE(at + 8));
+    at += HEAD_BYTES + (kind === Kind.Challenge ? CHALLENGE_BYTES : kind === Kind.Welcome ? WELCOME_BODY_BYTES : 0);
   }
   throw new Error(`no REFUSED frame in ${bytes.length} bytes`);
+}
+
+/** A tcp manager of this process (a receiver in-process, or a sender with its own key). */
+function manager(options: Partial<TcpKvOptions> = {}): TcpKvManager {
+  return new TcpKvManager({ connectTimeoutMs: 5_000, onRefuse: () => {}, linkKey: LINK_KEY, ...options });
 }
 
 test('tcp: pages reach scattered destinations intact across processes; untouched pages stay zero', async () => {
   await withLink(LAYOUT, RX_PAGES, 24, async (rx, tx, src) => {
     const runs = coalescePages(SCATTER.src, SCATTER.dst);
     // three writes in flight at once on the one connection
-    const results = await Promise.all([runs.slice(0, 2), runs.slice(2, 5), runs.slice(5)].map((w) => tx.write('rx', w, 10_000)));
+    const results = await Promise.all([runs.slice(0, 2), runs.slice(2, 5), runs.slice(5)].map((w) => tx.write('rx', w, 10_000, TEST_ROOM)));
     assert.equal(results.reduce((n, r) => n + r.bytes, 0), SCATTER.src.length * src.pageBytes);
     assert.equal(results.reduce((n, r) => n + r.runs, 0), runs.length);
     assertScatterLanded(await rx.digests(), src, RX_PAGES);
@@ -107,10 +150,10 @@ test('tcp: runs read partly through staging, partly straight into the pool, land
   const layout = gqaLayout(5, 2, 257, 'float32', 15);
   await withLink(layout, RX_PAGES, 24, async (rx, tx, src) => {
     const runs = coalescePages(SCATTER.src, SCATTER.dst);
-    await tx.write('rx', runs, 10_000); // one write, every run
+    await tx.write('rx', runs, 10_000, TEST_ROOM); // one write, every run
     assertScatterLanded(await rx.digests(), src, RX_PAGES);
     fillRandom(src); // new bytes: the second round must land them, not find the first round's
-    await Promise.all(runs.map((r) => tx.write('rx', [r], 10_000))); // a write per run, all in flight
+    await Promise.all(runs.map((r) => tx.write('rx', [r], 10_000, TEST_ROOM))); // a write per run, all in flight
     assertScatterLanded(await rx.digests(), src, RX_PAGES);
   });
 });
@@ -119,7 +162,7 @@ test('tcp: writes in flight on one connection land and settle in order', async (
   await withLink(LAYOUT, RX_PAGES, 24, async (rx, tx, src) => {
     const settled: number[] = [];
     // every write overwrites destination page 0 (and 1..2); the last one issued must win
-    await Promise.all(Array.from({ length: 12 }, (_, i) => tx.write('rx', [{ src: i, dst: 0, count: 3 }], 10_000).then(() => settled.push(i))));
+    await Promise.all(Array.from({ length: 12 }, (_, i) => tx.write('rx', [{ src: i, dst: 0, count: 3 }], 10_000, TEST_ROOM).then(() => settled.push(i))));
     assert.deepEqual(settled, [...settled].sort((a, b) => a - b));
     const want = pageDigests(src);
     const got = await rx.digests();
@@ -129,17 +172,17 @@ test('tcp: writes in flight on one connection land and settle in order', async (
 
 test('tcp: bad runs are refused with nothing written, by the sender and by the receiver', async () => {
   await withLink(LAYOUT, RX_PAGES, 24, async (rx, tx, src) => {
-    await assert.rejects(tx.write('rx', [{ src: 0, dst: RX_PAGES - 1, count: 2 }], 10_000), /peer pages \[47, 49\) exceed the pool of 48 pages/);
-    await assert.rejects(tx.write('rx', [{ src: 23, dst: 0, count: 2 }], 10_000), /local pages \[23, 25\) exceed the pool of 24 pages/);
+    await assert.rejects(tx.write('rx', [{ src: 0, dst: RX_PAGES - 1, count: 2 }], 10_000, TEST_ROOM), /peer pages \[47, 49\) exceed the pool of 48 pages/);
+    await assert.rejects(tx.write('rx', [{ src: 23, dst: 0, count: 2 }], 10_000, TEST_ROOM), /local pages \[23, 25\) exceed the pool of 24 pages/);
 
     // a sender that skips its own checks: the receiver refuses before taking a byte
     const raw = await rawLink(rx.endpoint, src.pageBytes);
-    raw.socket.write(encodeWrite(7, [{ src: 0, dst: 3, count: 1 }, { src: 0, dst: RX_PAGES - 1, count: 2 }]));
+    raw.socket.write(encodeWrite(7, TEST_ROOM, [{ src: 0, dst: 3, count: 1 }, { src: 0, dst: RX_PAGES - 1, count: 2 }]));
     raw.socket.write(Buffer.alloc(3 * src.pageBytes, 0xff));
     assert.match(refusal(await raw.closed), /write 7, run 1: pages \[47, 49\) exceed the pool of 48 pages/);
 
     // the actor's link survived its refused writes
-    await tx.write('rx', [{ src: 5, dst: 9, count: 1 }], 10_000);
+    await tx.write('rx', [{ src: 5, dst: 9, count: 1 }], 10_000, TEST_ROOM);
     const got = await rx.digests();
     const zero = zeroDigest(src.pageBytes);
     got.forEach((d, p) => assert.equal(d, p === 9 ? pageDigests(src)[5] : zero, `page ${p}`));
@@ -152,11 +195,10 @@ test('tcp: a garbage frame or a mismatched page size closes that connection; the
     garbage.socket.write(Buffer.from('GET / HTTP/1.1\r\nHost: pd-node\r\n\r\n'));
     assert.match(refusal(await garbage.closed), /not a pd-node KV frame/);
 
-    const other = new TcpKvManager();
     const wrongPages = { buffer: new SharedArrayBuffer(4 * 512), pageBytes: 512, numPages: 4 };
-    await assert.rejects(other.connect(rx.endpoint, wrongPages), /refused: page size mismatch: the sender's pages are 512 B, this pool's are 840 B/);
+    await assert.rejects(manager().connect(rx.endpoint, wrongPages, TEST_WRITER), /refused: page size mismatch: the sender's pages are 512 B, this pool's are 840 B/);
 
-    const r = await tx.write('rx', [{ src: 1, dst: 2, count: 2 }], 10_000);
+    const r = await tx.write('rx', [{ src: 1, dst: 2, count: 2 }], 10_000, TEST_ROOM);
     assert.equal(r.bytes, 2 * src.pageBytes);
     assert.deepEqual((await rx.digests()).slice(2, 4), pageDigests(src).slice(1, 3));
   });
@@ -166,7 +208,7 @@ test('tcp: a receiver killed mid-write fails the pending write at once, not at i
   const big = gqaLayout(16, 8, 128, 'float16', 16); // 1 MiB pages
   await withLink(big, 32, 32, async (rx, tx) => {
     rx.child.kill('SIGSTOP'); // the receiver stops reading: the write stays in flight
-    const write = tx.write('rx', [{ src: 0, dst: 0, count: 32 }], 30_000);
+    const write = tx.write('rx', [{ src: 0, dst: 0, count: 32 }], 30_000, TEST_ROOM);
     const outcome = write.then(
       () => null,
       (err: Error) => err,
@@ -180,6 +222,138 @@ test('tcp: a receiver killed mid-write fails the pending write at once, not at i
     assert.doesNotMatch(err.message, /timed out/);
     assert.match(err.message, /tcp KV link to 127\.0\.0\.1:\d+: (link failed|the receiver closed)/);
     // the link is retired: the next write says so instead of hanging
-    await assert.rejects(tx.write('rx', [{ src: 0, dst: 0, count: 1 }], 5_000), /no KV link to peer rx/);
+    await assert.rejects(tx.write('rx', [{ src: 0, dst: 0, count: 1 }], 5_000, TEST_ROOM), /no KV link to peer rx/);
   });
+});
+
+test('tcp: a sender without the cluster secret is refused before any byte lands; a WELCOME without the proof is not taken', async () => {
+  await withLink(LAYOUT, RX_PAGES, 24, async (rx, tx, src) => {
+    const before = await rx.digests();
+    const stranger = manager({ linkKey: randomBytes(32) });
+    await assert.rejects(stranger.connect(rx.endpoint, src, TEST_WRITER), /refused: HELLO proof does not match: the sender does not hold this cluster's secret/);
+    // a raw stranger: a HELLO with a wrong proof followed at once by a WRITE of granted pages
+    const raw = rawConnection(rx.endpoint);
+    await readBytes(raw.socket, HEAD_BYTES + CHALLENGE_BYTES, 'CHALLENGE');
+    raw.socket.resume();
+    const w = writerBytes(TEST_WRITER);
+    raw.socket.write(encodeWithBody(Kind.Hello, src.pageBytes, 1, [randomBytes(TOKEN_BYTES), w, randomBytes(32)]));
+    raw.socket.write(Buffer.concat([encodeWrite(0, TEST_ROOM, [{ src: 0, dst: 0, count: 4 }]), Buffer.alloc(4 * src.pageBytes, 0xee)]));
+    assert.match(refusal(await raw.closed), /HELLO proof does not match/);
+    assert.deepEqual(await rx.digests(), before, 'no byte of a stranger landed');
+
+    // the other way round: a fake receiver that answers the HELLO by dialing back without the key
+    const fake = createServer((control) => {
+      control.on('error', () => {});
+      control.write(encodeWithBody(Kind.Challenge, 0, 0, [randomBytes(CHALLENGE_BYTES)]));
+      void readBytes(control, HEAD_BYTES + TOKEN_BYTES + 16 + 32, 'HELLO').then((hello) => {
+        const { b: port } = decodeHead(hello);
+        const data = connect(port, '127.0.0.1');
+        data.on('error', () => {});
+        data.write(encodeWithBody(Kind.Welcome, RX_PAGES, src.pageBytes, [hello.subarray(HEAD_BYTES, HEAD_BYTES + TOKEN_BYTES), randomBytes(32)]));
+      }, () => control.destroy());
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    try {
+      const fakeEndpoint: KvEndpoint = { backend: 'tcp', host: '127.0.0.1', port: (fake.address() as AddressInfo).port };
+      await assert.rejects(manager({ connectTimeoutMs: 1_000 }).connect(fakeEndpoint, src, TEST_WRITER), /tcp KV connect to 127\.0\.0\.1:\d+ timed out/);
+    } finally {
+      fake.close();
+    }
+    // the real link was not disturbed
+    await tx.write('rx', [{ src: 3, dst: 3, count: 1 }], 10_000, TEST_ROOM);
+  });
+});
+
+test('tcp: a write outside its room\'s grant, of another writer, or after the release is refused with nothing written', async () => {
+  await withLink(LAYOUT, RX_PAGES, 24, async (rx, tx, src) => {
+    await rx.grant('8', TEST_WRITER, [10, 11, 12, 13]);
+    await rx.grant('9', '0'.repeat(32), [20, 21]);
+    const before = await rx.digests();
+    await assert.rejects(tx.write('rx', [{ src: 0, dst: 12, count: 3 }], 10_000, '8'), /refused: write \d+, run 0: page 14 is not granted to room 8/);
+    await tx.connect('rx', rx.endpoint, TEST_WRITER);
+    await assert.rejects(tx.write('rx', [{ src: 0, dst: 20, count: 1 }], 10_000, '9'), /refused: write \d+: room 9 is granted to another writer/);
+    await tx.connect('rx', rx.endpoint, TEST_WRITER);
+    assert.deepEqual(await rx.digests(), before, 'no refused byte landed');
+
+    // inside the grant it lands; after the release the same write is refused
+    await tx.write('rx', [{ src: 1, dst: 10, count: 4 }], 10_000, '8');
+    const landed = await rx.digests();
+    assert.deepEqual(landed.slice(10, 14), pageDigests(src).slice(1, 5));
+    assert.equal(await rx.release('8', 'confirmed'), true);
+    await assert.rejects(tx.write('rx', [{ src: 5, dst: 10, count: 4 }], 10_000, '8'), /refused: write \d+: room 8 has no grant \(never granted, or released\)/);
+    assert.deepEqual(await rx.digests(), landed, 'nothing landed after the release');
+  });
+});
+
+test('tcp: release(unconfirmed) during a write cuts its connection: no byte after that point lands', async () => {
+  const rx = await Receiver.start('tcp', LAYOUT, RX_PAGES);
+  try {
+    await rx.grant(TEST_ROOM, TEST_WRITER, allPages(8));
+    const pageBytes = 840;
+    const raw = await rawLink(rx.endpoint, pageBytes);
+    // the write's head and its first 3 of 8 pages; the rest is held back
+    raw.socket.write(encodeWrite(1, TEST_ROOM, [{ src: 0, dst: 0, count: 8 }]));
+    raw.socket.write(Buffer.alloc(3 * pageBytes, 0xab));
+    const marked = createHash('sha256').update(Buffer.alloc(pageBytes, 0xab)).digest('hex');
+    const zero = zeroDigest(pageBytes);
+    const deadline = Date.now() + 10_000;
+    let got = await rx.digests();
+    while (got[2] !== marked && Date.now() < deadline) got = await rx.digests();
+    assert.deepEqual(got.slice(0, 8), [marked, marked, marked, zero, zero, zero, zero, zero], 'the write is mid-way: 3 pages in, 5 to come');
+    assert.equal(await rx.release(TEST_ROOM, 'unconfirmed'), true);
+    raw.socket.write(Buffer.alloc(5 * pageBytes, 0xcd)); // the rest arrives after the release
+    await raw.closed;
+    assert.deepEqual((await rx.digests()).slice(0, 8), got.slice(0, 8), 'no byte after the release landed');
+  } finally {
+    await rx.stop();
+  }
+});
+
+test('tcp: cutWriter destroys the writer\'s link and drops its grants', async () => {
+  await withLink(LAYOUT, RX_PAGES, 24, async (rx, tx) => {
+    await tx.write('rx', [{ src: 0, dst: 0, count: 1 }], 10_000, TEST_ROOM);
+    assert.equal(await rx.cutWriter(TEST_WRITER), true);
+    await assert.rejects(tx.write('rx', [{ src: 1, dst: 1, count: 1 }], 10_000, TEST_ROOM), /tcp KV link to 127\.0\.0\.1:\d+: (link failed|the receiver closed)|no KV link to peer rx/);
+    // the writer comes back (a stopped process resumed): it links again but may write nothing
+    await tx.connect('rx', rx.endpoint, TEST_WRITER);
+    await assert.rejects(tx.write('rx', [{ src: 1, dst: 1, count: 1 }], 10_000, TEST_ROOM), /room 7 has no grant/);
+  });
+});
+
+test('tcp: unproven connections are timed out and capped; the cap is logged once; a real sender still links', async () => {
+  const refusals: string[] = [];
+  const limits = { handshakeMs: 500, maxUnproven: 4, maxConnections: 16 };
+  const pool = new KvPool(LAYOUT, 8);
+  const receiver = await manager({ onRefuse: (r) => refusals.push(r), receiverLimits: limits }).listen(pool, '127.0.0.1');
+  const idle = Array.from({ length: 4 }, () => rawConnection(receiver.endpoint));
+  try {
+    await Promise.all(idle.map((c) => readBytes(c.socket, HEAD_BYTES + CHALLENGE_BYTES, 'CHALLENGE')));
+    idle.forEach((c) => c.socket.resume());
+    // beyond the cap: destroyed on accept, nothing sent
+    const over = [rawConnection(receiver.endpoint), rawConnection(receiver.endpoint)];
+    for (const c of over) assert.equal((await c.closed).length, 0);
+    assert.equal(refusals.filter((r) => /have not proved the cluster secret yet \(cap 4\)/.test(r)).length, 1, refusals.join('\n'));
+    // the idle ones are gone after the handshake timeout, each told why
+    const started = performance.now();
+    for (const c of idle) assert.match(refusal(await c.closed), /no valid HELLO within 0.5 s/);
+    assert.ok(performance.now() - started < 5_000);
+    // the receiver counts a connection until its own side closed (just after ours): retry briefly
+    const src = new KvPool(LAYOUT, 8);
+    const linked = async (tries: number): Promise<KvSender> => {
+      try {
+        return await manager().connect(receiver.endpoint, src, TEST_WRITER);
+      } catch (err) {
+        if (tries === 0) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return linked(tries - 1);
+      }
+    };
+    const sender = await linked(20);
+    receiver.grant(TEST_ROOM, TEST_WRITER, [0]);
+    await sender.write([{ src: 0, dst: 0, count: 1 }], 5_000, TEST_ROOM);
+    await sender.close();
+  } finally {
+    for (const c of idle) c.socket.destroy();
+    await receiver.close();
+  }
 });

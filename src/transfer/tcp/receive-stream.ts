@@ -14,8 +14,13 @@
  *   window of staging (SMALL_READ_BYTES): a full staging read would take (and copy) the first 256 KiB
  *   of the next large write too. After a write of small runs the whole staging buffer is used, so
  *   a stream of small writes is still read many at a time.
- * - The whole run table is checked against the pool before any byte of the write is taken, and a
- *   direct read only starts once it is: a bad write is refused with nothing written.
+ * - The whole run table is checked against the pool and against the room's grant (grant-table.ts:
+ *   every page granted to the write's room, the room to this connection's writer) before any byte of
+ *   the write is taken, and a direct read only starts once it is: a bad write is refused with nothing
+ *   written.
+ * - `cut` destroys the connection at once: reads are synchronous on this thread, so once it returns
+ *   no byte read from this connection lands any more (how a release or a lost writer stops a write
+ *   that is under way).
  * - ACKs are cumulative and sent once per read, for the last write it completed: pipelined small
  *   writes cost one ACK per read, not one per write, and a write is never acknowledged before its
  *   last byte is in the pool.
@@ -28,7 +33,8 @@ import { MAX_VIEW_BYTES } from '../pool-views.js';
 import { runProblem } from '../run-bounds.js';
 import { Collector } from './collector.js';
 import { refuseConnection } from './refuse-connection.js';
-import { decodeHead, encodeHead, HEAD_BYTES, Kind, RUN_BYTES } from './wire.js';
+import type { GrantTable } from './grant-table.js';
+import { decodeHead, encodeHead, HEAD_BYTES, Kind, ROOM_BYTES, RUN_BYTES } from './wire.js';
 
 /** Runs with less than this left are read through staging. */
 const DIRECT_MIN_BYTES = 64 * 1024;
@@ -54,6 +60,8 @@ export class ReceiveStream {
   /** Whether the read under way goes straight into the pool (else into staging). */
   private direct = false;
   private writeId = 0;
+  /** The room of the write being read (valid in 'runs' and 'data'). */
+  private room = 0n;
   private runCount = 0;
   /** Per run of the current write: pool byte offset and byte length (reused, grown as needed). */
   private offsets = new Float64Array(16);
@@ -64,8 +72,19 @@ export class ReceiveStream {
   /** The last write completed and not yet acknowledged, or -1. */
   private ackDue = -1;
 
-  /** Dials the sender at `host:port` and sends `welcome` (WELCOME + token) as the first frame. */
-  constructor(pool: PoolRegion, host: string, port: number, welcome: Buffer, private readonly onRefuse: (reason: string) => void) {
+  /**
+   * Dials the sender at `host:port` and sends `welcome` (WELCOME, token, proof) as the first frame;
+   * takes writes of `writer` (hex) that `grants` allow.
+   */
+  constructor(
+    pool: PoolRegion,
+    host: string,
+    port: number,
+    welcome: Buffer,
+    readonly writer: string,
+    private readonly grants: GrantTable,
+    private readonly onRefuse: (reason: string) => void,
+  ) {
     this.buffer = pool.buffer;
     this.numPages = pool.numPages;
     this.pageBytes = pool.pageBytes;
@@ -79,6 +98,17 @@ export class ReceiveStream {
     this.socket.write(welcome);
     // a sender that dies resets the connection: nothing to do but let it close
     this.socket.on('error', () => {});
+  }
+
+  /** Whether a write of `room` is being read (its run table or its bytes). */
+  writing(room: bigint): boolean {
+    return (this.state === 'runs' || this.state === 'data') && this.room === room;
+  }
+
+  /** Destroys the connection now: no further byte of it lands. */
+  cut(): void {
+    this.state = 'closed';
+    this.socket.destroy();
   }
 
   /** Where the next read goes. */
@@ -149,24 +179,27 @@ export class ReceiveStream {
     if (runCount > this.numPages) return this.refuse(`write ${id} has ${runCount} runs, more than the pool's ${this.numPages} pages`);
     this.writeId = id;
     this.runCount = runCount;
-    if (runCount === 0) return this.finishWrite();
     if (runCount > this.offsets.length) {
       this.offsets = new Float64Array(runCount);
       this.lengths = new Float64Array(runCount);
     }
     this.state = 'runs';
-    this.collector.expect(runCount * RUN_BYTES);
+    this.collector.expect(ROOM_BYTES + runCount * RUN_BYTES);
   }
 
   private onRuns(table: Buffer): void {
-    for (let i = 0, at = 0; i < this.runCount; i++, at += RUN_BYTES) {
+    this.room = table.readBigUInt64LE(0);
+    const denied = this.grants.roomProblem(this.room, this.writer);
+    if (denied) return this.refuse(`write ${this.writeId}: ${denied}`);
+    for (let i = 0, at = ROOM_BYTES; i < this.runCount; i++, at += RUN_BYTES) {
       const dst = table.readUInt32LE(at);
       const count = table.readUInt32LE(at + 4);
-      const problem = runProblem(dst, count, this.numPages);
+      const problem = runProblem(dst, count, this.numPages) ?? this.grants.runProblem(this.room, dst, count);
       if (problem) return this.refuse(`write ${this.writeId}, run ${i}: ${problem}`);
       this.offsets[i] = dst * this.pageBytes;
       this.lengths[i] = count * this.pageBytes;
     }
+    if (this.runCount === 0) return this.finishWrite();
     this.run = 0;
     this.done = 0;
     this.state = 'data';

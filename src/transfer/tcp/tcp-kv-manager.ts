@@ -4,29 +4,31 @@
  * sender holds one connection per decode node. See wire.ts for the frames.
  */
 import type { KvEndpoint, KvManager, KvReceiver, KvSender, PoolRegion } from '../kv-transfer.js';
-import { TcpKvReceiver } from './tcp-receiver.js';
+import { DEFAULT_TCP_RECEIVER_LIMITS, TcpKvReceiver, type TcpReceiverLimits } from './tcp-receiver.js';
 import { TcpKvSender } from './tcp-sender.js';
 
 export interface TcpKvOptions {
-  /** Bound on connect (TCP handshake + HELLO/WELCOME). */
+  /** Bound on connect (TCP handshake + CHALLENGE/HELLO/WELCOME). */
   connectTimeoutMs: number;
-  /** Told why the receiver refused a sender (bad frame, bad run, page-size mismatch). */
+  /** Told why the receiver refused a sender (no proof, bad frame, write outside its grant, caps); once per peer. */
   onRefuse: (reason: string) => void;
+  /** deriveKey(clusterSecret, 'tcp-kv'): both ends of a link prove they hold it. */
+  linkKey: Buffer;
+  /** The receiver's handshake timeout and connection caps (tests lower them). */
+  receiverLimits?: TcpReceiverLimits;
 }
-
-export const DEFAULT_TCP_KV_OPTIONS: TcpKvOptions = { connectTimeoutMs: 10_000, onRefuse: () => {} };
 
 export class TcpKvManager implements KvManager {
   readonly backend = 'tcp';
 
-  constructor(private readonly options: TcpKvOptions = DEFAULT_TCP_KV_OPTIONS) {}
+  constructor(private readonly options: TcpKvOptions) {}
 
   listen(pool: PoolRegion, host: string): Promise<KvReceiver> {
-    return TcpKvReceiver.listen(pool, host, this.options.onRefuse);
+    return TcpKvReceiver.listen(pool, host, this.options.linkKey, this.options.receiverLimits ?? DEFAULT_TCP_RECEIVER_LIMITS, this.options.onRefuse);
   }
 
-  async connect(peer: KvEndpoint, pool: PoolRegion): Promise<KvSender> {
+  async connect(peer: KvEndpoint, pool: PoolRegion, writer: string): Promise<KvSender> {
     if (peer.backend !== 'tcp') throw new Error(`the tcp backend cannot connect to a ${peer.backend} endpoint`);
-    return TcpKvSender.connect(peer.host, peer.port, pool, this.options.connectTimeoutMs);
+    return TcpKvSender.connect(peer.host, peer.port, pool, this.options.connectTimeoutMs, this.options.linkKey, writer);
   }
 }

@@ -8,6 +8,9 @@
  *   sockets it dials, and that is what lets the receiver put bytes straight into its pool instead of
  *   copying every socket chunk (receive-stream.ts). The cost: the prefill node must accept
  *   connections from its decode nodes (on an OS-chosen port of the address it dials them from).
+ * - `connect` proves the cluster secret and presents the writer token the decode node gave this node
+ *   (dial-back.ts); the receiver takes a write only into pages it granted that writer for the write's
+ *   room (the room travels in every WRITE), and refuses the connection otherwise.
  * - `connect` resolves only after the receiver's WELCOME, which carries its pool size and page size:
  *   runs are then checked on both sides before any byte is sent, so a bad run is a clear local error
  *   and the link stays usable; a page-size mismatch is refused at connect.
@@ -73,9 +76,9 @@ export class TcpKvSender implements KvSender {
   }
 
   /** Sets up the link (dial-back.ts); resolves once the receiver welcomed this pool's page size. */
-  static async connect(host: string, port: number, pool: PoolRegion, timeoutMs: number): Promise<TcpKvSender> {
+  static async connect(host: string, port: number, pool: PoolRegion, timeoutMs: number, key: Buffer, writer: string): Promise<TcpKvSender> {
     const peer = `${host}:${port}`;
-    const setup = new DialBack(connect({ host, port, noDelay: true }), WRITE_QUEUE_BYTES);
+    const setup = new DialBack(connect({ host, port, noDelay: true }), WRITE_QUEUE_BYTES, key, writer);
     let data: DataConnection;
     try {
       data = await withTimeout(setup.run(pool.pageBytes, timeoutMs), timeoutMs, `tcp KV connect to ${peer}`);
@@ -93,17 +96,18 @@ export class TcpKvSender implements KvSender {
     return sender;
   }
 
-  write(runs: readonly PageRun[], timeoutMs: number): Promise<WriteResult> {
+  write(runs: readonly PageRun[], timeoutMs: number, room: string): Promise<WriteResult> {
     if (this.broken) return Promise.reject(this.error(this.broken));
     let pages: number;
+    let head: Buffer;
+    const id = this.nextId;
     try {
       pages = checkRuns(runs, this.pool.numPages, this.peerPages);
+      head = encodeWrite(id, room, runs);
     } catch (err) {
       return Promise.reject(err);
     }
-    const id = this.nextId;
     this.nextId = (id + 1) >>> 0;
-    const head = encodeWrite(id, runs);
     const bytes = pages * this.pool.pageBytes;
     const done = new Promise<WriteResult>((resolve, reject) => {
       this.queue.push({ id, head, runs, next: -1, at: 0, bytes, start: performance.now(), resolve, reject });

@@ -4,14 +4,18 @@
  * Two connections per link (see tcp-sender.ts for why): the sender dials the receiver's published
  * port (the control connection), the receiver dials back to a port the sender names (the data
  * connection, which the receiver reads straight into its pool).
+ * Receiver -> sender, control connection:
+ *   CHALLENGE a = 0, b = 0, then CHALLENGE_BYTES random bytes (first frame, sent on accept)
  * Sender -> receiver, control connection:
- *   HELLO   a = page bytes, b = dial-back port, then a TOKEN_BYTES token (first and only frame)
+ *   HELLO   a = page bytes, b = dial-back port, then a TOKEN_BYTES token, the WRITER_BYTES writer
+ *           (the decode node's token for this prefill node) and a PROOF_BYTES proof (link-proof.ts)
+ *           (first and only frame)
  * Receiver -> sender, data connection:
- *   WELCOME a = pool pages, b = page bytes, then the HELLO's token (first frame: proves which HELLO
- *           this connection answers)
+ *   WELCOME a = pool pages, b = page bytes, then the HELLO's token and a proof (first frame: proves
+ *           which HELLO this connection answers, and that the receiver holds the cluster secret)
  * Sender -> receiver, data connection:
- *   WRITE   a = write id, b = run count, then per run: dst page u32, page count u32, then the bytes of
- *           every run in order
+ *   WRITE   a = write id, b = run count, then the room (u64), then per run: dst page u32, page count
+ *           u32, then the bytes of every run in order
  * Receiver -> sender, data connection:
  *   ACK     a = write id: every write up to and including this one has its last byte in the pool
  *           (cumulative: one ACK may settle several pipelined writes)
@@ -28,9 +32,21 @@ import type { PageRun } from '../kv-transfer.js';
 export const HEAD_BYTES = 16;
 export const RUN_BYTES = 8;
 export const MAGIC = 0x564b4450;
-export const VERSION = 2;
+export const VERSION = 3;
 /** The random token a HELLO carries and the dial-back's WELCOME echoes. */
 export const TOKEN_BYTES = 16;
+/** The random challenge a receiver sends on accept: every HELLO proof is over a fresh one. */
+export const CHALLENGE_BYTES = 32;
+/** A writer token (32 hex digits on the control plane). */
+export const WRITER_BYTES = 16;
+/** An HMAC-SHA256 proof. */
+export const PROOF_BYTES = 32;
+/** What follows a HELLO head: token, writer, proof. */
+export const HELLO_BODY_BYTES = TOKEN_BYTES + WRITER_BYTES + PROOF_BYTES;
+/** What follows a WELCOME head: token, proof. */
+export const WELCOME_BODY_BYTES = TOKEN_BYTES + PROOF_BYTES;
+/** The room after a WRITE head. */
+export const ROOM_BYTES = 8;
 /** A REFUSED message longer than this is cut. */
 export const MAX_REFUSAL_BYTES = 1024;
 
@@ -40,6 +56,7 @@ export const enum Kind {
   Welcome = 3,
   Ack = 4,
   Refused = 5,
+  Challenge = 6,
 }
 
 export interface Head {
@@ -54,23 +71,40 @@ export function encodeHead(kind: Kind, a: number, b: number): Buffer {
   return buf;
 }
 
-/** A WRITE head with its run table (runs must already be checked). */
-export function encodeWrite(id: number, runs: readonly PageRun[]): Buffer {
-  const buf = Buffer.allocUnsafe(HEAD_BYTES + runs.length * RUN_BYTES);
+/** A WRITE head with its room and run table (runs must already be checked; `room` a decimal u64). */
+export function encodeWrite(id: number, room: string, runs: readonly PageRun[]): Buffer {
+  const buf = Buffer.allocUnsafe(HEAD_BYTES + ROOM_BYTES + runs.length * RUN_BYTES);
   writeHead(buf, Kind.Write, id, runs.length);
-  for (let i = 0, at = HEAD_BYTES; i < runs.length; i++, at += RUN_BYTES) {
+  buf.writeBigUInt64LE(roomNumber(room), HEAD_BYTES);
+  for (let i = 0, at = HEAD_BYTES + ROOM_BYTES; i < runs.length; i++, at += RUN_BYTES) {
     buf.writeUInt32LE(runs[i].dst, at);
     buf.writeUInt32LE(runs[i].count, at + 4);
   }
   return buf;
 }
 
-/** A head followed by a token (HELLO, WELCOME). */
-export function encodeWithToken(kind: Kind.Hello | Kind.Welcome, a: number, b: number, token: Buffer): Buffer {
-  const buf = Buffer.allocUnsafe(HEAD_BYTES + TOKEN_BYTES);
-  writeHead(buf, kind, a, b);
-  token.copy(buf, HEAD_BYTES, 0, TOKEN_BYTES);
-  return buf;
+/**
+ * A room as the wire carries it (and as a receiver keys its grants): rooms are decimal u64 strings,
+ * so "007" and "7" are the same room on both sides.
+ */
+export function roomNumber(room: string): bigint {
+  if (!/^\d{1,20}$/.test(room)) throw new Error(`room ${JSON.stringify(room)} is not a decimal u64`);
+  const n = BigInt(room);
+  if (n >= 1n << 64n) throw new Error(`room ${room} does not fit 64 bits`);
+  return n;
+}
+
+/** A writer token (32 hex digits) as bytes; throws on anything else. */
+export function writerBytes(writer: string): Buffer {
+  if (!/^[0-9a-f]{32}$/i.test(writer)) throw new Error(`writer token ${JSON.stringify(writer)} is not ${WRITER_BYTES * 2} hex digits`);
+  return Buffer.from(writer, 'hex');
+}
+
+/** A head followed by the pieces of its body (CHALLENGE, HELLO, WELCOME). */
+export function encodeWithBody(kind: Kind.Challenge | Kind.Hello | Kind.Welcome, a: number, b: number, body: readonly Buffer[]): Buffer {
+  const head = Buffer.allocUnsafe(HEAD_BYTES);
+  writeHead(head, kind, a, b);
+  return Buffer.concat([head, ...body]);
 }
 
 export function encodeRefused(message: string): Buffer {
