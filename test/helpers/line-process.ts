@@ -10,6 +10,11 @@ import { withTimeout } from '../../src/node/timeout.js';
 
 /** A reply or an exit takes at most this long, even on a busy 2-core host. */
 const REPLY_MS = 10_000;
+/**
+ * The first reply of a process that starts worker threads or opens devices: seconds on a busy host,
+ * 13-20x that in the Soft-RoCE VM's emulated CPU (softroce/README.md).
+ */
+export const START_MS = 60_000;
 
 export class LineProcess {
   stderr = '';
@@ -37,12 +42,12 @@ export class LineProcess {
     return this.next<T>(what);
   }
 
-  /** The next reply line, parsed; fails if the process exits first. */
-  async next<T>(what: string): Promise<T> {
+  /** The next reply line, parsed; fails if the process exits first or after `timeoutMs`. */
+  async next<T>(what: string, timeoutMs = REPLY_MS): Promise<T> {
     const died = this.exited.then(() => {
       throw new Error(`${this.label} exited before its ${what} reply; stderr: ${this.stderr}`);
     });
-    const line = await withTimeout(Promise.race([this.replies.next(), died]), REPLY_MS, `${this.label} ${what}`);
+    const line = await withTimeout(Promise.race([this.replies.next(), died]), timeoutMs, `${this.label} ${what}`);
     return JSON.parse(line.value as string) as T;
   }
 

@@ -3,12 +3,15 @@
  * process, the test as its decode node). The failing room's request waits for pages while its
  * connect fails (pages held by another room), which is how a benchmark once crashed the prefill
  * node's scheduler: the connect's rejection had no handler yet. Afterwards the other room still
- * transfers, the node keeps serving and its pool is whole.
+ * transfers, the node keeps serving and its pool is whole. The shm page list is a hostile one: it
+ * names another program's /dev/shm file of the pool's size, which must be refused unchanged.
  */
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
-import { newShmName } from '../../native/shm-names.js';
+import { REGION_HEADER_BYTES, SHM_DIR } from '../../native/shm-region.js';
 import { pageBytes } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { ensureDefaultModel } from '../../src/model/default-model.js';
@@ -24,8 +27,16 @@ import { FakeDecode } from './fake-decode.js';
 const POOL_PAGES = 4;
 const PROMPT = Array.from({ length: 60 }, (_, i) => 10 + i);
 
+/** shm: a file of another program in /dev/shm, named by a hostile page list. */
+const VICTIM = `/not-pd-node-${process.pid}`;
+const victimDigest = (): string => createHash('sha256').update(readFileSync(`${SHM_DIR}${VICTIM}`)).digest('hex');
+
 async function unreachable(backend: TransferBackendName, pageBytesOfPool: number): Promise<KvEndpoint> {
-  if (backend === 'shm') return { backend: 'shm', name: newShmName(), bytes: POOL_PAGES * pageBytesOfPool, hostId: localHostId(), poolId: '0'.repeat(32) };
+  if (backend === 'shm') {
+    const bytes = POOL_PAGES * pageBytesOfPool;
+    writeFileSync(`${SHM_DIR}${VICTIM}`, randomBytes(REGION_HEADER_BYTES + bytes), { mode: 0o600 });
+    return { backend: 'shm', name: VICTIM, bytes, hostId: localHostId(), poolId: '0'.repeat(32) };
+  }
   return { backend: 'tcp', host: '127.0.0.1', port: await refusedPort() };
 }
 
@@ -62,6 +73,7 @@ for (const backend of ['tcp', 'shm'] as const) {
       decode?.close();
       await receiver?.close();
       closeReceiverPool();
+      rmSync(`${SHM_DIR}${VICTIM}`, { force: true });
       await stopAll();
     });
 
@@ -75,10 +87,16 @@ for (const backend of ['tcp', 'shm'] as const) {
       // Room 2's request waits for pages; its page list names a pool nobody can reach.
       const starved = generate('2');
       await waitFor(async () => (await getJson(`${prefill.url}/get_server_info`)).scheduler_stats, (s) => s.waiting === 1, 'room 2 queued for pages');
-      await decode.requestKv('2', await unreachable(backend, pageBytes(decode.layout)), [0, 1, 2, 3]);
+      const endpoint = await unreachable(backend, pageBytes(decode.layout));
+      const before = backend === 'shm' ? victimDigest() : null;
+      await decode.requestKv('2', endpoint, [0, 1, 2, 3]);
       const failed = await starved;
       assert.equal(failed.status, 502, JSON.stringify(failed.body));
       assert.match(failed.body.error.message, /^KV transfer to decode node fake-decode failed: cannot connect: /);
+      if (backend === 'shm') {
+        assert.match(failed.body.error.message, /refusing shm object "\/not-pd-node-\d+": not a pd-node pool name/);
+        assert.equal(victimDigest(), before, 'the named file is unchanged');
+      }
       const notice2 = await decode.notice('2');
       assert.equal(notice2.type, 'room_failed', JSON.stringify(notice2));
 

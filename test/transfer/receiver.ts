@@ -5,7 +5,7 @@
 import { shmUnlink } from '../../native/libc.js';
 import type { KvLayout } from '../../src/kv/layout.js';
 import type { KvEndpoint, TransferBackendName } from '../../src/transfer/kv-transfer.js';
-import { LineProcess } from '../helpers/line-process.js';
+import { LineProcess, START_MS } from '../helpers/line-process.js';
 
 const SCRIPT = new URL('./receiver-process.js', import.meta.url);
 
@@ -17,7 +17,7 @@ export class Receiver {
   static async start(backend: TransferBackendName, layout: KvLayout, numPages: number): Promise<Receiver> {
     const r = new Receiver(LineProcess.spawn(SCRIPT, [backend, JSON.stringify(layout), String(numPages)], 'receiver'));
     try {
-      r.endpoint = (await r.process.next<{ endpoint: KvEndpoint }>('start-up')).endpoint;
+      r.endpoint = (await r.process.next<{ endpoint: KvEndpoint }>('start-up', START_MS)).endpoint;
     } catch (err) {
       await r.process.kill();
       throw err;

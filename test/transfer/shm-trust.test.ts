@@ -13,14 +13,14 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { newShmName, writerLockName, writerLocksOf } from '../../native/shm-names.js';
+import { newShmName, sweepStaleShmRegions, writerLockName, writerLocksOf } from '../../native/shm-names.js';
 import { REGION_HEADER_BYTES, SHM_DIR } from '../../native/shm-region.js';
 import { gqaLayout, pageBytes } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import type { KvEndpoint, KvReceiver } from '../../src/transfer/kv-transfer.js';
 import { ShmKvManager } from '../../src/transfer/shm/shm-kv-manager.js';
 import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
-import { LineProcess } from '../helpers/line-process.js';
+import { LineProcess, START_MS } from '../helpers/line-process.js';
 import { waitFor } from '../server/support.js';
 import { fillRandom } from './pages.js';
 
@@ -65,7 +65,7 @@ async function startDecode(): Promise<Decode> {
 async function startWriter(endpoint: KvEndpoint, writer: string, started: LineProcess[]): Promise<{ process: LineProcess; reply: { connected?: true; error?: string } }> {
   const child = LineProcess.spawn(WRITER_SCRIPT, [JSON.stringify(endpoint), JSON.stringify(LAYOUT), '8', writer], 'shm writer');
   started.push(child);
-  return { process: child, reply: await child.next('start-up') };
+  return { process: child, reply: await child.next('start-up', START_MS) };
 }
 
 /** A prefill pool of random pages whose page size is the decode pool's. */
@@ -196,6 +196,29 @@ test('shm writer locks: two senders of one writer share it; the last to close re
     await decode.receiver.close();
     assert.deepEqual(writerLocksOf(decode.endpoint.name), [], 'the receiver removed them');
   } finally {
+    await decode.stop();
+  }
+});
+
+test('shm writer locks of a pool that is gone are swept with it; those of a live pool stay', async () => {
+  const decode = await startDecode();
+  const gone = newShmName();
+  const orphan = `${SHM_DIR}${writerLockName(gone, newWriter())}`; // its decode node was SIGKILLed
+  try {
+    writeFileSync(orphan, '', { mode: 0o600 });
+    const sender = await new ShmKvManager(() => {}).connect(decode.endpoint, sourcePool(), newWriter());
+    try {
+      const live = writerLocksOf(decode.endpoint.name);
+      assert.equal(live.length, 1);
+      const swept = sweepStaleShmRegions();
+      assert.ok(swept.includes(orphan.slice(SHM_DIR.length)), `swept: ${swept.join(', ')}`);
+      assert.equal(existsSync(orphan), false);
+      assert.deepEqual(writerLocksOf(decode.endpoint.name), live, 'a live pool keeps its writer locks');
+    } finally {
+      await sender.close();
+    }
+  } finally {
+    rmSync(orphan, { force: true });
     await decode.stop();
   }
 });

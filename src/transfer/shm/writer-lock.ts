@@ -24,7 +24,9 @@
  *   removed the file meanwhile). A sender that closes removes the file only if it can take it
  *   exclusively (no other sender of the writer holds it) and it is not a tombstone.
  * - Waits: the receiver holds the exclusive lock only for a few syscalls, so a sender that finds it
- *   taken retries LOCK_ATTEMPTS times, LOCK_RETRY_MS apart, then fails the connect.
+ *   taken retries LOCK_ATTEMPTS times, LOCK_RETRY_MS apart, then fails the connect. The receiver
+ *   never waits: it starts over at most LOCK_ATTEMPTS times when the file changed under it, then
+ *   says false (the caller asks again on its next sweep).
  */
 import { fchmodSync, fstatSync, statSync, type Stats } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -76,7 +78,7 @@ export async function holdWriterLock(name: string): Promise<WriterLock> {
  * tombstoned (never accepted again); false if a sender holds it (its process is alive or stopped).
  */
 export function cutWriterLock(name: string): boolean {
-  for (;;) {
+  for (let attempt = 1; attempt <= LOCK_ATTEMPTS; attempt++) {
     const fd = openLockFile(name);
     try {
       if (!libc.flock(fd, libc.LOCK_EX | libc.LOCK_NB)) return false;
@@ -87,6 +89,7 @@ export function cutWriterLock(name: string): boolean {
       libc.close(fd); // drops the lock
     }
   }
+  return false; // senders kept coming and going: ask again later
 }
 
 /** Removes every writer lock and tombstone of `pool` (its receiver is closing). */
