@@ -162,7 +162,11 @@ export class DecodeRooms {
     this.writers.delete(peer); // the next room to this peer gets a new token, so a new link
     for (const [room, r] of this.rooms) {
       if (peerOf(r.bootstrap) !== peer || r.state === 'queued') continue;
-      if (r.state !== 'quarantined') this.deps.onFailed(r.seq, message, 502);
+      if (r.state !== 'quarantined') {
+        this.deps.onFailed(r.seq, message, 502);
+        // best effort: a peer that comes back frees the room now instead of at its bootstrap timeout
+        this.deps.emit({ type: 'room_failed_notice', room, bootstrap: r.bootstrap, message });
+      }
       this.quarantine(room, r);
     }
     if (writer !== undefined) {

@@ -10,7 +10,8 @@
  *   new token for a peer it declared lost: the old link is cut there anyway).
  * - Decode: grant / release / cut_writer go straight to the receiver; they fail if it is not listening.
  * - A write that fails with a KvLinkError retires its link (closed, forgotten), so the next connect
- *   builds a fresh one; a bad run fails only its own write.
+ *   builds a fresh one; a bad run, or a write the receiver refused (tcp NACK: its room released or
+ *   outside its grant), fails only its own write.
  * - Receiver refusals (bad frames) are logged here as warnings: the sender side gets its own error.
  * - On shutdown everything is closed, then the port (the client's channel), so the thread exits by itself.
  */

@@ -57,7 +57,8 @@ export interface KvSender {
   /**
    * Writes the runs from the local pool into the peer's pool. Resolves once every byte is in the
    * peer's pool (so a completion notice sent afterwards never overtakes the data); rejects on a
-   * broken link, a bad run, a write the receiver refused (outside the room's grant), or `timeoutMs`.
+   * broken link, a bad run, a write the receiver refused (outside the room's grant, or the room released;
+   * only that write fails, not the link), or `timeoutMs`.
    * `room`: the bootstrap room the runs belong to (the receiver checks its grant).
    */
   write(runs: readonly PageRun[], timeoutMs: number, room: string): Promise<WriteResult>;
@@ -78,7 +79,8 @@ export interface KvReceiver {
    * Ends the room's grant. `confirmed`: the writer said the room is over (kv_done or its room_failed),
    * so nothing of it is in flight. `unconfirmed`: a local abort or timeout. Resolves true once no byte
    * of the room can land any more (tcp: later writes of the room are refused, a write of it under way
-   * has its data connection torn down), false when the backend cannot promise that yet (verbs, shm:
+   * has the rest of its bytes dropped and is refused; either way that write alone fails, the link
+   * stays), false when the backend cannot promise that yet (verbs, shm:
    * one-sided writes the receiver cannot stop without cutting the writer): the caller keeps the
    * pages quarantined until the writer confirms or `cutWriter` returns true.
    */

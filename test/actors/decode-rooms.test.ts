@@ -202,6 +202,7 @@ test('decode rooms: a lost peer\'s pages stay quarantined while cutWriter says f
   t.rooms.peerLost('10.0.0.1:9000', 'prefill node stopped answering');
   await settle();
   assert.deepEqual(t.failures, [{ rid: 'r1', message: 'prefill node stopped answering', status: 502 }]);
+  assert.deepEqual(t.notices().map((n) => n.room), ['1'], 'the peer is told, should it come back');
   assert.deepEqual(t.grants.calls.filter((c) => c.startsWith('cut')), [`cut ${first.writer}`]);
   assert.equal(t.allocator.freePages, 10, 'a stopped writer is alive: its pages stay quarantined');
   t.rooms.sweep(10);

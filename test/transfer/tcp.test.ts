@@ -3,13 +3,16 @@
  * sender the transfer actor on a worker thread of this process. Pages land intact at scattered
  * destinations, writes in flight on one connection land in order, bad runs and bad frames are refused
  * with nothing written while the receiver keeps serving, and a receiver killed mid-write fails the
- * pending write at once instead of at its timeout. Trust: a sender without the cluster secret, a
- * write outside its room's grant, a write after the room's release, and the rest of a write under way
- * when its room is released all land nothing; unproven connections are timed out and capped.
+ * pending write at once instead of at its timeout. Trust: a sender without the cluster secret lands
+ * nothing; a write outside its room's grant, after the room's release, or the rest of a write under
+ * way when its room is released lands nothing and fails alone (NACK) while the link and the other
+ * rooms on it carry on (a release whose write's sender went silent mid-write cuts that connection
+ * within a bound instead); a bad frame refuses the connection; unproven connections are timed out and
+ * capped.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
@@ -20,7 +23,7 @@ import { deriveKey, loadClusterSecret } from '../../src/security/cluster-secret.
 import { coalescePages, type KvEndpoint, type KvSender } from '../../src/transfer/kv-transfer.js';
 import { helloProof } from '../../src/transfer/tcp/link-proof.js';
 import { TcpKvManager, type TcpKvOptions } from '../../src/transfer/tcp/tcp-kv-manager.js';
-import { CHALLENGE_BYTES, decodeHead, encodeWithBody, encodeWrite, HEAD_BYTES, Kind, TOKEN_BYTES, WELCOME_BODY_BYTES, writerBytes } from '../../src/transfer/tcp/wire.js';
+import { CHALLENGE_BYTES, decodeHead, encodeHead, encodeWithBody, encodeWrite, HEAD_BYTES, Kind, TOKEN_BYTES, WELCOME_BODY_BYTES, writerBytes } from '../../src/transfer/tcp/wire.js';
 import { allPages, TEST_ROOM, TEST_WRITER } from './grant.js';
 import { assertScatterLanded, fillRandom, pageDigests, SCATTER, zeroDigest } from './pages.js';
 import { Receiver } from './receiver.js';
@@ -53,19 +56,60 @@ async function withLink(
   }
 }
 
-/** A raw connection to a receiver; `closed` resolves with every byte it sent back once it closes. */
-function rawConnection(endpoint: KvEndpoint): { socket: Socket; closed: Promise<Buffer> } {
+/**
+ * A raw connection: `received` is every byte the receiver sent so far, `closed` resolves with all of
+ * them once it closes.
+ */
+interface RawConnection {
+  socket: Socket;
+  received: () => Buffer;
+  closed: Promise<Buffer>;
+}
+
+/** A raw connection to a receiver. */
+function rawConnection(endpoint: KvEndpoint): RawConnection {
   if (endpoint.backend !== 'tcp') throw new Error('not a tcp endpoint');
   return collectUntilClosed(connect(endpoint.port, endpoint.host));
 }
 
-function collectUntilClosed(socket: Socket): { socket: Socket; closed: Promise<Buffer> } {
+function collectUntilClosed(socket: Socket): RawConnection {
   const chunks: Buffer[] = [];
   socket.on('data', (c: Buffer) => chunks.push(c));
   socket.resume(); // readBytes may have paused it
   socket.on('error', () => {});
-  const closed = withTimeout(once(socket, 'close'), 10_000, 'receiver closing a refused connection').then(() => Buffer.concat(chunks));
-  return { socket, closed };
+  const received = (): Buffer => Buffer.concat(chunks);
+  const closed = withTimeout(once(socket, 'close'), 10_000, 'receiver closing a refused connection').then(received);
+  return { socket, received, closed };
+}
+
+/** A frame a receiver sent on a data connection: kind, a, and the text of a NACK or REFUSED. */
+interface DataFrame {
+  kind: Kind;
+  a: number;
+  text: string;
+}
+
+function dataFrames(bytes: Buffer): DataFrame[] {
+  const out: DataFrame[] = [];
+  for (let at = 0; at + HEAD_BYTES <= bytes.length; ) {
+    const { kind, a, b } = decodeHead(bytes.subarray(at));
+    const textBytes = kind === Kind.Nack ? b : kind === Kind.Refused ? a : 0;
+    if (at + HEAD_BYTES + textBytes > bytes.length) break;
+    out.push({ kind, a, text: bytes.toString('utf8', at + HEAD_BYTES, at + HEAD_BYTES + textBytes) });
+    at += HEAD_BYTES + textBytes;
+  }
+  return out;
+}
+
+/** The data frames `raw` received once there are `n` of them (fails after 10 s). */
+async function framesOf(raw: RawConnection, n: number): Promise<DataFrame[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const frames = dataFrames(raw.received());
+    if (frames.length >= n) return frames;
+    if (Date.now() > deadline) throw new Error(`${frames.length} frames after 10 s, expected ${n}: ${JSON.stringify(frames)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /**
@@ -73,7 +117,7 @@ function collectUntilClosed(socket: Socket): { socket: Socket; closed: Promise<B
  * says HELLO proved with `key` as `writer`, and returns the data connection the receiver dials back
  * (its WELCOME already read); `closed` as for rawConnection.
  */
-async function rawLink(endpoint: KvEndpoint, pageBytes: number, writer = TEST_WRITER, key = LINK_KEY): Promise<{ socket: Socket; closed: Promise<Buffer> }> {
+async function rawLink(endpoint: KvEndpoint, pageBytes: number, writer = TEST_WRITER, key = LINK_KEY): Promise<RawConnection> {
   if (endpoint.backend !== 'tcp') throw new Error('not a tcp endpoint');
   const listener = createServer();
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
@@ -189,11 +233,21 @@ test('tcp: bad runs are refused with nothing written, by the sender and by the r
   });
 });
 
-test('tcp: a garbage frame or a mismatched page size closes that connection; the receiver keeps serving', async () => {
+test('tcp: a garbage frame (control or data connection) or a mismatched page size closes that connection; the receiver keeps serving', async () => {
   await withLink(LAYOUT, RX_PAGES, 24, async (rx, tx, src) => {
     const garbage = rawConnection(rx.endpoint);
     garbage.socket.write(Buffer.from('GET / HTTP/1.1\r\nHost: pd-node\r\n\r\n'));
     assert.match(refusal(await garbage.closed), /not a pd-node KV frame/);
+
+    // on a proved data connection too: garbage, or a frame of a kind a sender never sends
+    const before = await rx.digests();
+    const data = await rawLink(rx.endpoint, src.pageBytes);
+    data.socket.write(Buffer.concat([Buffer.from('GET / HTTP/1.1\r\n\r\n'), Buffer.alloc(src.pageBytes, 0xee)]));
+    assert.match(refusal(await data.closed), /not a pd-node KV frame/);
+    const wrongKind = await rawLink(rx.endpoint, src.pageBytes);
+    wrongKind.socket.write(encodeHead(Kind.Ack, 0, 0));
+    assert.match(refusal(await wrongKind.closed), /expected WRITE, got frame kind 4/);
+    assert.deepEqual(await rx.digests(), before);
 
     const wrongPages = { buffer: new SharedArrayBuffer(4 * 512), pageBytes: 512, numPages: 4 };
     await assert.rejects(manager().connect(rx.endpoint, wrongPages, TEST_WRITER), /refused: page size mismatch: the sender's pages are 512 B, this pool's are 840 B/);
@@ -264,31 +318,61 @@ test('tcp: a sender without the cluster secret is refused before any byte lands;
   });
 });
 
-test('tcp: a write outside its room\'s grant, of another writer, or after the release is refused with nothing written', async () => {
+test('tcp: a write outside its room\'s grant, of another writer, or after the release fails alone with nothing written; the link carries on', async () => {
+  const refusals: string[] = [];
   await withLink(LAYOUT, RX_PAGES, 24, async (rx, tx, src) => {
     await rx.grant('8', TEST_WRITER, [10, 11, 12, 13]);
     await rx.grant('9', '0'.repeat(32), [20, 21]);
     const before = await rx.digests();
-    await assert.rejects(tx.write('rx', [{ src: 0, dst: 12, count: 3 }], 10_000, '8'), /refused: write \d+, run 0: page 14 is not granted to room 8/);
-    await tx.connect('rx', rx.endpoint, TEST_WRITER);
-    await assert.rejects(tx.write('rx', [{ src: 0, dst: 20, count: 1 }], 10_000, '9'), /refused: write \d+: room 9 is granted to another writer/);
-    await tx.connect('rx', rx.endpoint, TEST_WRITER);
+    // no connect between the writes: a NACK does not retire the link (the actor answers "no KV link" if it did)
+    await assert.rejects(tx.write('rx', [{ src: 0, dst: 12, count: 3 }], 10_000, '8'), /write \d+ of room 8 refused: run 0: page 14 is not granted to room 8/);
+    await assert.rejects(tx.write('rx', [{ src: 0, dst: 20, count: 1 }], 10_000, '9'), /write \d+ of room 9 refused: room 9 is granted to another writer/);
     assert.deepEqual(await rx.digests(), before, 'no refused byte landed');
 
-    // inside the grant it lands; after the release the same write is refused
+    // inside the grant it lands on the same link; after the release the same write is refused, and the link still serves room 7
     await tx.write('rx', [{ src: 1, dst: 10, count: 4 }], 10_000, '8');
     const landed = await rx.digests();
     assert.deepEqual(landed.slice(10, 14), pageDigests(src).slice(1, 5));
     assert.equal(await rx.release('8', 'confirmed'), true);
-    await assert.rejects(tx.write('rx', [{ src: 5, dst: 10, count: 4 }], 10_000, '8'), /refused: write \d+: room 8 has no grant \(never granted, or released\)/);
+    await assert.rejects(tx.write('rx', [{ src: 5, dst: 10, count: 4 }], 10_000, '8'), /write \d+ of room 8 refused: room 8 has no grant \(never granted, or released\)/);
     assert.deepEqual(await rx.digests(), landed, 'nothing landed after the release');
+    await tx.write('rx', [{ src: 6, dst: 30, count: 2 }], 10_000, TEST_ROOM);
+    assert.deepEqual((await rx.digests()).slice(30, 32), pageDigests(src).slice(6, 8));
   });
+
+  // raw: the refused write's bytes are read and dropped, it is NACKed, and the next frame on the same connection is taken
+  const pool = new KvPool(LAYOUT, 8);
+  const receiver = await manager({ onRefuse: (r) => refusals.push(r) }).listen(pool, '127.0.0.1');
+  try {
+    receiver.grant(TEST_ROOM, TEST_WRITER, [4, 5]);
+    const raw = await rawLink(receiver.endpoint, pool.pageBytes);
+    raw.socket.write(Buffer.concat([encodeWrite(1, '12', [{ src: 0, dst: 0, count: 2 }]), Buffer.alloc(2 * pool.pageBytes, 0xab)]));
+    raw.socket.write(Buffer.concat([encodeWrite(2, TEST_ROOM, [{ src: 0, dst: 3, count: 2 }]), Buffer.alloc(2 * pool.pageBytes, 0xab)]));
+    raw.socket.write(Buffer.concat([encodeWrite(3, TEST_ROOM, [{ src: 0, dst: 4, count: 2 }]), Buffer.alloc(2 * pool.pageBytes, 0xcd)]));
+    const frames = await framesOf(raw, 3);
+    assert.deepEqual(frames, [
+      { kind: Kind.Nack, a: 1, text: 'room 12 has no grant (never granted, or released)' },
+      { kind: Kind.Nack, a: 2, text: 'run 0: page 3 is not granted to room 7' },
+      { kind: Kind.Ack, a: 3, text: '' },
+    ]);
+    const got = pageDigests(pool);
+    const zero = zeroDigest(pool.pageBytes);
+    const cd = createHash('sha256').update(Buffer.alloc(pool.pageBytes, 0xcd)).digest('hex');
+    assert.deepEqual(got, [zero, zero, zero, zero, cd, cd, zero, zero]);
+    assert.equal(raw.socket.destroyed, false, 'the connection stays');
+    raw.socket.destroy();
+    // logged once for the peer, not per refused write
+    assert.equal(refusals.filter((r) => /refused a write/.test(r)).length, 1, refusals.join('\n'));
+  } finally {
+    await receiver.close();
+  }
 });
 
-test('tcp: release(unconfirmed) during a write cuts its connection: no byte after that point lands', async () => {
+test('tcp: release(unconfirmed) during a write drops the rest of it and NACKs it; the connection goes on with the next write', async () => {
   const rx = await Receiver.start('tcp', LAYOUT, RX_PAGES);
   try {
     await rx.grant(TEST_ROOM, TEST_WRITER, allPages(8));
+    await rx.grant('8', TEST_WRITER, [20]);
     const pageBytes = 840;
     const raw = await rawLink(rx.endpoint, pageBytes);
     // the write's head and its first 3 of 8 pages; the rest is held back
@@ -302,10 +386,106 @@ test('tcp: release(unconfirmed) during a write cuts its connection: no byte afte
     assert.deepEqual(got.slice(0, 8), [marked, marked, marked, zero, zero, zero, zero, zero], 'the write is mid-way: 3 pages in, 5 to come');
     assert.equal(await rx.release(TEST_ROOM, 'unconfirmed'), true);
     raw.socket.write(Buffer.alloc(5 * pageBytes, 0xcd)); // the rest arrives after the release
-    await raw.closed;
-    assert.deepEqual((await rx.digests()).slice(0, 8), got.slice(0, 8), 'no byte after the release landed');
+    raw.socket.write(Buffer.concat([encodeWrite(2, '8', [{ src: 0, dst: 20, count: 1 }]), Buffer.alloc(pageBytes, 0xef)]));
+    assert.deepEqual(await framesOf(raw, 2), [
+      { kind: Kind.Nack, a: 1, text: 'room 7 was released while this write was being read' },
+      { kind: Kind.Ack, a: 2, text: '' },
+    ]);
+    const after = await rx.digests();
+    assert.deepEqual(after.slice(0, 8), got.slice(0, 8), 'no byte after the release landed');
+    assert.equal(after[20], createHash('sha256').update(Buffer.alloc(pageBytes, 0xef)).digest('hex'), 'the next write on the connection landed');
+    assert.equal(raw.socket.destroyed, false);
+    raw.socket.destroy();
   } finally {
     await rx.stop();
+  }
+});
+
+test('tcp: cancelling one room mid-write fails that write alone: the other room on the link is served before, behind and after it, over one connection', async () => {
+  const big = gqaLayout(16, 8, 128, 'float16', 16); // 1 MiB pages
+  const A = '21'; // 64 pages: far more than one read, so the release finds it mid-way
+  const B = '22';
+  const refusals: string[] = [];
+  const rxPool = new KvPool(big, 80);
+  const receiver = await manager({ onRefuse: (r) => refusals.push(r) }).listen(rxPool, '127.0.0.1');
+  const rxPort = receiver.endpoint.backend === 'tcp' ? receiver.endpoint.port : 0;
+  // the sender reaches the receiver through this relay, which counts the links (control connections) it carries
+  let links = 0;
+  const relayed = new Set<Socket>();
+  const relay = createServer((down) => {
+    links++;
+    const up = connect(rxPort, '127.0.0.1');
+    for (const s of [down, up]) {
+      relayed.add(s);
+      s.on('error', () => {});
+      s.on('close', () => (s === down ? up : down).destroy());
+    }
+    down.pipe(up).pipe(down);
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  const src = new KvPool(big, 80);
+  const pb = src.pageBytes;
+  new Uint8Array(src.buffer, 0, 64 * pb).fill(0xa5);
+  randomFillSync(new Uint8Array(src.buffer, 64 * pb, 16 * pb));
+  let tx: TransferActorClient | undefined;
+  try {
+    receiver.grant(A, TEST_WRITER, allPages(64));
+    receiver.grant(B, TEST_WRITER, allPages(80).slice(64));
+    tx = await TransferActorClient.start('tcp', src, 'error');
+    await tx.connect('rx', { backend: 'tcp', host: '127.0.0.1', port: (relay.address() as AddressInfo).port }, TEST_WRITER);
+    await tx.write('rx', [{ src: 64, dst: 64, count: 4 }], 30_000, B);
+
+    const a = tx.write('rx', [{ src: 0, dst: 0, count: 64 }], 60_000, A).then(() => null, (err: Error) => err);
+    const behind = tx.write('rx', [{ src: 68, dst: 68, count: 4 }], 60_000, B); // pipelined behind A
+    // this thread is the receiver's: it reads between these checks, never during them
+    const rxBytes = new Uint8Array(rxPool.buffer);
+    const deadline = Date.now() + 30_000;
+    while (rxBytes[pb - 1] !== 0xa5 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(await receiver.release(A, 'unconfirmed'), true);
+    const atRelease = pageDigests({ buffer: rxPool.buffer, pageBytes: pb, numPages: 64 });
+    const full = createHash('sha256').update(Buffer.alloc(pb, 0xa5)).digest('hex');
+    assert.equal(atRelease[0], full, 'A was under way: its first page had landed');
+    assert.equal(atRelease[63], zeroDigest(pb), 'A was under way: its last page had not');
+
+    const err = await a;
+    assert.ok(err, 'the released write must fail');
+    assert.match(err.message, /write \d+ of room 21 refused: room 21 was released while this write was being read/);
+    await behind;
+    await tx.write('rx', [{ src: 72, dst: 72, count: 8 }], 30_000, B); // no connect: the link was not retired
+    assert.deepEqual(pageDigests({ buffer: rxPool.buffer, pageBytes: pb, numPages: 64 }), atRelease, 'no byte of A landed after the release');
+    assert.deepEqual(pageDigests(rxPool).slice(64), pageDigests(src).slice(64), 'every write of B landed');
+    assert.equal(links, 1, 'one link throughout');
+    assert.equal(refusals.filter((r) => /refused a write/.test(r)).length, 1, refusals.join('\n'));
+  } finally {
+    await tx?.close();
+    relay.close();
+    for (const s of relayed) s.destroy();
+    await receiver.close();
+  }
+});
+
+test('tcp: release(unconfirmed) of a write whose sender went silent mid-write cuts that connection within its bound', async () => {
+  const big = gqaLayout(16, 8, 128, 'float16', 16); // 1 MiB pages: the rest of the run is read straight into the pool
+  const pool = new KvPool(big, 4);
+  const receiver = await manager().listen(pool, '127.0.0.1');
+  try {
+    receiver.grant(TEST_ROOM, TEST_WRITER, allPages(4));
+    const raw = await rawLink(receiver.endpoint, pool.pageBytes);
+    const sent = 200 * 1024;
+    raw.socket.write(Buffer.concat([encodeWrite(1, TEST_ROOM, [{ src: 0, dst: 0, count: 4 }]), Buffer.alloc(sent, 0xab)]));
+    const bytes = new Uint8Array(pool.buffer);
+    const deadline = Date.now() + 10_000;
+    while (bytes[sent - 1] !== 0xab && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(bytes[sent - 1], 0xab, 'the write is under way');
+    // nothing more comes: the read already aimed at the pool never happens, so the release cuts the connection
+    const started = performance.now();
+    assert.equal(await receiver.release(TEST_ROOM, 'unconfirmed'), true);
+    assert.ok(performance.now() - started < 5_000, 'bounded');
+    const atRelease = pageDigests(pool);
+    assert.equal(dataFrames(await raw.closed).length, 0, 'cut, not answered');
+    assert.deepEqual(pageDigests(pool), atRelease);
+  } finally {
+    await receiver.close();
   }
 });
 

@@ -20,7 +20,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { listenOnFreePort } from '../listen-port.js';
 import { Collector } from './collector.js';
 import { helloProof, proofMatches, welcomeProof } from './link-proof.js';
-import { CHALLENGE_BYTES, decodeHead, encodeWithBody, HEAD_BYTES, Kind, MAX_REFUSAL_BYTES, TOKEN_BYTES, WELCOME_BODY_BYTES, writerBytes } from './wire.js';
+import { CHALLENGE_BYTES, decodeHead, encodeWithBody, HEAD_BYTES, Kind, MAX_REFUSAL_BYTES, TOKEN_BYTES, WELCOME_BODY_BYTES } from './wire.js';
 
 export interface DataConnection {
   socket: Socket;
@@ -37,15 +37,13 @@ export class DialBack {
   private chosen: Socket | null = null;
   /** The receiver's challenge, once it came. */
   private challenge: Buffer | null = null;
-  private readonly writer: Buffer;
 
   /**
    * `writeQueueBytes` becomes the data socket's high-water mark (its queue holds views of the pool);
-   * `key` is deriveKey(secret, 'tcp-kv'), `writer` the decode node's token for this node.
+   * `key` is deriveKey(secret, 'tcp-kv'), `writer` the decode node's token for this node (wire.ts writerBytes).
    */
-  constructor(private readonly control: Socket, writeQueueBytes: number, private readonly key: Buffer, writer: string) {
+  constructor(private readonly control: Socket, writeQueueBytes: number, private readonly key: Buffer, private readonly writer: Buffer) {
     this.listener = createServer({ noDelay: true, highWaterMark: writeQueueBytes });
-    this.writer = writerBytes(writer);
   }
 
   /** Resolves with the data connection, or rejects with the reason (to be prefixed with the peer). */

@@ -40,6 +40,8 @@ export interface HandshakeDeps {
   handshakeMs: number;
   /** Told why a connection was refused. */
   onRefuse: (reason: string) => void;
+  /** Told why a write was refused (NACK; the connection stays). */
+  onNack: (reason: string) => void;
   /** The sender proved the key (it no longer counts as unproven). */
   onProven: () => void;
   /** A data connection was dialed (the receiver tracks it per writer). */
@@ -118,7 +120,7 @@ export class ReceiveHandshake {
     const host = this.control.remoteAddress ?? '';
     const where = `${host}:${port}`;
     const welcome = encodeWithBody(Kind.Welcome, pool.numPages, pool.pageBytes, [token, welcomeProof(key, this.challenge, pool.numPages, pool.pageBytes, token)]);
-    const stream = new ReceiveStream(pool, host, port, welcome, this.writer!, this.deps.grants, (reason) => this.deps.onRefuse(`data connection: ${reason}`));
+    const stream = new ReceiveStream(pool, host, port, welcome, this.writer!, this.deps.grants, (reason) => this.deps.onRefuse(`data connection: ${reason}`), this.deps.onNack);
     this.deps.onStream(stream);
     const failed = (why: string): void => {
       stream.socket.destroy();

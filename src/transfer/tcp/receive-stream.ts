@@ -14,18 +14,31 @@
  *   window of staging (SMALL_READ_BYTES): a full staging read would take (and copy) the first 256 KiB
  *   of the next large write too. After a write of small runs the whole staging buffer is used, so
  *   a stream of small writes is still read many at a time.
- * - The whole run table is checked against the pool and against the room's grant (grant-table.ts:
- *   every page granted to the write's room, the room to this connection's writer) before any byte of
- *   the write is taken, and a direct read only starts once it is: a bad write is refused with nothing
- *   written.
- * - `cut` destroys the connection at once: reads are synchronous on this thread, so once it returns
- *   no byte read from this connection lands any more (how a release or a lost writer stops a write
- *   that is under way).
- * - ACKs are cumulative and sent once per read, for the last write it completed: pipelined small
- *   writes cost one ACK per read, not one per write, and a write is never acknowledged before its
- *   last byte is in the pool.
- * - Any bad frame refuses the connection (refuse-connection.ts). Nothing throws out of here: one bad
- *   peer never takes the receiver down. Writes are handled strictly in order.
+ * - The whole run table is checked against the pool before any byte of the write is taken: a run
+ *   outside the pool (or a bad frame) is a broken or hostile peer, and refuses the connection
+ *   (refuse-connection.ts).
+ * - A write the grants do not allow (grant-table.ts: every page granted to the write's room, the
+ *   room to this connection's writer) fails alone: its bytes are read into staging and dropped,
+ *   never into the pool, then it is answered with NACK and the next frame is read. A refused write
+ *   is the normal end of a cancelled room (decode released it before prefill heard), so it must not
+ *   touch the other rooms in flight on the link. Reading the bytes keeps the stream in step (the
+ *   sender has already sent them); a direct read only starts once the table passed both checks.
+ * - `stopRoom` (a release while a write of that room is being read) switches the rest of that write
+ *   to the same discard path and NACKs it. Reads run on this thread, so they cannot interleave with
+ *   the release, with one catch: Node picks the buffer of a read right after the previous read
+ *   (onread's `buffer` function), so when the release comes the next read may already be aimed at a
+ *   view of the pool. stopRoom then returns a promise that resolves once that one read has landed
+ *   (or the connection closed): every read after it goes to staging, so from then on no byte of the
+ *   write lands. The sender is mid-write, so that read normally comes at once; the receiver bounds
+ *   the wait (tcp-receiver.ts). Node offers no public way to swap a pending read buffer.
+ * - `cut` destroys the connection at once (a lost writer): once it returns no byte read from this
+ *   connection lands any more.
+ * - ACKs are cumulative over the writes that were taken, sent once per read for the last write it
+ *   completed: pipelined small writes cost one ACK per read, not one per write, and a write is never
+ *   acknowledged before its last byte is in the pool. A pending ACK goes out before a NACK, so the
+ *   sender always sees its writes settled oldest first.
+ * - Nothing throws out of here: one bad peer never takes the receiver down. Writes are handled
+ *   strictly in order.
  */
 import { connect, type Socket } from 'node:net';
 import type { PoolRegion } from '../kv-transfer.js';
@@ -34,7 +47,7 @@ import { runProblem } from '../run-bounds.js';
 import { Collector } from './collector.js';
 import { refuseConnection } from './refuse-connection.js';
 import type { GrantTable } from './grant-table.js';
-import { decodeHead, encodeHead, HEAD_BYTES, Kind, ROOM_BYTES, RUN_BYTES } from './wire.js';
+import { decodeHead, encodeHead, encodeNack, HEAD_BYTES, Kind, ROOM_BYTES, RUN_BYTES } from './wire.js';
 
 /** Runs with less than this left are read through staging. */
 const DIRECT_MIN_BYTES = 64 * 1024;
@@ -60,7 +73,7 @@ export class ReceiveStream {
   /** Whether the read under way goes straight into the pool (else into staging). */
   private direct = false;
   private writeId = 0;
-  /** The room of the write being read (valid in 'runs' and 'data'). */
+  /** The room of the write being read (valid in 'data'). */
   private room = 0n;
   private runCount = 0;
   /** Per run of the current write: pool byte offset and byte length (reused, grown as needed). */
@@ -71,6 +84,10 @@ export class ReceiveStream {
   private done = 0;
   /** The last write completed and not yet acknowledged, or -1. */
   private ackDue = -1;
+  /** Why the write being read is refused (its bytes are dropped, it is NACKed), or null. */
+  private refusal: string | null = null;
+  /** Told once the read already aimed at the pool when the write was stopped has landed. */
+  private stopped: (() => void) | null = null;
 
   /**
    * Dials the sender at `host:port` and sends `welcome` (WELCOME, token, proof) as the first frame;
@@ -84,6 +101,7 @@ export class ReceiveStream {
     readonly writer: string,
     private readonly grants: GrantTable,
     private readonly onRefuse: (reason: string) => void,
+    private readonly onNack: (reason: string) => void,
   ) {
     this.buffer = pool.buffer;
     this.numPages = pool.numPages;
@@ -98,11 +116,20 @@ export class ReceiveStream {
     this.socket.write(welcome);
     // a sender that dies resets the connection: nothing to do but let it close
     this.socket.on('error', () => {});
+    this.socket.once('close', () => this.readLanded());
   }
 
-  /** Whether a write of `room` is being read (its run table or its bytes). */
-  writing(room: bigint): boolean {
-    return (this.state === 'runs' || this.state === 'data') && this.room === room;
+  /**
+   * The room's grant was dropped: if a write of `room` is being read, the rest of its bytes are
+   * dropped and it is NACKed. Returns null if no byte of it can land any more, else a promise that
+   * resolves once the read already aimed at the pool has landed (see the header). (A write whose run
+   * table is still coming is checked against the grant when the table is complete.)
+   */
+  stopRoom(room: bigint): Promise<void> | null {
+    if (this.state !== 'data' || this.room !== room || this.refusal !== null) return null;
+    this.refusal = `room ${room} was released while this write was being read`;
+    if (!this.direct) return null;
+    return new Promise((resolve) => (this.stopped = resolve));
   }
 
   /** Destroys the connection now: no further byte of it lands. */
@@ -113,7 +140,7 @@ export class ReceiveStream {
 
   /** Where the next read goes. */
   private nextBuffer(): Uint8Array {
-    if (this.state === 'data') {
+    if (this.state === 'data' && this.refusal === null) {
       const left = this.lengths[this.run] - this.done;
       if (left >= DIRECT_MIN_BYTES) {
         this.direct = true;
@@ -126,17 +153,28 @@ export class ReceiveStream {
   }
 
   private onRead(n: number): boolean {
-    if (this.direct) this.landed(n);
+    if (this.direct) this.advance(n);
     else this.parse(n);
+    this.sendAck();
+    this.readLanded();
+    return true;
+  }
+
+  private readLanded(): void {
+    const stopped = this.stopped;
+    this.stopped = null;
+    stopped?.();
+  }
+
+  private sendAck(): void {
     if (this.ackDue >= 0 && this.state !== 'closed') {
       this.socket.write(encodeHead(Kind.Ack, this.ackDue, 0));
       this.ackDue = -1;
     }
-    return true;
   }
 
-  /** `n` bytes of the current run arrived in the pool. */
-  private landed(n: number): void {
+  /** `n` bytes of the current run were taken (into the pool, or dropped for a refused write). */
+  private advance(n: number): void {
     this.done += n;
     if (this.done < this.lengths[this.run]) return;
     this.done = 0;
@@ -148,7 +186,7 @@ export class ReceiveStream {
     let pos = 0;
     while (pos < n && this.state !== 'closed') {
       if (this.state === 'data') {
-        pos = this.copyStaged(pos, n);
+        pos = this.takeStaged(pos, n);
         continue;
       }
       pos = this.collector.take(this.staging, pos, n);
@@ -156,11 +194,14 @@ export class ReceiveStream {
     }
   }
 
-  /** Copies what staging holds of the current run into the pool; returns the new position. */
-  private copyStaged(pos: number, end: number): number {
+  /**
+   * Copies what staging holds of the current run into the pool (drops it if the write is refused);
+   * returns the new position.
+   */
+  private takeStaged(pos: number, end: number): number {
     const n = Math.min(end - pos, this.lengths[this.run] - this.done, MAX_VIEW_BYTES);
-    this.staging.copy(new Uint8Array(this.buffer, this.offsets[this.run] + this.done, n), 0, pos, pos + n);
-    this.landed(n);
+    if (this.refusal === null) this.staging.copy(new Uint8Array(this.buffer, this.offsets[this.run] + this.done, n), 0, pos, pos + n);
+    this.advance(n);
     return pos + n;
   }
 
@@ -189,13 +230,16 @@ export class ReceiveStream {
 
   private onRuns(table: Buffer): void {
     this.room = table.readBigUInt64LE(0);
-    const denied = this.grants.roomProblem(this.room, this.writer);
-    if (denied) return this.refuse(`write ${this.writeId}: ${denied}`);
+    this.refusal = this.grants.roomProblem(this.room, this.writer);
     for (let i = 0, at = ROOM_BYTES; i < this.runCount; i++, at += RUN_BYTES) {
       const dst = table.readUInt32LE(at);
       const count = table.readUInt32LE(at + 4);
-      const problem = runProblem(dst, count, this.numPages) ?? this.grants.runProblem(this.room, dst, count);
+      const problem = runProblem(dst, count, this.numPages);
       if (problem) return this.refuse(`write ${this.writeId}, run ${i}: ${problem}`);
+      if (this.refusal === null) {
+        const denied = this.grants.runProblem(this.room, dst, count);
+        if (denied) this.refusal = `run ${i}: ${denied}`;
+      }
       this.offsets[i] = dst * this.pageBytes;
       this.lengths[i] = count * this.pageBytes;
     }
@@ -208,7 +252,14 @@ export class ReceiveStream {
   private finishWrite(): void {
     this.lastReadDirect = this.readDirect;
     this.readDirect = false;
-    this.ackDue = this.writeId;
+    if (this.refusal === null) {
+      this.ackDue = this.writeId;
+    } else {
+      this.sendAck();
+      this.socket.write(encodeNack(this.writeId, this.refusal));
+      this.onNack(`write ${this.writeId}: ${this.refusal}`);
+      this.refusal = null;
+    }
     this.state = 'head';
     this.collector.expect(HEAD_BYTES);
   }

@@ -9,14 +9,19 @@
  *   (a sender mid-write sees its write fail) instead of waiting for senders to hang up, and is bounded
  *   by a timeout.
  * - Only senders that prove the cluster secret get a data connection, and a data connection writes
- *   only under a grant (grant-table.ts). `release` drops the room's grant and destroys the data
- *   connection reading a write of that room, if any (taking the link's other writes down with it: the
- *   sender reconnects), so it resolves true at once either way: no byte of the room can land after it.
- *   `cutWriter` drops the writer's grants and destroys its connections (data and handshakes).
+ *   only under a grant (grant-table.ts); a write outside it fails alone (NACK), the link stays.
+ *   `release` drops the room's grant and has a data connection reading a write of that room drop the
+ *   rest of it and NACK it (receive-stream.ts): a cancelled room never fails the other rooms in
+ *   flight on the same link. Reads run on this thread, so release resolves true at once, or, if the
+ *   next read of that write was already aimed at the pool, right after that read (bounded by
+ *   LAST_READ_MS, then the connection is cut): no byte of the room can land after it. `cutWriter` drops the writer's grants and destroys its connections
+ *   (data and handshakes): the peer is lost, its link goes.
  * - Bounds on what strangers can hold: at most `maxUnproven` connections that have not proved the
  *   secret yet and `maxConnections` in all (control and data); beyond either a new connection is
  *   destroyed on accept, the first time logged. Each unproven connection is destroyed after
- *   `handshakeMs` (receive-handshake.ts). Refusals are logged once per peer (refusal-log.ts).
+ *   `handshakeMs` (receive-handshake.ts). Refusals are logged once per peer (refusal-log.ts), refused
+ *   writes (NACKs) once per peer in a log of their own, so a routine cancelled room does not hide a
+ *   later refused connection of the same peer.
  */
 import { listenOnFreePort } from '../listen-port.js';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -31,6 +36,12 @@ import { roomNumber } from './wire.js';
 
 /** Bounds binding the port and closing. */
 const TIMEOUT_MS = 5000;
+/**
+ * How long a release waits for the one read of the released write already aimed at the pool
+ * (receive-stream.ts). The sender is mid-write, so it normally comes at once; a sender silent this
+ * long is stalled, nothing behind that write on its link moves either, so its connection is cut.
+ */
+const LAST_READ_MS = 1000;
 
 export interface TcpReceiverLimits {
   /** A connection must prove the secret within this (a stranger cannot hold sockets for longer). */
@@ -53,12 +64,14 @@ export class TcpKvReceiver implements KvReceiver {
   private readonly streams = new Set<ReceiveStream>();
   private readonly grants = new GrantTable();
   private readonly refusals: RefusalLog;
+  private readonly nacks: RefusalLog;
   private unproven = 0;
   private server!: Server;
   endpoint!: KvEndpoint;
 
   private constructor(private readonly pool: PoolRegion, private readonly key: Buffer, private readonly limits: TcpReceiverLimits, onRefuse: (reason: string) => void) {
     this.refusals = new RefusalLog(onRefuse);
+    this.nacks = new RefusalLog(onRefuse);
   }
 
   /** Listens on `host` (an OS-chosen port) and serves writes into `pool` from senders proving `key`. */
@@ -77,7 +90,12 @@ export class TcpKvReceiver implements KvReceiver {
   async release(room: string): Promise<boolean> {
     this.grants.drop(room);
     const n = roomNumber(room);
-    for (const stream of this.streams) if (stream.writing(n)) stream.cut();
+    const landing: Promise<void>[] = [];
+    for (const stream of this.streams) {
+      const last = stream.stopRoom(n);
+      if (last) landing.push(withTimeout(last, LAST_READ_MS, 'the last read of a released write').catch(() => stream.cut()));
+    }
+    await Promise.all(landing);
     return true;
   }
 
@@ -111,6 +129,7 @@ export class TcpKvReceiver implements KvReceiver {
       grants: this.grants,
       handshakeMs: this.limits.handshakeMs,
       onRefuse: (reason) => this.refusals.refused(peer, `refused KV sender ${peer}:${socket.remotePort}: ${reason}`),
+      onNack: (reason) => this.nacks.refused(peer, `refused a write of KV sender ${peer}: ${reason}`),
       onProven: () => {
         proven = true;
         this.unproven--;

@@ -10,7 +10,10 @@
  *   connections from its decode nodes (on an OS-chosen port of the address it dials them from).
  * - `connect` proves the cluster secret and presents the writer token the decode node gave this node
  *   (dial-back.ts); the receiver takes a write only into pages it granted that writer for the write's
- *   room (the room travels in every WRITE), and refuses the connection otherwise.
+ *   room (the room travels in every WRITE). A write it does not take (no grant, outside the grant,
+ *   the room released while it was read) is answered with NACK: that one write rejects with a plain
+ *   Error naming its room and the receiver's reason, and the link and the other writes carry on (a
+ *   cancelled room is routine, it must not fail the rooms sharing the link).
  * - `connect` resolves only after the receiver's WELCOME, which carries its pool size and page size:
  *   runs are then checked on both sides before any byte is sent, so a bad run is a clear local error
  *   and the link stays usable; a page-size mismatch is refused at connect.
@@ -19,12 +22,14 @@
  *   handed to the socket, so the caller must not change `runs` or the source pages until the write
  *   settles (the scheduler's pages are pinned until then anyway).
  * - Writes are pipelined: sent whole and in order without waiting for ACKs, which are cumulative (one
- *   settles every write up to its id, oldest first). Backpressure: after `socket.write` returns false,
+ *   settles every write up to its id, oldest first; a NACKed write has already left the queue, since
+ *   the receiver answers writes in order and sends any ACK due before a NACK). Backpressure: after `socket.write` returns false,
  *   nothing more is queued until 'drain'; the high-water mark is large since the queue only holds views.
  * - A write that times out breaks the link, failing every pending write: its bytes could still
  *   land later, into pages the decode side may have freed and reused for another request. A socket
- *   error, close or protocol violation does the same; the sender is then dead (connect again), and
- *   every such failure is a KvLinkError. A bad run is a plain Error and leaves the link alone.
+ *   error, close or protocol violation (REFUSED included: the receiver closes the connection after it)
+ *   does the same; the sender is then dead (connect again), and every such failure is a KvLinkError.
+ *   A bad run and a NACK are plain Errors and leave the link alone.
  */
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -35,13 +40,22 @@ import { MAX_VIEW_BYTES } from '../pool-views.js';
 import { checkRuns } from '../run-bounds.js';
 import { Collector } from './collector.js';
 import { DialBack, type DataConnection } from './dial-back.js';
-import { decodeHead, encodeWrite, HEAD_BYTES, Kind, MAX_REFUSAL_BYTES } from './wire.js';
+import { decodeHead, encodeWrite, HEAD_BYTES, Kind, MAX_REFUSAL_BYTES, writerBytes } from './wire.js';
 
 /** The data socket's high-water mark: its queue holds views of the pool, not copies. */
 const WRITE_QUEUE_BYTES = 64 << 20;
 
+/** The receiver refused one write (NACK): that write failed, the link is fine. */
+class WriteRefused extends Error {
+  override name = 'WriteRefused';
+}
+
+/** What the bytes the reader is collecting are: a frame head, or the text after a REFUSED or a NACK. */
+type Reading = 'head' | 'refusal' | 'nack';
+
 interface PendingWrite {
   id: number;
+  room: string;
   head: Buffer;
   runs: readonly PageRun[];
   /** Next piece to hand to the socket: -1 the head, else a run index and a byte offset in that run. */
@@ -62,7 +76,9 @@ export class TcpKvSender implements KvSender {
   private nextId = 0;
   private broken: string | null = null;
   private readonly reader = new Collector(HEAD_BYTES);
-  private readingRefusal = false;
+  private reading: Reading = 'head';
+  /** The write a NACK being read refuses. */
+  private nackId = 0;
 
   private constructor(private readonly socket: Socket, private readonly pool: PoolRegion, private readonly peerPages: number, private readonly peer: string) {
     this.reader.expect(HEAD_BYTES);
@@ -78,7 +94,8 @@ export class TcpKvSender implements KvSender {
   /** Sets up the link (dial-back.ts); resolves once the receiver welcomed this pool's page size. */
   static async connect(host: string, port: number, pool: PoolRegion, timeoutMs: number, key: Buffer, writer: string): Promise<TcpKvSender> {
     const peer = `${host}:${port}`;
-    const setup = new DialBack(connect({ host, port, noDelay: true }), WRITE_QUEUE_BYTES, key, writer);
+    const writerId = writerBytes(writer); // a bad token fails before anything is dialed
+    const setup = new DialBack(connect({ host, port, noDelay: true }), WRITE_QUEUE_BYTES, key, writerId);
     let data: DataConnection;
     try {
       data = await withTimeout(setup.run(pool.pageBytes, timeoutMs), timeoutMs, `tcp KV connect to ${peer}`);
@@ -110,11 +127,11 @@ export class TcpKvSender implements KvSender {
     this.nextId = (id + 1) >>> 0;
     const bytes = pages * this.pool.pageBytes;
     const done = new Promise<WriteResult>((resolve, reject) => {
-      this.queue.push({ id, head, runs, next: -1, at: 0, bytes, start: performance.now(), resolve, reject });
+      this.queue.push({ id, room, head, runs, next: -1, at: 0, bytes, start: performance.now(), resolve, reject });
     });
     if (!this.draining) this.pump();
     return withTimeout(done, timeoutMs, `write ${id} (${pages} pages)`).catch((err: Error) => {
-      if (err instanceof KvLinkError) throw err;
+      if (err instanceof KvLinkError || err instanceof WriteRefused) throw err;
       this.fail(err.message);
       throw this.error(err.message);
     });
@@ -172,20 +189,40 @@ export class TcpKvSender implements KvSender {
   }
 
   private onFrame(bytes: Buffer): void {
-    if (this.readingRefusal) return this.fail(`the receiver refused: ${bytes.toString('utf8')}`);
-    let kind: Kind, a: number;
+    if (this.reading === 'refusal') return this.fail(`the receiver refused: ${bytes.toString('utf8')}`);
+    if (this.reading === 'nack') {
+      const reason = bytes.toString('utf8');
+      this.reading = 'head';
+      this.reader.expect(HEAD_BYTES);
+      return this.onNack(this.nackId, reason);
+    }
+    let kind: Kind, a: number, b: number;
     try {
-      ({ kind, a } = decodeHead(bytes));
+      ({ kind, a, b } = decodeHead(bytes));
     } catch (err) {
       return this.fail(`protocol error: ${(err as Error).message}`);
     }
     this.reader.expect(HEAD_BYTES);
     if (kind === Kind.Ack) return this.onAck(a);
+    if (kind === Kind.Nack && b > 0 && b <= MAX_REFUSAL_BYTES) {
+      this.reading = 'nack';
+      this.nackId = a;
+      return this.reader.expect(b);
+    }
     if (kind === Kind.Refused && a > 0 && a <= MAX_REFUSAL_BYTES) {
-      this.readingRefusal = true;
+      this.reading = 'refusal';
       return this.reader.expect(a);
     }
     this.fail(`protocol error: unexpected frame kind ${kind}`);
+  }
+
+  /** Rejects write `id` alone: it must be the oldest unsettled write, and wholly sent. */
+  private onNack(id: number, reason: string): void {
+    const first = this.queue[0];
+    if (!first || first.id !== id || this.sending === 0) return this.fail(`protocol error: NACK for write ${id}, expected ${first && this.sending > 0 ? first.id : 'none'}`);
+    this.queue.shift();
+    this.sending--;
+    first.reject(new WriteRefused(`tcp KV link to ${this.peer}: write ${id} of room ${first.room} refused: ${reason}`));
   }
 
   /** Settles every write sent up to and including `id`, oldest first. */

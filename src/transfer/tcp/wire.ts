@@ -17,10 +17,17 @@
  *   WRITE   a = write id, b = run count, then the room (u64), then per run: dst page u32, page count
  *           u32, then the bytes of every run in order
  * Receiver -> sender, data connection:
- *   ACK     a = write id: every write up to and including this one has its last byte in the pool
- *           (cumulative: one ACK may settle several pipelined writes)
+ *   ACK     a = write id: every write up to and including this one that was not NACKed has its last
+ *           byte in the pool (cumulative: one ACK may settle several pipelined writes)
+ *   NACK    a = write id, b = reason length (1 to MAX_REFUSAL_BYTES), then the UTF-8 reason: this one
+ *           write was refused (its room has no grant for the link's writer, a run is outside the
+ *           grant, or the room was released while the write was being read); its bytes were read and
+ *           dropped, not one of them is in the pool after the NACK's cause, and the connection carries
+ *           on. Sent once the write's last byte was read, after any ACK due for earlier writes, so
+ *           the writes it follows are settled first.
  * Receiver -> sender, either connection:
  *   REFUSED a = message length, then the UTF-8 message; the receiver closes the connection after it
+ *           (a bad frame: a broken or hostile peer, not a refused write)
  *
  * Decisions: fixed-size heads so either side reads a frame with one bounded accumulation; page ids
  * and counts are u32 (4 G pages) and page bytes u32 (4 GiB pages), checked when encoding; the version
@@ -32,7 +39,7 @@ import type { PageRun } from '../kv-transfer.js';
 export const HEAD_BYTES = 16;
 export const RUN_BYTES = 8;
 export const MAGIC = 0x564b4450;
-export const VERSION = 3;
+export const VERSION = 4;
 /** The random token a HELLO carries and the dial-back's WELCOME echoes. */
 export const TOKEN_BYTES = 16;
 /** The random challenge a receiver sends on accept: every HELLO proof is over a fresh one. */
@@ -47,7 +54,7 @@ export const HELLO_BODY_BYTES = TOKEN_BYTES + WRITER_BYTES + PROOF_BYTES;
 export const WELCOME_BODY_BYTES = TOKEN_BYTES + PROOF_BYTES;
 /** The room after a WRITE head. */
 export const ROOM_BYTES = 8;
-/** A REFUSED message longer than this is cut. */
+/** A REFUSED message or NACK reason longer than this is cut. */
 export const MAX_REFUSAL_BYTES = 1024;
 
 export const enum Kind {
@@ -57,6 +64,7 @@ export const enum Kind {
   Ack = 4,
   Refused = 5,
   Challenge = 6,
+  Nack = 7,
 }
 
 export interface Head {
@@ -110,6 +118,12 @@ export function encodeWithBody(kind: Kind.Challenge | Kind.Hello | Kind.Welcome,
 export function encodeRefused(message: string): Buffer {
   const text = Buffer.from(message, 'utf8').subarray(0, MAX_REFUSAL_BYTES);
   return Buffer.concat([encodeHead(Kind.Refused, text.length, 0), text]);
+}
+
+/** A NACK of write `id` (`reason` must not be empty; it is cut to MAX_REFUSAL_BYTES). */
+export function encodeNack(id: number, reason: string): Buffer {
+  const text = Buffer.from(reason, 'utf8').subarray(0, MAX_REFUSAL_BYTES);
+  return Buffer.concat([encodeHead(Kind.Nack, id, text.length), text]);
 }
 
 /** Reads a head; throws (with what was wrong) if it is not one of ours or of another version. */
