@@ -18,6 +18,7 @@ import { getSystemErrorName } from 'node:util';
 export const O_RDWR = 0o2;
 export const O_CREAT = 0o100;
 export const O_EXCL = 0o200;
+export const O_NONBLOCK = 0o4000;
 export const LOCK_SH = 1;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;

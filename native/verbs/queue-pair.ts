@@ -1,6 +1,6 @@
 /**
- * A reliable-connected queue pair: `ibv_create_qp`, the RESET -> INIT -> RTR -> RTS transitions with
- * `ibv_modify_qp`, the inline `ibv_post_send` / `ibv_post_recv`, and `ibv_destroy_qp`.
+ * A reliable-connected queue pair: `ibv_create_qp`, the RESET -> INIT -> RTR -> RTS transitions and
+ * the move to ERR with `ibv_modify_qp`, the inline `ibv_post_send` / `ibv_post_recv`, and `ibv_destroy_qp`.
  *
  * Decisions:
  * - RC only, one scatter/gather entry per request, `sq_sig_all = 0` (the sender chooses which writes
@@ -148,6 +148,14 @@ export class QueuePair implements Resource {
       { qp_state: QP_STATE.IBV_QPS_RTS, sq_psn: local.psn, timeout: retry.timeout, retry_cnt: retry.retryCnt, rnr_retry: retry.rnrRetry, max_rd_atomic: 1 },
       M.IBV_QP_STATE | M.IBV_QP_SQ_PSN | M.IBV_QP_TIMEOUT | M.IBV_QP_RETRY_CNT | M.IBV_QP_RNR_RETRY | M.IBV_QP_MAX_QP_RD_ATOMIC,
     );
+  }
+
+  /**
+   * Any state -> ERR: the QP executes no more incoming requests (a peer's RDMA WRITEs stop landing)
+   * and flushes its own outstanding ones with IBV_WC_WR_FLUSH_ERR.
+   */
+  toError(): void {
+    this.modify({ qp_state: QP_STATE.IBV_QPS_ERR }, QP_ATTR_MASK.IBV_QP_STATE);
   }
 
   private modify(attr: RawQpAttr, mask: number): void {

@@ -41,7 +41,7 @@ const isFirst: Check = (v) =>
 const isVerbsDevice: Check = (v) =>
   isObject(v) && isString(v.name) && isString(v.gid) && isCount(v.gidIndex) && isCount(v.lid) && isString(v.addr) && isCount(v.rkey);
 const isEndpoint: Check = (v) =>
-  isObject(v) && ((v.backend === 'tcp' && isString(v.host) && isCount(v.port)) || (v.backend === 'shm' && isString(v.name) && isCount(v.bytes) && isString(v.hostId)) ||
+  isObject(v) && ((v.backend === 'tcp' && isString(v.host) && isCount(v.port)) || (v.backend === 'shm' && isString(v.name) && isCount(v.bytes) && isString(v.hostId) && isString(v.poolId)) ||
     (v.backend === 'verbs' && isString(v.host) && isCount(v.port) && isCount(v.bytes) && Array.isArray(v.devices) && v.devices.length > 0 && v.devices.every(isVerbsDevice)));
 const isModel: Check = (v) => isObject(v) && isString(v.fingerprint) && isString(v.servedModelName);
 const isLayout: Check = (v) => isObject(v) && isCount(v.numLayers) && isCount(v.entriesPerToken) && isString(v.dtype) && isCount(v.pageSize);

@@ -173,7 +173,7 @@ function readKvEndpoint(value: unknown, path: string): KvEndpoint {
     case 'tcp':
       return { backend: 'tcp', host: nonEmptyString(o, 'host', path), port: integer(o, 'port', path, 1, 65535) };
     case 'shm':
-      return { backend: 'shm', name: nonEmptyString(o, 'name', path), bytes: integer(o, 'bytes', path, 0), hostId: nonEmptyString(o, 'hostId', path) };
+      return { backend: 'shm', name: nonEmptyString(o, 'name', path), bytes: integer(o, 'bytes', path, 0), hostId: nonEmptyString(o, 'hostId', path), poolId: nonEmptyString(o, 'poolId', path) };
     case 'verbs': {
       const devices = asArray(o.devices, `${path}.devices`);
       if (devices.length === 0) throw new Invalid('bad_request', `${path}.devices must name at least one RDMA device`);

@@ -9,8 +9,12 @@ export type TransferBackendName = 'tcp' | 'shm' | 'verbs';
 /** What a receiver publishes (in the registry) so that a sender can write into its pool. */
 export type KvEndpoint =
   | { backend: 'tcp'; host: string; port: number }
-  /** `hostId` tells whether the sender is on the same host (shm cannot cross hosts). */
-  | { backend: 'shm'; name: string; bytes: number; hostId: string }
+  /**
+   * `hostId` tells whether the sender is on the same host (shm cannot cross hosts); `name` is the
+   * pool's object, `bytes` its pool bytes (after the header page), `poolId` the random id in its
+   * header (32 hex digits), which the sender checks before writing (shm/pool-header.ts).
+   */
+  | { backend: 'shm'; name: string; bytes: number; hostId: string; poolId: string }
   /**
    * `host:port` is the receiver's queue-pair exchange (TCP); `devices` its pool registered on each
    * RDMA device, in striping order; `bytes` the registered pool size.

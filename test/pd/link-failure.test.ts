@@ -4,11 +4,15 @@
  * after, so its connect fails before any write of it is chained: with no handler on the connect from
  * the start, that rejection once crashed the prefill node's scheduler (a benchmark found it, with
  * the room waiting for pages). Afterwards another room, waiting unclaimed meanwhile, still transfers,
- * the node keeps serving and its pool is whole.
+ * the node keeps serving and its pool is whole. The shm page list is a hostile one: it
+ * names another program's /dev/shm file of the pool's size, which must be refused unchanged.
  */
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
+import { REGION_HEADER_BYTES, SHM_DIR } from '../../native/shm-region.js';
 import { pageBytes } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { ensureDefaultModel } from '../../src/model/default-model.js';
@@ -24,8 +28,16 @@ import { FakeDecode } from './fake-decode.js';
 const POOL_PAGES = 4;
 const PROMPT = Array.from({ length: 60 }, (_, i) => 10 + i);
 
+/** shm: a file of another program in /dev/shm, named by a hostile page list. */
+const VICTIM = `/not-pd-node-${process.pid}`;
+const victimDigest = (): string => createHash('sha256').update(readFileSync(`${SHM_DIR}${VICTIM}`)).digest('hex');
+
 async function unreachable(backend: TransferBackendName, pageBytesOfPool: number): Promise<KvEndpoint> {
-  if (backend === 'shm') return { backend: 'shm', name: `/pd-node-test-missing-${process.pid}`, bytes: POOL_PAGES * pageBytesOfPool, hostId: localHostId() };
+  if (backend === 'shm') {
+    const bytes = POOL_PAGES * pageBytesOfPool;
+    writeFileSync(`${SHM_DIR}${VICTIM}`, randomBytes(REGION_HEADER_BYTES + bytes), { mode: 0o600 });
+    return { backend: 'shm', name: VICTIM, bytes, hostId: localHostId(), poolId: '0'.repeat(32) };
+  }
   return { backend: 'tcp', host: '127.0.0.1', port: await refusedPort() };
 }
 
@@ -62,6 +74,7 @@ for (const backend of ['tcp', 'shm'] as const) {
       decode?.close();
       await receiver?.close();
       closeReceiverPool();
+      rmSync(`${SHM_DIR}${VICTIM}`, { force: true });
       await stopAll();
     });
 
@@ -74,10 +87,16 @@ for (const backend of ['tcp', 'shm'] as const) {
       // Room 2's page list names a pool nobody can reach.
       const doomed = generate('2');
       await waitFor(async () => (await getJson(`${prefill.url}/get_server_info`)).scheduler_stats, (s) => s.pd_rooms === 2, 'rooms 1 and 2 open');
-      await decode.requestKv('2', await unreachable(backend, pageBytes(decode.layout)), [0, 1, 2, 3]);
+      const endpoint = await unreachable(backend, pageBytes(decode.layout));
+      const before = backend === 'shm' ? victimDigest() : null;
+      await decode.requestKv('2', endpoint, [0, 1, 2, 3]);
       const notice2 = await decode.notice('2');
       assert.equal(notice2.type, 'room_failed', JSON.stringify(notice2));
       assert.match(notice2.message, /^KV transfer to decode node fake-decode failed: cannot connect: /);
+      if (backend === 'shm') {
+        assert.match(notice2.message, /refusing shm object "\/not-pd-node-\d+": not a pd-node pool name/);
+        assert.equal(victimDigest(), before, 'the named file is unchanged');
+      }
       // Prefill's own answer is 200 if its compute (the first token) beat the failed connect, else the error.
       const answered = await doomed;
       if (answered.status !== 200) {

@@ -5,7 +5,7 @@
  * failing writes at once, and stale segments being swept.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync, truncateSync } from 'node:fs';
 import { test } from 'node:test';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
 import { LibcError } from '../../native/libc.js';
@@ -65,8 +65,9 @@ test('shm: a peer on another host is refused before anything is mapped', async (
     assert.equal(rx.endpoint.backend, 'shm');
     const elsewhere = { ...rx.endpoint, hostId: 'boot-00000000-0000-0000-0000-000000000000' };
     const pool = new KvPool(LAYOUT, 4);
-    await assert.rejects(new ShmKvManager().connect(elsewhere, pool), /runs on another host .*use --disaggregation-transfer-backend tcp/);
-    await assert.rejects(new ShmKvManager().listen(pool), /needs the decode pool in shared memory/);
+    const manager = new ShmKvManager(() => {});
+    await assert.rejects(manager.connect(elsewhere, pool, '0'.repeat(32)), /runs on another host .*use --disaggregation-transfer-backend tcp/);
+    await assert.rejects(manager.listen(pool), /needs the decode pool in shared memory/);
   } finally {
     await rx.stop();
   }
@@ -93,12 +94,18 @@ test('shm regions: libc errors carry the errno name, sizes are checked, owners a
   try {
     new Uint8Array(region.buffer)[region.bytes - 1] = 42;
     assert.throws(() => createShmRegion(name, 4096), (err: unknown) => err instanceof LibcError && err.code === 'EEXIST' && /shm_open\(.*\) failed: EEXIST \(File exists\)/.test(err.message));
-    assert.throws(() => openShmRegion(name, 4096), /holds 12293 B, its owner announced 4096 B/);
+    assert.throws(() => openShmRegion(name, 4096), /refusing shm object \/pd-node-\d+-\w+: holds 16389 B, its owner announced 8192 B \(4096 B header \+ 4096 B\)/);
     assert.throws(() => openShmRegion('/pd-node-0-000000000000', 4096), (err: unknown) => err instanceof LibcError && err.code === 'ENOENT');
-    assert.throws(() => openShmRegion('/../etc/passwd', 4096), /bad shm segment name/);
+    assert.throws(() => openShmRegion('/../etc/passwd', 4096), /bad shm object name/);
     const peer = openShmRegion(name, region.bytes);
     assert.equal(new Uint8Array(peer.buffer)[region.bytes - 1], 42, 'both mappings see the same memory');
     assert.equal(peer.ownerAlive(), true);
+    assert.equal(statSync(`/dev/shm${name}`).mode & 0o7777, 0o600, 'private to the user');
+    assert.equal(peer.intact(), true);
+    new Uint8Array(peer.header).fill(7);
+    assert.equal(new Uint8Array(region.buffer)[0], 0, 'the header page is not the body');
+    truncateSync(`/dev/shm${name}`, region.bytes); // neither mapping is touched after this
+    assert.equal(peer.intact(), false, 'a shrunken object is seen');
     region.close();
     assert.equal(peer.ownerAlive(), false, 'closing the region releases the owner lock');
     peer.close();

@@ -25,7 +25,7 @@ function withEndpoint(endpoint: unknown): unknown {
 function kvRequest(endpoint: unknown): Buffer {
   const model = { fingerprint: 'sha256:abc', servedModelName: 'tiny' };
   const kvLayout = { numLayers: 2, entriesPerToken: 64, dtype: 'float32', pageSize: 16 };
-  return Buffer.from(JSON.stringify({ v: CONTROL_PROTOCOL_VERSION, type: 'kv_request', room: '7', pageIds: [1, 2], endpoint, model, kvLayout, writer: 'ab'.repeat(16) }));
+  return Buffer.from(JSON.stringify({ v: CONTROL_PROTOCOL_VERSION, type: 'kv_request', room: '7', pageIds: [1, 2], endpoint, model, kvLayout, writer: '5ca1ab1e'.repeat(4) }));
 }
 
 test('registry records take verbs endpoints and refuse malformed ones', () => {

@@ -16,7 +16,7 @@ import { gqaLayout, type KvLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { coalescePages } from '../../src/transfer/kv-transfer.js';
 import { VerbsKvManager } from '../../src/transfer/verbs/verbs-kv-manager.js';
-import { TEST_ROOM, TEST_WRITER } from '../transfer/grant.js';
+import { allPages, TEST_ROOM, TEST_WRITER } from '../transfer/grant.js';
 import { assertScatterLanded, fillRandom, pageDigests, SCATTER, zeroDigest } from '../transfer/pages.js';
 import { Receiver } from '../transfer/receiver.js';
 import { skipOutsideVm } from './rxe-device.js';
@@ -34,6 +34,7 @@ async function withLink(layout: KvLayout, rxPages: number, txPages: number, body
     const src = new KvPool(layout, txPages);
     fillRandom(src);
     tx = await TransferActorClient.start('verbs', src, 'error');
+    await rx.grant(TEST_ROOM, TEST_WRITER, allPages(rxPages)); // the receiver makes queue pairs only for granted writers
     await tx.connect('rx', rx.endpoint, TEST_WRITER);
     await body(rx, tx, src);
   } finally {
@@ -97,7 +98,7 @@ describe('verbs KV transfer on rxe0', { skip: skipOutsideVm }, () => {
       const other = new VerbsKvManager({ connectTimeoutMs: 10_000, onRefuse: () => {} });
       const wrongPages = { buffer: new SharedArrayBuffer(4 * 512), pageBytes: 512, numPages: 4 };
       try {
-        await assert.rejects(other.connect(rx.endpoint, wrongPages), /refused: page size mismatch: the sender's pages are 512 B, this pool's are 840 B/);
+        await assert.rejects(other.connect(rx.endpoint, wrongPages, TEST_WRITER), /refused: page size mismatch: the sender's pages are 512 B, this pool's are 840 B/);
       } finally {
         await other.close(); // stops its device's poller and frees the registration
       }

@@ -3,38 +3,42 @@
  * prefill process on the same host maps it and copies pages in directly; only the completion notice
  * travels over the network.
  *
- * Decisions: `listen` needs the pool to BE a shared-memory region (it cannot move a pool there) and
- * publishes its name, size and this kernel's id; it opens nothing, so its receiver's `close` has
- * nothing to release (the region belongs to whoever created the pool). `connect` refuses a peer under
- * another kernel before trying to open anything, and explains a segment that cannot be found.
- * Page sizes cannot be compared here (the endpoint does not carry them): the PD handshake compares
- * KV layouts before any transfer.
+ * Decisions:
+ * - `listen` needs the pool to BE a shared-memory region (it cannot move a pool there) and publishes
+ *   its name, pool size, pool id (from its header) and this kernel's id.
+ * - `connect` trusts nothing in the endpoint: the name reaches it in a peer's message. In this order,
+ *   each refusal a plain Error naming the object (the rooms waiting on the link fail with 502, the
+ *   process goes on): a peer under another kernel; a name that is not a pd-node pool's
+ *   (native/shm-names.ts), so no other /dev/shm object is ever opened for writing; an object that is
+ *   not a regular file of this uid, mode 0600, of exactly header + `bytes` (checked with fstat before
+ *   mapping, native/shm-region.ts); then, mapped, a header whose magic, version, sizes or pool id
+ *   differ from the endpoint's and our page size (pool-header.ts). Only then is the writer lock
+ *   taken (writer-lock.ts), and it is held before the first byte is written.
+ * - Page sizes are compared in the header; the PD handshake compares full KV layouts beforehand.
  */
 import { LibcError } from '../../../native/libc.js';
-import { openShmRegion, shmRegionOf } from '../../../native/shm-region.js';
+import { isPoolName, writerLockName } from '../../../native/shm-names.js';
+import { openShmRegion, shmRegionOf, type ShmRegion } from '../../../native/shm-region.js';
 import type { KvEndpoint, KvManager, KvReceiver, KvSender, PoolRegion } from '../kv-transfer.js';
 import { localHostId } from './host-id.js';
+import { POOL_ID, poolHeaderMismatch, poolIdOf } from './pool-header.js';
+import { ShmKvReceiver } from './shm-receiver.js';
 import { ShmKvSender } from './shm-sender.js';
+import { holdWriterLock } from './writer-lock.js';
 
 export class ShmKvManager implements KvManager {
   readonly backend = 'shm';
 
+  /** `onRefuse`: told when the receiver cannot judge a writer (see shm-receiver.ts). */
+  constructor(private readonly onRefuse: (reason: string) => void) {}
+
   async listen(pool: PoolRegion): Promise<KvReceiver> {
     const region = shmRegionOf(pool.buffer);
     if (!region) throw new Error('the shm backend needs the decode pool in shared memory: build it with createShmKvPool');
-    const endpoint: KvEndpoint = { backend: 'shm', name: region.name, bytes: region.bytes, hostId: localHostId() };
-    // One-sided writes the receiver cannot stop: only the writer's word ends a room, and a writer
-    // is never known to be gone yet, so its rooms' pages stay quarantined.
-    return {
-      endpoint,
-      grant: () => {},
-      release: async (_room, how) => how === 'confirmed',
-      cutWriter: async () => false,
-      close: async () => {},
-    };
+    return new ShmKvReceiver({ backend: 'shm', name: region.name, bytes: region.bytes, hostId: localHostId(), poolId: poolIdOf(region) }, this.onRefuse);
   }
 
-  async connect(peer: KvEndpoint, pool: PoolRegion): Promise<KvSender> {
+  async connect(peer: KvEndpoint, pool: PoolRegion, writer: string): Promise<KvSender> {
     if (peer.backend !== 'shm') throw new Error(`the shm backend cannot connect to a ${peer.backend} endpoint`);
     if (peer.hostId !== localHostId()) {
       throw new Error(
@@ -42,14 +46,29 @@ export class ShmKvManager implements KvManager {
           'use --disaggregation-transfer-backend tcp',
       );
     }
-    if (peer.bytes % pool.pageBytes !== 0) throw new Error(`shm peer pool of ${peer.bytes} B is not whole pages of ${pool.pageBytes} B`);
+    if (!isPoolName(peer.name)) throw new Error(`refusing shm object ${JSON.stringify(peer.name)}: not a pd-node pool name (/pd-node-<pid>-<12 hex>)`);
+    if (!POOL_ID.test(peer.poolId)) throw new Error(`refusing shm pool ${peer.name}: bad pool id ${JSON.stringify(peer.poolId)}`);
+    if (peer.bytes % pool.pageBytes !== 0) throw new Error(`refusing shm pool ${peer.name}: ${peer.bytes} B is not whole pages of ${pool.pageBytes} B`);
+    const lockName = writerLockName(peer.name, writer);
+    const region = open(peer.name, peer.bytes);
     try {
-      return new ShmKvSender(openShmRegion(peer.name, peer.bytes), pool);
+      const mismatch = poolHeaderMismatch(region, { poolId: peer.poolId, pageBytes: pool.pageBytes });
+      if (mismatch) throw new Error(`refusing shm pool ${peer.name}: ${mismatch}`);
+      return new ShmKvSender(region, pool, await holdWriterLock(lockName));
     } catch (err) {
-      if (err instanceof LibcError && err.code === 'ENOENT') {
-        throw new Error(`shm segment ${peer.name} does not exist: the decode node exited, or runs in another IPC namespace (container) than this one`);
-      }
+      region.close();
       throw err;
     }
+  }
+}
+
+function open(name: string, bytes: number): ShmRegion {
+  try {
+    return openShmRegion(name, bytes);
+  } catch (err) {
+    if (err instanceof LibcError && err.code === 'ENOENT') {
+      throw new Error(`shm pool ${name} does not exist: the decode node exited, or runs in another IPC namespace (container) than this one`);
+    }
+    throw err;
   }
 }

@@ -8,11 +8,25 @@
  *   changes nothing.
  * - The copy is synchronous: when it returns every byte is in the peer's pool, so `timeoutMs` has no
  *   wait to bound (the copy of a whole prompt's pages takes milliseconds).
- * - After the copy the pool's owner must still hold the segment (its lock, see native/shm-region.ts):
+ * - The sender holds its writer lock (writer-lock.ts) from before its first write until `close`:
+ *   that is what tells the decode node this writer may still write.
+ * - SIGBUS: touching the mapping past the end of a truncated object would kill the process, so
+ *   before every write (one fstat per batch of runs, about 3 us) the object must still have its
+ *   full size, or the link is dead (KvLinkError) and nothing is copied. The window that remains, a
+ *   truncation between that check and the end of the copy, can only be opened by a process of this
+ *   user (or root): the object is 0600 and ours, checked before it was mapped. Such a process can
+ *   kill or ptrace the prefill anyway, so the window gives nobody a power they lack; nothing in
+ *   pd-node truncates a pool (the decode node unlinks it, which leaves mappings valid). Closing it
+ *   for good would take pwrite(2) on the object's fd instead of the copy (the kernel then extends
+ *   the file instead of faulting), measured at half the copy's bandwidth here (9 vs 17 GB/s for
+ *   256 MiB), or memfd seals (F_SEAL_SHRINK), which /dev/shm objects cannot carry and a memfd
+ *   could only be shared by fd passing or /proc/<pid>/fd, not by name across PID namespaces.
+ * - After the copy the pool's owner must still hold the object (its lock, see native/shm-region.ts):
  *   bytes written into a dead decode node's pool are lost, so the write fails at once instead of the
  *   room waiting for a notice nobody will read. A dead owner makes the sender dead for good
  *   (KvLinkError); a bad run is a plain Error.
- * - `close` unmaps the peer's pool; the sender must not be used afterwards (checked).
+ * - `close` unmaps the peer's pool and drops the writer lock; the sender must not be used afterwards
+ *   (checked).
  */
 import { performance } from 'node:perf_hooks';
 import type { ShmRegion } from '../../../native/shm-region.js';
@@ -20,12 +34,13 @@ import type { KvSender, PageRun, PoolRegion, WriteResult } from '../kv-transfer.
 import { KvLinkError } from '../link-error.js';
 import { MAX_VIEW_BYTES } from '../pool-views.js';
 import { checkRuns } from '../run-bounds.js';
+import type { WriterLock } from './writer-lock.js';
 
 export class ShmKvSender implements KvSender {
   private readonly peerPages: number;
   private broken: string | null = null;
 
-  constructor(private readonly peer: ShmRegion, private readonly pool: PoolRegion) {
+  constructor(private readonly peer: ShmRegion, private readonly pool: PoolRegion, private readonly lock: WriterLock) {
     this.peerPages = Math.floor(peer.bytes / pool.pageBytes);
   }
 
@@ -33,6 +48,10 @@ export class ShmKvSender implements KvSender {
     if (this.broken) throw this.error(this.broken);
     const start = performance.now();
     const pages = checkRuns(runs, this.pool.numPages, this.peerPages);
+    if (!this.peer.intact()) {
+      this.broken = 'the pool object shrank (truncated by another process): writing into it would fault';
+      throw this.error(this.broken);
+    }
     const pageBytes = this.pool.pageBytes;
     for (const r of runs) {
       const bytes = r.count * pageBytes;
@@ -51,6 +70,7 @@ export class ShmKvSender implements KvSender {
   async close(): Promise<void> {
     this.broken ??= 'the sender was closed';
     this.peer.close();
+    this.lock.release();
   }
 
   private error(reason: string): KvLinkError {

@@ -3,9 +3,11 @@
  * first PSNs, GIDs and MTUs over a TCP connection, one JSON message per line.
  *
  * Decisions:
- * - The sender speaks first (HELLO: its page size and, per lane, its QP on its device and the index
- *   of the receiver's device it pairs with); the receiver answers WELCOME with its own QP per lane
- *   and the path MTU (the smaller of both ports' MTUs), or REFUSED with a reason.
+ * - The sender speaks first (HELLO: its page size, the writer token the decode node gave its node,
+ *   and, per lane, its QP on its device and the index of the receiver's device it pairs with); the
+ *   receiver answers WELCOME with its own QP per lane and the path MTU (the smaller of both ports'
+ *   MTUs), or REFUSED with a reason. The token tells the receiver whose queue pairs these are, so it
+ *   can cut exactly that writer's (KvReceiver.cutWriter).
  * - The TCP connection stays open for the life of the link: either side closing it (a process that
  *   exits or is killed closes it too) tells the other that the link is gone, well before RDMA retries
  *   run out.
@@ -33,7 +35,8 @@ export interface LaneAnswer {
 }
 
 export type ExchangeMessage =
-  | { type: 'hello'; pageBytes: number; lanes: LaneOffer[] }
+  /** `writer`: 32 hex digits. */
+  | { type: 'hello'; pageBytes: number; writer: string; lanes: LaneOffer[] }
   /** `numPages`: the receiver's pool, so the sender checks runs before writing a byte. */
   | { type: 'welcome'; numPages: number; lanes: LaneAnswer[] }
   | { type: 'refused'; reason: string };
@@ -42,11 +45,11 @@ export type ExchangeMessage =
 const MAX_LINE_BYTES = 64 * 1024;
 
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
-const isGid = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{32}$/.test(v);
+const isHex32 = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{32}$/.test(v);
 
 function isOffer(v: unknown): v is LaneOffer {
   const o = v as LaneOffer;
-  return typeof v === 'object' && v !== null && isCount(o.device) && isCount(o.qpNum) && isCount(o.psn) && isGid(o.gid) && isCount(o.lid) && isCount(o.mtu);
+  return typeof v === 'object' && v !== null && isCount(o.device) && isCount(o.qpNum) && isCount(o.psn) && isHex32(o.gid) && isCount(o.lid) && isCount(o.mtu);
 }
 
 function isAnswer(v: unknown): v is LaneAnswer {
@@ -63,7 +66,7 @@ export function parseExchange(line: string): ExchangeMessage {
     throw new Error('not a verbs QP exchange message (not JSON)');
   }
   const o = m as Record<string, unknown>;
-  if (o?.type === 'hello' && isCount(o.pageBytes) && Array.isArray(o.lanes) && o.lanes.length > 0 && o.lanes.every(isOffer)) return o as ExchangeMessage;
+  if (o?.type === 'hello' && isCount(o.pageBytes) && isHex32(o.writer) && Array.isArray(o.lanes) && o.lanes.length > 0 && o.lanes.every(isOffer)) return o as ExchangeMessage;
   if (o?.type === 'welcome' && isCount(o.numPages) && Array.isArray(o.lanes) && o.lanes.every(isAnswer)) return o as ExchangeMessage;
   if (o?.type === 'refused' && typeof o.reason === 'string') return o as ExchangeMessage;
   throw new Error(`not a verbs QP exchange message: ${line.slice(0, 80)}`);

@@ -41,9 +41,9 @@ export class VerbsKvManager implements KvManager {
     return VerbsKvReceiver.listen(await this.devices(pool), pool, host, this.options.onRefuse);
   }
 
-  async connect(peer: KvEndpoint, pool: PoolRegion): Promise<KvSender> {
+  async connect(peer: KvEndpoint, pool: PoolRegion, writer: string): Promise<KvSender> {
     if (peer.backend !== 'verbs') throw new Error(`the verbs backend cannot connect to a ${peer.backend} endpoint`);
-    return VerbsKvSender.connect(peer, await this.devices(pool), pool, this.options.connectTimeoutMs);
+    return VerbsKvSender.connect(peer, await this.devices(pool), pool, this.options.connectTimeoutMs, writer);
   }
 
   /** Stops the pollers and frees every verbs object (close receivers and senders first). */

@@ -5,11 +5,21 @@
  *
  * Decisions:
  * - Per sender connection and lane, one RC queue pair on the device's CQ (where nothing of it ever
- *   completes: the receiver posts nothing, and plain RDMA WRITEs complete nothing on the target). The queue pairs
- *   live as long as that TCP connection: when it closes they are destroyed, so a sender's later
- *   writes fail at the sender instead of landing in pages that may have been reused.
- * - A hello with another page size, or naming a device index we do not have, is refused with the
- *   reason, and the connection closed.
+ *   completes: the receiver posts nothing, and plain RDMA WRITEs complete nothing on the target). The
+ *   queue pairs live as long as that TCP connection: when it closes they are destroyed, so a sender's
+ *   later writes fail at the sender instead of landing in pages that may have been reused.
+ * - Queue pairs only for writers we know: a hello must present a writer token this receiver was
+ *   granted a room for (the token reached the prefill node in a kv_request over the authenticated
+ *   control plane), and not one that was cut. Anyone else, like a hello with another page size or
+ *   naming a device index we do not have, is refused with the reason and the connection closed.
+ * - What RDMA allows: the pool is one memory region, so a writer's queue pairs can write anywhere in
+ *   it, and the receiver cannot check a write (its CPU never sees one). So `release` is true only
+ *   when the writer confirmed the room over; otherwise the caller quarantines the pages until
+ *   `cutWriter`. That moves each of the writer's queue pairs to the error state (the responder
+ *   executes no more incoming WRITEs: a late one is dropped and the sender sees a failed completion)
+ *   and destroys them, closes its exchange connections, and tombstones the token: a later hello with
+ *   it is refused, so the decode node gives the peer a new token. Per-room memory windows would
+ *   confine a writer to its room's pages; not done.
  * - `close` destroys the open connections (and so their queue pairs); the devices belong to the
  *   manager.
  */
@@ -26,8 +36,20 @@ const TIMEOUT_MS = 5000;
 /** The receiver's QPs send nothing; the provider still wants a send queue. */
 const RECEIVER_SEND_WR = 1;
 
+/** One sender's exchange connection and the queue pairs made for it. */
+interface Connection {
+  socket: Socket;
+  /** Set once its hello was accepted. */
+  writer: string | null;
+  links: { device: VerbsDevice; link: LinkQp }[];
+}
+
 export class VerbsKvReceiver implements KvReceiver {
-  private readonly sockets = new Set<Socket>();
+  private readonly connections = new Set<Connection>();
+  /** Writers granted a room and not cut: only they may connect. */
+  private readonly writers = new Set<string>();
+  /** Cut writers: refused for good. */
+  private readonly cut = new Set<string>();
 
   private constructor(
     private readonly server: Server,
@@ -47,13 +69,37 @@ export class VerbsKvReceiver implements KvReceiver {
     return receiver;
   }
 
+  grant(_room: string, writer: string): void {
+    if (!this.cut.has(writer)) this.writers.add(writer);
+  }
+
+  async release(_room: string, how: 'confirmed' | 'unconfirmed'): Promise<boolean> {
+    return how === 'confirmed';
+  }
+
+  async cutWriter(writer: string): Promise<boolean> {
+    this.cut.add(writer);
+    this.writers.delete(writer);
+    let stopped = true;
+    for (const c of this.connections) {
+      if (c.writer !== writer) continue;
+      for (const link of c.links) {
+        if (!this.stop(link, `cutting writer ${writer}`)) stopped = false;
+      }
+      c.links = [];
+      c.socket.destroy();
+    }
+    return stopped;
+  }
+
   private serve(socket: Socket): void {
-    this.sockets.add(socket);
-    const links: { device: VerbsDevice; link: LinkQp }[] = [];
+    const c: Connection = { socket, writer: null, links: [] };
+    this.connections.add(c);
     socket.on('error', () => {}); // 'close' follows and cleans up
     socket.once('close', () => {
-      this.sockets.delete(socket);
-      for (const { device, link } of links) device.destroyLinkQp(link);
+      this.connections.delete(c);
+      for (const { device, link } of c.links) device.destroyLinkQp(link);
+      c.links = [];
     });
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     withTimeout(nextExchange(socket), TIMEOUT_MS, 'verbs QP exchange hello').then(
@@ -61,8 +107,11 @@ export class VerbsKvReceiver implements KvReceiver {
         if (socket.destroyed) return;
         try {
           if (hello.type !== 'hello') throw new Error(`expected hello, got ${hello.type}`);
+          if (this.cut.has(hello.writer)) throw new Error(`writer ${hello.writer} was cut (declared lost): its rooms are over`);
+          if (!this.writers.has(hello.writer)) throw new Error(`writer ${hello.writer} holds no grant here`);
           if (hello.pageBytes !== this.pool.pageBytes) throw new Error(`page size mismatch: the sender's pages are ${hello.pageBytes} B, this pool's are ${this.pool.pageBytes} B`);
-          const answers = hello.lanes.map((offer) => this.accept(offer, links));
+          c.writer = hello.writer;
+          const answers = hello.lanes.map((offer) => this.accept(offer, c));
           sendExchange(socket, { type: 'welcome', numPages: this.pool.numPages, lanes: answers });
         } catch (err) {
           this.refuse(socket, peer, (err as Error).message);
@@ -73,26 +122,28 @@ export class VerbsKvReceiver implements KvReceiver {
   }
 
   /** Our queue pair for one lane of a sender, connected to its. */
-  private accept(offer: LaneOffer, links: { device: VerbsDevice; link: LinkQp }[]): LaneAnswer {
+  private accept(offer: LaneOffer, c: Connection): LaneAnswer {
     const device = this.devices[offer.device];
     if (!device) throw new Error(`lane names device ${offer.device}; this receiver has ${this.devices.length}`);
     const link = device.createLinkQp(RECEIVER_SEND_WR);
-    links.push({ device, link });
+    c.links.push({ device, link });
     const mtu = Math.min(offer.mtu, device.activeMtu);
     device.connect(link, mtu, { qpNum: offer.qpNum, psn: offer.psn, gid: Buffer.from(offer.gid, 'hex'), lid: offer.lid });
     return { qpNum: link.qp.qpNum, psn: link.psn, mtu };
   }
 
-  /** Grants are not enforced yet: a room's pages stay quarantined until its writer confirms it over. */
-  grant(): void {}
-
-  async release(_room: string, how: 'confirmed' | 'unconfirmed'): Promise<boolean> {
-    return how === 'confirmed';
-  }
-
-  /** The writer's queue pairs are not yet moved to the error state, so its bytes may still land. */
-  async cutWriter(): Promise<boolean> {
-    return false;
+  /** ERR, then destroyed: true if either took (the QP executes no more incoming requests). */
+  private stop({ device, link }: { device: VerbsDevice; link: LinkQp }, why: string): boolean {
+    let stopped = false;
+    for (const step of [() => link.qp.toError(), () => device.destroyLinkQp(link)]) {
+      try {
+        step();
+        stopped = true;
+      } catch (err) {
+        this.onRefuse(`${why}: ${(err as Error).message}`);
+      }
+    }
+    return stopped;
   }
 
   private refuse(socket: Socket, peer: string, reason: string): void {
@@ -105,7 +156,7 @@ export class VerbsKvReceiver implements KvReceiver {
 
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const socket of this.sockets) socket.destroy();
+    for (const c of this.connections) c.socket.destroy();
     await withTimeout(closed, TIMEOUT_MS, 'verbs KV receiver close');
   }
 }

@@ -65,8 +65,8 @@ export class VerbsKvSender implements KvSender {
     socket.on('close', () => this.fail('the receiver closed the exchange connection (receiver gone?)'));
   }
 
-  /** Builds the link: TCP to the exchange, a QP per lane, hello/welcome, QPs to RTS. */
-  static async connect(peer: VerbsPeer, devices: readonly VerbsDevice[], pool: PoolRegion, timeoutMs: number): Promise<VerbsKvSender> {
+  /** Builds the link: TCP to the exchange, a QP per lane, hello (presenting `writer`)/welcome, QPs to RTS. */
+  static async connect(peer: VerbsPeer, devices: readonly VerbsDevice[], pool: PoolRegion, timeoutMs: number, writer: string): Promise<VerbsKvSender> {
     const name = `verbs KV link to ${peer.host}:${peer.port}`;
     const count = Math.min(devices.length, peer.devices.length);
     const socket = tcpConnect({ host: peer.host, port: peer.port, noDelay: true });
@@ -78,6 +78,7 @@ export class VerbsKvSender implements KvSender {
       sendExchange(socket, {
         type: 'hello',
         pageBytes: pool.pageBytes,
+        writer,
         lanes: links.map((l, i) => ({ device: i, qpNum: l.qp.qpNum, psn: l.psn, gid: Buffer.from(devices[i].gid).toString('hex'), lid: devices[i].lid, mtu: devices[i].activeMtu })),
       });
       const reply = await withTimeout(nextExchange(socket), timeoutMs, `${name}: QP exchange`);
