@@ -2,7 +2,8 @@
  * The PD side of a node's main thread: the control socket (prefill: ROUTER on the bootstrap port;
  * decode: DEALERs to prefill nodes), the bridge between it and the scheduler actor, the transfer
  * metrics, and the registration with the registry. All I/O: no data passes through here. Every
- * ZeroMQ socket here is authenticated with the cluster's CURVE keys.
+ * ZeroMQ socket here is authenticated with the cluster's CURVE keys. Everything published to peers
+ * (record, KV endpoint in page lists) names the node's published host, not its bind address.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -65,9 +66,8 @@ export async function startPdPlane({ options, client, metrics, publishedHost, ht
     closeControl = () => control.close();
     log.info({ bootstrapPort: control.port, backend: options.transferBackend }, 'prefill bootstrap socket listening');
   } else {
-    const endpoint = kvEndpoint;
-    if (!endpoint) throw new Error('decode node started without a KV endpoint');
-    const control = new DecodeControl({ nodeId, model, kvLayout, endpoint, peerTimeoutMs, curve, log, toScheduler: (m) => client.sendPd(m), onTransfer: (t) => pdMetrics.observe(t) });
+    if (!kvEndpoint) throw new Error('decode node started without a KV endpoint');
+    const control = new DecodeControl({ nodeId, model, kvLayout, endpoint: kvEndpoint, peerTimeoutMs, curve, log, toScheduler: (m) => client.sendPd(m), onTransfer: (t) => pdMetrics.observe(t) });
     client.onPdMessage((msg) => {
       if (msg.type === 'kv_request') control.requestKv(msg.room, msg.bootstrap, msg.pageIds, msg.writer);
       else if (msg.type === 'room_failed_notice' && msg.bootstrap) control.roomFailed(msg.room, msg.bootstrap, msg.message);
