@@ -12,6 +12,8 @@ import yargs, { type Argv } from 'yargs';
 import { GPU_NAMES, MAX_GPU_COUNT, parseGpu } from '../engine/synthetic/gpus.js';
 import { MODEL_SHAPE_NAMES } from '../engine/synthetic/model-shapes.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../node/options.js';
+import { HOST_IP_ENV } from '../net/published-host.js';
+import { isWildcardHost } from '../net/address-kind.js';
 import { FlagError, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, tcpUrl } from './flag-values.js';
 
 export interface NodeFlag {
@@ -49,6 +51,13 @@ function flag<K extends keyof NodeOptions>(
   };
 }
 
+/** An address to publish: a wildcard names no host a peer could reach. */
+export function notWildcard(f: string, raw: string): string {
+  const host = nonEmpty(f, raw);
+  if (isWildcardHost(host)) throw new FlagError(`${f} must be an address peers can reach, not the wildcard "${raw}"`);
+  return host;
+}
+
 export const NODE_FLAGS: readonly NodeFlag[] = [
   flag('role', 'role', 'What this node does: colocated (prefill and decode in one node), prefill or decode (PD); router and registry take their own flags (pd-node --role router --help).', (f, raw) => oneOf(f, raw, ROLES)),
   flag('disaggregation-mode', 'role', "SGLang's name for the role: null (colocated), prefill or decode.", (f, raw) => (raw === 'null' ? 'colocated' : oneOf(f, raw, ['prefill', 'decode'] as const))),
@@ -69,7 +78,8 @@ export const NODE_FLAGS: readonly NodeFlag[] = [
   flag('api-key', 'apiKey', 'Require "Authorization: Bearer KEY" on the HTTP API (SGLang\'s --api-key); /health and /metrics stay open. Give the router the same key: it presents it to the nodes.', nonEmpty, 'none: the API is open'),
   flag('model-path', 'modelPath', 'Hugging Face model directory (config.json, *.safetensors, tokenizer.json).', nonEmpty, 'the built-in tiny model, generated once and cached'),
   flag('served-model-name', 'servedModelName', 'Model name reported by /v1/models and accepted in "model" fields.', nonEmpty, 'the model path'),
-  flag('host', 'host', 'Address to listen on.', nonEmpty),
+  flag('host', 'host', 'Address to listen on; 0.0.0.0 or :: listens on every interface (see --advertise-host for what is published then).', nonEmpty),
+  flag('advertise-host', 'advertiseHost', `PD: address to publish in the registry (HTTP URL, bootstrap socket, KV endpoint) instead of --host, e.g. behind NAT or with a wildcard --host; SGLang reads the same from $${HOST_IP_ENV}, which is used when this flag is not given.`, notWildcard, `$${HOST_IP_ENV}, else --host; with a wildcard --host, the address of the interface that routes to the registry (logged)`),
   flag('port', 'port', 'Port to listen on; 0 picks a free one.', portNumber),
   flag('page-size', 'pageSize', 'Tokens per KV cache page.', positiveInteger),
   flag('max-total-tokens', 'maxTotalTokens', 'KV pool size in tokens (rounded up to whole pages).', positiveInteger, "reference: 256 MiB of KV (at most 65,536 tokens) but at least one context; synthetic: 16,384 tokens, at most 2 GiB of KV"),

@@ -8,14 +8,17 @@
  *   and value-less flags are errors), as the node's flags do.
  * - One table drives parsing and the --help text (every flag with its default), so they cannot drift.
  * - The router hosts the registry (on --registry-port, default 5757) unless --registry-url names a
- *   remote one; giving both is an error. Registry nodes join the static ones.
+ *   remote one; giving both is an error. Registry nodes join the static ones. --advertise-host (the
+ *   host of the registry URL printed for nodes) applies to a hosted registry only; it is last in the
+ *   table so that it sees where the registry lives.
  * - `--role` may only be `router` here; `--pd-disaggregation` is accepted for SGLang compatibility (the
  *   router only does PD). A node URL given twice is an error, not a silent duplicate.
  */
 import yargs from 'yargs';
 import { DEFAULT_BOOTSTRAP_PORT, DEFAULT_ROUTER_OPTIONS, POLICIES, type DecodeSpec, type PrefillSpec, type RegistrySetting, type RouterOptions } from '../router/options.js';
 import { httpUrl } from '../router/upstream-node.js';
-import { CLUSTER_SECRET_DEFAULT, CLUSTER_SECRET_HELP } from './node-flags.js';
+import { HOST_IP_ENV } from '../net/published-host.js';
+import { CLUSTER_SECRET_DEFAULT, CLUSTER_SECRET_HELP, notWildcard } from './node-flags.js';
 import { FlagError, integerIn, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, tcpUrl } from './flag-values.js';
 
 export const DEFAULT_REGISTRY_PORT = 5757;
@@ -106,6 +109,16 @@ const VALUE_FLAGS: readonly ValueFlag[] = [
     defaultText: 'none: the router hosts the registry',
     apply: (flags, raw) => {
       flags.registry = { kind: 'remote', url: tcpUrl('--registry-url', raw) };
+    },
+  },
+  {
+    name: 'advertise-host',
+    arg: 'HOST',
+    describe: `Hosted registry: the host of the --registry-url printed for nodes, when --host is not it (a wildcard, NAT); SGLang's $${HOST_IP_ENV} means the same and is used when this flag is not given.`,
+    defaultText: `$${HOST_IP_ENV}, else --host; with a wildcard --host, the address of the default route's interface (other addresses listed)`,
+    apply: (flags, raw) => {
+      if (flags.registry.kind !== 'host') throw new FlagError('--advertise-host names the address of a hosted registry; with --registry-url nodes use that URL');
+      flags.registry = { ...flags.registry, advertiseHost: notWildcard('--advertise-host', raw) };
     },
   },
 ];

@@ -10,6 +10,11 @@ export interface NodeOptions {
   /** Name reported by /v1/models and accepted in `model` fields; defaults to the model path. */
   servedModelName: string | null;
   host: string;
+  /**
+   * The address published to peers (registry record: HTTP URL, bootstrap socket, KV endpoint) when it
+   * is not `host` (a wildcard bind, NAT); null: $SGLANG_HOST_IP, else chosen (src/net/published-host.ts).
+   */
+  advertiseHost: string | null;
   /** 0 picks a free port. */
   port: number;
   pageSize: number;
@@ -63,6 +68,7 @@ export const DEFAULT_NODE_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   modelPath: null,
   servedModelName: null,
   host: '127.0.0.1',
+  advertiseHost: null,
   port: 30000,
   pageSize: 16,
   maxTotalTokens: null,

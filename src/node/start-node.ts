@@ -13,11 +13,13 @@ import { DEFAULT_NODE_OPTIONS, type NodeOptions } from './options.js';
 import type { SchedulerClient } from './scheduler-client.js';
 import { WorkerSchedulerClient } from './worker-scheduler-client.js';
 import { httpUrlOf } from '../server/http-url.js';
+import { hostOfUrl } from '../net/address-kind.js';
+import { choosePublishedHost } from '../net/published-host.js';
 import { loadClusterSecret } from '../security/cluster-secret.js';
 import { curveKeys } from '../security/curve-keys.js';
 
 export interface NodeHandle {
-  /** Base URL, e.g. http://127.0.0.1:30000 */
+  /** Base URL as published (src/net/published-host.ts), e.g. http://127.0.0.1:30000 */
   readonly url: string;
   readonly host: string;
   readonly port: number;
@@ -45,8 +47,11 @@ export async function startNode(opts: Partial<NodeOptions> = {}): Promise<NodeHa
     app = await createHttpServer({ client, options, logger: log, metrics });
     await app.listen({ host: options.host, port: options.port });
     port = (app.server.address() as AddressInfo).port;
-    url = httpUrlOf(options.host, port);
-    if (secret) pd = await startPdPlane({ options, client, metrics, httpUrl: url, curve: curveKeys(secret.key), log });
+    const towards = options.registryUrl === null ? null : hostOfUrl(options.registryUrl);
+    const published = await choosePublishedHost({ bindHost: options.host, advertiseHost: options.advertiseHost, env: process.env, towards });
+    if (published.host !== options.host) log.info({ host: options.host, publishedHost: published.host, why: published.why }, `publishing ${published.host}`);
+    url = httpUrlOf(published.host, port);
+    if (secret) pd = await startPdPlane({ options, client, metrics, publishedHost: published.host, httpUrl: url, curve: curveKeys(secret.key), log });
   } catch (err) {
     await app?.close();
     await client.close();

@@ -2,7 +2,8 @@
  * The PD side of a node's main thread: the control socket (prefill: ROUTER on the bootstrap port;
  * decode: DEALERs to prefill nodes), the bridge between it and the scheduler actor, the transfer
  * metrics, and the registration with the registry. All I/O: no data passes through here. Every
- * ZeroMQ socket here is authenticated with the cluster's CURVE keys.
+ * ZeroMQ socket here is authenticated with the cluster's CURVE keys. Everything published to peers
+ * (record, KV endpoint in page lists) names the node's published host, not its bind address.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +12,8 @@ import type { NodeOptions } from '../node/options.js';
 import type { WorkerSchedulerClient } from '../node/worker-scheduler-client.js';
 import type { KvLayoutInfo, ModelIdentity, NodeRecord } from '../registry/protocol.js';
 import { RegistryClient } from '../registry/registry-client.js';
+import { hostPort } from '../net/address-kind.js';
+import { publishedEndpoint } from '../transfer/published-endpoint.js';
 import type { CurveKeys } from '../security/curve-keys.js';
 import type { ServerMetrics } from '../server/metrics.js';
 import { DecodeControl } from './decode-control.js';
@@ -25,13 +28,16 @@ export interface PdPlaneOptions {
   options: NodeOptions;
   client: WorkerSchedulerClient;
   metrics: ServerMetrics;
+  /** The address peers reach this node at (src/net/published-host.ts): bootstrap socket and KV endpoint. */
+  publishedHost: string;
+  /** The HTTP URL at `publishedHost`. */
   httpUrl: string;
   /** From the cluster secret (`--cluster-secret-file`). */
   curve: CurveKeys;
   log: Logger;
 }
 
-export async function startPdPlane({ options, client, metrics, httpUrl, curve, log }: PdPlaneOptions): Promise<PdPlane> {
+export async function startPdPlane({ options, client, metrics, publishedHost, httpUrl, curve, log }: PdPlaneOptions): Promise<PdPlane> {
   const role = options.role;
   if (role === 'colocated') throw new Error('startPdPlane: a colocated node has no PD plane');
   const nodeId = `${role}-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -39,6 +45,8 @@ export async function startPdPlane({ options, client, metrics, httpUrl, curve, l
   const kvLayout: KvLayoutInfo = client.model.kvLayout;
   const peerTimeoutMs = options.peerTimeoutSecs * 1000;
   const pdMetrics = new PdMetrics(metrics.registry);
+  // The receiver reports where it listens (maybe a wildcard); peers get the published address.
+  const kvEndpoint = client.model.kvEndpoint && publishedEndpoint(client.model.kvEndpoint, publishedHost);
   let closeControl: () => void;
   let controlPort: number | null = null;
   if (role === 'prefill') {
@@ -58,9 +66,8 @@ export async function startPdPlane({ options, client, metrics, httpUrl, curve, l
     closeControl = () => control.close();
     log.info({ bootstrapPort: control.port, backend: options.transferBackend }, 'prefill bootstrap socket listening');
   } else {
-    const endpoint = client.model.kvEndpoint;
-    if (!endpoint) throw new Error('decode node started without a KV endpoint');
-    const control = new DecodeControl({ nodeId, model, kvLayout, endpoint, peerTimeoutMs, curve, log, toScheduler: (m) => client.sendPd(m), onTransfer: (t) => pdMetrics.observe(t) });
+    if (!kvEndpoint) throw new Error('decode node started without a KV endpoint');
+    const control = new DecodeControl({ nodeId, model, kvLayout, endpoint: kvEndpoint, peerTimeoutMs, curve, log, toScheduler: (m) => client.sendPd(m), onTransfer: (t) => pdMetrics.observe(t) });
     client.onPdMessage((msg) => {
       if (msg.type === 'kv_request') control.requestKv(msg.room, msg.bootstrap, msg.pageIds, msg.writer);
       else if (msg.type === 'room_failed_notice' && msg.bootstrap) control.roomFailed(msg.room, msg.bootstrap, msg.message);
@@ -74,11 +81,11 @@ export async function startPdPlane({ options, client, metrics, httpUrl, curve, l
       id: nodeId,
       role,
       httpUrl,
-      controlAddr: controlPort === null ? null : `tcp://${options.host}:${controlPort}`,
+      controlAddr: controlPort === null ? null : `tcp://${hostPort(publishedHost, controlPort)}`,
       bootstrapPort: controlPort,
       model,
       kvLayout,
-      kvEndpoints: client.model.kvEndpoint ? [client.model.kvEndpoint] : [],
+      kvEndpoints: kvEndpoint ? [kvEndpoint] : [],
     };
     // Registration retries on its own (and logs the outage); start-up does not wait for it.
     registry.register(record).catch(() => undefined);

@@ -2,8 +2,14 @@
  * The registry's table of live nodes, independent of any socket.
  *
  * Decisions:
- * - A register replaces every record with the same id *or* the same httpUrl: a restarted node comes
- *   back under a new id but keeps its URL, and its dead predecessor must not stay routable.
+ * - One live record per httpUrl. A register whose URL another live record of another owner holds is
+ *   refused (`url_in_use`, logged once per held record): two nodes publishing one URL would displace
+ *   each other on every heartbeat (issue 10), and the router would send each one's requests to
+ *   whichever answers. A restarted node (new id, new owner token) takes its URL back once the old
+ *   record is no longer live: the registry expires dead records before every register (the caller
+ *   does, with its heartbeat timeout), so "live" is the same rule as expiry; the restarted node's
+ *   client retries each heartbeat interval meanwhile. A register of the same owner (its own record
+ *   under another id) replaces it.
  * - `epoch` counts membership changes only (a node added, removed, or its record changed). Heartbeats,
  *   queries and a register that repeats the stored record exactly leave it alone, so a consumer that
  *   cached a node list can compare epochs to know whether it is stale.
@@ -14,8 +20,7 @@
  * - Every record has an owner (the token of the register that created it). While the record lives,
  *   only that owner may re-register, heartbeat or deregister it: a node holding the cluster secret
  *   still cannot take over, keep alive or remove another node's record. Once it expires or is
- *   deregistered the id is free. A register that displaces a record of another id by its httpUrl
- *   (a restarted node back at its URL) is allowed: that record's node is gone from the URL.
+ *   deregistered the id is free.
  */
 import { performance } from 'node:perf_hooks';
 import { isDeepStrictEqual } from 'node:util';
@@ -41,12 +46,15 @@ interface Entry {
   record: NodeRecord;
   owner: string;
   lastSeenMs: number;
-  /** A refused change was logged (once per record: a hijacker retrying must not flood the log). */
-  refusalLogged: boolean;
+  /** Refusals logged for this record (once per kind per record: a peer retrying must not flood the log). */
+  refusalsLogged: Set<'not_owner' | 'url_in_use'>;
 }
 
-/** `not_owner`: the id is a live record another owner created; nothing changed. */
-export type ChangeOutcome = 'ok' | 'not_owner';
+/**
+ * `not_owner`: the id is a live record another owner created; `url_in_use`: the httpUrl is a live
+ * record's of another owner. Nothing changed in either case.
+ */
+export type ChangeOutcome = 'ok' | 'not_owner' | 'url_in_use';
 
 export class Membership {
   private readonly entries = new Map<string, Entry>();
@@ -59,18 +67,23 @@ export class Membership {
     return this.epochValue;
   }
 
-  /** Adds or replaces the node's record and marks it alive, unless the id belongs to another owner. */
+  /**
+   * Adds or replaces the node's record and marks it alive, unless the id or the httpUrl belongs to
+   * another owner's record. Expire dead records first (`expire`): every record here counts as live.
+   */
   register(record: NodeRecord, owner: string): ChangeOutcome {
     const now = performance.now();
     const current = this.entries.get(record.id);
     if (current && current.owner !== owner) return this.refuse(current, 'register');
+    const holder = [...this.entries.values()].find((e) => e.record.httpUrl === record.httpUrl && e.owner !== owner);
+    if (holder) return this.refuse(holder, 'register', 'url_in_use');
     const displaced = [...this.entries.values()].filter((e) => e.record.id === record.id || e.record.httpUrl === record.httpUrl);
     if (current && displaced.length === 1 && isDeepStrictEqual(current.record, record)) {
       current.lastSeenMs = now;
       return 'ok';
     }
     for (const e of displaced) this.entries.delete(e.record.id);
-    this.entries.set(record.id, { record, owner, lastSeenMs: now, refusalLogged: false });
+    this.entries.set(record.id, { record, owner, lastSeenMs: now, refusalsLogged: new Set() });
     this.commit('register', [record], displaced.map((e) => e.record));
     return 'ok';
   }
@@ -119,12 +132,14 @@ export class Membership {
     return () => this.listeners.delete(listener);
   }
 
-  private refuse(entry: Entry, what: string): 'not_owner' {
-    if (!entry.refusalLogged) {
-      entry.refusalLogged = true;
-      this.log.warn({ id: entry.record.id, role: entry.record.role, request: what }, 'registry refused a change of a live record by another owner (logged once per record)');
+  private refuse<K extends 'not_owner' | 'url_in_use'>(entry: Entry, what: string, kind: K = 'not_owner' as K): K {
+    if (!entry.refusalsLogged.has(kind)) {
+      entry.refusalsLogged.add(kind);
+      const { id, role, httpUrl } = entry.record;
+      if (kind === 'url_in_use') this.log.warn({ id, role, httpUrl, request: what }, 'registry refused a register: another owner registered a record at a URL this live record holds (logged once per record)');
+      else this.log.warn({ id, role, request: what }, 'registry refused a change of a live record by another owner (logged once per record)');
     }
-    return 'not_owner';
+    return kind;
   }
 
   private commit(cause: MembershipChange['cause'], added: NodeRecord[], removed: NodeRecord[]): void {

@@ -45,6 +45,7 @@ class Invalid extends Error {
 }
 
 const ROLES: readonly RegisteredRole[] = ['prefill', 'decode'];
+const ERROR_CODES: readonly ErrorCode[] = ['unknown_node', 'not_owner', 'url_in_use', 'unreachable_address', 'bad_request', 'version'];
 
 export function encodeMessage(msg: RegistryRequest | RegistryReply): Buffer {
   return Buffer.from(JSON.stringify(msg));
@@ -125,10 +126,8 @@ function readReply(msg: Fields, seq: number): RegistryReply {
       return { v, seq, type: 'nodes', nodes, epoch: integer(msg, 'epoch', 'nodes', 0) };
     }
     case 'error': {
-      const code = msg.code;
-      if (code !== 'unknown_node' && code !== 'not_owner' && code !== 'bad_request' && code !== 'version') {
-        throw new Invalid('bad_request', `error.code ${JSON.stringify(code)} is not a known error code`);
-      }
+      const code = msg.code as ErrorCode;
+      if (!ERROR_CODES.includes(code)) throw new Invalid('bad_request', `error.code ${JSON.stringify(code)} is not a known error code`);
       return { v, seq, type: 'error', code, message: string(msg, 'message', 'error') };
     }
     default:

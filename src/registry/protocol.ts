@@ -56,6 +56,8 @@ export type RegistryReply =
   | { v: 1; seq: number; type: 'nodes'; nodes: NodeRecord[]; epoch: number }
   /**
    * `unknown_node`: a heartbeat for an id the registry no longer knows (the node should register
-   * again); `not_owner`: the id belongs to a live record another node created.
+   * again); `not_owner`: the id belongs to a live record another node created; `url_in_use`: another
+   * live record (another owner) holds the httpUrl; `unreachable_address`: an address of the record
+   * cannot be reached by the registry's readers (address-policy.ts).
    */
-  | { v: 1; seq: number; type: 'error'; code: 'unknown_node' | 'not_owner' | 'bad_request' | 'version'; message: string };
+  | { v: 1; seq: number; type: 'error'; code: 'unknown_node' | 'not_owner' | 'url_in_use' | 'unreachable_address' | 'bad_request' | 'version'; message: string };

@@ -28,6 +28,10 @@
  *   this only matters for a client that names itself; ZeroMQ reports no event for it, so it is not
  *   logged.
  * - Changes of a record need its owner token (membership.ts); a refused one is answered `not_owner`.
+ * - A register is checked before it touches the table: its addresses must be reachable by the
+ *   registry's readers (address-policy.ts, by the host the registry is bound to), else
+ *   `unreachable_address`, logged once per node id; then dead records are expired, so a URL still held
+ *   by another owner's record is held by a live node (`url_in_use`, membership.ts).
  * - Binds exactly what it is given; port 0 lets the OS pick, and `url` reports the bound endpoint.
  *   ZeroMQ frees the port in its I/O thread shortly after `close()`; a registry restarted on the
  *   same port at once may need to retry its bind. (Waiting for the monitor's `close` event would
@@ -40,6 +44,7 @@ import { withTimeout } from '../node/timeout.js';
 import { curveServerOptions, type CurveKeys } from '../security/curve-keys.js';
 import { admitClusterClients } from '../security/zap-handler.js';
 import { encodeMessage, parseRequest } from './messages.js';
+import { unreachableAddress } from './address-policy.js';
 import { Membership, type MembershipListener } from './membership.js';
 import { REGISTRY_PROTOCOL_VERSION, type NodeRecord, type RegisteredRole, type RegistryReply, type RegistryRequest } from './protocol.js';
 
@@ -103,7 +108,8 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryS
   const sweep = setInterval(() => membership.expire(heartbeatTimeoutMs), Math.max(10, heartbeatTimeoutMs / 4));
   sweep.unref();
   // Only closing the socket ends the loop normally; anything else is logged, never an unhandled rejection.
-  const loop = serve(socket, membership, log).catch((err: unknown) => log.error({ err }, 'registry receive loop failed'));
+  const policy: RegisterPolicy = { registryHost: host, heartbeatTimeoutMs, refusedIds: new Set() };
+  const loop = serve(socket, membership, policy, log).catch((err: unknown) => log.error({ err }, 'registry receive loop failed'));
   log.info({ url, heartbeatTimeoutMs }, 'registry listening');
 
   return {
@@ -125,10 +131,21 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryS
 }
 
 /** Runs until the socket closes; every failure inside is per-message and logged. */
-async function serve(socket: Router, membership: Membership, log: Logger): Promise<void> {
+/** What a register is checked against besides the table. */
+interface RegisterPolicy {
+  registryHost: string;
+  heartbeatTimeoutMs: number;
+  /** Node ids whose unreachable address was logged (once per id; bounded by MAX_LOGGED_REFUSALS). */
+  refusedIds: Set<string>;
+}
+
+/** Refused ids remembered for logging once; beyond this a misconfigured fleet logs again (rarely). */
+const MAX_LOGGED_REFUSALS = 1024;
+
+async function serve(socket: Router, membership: Membership, policy: RegisterPolicy, log: Logger): Promise<void> {
   for await (const [sender, ...body] of socket) {
     const peer = sender.toString('hex');
-    const reply = handle(body, membership, log, peer);
+    const reply = handle(body, membership, policy, log, peer);
     try {
       await socket.send([sender, encodeMessage(reply)]);
     } catch (err) {
@@ -137,11 +154,26 @@ async function serve(socket: Router, membership: Membership, log: Logger): Promi
   }
 }
 
-function handle(body: Buffer[], membership: Membership, log: Logger, peer: string): RegistryReply {
+function handle(body: Buffer[], membership: Membership, policy: RegisterPolicy, log: Logger, peer: string): RegistryReply {
   if (body.length !== 1) return rejected(log, peer, { seq: 0, code: 'bad_request', reason: `expected one frame, got ${body.length}` });
   const parsed = parseRequest(body[0]);
   if (!parsed.ok) return rejected(log, peer, parsed);
-  return apply(parsed.value, membership);
+  const req = parsed.value;
+  if (req.type === 'register') {
+    const problem = unreachableAddress(req.node, policy.registryHost);
+    if (problem !== null) return refusedAddress(policy, log, req.seq, req.node.id, problem);
+    membership.expire(policy.heartbeatTimeoutMs);
+  }
+  return apply(req, membership);
+}
+
+function refusedAddress(policy: RegisterPolicy, log: Logger, seq: number, id: string, problem: string): RegistryReply {
+  if (!policy.refusedIds.has(id)) {
+    if (policy.refusedIds.size >= MAX_LOGGED_REFUSALS) policy.refusedIds.clear();
+    policy.refusedIds.add(id);
+    log.warn({ id, reason: problem }, 'registry refused a record with an address its readers cannot reach (logged once per node)');
+  }
+  return { v: REGISTRY_PROTOCOL_VERSION, seq, type: 'error', code: 'unreachable_address', message: problem };
 }
 
 function rejected(log: Logger, peer: string, failure: { seq: number; code: 'bad_request' | 'version'; reason: string }): RegistryReply {
@@ -149,13 +181,15 @@ function rejected(log: Logger, peer: string, failure: { seq: number; code: 'bad_
   return { v: REGISTRY_PROTOCOL_VERSION, seq: failure.seq, type: 'error', code: failure.code, message: failure.reason };
 }
 
-function outcome(seq: number, id: string, result: 'ok' | 'not_owner' | 'unknown_node'): RegistryReply {
+function outcome(seq: number, id: string, result: 'ok' | 'not_owner' | 'url_in_use' | 'unknown_node', httpUrl = ''): RegistryReply {
   const v = REGISTRY_PROTOCOL_VERSION;
   switch (result) {
     case 'ok':
       return { v, seq, type: 'ok' };
     case 'not_owner':
       return { v, seq, type: 'error', code: 'not_owner', message: `node id ${id} belongs to a live record another node registered` };
+    case 'url_in_use':
+      return { v, seq, type: 'error', code: 'url_in_use', message: `${httpUrl} is the httpUrl of another live node; two nodes cannot publish one URL (give each its own --port or --advertise-host; a restarted node gets its URL back once its old record expires)` };
     case 'unknown_node':
       return { v, seq, type: 'error', code: 'unknown_node', message: `node ${id} is not registered; register again` };
   }
@@ -166,7 +200,7 @@ function apply(req: RegistryRequest, membership: Membership): RegistryReply {
   const seq = req.seq;
   switch (req.type) {
     case 'register':
-      return outcome(seq, req.node.id, membership.register(req.node, req.owner));
+      return outcome(seq, req.node.id, membership.register(req.node, req.owner), req.node.httpUrl);
     case 'heartbeat':
       return outcome(seq, req.id, membership.heartbeat(req.id, req.owner));
     case 'deregister':

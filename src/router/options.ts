@@ -17,7 +17,8 @@ export type PolicyName = (typeof POLICIES)[number];
 export const DEFAULT_BOOTSTRAP_PORT = 8998;
 
 /** Where registry nodes come from: a registry this process hosts, or one running elsewhere. */
-export type RegistrySetting = { kind: 'host'; port: number } | { kind: 'remote'; url: string };
+/** `advertiseHost`: the host of the registry URL printed for nodes (src/registry/published-url.ts); absent: chosen. */
+export type RegistrySetting = { kind: 'host'; port: number; advertiseHost?: string } | { kind: 'remote'; url: string };
 
 export interface PrefillSpec {
   /** HTTP base URL, e.g. http://10.0.0.1:30000 */

@@ -3,12 +3,14 @@
  * (`startRegistry`, read directly) or a remote one (`RegistryClient`, polled), feeding the router's
  * node source. The returned handle closes the router first (its clients get their answers), then the
  * registry. Waiting for a signal is the command's business, shared with the node's serve command.
- * The registry's address is logged as `registryUrl` (before the router's "router listening" line),
+ * The registry's address is logged as `registryUrl` (before the router's "router listening" line):
+ * the published one (src/registry/published-url.ts), never a wildcard,
  * which is what a parent process reads to start nodes against it. Either way the registry traffic is
  * authenticated with the cluster secret (`clusterSecretFile`), whose source is logged once.
  */
 import { createLogger } from '../log/logger.js';
 import { RegistryClient } from '../registry/registry-client.js';
+import { publishedRegistryUrl } from '../registry/published-url.js';
 import { startRegistry } from '../registry/registry-server.js';
 import { loadClusterSecret } from '../security/cluster-secret.js';
 import { curveKeys } from '../security/curve-keys.js';
@@ -19,7 +21,7 @@ import { startRouter, type RouterHandle } from './start-router.js';
 
 export interface RouterWithRegistry {
   readonly router: RouterHandle;
-  /** tcp://HOST:PORT nodes register with. */
+  /** tcp://HOST:PORT nodes register with (a hosted registry: its published URL). */
   readonly registryUrl: string;
   close(): Promise<void>;
 }
@@ -34,9 +36,17 @@ export async function startRouterWithRegistry(options: Omit<RouterOptions, 'node
   const curve = curveKeys(secret.key);
   if (registry.kind === 'host') {
     const hosted = await startRegistry({ host: options.host, port: registry.port, curve, log });
-    log.info({ registryUrl: hosted.url }, `hosting the registry: start nodes with --registry-url ${hosted.url}`);
+    let published;
+    try {
+      published = await publishedRegistryUrl(hosted.url, registry.advertiseHost ?? null, process.env);
+    } catch (err) {
+      await hosted.close();
+      throw err;
+    }
+    const { url, why, alternatives, advice } = published;
+    log.info({ registryUrl: url, boundUrl: hosted.url, why, registryUrls: [url, ...alternatives] }, `hosting the registry: start nodes with ${advice}`);
     nodeSource = hostedRegistrySource(hosted);
-    registryUrl = hosted.url;
+    registryUrl = url;
     closeRegistry = () => hosted.close();
   } else {
     const client = RegistryClient.connect(registry.url, { curve, log, requestTimeoutMs: options.controlTimeoutSecs * 1000 });

@@ -97,6 +97,7 @@ export interface KvReceiver {
 /** One backend: makes receivers for local pools and senders to remote endpoints. */
 export interface KvManager {
   readonly backend: TransferBackendName;
+  /** Listens on `host`; the endpoint names `host` as is (a node publishes its own address: published-endpoint.ts). */
   listen(pool: PoolRegion, host: string): Promise<KvReceiver>;
   /** `writer`: the token the decode node gave this prefill node in its page lists; the link presents it. */
   connect(peer: KvEndpoint, pool: PoolRegion, writer: string): Promise<KvSender>;

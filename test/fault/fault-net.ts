@@ -7,6 +7,7 @@
  *   const why = faultNetUnavailable();            // string: skip the test with it; null: go on
  *   const net = await FaultNet.create(['client', 'router', 'prefill', 'decode']);
  *   net.host('router').address                    // 10.213.0.N, assigned by the harness
+ *   FaultNet.create(names, { sideNetwork: true })  // each host also on 10.214.0.N, listed before eth0
  *   const node = await net.startNode('router', ['--role', 'router', '--host', net.host('router').address, ...]);
  *   const local = await startLocalNode([...]);     // a node on this host (no namespace), same lifetime rule
  *   const agent = await net.agent('client');      // HTTP from inside a namespace (see fetch-agent.ts)
@@ -28,6 +29,10 @@
  *   node if the test process dies, even by SIGKILL (a stopped one too).
  * - The test process itself stays in the root namespace, where 10.213.0.0/24 does not route; it
  *   talks to the nodes through an agent process in a host namespace (fetch-agent.ts).
+ * - `sideNetwork`: each host also gets `side0` on 10.214.0.0/24, created before `eth0` so that it is
+ *   the first external interface a process lists (os.networkInterfaces()), as on a host whose first
+ *   NIC is another network (issue 10). Its peers sit unbridged in the switch namespace: a network
+ *   that reaches none of the other hosts, so an address on it published to them fails.
  * - A partition drops packets both ways on both hosts (INPUT -s peer, OUTPUT -d peer): established
  *   TCP connections stall and retransmit, as across a real broken link; no RST is ever sent.
  */
@@ -42,6 +47,8 @@ const run = promisify(execFile);
 export const NS_PREFIX = 'pdfault-';
 /** Exists only inside the namespaces of one run. */
 const SUBNET = '10.213.0';
+/** The side network of `sideNetwork`: on every host, connected to none. */
+const SIDE_SUBNET = '10.214.0';
 /** An `ip`/`iptables` call that takes longer than this is stuck (a kernel lock held by a busy machine). */
 const COMMAND_TIMEOUT_MS = 20_000;
 /** A node starts in well under a second; a busy 2-core machine that also builds the model may need more. */
@@ -51,6 +58,13 @@ export interface Host {
   readonly name: string;
   readonly ns: string;
   readonly address: string;
+  /** With `sideNetwork`: the host's address on the side network (reaches no other host); else null. */
+  readonly sideAddress: string | null;
+}
+
+export interface FaultNetOptions {
+  /** Give every host a second interface on another network, listed first (see the header). */
+  sideNetwork?: boolean;
 }
 
 /** Why the fault tests cannot run here (skip with this), or null. */
@@ -205,12 +219,12 @@ export class FaultNet {
   }
 
   /** Hosts named `names` (short words), addresses .1, .2, ... in that order, all on one bridge. */
-  static async create(names: readonly string[]): Promise<FaultNet> {
+  static async create(names: readonly string[], options: FaultNetOptions = {}): Promise<FaultNet> {
     sweepLeftovers();
     const net = new FaultNet(`${NS_PREFIX}${process.pid}-${randomBytes(3).toString('hex')}`);
     process.once('exit', net.onExit);
     try {
-      await net.build(names);
+      await net.build(names, options.sideNetwork === true);
     } catch (err) {
       await net.cleanup();
       throw err;
@@ -218,16 +232,23 @@ export class FaultNet {
     return net;
   }
 
-  private async build(names: readonly string[]): Promise<void> {
+  private async build(names: readonly string[], sideNetwork: boolean): Promise<void> {
     await sh('ip', ['netns', 'add', this.switchNs]);
     await sh('ip', ['-n', this.switchNs, 'link', 'add', 'br0', 'type', 'bridge']);
     await sh('ip', ['-n', this.switchNs, 'link', 'set', 'br0', 'up']);
     for (const [i, name] of names.entries()) {
-      const host: Host = { name, ns: `${this.runId}-${name}`, address: `${SUBNET}.${i + 1}` };
+      const host: Host = { name, ns: `${this.runId}-${name}`, address: `${SUBNET}.${i + 1}`, sideAddress: sideNetwork ? `${SIDE_SUBNET}.${i + 1}` : null };
       this.hosts.set(name, host);
       const port = `p${i}`;
       await sh('ip', ['netns', 'add', host.ns]);
       await sh('ip', ['-n', host.ns, 'link', 'set', 'lo', 'up']);
+      if (host.sideAddress !== null) {
+        const sidePeer = `s${i}`;
+        await sh('ip', ['link', 'add', 'side0', 'netns', host.ns, 'type', 'veth', 'peer', 'name', sidePeer, 'netns', this.switchNs]);
+        await sh('ip', ['-n', this.switchNs, 'link', 'set', sidePeer, 'up']);
+        await sh('ip', ['-n', host.ns, 'addr', 'add', `${host.sideAddress}/24`, 'dev', 'side0']);
+        await sh('ip', ['-n', host.ns, 'link', 'set', 'side0', 'up']);
+      }
       await sh('ip', ['link', 'add', 'eth0', 'netns', host.ns, 'type', 'veth', 'peer', 'name', port, 'netns', this.switchNs]);
       await sh('ip', ['-n', this.switchNs, 'link', 'set', port, 'master', 'br0', 'up']);
       await sh('ip', ['-n', host.ns, 'addr', 'add', `${host.address}/24`, 'dev', 'eth0']);

@@ -73,6 +73,9 @@ describe('parseRouterFlags', () => {
     });
     assert.deepEqual(flags.registry, { kind: 'remote', url: 'tcp://10.0.0.9:5757' });
     assert.deepEqual(parseRouterFlags(['--registry-port', '0']).registry, { kind: 'host', port: 0 });
+    // In either order: the hosted registry's published host.
+    assert.deepEqual(parseRouterFlags(['--advertise-host', '10.1.2.3', '--registry-port', '0']).registry, { kind: 'host', port: 0, advertiseHost: '10.1.2.3' });
+    assert.deepEqual(parseRouterFlags(['--host', '0.0.0.0', '--advertise-host', '10.1.2.3']).registry, { kind: 'host', port: DEFAULT_REGISTRY_PORT, advertiseHost: '10.1.2.3' });
   });
 
   const BAD: [string[], RegExp][] = [
@@ -103,6 +106,8 @@ describe('parseRouterFlags', () => {
     [['--registry-url', 'http://r:1'], /--registry-url must look like tcp:\/\/HOST:PORT/],
     [['--cluster-secret-file', ''], /--cluster-secret-file needs a non-empty value/],
     [['--registry-port', '1', '--registry-url', 'tcp://r:1'], /--registry-port and --registry-url exclude each other/],
+    [['--advertise-host', '0.0.0.0'], /--advertise-host must be an address peers can reach, not the wildcard "0.0.0.0"/],
+    [['--advertise-host', '10.1.2.3', '--registry-url', 'tcp://r:1'], /--advertise-host names the address of a hosted registry/],
     [['--port', '1', '--port', '2'], /--port was given more than once/],
     [['--prot', '1'], /Unknown argument: prot/i],
     [['stray'], /Unknown argument: stray/i],
@@ -116,7 +121,7 @@ describe('parseRouterFlags', () => {
     assert.equal(parseRouterFlags(['--help']).help, true);
     assert.equal(parseRouterFlags(['-h']).help, true);
     const help = routerHelp();
-    for (const flag of ['--prefill URL [BOOTSTRAP_PORT]', '--decode URL', '--pd-disaggregation', '--role', '--host', '--port', '--policy', '--max-retries', '--request-timeout-secs', '--connect-timeout-secs', '--control-timeout-secs', '--down-backoff-secs', '--registry-port', '--registry-url', '--registry-poll-ms', '--cluster-secret-file', '--log-level']) {
+    for (const flag of ['--prefill URL [BOOTSTRAP_PORT]', '--decode URL', '--pd-disaggregation', '--role', '--host', '--port', '--policy', '--max-retries', '--request-timeout-secs', '--connect-timeout-secs', '--control-timeout-secs', '--down-backoff-secs', '--registry-port', '--registry-url', '--advertise-host', '--registry-poll-ms', '--cluster-secret-file', '--log-level']) {
       assert.ok(help.includes(flag), `help lists ${flag}`);
     }
     for (const def of ['[default: round_robin]', '[default: 600]', '[default: 2]', '[default: 500]', '[default: 5757]', '[default: 8000]', '[default: none; bootstrap port 8998]', '[default: $PD_NODE_CLUSTER_SECRET_FILE, else ~/.config/pd-node/cluster-secret (created on first use)]']) {

@@ -27,7 +27,6 @@ import { listenOnFreePort } from '../listen-port.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { withTimeout } from '../../node/timeout.js';
 import type { KvEndpoint, KvReceiver, PoolRegion } from '../kv-transfer.js';
-import { advertisedHost } from './advertised-host.js';
 import { GrantTable } from './grant-table.js';
 import { ReceiveHandshake } from './receive-handshake.js';
 import type { ReceiveStream } from './receive-stream.js';
@@ -79,7 +78,7 @@ export class TcpKvReceiver implements KvReceiver {
     const receiver = new TcpKvReceiver(pool, key, limits, onRefuse);
     receiver.server = createServer({ noDelay: true }, (socket) => receiver.accept(socket));
     const port = await listenOnFreePort(receiver.server, host, TIMEOUT_MS, 'tcp KV receiver');
-    receiver.endpoint = { backend: 'tcp', host: advertisedHost(host), port };
+    receiver.endpoint = { backend: 'tcp', host, port };
     return receiver;
   }
 

@@ -27,7 +27,6 @@ import { listenOnFreePort } from '../listen-port.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { withTimeout } from '../../node/timeout.js';
 import type { KvEndpoint, KvReceiver, PoolRegion } from '../kv-transfer.js';
-import { advertisedHost } from '../tcp/advertised-host.js';
 import { nextExchange, sendExchange, type LaneAnswer, type LaneOffer } from './qp-exchange.js';
 import { VerbsDevice, type LinkQp } from './verbs-device.js';
 
@@ -63,7 +62,7 @@ export class VerbsKvReceiver implements KvReceiver {
   static async listen(devices: readonly VerbsDevice[], pool: PoolRegion, host: string, onRefuse: (reason: string) => void): Promise<VerbsKvReceiver> {
     const server = createServer({ noDelay: true });
     const port = await listenOnFreePort(server, host, TIMEOUT_MS, 'verbs KV receiver');
-    const endpoint: KvEndpoint = { backend: 'verbs', host: advertisedHost(host), port, bytes: pool.buffer.byteLength, devices: devices.map((d) => d.endpoint()) };
+    const endpoint: KvEndpoint = { backend: 'verbs', host, port, bytes: pool.buffer.byteLength, devices: devices.map((d) => d.endpoint()) };
     const receiver = new VerbsKvReceiver(server, devices, pool, onRefuse, endpoint);
     server.on('connection', (socket) => receiver.serve(socket));
     return receiver;
