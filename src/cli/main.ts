@@ -35,7 +35,8 @@ function roleOf(argv: readonly string[]): string | undefined {
 async function runRole(argv: string[], role: 'router' | 'registry'): Promise<void> {
   if (role === 'registry') {
     const { parseRegistryFlags, serveRegistry } = await import('./registry-command.js');
-    return serveRegistry(parseRegistryFlags(argv));
+    const flags = parseRegistryFlags(argv);
+    return flags === null ? undefined : serveRegistry(flags);
   }
   const { parseRouterFlags, routerHelp } = await import('./router-flags.js');
   const flags = parseRouterFlags(argv);

@@ -26,7 +26,8 @@ export interface RegistryFlags {
   logLevel: LogLevel;
 }
 
-export function parseRegistryFlags(argv: string[]): RegistryFlags {
+/** The flags, or null when --help was given (yargs printed the help: nothing else to do). */
+export function parseRegistryFlags(argv: string[]): RegistryFlags | null {
   const parsed = parseStrictly(
     yargs(argv)
       .option('role', { type: 'string', requiresArg: true, describe: 'registry' })
@@ -36,6 +37,7 @@ export function parseRegistryFlags(argv: string[]): RegistryFlags {
       .option('cluster-secret-file', { type: 'string', requiresArg: true, describe: `${CLUSTER_SECRET_HELP} [default: ${CLUSTER_SECRET_DEFAULT}]` })
       .option('log-level', { type: 'string', requiresArg: true, describe: `Log level (${LOG_LEVELS.join(', ')}).`, default: 'info' }),
   );
+  if (parsed.help === true) return null;
   const secretFile = rawFlag(parsed, 'cluster-secret-file');
   const advertiseHost = rawFlag(parsed, 'advertise-host');
   return {

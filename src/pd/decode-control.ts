@@ -1,10 +1,14 @@
 /**
  * Decode node's side of the control plane: one ZeroMQ DEALER per prefill node (keyed by its
  * bootstrap host:port, created on first use and kept), carrying page lists and failure notices to
- * it and its notices back to the scheduler actor. Pings every third of `peerTimeoutMs`; a prefill
- * node that answers nothing for `peerTimeoutMs` while rooms wait on it is declared lost: those rooms
- * fail at once, instead of waiting for a transfer timeout (their pages are freed once the KV
- * receiver has cut the peer's writer: decode-rooms.ts).
+ * it and its notices back to the scheduler actor. Pings every peer every third of `peerTimeoutMs`,
+ * idle ones too: the prefill node declares a decode node lost when it hears nothing from it for
+ * `peerTimeoutMs` (prefill-control.ts), so without pings an idle, healthy decode node was declared
+ * lost (a warning and its KV links closed) after every burst. A prefill node that answers nothing
+ * for `peerTimeoutMs` while rooms wait on it is declared lost: those rooms fail at once, instead of
+ * waiting for a transfer timeout (their pages are freed once the KV receiver has cut the peer's
+ * writer: decode-rooms.ts). An idle one that stops answering has its socket closed quietly (debug):
+ * nothing waits on it, and the next room for it connects afresh.
  *
  * Socket decisions: each DEALER is a CURVE client of the cluster's keys, so only a prefill node
  * holding the cluster secret can complete the handshake (a fake one never sees a page list), and
@@ -24,6 +28,14 @@ import { MAX_DECODE_TO_PREFILL_BYTES, MAX_PREFILL_TO_DECODE_BYTES } from './cont
 import { parsePrefillToDecode, type DecodeToPrefill } from './control-protocol.js';
 import { SocketSender } from './socket-sender.js';
 
+/**
+ * A TCP connect whose SYN a partition dropped is retried by the kernel only after 1, 3, 7, 15 ... s,
+ * so a healed link could stay unused for seconds; abandoning the attempt after this (ZeroMQ then
+ * reconnects after its 100 ms interval) sends a fresh SYN at least every 0.6 s. Far above a
+ * connect's round trip between hosts of one cluster.
+ */
+const CONNECT_TIMEOUT_MS = 500;
+
 export interface DecodeControlOptions {
   nodeId: string;
   model: ModelIdentity;
@@ -42,7 +54,7 @@ interface PrefillPeer {
   socket: Dealer;
   sender: SocketSender;
   lastSeen: number;
-  /** Rooms waiting on this peer; liveness matters only while there are some. */
+  /** Rooms waiting on this peer: a silent peer fails them (an idle silent one is just closed). */
   rooms: Set<string>;
 }
 
@@ -77,7 +89,7 @@ export class DecodeControl {
     if (peer) return peer;
     const socket = new Dealer({
       routingId: this.opts.nodeId, sendTimeout: 1000, sendHighWaterMark: 10000, receiveHighWaterMark: 10000, linger: 0,
-      probeRouter: true, maxMessageSize: MAX_PREFILL_TO_DECODE_BYTES, ...curveClientOptions(this.opts.curve),
+      probeRouter: true, connectTimeout: CONNECT_TIMEOUT_MS, maxMessageSize: MAX_PREFILL_TO_DECODE_BYTES, ...curveClientOptions(this.opts.curve),
     });
     socket.connect(`tcp://${bootstrap.host}:${bootstrap.port}`);
     peer = { socket, sender: new SocketSender(socket, this.opts.log), lastSeen: Date.now(), rooms: new Set() };
@@ -126,8 +138,9 @@ export class DecodeControl {
   private tick(): void {
     const now = Date.now();
     for (const [key, peer] of this.peers) {
-      if (peer.rooms.size === 0) {
-        peer.lastSeen = now; // idle: nothing depends on this peer's liveness
+      if (now - peer.lastSeen > this.opts.peerTimeoutMs && peer.rooms.size === 0) {
+        this.opts.log.debug({ peer: key }, 'idle prefill node stopped answering; its socket is closed until a room needs it');
+        this.drop(key);
         continue;
       }
       if (now - peer.lastSeen > this.opts.peerTimeoutMs) {

@@ -21,11 +21,24 @@
  *   only that owner may re-register, heartbeat or deregister it: a node holding the cluster secret
  *   still cannot take over, keep alive or remove another node's record. Once it expires or is
  *   deregistered the id is free.
+ * - Deregistered and expired records are told apart for readers: the httpUrls of records removed by
+ *   a deregister are remembered for DEREGISTERED_RETENTION_MS (at most MAX_DEREGISTERED of them) and
+ *   listed in query answers, so a router drops a cleanly stopped node at once, while an expired one
+ *   (perhaps only cut off from the registry) stays its health checks' business. A register at that
+ *   URL takes it off the list.
  */
 import { performance } from 'node:perf_hooks';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../log/logger.js';
 import type { NodeRecord, RegisteredRole } from './protocol.js';
+
+/**
+ * How long a deregistered URL is listed: many router polls (default 500 ms) even on a busy machine,
+ * so every router reachable meanwhile sees it; a router cut off longer finds the node down itself.
+ */
+export const DEREGISTERED_RETENTION_MS = 60_000;
+/** Bound on the remembered URLs: a storm of restarts must not grow query answers without end. */
+export const MAX_DEREGISTERED = 256;
 
 export interface MembershipChange {
   /** The epoch after this change. */
@@ -60,6 +73,8 @@ export class Membership {
   private readonly entries = new Map<string, Entry>();
   private readonly listeners = new Set<MembershipListener>();
   private epochValue = 0;
+  /** Deregistered httpUrls, oldest first, with when (performance.now). */
+  private readonly departed: { url: string; atMs: number }[] = [];
 
   constructor(private readonly log: Logger) {}
 
@@ -84,6 +99,7 @@ export class Membership {
     }
     for (const e of displaced) this.entries.delete(e.record.id);
     this.entries.set(record.id, { record, owner, lastSeenMs: now, refusalsLogged: new Set() });
+    this.forgetDeparture(record.httpUrl);
     this.commit('register', [record], displaced.map((e) => e.record));
     return 'ok';
   }
@@ -103,6 +119,9 @@ export class Membership {
     if (!entry) return 'ok';
     if (entry.owner !== owner) return this.refuse(entry, 'deregister');
     this.entries.delete(id);
+    this.forgetDeparture(entry.record.httpUrl);
+    this.departed.push({ url: entry.record.httpUrl, atMs: performance.now() });
+    if (this.departed.length > MAX_DEREGISTERED) this.departed.shift();
     this.commit('deregister', [], [entry.record]);
     return 'ok';
   }
@@ -115,6 +134,13 @@ export class Membership {
       }
     }
     return records;
+  }
+
+  /** httpUrls deregistered within the last DEREGISTERED_RETENTION_MS and not registered since. */
+  deregistered(): string[] {
+    const cutoff = performance.now() - DEREGISTERED_RETENTION_MS;
+    while (this.departed.length > 0 && this.departed[0].atMs < cutoff) this.departed.shift();
+    return this.departed.map((d) => d.url);
   }
 
   /** Removes every node not seen for longer than `timeoutMs`. */
@@ -130,6 +156,11 @@ export class Membership {
   onChange(listener: MembershipListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  private forgetDeparture(url: string): void {
+    const i = this.departed.findIndex((d) => d.url === url);
+    if (i >= 0) this.departed.splice(i, 1);
   }
 
   private refuse<K extends 'not_owner' | 'url_in_use'>(entry: Entry, what: string, kind: K = 'not_owner' as K): K {

@@ -123,7 +123,11 @@ function readReply(msg: Fields, seq: number): RegistryReply {
       return { v, seq, type: 'ok' };
     case 'nodes': {
       const nodes = asArray(msg.nodes, 'nodes.nodes').map((n, i) => readNodeRecord(n, `nodes.nodes[${i}]`));
-      return { v, seq, type: 'nodes', nodes, epoch: integer(msg, 'epoch', 'nodes', 0) };
+      const deregistered = msg.deregistered === undefined ? [] : asArray(msg.deregistered, 'nodes.deregistered').map((u, i) => {
+        if (typeof u !== 'string') throw new Invalid('bad_request', `nodes.deregistered[${i}] must be a string`);
+        return u;
+      });
+      return { v, seq, type: 'nodes', nodes, epoch: integer(msg, 'epoch', 'nodes', 0), deregistered };
     }
     case 'error': {
       const code = msg.code as ErrorCode;

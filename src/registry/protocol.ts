@@ -53,7 +53,14 @@ export type RegistryRequest =
 /** Registry -> node. */
 export type RegistryReply =
   | { v: 1; seq: number; type: 'ok' }
-  | { v: 1; seq: number; type: 'nodes'; nodes: NodeRecord[]; epoch: number }
+  /**
+   * `deregistered`: httpUrls whose records were removed by an explicit deregister (a clean
+   * shutdown) lately (membership.ts bounds how long and how many), never by expiry. A router drops
+   * such a node at once; one that merely expired is only a hint (it may just be cut off from the
+   * registry) and stays routable while the router's own /health checks pass. Absent from a registry
+   * of before this field: read as empty.
+   */
+  | { v: 1; seq: number; type: 'nodes'; nodes: NodeRecord[]; epoch: number; deregistered: string[] }
   /**
    * `unknown_node`: a heartbeat for an id the registry no longer knows (the node should register
    * again); `not_owner`: the id belongs to a live record another node created; `url_in_use`: another

@@ -14,8 +14,9 @@
  *   restarted registry long after anyone cares. Send and reply share one deadline.
  * - `register` validates the record locally (the registry's own checks) and then keeps the node
  *   registered in the background: a heartbeat every interval; `unknown_node` (registry restarted, or
- *   it expired us) re-registers the same record; an unreachable registry is logged once per distinct
- *   problem and once on recovery, and retried forever. Nothing throws out of the timer.
+ *   it expired us) re-registers the same record; an unreachable registry is logged once per kind of
+ *   problem (unreachable, or the code of a refusal; not per message: timeout messages name timings
+ *   that differ every time) and once on recovery, and retried forever. Nothing throws out of the timer.
  * - The first register attempt's outcome is the promise's outcome, but a failure does not stop the
  *   background retries: nodes may start before the registry (the router hosting it often starts last).
  * - Authenticated both ways: a CURVE client of the cluster's keys (security/curve-keys.ts), so only a
@@ -85,7 +86,7 @@ interface KeepAlive {
   timer: NodeJS.Timeout | null;
   /** False until the registry has acknowledged a register (and again after `unknown_node`). */
   registered: boolean;
-  /** The last problem logged, so that a long outage logs once, not once per heartbeat. */
+  /** The kind of the last problem logged (see noteProblem), so that a long outage logs once, not once per heartbeat. */
   problem: string | null;
 }
 
@@ -152,6 +153,12 @@ export class RegistryClient {
     return reply.nodes;
   }
 
+  /** Every live node, and the URLs of nodes that deregistered lately (protocol.ts). */
+  async listing(): Promise<{ nodes: NodeRecord[]; deregistered: string[] }> {
+    const reply = await this.call({ type: 'query' }, 'nodes');
+    return { nodes: reply.nodes, deregistered: reply.deregistered };
+  }
+
   async lookup(id: string): Promise<NodeRecord | undefined> {
     const reply = await this.call({ type: 'query', id }, 'nodes');
     return reply.nodes.find((n) => n.id === id);
@@ -214,8 +221,9 @@ export class RegistryClient {
   }
 
   private noteProblem(ka: KeepAlive, err: Error): void {
-    if (this.keepAlive !== ka || err.message === ka.problem) return;
-    ka.problem = err.message;
+    const kind = err instanceof RegistryError ? err.code : 'unreachable';
+    if (this.keepAlive !== ka || kind === ka.problem) return;
+    ka.problem = kind;
     this.log.warn({ id: ka.record.id, err: err.message }, 'registry unreachable or refusing this node; will keep trying');
   }
 

@@ -73,6 +73,8 @@ export interface RegistryServer {
   readonly epoch: number;
   /** Live records in registration order; they are the registry's own objects, so treat them as read-only. */
   nodes(role?: RegisteredRole): NodeRecord[];
+  /** httpUrls deregistered lately (not expired): see membership.ts. */
+  deregistered(): string[];
   /** For in-process users (a router hosting the registry). Returns the unsubscribe function. */
   onChange(listener: MembershipListener): () => void;
   close(): Promise<void>;
@@ -118,6 +120,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RegistryS
       return membership.epoch;
     },
     nodes: (role) => membership.list({ role }),
+    deregistered: () => membership.deregistered(),
     onChange: (listener) => membership.onChange(listener),
     async close() {
       clearInterval(sweep);
@@ -206,6 +209,6 @@ function apply(req: RegistryRequest, membership: Membership): RegistryReply {
     case 'deregister':
       return outcome(seq, req.id, membership.deregister(req.id, req.owner));
     case 'query':
-      return { v, seq, type: 'nodes', nodes: membership.list({ role: req.role, id: req.id }), epoch: membership.epoch };
+      return { v, seq, type: 'nodes', nodes: membership.list({ role: req.role, id: req.id }), epoch: membership.epoch, deregistered: membership.deregistered() };
   }
 }

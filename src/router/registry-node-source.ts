@@ -8,10 +8,10 @@ import type { RegistryClient } from '../registry/registry-client.js';
 import type { RegistryServer } from '../registry/registry-server.js';
 import type { NodeSource } from './node-source.js';
 
-export function hostedRegistrySource(registry: Pick<RegistryServer, 'nodes'>): NodeSource {
-  return { list: async () => registry.nodes() };
+export function hostedRegistrySource(registry: Pick<RegistryServer, 'nodes' | 'deregistered'>): NodeSource {
+  return { list: async () => ({ nodes: registry.nodes(), deregistered: registry.deregistered() }) };
 }
 
-export function remoteRegistrySource(client: Pick<RegistryClient, 'query'>): NodeSource {
-  return { list: () => client.query() };
+export function remoteRegistrySource(client: Pick<RegistryClient, 'listing'>): NodeSource {
+  return { list: () => client.listing() };
 }

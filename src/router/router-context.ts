@@ -12,7 +12,7 @@ import type { RegisteredRole } from '../registry/protocol.js';
 import { NodeHealth } from './node-health.js';
 import { NodePool } from './node-pool.js';
 import type { RouterOptions } from './options.js';
-import { createPolicy, type Policy } from './policies.js';
+import { createPairPolicy, type PairPolicy } from './policies.js';
 import { RouterMetrics } from './router-metrics.js';
 import { createUpstreamAgents, UpstreamError, UpstreamRequest, type UpstreamCall } from './upstream-request.js';
 import type { UpstreamNode } from './upstream-node.js';
@@ -34,7 +34,7 @@ export class RouterContext {
   readonly metrics: RouterMetrics;
   private readonly agents = createUpstreamAgents();
   private readonly inFlight = new Set<UpstreamRequest>();
-  private readonly policies: Record<RegisteredRole, Policy>;
+  private readonly policy: PairPolicy;
   private closed = false;
 
   constructor(
@@ -49,20 +49,21 @@ export class RouterContext {
       pollMs: options.registryPollMs,
       pollTimeoutMs: options.controlTimeoutSecs * 1000,
       onRemoved: (node) => this.health.forget(node),
+      probe: (node) => this.probe(node),
       log,
     });
     this.metrics = new RouterMetrics(() => this.pool.nodes());
-    this.policies = { prefill: createPolicy(options.policy), decode: createPolicy(options.policy) };
+    this.policy = createPairPolicy(options.policy);
   }
 
   /** One prefill and one decode node by policy, avoiding `exclude`; a string says why there is none. */
   pickPair(exclude: ReadonlySet<UpstreamNode>): NodePair | string {
     if (this.closed) return 'the router is shutting down';
-    const prefill = this.pick('prefill', exclude);
+    const prefill = this.candidates('prefill', exclude);
     if (typeof prefill === 'string') return prefill;
-    const decode = this.pick('decode', exclude);
+    const decode = this.candidates('decode', exclude);
     if (typeof decode === 'string') return decode;
-    return { prefill, decode };
+    return this.policy.pick(prefill, decode);
   }
 
   /** A generation exchange: counted in the node's load, reporting its health and errors. */
@@ -112,9 +113,10 @@ export class RouterContext {
     return req;
   }
 
-  private pick(role: RegisteredRole, exclude: ReadonlySet<UpstreamNode>): UpstreamNode | string {
+  /** The role's candidates (never empty), or why there are none. */
+  private candidates(role: RegisteredRole, exclude: ReadonlySet<UpstreamNode>): UpstreamNode[] | string {
     const candidates = this.pool.candidates(role, exclude);
-    if (candidates.length > 0) return this.policies[role].pick(candidates);
+    if (candidates.length > 0) return candidates;
     const known = this.pool.nodes(role);
     if (known.length === 0) return `no ${role} node is known`;
     const why = known.map((n) => `${n.url} (${exclude.has(n) ? 'failed this request' : `down: ${n.downReason}`})`);

@@ -72,6 +72,14 @@ describe('pd-node command', () => {
     for (const name of ['--out', '--preset', '--seed', '--dtype']) assert.ok(gen.includes(name), `gen-model ${name}`);
   });
 
+  test('--role registry --help prints the registry flags and exits without starting a registry', () => {
+    const r = run('--role', 'registry', '--help', '--log-level', 'info');
+    assert.equal(r.status, 0, r.stderr);
+    const help = r.stdout.replace(/\s+/g, ' ');
+    for (const name of ['--host', '--registry-port', '--cluster-secret-file', '--log-level']) assert.ok(help.includes(name), `${name} listed`);
+    assert.doesNotMatch(r.stderr, /registry listening/);
+  });
+
   test('gen-model writes a model directory and prints its path', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pd-node-gen-'));
     try {

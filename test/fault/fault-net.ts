@@ -162,6 +162,9 @@ const DIE_WITH_TEST = ['setpriv', '--pdeathsig', 'KILL', '--'];
 function spawnNode(command: readonly string[], args: string[], where: string): Promise<ChildNode> {
   const child = spawn(command[0], [...command.slice(1), process.execPath, CLI_MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   const logs: string[] = [];
+  const role = args[args.indexOf('--role') + 1];
+  // A router also logs 'registry listening' for the registry it hosts, before its own line.
+  const upMessage = role === 'router' ? 'router listening' : role === 'registry' ? 'registry listening' : 'node listening';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const node: ChildNode = { child, args, url: '', bootstrapPort: null, registryUrl: null, logs, exited };
   return new Promise((resolve, reject) => {
@@ -181,7 +184,7 @@ function spawnNode(command: readonly string[], args: string[], where: string): P
         if (!rec) continue;
         if (typeof rec.bootstrapPort === 'number') node.bootstrapPort = rec.bootstrapPort;
         if (typeof rec.registryUrl === 'string') node.registryUrl = rec.registryUrl;
-        if ((rec.msg === 'node listening' || rec.msg === 'router listening') && typeof rec.url === 'string') {
+        if (rec.msg === upMessage && typeof rec.url === 'string') {
           node.url = rec.url;
           clearTimeout(timer);
           resolve(node);

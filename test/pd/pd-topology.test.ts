@@ -2,7 +2,8 @@
  * Two prefill and two decode real nodes: a router per policy, with the nodes given by flag
  * (`--prefill URL PORT --decode URL`, as in SGLang's router command), spreads requests over both
  * nodes of each role and every answer equals colocated output. Then the registry: a node that joins
- * at run time takes requests without a router restart, and one that leaves is taken out.
+ * at run time takes requests without a router restart, and one that leaves is taken out. Idle
+ * healthy nodes are not declared lost after a burst.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -65,6 +66,15 @@ describe('two prefill and two decode nodes', () => {
       await router.exited;
     });
   }
+
+  test('after a burst, idle healthy nodes are not declared lost (no "stopped answering")', async () => {
+    const burst = Array.from({ length: 8 }, (_, i) => postJson(`${cluster.router.url}/generate`, { text: `burst ${i}`, sampling_params: SAMPLING }));
+    for (const r of await Promise.all(burst)) assert.equal(r.status, 200, JSON.stringify(r.body));
+    // Idle for three peer timeouts (1 s, cluster.ts): before the fix each prefill node declared each
+    // decode node lost once it stopped pinging.
+    await new Promise((r) => setTimeout(r, 3_500));
+    for (const node of nodes) assert.deepEqual(node.logs.filter((l) => l.includes('stopped answering')), [], node.url);
+  });
 
   test('a node joining at run time takes requests; one leaving is taken out', async () => {
     const joined = await cluster.addNode('decode');

@@ -78,7 +78,7 @@ describe('registry epoch', () => {
 
       // Heartbeats, queries and an identical re-register are not membership changes.
       assert.equal((await ask(socket, JSON.stringify({ v: 1, seq: 2, type: 'heartbeat', id: 'n1', owner }))).type, 'ok');
-      assert.deepEqual(await ask(socket, JSON.stringify({ v: 1, seq: 3, type: 'query' })), { v: 1, seq: 3, type: 'nodes', nodes: [rec], epoch: 1 });
+      assert.deepEqual(await ask(socket, JSON.stringify({ v: 1, seq: 3, type: 'query' })), { v: 1, seq: 3, type: 'nodes', nodes: [rec], epoch: 1, deregistered: [] });
       assert.equal((await ask(socket, JSON.stringify({ v: 1, seq: 4, type: 'register', node: rec, owner }))).type, 'ok');
       assert.equal(server.epoch, 1);
       assert.equal(changes.length, 1);

@@ -13,7 +13,7 @@ import { createLogger } from '../../src/log/logger.js';
 import type { NodeRecord, RegisteredRole } from '../../src/registry/protocol.js';
 import { RegistryClient } from '../../src/registry/registry-client.js';
 import { startRegistry } from '../../src/registry/registry-server.js';
-import type { NodeSource } from '../../src/router/node-source.js';
+import type { NodeListing, NodeSource } from '../../src/router/node-source.js';
 import { loadClusterSecret, writeSecretFile } from '../../src/security/cluster-secret.js';
 import { curveKeys } from '../../src/security/curve-keys.js';
 import { hostedRegistrySource, remoteRegistrySource } from '../../src/router/registry-node-source.js';
@@ -31,16 +31,17 @@ function record(id: string, role: RegisteredRole, url: string, bootstrapPort: nu
 /** A NodeSource the test edits; `failing` makes list() reject. */
 class EditableSource implements NodeSource {
   records: NodeRecord[] = [];
+  deregistered: string[] = [];
   failing = false;
   private calls = 0;
   private readonly waiters: (() => void)[] = [];
 
-  async list(): Promise<NodeRecord[]> {
+  async list(): Promise<NodeListing> {
     this.calls++;
     // Wakes `polled` on the next turn, after the router applied this answer.
     setImmediate(() => this.waiters.splice(0).forEach((wake) => wake()));
     if (this.failing) throw new Error('registry unreachable');
-    return [...this.records];
+    return { nodes: [...this.records], deregistered: [...this.deregistered] };
   }
 
   /** Resolves once the router has polled `n` more times. */
@@ -98,8 +99,9 @@ describe('membership', { timeout: 60_000 }, () => {
       assert.equal((await post(`${router.url}/generate`, '{"text":"x"}')).status, 200);
       assert.equal(decodeA.generations[0].json.bootstrap_port, 7001, "the registry record's bootstrap port");
 
-      // decode B joins, decode A leaves: requests go to B only.
+      // decode B joins, decode A deregisters: requests go to B only.
       source.records = [record('p1', 'prefill', prefill.url, 7001), record('dB', 'decode', `${decodeB.url}/`)];
+      source.deregistered = [`${decodeA.url}/`];
       const now = await until(router, (n) => urls(n, 'decode').join() === decodeB.url, 'A replaced by B');
       assert.deepEqual(urls(now, 'prefill'), [prefill.url]);
       assert.ok(now.every((n) => n.origin === 'registry'));
@@ -113,11 +115,47 @@ describe('membership', { timeout: 60_000 }, () => {
       await source.polled(2);
       assert.equal((await nodes(router)).length, 2);
       source.failing = false;
+      source.deregistered = [prefill.url, decodeB.url];
       await until(router, (n) => n.length === 0, 'everyone left');
       assert.equal((await fetch(`${router.url}/health`)).status, 503);
     } finally {
       await router.close();
       await Promise.all([prefill, decodeA, decodeB].map((n) => n.close()));
+    }
+  });
+
+  test('a node the registry stops listing (expired) stays routable while it answers /health; dropped once it does not', async () => {
+    const kv = new RoomBoard();
+    const prefill = await FakeNode.start(goodPrefill(kv));
+    const decode = await FakeNode.start(goodDecode(kv));
+    const source = new EditableSource();
+    source.records = [record('p', 'prefill', prefill.url, 7001), record('d', 'decode', decode.url)];
+    const router = await startRouter({ port: 0, logLevel: 'silent', nodeSource: source, registryPollMs: 10 });
+    let decodeOpen = true;
+    try {
+      await until(router, (n) => n.length === 2, 'both joined');
+      // The registry forgets both (as when it is cut off from them): they stay, probed every poll.
+      source.records = [];
+      const probesBefore = decode.received.filter((r) => r.path === '/health').length;
+      await source.polled(5);
+      assert.equal((await nodes(router)).length, 2);
+      assert.ok(decode.received.filter((r) => r.path === '/health').length > probesBefore, 'the unlisted node is probed');
+      assert.equal((await post(`${router.url}/generate`, '{"text":"x"}')).status, 200);
+      // Listed again: kept for good (no more probes needed), and the same node (one load count).
+      source.records = [record('p2', 'prefill', prefill.url, 7001)];
+      await source.polled(2);
+      // The unlisted decode node dies: its next probe fails and it leaves; the listed prefill stays.
+      await decode.close();
+      decodeOpen = false;
+      const left = await until(router, (n) => n.length === 1, 'the dead unlisted node left');
+      assert.deepEqual(urls(left, 'prefill'), [prefill.url]);
+      const health = prefill.received.filter((r) => r.path === '/health').length;
+      await source.polled(5);
+      assert.equal(prefill.received.filter((r) => r.path === '/health').length, health, 'a listed node is not probed while it serves');
+    } finally {
+      await router.close();
+      await prefill.close();
+      if (decodeOpen) await decode.close();
     }
   });
 
@@ -144,8 +182,9 @@ describe('membership', { timeout: 60_000 }, () => {
 
   test('the registry adapters list what the registry holds', async () => {
     const rec = record('n', 'decode', 'http://127.0.0.1:1');
-    assert.deepEqual(await hostedRegistrySource({ nodes: () => [rec] }).list(), [rec]);
-    assert.deepEqual(await remoteRegistrySource({ query: async () => [rec] }).list(), [rec]);
+    const listing = { nodes: [rec], deregistered: ['http://127.0.0.1:2'] };
+    assert.deepEqual(await hostedRegistrySource({ nodes: () => listing.nodes, deregistered: () => listing.deregistered }).list(), listing);
+    assert.deepEqual(await remoteRegistrySource({ listing: async () => listing }).list(), listing);
   });
 
   for (const kind of ['host', 'remote'] as const) {

@@ -1,11 +1,11 @@
 /**
  * The load-balancing policies, each choice checked with an injected random source; then the policies
- * inside a router: per-role round-robin over a 2 x 2 cluster, and least_load steering around a node
- * that holds a request.
+ * inside a router: round-robin pairs over 2 x 3 and 2 x 2 clusters, and least_load steering around a
+ * node that holds a request.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createPolicy, type RandomSource } from '../../src/router/policies.js';
+import { createPairPolicy, createPolicy, type RandomSource } from '../../src/router/policies.js';
 import { post, startCluster } from './cluster.js';
 import { goodDecode, goodPrefill, hanging, RoomBoard } from './fake-pd-node.js';
 
@@ -26,6 +26,25 @@ describe('policies', () => {
     const abc = [node('a'), node('b'), node('c')];
     assert.deepEqual([1, 2, 3, 4].map(() => p.pick(abc).name), ['a', 'b', 'c', 'a']);
     assert.deepEqual([1, 2].map(() => p.pick([node('x'), node('y')]).name), ['x', 'y'], 'turns 4 and 5 over 2 candidates');
+  });
+
+  test('round_robin pairs use every prefill x decode pairing once per P x D turns, each role in turn', () => {
+    for (const [P, D] of [[2, 2], [2, 3], [3, 3], [2, 4], [4, 6], [1, 3], [3, 1]]) {
+      const p = createPairPolicy('round_robin', scripted());
+      const prefill = Array.from({ length: P }, (_, i) => node(`p${i}`));
+      const decode = Array.from({ length: D }, (_, i) => node(`d${i}`));
+      const pairs = Array.from({ length: P * D }, () => p.pick(prefill, decode)).map(({ prefill: a, decode: b }) => `${a.name}-${b.name}`);
+      assert.equal(new Set(pairs).size, P * D, `${P} x ${D}: every pairing once (${pairs.join(' ')})`);
+      // Each role still rotates evenly: every node of a role gets the same share of the turns.
+      for (const [role, n] of [['p', D], ['d', P]] as const) {
+        const counts = new Map<string, number>();
+        for (const pair of pairs) for (const name of pair.split('-').filter((x) => x.startsWith(role))) counts.set(name, (counts.get(name) ?? 0) + 1);
+        assert.deepEqual(new Set(counts.values()), new Set([n]), `${P} x ${D}: ${role} nodes evenly used`);
+      }
+    }
+    const p = createPairPolicy('round_robin', scripted());
+    const two = [node('a'), node('b')];
+    assert.deepEqual([1, 2, 3, 4].map(() => { const x = p.pick(two, two); return `${x.prefill.name}${x.decode.name}`; }), ['aa', 'bb', 'ab', 'ba']);
   });
 
   test('random maps the source onto the candidates', () => {
@@ -58,7 +77,20 @@ describe('policies', () => {
     assert.equal(p.pick(nodes).name, 'a');
   });
 
-  test('round_robin in a router rotates prefill and decode nodes independently', async () => {
+  test('round_robin in a router over 2 prefill x 2 decode nodes uses all 4 pairings', async () => {
+    const kv = new RoomBoard();
+    const c = await startCluster([goodPrefill(kv), goodPrefill(kv)], [goodDecode(kv), goodDecode(kv)]);
+    try {
+      for (let i = 0; i < 4; i++) assert.equal((await post(`${c.router.url}/generate`, '{"text":"x"}')).status, 200);
+      const roomsOf = (n: { generations: { rooms: string[] }[] }) => new Set(n.generations.map((g) => g.rooms[0]));
+      const pairings = c.prefills.flatMap((p, i) => c.decodes.map((d, j) => [...roomsOf(p)].filter((room) => roomsOf(d).has(room)).map(() => `${i}-${j}`))).flat();
+      assert.deepEqual(pairings.sort(), ['0-0', '0-1', '1-0', '1-1']);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('round_robin in a router rotates prefill and decode nodes in turn', async () => {
     const kv = new RoomBoard();
     const c = await startCluster([goodPrefill(kv), goodPrefill(kv)], [goodDecode(kv), goodDecode(kv), goodDecode(kv)]);
     try {
