@@ -22,15 +22,27 @@ export interface ChildNode {
   readonly exited: Promise<number | null>;
 }
 
-export function startChildNode(args: string[], timeoutMs = 60_000): Promise<ChildNode> {
-  const child = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** How a child is started: `prefix` is a command that runs it (e.g. `ip netns exec NS`), `where` names that in errors. */
+export interface ChildNodeSpawn {
+  prefix?: readonly string[];
+  where?: string;
+}
+
+export function startChildNode(args: string[], timeoutMs = 60_000, spawnAs: ChildNodeSpawn = {}): Promise<ChildNode> {
+  const prefix = spawnAs.prefix ?? [];
+  const command = [...prefix, process.execPath, CLI_MAIN, ...args];
+  const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   const logs: string[] = [];
+  const role = args.includes('--role') ? args[args.indexOf('--role') + 1] : 'colocated';
+  // A router also logs 'registry listening' for the registry it hosts, before its own line.
+  const upMessage = role === 'router' ? 'router listening' : role === 'registry' ? 'registry listening' : 'node listening';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const node: ChildNode = { child, args, url: '', bootstrapPort: null, registryUrl: null, logs, exited };
+  const what = `pd-node ${args.join(' ')}${spawnAs.where ? ` ${spawnAs.where}` : ''}`;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`pd-node ${args.join(' ')} not up after ${timeoutMs / 1000} s:\n${logs.join('\n')}`));
+      reject(new Error(`${what} not up after ${timeoutMs / 1000} s:\n${logs.join('\n')}`));
     }, timeoutMs);
     let pending = '';
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -43,7 +55,7 @@ export function startChildNode(args: string[], timeoutMs = 60_000): Promise<Chil
         if (!rec) continue;
         if (typeof rec.bootstrapPort === 'number') node.bootstrapPort = rec.bootstrapPort;
         if (typeof rec.registryUrl === 'string') node.registryUrl = rec.registryUrl;
-        if ((rec.msg === 'node listening' || rec.msg === 'router listening') && typeof rec.url === 'string') {
+        if (rec.msg === upMessage && typeof rec.url === 'string') {
           node.url = rec.url;
           clearTimeout(timer);
           resolve(node);
@@ -52,7 +64,7 @@ export function startChildNode(args: string[], timeoutMs = 60_000): Promise<Chil
     });
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`pd-node ${args.join(' ')} exited with code ${code} before listening:\n${logs.join('\n')}`));
+      reject(new Error(`${what} exited with code ${code} before listening:\n${logs.join('\n')}`));
     });
   });
 }

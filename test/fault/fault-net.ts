@@ -36,10 +36,10 @@
  * - A partition drops packets both ways on both hosts (INPUT -s peer, OUTPUT -d peer): established
  *   TCP connections stall and retransmit, as across a real broken link; no RST is ever sent.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { CLI_MAIN, stopChildNode, type ChildNode } from '../../src/cli/child-node.js';
+import { startChildNode, stopChildNode, type ChildNode } from '../../src/cli/child-node.js';
 import { FetchAgent } from './fetch-agent-client.js';
 
 const run = promisify(execFile);
@@ -143,59 +143,12 @@ export function resume(node: ChildNode): void {
   node.child.kill('SIGCONT');
 }
 
-function parseLogLine(line: string): Record<string, unknown> | null {
-  try {
-    const rec: unknown = JSON.parse(line);
-    return typeof rec === 'object' && rec !== null ? (rec as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
-
 /** Prefix of every command the harness starts: the kernel kills it when the test process dies. */
 const DIE_WITH_TEST = ['setpriv', '--pdeathsig', 'KILL', '--'];
 
-/**
- * Starts `pd-node ARGS` under `command` (a prefix ending where `node` goes), up once its log says it
- * listens, as src/cli/child-node.ts does for a plain child (which cannot take a prefix).
- */
+/** Starts `pd-node ARGS` under `command` (a prefix ending where `node` goes), up once its log says it listens. */
 function spawnNode(command: readonly string[], args: string[], where: string): Promise<ChildNode> {
-  const child = spawn(command[0], [...command.slice(1), process.execPath, CLI_MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const logs: string[] = [];
-  const role = args[args.indexOf('--role') + 1];
-  // A router also logs 'registry listening' for the registry it hosts, before its own line.
-  const upMessage = role === 'router' ? 'router listening' : role === 'registry' ? 'registry listening' : 'node listening';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const node: ChildNode = { child, args, url: '', bootstrapPort: null, registryUrl: null, logs, exited };
-  return new Promise((resolve, reject) => {
-    const what = `pd-node ${args.join(' ')} ${where}`;
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${what} not up after ${START_TIMEOUT_MS / 1000} s:\n${logs.join('\n')}`));
-    }, START_TIMEOUT_MS);
-    let pending = '';
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-      pending += chunk;
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) {
-        logs.push(line);
-        const rec = parseLogLine(line);
-        if (!rec) continue;
-        if (typeof rec.bootstrapPort === 'number') node.bootstrapPort = rec.bootstrapPort;
-        if (typeof rec.registryUrl === 'string') node.registryUrl = rec.registryUrl;
-        if (rec.msg === upMessage && typeof rec.url === 'string') {
-          node.url = rec.url;
-          clearTimeout(timer);
-          resolve(node);
-        }
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${what} exited with code ${code} before listening:\n${logs.join('\n')}`));
-    });
-  });
+  return startChildNode(args, START_TIMEOUT_MS, { prefix: command, where });
 }
 
 /** Starts `pd-node ARGS` on this host (no namespace), killed by the kernel if the test process dies. */

@@ -79,27 +79,35 @@ describe('a cluster that heals itself (namespaces)', { skip: faultNetUnavailable
     return new Load({ http: client, url: routerUrl, prompts: PROMPTS, sampling: SAMPLING, concurrency: CONCURRENCY, timeoutMs: REQUEST_TIMEOUT_MS });
   }
 
-  test('(a) the registry cut off from router, prefill and decode for 20 s: no request fails', { timeout: CASE_TIMEOUT_MS }, async () => {
-    const registry = await net.startNode('registry', ['--role', 'registry', '--host', net.host('registry').address, '--registry-port', String(REGISTRY_PORT), '--log-level', 'info']);
-    const registryUrl = `tcp://${net.host('registry').address}:${REGISTRY_PORT}`;
-    const router = await net.startNode('router', ['--role', 'router', ...at('router'), '--registry-url', registryUrl, '--registry-poll-ms', '200', '--log-level', 'info']);
-    const { prefill, decode } = await startPair(registryUrl);
-    await waitForRouterNodes(client, router.url, [prefill.url, decode.url]);
-    const l = load(router.url);
+  /** Load through `url`; after a stride `cut()` partitions, held `holdMs`, then healed; when each happened. */
+  async function underCut(url: string, cut: () => Promise<void>, holdMs: number): Promise<{ outcomes: Outcome[]; cutAt: number; healAt: number }> {
+    const l = load(url);
     let outcomes: Outcome[];
     let cutAt = 0;
     let healAt = 0;
     try {
       await sleep(STRIDE_MS);
-      for (const host of ['router', 'prefill', 'decode']) await net.partition('registry', host);
+      await cut();
       cutAt = performance.now();
-      await sleep(REGISTRY_OUTAGE_MS);
+      await sleep(holdMs);
       await net.heal();
       healAt = performance.now();
       await sleep(AFTER_HEAL_MS);
     } finally {
       outcomes = await l.stop();
     }
+    return { outcomes, cutAt, healAt };
+  }
+
+  test('(a) the registry cut off from router, prefill and decode for 20 s: no request fails', { timeout: CASE_TIMEOUT_MS }, async () => {
+    const registry = await net.startNode('registry', ['--role', 'registry', '--host', net.host('registry').address, '--registry-port', String(REGISTRY_PORT), '--log-level', 'info']);
+    const registryUrl = `tcp://${net.host('registry').address}:${REGISTRY_PORT}`;
+    const router = await net.startNode('router', ['--role', 'router', ...at('router'), '--registry-url', registryUrl, '--registry-poll-ms', '200', '--log-level', 'info']);
+    const { prefill, decode } = await startPair(registryUrl);
+    await waitForRouterNodes(client, router.url, [prefill.url, decode.url]);
+    const { outcomes, cutAt, healAt } = await underCut(router.url, async () => {
+      for (const host of ['router', 'prefill', 'decode']) await net.partition('registry', host);
+    }, REGISTRY_OUTAGE_MS);
     const show = summary(outcomes);
     console.log(`registry outage: ${show}`);
     // The scenario happened: the registry expired both nodes, the router could not poll it, and
@@ -123,21 +131,7 @@ describe('a cluster that heals itself (namespaces)', { skip: faultNetUnavailable
     const router = await net.startNode('router', ['--role', 'router', ...at('router'), '--registry-port', '0', '--registry-poll-ms', '200', '--log-level', 'info']);
     const { prefill, decode } = await startPair(router.registryUrl!);
     await waitForRouterNodes(client, router.url, [prefill.url, decode.url]);
-    const l = load(router.url);
-    let outcomes: Outcome[];
-    let cutAt = 0;
-    let healAt = 0;
-    try {
-      await sleep(STRIDE_MS);
-      await net.partition('prefill', 'decode');
-      cutAt = performance.now();
-      await sleep(PARTITION_MS);
-      await net.heal();
-      healAt = performance.now();
-      await sleep(AFTER_HEAL_MS);
-    } finally {
-      outcomes = await l.stop();
-    }
+    const { outcomes, cutAt, healAt } = await underCut(router.url, () => net.partition('prefill', 'decode'), PARTITION_MS);
     const show = summary(outcomes);
     const failedDuring = outcomes.filter((o) => o.start > cutAt + PEER_TIMEOUT_S * 1000 && o.end < healAt && o.status !== 200).length;
     const firstAfter = outcomes.filter((o) => o.start >= healAt && o.status === 200).sort((a, b) => a.end - b.end)[0];
