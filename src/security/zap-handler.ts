@@ -22,6 +22,9 @@ const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
 const ZAP_VERSION = '1.0';
 /** A refused client retries every 100 ms; one line a minute per domain says it is still there. */
 const REFUSAL_LOG_INTERVAL_MS = 60_000;
+/** How long a closed handler's endpoint may take to be freed (ZeroMQ's I/O thread; ms on a busy host). */
+const REBIND_MS = 2_000;
+const REBIND_STEP_MS = 20;
 
 interface Domain {
   clientKey: Buffer;
@@ -46,7 +49,7 @@ export async function admitClusterClients(keys: CurveKeys, log: Logger): Promise
     const handler = new Router({ linger: 0 });
     socket = handler;
     try {
-      await handler.bind(ZAP_ENDPOINT);
+      await bindFreed(handler);
     } catch (err) {
       socket = null;
       handler.close();
@@ -61,6 +64,21 @@ export async function admitClusterClients(keys: CurveKeys, log: Logger): Promise
     released = true;
     release(keys.zapDomain);
   };
+}
+
+/**
+ * Binds the handler's endpoint. A handler closed just before (the last server socket went, a new one
+ * comes) frees the endpoint in ZeroMQ's I/O thread a moment later, so "in use" is retried, bounded.
+ */
+async function bindFreed(handler: Router): Promise<void> {
+  for (let waitedMs = 0; ; waitedMs += REBIND_STEP_MS) {
+    try {
+      return await handler.bind(ZAP_ENDPOINT);
+    } catch (err) {
+      if (!/in use/i.test((err as Error).message) || waitedMs >= REBIND_MS) throw err;
+      await new Promise((resolve) => setTimeout(resolve, REBIND_STEP_MS));
+    }
+  }
 }
 
 function release(zapDomain: string): void {
