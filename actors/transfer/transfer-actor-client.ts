@@ -28,7 +28,12 @@ import type { RoomTimes } from './room-notices.js';
 import { REPLY_TO, type ReplyTo, type TransferReply, type TransferRequest, type TransferWorkerData } from './protocol.js';
 
 export interface TransferActorOptions {
-  /** Spawn until the worker holds pool and backend. */
+  /**
+   * Spawn until the worker holds pool and backend. Generous: the worker loads modules and, for
+   * verbs, libibverbs and the devices, 13-20x slower in the Soft-RoCE VM on a busy host; a worker
+   * terminated while koffi loads a library aborts the whole process (koffi 3.3.4 cannot throw
+   * into a terminating thread), so this bound must only catch a worker that is really stuck.
+   */
   startMs: number;
   /** Bound on the backend's connect (tcp handshake). */
   connectMs: number;
@@ -46,7 +51,7 @@ export interface TransferActorOptions {
 }
 
 export const DEFAULT_TRANSFER_ACTOR_OPTIONS: TransferActorOptions = {
-  startMs: 10_000,
+  startMs: 120_000,
   connectMs: 10_000,
   callMs: 5_000,
   graceMs: 2_000,

@@ -32,7 +32,8 @@ export interface LaneHandler {
 const SPIN_MS = 0.05;
 /** Upper bound on one sleep (the channel or the stop eventfd normally ends it first). */
 const SLEEP_MS = 1000;
-const START_MS = 10_000;
+/** Start-up of the poller worker (it loads libibverbs: see the transfer actor's startMs for why this is generous). */
+const START_MS = 120_000;
 const STOP_MS = 5_000;
 
 /** Lane ids fit in the high word of a safe-integer wr_id. */
