@@ -4,6 +4,7 @@
  * positive integer (got "abc")". A `FlagError` is a usage error: the CLI exits with status 2.
  */
 import type { Argv } from 'yargs';
+import { etcdHosts, isEtcdUrl } from '../membership/etcd-url.js';
 
 export class FlagError extends Error {
   constructor(message: string) {
@@ -67,6 +68,17 @@ export function positiveSeconds(flag: string, raw: string): number {
 export function tcpUrl(flag: string, raw: string): string {
   const m = /^tcp:\/\/([^:\s/]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(raw);
   if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new FlagError(`${flag} must look like tcp://HOST:PORT (got "${raw}")`);
+  return raw;
+}
+
+/** Where membership lives: the ZeroMQ registry (tcp://HOST:PORT) or etcd (etcd://HOST:PORT[,HOST:PORT...]). */
+export function registryUrl(flag: string, raw: string): string {
+  if (!isEtcdUrl(raw)) return tcpUrl(flag, raw);
+  try {
+    etcdHosts(raw);
+  } catch (err) {
+    throw new FlagError(`${flag}: ${(err as Error).message}`);
+  }
   return raw;
 }
 

@@ -14,7 +14,7 @@ import { MODEL_SHAPE_NAMES } from '../engine/synthetic/model-shapes.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../node/options.js';
 import { HOST_IP_ENV } from '../net/published-host.js';
 import { isWildcardHost } from '../net/address-kind.js';
-import { FlagError, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, tcpUrl } from './flag-values.js';
+import { FlagError, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, registryUrl } from './flag-values.js';
 
 export interface NodeFlag {
   readonly name: string;
@@ -69,7 +69,7 @@ export const NODE_FLAGS: readonly NodeFlag[] = [
     if (names.some((n) => n === '')) throw new FlagError(`${f} has an empty device name (got "${raw}")`);
     return names;
   }, 'the ACTIVE ports that share the top rate'),
-  flag('registry-url', 'registryUrl', 'ZeroMQ registry to register with, tcp://HOST:PORT (the router hosts one on --registry-port).', tcpUrl, 'none'),
+  flag('registry-url', 'registryUrl', 'Membership to register with: the ZeroMQ registry, tcp://HOST:PORT (the router hosts one on --registry-port), or etcd, etcd://HOST:PORT[,HOST:PORT...].', registryUrl, 'none'),
   flag('disaggregation-bootstrap-port', 'bootstrapPort', 'Prefill: port of the bootstrap socket decode nodes connect to (the router names it after the prefill URL).', portNumber),
   flag('disaggregation-bootstrap-timeout', 'bootstrapTimeoutSecs', 'PD: seconds a request may wait for its peer node (page list or pages) before failing.', positiveSeconds),
   flag('disaggregation-transfer-timeout', 'transferTimeoutSecs', 'PD: seconds one KV transfer may take before its request fails.', positiveSeconds),
