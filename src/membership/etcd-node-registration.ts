@@ -17,12 +17,13 @@
  *   clean stop (drop at once) from an expiry (a hint only) as with the ZeroMQ registry.
  * - Every call is bounded by `requestTimeoutMs` (withTimeout); the etcd3 client has no bound of its own.
  */
-import { Etcd3, type Lease } from 'etcd3';
+import type { Etcd3, Lease } from 'etcd3';
 import type { Logger } from '../log/logger.js';
 import { withTimeout } from '../node/timeout.js';
 import { checkNodeRecord } from '../registry/messages.js';
 import type { NodeRecord } from '../registry/protocol.js';
-import { etcdHosts, LEFT_TTL_SECS, leftKey, nodeKey } from './etcd-url.js';
+import { etcdClient } from './etcd-client.js';
+import { LEFT_TTL_SECS, leftKey, nodeKey } from './etcd-url.js';
 import type { MembershipOptions, NodeRegistration } from './membership.js';
 
 /** The ZeroMQ registry's heartbeat timeout, in etcd's whole seconds. */
@@ -46,7 +47,7 @@ export class EtcdNodeRegistration implements NodeRegistration {
 
   static connect(url: string, options: MembershipOptions): EtcdNodeRegistration {
     const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    const client = new Etcd3({ hosts: etcdHosts(url), dialTimeout: timeoutMs });
+    const client = etcdClient(url, timeoutMs);
     return new EtcdNodeRegistration(client, timeoutMs, options.log.child({ registry: url }));
   }
 

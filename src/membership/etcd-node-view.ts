@@ -16,13 +16,14 @@
  *   listed and the router's health checks decide; a record removed by a deregister comes with a
  *   /pd-node/left/<id> marker, listed as `deregistered` so the router drops the node at once.
  */
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../log/logger.js';
 import { withTimeout } from '../node/timeout.js';
 import { readStoredNodeRecord } from '../registry/messages.js';
 import type { NodeRecord } from '../registry/protocol.js';
 import type { NodeListing } from '../router/node-source.js';
-import { ETCD_PREFIX, etcdHosts, LEFT_PREFIX, nodeKey, NODES_PREFIX } from './etcd-url.js';
+import { etcdClient } from './etcd-client.js';
+import { ETCD_PREFIX, LEFT_PREFIX, nodeKey, NODES_PREFIX } from './etcd-url.js';
 import type { MembershipOptions, MembershipView } from './membership.js';
 
 /** Pause between attempts of the initial read while etcd cannot be reached. */
@@ -54,7 +55,7 @@ export class EtcdNodeView implements MembershipView {
 
   static open(url: string, options: MembershipOptions): EtcdNodeView {
     const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    const client = new Etcd3({ hosts: etcdHosts(url), dialTimeout: timeoutMs });
+    const client = etcdClient(url, timeoutMs);
     return new EtcdNodeView(client, timeoutMs, options.log.child({ registry: url }));
   }
 

@@ -1,0 +1,32 @@
+/**
+ * The etcd3 client as pd-node's membership uses it, one configuration for nodes and routers.
+ *
+ * Decisions:
+ * - Every unary call carries a gRPC deadline of `timeoutMs`: without one a call to a member cut off
+ *   by a partition (packets dropped, no RST) hangs until TCP gives up, and the client never moves
+ *   on to a member that answers. A failed call counts against that member (etcd3's circuit
+ *   breaker), so the next one goes elsewhere. Streams (watch, lease keep-alives) have no deadline:
+ *   they live as long as the client.
+ * - gRPC keep-alive pings every GRPC_KEEPALIVE_MS, the connection declared dead after
+ *   GRPC_KEEPALIVE_TIMEOUT_MS without an answer: a stream to a cut-off member breaks within ~2 s and
+ *   the client re-establishes it on another member (the watch resumes from its last revision, the
+ *   lease keeps its id), well inside the nodes' 3 s lease TTL.
+ */
+import { Etcd3 } from 'etcd3';
+import { etcdHosts } from './etcd-url.js';
+
+const GRPC_KEEPALIVE_MS = 1000;
+const GRPC_KEEPALIVE_TIMEOUT_MS = 1000;
+
+export function etcdClient(url: string, timeoutMs: number): Etcd3 {
+  return new Etcd3({
+    hosts: etcdHosts(url),
+    dialTimeout: timeoutMs,
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeoutMs }),
+    grpcOptions: {
+      'grpc.keepalive_time_ms': GRPC_KEEPALIVE_MS,
+      'grpc.keepalive_timeout_ms': GRPC_KEEPALIVE_TIMEOUT_MS,
+      'grpc.keepalive_permit_without_calls': 1,
+    },
+  });
+}
