@@ -40,7 +40,7 @@ export interface NodeOptions {
   transferBackend: TransferBackend;
   /** PD, verbs: RDMA devices to use (`--disaggregation-ib-device`); null: the ACTIVE ports of the top rate. */
   ibDevices: string[] | null;
-  /** PD: ZeroMQ registry to register with (tcp://HOST:PORT); null: none. */
+  /** PD: membership to register with: the ZeroMQ registry (tcp://HOST:PORT) or etcd (etcd://HOST:PORT[,...]); null: none. */
   registryUrl: string | null;
   /** PD, prefill: port of the bootstrap (control) socket decode nodes connect to (SGLang's default 8998). */
   bootstrapPort: number;

@@ -16,7 +16,7 @@ export type PolicyName = (typeof POLICIES)[number];
 
 export const DEFAULT_BOOTSTRAP_PORT = 8998;
 
-/** Where registry nodes come from: a registry this process hosts, or one running elsewhere. */
+/** Where registry nodes come from: a registry this process hosts, or membership kept elsewhere (a registry at tcp://, etcd at etcd://). */
 /** `advertiseHost`: the host of the registry URL printed for nodes (src/registry/published-url.ts); absent: chosen. */
 export type RegistrySetting = { kind: 'host'; port: number; advertiseHost?: string } | { kind: 'remote'; url: string };
 

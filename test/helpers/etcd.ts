@@ -2,13 +2,15 @@
  * etcd members for tests (Debian's etcd-server, 3.4): each on ports chosen at run time, its data
  * dir in a fresh temp dir removed when it stops. `startEtcdCluster` starts every member of one
  * cluster (a single one is a cluster of one); `prefix` runs a member elsewhere (`ip netns exec NS`).
- * Up = its /health answers {"health":"true"}, which needs a quorum; every wait is bounded.
+ * Up = its /health answers {"health":"true"}, which needs a quorum, asked through `http` (from this
+ * process, or an agent in a namespace: fault-net.ts); every wait is bounded.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withTimeout } from '../../src/node/timeout.js';
+import { timedFetch, type HttpClient } from '../fault/timed-fetch.js';
 
 /** Start-up of a member on a busy 2-core host takes about a second; 30x margin. */
 const ETCD_START_MS = 30_000;
@@ -42,11 +44,11 @@ export function etcdUrl(members: readonly { host: string; clientPort: number }[]
   return `etcd://${members.map((m) => `${m.host}:${m.clientPort}`).join(',')}`;
 }
 
-export async function startEtcdCluster(specs: readonly EtcdMemberSpec[]): Promise<EtcdMember[]> {
+export async function startEtcdCluster(specs: readonly EtcdMemberSpec[], http: HttpClient = { request: timedFetch }): Promise<EtcdMember[]> {
   const initialCluster = specs.map((s) => `${s.name}=http://${s.host}:${s.peerPort}`).join(',');
   const members = specs.map((s) => spawnMember(s, initialCluster));
   try {
-    await Promise.all(members.map((m) => waitHealthy(m)));
+    await Promise.all(members.map((m) => waitHealthy(m, http)));
   } catch (err) {
     await Promise.all(members.map((m) => stopEtcd(m)));
     throw err;
@@ -74,16 +76,12 @@ function spawnMember(spec: EtcdMemberSpec, initialCluster: string): EtcdMember {
   return member;
 }
 
-async function waitHealthy(m: EtcdMember): Promise<void> {
+async function waitHealthy(m: EtcdMember, http: HttpClient): Promise<void> {
   const deadline = Date.now() + ETCD_START_MS;
   for (;;) {
     if (m.child.exitCode !== null) throw new Error(`etcd ${m.name} exited with ${m.child.exitCode}:\n${m.logs.join('\n')}`);
-    try {
-      const res = await fetch(`http://${m.host}:${m.clientPort}/health`, { signal: AbortSignal.timeout(2000) });
-      if (res.ok && ((await res.json()) as { health?: string }).health === 'true') return;
-    } catch {
-      // not listening yet
-    }
+    const res = await http.request({ url: `http://${m.host}:${m.clientPort}/health`, timeoutMs: 2000 });
+    if (res.status === 200 && /"health":\s*"true"/.test(res.text)) return;
     if (Date.now() > deadline) throw new Error(`etcd ${m.name} not healthy within ${ETCD_START_MS / 1000} s:\n${m.logs.join('\n')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
