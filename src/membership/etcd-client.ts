@@ -8,14 +8,18 @@
  *   breaker), so the next one goes elsewhere. Streams (watch, lease keep-alives) have no deadline:
  *   they live as long as the client.
  * - gRPC keep-alive pings every GRPC_KEEPALIVE_MS, the connection declared dead after
- *   GRPC_KEEPALIVE_TIMEOUT_MS without an answer: a stream to a cut-off member breaks within ~2 s and
- *   the client re-establishes it on another member (the watch resumes from its last revision, the
- *   lease keeps its id), well inside the nodes' 3 s lease TTL.
+ *   GRPC_KEEPALIVE_TIMEOUT_MS without an answer: a stream to a cut-off member breaks within ~6 s and
+ *   the client re-establishes it on another member (the watch resumes from its last revision).
+ *   5 s is etcd's default --grpc-keepalive-min-time: pinging more often gets the connection closed
+ *   with GOAWAY "too many pings" (seen as RESOURCE_EXHAUSTED), over and over. That is longer than a
+ *   node's 3 s lease TTL, so a node whose keep-alive stream sat on a cut-off member may lose its
+ *   lease and put its record back under a new one (etcd-node-registration.ts): the router sees at
+ *   most a short expiry, which is only a hint to it.
  */
 import { Etcd3 } from 'etcd3';
 import { etcdHosts } from './etcd-url.js';
 
-const GRPC_KEEPALIVE_MS = 1000;
+const GRPC_KEEPALIVE_MS = 5000;
 const GRPC_KEEPALIVE_TIMEOUT_MS = 1000;
 
 export function etcdClient(url: string, timeoutMs: number): Etcd3 {
