@@ -15,16 +15,36 @@
  *   node's 3 s lease TTL, so a node whose keep-alive stream sat on a cut-off member may lose its
  *   lease and put its record back under a new one (etcd-node-registration.ts): the router sees at
  *   most a short expiry, which is only a hint to it.
+ * - Credentials (etcd-access.ts) are passed through: a CA file switches the members' URLs to
+ *   https. The files are read once, when the client is made.
  */
-import { Etcd3 } from 'etcd3';
+import { readFileSync } from 'node:fs';
+import { Etcd3, type IOptions } from 'etcd3';
+import { NO_ETCD_ACCESS, type EtcdAccess } from './etcd-access.js';
 import { etcdHosts } from './etcd-url.js';
+
+function credentials(access: Readonly<EtcdAccess>): Pick<IOptions, 'auth' | 'credentials'> {
+  const out: Pick<IOptions, 'auth' | 'credentials'> = {};
+  if (access.user !== null) {
+    const colon = access.user.indexOf(':');
+    out.auth = { username: access.user.slice(0, colon), password: access.user.slice(colon + 1) };
+  }
+  if (access.cacert !== null) {
+    out.credentials = {
+      rootCertificate: readFileSync(access.cacert),
+      ...(access.cert !== null && access.key !== null ? { certChain: readFileSync(access.cert), privateKey: readFileSync(access.key) } : {}),
+    };
+  }
+  return out;
+}
 
 const GRPC_KEEPALIVE_MS = 5000;
 const GRPC_KEEPALIVE_TIMEOUT_MS = 1000;
 
-export function etcdClient(url: string, timeoutMs: number): Etcd3 {
+export function etcdClient(url: string, timeoutMs: number, access: Readonly<EtcdAccess> = NO_ETCD_ACCESS): Etcd3 {
   return new Etcd3({
-    hosts: etcdHosts(url),
+    ...credentials(access),
+    hosts: etcdHosts(url, access.cacert !== null),
     dialTimeout: timeoutMs,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeoutMs }),
     grpcOptions: {

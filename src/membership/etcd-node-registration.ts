@@ -47,7 +47,7 @@ export class EtcdNodeRegistration implements NodeRegistration {
 
   static connect(url: string, options: MembershipOptions): EtcdNodeRegistration {
     const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    const client = etcdClient(url, timeoutMs);
+    const client = etcdClient(url, timeoutMs, options.etcd);
     return new EtcdNodeRegistration(client, timeoutMs, options.log.child({ registry: url }));
   }
 

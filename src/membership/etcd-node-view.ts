@@ -55,7 +55,7 @@ export class EtcdNodeView implements MembershipView {
 
   static open(url: string, options: MembershipOptions): EtcdNodeView {
     const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    const client = etcdClient(url, timeoutMs);
+    const client = etcdClient(url, timeoutMs, options.etcd);
     return new EtcdNodeView(client, timeoutMs, options.log.child({ registry: url }));
   }
 

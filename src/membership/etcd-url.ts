@@ -4,8 +4,7 @@
  * Decisions:
  * - `etcd://HOST:PORT[,HOST:PORT...]`: one URL names the whole etcd cluster, so the single
  *   `--registry-url` flag nodes and routers already have carries it; the client spreads calls over
- *   the members and fails over between them. Plain http to the members: pd-node does not terminate
- *   etcd's TLS (docs/architecture.md, "Membership in etcd").
+ *   the members and fails over between them. http, or https when a CA is given (etcd-client.ts).
  * - Keys live under one fixed prefix, `/pd-node/`: records at `nodes/<role>/<id>` (each attached
  *   to its node's lease), and at `left/<id>` the httpUrl of a node that deregistered (attached to a
  *   lease of DEREGISTERED_RETENTION_MS, like the ZeroMQ registry's list of deregistered URLs).
@@ -25,14 +24,14 @@ export function isEtcdUrl(url: string): boolean {
   return url.startsWith('etcd://');
 }
 
-/** The members' client URLs (http://HOST:PORT); throws naming the bad part. */
-export function etcdHosts(url: string): string[] {
+/** The members' client URLs (http://HOST:PORT, https with `tls`); throws naming the bad part. */
+export function etcdHosts(url: string, tls = false): string[] {
   if (!isEtcdUrl(url)) throw new Error(`etcd URL must start with etcd:// (got "${url}")`);
   const parts = url.slice('etcd://'.length).split(',');
   return parts.map((part) => {
     const m = HOST_PORT.exec(part);
     if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new Error(`etcd URL must look like etcd://HOST:PORT[,HOST:PORT...] ("${part}" in "${url}")`);
-    return `http://${part}`;
+    return `${tls ? 'https' : 'http'}://${part}`;
   });
 }
 

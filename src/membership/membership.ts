@@ -20,6 +20,7 @@ import type { NodeRecord } from '../registry/protocol.js';
 import type { CurveKeys } from '../security/curve-keys.js';
 import type { NodeSource } from '../router/node-source.js';
 import { remoteRegistrySource } from '../router/registry-node-source.js';
+import type { EtcdAccess } from './etcd-access.js';
 import { EtcdNodeRegistration } from './etcd-node-registration.js';
 import { EtcdNodeView } from './etcd-node-view.js';
 import { isEtcdUrl } from './etcd-url.js';
@@ -41,6 +42,8 @@ export interface MembershipOptions {
   log: Logger;
   /** Bound on one call to the store. */
   requestTimeoutMs?: number;
+  /** etcd only: credentials (etcd-access.ts); absent: plain http, no user. */
+  etcd?: Readonly<EtcdAccess>;
 }
 
 export function connectNodeRegistration(url: string, options: MembershipOptions): NodeRegistration {

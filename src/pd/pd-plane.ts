@@ -75,7 +75,7 @@ export async function startPdPlane({ options, client, metrics, publishedHost, ht
     });
     closeControl = () => control.close();
   }
-  const registry = options.registryUrl ? connectNodeRegistration(options.registryUrl, { curve, log }) : null;
+  const registry = options.registryUrl ? connectNodeRegistration(options.registryUrl, { curve, log, etcd: options.etcd }) : null;
   if (registry) {
     const record: NodeRecord = {
       id: nodeId,

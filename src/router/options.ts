@@ -9,6 +9,7 @@
  * - Static nodes (from flags) are permanent; nodes from `nodeSource` come and go with each poll.
  */
 import type { LogLevel } from '../log/logger.js';
+import { NO_ETCD_ACCESS, type EtcdAccess } from '../membership/etcd-access.js';
 import type { NodeSource } from './node-source.js';
 
 export const POLICIES = ['random', 'round_robin', 'power_of_two', 'least_load'] as const;
@@ -52,6 +53,8 @@ export interface RouterOptions {
   registryPollMs: number;
   /** The cluster secret's file, for the registry this router hosts or reads; null: the default (cluster-secret.ts). */
   clusterSecretFile: string | null;
+  /** etcd membership (--registry-url etcd://...): credentials for etcd (src/membership/etcd-access.ts). */
+  etcd: Readonly<EtcdAccess>;
   logLevel: LogLevel;
   /**
    * SGLang's `--api-key`: clients must send `Authorization: Bearer KEY` (except /health* and
@@ -74,6 +77,7 @@ export const DEFAULT_ROUTER_OPTIONS: Readonly<RouterOptions> = Object.freeze({
   downBackoffSecs: 2,
   registryPollMs: 500,
   clusterSecretFile: null,
+  etcd: NO_ETCD_ACCESS,
   logLevel: 'info',
   apiKey: null,
 });

@@ -50,7 +50,7 @@ export async function startRouterWithRegistry(options: Omit<RouterOptions, 'node
     registryUrl = url;
     closeRegistry = () => hosted.close();
   } else {
-    const view = openMembershipView(registry.url, { curve, log, requestTimeoutMs: options.controlTimeoutSecs * 1000 });
+    const view = openMembershipView(registry.url, { curve, log, requestTimeoutMs: options.controlTimeoutSecs * 1000, etcd: options.etcd });
     log.info({ registryUrl: registry.url }, `using the membership at ${registry.url}`);
     nodeSource = view;
     registryUrl = registry.url;

@@ -3,7 +3,8 @@
  * nodes all given --registry-url etcd://...; requests through the router succeed, a node stopped
  * cleanly leaves the router at once (its left marker in etcd proves the deregister), a node
  * SIGKILLed leaves etcd within its lease TTL (plus margin), and records that fail the registry's
- * checks are never handed to the router.
+ * checks are never handed to the router. Then, on an etcd member of its own with authentication
+ * enabled: a router and a node given --etcd-user find each other, a node without it is refused.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -106,6 +107,43 @@ describe('membership in etcd', { skip: missing ?? false }, () => {
     await etcd.delete().prefix(`${NODES_PREFIX}decode/other`);
     await etcd.delete().prefix(`${NODES_PREFIX}decode/broken`);
     await killProcess(prefill, 'SIGTERM');
+    await killProcess(decode, 'SIGTERM');
+  });
+});
+
+describe('membership in etcd with authentication', { skip: missing ?? false }, () => {
+  const USER = 'root:pd-node-test';
+  let member: EtcdMember;
+  let cluster: Cluster;
+
+  before(async () => {
+    [member] = await startEtcdCluster([{ name: 'auth', host: '127.0.0.1', clientPort: await freePort(), peerPort: await freePort() }]);
+    const admin = new Etcd3({ hosts: `http://127.0.0.1:${member.clientPort}` });
+    try {
+      await admin.role('root').create();
+      await (await admin.user('root').create('pd-node-test')).addRole('root');
+      await admin.auth.authEnable();
+    } finally {
+      admin.close();
+    }
+    cluster = await startCluster('tcp', ['--registry-url', etcdUrl([member]), '--etcd-user', USER]);
+  });
+  after(async () => {
+    await stopAll();
+    if (member) await stopEtcd(member);
+  });
+
+  test('a node with --etcd-user reaches the router; one without is refused and logs it', async () => {
+    const decode = await cluster.addNode('decode', ['--etcd-user', USER]);
+    await cluster.waitForNodes([decode]);
+    const stranger = await cluster.addNode('decode');
+    const deadline = Date.now() + 10_000;
+    while (!stranger.logs.some((l) => l.includes('etcd unreachable or refusing this node'))) {
+      assert.ok(Date.now() < deadline, `the node without credentials logs its refusal:\n${stranger.logs.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await cluster.waitForNodes([decode]);
+    await killProcess(stranger, 'SIGTERM');
     await killProcess(decode, 'SIGTERM');
   });
 });
