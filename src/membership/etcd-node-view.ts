@@ -4,12 +4,16 @@
  * from memory costs nothing).
  *
  * Decisions:
- * - Watch first, then read: the watch delivers every change from its start in order, and the read
- *   is at least as new as that start, so applying the read and then the (possibly overlapping)
- *   events converges to etcd's state. The etcd3 client re-establishes a broken watch itself and
- *   resumes it from the last revision seen, failing over between members.
+ * - Watch, and read the prefix every RESYNC_MS. The watch makes changes visible at once; the reads
+ *   bound how stale the view gets when the watch stalls without breaking: a watch stream on a member
+ *   cut off by a partition was seen to stay silent for over 20 s (gRPC's keep-alive did not end it),
+ *   and each read, bounded by a gRPC deadline, fails over to a member that answers. One range read of
+ *   a few KB per router every 2 s costs etcd nothing.
+ * - Revisions order the two: the view keeps the highest revision it applied; a read older than that
+ *   is dropped (a late answer), a read at or past it replaces the view, and a watch event older than
+ *   it is dropped (the read already holds it). So the view only moves forward.
  * - Until the first read succeeded `list()` rejects (the pool logs "node source poll failed" once
- *   and keeps its static nodes); the read is retried every RETRY_MS, each attempt bounded.
+ *   and keeps its static nodes). Failed reads are logged once per outage, and once on recovery.
  * - Records are read with the ZeroMQ registry's own checks (readStoredNodeRecord: known fields only), and the key must match the record
  *   (role and id): anything else is skipped and logged once per key, never handed to the router.
  * - Expiry is a hint, as with the ZeroMQ registry: a record whose lease ran out is simply no longer
@@ -26,8 +30,8 @@ import { etcdClient } from './etcd-client.js';
 import { ETCD_PREFIX, LEFT_PREFIX, nodeKey, NODES_PREFIX } from './etcd-url.js';
 import type { MembershipOptions, MembershipView } from './membership.js';
 
-/** Pause between attempts of the initial read while etcd cannot be reached. */
-const RETRY_MS = 1000;
+/** Period of the full reads (see the header): a few router polls (500 ms by default). */
+const RESYNC_MS = 2000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 2000;
 
 export class EtcdNodeView implements MembershipView {
@@ -38,7 +42,10 @@ export class EtcdNodeView implements MembershipView {
   private readonly reported = new Set<string>();
   private synced = false;
   private closed = false;
-  private retryTimer: NodeJS.Timeout | null = null;
+  private readFailing = false;
+  /** Highest etcd revision applied (a read's header revision, or an event's mod_revision). */
+  private revision = 0;
+  private readTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly client: Etcd3,
@@ -46,8 +53,12 @@ export class EtcdNodeView implements MembershipView {
     private readonly log: Logger,
   ) {
     const watcher = client.watch().prefix(ETCD_PREFIX).watcher();
-    watcher.on('put', (kv) => this.put(kv.key.toString(), kv.value.toString()));
-    watcher.on('delete', (kv) => this.remove(kv.key.toString()));
+    watcher.on('put', (kv) => {
+      if (this.fresh(kv.mod_revision)) this.put(kv.key.toString(), kv.value.toString());
+    });
+    watcher.on('delete', (kv) => {
+      if (this.fresh(kv.mod_revision)) this.remove(kv.key.toString());
+    });
     watcher.on('disconnected', (err) => log.warn({ err: err.message }, 'etcd watch disconnected; reconnecting'));
     watcher.on('error', (err) => log.warn({ err: err.message }, 'etcd watch error'));
     void this.read();
@@ -66,24 +77,39 @@ export class EtcdNodeView implements MembershipView {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.readTimer) clearTimeout(this.readTimer);
     this.client.close();
+  }
+
+  /** An event at or past the applied revision (an equal one is in the read already: applying it again is harmless). */
+  private fresh(modRevision: string): boolean {
+    const revision = Number(modRevision);
+    if (revision < this.revision) return false;
+    this.revision = revision;
+    return true;
   }
 
   private async read(): Promise<void> {
     try {
-      const all = await withTimeout(this.client.getAll().prefix(ETCD_PREFIX).strings(), this.timeoutMs, 'etcd read of the membership');
+      const res = await withTimeout(this.client.getAll().prefix(ETCD_PREFIX).exec(), this.timeoutMs, 'etcd read of the membership');
       if (this.closed) return;
-      this.nodes.clear();
-      this.left.clear();
-      for (const [key, value] of Object.entries(all)) this.put(key, value);
+      const revision = Number(res.header.revision);
+      if (revision >= this.revision) {
+        this.revision = revision;
+        this.nodes.clear();
+        this.left.clear();
+        for (const kv of res.kvs) this.put(kv.key.toString(), kv.value.toString());
+      }
       if (!this.synced) this.log.info({ nodes: this.nodes.size }, 'membership read from etcd; watching it');
+      else if (this.readFailing) this.log.info('etcd membership read again');
       this.synced = true;
+      this.readFailing = false;
     } catch (err) {
       if (this.closed) return;
-      this.log.warn({ err: (err as Error).message }, 'etcd membership read failed; retrying');
-      this.retryTimer = setTimeout(() => void this.read(), RETRY_MS);
+      if (!this.readFailing) this.log.warn({ err: (err as Error).message }, 'etcd membership read failed; keeping the last view, retrying');
+      this.readFailing = true;
     }
+    if (!this.closed) this.readTimer = setTimeout(() => void this.read(), RESYNC_MS);
   }
 
   private put(key: string, value: string): void {
