@@ -4,6 +4,8 @@
  * positive integer (got "abc")". A `FlagError` is a usage error: the CLI exits with status 2.
  */
 import type { Argv } from 'yargs';
+import { etcdAccessProblem, type EtcdAccess } from '../membership/etcd-access.js';
+import { etcdHosts, isEtcdUrl } from '../membership/etcd-url.js';
 
 export class FlagError extends Error {
   constructor(message: string) {
@@ -68,6 +70,33 @@ export function tcpUrl(flag: string, raw: string): string {
   const m = /^tcp:\/\/([^:\s/]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(raw);
   if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new FlagError(`${flag} must look like tcp://HOST:PORT (got "${raw}")`);
   return raw;
+}
+
+/** Where membership lives: the ZeroMQ registry (tcp://HOST:PORT) or etcd (etcd://HOST:PORT[,HOST:PORT...]). */
+export function registryUrl(flag: string, raw: string): string {
+  if (!isEtcdUrl(raw)) return tcpUrl(flag, raw);
+  try {
+    etcdHosts(raw);
+  } catch (err) {
+    throw new FlagError(`${flag}: ${(err as Error).message}`);
+  }
+  return raw;
+}
+
+/** The etcd credential flags, named as etcdctl names them, for nodes and routers alike. */
+export const ETCD_ACCESS_FLAGS: readonly { name: string; field: keyof EtcdAccess; arg: string; describe: string }[] = [
+  { name: 'etcd-user', field: 'user', arg: 'NAME:PASSWORD', describe: "etcd membership: authenticate as this etcd user (etcdctl's --user)." },
+  { name: 'etcd-cacert', field: 'cacert', arg: 'FILE', describe: "etcd membership: CA bundle of the members' certificates; talk TLS (etcdctl's --cacert)." },
+  { name: 'etcd-cert', field: 'cert', arg: 'FILE', describe: "etcd membership: client certificate, with --etcd-key (etcdctl's --cert)." },
+  { name: 'etcd-key', field: 'key', arg: 'FILE', describe: "etcd membership: the client certificate's key (etcdctl's --key)." },
+];
+
+/** Checks the etcd credentials given against the membership URL; throws a FlagError. */
+export function checkEtcdAccess(access: Readonly<EtcdAccess>, url: string | null): void {
+  const given = Object.values(access).some((v) => v !== null);
+  if (given && (url === null || !isEtcdUrl(url))) throw new FlagError('--etcd-* flags apply to --registry-url etcd://...');
+  const problem = etcdAccessProblem(access);
+  if (problem !== null) throw new FlagError(problem);
 }
 
 export function nonEmpty(flag: string, raw: string): string {

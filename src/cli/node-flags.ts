@@ -14,7 +14,7 @@ import { MODEL_SHAPE_NAMES } from '../engine/synthetic/model-shapes.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../node/options.js';
 import { HOST_IP_ENV } from '../net/published-host.js';
 import { isWildcardHost } from '../net/address-kind.js';
-import { FlagError, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, tcpUrl } from './flag-values.js';
+import { FlagError, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, registryUrl, ETCD_ACCESS_FLAGS, checkEtcdAccess } from './flag-values.js';
 
 export interface NodeFlag {
   readonly name: string;
@@ -69,7 +69,17 @@ export const NODE_FLAGS: readonly NodeFlag[] = [
     if (names.some((n) => n === '')) throw new FlagError(`${f} has an empty device name (got "${raw}")`);
     return names;
   }, 'the ACTIVE ports that share the top rate'),
-  flag('registry-url', 'registryUrl', 'ZeroMQ registry to register with, tcp://HOST:PORT (the router hosts one on --registry-port).', tcpUrl, 'none'),
+  flag('registry-url', 'registryUrl', 'Membership to register with: the ZeroMQ registry, tcp://HOST:PORT (the router hosts one on --registry-port), or etcd, etcd://HOST:PORT[,HOST:PORT...].', registryUrl, 'none'),
+  ...ETCD_ACCESS_FLAGS.map(
+    ({ name, field, describe }): NodeFlag => ({
+      name,
+      describe,
+      defaultText: () => 'none',
+      apply: (opts, raw) => {
+        opts.etcd = { ...opts.etcd, [field]: nonEmpty(`--${name}`, raw) };
+      },
+    }),
+  ),
   flag('disaggregation-bootstrap-port', 'bootstrapPort', 'Prefill: port of the bootstrap socket decode nodes connect to (the router names it after the prefill URL).', portNumber),
   flag('disaggregation-bootstrap-timeout', 'bootstrapTimeoutSecs', 'PD: seconds a request may wait for its peer node (page list or pages) before failing.', positiveSeconds),
   flag('disaggregation-transfer-timeout', 'transferTimeoutSecs', 'PD: seconds one KV transfer may take before its request fails.', positiveSeconds),
@@ -111,6 +121,7 @@ export function nodeOptionsFrom(argv: Record<string, unknown>, base: Readonly<No
     const raw = rawFlag(argv, f.name);
     if (raw !== undefined) f.apply(opts, raw);
   }
+  checkEtcdAccess(opts.etcd, opts.registryUrl);
   if (opts.engine === 'synthetic' && opts.modelShape === null) throw new FlagError(`--engine synthetic needs --model-shape (one of ${MODEL_SHAPE_NAMES.join(', ')})`);
   if (opts.engine !== 'synthetic' && opts.modelShape !== null) throw new FlagError('--model-shape applies to --engine synthetic only');
   return opts;

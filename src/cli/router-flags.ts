@@ -19,7 +19,7 @@ import { DEFAULT_BOOTSTRAP_PORT, DEFAULT_ROUTER_OPTIONS, POLICIES, type DecodeSp
 import { httpUrl } from '../router/upstream-node.js';
 import { HOST_IP_ENV } from '../net/published-host.js';
 import { CLUSTER_SECRET_DEFAULT, CLUSTER_SECRET_HELP, notWildcard } from './node-flags.js';
-import { FlagError, integerIn, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, tcpUrl } from './flag-values.js';
+import { FlagError, integerIn, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, registryUrl, ETCD_ACCESS_FLAGS, checkEtcdAccess } from './flag-values.js';
 
 export const DEFAULT_REGISTRY_PORT = 5757;
 
@@ -104,13 +104,24 @@ const VALUE_FLAGS: readonly ValueFlag[] = [
   },
   {
     name: 'registry-url',
-    arg: 'tcp://HOST:PORT',
-    describe: 'Use a registry running elsewhere (pd-node --role registry) instead of hosting one.',
+    arg: 'URL',
+    describe: 'Use membership kept elsewhere instead of hosting a registry: a registry (pd-node --role registry), tcp://HOST:PORT, or etcd, etcd://HOST:PORT[,HOST:PORT...].',
     defaultText: 'none: the router hosts the registry',
     apply: (flags, raw) => {
-      flags.registry = { kind: 'remote', url: tcpUrl('--registry-url', raw) };
+      flags.registry = { kind: 'remote', url: registryUrl('--registry-url', raw) };
     },
   },
+  ...ETCD_ACCESS_FLAGS.map(
+    ({ name, field, arg, describe }): ValueFlag => ({
+      name,
+      arg,
+      describe,
+      defaultText: 'none',
+      apply: (flags, raw) => {
+        flags.options.etcd = { ...flags.options.etcd, [field]: nonEmpty(`--${name}`, raw) };
+      },
+    }),
+  ),
   {
     name: 'advertise-host',
     arg: 'HOST',
@@ -147,6 +158,7 @@ export function parseRouterFlags(argv: string[]): RouterFlags {
     const raw = rawFlag(parsed, f.name);
     if (raw !== undefined) f.apply(flags, raw);
   }
+  checkEtcdAccess(flags.options.etcd, flags.registry.kind === 'remote' ? flags.registry.url : null);
   return flags;
 }
 

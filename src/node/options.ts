@@ -1,4 +1,5 @@
 /** Everything needed to start one node; the CLI and `startNode` callers both produce this. */
+import { NO_ETCD_ACCESS, type EtcdAccess } from '../membership/etcd-access.js';
 export type NodeRole = 'colocated' | 'prefill' | 'decode';
 export type TransferBackend = 'tcp' | 'shm' | 'verbs';
 export type EngineKind = 'reference' | 'synthetic';
@@ -40,8 +41,10 @@ export interface NodeOptions {
   transferBackend: TransferBackend;
   /** PD, verbs: RDMA devices to use (`--disaggregation-ib-device`); null: the ACTIVE ports of the top rate. */
   ibDevices: string[] | null;
-  /** PD: ZeroMQ registry to register with (tcp://HOST:PORT); null: none. */
+  /** PD: membership to register with: the ZeroMQ registry (tcp://HOST:PORT) or etcd (etcd://HOST:PORT[,...]); null: none. */
   registryUrl: string | null;
+  /** PD, etcd membership: credentials for etcd (src/membership/etcd-access.ts). */
+  etcd: Readonly<EtcdAccess>;
   /** PD, prefill: port of the bootstrap (control) socket decode nodes connect to (SGLang's default 8998). */
   bootstrapPort: number;
   /** PD: seconds a room may wait for its peer (the decode's page list, or prefill's KV) before failing. */
@@ -83,6 +86,7 @@ export const DEFAULT_NODE_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   transferBackend: 'tcp',
   ibDevices: null,
   registryUrl: null,
+  etcd: NO_ETCD_ACCESS,
   bootstrapPort: 8998,
   bootstrapTimeoutSecs: 30,
   transferTimeoutSecs: 30,

@@ -11,7 +11,7 @@ import type { Logger } from '../log/logger.js';
 import type { NodeOptions } from '../node/options.js';
 import type { WorkerSchedulerClient } from '../node/worker-scheduler-client.js';
 import type { KvLayoutInfo, ModelIdentity, NodeRecord } from '../registry/protocol.js';
-import { RegistryClient } from '../registry/registry-client.js';
+import { connectNodeRegistration } from '../membership/membership.js';
 import { hostPort } from '../net/address-kind.js';
 import { publishedEndpoint } from '../transfer/published-endpoint.js';
 import type { CurveKeys } from '../security/curve-keys.js';
@@ -75,7 +75,7 @@ export async function startPdPlane({ options, client, metrics, publishedHost, ht
     });
     closeControl = () => control.close();
   }
-  const registry = options.registryUrl ? RegistryClient.connect(options.registryUrl, { curve, log }) : null;
+  const registry = options.registryUrl ? connectNodeRegistration(options.registryUrl, { curve, log, etcd: options.etcd }) : null;
   if (registry) {
     const record: NodeRecord = {
       id: nodeId,

@@ -71,6 +71,16 @@ export function checkNodeRecord(value: unknown): string | null {
   }
 }
 
+/** checkNodeRecord for a record read from elsewhere (etcd): a fresh record of the known fields only, or the problem. */
+export function readStoredNodeRecord(value: unknown): { ok: true; record: NodeRecord } | { ok: false; problem: string } {
+  try {
+    return { ok: true, record: readNodeRecord(value, 'node') };
+  } catch (err) {
+    if (err instanceof Invalid) return { ok: false, problem: err.message };
+    throw err;
+  }
+}
+
 function tooLarge(frame: Buffer): Parsed<never> {
   return { ok: false, seq: 0, code: 'bad_request', reason: `frame of ${frame.length} bytes exceeds the ${MAX_FRAME_BYTES}-byte limit` };
 }

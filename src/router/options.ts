@@ -9,6 +9,7 @@
  * - Static nodes (from flags) are permanent; nodes from `nodeSource` come and go with each poll.
  */
 import type { LogLevel } from '../log/logger.js';
+import { NO_ETCD_ACCESS, type EtcdAccess } from '../membership/etcd-access.js';
 import type { NodeSource } from './node-source.js';
 
 export const POLICIES = ['random', 'round_robin', 'power_of_two', 'least_load'] as const;
@@ -16,7 +17,7 @@ export type PolicyName = (typeof POLICIES)[number];
 
 export const DEFAULT_BOOTSTRAP_PORT = 8998;
 
-/** Where registry nodes come from: a registry this process hosts, or one running elsewhere. */
+/** Where registry nodes come from: a registry this process hosts, or membership kept elsewhere (a registry at tcp://, etcd at etcd://). */
 /** `advertiseHost`: the host of the registry URL printed for nodes (src/registry/published-url.ts); absent: chosen. */
 export type RegistrySetting = { kind: 'host'; port: number; advertiseHost?: string } | { kind: 'remote'; url: string };
 
@@ -52,6 +53,8 @@ export interface RouterOptions {
   registryPollMs: number;
   /** The cluster secret's file, for the registry this router hosts or reads; null: the default (cluster-secret.ts). */
   clusterSecretFile: string | null;
+  /** etcd membership (--registry-url etcd://...): credentials for etcd (src/membership/etcd-access.ts). */
+  etcd: Readonly<EtcdAccess>;
   logLevel: LogLevel;
   /**
    * SGLang's `--api-key`: clients must send `Authorization: Bearer KEY` (except /health* and
@@ -74,6 +77,7 @@ export const DEFAULT_ROUTER_OPTIONS: Readonly<RouterOptions> = Object.freeze({
   downBackoffSecs: 2,
   registryPollMs: 500,
   clusterSecretFile: null,
+  etcd: NO_ETCD_ACCESS,
   logLevel: 'info',
   apiKey: null,
 });

@@ -1,6 +1,7 @@
 /**
  * A router with its registry, as the router command runs it: the registry hosted in this process
- * (`startRegistry`, read directly) or a remote one (`RegistryClient`, polled), feeding the router's
+ * (`startRegistry`, read directly) or membership kept elsewhere (a remote registry, polled, or etcd,
+ * watched: src/membership/membership.ts), feeding the router's
  * node source. The returned handle closes the router first (its clients get their answers), then the
  * registry. Waiting for a signal is the command's business, shared with the node's serve command.
  * The registry's address is logged as `registryUrl` (before the router's "router listening" line):
@@ -9,14 +10,14 @@
  * authenticated with the cluster secret (`clusterSecretFile`), whose source is logged once.
  */
 import { createLogger } from '../log/logger.js';
-import { RegistryClient } from '../registry/registry-client.js';
+import { openMembershipView } from '../membership/membership.js';
 import { publishedRegistryUrl } from '../registry/published-url.js';
 import { startRegistry } from '../registry/registry-server.js';
 import { loadClusterSecret } from '../security/cluster-secret.js';
 import { curveKeys } from '../security/curve-keys.js';
 import type { NodeSource } from './node-source.js';
 import type { RegistrySetting, RouterOptions } from './options.js';
-import { hostedRegistrySource, remoteRegistrySource } from './registry-node-source.js';
+import { hostedRegistrySource } from './registry-node-source.js';
 import { startRouter, type RouterHandle } from './start-router.js';
 
 export interface RouterWithRegistry {
@@ -49,11 +50,11 @@ export async function startRouterWithRegistry(options: Omit<RouterOptions, 'node
     registryUrl = url;
     closeRegistry = () => hosted.close();
   } else {
-    const client = RegistryClient.connect(registry.url, { curve, log, requestTimeoutMs: options.controlTimeoutSecs * 1000 });
-    log.info({ registryUrl: registry.url }, `using the registry at ${registry.url}`);
-    nodeSource = remoteRegistrySource(client);
+    const view = openMembershipView(registry.url, { curve, log, requestTimeoutMs: options.controlTimeoutSecs * 1000, etcd: options.etcd });
+    log.info({ registryUrl: registry.url }, `using the membership at ${registry.url}`);
+    nodeSource = view;
     registryUrl = registry.url;
-    closeRegistry = async () => client.close();
+    closeRegistry = () => view.close();
   }
 
   let router: RouterHandle;

@@ -5,9 +5,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FlagError } from '../../src/cli/flag-values.js';
 import { NODE_FLAGS, parseNodeFlags } from '../../src/cli/node-flags.js';
+import { NO_ETCD_ACCESS } from '../../src/membership/etcd-access.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../../src/node/options.js';
 
 /** [flag, value, the option it sets, the expected value, flags it needs and what they set]. */
+const ETCD = 'etcd://10.0.0.5:2379';
+
 const GOOD: [string, string, keyof NodeOptions, unknown, { argv: string[]; opts: Partial<NodeOptions> }?][] = [
   ['role', 'colocated', 'role', 'colocated'],
   ['disaggregation-mode', 'null', 'role', 'colocated'],
@@ -19,6 +22,11 @@ const GOOD: [string, string, keyof NodeOptions, unknown, { argv: string[]; opts:
   ['disaggregation-transfer-backend', 'tcp', 'transferBackend', 'tcp'],
   ['disaggregation-transfer-backend', 'verbs', 'transferBackend', 'verbs'],
   ['registry-url', 'tcp://127.0.0.1:5555', 'registryUrl', 'tcp://127.0.0.1:5555'],
+  ['registry-url', 'etcd://10.0.0.5:2379,10.0.0.6:2379', 'registryUrl', 'etcd://10.0.0.5:2379,10.0.0.6:2379'],
+  ['etcd-user', 'pd:secret', 'etcd', { ...NO_ETCD_ACCESS, user: 'pd:secret' }, { argv: ['--registry-url', ETCD], opts: { registryUrl: ETCD } }],
+  ['etcd-cacert', 'ca.pem', 'etcd', { ...NO_ETCD_ACCESS, cacert: 'ca.pem' }, { argv: ['--registry-url', ETCD], opts: { registryUrl: ETCD } }],
+  ['etcd-cert', 'c.pem', 'etcd', { user: null, cacert: 'ca.pem', cert: 'c.pem', key: 'k.pem' }, { argv: ['--registry-url', ETCD, '--etcd-cacert', 'ca.pem', '--etcd-key', 'k.pem'], opts: { registryUrl: ETCD } }],
+  ['etcd-key', 'k.pem', 'etcd', { user: null, cacert: 'ca.pem', cert: 'c.pem', key: 'k.pem' }, { argv: ['--registry-url', ETCD, '--etcd-cacert', 'ca.pem', '--etcd-cert', 'c.pem'], opts: { registryUrl: ETCD } }],
   ['cluster-secret-file', '/etc/pd-node/secret', 'clusterSecretFile', '/etc/pd-node/secret'],
   ['disaggregation-ib-device', 'mlx5_0,mlx5_2', 'ibDevices', ['mlx5_0', 'mlx5_2']],
   ['disaggregation-ib-device', 'rxe0', 'ibDevices', ['rxe0']],
@@ -57,6 +65,11 @@ const BAD: [string, string, RegExp][] = [
   ['disaggregation-ib-device', 'mlx5_0,,mlx5_2', /--disaggregation-ib-device has an empty device name/],
   ['registry-url', 'http://x:1', /--registry-url must look like tcp:\/\/HOST:PORT/],
   ['registry-url', 'tcp://x:0', /--registry-url must look like tcp:\/\/HOST:PORT/],
+  ['registry-url', 'etcd://x:2379,', /--registry-url: etcd URL must look like etcd:\/\/HOST:PORT\[,HOST:PORT...\]/],
+  ['etcd-user', 'pd:pw', /--etcd-\* flags apply to --registry-url etcd:\/\//],
+  ['etcd-cacert', '', /--etcd-cacert needs a non-empty value/],
+  ['etcd-cert', 'c.pem', /--etcd-\* flags apply to --registry-url etcd:\/\//],
+  ['etcd-key', 'k.pem', /--etcd-\* flags apply to --registry-url etcd:\/\//],
   ['disaggregation-bootstrap-port', 'x', /--disaggregation-bootstrap-port must be a port number/],
   ['disaggregation-bootstrap-timeout', '0', /--disaggregation-bootstrap-timeout must be a number of seconds/],
   ['disaggregation-transfer-timeout', '-1', /--disaggregation-transfer-timeout must be a number of seconds/],

@@ -11,6 +11,7 @@
  *   const node = await net.startNode('router', ['--role', 'router', '--host', net.host('router').address, ...]);
  *   const local = await startLocalNode([...]);     // a node on this host (no namespace), same lifetime rule
  *   const agent = await net.agent('client');      // HTTP from inside a namespace (see fetch-agent.ts)
+ *   net.commandIn('e1')                            // prefix to run another program there (etcd)
  *   await net.partition('prefill', 'decode');      // iptables DROP, INPUT and OUTPUT, both sides
  *   await net.heal();                              // removes every partition rule
  *   pause(node) / resume(node)                     // SIGSTOP / SIGCONT (works for host processes too)
@@ -221,6 +222,14 @@ export class FaultNet {
   /** The argv that runs a command inside `host`, dying with the test process. */
   private inHost(host: string): string[] {
     return ['ip', 'netns', 'exec', this.host(host).ns, ...DIE_WITH_TEST];
+  }
+
+  /**
+   * The command prefix that runs another program inside `host` (etcd: test/helpers/etcd.ts), dying
+   * with the test process; `cleanup()` kills whatever still runs in the namespace.
+   */
+  commandIn(host: string): string[] {
+    return this.inHost(host);
   }
 
   /** Starts `pd-node ARGS` inside `host`; the flags must make it reachable (--host the host's address). */

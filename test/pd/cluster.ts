@@ -1,7 +1,7 @@
 /**
- * A PD cluster of real processes for tests: a router hosting the registry, prefill and decode nodes
- * registered with it, and helpers to add or kill nodes. Nodes find each other through the
- * registry, as in the demo.
+ * A PD cluster of real processes for tests: a router hosting the registry (or reading the membership
+ * a `--registry-url` in `routerExtra` names: etcd), prefill and decode nodes registered with it, and
+ * helpers to add or kill nodes. Nodes find each other through the registry, as in the demo.
  */
 import { ensureDefaultModel } from '../../src/model/default-model.js';
 import type { TransferBackendName } from '../../src/transfer/kv-transfer.js';
@@ -19,7 +19,9 @@ export interface Cluster {
 
 export async function startCluster(backend: TransferBackendName, routerExtra: string[] = []): Promise<Cluster> {
   const modelPath = await ensureDefaultModel();
-  const router = await startProcess(['--role', 'router', '--pd-disaggregation', '--host', '127.0.0.1', '--port', '0', '--registry-port', '0', '--registry-poll-ms', '100', '--log-level', 'info', ...routerExtra]);
+  // The router hosts the registry unless the test names membership kept elsewhere (etcd).
+  const hosting = routerExtra.includes('--registry-url') ? [] : ['--registry-port', '0'];
+  const router = await startProcess(['--role', 'router', '--pd-disaggregation', '--host', '127.0.0.1', '--port', '0', ...hosting, '--registry-poll-ms', '100', '--log-level', 'info', ...routerExtra]);
   if (!router.registryUrl) throw new Error(`router did not say where its registry is:\n${router.logs.join('\n')}`);
   const cluster: Cluster = {
     router,

@@ -73,6 +73,9 @@ describe('parseRouterFlags', () => {
     });
     assert.deepEqual(flags.registry, { kind: 'remote', url: 'tcp://10.0.0.9:5757' });
     assert.deepEqual(parseRouterFlags(['--registry-port', '0']).registry, { kind: 'host', port: 0 });
+    const etcd = parseRouterFlags(['--etcd-key', 'k.pem', '--registry-url', 'etcd://e1:2379,[fd00::2]:2379', '--etcd-user', 'pd:pw:x', '--etcd-cacert', 'ca.pem', '--etcd-cert', 'c.pem']);
+    assert.deepEqual(etcd.registry, { kind: 'remote', url: 'etcd://e1:2379,[fd00::2]:2379' });
+    assert.deepEqual(etcd.options.etcd, { user: 'pd:pw:x', cacert: 'ca.pem', cert: 'c.pem', key: 'k.pem' });
     // In either order: the hosted registry's published host.
     assert.deepEqual(parseRouterFlags(['--advertise-host', '10.1.2.3', '--registry-port', '0']).registry, { kind: 'host', port: 0, advertiseHost: '10.1.2.3' });
     assert.deepEqual(parseRouterFlags(['--host', '0.0.0.0', '--advertise-host', '10.1.2.3']).registry, { kind: 'host', port: DEFAULT_REGISTRY_PORT, advertiseHost: '10.1.2.3' });
@@ -104,6 +107,10 @@ describe('parseRouterFlags', () => {
     [['--log-level', 'loud'], /--log-level must be one of/],
     [['--registry-port', 'x'], /--registry-port must be a port number/],
     [['--registry-url', 'http://r:1'], /--registry-url must look like tcp:\/\/HOST:PORT/],
+    [['--registry-url', 'etcd://e1:2379,e2'], /--registry-url: etcd URL must look like etcd:\/\/HOST:PORT\[,HOST:PORT...\] \("e2"/],
+    [['--etcd-user', 'root:pw'], /--etcd-\* flags apply to --registry-url etcd:\/\/.../],
+    [['--registry-url', 'etcd://e1:2379', '--etcd-user', 'root'], /--etcd-user must be NAME:PASSWORD/],
+    [['--registry-url', 'etcd://e1:2379', '--etcd-cacert', 'ca.pem', '--etcd-cert', 'c.pem'], /--etcd-cert and --etcd-key go together/],
     [['--cluster-secret-file', ''], /--cluster-secret-file needs a non-empty value/],
     [['--registry-port', '1', '--registry-url', 'tcp://r:1'], /--registry-port and --registry-url exclude each other/],
     [['--advertise-host', '0.0.0.0'], /--advertise-host must be an address peers can reach, not the wildcard "0.0.0.0"/],
