@@ -28,7 +28,6 @@ import type { TextTokenizer } from '../../src/model/types.js';
 import type { NodeOptions } from '../../src/node/options.js';
 import { Sampler } from '../../src/sampling/sampler.js';
 import type { ShmRegion } from '../../native/shm-region.js';
-import { loadClusterSecret } from '../../src/security/cluster-secret.js';
 import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
 import { TransferActorClient } from '../transfer/transfer-actor-client.js';
 import { KvAllocator } from '../allocator/kv-allocator.js';
@@ -39,7 +38,7 @@ import type { SchedulerWorkerData } from './worker-data.js';
 
 const port = parentPort;
 if (!port) throw new Error('scheduler-worker must run in a worker thread');
-const { options, modelDir, notices } = workerData as SchedulerWorkerData;
+const { options, modelDir, notices, clusterSecret } = workerData as SchedulerWorkerData;
 const log = createLogger(options.logLevel).child({ actor: 'scheduler', role: options.role });
 const post = (msg: SchedulerOutbound): void => port.postMessage(msg);
 const SWEEP_MS = 100;
@@ -139,7 +138,7 @@ async function start(): Promise<Started> {
   const transfer = options.role === 'colocated' ? null : await TransferActorClient.start(options.transferBackend, pool, options.logLevel, {
     ibDevices: options.ibDevices ?? undefined,
     notices,
-    clusterSecret: loadClusterSecret(options.clusterSecretFile).key,
+    clusterSecret: clusterSecret && Buffer.from(clusterSecret),
   });
   const kvEndpoint = options.role === 'decode' ? await transfer!.listen(options.host) : null;
   const allocator = new KvAllocator(pool.numPages, options.pageSize);

@@ -8,4 +8,6 @@ export interface SchedulerWorkerData {
   modelDir: string;
   /** Prefill: handed on to the transfer actor, which posts rooms' completion notices (kv_done) here. */
   notices?: MessagePort;
+  /** PD: the cluster secret the main thread read at start-up (one read, one truth for every thread). */
+  clusterSecret?: Uint8Array;
 }

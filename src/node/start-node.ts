@@ -11,7 +11,7 @@ import { createHttpServer } from '../server/http-server.js';
 import { ServerMetrics } from '../server/metrics.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from './options.js';
 import type { SchedulerClient } from './scheduler-client.js';
-import { WorkerSchedulerClient } from './worker-scheduler-client.js';
+import { DEFAULT_SCHEDULER_TIMEOUTS, WorkerSchedulerClient } from './worker-scheduler-client.js';
 import { httpUrlOf } from '../server/http-url.js';
 import { hostOfUrl } from '../net/address-kind.js';
 import { choosePublishedHost } from '../net/published-host.js';
@@ -37,7 +37,7 @@ export async function startNode(opts: Partial<NodeOptions> = {}): Promise<NodeHa
   const secret = options.role === 'colocated' ? null : loadClusterSecret(options.clusterSecretFile);
   if (secret) log.info({ clusterSecret: secret.source }, 'cluster secret');
   const modelDir = options.modelPath ?? (await ensureDefaultModel());
-  const client = await WorkerSchedulerClient.start(options, modelDir, log);
+  const client = await WorkerSchedulerClient.start(options, modelDir, log, DEFAULT_SCHEDULER_TIMEOUTS, secret?.key);
   const metrics = new ServerMetrics(options.servedModelName ?? client.model.servedModelName);
   let app;
   let pd: PdPlane | null = null;

@@ -48,9 +48,10 @@ export class WorkerSchedulerClient implements SchedulerClient {
     worker.on('exit', (code) => this.onDeath(`scheduler worker exited with code ${code}`));
   }
 
-  static async start(options: NodeOptions, modelDir: string, log: Logger, timeouts = DEFAULT_SCHEDULER_TIMEOUTS): Promise<WorkerSchedulerClient> {
+  /** `clusterSecret`: PD roles, the secret their transfer actor proves (read once by the caller). */
+  static async start(options: NodeOptions, modelDir: string, log: Logger, timeouts = DEFAULT_SCHEDULER_TIMEOUTS, clusterSecret?: Buffer): Promise<WorkerSchedulerClient> {
     const channel = options.role === 'prefill' ? new MessageChannel() : null;
-    const workerData: SchedulerWorkerData = { options, modelDir, notices: channel?.port2 };
+    const workerData: SchedulerWorkerData = { options, modelDir, notices: channel?.port2, clusterSecret: clusterSecret && new Uint8Array(clusterSecret) };
     const worker = new Worker(timeouts.workerUrl, { workerData, transferList: channel ? [channel.port2] : [] });
     // Only our own listeners are removed afterwards: Worker keeps internal ones that manage its port.
     let onMessage: (msg: SchedulerOutbound) => void = () => {};
