@@ -16,7 +16,7 @@ export type {
   TokenLogprob,
   ModelInfo,
   SchedulerStats,
-} from '../actors/protocol/scheduler.js';
+} from '../actors/scheduler/protocol.js';
 export { DEFAULT_SAMPLING, type SamplingParams } from './sampling/params.js';
 export type { Engine, ForwardItem, ForwardOutput } from './engine/engine.js';
 export { SyntheticEngine, type SyntheticEngineOptions } from './engine/synthetic/synthetic-engine.js';

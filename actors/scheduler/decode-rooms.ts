@@ -28,8 +28,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../src/log/logger.js';
-import type { KvAllocator } from '../allocator/kv-allocator.js';
-import type { PdBootstrap, SchedulerOutbound } from '../protocol/scheduler.js';
+import type { KvAllocator } from '../../src/kv/kv-allocator.js';
+import type { PdBootstrap, SchedulerOutbound } from './protocol.js';
 import type { Sequence } from './sequence.js';
 
 /** What decode rooms need from the KV receiver (the transfer actor's client; KvReceiver semantics). */

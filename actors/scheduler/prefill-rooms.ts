@@ -35,8 +35,8 @@
  */
 import type { Logger } from '../../src/log/logger.js';
 import { coalescePages, type KvEndpoint, type PageRun } from '../../src/transfer/kv-transfer.js';
-import type { KvAllocator } from '../allocator/kv-allocator.js';
-import { RETRY_AFTER_SECS, type FirstToken, type SchedulerOutbound } from '../protocol/scheduler.js';
+import type { KvAllocator } from '../../src/kv/kv-allocator.js';
+import { RETRY_AFTER_SECS, type FirstToken, type SchedulerOutbound } from './protocol.js';
 import { wallNow } from '../transfer/room-notices.js';
 import type { RoomWriter } from './room-writer.js';
 import type { Sequence } from './sequence.js';

@@ -1,5 +1,5 @@
 import type { KvEndpoint, PageRun, WriteResult } from '../../src/transfer/kv-transfer.js';
-import type { FirstToken } from '../protocol/scheduler.js';
+import type { FirstToken } from './protocol.js';
 import type { RoomTimes } from '../transfer/room-notices.js';
 
 /** What the prefill side of the scheduler needs from the transfer actor. */

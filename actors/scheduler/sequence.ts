@@ -1,4 +1,4 @@
-import type { GenerateRequest, TokenLogprob } from '../protocol/scheduler.js';
+import type { GenerateRequest, TokenLogprob } from './protocol.js';
 import type { SamplingParams } from '../../src/sampling/params.js';
 import { Prng, hashString } from '../../src/random/prng.js';
 import { StopStringMatcher } from '../../src/sampling/stop-strings.js';

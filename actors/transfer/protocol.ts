@@ -11,7 +11,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { LogLevel } from '../../src/log/logger.js';
 import type { KvEndpoint, PageRun, TransferBackendName } from '../../src/transfer/kv-transfer.js';
-import type { FirstToken } from '../protocol/scheduler.js';
+import type { FirstToken } from '../scheduler/protocol.js';
 import type { RoomTimes } from './room-notices.js';
 
 /** How the pool reaches the worker: a SharedArrayBuffer is shared as is; an shm pool is mapped again by name. */

@@ -18,7 +18,7 @@
  *   outlives its writes.
  */
 import { performance } from 'node:perf_hooks';
-import type { FirstToken, KvDoneNotice } from '../protocol/scheduler.js';
+import type { FirstToken, KvDoneNotice } from '../scheduler/protocol.js';
 
 /** Milliseconds since the epoch with sub-millisecond precision, comparable across threads. */
 export function wallNow(): number {

@@ -20,9 +20,9 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { LogLevel } from '../../src/log/logger.js';
 import { loadClusterSecret } from '../../src/security/cluster-secret.js';
-import { withTimeout } from '../../src/node/timeout.js';
+import { withTimeout } from '../../src/util/timeout.js';
 import type { KvEndpoint, PageRun, PoolRegion, TransferBackendName, WriteResult } from '../../src/transfer/kv-transfer.js';
-import type { FirstToken } from '../protocol/scheduler.js';
+import type { FirstToken } from '../scheduler/protocol.js';
 import { toPoolSpec } from './pool-spec.js';
 import type { RoomTimes } from './room-notices.js';
 import { REPLY_TO, type ReplyTo, type TransferReply, type TransferRequest, type TransferWorkerData } from './protocol.js';

@@ -15,7 +15,7 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { startChildNode, stopChildNode } from '../../src/cli/child-node.js';
-import { withTimeout } from '../../src/node/timeout.js';
+import { withTimeout } from '../../src/util/timeout.js';
 import { machineDuringRun, type Machine } from '../machine.js';
 import { closedLoop, type LoadResult } from './closed-loop.js';
 

@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
-import { withTimeout } from '../../src/node/timeout.js';
+import { withTimeout } from '../../src/util/timeout.js';
 import { REPLY_TO, type ControlReply, type ControlRequest, type ReplyOf } from './protocol.js';
 
 export class ControlClient {

@@ -7,7 +7,7 @@
  */
 import { once } from 'node:events';
 import { connect, createServer, type Server } from 'node:net';
-import { withTimeout } from '../../src/node/timeout.js';
+import { withTimeout } from '../../src/util/timeout.js';
 import { listenOnFreePort } from '../../src/transfer/listen-port.js';
 
 /** Acknowledgement bytes (their value means nothing), shared by every write: a view per chunk, no new memory. */

@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { withTimeout } from '../../src/node/timeout.js';
+import { withTimeout } from '../../src/util/timeout.js';
 import type { DriverData, DriverReply, DriverRequest } from './write-driver-protocol.js';
 
 const WORKER = new URL('./write-driver.js', import.meta.url);

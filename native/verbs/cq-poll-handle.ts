@@ -1,6 +1,6 @@
 /**
  * A completion queue and its completion channel driven by raw handles from a thread other than the
- * one that made them: a device's completion poller (actors/verbs-poller/). The owning thread keeps the
+ * one that made them: a device's completion poller (src/transfer/verbs/poller/). The owning thread keeps the
  * `CompletionQueue` / `CompletionChannel` objects (and destroys them); this side only polls, arms,
  * takes and acknowledges events.
  *

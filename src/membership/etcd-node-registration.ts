@@ -19,7 +19,7 @@
  */
 import type { Etcd3, Lease } from 'etcd3';
 import type { Logger } from '../log/logger.js';
-import { withTimeout } from '../node/timeout.js';
+import { withTimeout } from '../util/timeout.js';
 import { checkNodeRecord } from '../registry/messages.js';
 import type { NodeRecord } from '../registry/protocol.js';
 import { etcdClient } from './etcd-client.js';

@@ -22,7 +22,7 @@
  */
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../log/logger.js';
-import { withTimeout } from '../node/timeout.js';
+import { withTimeout } from '../util/timeout.js';
 import { readStoredNodeRecord } from '../registry/messages.js';
 import type { NodeRecord } from '../registry/protocol.js';
 import type { NodeListing } from '../router/node-source.js';

@@ -10,7 +10,7 @@
 import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { withTimeout } from '../node/timeout.js';
+import { withTimeout } from '../util/timeout.js';
 import { isWildcardHost } from './address-kind.js';
 
 /** A resolver that is slower than this is broken; start-up must not hang on it. */

@@ -1,4 +1,4 @@
-import type { GenerateRequest, ModelInfo, SchedulerStats, TokenLogprob, FinishMeta } from '../../actors/protocol/scheduler.js';
+import type { GenerateRequest, ModelInfo, SchedulerStats, TokenLogprob, FinishMeta } from '../../actors/scheduler/protocol.js';
 
 /** Events of one request as the HTTP layer sees them. */
 export type GenerateEvent =

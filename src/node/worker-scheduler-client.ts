@@ -3,12 +3,12 @@
  * listeners, and turns a dead worker into errors for everyone waiting (never a hang).
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { ModelInfo, PdInbound, PdOutbound, SchedulerInbound, SchedulerOutbound, SchedulerStats, GenerateRequest } from '../../actors/protocol/scheduler.js';
+import type { ModelInfo, PdInbound, PdOutbound, SchedulerInbound, SchedulerOutbound, SchedulerStats, GenerateRequest } from '../../actors/scheduler/protocol.js';
 import type { SchedulerWorkerData } from '../../actors/scheduler/worker-data.js';
 import type { Logger } from '../log/logger.js';
 import type { NodeOptions } from './options.js';
 import type { GenerateEvent, SchedulerClient } from './scheduler-client.js';
-import { withTimeout } from './timeout.js';
+import { withTimeout } from '../util/timeout.js';
 
 const SCHEDULER_WORKER = new URL('../../actors/scheduler/scheduler-worker.js', import.meta.url);
 

@@ -3,7 +3,7 @@
  * prefill node (ROUTER bound on its bootstrap port). Data never travels here, only page lists and
  * notices; versioned JSON frames, validated on receipt (a bad frame is logged and dropped).
  */
-import type { FirstToken } from '../../actors/protocol/scheduler.js';
+import type { FirstToken } from '../../actors/scheduler/protocol.js';
 import type { KvLayoutInfo, ModelIdentity } from '../registry/protocol.js';
 import type { KvEndpoint } from '../transfer/kv-transfer.js';
 

@@ -18,7 +18,7 @@
  * (sent, it would cost the whole link its connection).
  */
 import { Dealer } from 'zeromq';
-import type { PdBootstrap, PdInbound } from '../../actors/protocol/scheduler.js';
+import type { PdBootstrap, PdInbound } from '../../actors/scheduler/protocol.js';
 import { peerOf } from '../../actors/scheduler/decode-rooms.js';
 import type { Logger } from '../log/logger.js';
 import type { KvLayoutInfo, ModelIdentity } from '../registry/protocol.js';

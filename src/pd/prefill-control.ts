@@ -13,7 +13,7 @@
  * known is logged as a reconnection, which is when a handover can have happened.
  */
 import { Router } from 'zeromq';
-import type { PdInbound } from '../../actors/protocol/scheduler.js';
+import type { PdInbound } from '../../actors/scheduler/protocol.js';
 import type { Logger } from '../log/logger.js';
 import type { KvLayoutInfo, ModelIdentity } from '../registry/protocol.js';
 import { curveServerOptions, type CurveKeys } from '../security/curve-keys.js';

@@ -33,7 +33,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Dealer } from 'zeromq';
 import type { Logger } from '../log/logger.js';
-import { withTimeout } from '../node/timeout.js';
+import { withTimeout } from '../util/timeout.js';
 import { curveClientOptions, type CurveKeys } from '../security/curve-keys.js';
 import { checkNodeRecord, encodeMessage, MAX_FRAME_BYTES, parseReply, type ErrorCode } from './messages.js';
 import { REGISTRY_PROTOCOL_VERSION, type NodeRecord, type RegisteredRole, type RegistryReply, type RegistryRequest } from './protocol.js';

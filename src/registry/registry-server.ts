@@ -40,7 +40,7 @@
  */
 import { Router } from 'zeromq';
 import type { Logger } from '../log/logger.js';
-import { withTimeout } from '../node/timeout.js';
+import { withTimeout } from '../util/timeout.js';
 import { curveServerOptions, type CurveKeys } from '../security/curve-keys.js';
 import { admitClusterClients } from '../security/zap-handler.js';
 import { encodeMessage, parseRequest } from './messages.js';

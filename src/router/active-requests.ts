@@ -5,7 +5,7 @@
  * the client lets go of it.
  */
 import type { Server } from 'node:http';
-import { withTimeout } from '../node/timeout.js';
+import { withTimeout } from '../util/timeout.js';
 
 export class ActiveRequests {
   private count = 0;

@@ -19,7 +19,7 @@
  *   as round-robin are predictable.
  */
 import type { Logger } from '../log/logger.js';
-import { withTimeout } from '../node/timeout.js';
+import { withTimeout } from '../util/timeout.js';
 import type { RegisteredRole } from '../registry/protocol.js';
 import type { HealthProbe } from './node-health.js';
 import type { NodeListing, NodeSource } from './node-source.js';

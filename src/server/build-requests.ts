@@ -2,7 +2,7 @@
  * Scheduler requests for a set of prompts that share sampling and logprob settings; shared by
  * /generate and the OpenAI routes so the two never drift apart.
  */
-import type { GenerateRequest, PdBootstrap, PromptInput } from '../../actors/protocol/scheduler.js';
+import type { GenerateRequest, PdBootstrap, PromptInput } from '../../actors/scheduler/protocol.js';
 import type { SamplingParams } from '../sampling/params.js';
 
 export interface LogprobRequest {

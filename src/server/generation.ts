@@ -6,7 +6,7 @@
  * aborted; events that arrive after its end (an abort racing the scheduler) are dropped.
  */
 import { performance } from 'node:perf_hooks';
-import type { FinishMeta, GenerateRequest, TokenLogprob } from '../../actors/protocol/scheduler.js';
+import type { FinishMeta, GenerateRequest, TokenLogprob } from '../../actors/scheduler/protocol.js';
 import { requestLogger, type Logger } from '../log/logger.js';
 import type { GenerateEvent, SchedulerClient } from '../node/scheduler-client.js';
 import type { RequestOutcome, ServerMetrics } from './metrics.js';

@@ -7,7 +7,7 @@
  * Scheduler gauges are read from `client.stats()` at scrape time, not pushed.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { SchedulerStats } from '../../actors/protocol/scheduler.js';
+import type { SchedulerStats } from '../../actors/scheduler/protocol.js';
 
 export type RequestOutcome = 'finished' | 'aborted' | 'rejected' | 'failed';
 

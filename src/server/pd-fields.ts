@@ -6,7 +6,7 @@
  * rewritten before JSON.parse to carry it as a decimal string (`quoteBootstrapRooms`); rooms are then
  * checked as integers in [0, 2^63) and handled as strings.
  */
-import type { PdBootstrap } from '../../actors/protocol/scheduler.js';
+import type { PdBootstrap } from '../../actors/scheduler/protocol.js';
 import { HttpError } from './errors.js';
 
 const ROOM_LIMIT = 1n << 63n;

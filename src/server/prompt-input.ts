@@ -4,7 +4,7 @@
  * `maxBatchSize`. Token ids are checked against the vocabulary here so a bad id is a 400 before
  * anything reaches the scheduler.
  */
-import type { PromptInput } from '../../actors/protocol/scheduler.js';
+import type { PromptInput } from '../../actors/scheduler/protocol.js';
 import { HttpError } from './errors.js';
 
 export interface Prompts {

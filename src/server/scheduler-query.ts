@@ -3,7 +3,7 @@
  * time, and any failure (timeout, dead worker) is a 503, the scheduler being unavailable rather than
  * the route broken.
  */
-import { withTimeout } from '../node/timeout.js';
+import { withTimeout } from '../util/timeout.js';
 import { HttpError } from './errors.js';
 
 /** A stats or flush round trip takes microseconds; seconds mean the scheduler is wedged. */

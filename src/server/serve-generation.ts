@@ -11,7 +11,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { performance } from 'node:perf_hooks';
-import type { GenerateRequest } from '../../actors/protocol/scheduler.js';
+import type { GenerateRequest } from '../../actors/scheduler/protocol.js';
 import { errorBody, HttpError } from './errors.js';
 import { GenerationBatch, type GenerationDeps, type Run, type RunEvent } from './generation.js';
 import { SseStream } from './sse.js';

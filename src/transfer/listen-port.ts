@@ -1,5 +1,5 @@
 import type { Server } from 'node:net';
-import { withTimeout } from '../node/timeout.js';
+import { withTimeout } from '../util/timeout.js';
 
 /**
  * Starts `server` on an OS-chosen port of `host` (or on `port`) and returns the port; a bind that

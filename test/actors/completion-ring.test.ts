@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { CompletionRing } from '../../actors/verbs-poller/completion-ring.js';
-import { withTimeout } from '../../src/node/timeout.js';
+import { CompletionRing } from '../../src/transfer/verbs/poller/completion-ring.js';
+import { withTimeout } from '../../src/util/timeout.js';
 
-const RING_URL = new URL('../../actors/verbs-poller/completion-ring.js', import.meta.url).href;
+const RING_URL = new URL('../../src/transfer/verbs/poller/completion-ring.js', import.meta.url).href;
 /** Bounds each wait for the other thread, so a lost wake-up fails the test instead of hanging it. */
 const WAIT_MS = 10_000;
 

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { KvAllocator } from '../../actors/allocator/kv-allocator.js';
-import type { PdBootstrap, SchedulerOutbound } from '../../actors/protocol/scheduler.js';
+import { KvAllocator } from '../../src/kv/kv-allocator.js';
+import type { PdBootstrap, SchedulerOutbound } from '../../actors/scheduler/protocol.js';
 import { DecodeRooms, type RoomGrants } from '../../actors/scheduler/decode-rooms.js';
 import { Sequence } from '../../actors/scheduler/sequence.js';
 import type { IncrementalDetokenizer } from '../../src/model/incremental-detokenizer.js';

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { FirstToken, KvDoneNotice } from '../../actors/protocol/scheduler.js';
+import type { FirstToken, KvDoneNotice } from '../../actors/scheduler/protocol.js';
 import { RoomNotices, wallNow } from '../../actors/transfer/room-notices.js';
 
 const FIRST = { id: 7, draws: 1 } as FirstToken;

@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import type { SchedulerOutbound } from '../../actors/protocol/scheduler.js';
-import { KvAllocator } from '../../actors/allocator/kv-allocator.js';
+import type { SchedulerOutbound } from '../../actors/scheduler/protocol.js';
+import { KvAllocator } from '../../src/kv/kv-allocator.js';
 import { Scheduler } from '../../actors/scheduler/scheduler.js';
 import type { ForwardItem } from '../../src/engine/engine.js';
 import { parseGpu } from '../../src/engine/synthetic/gpus.js';

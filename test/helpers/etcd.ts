@@ -9,7 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { withTimeout } from '../../src/node/timeout.js';
+import { withTimeout } from '../../src/util/timeout.js';
 import { timedFetch, type HttpClient } from '../fault/timed-fetch.js';
 
 /** Start-up of a member on a busy 2-core host takes about a second; 30x margin. */

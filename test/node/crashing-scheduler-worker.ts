@@ -4,7 +4,7 @@
  * its thread.
  */
 import { parentPort } from 'node:worker_threads';
-import type { ModelInfo, SchedulerInbound, SchedulerOutbound } from '../../actors/protocol/scheduler.js';
+import type { ModelInfo, SchedulerInbound, SchedulerOutbound } from '../../actors/scheduler/protocol.js';
 
 const port = parentPort!;
 const model = { servedModelName: 'stand-in' } as ModelInfo;

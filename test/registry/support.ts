@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Dealer } from 'zeromq';
 import { createLogger } from '../../src/log/logger.js';
-import { withTimeout } from '../../src/node/timeout.js';
+import { withTimeout } from '../../src/util/timeout.js';
 import type { MembershipChange } from '../../src/registry/membership.js';
 import { parseReply } from '../../src/registry/messages.js';
 import type { NodeRecord, RegisteredRole, RegistryReply } from '../../src/registry/protocol.js';

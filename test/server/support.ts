@@ -3,7 +3,7 @@
  * scheduler's stats (a bound, never a timing assertion).
  */
 import assert from 'node:assert/strict';
-import type { SchedulerStats } from '../../actors/protocol/scheduler.js';
+import type { SchedulerStats } from '../../actors/scheduler/protocol.js';
 import type { SchedulerClient } from '../../src/node/scheduler-client.js';
 
 export interface JsonReply {

@@ -18,7 +18,7 @@ import { test } from 'node:test';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
 import { gqaLayout, type KvLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
-import { withTimeout } from '../../src/node/timeout.js';
+import { withTimeout } from '../../src/util/timeout.js';
 import { deriveKey, loadClusterSecret } from '../../src/security/cluster-secret.js';
 import { coalescePages, type KvEndpoint, type KvSender } from '../../src/transfer/kv-transfer.js';
 import { helloProof } from '../../src/transfer/tcp/link-proof.js';

@@ -9,9 +9,9 @@
 import assert from 'node:assert/strict';
 import { randomFillSync } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { DevicePoller, type LaneHandler } from '../../actors/verbs-poller/device-poller.js';
+import { DevicePoller, type LaneHandler } from '../../src/transfer/verbs/poller/device-poller.js';
 import { completionStatusName, type MemoryRegion, type QueuePair } from '../../native/verbs/index.js';
-import { withTimeout } from '../../src/node/timeout.js';
+import { withTimeout } from '../../src/util/timeout.js';
 import { GID_INDEX, kernelObjects, openDevice, skipOutsideVm } from './rxe-device.js';
 
 const WORD = 2 ** 32;

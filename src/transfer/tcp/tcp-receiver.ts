@@ -25,7 +25,7 @@
  */
 import { listenOnFreePort } from '../listen-port.js';
 import { createServer, type Server, type Socket } from 'node:net';
-import { withTimeout } from '../../node/timeout.js';
+import { withTimeout } from '../../util/timeout.js';
 import type { KvEndpoint, KvReceiver, PoolRegion } from '../kv-transfer.js';
 import { GrantTable } from './grant-table.js';
 import { ReceiveHandshake } from './receive-handshake.js';

@@ -33,7 +33,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { withTimeout } from '../../node/timeout.js';
+import { withTimeout } from '../../util/timeout.js';
 import type { KvSender, PageRun, PoolRegion, WriteResult } from '../kv-transfer.js';
 import { KvLinkError } from '../link-error.js';
 import { MAX_VIEW_BYTES } from '../pool-views.js';

@@ -12,12 +12,12 @@
  *   wait in `queued`. Signaled are: every SIGNAL_EVERY-th request, the last piece a write puts on
  *   this lane (its completion settles that write's part), and the last request of each post (so the
  *   queue can always drain, whatever is posted later).
- * - Completions arrive from the device's poller worker (actors/verbs-poller/) through `complete`;
+ * - Completions arrive from the device's poller worker (src/transfer/verbs/poller/) through `complete`;
  *   this thread never polls. A failed completion, a refused post or a lost poller is reported to
  *   the sender once (`onFailure`, with the verbs status name); the sender drops the whole link,
  *   since the queue pair is in the error state from then on.
  */
-import type { LaneHandler } from '../../../actors/verbs-poller/device-poller.js';
+import type { LaneHandler } from './poller/device-poller.js';
 import { completionStatusName, WC_STATUS, type RdmaWrite } from '../../../native/verbs/index.js';
 import type { LinkQp, VerbsDevice } from './verbs-device.js';
 import type { WritePiece } from './write-plan.js';

@@ -8,7 +8,7 @@
  *   senders (the local NIC reads from it) use the same region.
  * - The GID is the one device selection preferred (RoCE v2 IPv4-mapped where there is one).
  * - One completion queue per device, on a completion channel, owned by the device's poller worker
- *   (actors/verbs-poller/): every queue pair of the device completes there, and completions reach
+ *   (src/transfer/verbs/poller/): every queue pair of the device completes there, and completions reach
  *   their lane by the lane id in `wr_id`. The CQ is made as large as the device allows up to
  *   CQ_ENTRIES; each link reserves its queues' size, and links are refused once the reservations
  *   would pass half of it: the other half absorbs completions that destroyed queue pairs left
@@ -17,7 +17,7 @@
  *   the context, after stopping the poller) frees them too.
  */
 import { randomInt } from 'node:crypto';
-import { DevicePoller } from '../../../actors/verbs-poller/device-poller.js';
+import { DevicePoller } from './poller/device-poller.js';
 import { DeviceList, type CompletionQueue, type Context, type MemoryRegion, type ProtectionDomain, type QueuePair } from '../../../native/verbs/index.js';
 import type { PoolRegion, VerbsDeviceEndpoint } from '../kv-transfer.js';
 import type { PortChoice } from './select-devices.js';

@@ -18,7 +18,7 @@
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { withTimeout } from '../../node/timeout.js';
+import { withTimeout } from '../../util/timeout.js';
 import type { KvSender, PageRun, PoolRegion, VerbsDeviceEndpoint, WriteResult } from '../kv-transfer.js';
 import { KvLinkError } from '../link-error.js';
 import { checkRuns } from '../run-bounds.js';

@@ -17,9 +17,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { eventFdDrain, PollSet } from '../../native/libc.js';
-import { CqPollHandle } from '../../native/verbs/cq-poll-handle.js';
-import { WC, WC_BYTES } from '../../native/verbs/work-completions.js';
+import { eventFdDrain, PollSet } from '../../../../native/libc.js';
+import { CqPollHandle } from '../../../../native/verbs/cq-poll-handle.js';
+import { WC, WC_BYTES } from '../../../../native/verbs/work-completions.js';
 import { CompletionRing } from './completion-ring.js';
 import type { PollerMessage, PollerWorkerData } from './protocol.js';
 

@@ -14,9 +14,9 @@
  */
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { close as closeFd, eventFd, eventFdSignal } from '../../native/libc.js';
-import type { CompletionQueue } from '../../native/verbs/completion-queue.js';
-import { withTimeout } from '../../src/node/timeout.js';
+import { close as closeFd, eventFd, eventFdSignal } from '../../../../native/libc.js';
+import type { CompletionQueue } from '../../../../native/verbs/completion-queue.js';
+import { withTimeout } from '../../../util/timeout.js';
 import { CompletionRing, type PollerCounters } from './completion-ring.js';
 import type { PollerMessage, PollerWorkerData } from './protocol.js';
 

@@ -4,7 +4,7 @@
  * because the poller's thread is inside a blocking loop and never turns an event loop to read
  * messages; the poller only posts the messages below.
  */
-import type { CqHandles } from '../../native/verbs/cq-poll-handle.js';
+import type { CqHandles } from '../../../../native/verbs/cq-poll-handle.js';
 
 export interface PollerWorkerData {
   handles: CqHandles;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KvAllocator } from '../../actors/allocator/kv-allocator.js';
+import { KvAllocator } from '../../src/kv/kv-allocator.js';
 
 test('allocation is all-or-nothing and pages come back on release', () => {
   const a = new KvAllocator(10, 4);
