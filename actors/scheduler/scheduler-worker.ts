@@ -32,7 +32,8 @@ import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
 import { TransferActorClient } from '../transfer/transfer-actor-client.js';
 import { KvAllocator } from '../../src/kv/kv-allocator.js';
 import type { ModelInfo, SchedulerInbound, SchedulerOutbound } from './protocol.js';
-import { poolPages } from './pool-size.js';
+import { contextLengthOf } from './context-length.js';
+import { hostMemoryBytes, heldBytes, poolSize, WASM_POOL_MAX_BYTES, type PoolSizing } from './pool-size.js';
 import { Scheduler, type PdSettings } from './scheduler.js';
 import type { SchedulerWorkerData } from './worker-data.js';
 
@@ -76,12 +77,38 @@ interface EngineSetup {
   logFields: Record<string, unknown>;
 }
 
+/** The pool's pages from the sizing flags (pool-size.ts); a bound that cut the pool is logged once. */
+function pages(layout: KvLayout, contextLength: number, weightBytes: number, maxPoolBytes: number | null): number {
+  const sizing: PoolSizing = {
+    contextLength,
+    engine: options.engine,
+    maxTotalTokens: options.maxTotalTokens,
+    memory: options.memFractionStatic === null ? null : { fraction: options.memFractionStatic, hostBytes: hostMemoryBytes(), weightBytes },
+    maxPoolBytes,
+  };
+  const { pages, note } = poolSize(layout, sizing);
+  if (note !== null) log.warn(note);
+  return pages;
+}
+
+/** `--tokenizer-path` (resolved by startNode) or the model directory's tokenizer; it must fit the model's vocabulary. */
+function tokenizerFor(vocabSize: number | null): HfTokenizer {
+  const tokenizer = HfTokenizer.fromDir(options.tokenizerPath ?? modelDir);
+  if (options.tokenizerPath !== null && vocabSize !== null && tokenizer.vocabSize > vocabSize) {
+    throw new Error(`--tokenizer-path ${options.tokenizerPath}: tokenizer.json has ${tokenizer.vocabSize} token ids but the model's vocab_size is ${vocabSize}`);
+  }
+  return tokenizer;
+}
+
 function referenceSetup(): EngineSetup {
-  const { config, weights, tokenizer } = loadModel(modelDir);
+  const loaded = loadModel(modelDir);
+  const { config, weights } = loaded;
+  const tokenizer = options.tokenizerPath === null ? loaded.tokenizer : tokenizerFor(config.vocabSize);
   const layout = gqaLayout(config.numLayers, config.numKvHeads, config.headDim, 'float32', options.pageSize);
-  const contextLength = config.maxPositionEmbeddings;
+  const contextLength = contextLengthOf(config.maxPositionEmbeddings, options.contextLength);
   // With the WASM kernel the pool lives in the kernel's memory, so attention reads pages in place.
-  const { pool, region } = createPool(layout, poolPages(layout, contextLength, options.maxTotalTokens, 'reference'), options.kernel === 'wasm');
+  const wasm = options.kernel === 'wasm';
+  const { pool, region } = createPool(layout, pages(layout, contextLength, heldBytes(weights), wasm ? WASM_POOL_MAX_BYTES : null), wasm);
   const engine = new ReferenceEngine(config, weights, pool, { kernel: options.kernel, warn: (m) => log.warn(m) });
   return {
     engine, tokenizer, pool, region, contextLength,
@@ -104,15 +131,17 @@ function syntheticSetup(): EngineSetup {
   if (!shape) throw new Error(`the synthetic engine needs a model shape (--model-shape), one of ${MODEL_SHAPE_NAMES.join(', ')}; got ${JSON.stringify(options.modelShape)}`);
   const gpu = parseGpu(options.gpu);
   if (!gpu) throw new Error(`unknown GPU ${JSON.stringify(options.gpu)} (--gpu): one of ${GPU_NAMES.join(', ')}, or COUNTxNAME`);
-  const tokenizer = HfTokenizer.fromDir(modelDir);
+  const tokenizer = tokenizerFor(null);
   const layout = shapeLayout(shape, options.pageSize);
-  const { pool, region } = createPool(layout, poolPages(layout, shape.contextLength, options.maxTotalTokens, 'synthetic'), false);
+  const contextLength = contextLengthOf(shape.contextLength, options.contextLength);
+  // The synthetic engine holds no weights: the pool has the whole fraction.
+  const { pool, region } = createPool(layout, pages(layout, contextLength, 0, null), false);
   const outputTokenIds: number[] = [];
   for (let id = 0; id < tokenizer.vocabSize; id++) if (!tokenizer.isSpecial(id)) outputTokenIds.push(id);
   const engine = new SyntheticEngine(pool, { shape, gpu, vocabSize: tokenizer.vocabSize, outputTokenIds, warn: (m) => log.warn(m) });
   const name = `synthetic/${shape.name}`;
   return {
-    engine, tokenizer, pool, region, contextLength: shape.contextLength,
+    engine, tokenizer, pool, region, contextLength,
     identity: {
       modelPath: name,
       servedModelName: options.servedModelName ?? name,
@@ -122,7 +151,7 @@ function syntheticSetup(): EngineSetup {
       modelShape: shape.name,
       gpu: gpu.name,
     },
-    logFields: { modelShape: shape.name, gpu: gpu.name, tokenizer: modelDir },
+    logFields: { modelShape: shape.name, gpu: gpu.name, tokenizer: options.tokenizerPath ?? modelDir },
   };
 }
 
@@ -143,7 +172,14 @@ async function start(): Promise<Started> {
   const kvEndpoint = options.role === 'decode' ? await transfer!.listen(options.host) : null;
   const allocator = new KvAllocator(pool.numPages, options.pageSize);
   const scheduler = new Scheduler(
-    { maxRunningRequests: options.maxRunningRequests, chunkedPrefillSize: options.chunkedPrefillSize, contextLength },
+    {
+      maxRunningRequests: options.maxRunningRequests,
+      // Both bound the prompt tokens of one step here: each step's prefill budget is shared by its sequences.
+      chunkedPrefillSize: Math.min(options.chunkedPrefillSize, options.maxPrefillTokens),
+      contextLength,
+      schedulePolicy: options.schedulePolicy,
+      randomSeed: options.randomSeed,
+    },
     { engine, allocator, tokenizer, sampler: new Sampler(engine.vocabSize), emit: post, log },
     pdSettings(options, transfer),
   );

@@ -3,7 +3,7 @@
  *
  * Each step builds one batch: every running sequence that is decoding feeds one token, sequences
  * still prefilling feed chunks from a shared budget of `chunkedPrefillSize` tokens, and waiting
- * sequences are admitted (FIFO, no overtaking) while slots and pages allow. A sequence gets pages for
+ * sequences are admitted (FIFO by default, else in --schedule-policy order; no overtaking) while slots and pages allow. A sequence gets pages for
  * its whole prompt at admission and one more page whenever decode crosses a page boundary. When the
  * pool runs dry, the youngest running sequence is retracted: its pages are freed and it waits to be
  * recomputed. Because the engine is batch- and chunk-invariant, the recompute reproduces its KV bit
@@ -33,11 +33,17 @@ import { PrefillRooms } from './prefill-rooms.js';
 import { DecodeRooms, type RoomGrants } from './decode-rooms.js';
 import type { RoomWriter } from './room-writer.js';
 import { Sequence } from './sequence.js';
+import { waitingOrder, type WaitingOrder } from './schedule-policy.js';
+import type { SchedulePolicy } from '../../src/node/options.js';
 
 export interface SchedulerLimits {
   maxRunningRequests: number;
   chunkedPrefillSize: number;
   contextLength: number;
+  /** `--schedule-policy` (schedule-policy.ts); default fcfs. */
+  schedulePolicy?: SchedulePolicy;
+  /** `--random-seed`: seeds requests without a seed of their own (sequence.ts) and the random policy. */
+  randomSeed?: number | null;
 }
 
 /**
@@ -74,9 +80,11 @@ export class Scheduler {
   private readonly decodeRooms: DecodeRooms | null = null;
   private readonly maxRooms: number = 0;
   private readonly now: () => number;
+  private readonly order: WaitingOrder | null;
 
   constructor(private readonly limits: SchedulerLimits, private readonly deps: SchedulerDeps, pd?: PdSettings) {
     this.now = deps.now ?? Date.now;
+    this.order = waitingOrder(limits.schedulePolicy ?? 'fcfs', limits.randomSeed ?? null);
     const onFailed = (seq: Sequence, message: string, status: number, retryAfterSecs?: number): void => this.failed(seq, message, status, retryAfterSecs);
     if (pd?.role === 'prefill') {
       this.maxRooms = pd.maxRooms;
@@ -136,7 +144,7 @@ export class Scheduler {
     if (pdProblem?.busy) return this.deps.emit({ type: 'busy', rid, message: pdProblem.message, retryAfterSecs: RETRY_AFTER_SECS });
     if (pdProblem) return this.deps.emit({ type: 'rejected', rid, message: pdProblem.message });
     const detok = new IncrementalDetokenizer(this.deps.tokenizer, { skipSpecialTokens: req.sampling.skipSpecialTokens });
-    const seq = new Sequence(req, ids, this.arrivals++, this.limits.contextLength, detok);
+    const seq = new Sequence(req, ids, this.arrivals++, this.limits.contextLength, detok, this.limits.randomSeed ?? null);
     this.byRid.set(rid, seq);
     this.deps.emit({ type: 'accepted', rid, promptTokens: ids.length });
     if (req.pd && this.decodeRooms) {
@@ -307,6 +315,7 @@ export class Scheduler {
       }
     }
     const a = this.deps.allocator;
+    if (this.order !== null && this.waiting.length > 1 && this.running.length < this.limits.maxRunningRequests && budget > 0) this.order(this.waiting);
     while (this.waiting.length > 0 && this.running.length < this.limits.maxRunningRequests && budget > 0) {
       const seq = this.waiting[0];
       const cover = Math.min(seq.tokens.length + 1, seq.maxTokens);

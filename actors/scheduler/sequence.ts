@@ -30,12 +30,14 @@ export class Sequence {
     readonly arrival: number,
     contextLength: number,
     readonly detokenizer: IncrementalDetokenizer,
+    /** `--random-seed`: without a seed of its own a request draws from (request id, node seed); null: the request id alone. */
+    nodeSeed: number | null = null,
   ) {
     this.tokens = promptIds;
     this.promptLen = promptIds.length;
     this.sampling = req.sampling;
     this.maxNewTokens = Math.min(req.sampling.maxNewTokens, contextLength - promptIds.length);
-    this.rng = new Prng(req.sampling.seed ?? hashString(req.rid));
+    this.rng = req.sampling.seed !== null ? new Prng(req.sampling.seed) : new Prng(hashString(req.rid), nodeSeed === null ? '' : `random-seed ${nodeSeed}`);
     this.stopMatcher = new StopStringMatcher(req.sampling.stop);
     this.inputLogprobsPending = req.returnLogprob && req.logprobStartLen >= 0;
   }

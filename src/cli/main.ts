@@ -19,6 +19,7 @@ import { PARSER_CONFIGURATION } from './flag-values.js';
 import { addGenModelFlags, genModelFlagsFrom, runGenModel } from './gen-model-command.js';
 import { addNodeFlags, nodeOptionsFrom } from './node-flags.js';
 import { serveNode } from './serve-command.js';
+import { addSglangNoEffectFlags, startupWarnings } from './sglang-flags.js';
 import { reportCliError, withToolDefaults } from './tool-cli.js';
 
 const report = (err: unknown): void => reportCliError('pd-node', err, 'pd-node --help');
@@ -55,8 +56,11 @@ const cli = withToolDefaults(
     .command(
       '$0',
       'Serve a node: SGLang (/generate) and OpenAI (/v1/...) HTTP APIs, /health, /metrics',
-      (y) => addNodeFlags(y),
-      (argv) => serveNode(nodeOptionsFrom(argv)),
+      (y) => addSglangNoEffectFlags(addNodeFlags(y)),
+      (argv) => {
+        const options = nodeOptionsFrom(argv);
+        return serveNode(options, startupWarnings(argv, options));
+      },
     )
     .command(
       'gen-model',

@@ -1,7 +1,8 @@
 /**
  * The flags that configure a node, mapped to `NodeOptions`: one table drives the yargs options, the
  * --help text (with every default) and the validation, so they cannot disagree. Names follow
- * SGLang's launch_server where it has the flag. Decisions:
+ * SGLang's launch_server where it has the flag (sglang-flags.ts: SGLang's other flags, implemented or
+ * accepted with no effect). Decisions:
  * - `--role colocated|prefill|decode`; SGLang's `--disaggregation-mode null|prefill|decode` means the
  *   same (null: colocated). The router and registry roles have flags of their own (router-flags.ts).
  * - Unknown flags are errors (yargs strict mode), as are repeated flags and flags without a value.
@@ -15,9 +16,12 @@ import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../node/options.js';
 import { HOST_IP_ENV } from '../net/published-host.js';
 import { isWildcardHost } from '../net/address-kind.js';
 import { FlagError, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, registryUrl, ETCD_ACCESS_FLAGS, checkEtcdAccess } from './flag-values.js';
+import { addSglangNoEffectFlags, notSglangBackend, pinoLogLevel, SGLANG_NODE_FLAGS } from './sglang-flags.js';
 
 export interface NodeFlag {
   readonly name: string;
+  /** Other names of the flag (SGLang's). */
+  readonly aliases?: readonly string[];
   readonly describe: string;
   /** How --help shows the default; by default the base option's value. */
   defaultText(base: Readonly<NodeOptions>): string;
@@ -62,7 +66,7 @@ export const NODE_FLAGS: readonly NodeFlag[] = [
   flag('role', 'role', 'What this node does: colocated (prefill and decode in one node), prefill or decode (PD); router and registry take their own flags (pd-node --role router --help).', (f, raw) => oneOf(f, raw, ROLES)),
   flag('disaggregation-mode', 'role', "SGLang's name for the role: null (colocated), prefill or decode.", (f, raw) => (raw === 'null' ? 'colocated' : oneOf(f, raw, ['prefill', 'decode'] as const))),
   flag('disaggregation-transfer-backend', 'transferBackend', `How KV moves from prefill to decode (${BACKENDS.join(', ')}); shm needs both nodes on one host; verbs needs an RDMA device on both (see pd-node devices).`, (f, raw) =>
-    oneOf(f, raw, BACKENDS),
+    oneOf(f, notSglangBackend(f, raw), BACKENDS),
   ),
   flag('disaggregation-ib-device', 'ibDevices', 'verbs: RDMA devices to use, comma-separated (e.g. mlx5_0,mlx5_2); pd-node devices shows the choice.', (f, raw) => {
     const names = raw.split(',').map((n) => n.trim());
@@ -86,7 +90,7 @@ export const NODE_FLAGS: readonly NodeFlag[] = [
   flag('disaggregation-peer-timeout', 'peerTimeoutSecs', 'PD: seconds without an answer from a peer node before its requests fail and free their pages.', positiveSeconds),
   flag('cluster-secret-file', 'clusterSecretFile', `PD: ${CLUSTER_SECRET_HELP}`, nonEmpty, CLUSTER_SECRET_DEFAULT),
   flag('api-key', 'apiKey', 'Require "Authorization: Bearer KEY" on the HTTP API (SGLang\'s --api-key); /health and /metrics stay open. Give the router the same key: it presents it to the nodes.', nonEmpty, 'none: the API is open'),
-  flag('model-path', 'modelPath', 'Hugging Face model directory (config.json, *.safetensors, tokenizer.json).', nonEmpty, 'the built-in tiny model, generated once and cached'),
+  { ...flag('model-path', 'modelPath', 'Hugging Face model directory (config.json, *.safetensors, tokenizer.json), or a hub id (org/name) read from the local Hugging Face cache ($HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub); never downloaded.', nonEmpty, 'the built-in tiny model, generated once and cached'), aliases: ['model'] },
   flag('served-model-name', 'servedModelName', 'Model name reported by /v1/models and accepted in "model" fields.', nonEmpty, 'the model path'),
   flag('host', 'host', 'Address to listen on; 0.0.0.0 or :: listens on every interface (see --advertise-host for what is published then).', nonEmpty),
   flag('advertise-host', 'advertiseHost', `PD: address to publish in the registry (HTTP URL, bootstrap socket, KV endpoint) instead of --host, e.g. behind NAT or with a wildcard --host; SGLang reads the same from $${HOST_IP_ENV}, which is used when this flag is not given.`, notWildcard, `$${HOST_IP_ENV}, else --host; with a wildcard --host, the address of the interface that routes to the registry (logged)`),
@@ -96,7 +100,7 @@ export const NODE_FLAGS: readonly NodeFlag[] = [
   flag('max-running-requests', 'maxRunningRequests', 'Most requests decoding at once.', positiveInteger),
   flag('chunked-prefill-size', 'chunkedPrefillSize', 'Most prompt tokens fed in one forward step (longer prompts are chunked).', positiveInteger),
   flag('max-batch-size', 'maxBatchSize', 'Most prompts accepted in one /generate or /v1/completions call.', positiveInteger),
-  flag('log-level', 'logLevel', `Log level (${LOG_LEVELS.join(', ')}); logs go to stderr as JSON.`, (f, raw) => oneOf(f, raw, LOG_LEVELS)),
+  flag('log-level', 'logLevel', `Log level (${LOG_LEVELS.join(', ')}; SGLang's warning and critical too); logs go to stderr as JSON.`, (f, raw) => oneOf(f, pinoLogLevel(raw), LOG_LEVELS)),
   flag('engine', 'engine', `Engine (${ENGINES.join(', ')}): reference runs the Llama transformer of --model-path; synthetic does no math, writing KV of --model-shape's real size (verified by decode nodes) and taking its roofline step times on --gpu, with the tokenizer of --model-path (default: the built-in tiny model's), so input_ids must be below that vocabulary.`, (f, raw) => oneOf(f, raw, ENGINES)),
   flag('model-shape', 'modelShape', `Synthetic engine: the model whose KV sizes and step times it takes (${MODEL_SHAPE_NAMES.join(', ')}).`, (f, raw) => oneOf(f, raw, MODEL_SHAPE_NAMES), 'none (required with --engine synthetic)'),
   flag('gpu', 'gpu', `Synthetic engine: the GPU its roofline models (${GPU_NAMES.join(', ')}), or COUNTxNAME for an ideal tensor-parallel group (8xh100).`, (f, raw) => {
@@ -104,12 +108,13 @@ export const NODE_FLAGS: readonly NodeFlag[] = [
     return raw;
   }),
   flag('kernel', 'kernel', `Matmul kernels of the reference engine (${KERNELS.join(', ')}); results are bit-identical.`, (f, raw) => oneOf(f, raw, KERNELS)),
+  ...SGLANG_NODE_FLAGS,
 ];
 
 /** Declares `flags` (default: all) on a yargs instance, with --help defaults taken from `base`. */
 export function addNodeFlags<T>(y: Argv<T>, base: Readonly<NodeOptions> = DEFAULT_NODE_OPTIONS, flags: readonly NodeFlag[] = NODE_FLAGS): Argv<T> {
   for (const f of flags) {
-    y = y.option(f.name, { type: 'string', requiresArg: true, describe: f.describe, defaultDescription: f.defaultText(base) }) as Argv<T>;
+    y = y.option(f.name, { type: 'string', requiresArg: true, alias: f.aliases ? [...f.aliases] : undefined, describe: f.describe, defaultDescription: f.defaultText(base) }) as Argv<T>;
   }
   return y;
 }
@@ -129,5 +134,5 @@ export function nodeOptionsFrom(argv: Record<string, unknown>, base: Readonly<No
 
 /** Pure: node flags (no command name) -> `NodeOptions`; throws a FlagError naming the flag. */
 export function parseNodeFlags(argv: string[]): NodeOptions {
-  return nodeOptionsFrom(parseStrictly(addNodeFlags(yargs(argv)).help(false)));
+  return nodeOptionsFrom(parseStrictly(addSglangNoEffectFlags(addNodeFlags(yargs(argv))).help(false)));
 }

@@ -10,10 +10,12 @@ import { createLogger } from '../log/logger.js';
 import type { NodeOptions } from '../node/options.js';
 import { waitForStopSignal } from './wait-for-signal.js';
 
-export async function serveNode(options: NodeOptions): Promise<void> {
+/** `warnings`: the command line's start-up warnings (sglang-flags.ts), each logged once before the node starts. */
+export async function serveNode(options: NodeOptions, warnings: readonly string[] = []): Promise<void> {
   // Loaded here, not at the top of main: --help, gen-model and flag errors need none of the engine.
   const { startNode } = await import('../node/start-node.js');
   const log = createLogger(options.logLevel, 'pd-node-cli');
+  for (const warning of warnings) log.warn(warning);
   const node = await startNode(options);
   log.info({ url: node.url, role: options.role }, `serving at ${node.url}; Ctrl-C stops`);
   const ended = await Promise.race([waitForStopSignal().then((signal) => ({ signal })), node.client.lost.then((lost) => ({ lost }))]);

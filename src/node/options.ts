@@ -3,11 +3,23 @@ import { NO_ETCD_ACCESS, type EtcdAccess } from '../membership/etcd-access.js';
 export type NodeRole = 'colocated' | 'prefill' | 'decode';
 export type TransferBackend = 'tcp' | 'shm' | 'verbs';
 export type EngineKind = 'reference' | 'synthetic';
+/** SGLang's --schedule-policy names (actors/scheduler/schedule-policy.ts says what each does here). */
+export const SCHEDULE_POLICIES = ['fcfs', 'lof', 'random', 'lpm', 'dfs-weight'] as const;
+export type SchedulePolicy = (typeof SCHEDULE_POLICIES)[number];
 
 export interface NodeOptions {
   role: NodeRole;
-  /** HF model directory; null uses the built-in default model (generated once and cached). */
+  /**
+   * HF model directory, or a hub id (`org/name`) found in the local Hugging Face cache
+   * (src/model/hf-cache.ts); null uses the built-in default model (generated once and cached).
+   */
   modelPath: string | null;
+  /** Hub ids: the branch, tag or commit of the cached snapshot (SGLang's --revision); null: main. */
+  revision: string | null;
+  /** Tokenizer directory or hub id when it is not the model's (SGLang's --tokenizer-path); null: the model's. */
+  tokenizerPath: string | null;
+  /** Context length below the model's own (SGLang's --context-length); null: the model's. */
+  contextLength: number | null;
   /** Name reported by /v1/models and accepted in `model` fields; defaults to the model path. */
   servedModelName: string | null;
   host: string;
@@ -21,8 +33,22 @@ export interface NodeOptions {
   pageSize: number;
   /** KV pool size in tokens (rounded up to whole pages); null: a default per engine (actors/scheduler/pool-size.ts). */
   maxTotalTokens: number | null;
+  /**
+   * KV pool from memory (SGLang's --mem-fraction-static): this fraction of the host's memory holds the
+   * weights and the KV pool (actors/scheduler/pool-size.ts); null: the per-engine default size.
+   */
+  memFractionStatic: number | null;
   maxRunningRequests: number;
   chunkedPrefillSize: number;
+  /** Most prompt tokens one step prefills over all its sequences (SGLang's --max-prefill-tokens). */
+  maxPrefillTokens: number;
+  /** Which waiting request is admitted next (SGLang's --schedule-policy). */
+  schedulePolicy: SchedulePolicy;
+  /**
+   * Mixed into the sampling seed of requests that bring none (SGLang's --random-seed), so a run is
+   * reproducible and differs from a run with another seed; null: the request id alone seeds them.
+   */
+  randomSeed: number | null;
   /** Largest list accepted in one /generate call. */
   maxBatchSize: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -69,14 +95,22 @@ export interface NodeOptions {
 export const DEFAULT_NODE_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   role: 'colocated',
   modelPath: null,
+  revision: null,
+  tokenizerPath: null,
+  contextLength: null,
   servedModelName: null,
   host: '127.0.0.1',
   advertiseHost: null,
   port: 30000,
   pageSize: 16,
   maxTotalTokens: null,
+  memFractionStatic: null,
   maxRunningRequests: 32,
   chunkedPrefillSize: 512,
+  // SGLang's default.
+  maxPrefillTokens: 16384,
+  schedulePolicy: 'fcfs',
+  randomSeed: null,
   maxBatchSize: 64,
   logLevel: 'info',
   engine: 'reference',

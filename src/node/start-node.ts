@@ -6,6 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../log/logger.js';
 import { ensureDefaultModel } from '../model/default-model.js';
+import { resolveModelDir } from '../model/hf-cache.js';
 import { startPdPlane, type PdPlane } from '../pd/pd-plane.js';
 import { createHttpServer } from '../server/http-server.js';
 import { ServerMetrics } from '../server/metrics.js';
@@ -31,12 +32,16 @@ export interface NodeHandle {
 }
 
 export async function startNode(opts: Partial<NodeOptions> = {}): Promise<NodeHandle> {
-  const options: NodeOptions = { ...DEFAULT_NODE_OPTIONS, ...opts };
+  const given: NodeOptions = { ...DEFAULT_NODE_OPTIONS, ...opts };
+  // Hub ids resolve to cached snapshots before any thread starts: a miss fails here, fast, naming the flag.
+  // The model path keeps what was given (it names the served model); the worker gets the tokenizer's directory.
+  const modelDir = given.modelPath === null ? await ensureDefaultModel() : resolveModelDir(given.modelPath, given.revision, '--model-path');
+  const tokenizerPath = given.tokenizerPath === null ? null : resolveModelDir(given.tokenizerPath, given.revision, '--tokenizer-path');
+  const options: NodeOptions = { ...given, tokenizerPath };
   const log = createLogger(options.logLevel).child({ role: options.role });
   // Read here first so a bad secret file is a start-up error naming it, not a worker failure.
   const secret = options.role === 'colocated' ? null : loadClusterSecret(options.clusterSecretFile);
   if (secret) log.info({ clusterSecret: secret.source }, 'cluster secret');
-  const modelDir = options.modelPath ?? (await ensureDefaultModel());
   const client = await WorkerSchedulerClient.start(options, modelDir, log, DEFAULT_SCHEDULER_TIMEOUTS, secret?.key);
   const metrics = new ServerMetrics(options.servedModelName ?? client.model.servedModelName);
   let app;

@@ -35,7 +35,7 @@ describe('pd-node command', () => {
 
   test('unknown flags, bad PD flags and a missing value exit 2 with a message', () => {
     const cases: [string[], RegExp][] = [
-      [['--trust-remote-code'], /Unknown argument: trust-remote-code/],
+      [['--is-embedding'], /Unknown argument: is-embedding/],
       [['--disaggregation-mode', 'sideways'], /--disaggregation-mode must be one of prefill, decode \(got "sideways"\)/],
       [['--port'], /Not enough arguments following: port/],
       [['gen-model'], /Missing required argument: out/],
