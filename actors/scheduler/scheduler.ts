@@ -3,12 +3,13 @@
  *
  * Each step builds one batch: every running sequence that is decoding feeds one token, sequences
  * still prefilling feed chunks from a shared budget of `chunkedPrefillSize` tokens, and waiting
- * sequences are admitted (FIFO by default, else in --schedule-policy order; no overtaking) while slots and pages allow. A sequence gets pages for
- * its whole prompt at admission and one more page whenever decode crosses a page boundary. When the
- * pool runs dry, the youngest running sequence is retracted: its pages are freed and it waits to be
- * recomputed. Because the engine is batch- and chunk-invariant, the recompute reproduces its KV bit
- * for bit, so retraction never changes output; and since every accepted request fits the pool alone,
- * the oldest sequence always progresses: the pool being full means queueing, never failing.
+ * sequences are admitted (arrival order, or --schedule-policy's: schedule-policy.ts; no overtaking)
+ * while slots and pages allow. A sequence gets pages for its whole prompt at admission and one more
+ * page whenever decode crosses a page boundary. When the pool runs dry, the youngest running
+ * sequence is retracted: its pages are freed and it waits to be recomputed. Because the engine is
+ * batch- and chunk-invariant, the recompute reproduces its KV bit for bit, so retraction never
+ * changes output; and since every accepted request fits the pool alone, the oldest sequence always
+ * progresses: the pool being full means queueing, never failing.
  *
  * Steps are synchronous; messages (new requests, aborts) are handled between steps.
  *

@@ -55,6 +55,21 @@ const GOOD: [string, string, keyof NodeOptions, unknown, { argv: string[]; opts:
   ['model-shape', 'llama-3.1-8b', 'modelShape', 'llama-3.1-8b', { argv: ['--engine', 'synthetic'], opts: { engine: 'synthetic' } }],
   ['gpu', 'a100', 'gpu', 'a100'],
   ['gpu', '8xh200', 'gpu', '8xh200'],
+  ['log-level', 'warning', 'logLevel', 'warn'],
+  ['log-level', 'CRITICAL', 'logLevel', 'fatal'],
+  ['log-level', 'INFO', 'logLevel', 'info'],
+  ['model', 'meta-llama/Llama-3.1-8B-Instruct', 'modelPath', 'meta-llama/Llama-3.1-8B-Instruct'],
+  ['revision', 'v1.0', 'revision', 'v1.0'],
+  ['tokenizer-path', '/models/tok', 'tokenizerPath', '/models/tok'],
+  ['context-length', '2048', 'contextLength', 2048],
+  ['mem-fraction-static', '0.8', 'memFractionStatic', 0.8],
+  ['mem-fraction-static', '1', 'memFractionStatic', 1],
+  ['max-prefill-tokens', '8192', 'maxPrefillTokens', 8192],
+  ['schedule-policy', 'lof', 'schedulePolicy', 'lof'],
+  ['schedule-policy', 'lpm', 'schedulePolicy', 'lpm'],
+  ['random-seed', '42', 'randomSeed', 42],
+  ['nnodes', '1', 'role', 'colocated'],
+  ['node-rank', '0', 'role', 'colocated'],
 ];
 
 /** [flag, value, what the message must say]. */
@@ -98,6 +113,21 @@ const BAD: [string, string, RegExp][] = [
   ['model-shape', 'gpt-5', /--model-shape must be one of deepseek-v3, llama-3.1-8b, llama-3.1-70b, qwen2.5-7b, mixtral-8x7b \(got "gpt-5"\)/],
   ['gpu', 'h1000', /--gpu must be one of a100, h100, h200, b200, l40s, mi300x, optionally as COUNTxNAME with COUNT 1-64 \(got "h1000"\)/],
   ['gpu', '0xh100', /--gpu must be one of .* \(got "0xh100"\)/],
+  ['log-level', 'verbose', /--log-level must be one of fatal, error, warn, info, debug, trace, silent \(got "verbose"\)/],
+  ['disaggregation-transfer-backend', 'mooncake', /^--disaggregation-transfer-backend mooncake is SGLang's; pd-node's equivalent is --disaggregation-transfer-backend verbs \(RDMA WRITEs/],
+  ['disaggregation-transfer-backend', 'nixl', /^--disaggregation-transfer-backend nixl is SGLang's; pd-node's equivalent is --disaggregation-transfer-backend verbs/],
+  ['disaggregation-transfer-backend', 'mooncake_tcp', /pd-node's equivalent is --disaggregation-transfer-backend tcp/],
+  ['revision', '', /--revision needs a non-empty value/],
+  ['tokenizer-path', '', /--tokenizer-path needs a non-empty value/],
+  ['context-length', '0', /--context-length must be a positive integer \(got "0"\)/],
+  ['mem-fraction-static', '0', /--mem-fraction-static must be a fraction in \(0, 1\] \(got "0"\)/],
+  ['mem-fraction-static', '1.5', /--mem-fraction-static must be a fraction in \(0, 1\] \(got "1.5"\)/],
+  ['mem-fraction-static', '80%', /--mem-fraction-static must be a fraction/],
+  ['max-prefill-tokens', '-1', /--max-prefill-tokens must be a positive integer/],
+  ['schedule-policy', 'priority', /--schedule-policy must be one of fcfs, lof, random, lpm, dfs-weight \(got "priority"\)/],
+  ['random-seed', '-1', /--random-seed must be an integer in \[0, 2\^32\) \(got "-1"\)/],
+  ['nnodes', '2', /^--nnodes 2: pd-node holds a model in one process and cannot split one over hosts/],
+  ['node-rank', '1', /^--node-rank 1: only rank 0 exists/],
 ];
 
 function throwsFlagError(argv: string[], message: RegExp): void {
@@ -116,6 +146,7 @@ describe('parseNodeFlags', () => {
   test('every flag has good and bad values tested here', () => {
     for (const f of NODE_FLAGS) {
       assert.ok(GOOD.some(([name]) => name === f.name), `a good value for --${f.name}`);
+      for (const alias of f.aliases ?? []) assert.ok(GOOD.some(([name]) => name === alias), `a good value for --${alias} (alias of --${f.name})`);
       assert.ok(BAD.some(([name]) => name === f.name), `a bad value for --${f.name}`);
     }
   });
@@ -145,7 +176,8 @@ describe('parseNodeFlags', () => {
 
   test('unknown flags, positionals, repeated flags and missing values are errors', () => {
     throwsFlagError(['--page-sise', '8'], /Unknown argument: page-sise/);
-    throwsFlagError(['--tp', '8'], /Unknown argument: tp/);
+    throwsFlagError(['--is-embedding'], /Unknown argument: is-embedding/);
+    throwsFlagError(['--model', 'a', '--model-path', 'b'], /--model-path was given more than once/);
     throwsFlagError(['serve'], /Unknown argument: serve/);
     throwsFlagError(['--port', '1', '--port', '2'], /--port was given more than once/);
     throwsFlagError(['--port'], /Not enough arguments following: port/);
