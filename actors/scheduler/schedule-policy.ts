@@ -12,8 +12,11 @@
  * Reordering sorts in place: no allocation per step.
  */
 import { Prng } from '../../src/random/prng.js';
-import type { SchedulePolicy } from '../../src/node/options.js';
 import type { Sequence } from './sequence.js';
+
+/** SGLang's --schedule-policy names (SGLang's priority and routing-key are not among them). */
+export const SCHEDULE_POLICIES = ['fcfs', 'lof', 'random', 'lpm', 'dfs-weight'] as const;
+export type SchedulePolicy = (typeof SCHEDULE_POLICIES)[number];
 
 export type WaitingOrder = (waiting: Sequence[]) => void;
 

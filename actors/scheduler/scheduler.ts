@@ -34,8 +34,7 @@ import { PrefillRooms } from './prefill-rooms.js';
 import { DecodeRooms, type RoomGrants } from './decode-rooms.js';
 import type { RoomWriter } from './room-writer.js';
 import { Sequence } from './sequence.js';
-import { waitingOrder, type WaitingOrder } from './schedule-policy.js';
-import type { SchedulePolicy } from '../../src/node/options.js';
+import { waitingOrder, type SchedulePolicy, type WaitingOrder } from './schedule-policy.js';
 
 export interface SchedulerLimits {
   maxRunningRequests: number;

@@ -18,7 +18,8 @@
  * - `--log-level` takes SGLang's (Python's) names too: warning, critical, any case.
  */
 import type { Argv } from 'yargs';
-import { SCHEDULE_POLICIES, type NodeOptions } from '../node/options.js';
+import { SCHEDULE_POLICIES } from '../../actors/scheduler/schedule-policy.js';
+import type { NodeOptions } from '../node/options.js';
 import { FlagError, integerIn, nonEmpty, oneOf, positiveInteger } from './flag-values.js';
 import type { NodeFlag } from './node-flags.js';
 

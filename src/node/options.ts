@@ -1,11 +1,9 @@
 /** Everything needed to start one node; the CLI and `startNode` callers both produce this. */
 import { NO_ETCD_ACCESS, type EtcdAccess } from '../membership/etcd-access.js';
+import type { SchedulePolicy } from '../../actors/scheduler/schedule-policy.js';
 export type NodeRole = 'colocated' | 'prefill' | 'decode';
 export type TransferBackend = 'tcp' | 'shm' | 'verbs';
 export type EngineKind = 'reference' | 'synthetic';
-/** SGLang's --schedule-policy names (actors/scheduler/schedule-policy.ts says what each does here). */
-export const SCHEDULE_POLICIES = ['fcfs', 'lof', 'random', 'lpm', 'dfs-weight'] as const;
-export type SchedulePolicy = (typeof SCHEDULE_POLICIES)[number];
 
 export interface NodeOptions {
   role: NodeRole;
