@@ -58,6 +58,13 @@ describe('SGLang launch_server flags', () => {
     assert.match(miss.stderr, /--engine synthetic --model-shape SHAPE/);
   });
 
+  test('seed 000\'s device list with verbs on a host without RDMA fails at start-up saying what is missing and what works instead', { skip: process.env.SOFTROCE_GUEST === '1' ? 'the VM has an RDMA device' : false }, () => {
+    const args = ['--disaggregation-mode', 'prefill', '--disaggregation-transfer-backend', 'verbs', '--disaggregation-ib-device', 'mlx5_0,mlx5_2', '--port', '0', '--disaggregation-bootstrap-port', '0'];
+    const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /The verbs transfer backend needs an RDMA device; --disaggregation-transfer-backend tcp or shm work without RDMA/);
+  });
+
   test('the implemented table names node flags, none of them also a no-effect flag', () => {
     const names = new Set(NODE_FLAGS.flatMap((f) => [f.name, ...(f.aliases ?? [])]));
     const noEffect = new Set(SGLANG_NO_EFFECT_FLAGS.flatMap((f) => [f.name, ...(f.aliases ?? [])]));
