@@ -2,8 +2,9 @@
 /**
  * The `pd-node` command (package bin). Commands:
  *   pd-node [--role colocated|prefill|decode] [node flags]   serve a node (flags: node-flags.ts)
- *   pd-node --role router [router flags]      the PD router (flags: router-flags.ts; own parser, since
- *                                             `--prefill URL [PORT]` does not fit yargs)
+ *   pd-node router [router flags]             the PD router (flags: router-flags.ts; own parser, since
+ *   pd-node --role router [router flags]      `--prefill URL [PORT]` does not fit yargs); `pd-node router`
+ *                                             takes sgl-router's launch_router arguments verbatim
  *   pd-node --role registry [--registry-port] a registry alone
  *   pd-node gen-model --out DIR ...           write a random-weight model directory
  *   pd-node demo                              start a node, send one /generate, print it, stop
@@ -81,7 +82,8 @@ const cli = withToolDefaults(
 try {
   const argv = hideBin(process.argv);
   const role = roleOf(argv);
-  if (role === 'router' || role === 'registry') await runRole(argv, role);
+  if (argv[0] === 'router') await runRole(argv.slice(1), 'router');
+  else if (role === 'router' || role === 'registry') await runRole(argv, role);
   else await cli.parseAsync();
 } catch (err) {
   report(err);
