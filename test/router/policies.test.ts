@@ -47,6 +47,14 @@ describe('policies', () => {
     assert.deepEqual([1, 2, 3, 4].map(() => { const x = p.pick(two, two); return `${x.prefill.name}${x.decode.name}`; }), ['aa', 'bb', 'ab', 'ba']);
   });
 
+  test("each role its own policy (sgl-router's --prefill-policy/--decode-policy): prefill round-robin, decode by load", () => {
+    const p = createPairPolicy({ prefill: 'round_robin', decode: 'least_load' }, scripted());
+    const prefill = [node('p1'), node('p2'), node('p3')];
+    const decode = [node('d1', 4), node('d2', 0), node('d3', 2)];
+    const picks = [1, 2, 3, 4].map(() => { const x = p.pick(prefill, decode); return `${x.prefill.name}-${x.decode.name}`; });
+    assert.deepEqual(picks, ['p1-d2', 'p2-d2', 'p3-d2', 'p1-d2']);
+  });
+
   test('random maps the source onto the candidates', () => {
     const p = createPolicy('random', scripted(0, 0.34, 0.67, 0.999));
     const abc = [node('a'), node('b'), node('c')];
