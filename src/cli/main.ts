@@ -22,7 +22,7 @@ import { addNodeFlags, nodeOptionsFrom } from './node-flags.js';
 import { serveNode } from './serve-command.js';
 import { reportCliError, withToolDefaults } from './tool-cli.js';
 
-const report = (err: unknown): void => reportCliError('pd-node', err, 'pd-node --help');
+const report = (err: unknown, help = 'pd-node --help'): void => reportCliError('pd-node', err, help);
 
 /** `--role X` or `--role=X` in raw argv: the router and the registry have parsers of their own. */
 function roleOf(argv: readonly string[]): string | undefined {
@@ -79,12 +79,12 @@ const cli = withToolDefaults(
     ),
 );
 
+const argv = hideBin(process.argv);
+const role = argv[0] === 'router' ? 'router' : roleOf(argv);
 try {
-  const argv = hideBin(process.argv);
-  const role = roleOf(argv);
   if (argv[0] === 'router') await runRole(argv.slice(1), 'router');
   else if (role === 'router' || role === 'registry') await runRole(argv, role);
   else await cli.parseAsync();
 } catch (err) {
-  report(err);
+  report(err, role === 'router' ? 'pd-node router --help' : undefined);
 }

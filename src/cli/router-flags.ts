@@ -315,7 +315,8 @@ export function routerHelp(): string {
   const width = Math.max(...rows.map(([name]) => name.length));
   const lines = rows.map(([name, describe, def]) => `  ${name.padEnd(width)}  ${describe}${def === '' ? '' : ` [default: ${def}]`}`);
   return [
-    'pd-node --role router: route generation requests to prefill/decode node pairs (SGLang PD router).',
+    'pd-node router (or pd-node --role router): route generation requests to prefill/decode node pairs',
+    "(SGLang's PD router; takes the arguments of python -m sglang_router.launch_router as they are).",
     '',
     'Nodes come from --prefill/--decode and from the registry (nodes register at start-up and leave',
     'when they stop or die).',

@@ -8,8 +8,10 @@
  * no effect are listed once at start-up.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { after, describe, test } from 'node:test';
+import { CLI_MAIN } from '../../src/cli/child-node.js';
 import { postJson, startProcess, stopAll } from '../helpers/processes.js';
 import { freePort } from '../registry/support.js';
 import { FakeNode, goodDecode, goodPrefill, hanging, RoomBoard, type Behavior } from './fake-pd-node.js';
@@ -44,6 +46,13 @@ describe("pd-node router with sgl-router's command lines", () => {
   after(async () => {
     await stopAll();
     await Promise.all(fakes.map((f) => f.close()));
+  });
+
+  test('a bad flag exits 2 naming it, and points at pd-node router --help', () => {
+    const r = spawnSync(process.execPath, [CLI_MAIN, 'router', '--pd-disaggregation', '--prefill', 'http://127.0.0.1:1', 'nine', '--decode', 'http://127.0.0.1:2'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--prefill http:\/\/127.0.0.1:1 must be followed by a bootstrap port from 1 to 65535 or none, if anything \(got "nine"\)/);
+    assert.match(r.stderr, /pd-node router --help/);
   });
 
   test("seed 000's command, verbatim: starts and routes with the prefill node's own bootstrap port", async (t) => {
