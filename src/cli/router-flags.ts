@@ -222,9 +222,9 @@ export function parseRouterFlags(argv: string[]): RouterFlags {
     notices: [],
   };
   if (flags.help) return flags;
-  for (const group of EXCLUSIVE) {
-    const given = group.filter((name) => (BOOLEAN_FLAGS.includes(name) ? parsed[name] === true : rawFlag(parsed, name) !== undefined));
-    if (given.length > 1) throw new FlagError(`${given.map((n) => `--${n}`).join(' and ')} exclude each other: ${EXCLUSIVE_WHY.get(group)}`);
+  for (const { names, why } of EXCLUSIVE) {
+    const given = names.filter((name) => (BOOLEAN_FLAGS.includes(name) ? parsed[name] === true : rawFlag(parsed, name) !== undefined));
+    if (given.length > 1) throw new FlagError(`${given.map((n) => `--${n}`).join(' and ')} exclude each other: ${why}`);
   }
   if (parsed['disable-retries'] === true) flags.options.maxRetries = 0;
   if (parsed.verbose === true) flags.options.logLevel = 'debug';
@@ -242,13 +242,12 @@ export function parseRouterFlags(argv: string[]): RouterFlags {
 const BOOLEAN_FLAGS: readonly string[] = ['pd-disaggregation', 'pd-disaggregated', 'disable-retries', 'verbose'];
 
 /** Flags that set the same option: giving two is an error, not "last wins". */
-const EXCLUSIVE_WHY = new Map<readonly string[], string>([
-  [['max-retries', 'retry-max-retries', 'disable-retries'], 'each sets how often a failed request is retried'],
-  [['control-timeout-secs', 'health-check-timeout-secs'], 'both bound /health probes'],
-  [['registry-port', 'registry-url'], 'host a registry, or use one running elsewhere'],
-  [['verbose', 'log-level'], 'both set the log level'],
-]);
-const EXCLUSIVE = [...EXCLUSIVE_WHY.keys()];
+const EXCLUSIVE: readonly { names: readonly string[]; why: string }[] = [
+  { names: ['max-retries', 'retry-max-retries', 'disable-retries'], why: 'each sets how often a failed request is retried' },
+  { names: ['control-timeout-secs', 'health-check-timeout-secs'], why: 'both bound /health probes' },
+  { names: ['registry-port', 'registry-url'], why: 'host a registry, or use one running elsewhere' },
+  { names: ['verbose', 'log-level'], why: 'both set the log level' },
+];
 
 /** sgl-router's flags that take several words (argparse's nargs "+" and "*"), none of which has an effect here. */
 const LIST_FLAGS = new Set(NO_EFFECT_FLAGS.filter((f) => f.kind === 'list').map((f) => f.name));
