@@ -33,7 +33,7 @@ export function startChildNode(args: string[], timeoutMs = 60_000, spawnAs: Chil
   const command = [...prefix, process.execPath, CLI_MAIN, ...args];
   const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   const logs: string[] = [];
-  const role = args.includes('--role') ? args[args.indexOf('--role') + 1] : 'colocated';
+  const role = args[0] === 'router' ? 'router' : args.includes('--role') ? args[args.indexOf('--role') + 1] : 'colocated';
   // A router also logs 'registry listening' for the registry it hosts, before its own line.
   const upMessage = role === 'router' ? 'router listening' : role === 'registry' ? 'registry listening' : 'node listening';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

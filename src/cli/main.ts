@@ -2,8 +2,9 @@
 /**
  * The `pd-node` command (package bin). Commands:
  *   pd-node [--role colocated|prefill|decode] [node flags]   serve a node (flags: node-flags.ts)
- *   pd-node --role router [router flags]      the PD router (flags: router-flags.ts; own parser, since
- *                                             `--prefill URL [PORT]` does not fit yargs)
+ *   pd-node router [router flags]             the PD router (flags: router-flags.ts; own parser, since
+ *   pd-node --role router [router flags]      `--prefill URL [PORT]` does not fit yargs); `pd-node router`
+ *                                             takes sgl-router's launch_router arguments verbatim
  *   pd-node --role registry [--registry-port] a registry alone
  *   pd-node gen-model --out DIR ...           write a random-weight model directory
  *   pd-node demo                              start a node, send one /generate, print it, stop
@@ -22,7 +23,7 @@ import { serveNode } from './serve-command.js';
 import { addSglangNoEffectFlags, startupWarnings } from './sglang-flags.js';
 import { reportCliError, withToolDefaults } from './tool-cli.js';
 
-const report = (err: unknown): void => reportCliError('pd-node', err, 'pd-node --help');
+const report = (err: unknown, help = 'pd-node --help'): void => reportCliError('pd-node', err, help);
 
 /** `--role X` or `--role=X` in raw argv: the router and the registry have parsers of their own. */
 function roleOf(argv: readonly string[]): string | undefined {
@@ -82,11 +83,12 @@ const cli = withToolDefaults(
     ),
 );
 
+const argv = hideBin(process.argv);
+const role = argv[0] === 'router' ? 'router' : roleOf(argv);
 try {
-  const argv = hideBin(process.argv);
-  const role = roleOf(argv);
-  if (role === 'router' || role === 'registry') await runRole(argv, role);
+  if (argv[0] === 'router') await runRole(argv.slice(1), 'router');
+  else if (role === 'router' || role === 'registry') await runRole(argv, role);
   else await cli.parseAsync();
 } catch (err) {
-  report(err);
+  report(err, role === 'router' ? 'pd-node router --help' : undefined);
 }

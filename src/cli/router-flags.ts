@@ -11,15 +11,25 @@
  *   remote one; giving both is an error. Registry nodes join the static ones. --advertise-host (the
  *   host of the registry URL printed for nodes) applies to a hosted registry only; it is last in the
  *   table so that it sees where the registry lives.
- * - `--role` may only be `router` here; `--pd-disaggregation` is accepted for SGLang compatibility (the
- *   router only does PD). A node URL given twice is an error, not a silent duplicate.
+ * - `--role` may only be `router` here; `--pd-disaggregation` (and the older `--pd-disaggregated`) is
+ *   accepted for SGLang compatibility (the router only does PD). A node URL given twice is an error,
+ *   not a silent duplicate.
+ * - sgl-router's command line starts this router unchanged (`pd-node router ARGS` with the ARGS of
+ *   `python -m sglang_router.launch_router`): `--prefill URL [PORT|none]` (no port or `none`: the
+ *   node's own, options.ts), `--policy`/`--prefill-policy`/`--decode-policy` with sgl-router's names,
+ *   `--max-concurrent-requests` (-1: no bound), `--retry-max-retries N` (N attempts in all) and
+ *   `--disable-retries`, `--health-check-timeout-secs` (bounds /health probes: --control-timeout-secs),
+ *   `--verbose` (--log-level debug); the flags it has no use for are
+ *   accepted and listed once at start-up (`notices`), as are policies run as another
+ *   (sgl-router-flags.ts). Two flags that set the same thing are an error.
  */
 import yargs from 'yargs';
-import { DEFAULT_BOOTSTRAP_PORT, DEFAULT_ROUTER_OPTIONS, POLICIES, type DecodeSpec, type PrefillSpec, type RegistrySetting, type RouterOptions } from '../router/options.js';
+import { DEFAULT_ROUTER_OPTIONS, POLICIES, type DecodeSpec, type PolicyName, type PrefillSpec, type RegistrySetting, type RouterOptions } from '../router/options.js';
 import { httpUrl } from '../router/upstream-node.js';
 import { HOST_IP_ENV } from '../net/published-host.js';
 import { CLUSTER_SECRET_DEFAULT, CLUSTER_SECRET_HELP, notWildcard } from './node-flags.js';
 import { FlagError, integerIn, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, registryUrl, ETCD_ACCESS_FLAGS, checkEtcdAccess } from './flag-values.js';
+import { NO_EFFECT_FLAGS, POLICY_FALLBACKS } from './sgl-router-flags.js';
 
 export const DEFAULT_REGISTRY_PORT = 5757;
 
@@ -28,6 +38,8 @@ export interface RouterFlags {
   help: boolean;
   options: Omit<RouterOptions, 'nodeSource'>;
   registry: RegistrySetting;
+  /** What to say once at start-up: sgl-router flags accepted with no effect, policies run as another. */
+  notices: string[];
 }
 
 type Options = RouterFlags['options'];
@@ -42,6 +54,22 @@ interface ValueFlag {
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** `--NAME POLICY`: pd-node's policies, and sgl-router's `extra` names run as their fallback (noted once). */
+function policyFlag(name: string, key: 'policy' | 'prefillPolicy' | 'decodePolicy', describe: string, defaultText: string, extra: readonly string[]): ValueFlag {
+  return {
+    name,
+    arg: 'NAME',
+    describe,
+    defaultText,
+    apply: (flags, raw) => {
+      const given = oneOf(`--${name}`, raw, [...POLICIES, ...extra]);
+      const fallback: PolicyName | undefined = POLICY_FALLBACKS[given];
+      if (fallback !== undefined) flags.notices.push(`--${name} ${given} runs as ${fallback}: ${given} routes by prefix-cache reuse, and pd-node's nodes keep no prefix cache`);
+      flags.options[key] = fallback ?? (given as PolicyName);
+    },
+  };
+}
 
 function option<K extends Settable>(name: string, arg: string, key: K, describe: string, parse: (flag: string, raw: string) => Options[K]): ValueFlag {
   return {
@@ -67,11 +95,52 @@ const VALUE_FLAGS: readonly ValueFlag[] = [
   },
   option('host', 'HOST', 'host', 'Address to listen on.', nonEmpty),
   option('port', 'PORT', 'port', 'Port to listen on; 0 picks a free one.', portNumber),
-  option('policy', 'NAME', 'policy', `How a prefill and a decode node are picked (${POLICIES.join(', ')}); load = requests in flight from this router.`, (f, raw) => oneOf(f, raw, POLICIES)),
+  policyFlag('policy', 'policy', `How a prefill and a decode node are picked (${POLICIES.join(', ')}; sgl-router's cache_aware runs as least_load: no prefix cache here); load = requests in flight from this router.`, String(DEFAULT_ROUTER_OPTIONS.policy), ['cache_aware']),
+  policyFlag('prefill-policy', 'prefillPolicy', 'Policy for prefill nodes (sgl-router\'s bucket also runs as least_load).', '--policy', ['cache_aware', 'bucket']),
+  policyFlag('decode-policy', 'decodePolicy', 'Policy for decode nodes.', '--policy', ['cache_aware']),
+  {
+    name: 'max-concurrent-requests',
+    arg: 'N',
+    describe: 'Generation requests in flight through the router at most; more get 503 with Retry-After at once. -1: no bound.',
+    defaultText: '-1',
+    apply: (flags, raw) => {
+      flags.options.maxConcurrentRequests = raw === '-1' ? null : integerIn('--max-concurrent-requests', raw, 1, 1_000_000, 'a positive integer, or -1 for no bound');
+    },
+  },
+  {
+    name: 'prometheus-port',
+    arg: 'PORT',
+    describe: "Also serve GET /metrics on this port (sgl-router's Prometheus exporter); /metrics on --port is always there.",
+    defaultText: 'none',
+    apply: (flags, raw) => {
+      flags.options.prometheus = { host: flags.options.prometheus?.host ?? null, port: portNumber('--prometheus-port', raw) };
+    },
+  },
+  {
+    name: 'prometheus-host',
+    arg: 'HOST',
+    describe: 'Address of the --prometheus-port listener.',
+    defaultText: '--host',
+    apply: (flags, raw) => {
+      const host = nonEmpty('--prometheus-host', raw);
+      if (flags.options.prometheus === null) flags.notices.push('--prometheus-host has no effect without --prometheus-port: metrics are at /metrics on --port');
+      else flags.options.prometheus = { ...flags.options.prometheus, host };
+    },
+  },
   option('max-retries', 'N', 'maxRetries', 'Retries on a fresh pair when a node fails before anything reached the client.', (f, raw) => integerIn(f, raw, 0, 100, 'an integer from 0 to 100')),
+  {
+    name: 'retry-max-retries',
+    arg: 'N',
+    describe: "sgl-router's spelling: N attempts in all, i.e. --max-retries N-1.",
+    defaultText: `${DEFAULT_ROUTER_OPTIONS.maxRetries + 1}`,
+    apply: (flags, raw) => {
+      flags.options.maxRetries = integerIn('--retry-max-retries', raw, 1, 101, 'an integer from 1 to 101 (attempts in all)') - 1;
+    },
+  },
   option('request-timeout-secs', 'SECS', 'requestTimeoutSecs', 'Bound on one generation exchange with a node, to its last byte.', positiveSeconds),
   option('connect-timeout-secs', 'SECS', 'connectTimeoutSecs', 'Bound on connecting to a node.', positiveSeconds),
   option('control-timeout-secs', 'SECS', 'controlTimeoutSecs', 'Bound on non-generation calls: /health probes, info and flush calls, registry polls.', positiveSeconds),
+  option('health-check-timeout-secs', 'SECS', 'controlTimeoutSecs', "sgl-router's spelling of --control-timeout-secs (it bounds /health probes).", positiveSeconds),
   option('down-backoff-secs', 'SECS', 'downBackoffSecs', 'A node that refused a connection is skipped, and probed at this interval until /health answers.', positiveSeconds),
   option('registry-poll-ms', 'MS', 'registryPollMs', 'How often the registry is asked for the current nodes.', positiveInteger),
   {
@@ -136,24 +205,31 @@ const VALUE_FLAGS: readonly ValueFlag[] = [
 
 /** Pure: router flags (no command name) -> `RouterFlags`; throws a FlagError naming the flag. */
 export function parseRouterFlags(argv: string[]): RouterFlags {
-  const { nodes, rest } = takeNodeFlags(argv);
+  const { nodes, lists, rest } = takeMultiValueFlags(argv);
   // yargs' own help is off (it cannot show `--prefill URL [PORT]`); --help is a plain flag here.
   let y = yargs(rest)
     .help(false)
-    .option('pd-disaggregation', { type: 'boolean' })
     .option('help', { type: 'boolean', alias: 'h' });
+  for (const name of BOOLEAN_FLAGS) y = y.option(name, { type: 'boolean' });
   for (const f of VALUE_FLAGS) y = y.option(f.name, { type: 'string', requiresArg: true });
+  for (const f of NO_EFFECT_FLAGS) y = y.option(f.name, f.kind === 'boolean' ? { type: 'boolean' } : { type: 'string', requiresArg: true });
   const parsed = parseStrictly(y);
 
   const flags: RouterFlags = {
     help: parsed.help === true,
     options: { ...DEFAULT_ROUTER_OPTIONS, ...nodes },
     registry: { kind: 'host', port: DEFAULT_REGISTRY_PORT },
+    notices: [],
   };
   if (flags.help) return flags;
-  if (rawFlag(parsed, 'registry-port') !== undefined && rawFlag(parsed, 'registry-url') !== undefined) {
-    throw new FlagError('--registry-port and --registry-url exclude each other: host a registry, or use one running elsewhere');
+  for (const { names, why } of EXCLUSIVE) {
+    const given = names.filter((name) => (BOOLEAN_FLAGS.includes(name) ? parsed[name] === true : rawFlag(parsed, name) !== undefined));
+    if (given.length > 1) throw new FlagError(`${given.map((n) => `--${n}`).join(' and ')} exclude each other: ${why}`);
   }
+  if (parsed['disable-retries'] === true) flags.options.maxRetries = 0;
+  if (parsed.verbose === true) flags.options.logLevel = 'debug';
+  const ignored = NO_EFFECT_FLAGS.filter((f) => lists.has(f.name) || (f.kind === 'boolean' ? parsed[f.name] === true : rawFlag(parsed, f.name) !== undefined));
+  for (const f of ignored) flags.notices.push(`--${f.name} is accepted for sgl-router compatibility and has no effect here: ${f.why}`);
   for (const f of VALUE_FLAGS) {
     const raw = rawFlag(parsed, f.name);
     if (raw !== undefined) f.apply(flags, raw);
@@ -162,13 +238,39 @@ export function parseRouterFlags(argv: string[]): RouterFlags {
   return flags;
 }
 
-/** Takes every `--prefill URL [PORT]` and `--decode URL` out of argv; the rest is for yargs. */
-function takeNodeFlags(argv: readonly string[]): { nodes: { prefill: PrefillSpec[]; decode: DecodeSpec[] }; rest: string[] } {
+/** Flags without a value. */
+const BOOLEAN_FLAGS: readonly string[] = ['pd-disaggregation', 'pd-disaggregated', 'disable-retries', 'verbose'];
+
+/** Flags that set the same option: giving two is an error, not "last wins". */
+const EXCLUSIVE: readonly { names: readonly string[]; why: string }[] = [
+  { names: ['max-retries', 'retry-max-retries', 'disable-retries'], why: 'each sets how often a failed request is retried' },
+  { names: ['control-timeout-secs', 'health-check-timeout-secs'], why: 'both bound /health probes' },
+  { names: ['registry-port', 'registry-url'], why: 'host a registry, or use one running elsewhere' },
+  { names: ['verbose', 'log-level'], why: 'both set the log level' },
+];
+
+/** sgl-router's flags that take several words (argparse's nargs "+" and "*"), none of which has an effect here. */
+const LIST_FLAGS = new Set(NO_EFFECT_FLAGS.filter((f) => f.kind === 'list').map((f) => f.name));
+
+/**
+ * Takes every `--prefill URL [PORT|none]`, `--decode URL` and sgl-router list flag (with the words
+ * after it) out of argv; the rest is for yargs. `--worker-urls` is refused (sgl-router-flags.ts).
+ */
+function takeMultiValueFlags(argv: readonly string[]): { nodes: { prefill: PrefillSpec[]; decode: DecodeSpec[] }; lists: Set<string>; rest: string[] } {
   const prefill: PrefillSpec[] = [];
   const decode: DecodeSpec[] = [];
+  const lists = new Set<string>();
   const rest: string[] = [];
   const seen = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
+    const name = /^--([a-z-]+)(?:=|$)/.exec(argv[i])?.[1];
+    if (name === 'worker-urls') throw new FlagError("--worker-urls is sgl-router's non-PD mode: pd-node's router routes to prefill/decode pairs (--prefill URL, --decode URL); a colocated node (pd-node --role colocated) serves alone");
+    if (name !== undefined && LIST_FLAGS.has(name)) {
+      lists.add(name);
+      if (argv[i].includes('=')) continue;
+      while (i + 1 < argv.length && !argv[i + 1].startsWith('-')) i++;
+      continue;
+    }
     const m = /^--(prefill|decode)(?:=(.*))?$/s.exec(argv[i]);
     if (m === null) {
       rest.push(argv[i]);
@@ -190,30 +292,37 @@ function takeNodeFlags(argv: readonly string[]): { nodes: { prefill: PrefillSpec
       continue;
     }
     if (hasValue) i++;
-    const port = hasValue ? integerIn(`--prefill ${raw}`, next, 1, 65535, 'followed by a bootstrap port from 1 to 65535, if anything') : DEFAULT_BOOTSTRAP_PORT;
+    const own = !hasValue || next.toLowerCase() === 'none';
+    const port = own ? null : integerIn(`--prefill ${raw}`, next, 1, 65535, 'followed by a bootstrap port from 1 to 65535 or none, if anything');
     prefill.push({ url, bootstrapPort: port });
   }
-  return { nodes: { prefill, decode }, rest };
+  return { nodes: { prefill, decode }, lists, rest };
 }
 
 /** The --help text: every flag with its default. */
 export function routerHelp(): string {
   const rows: [string, string, string][] = [
-    ['--prefill URL [BOOTSTRAP_PORT]', 'A prefill node and its bootstrap port; repeat for more.', `none; bootstrap port ${DEFAULT_BOOTSTRAP_PORT}`],
+    ['--prefill URL [BOOTSTRAP_PORT|none]', "A prefill node and its bootstrap port (none or no port: the node's own, from the registry, else 8998); repeat for more.", `none; bootstrap port the node's own`],
     ['--decode URL', 'A decode node; repeat for more.', 'none'],
-    ['--pd-disaggregation', "Accepted for SGLang's router command line; the router always does PD.", 'on'],
+    ['--pd-disaggregation', "Accepted for SGLang's router command line (also --pd-disaggregated); the router always does PD.", 'on'],
     ...VALUE_FLAGS.map((f): [string, string, string] => [`--${f.name} ${f.arg}`, f.describe, f.defaultText]),
+    ['--disable-retries', 'No retries: --max-retries 0.', ''],
+    ['--verbose', 'Debug logs: --log-level debug.', ''],
     ['--help, -h', 'Show this help.', ''],
   ];
+  const ignored = NO_EFFECT_FLAGS.map((f) => `--${f.name}`).join(' ');
   const width = Math.max(...rows.map(([name]) => name.length));
   const lines = rows.map(([name, describe, def]) => `  ${name.padEnd(width)}  ${describe}${def === '' ? '' : ` [default: ${def}]`}`);
   return [
-    'pd-node --role router: route generation requests to prefill/decode node pairs (SGLang PD router).',
+    'pd-node router (or pd-node --role router): route generation requests to prefill/decode node pairs',
+    "(SGLang's PD router; takes the arguments of python -m sglang_router.launch_router as they are).",
     '',
     'Nodes come from --prefill/--decode and from the registry (nodes register at start-up and leave',
     'when they stop or die).',
     '',
     ...lines,
+    '',
+    `Accepted for sgl-router compatibility, with no effect (listed at start-up when given): ${ignored}`,
     '',
   ].join('\n');
 }

@@ -14,7 +14,8 @@
  * - A node that stays listed (or unlisted but up) keeps its `UpstreamNode` (load count, health);
  *   one that is dropped finishes its in-flight requests on its own and stops being probed.
  * - A registry record for a URL that a flag already names is the same node: the flag's settings win,
- *   and a disagreement (role, bootstrap port) is logged when the record first appears.
+ *   and a disagreement (role, bootstrap port) is logged when the record first appears; a flag that
+ *   left the bootstrap port to the node (`--prefill URL none`) takes the port the record gives.
  * - Order is stable (static in flag order, then registry nodes in order of arrival), so policies such
  *   as round-robin are predictable.
  */
@@ -52,11 +53,16 @@ export class NodePool {
   /** Registry nodes the source no longer lists (not deregistered): kept while they are up. */
   private readonly unlisted = new Set<UpstreamNode>();
   private readonly probing = new Set<UpstreamNode>();
+  /** Static prefill nodes whose flag named a bootstrap port (the others take the registry's). */
+  private readonly portGiven = new Set<UpstreamNode>();
 
   constructor(private readonly opts: NodePoolOptions) {
     const add = (role: RegisteredRole, url: string, port: number | null): void => {
       const normalized = normalizeNodeUrl(url);
-      if (!this.fixed.some((n) => n.url === normalized)) this.fixed.push(new UpstreamNode(role, normalized, port, 'static'));
+      if (this.fixed.some((n) => n.url === normalized)) return;
+      const node = new UpstreamNode(role, normalized, port, 'static');
+      this.fixed.push(node);
+      if (port !== null) this.portGiven.add(node);
     };
     for (const p of opts.prefill) add('prefill', p.url, p.bootstrapPort);
     for (const d of opts.decode) add('decode', d.url, null);
@@ -119,7 +125,11 @@ export class NodePool {
       const port = record.role === 'prefill' ? (record.bootstrapPort ?? DEFAULT_BOOTSTRAP_PORT) : null;
       const fixed = this.fixed.find((n) => n.url === url);
       if (fixed !== undefined) {
-        if (fresh && (fixed.role !== record.role || fixed.bootstrapPort !== port)) {
+        const ownPort = fixed.role === 'prefill' && record.role === 'prefill' && !this.portGiven.has(fixed);
+        if (ownPort && fixed.bootstrapPort !== record.bootstrapPort && record.bootstrapPort !== null) {
+          fixed.bootstrapPort = record.bootstrapPort;
+          log.info({ node: url, bootstrapPort: record.bootstrapPort }, 'the registry gives the bootstrap port of a prefill node given without one');
+        } else if (fresh && !ownPort && (fixed.role !== record.role || fixed.bootstrapPort !== port)) {
           log.warn({ node: url, flag: { role: fixed.role, bootstrapPort: fixed.bootstrapPort }, registry: { role: record.role, bootstrapPort: port } }, 'the registry describes a node given by flag differently; the flag wins');
         }
         continue;

@@ -5,7 +5,13 @@
  *   generation exchange (`requestTimeoutSecs`, SGLang's 600 s), TCP connect (`connectTimeoutSecs`),
  *   and every non-generation call (`controlTimeoutSecs`: node /health probes, info and flush calls,
  *   registry polls).
- * - A prefill node's bootstrap port defaults to 8998, SGLang's default `--disaggregation-bootstrap-port`.
+ * - A prefill node's bootstrap port may be unknown (`null`: sgl-router's `--prefill URL none`, or no
+ *   port given): the node's own, which the router takes from the registry's record of the node when
+ *   there is one, else 8998, SGLang's default `--disaggregation-bootstrap-port`.
+ * - `policy` applies to both roles unless `prefillPolicy`/`decodePolicy` name another, as in
+ *   sgl-router.
+ * - `maxConcurrentRequests` bounds the generation requests the router has in flight; beyond it a
+ *   client gets 503 with Retry-After at once (null: no bound, sgl-router's -1).
  * - Static nodes (from flags) are permanent; nodes from `nodeSource` come and go with each poll.
  */
 import type { LogLevel } from '../log/logger.js';
@@ -24,7 +30,8 @@ export type RegistrySetting = { kind: 'host'; port: number; advertiseHost?: stri
 export interface PrefillSpec {
   /** HTTP base URL, e.g. http://10.0.0.1:30000 */
   url: string;
-  bootstrapPort: number;
+  /** null: the node's own (see above). */
+  bootstrapPort: number | null;
 }
 
 export interface DecodeSpec {
@@ -38,6 +45,14 @@ export interface RouterOptions {
   prefill: PrefillSpec[];
   decode: DecodeSpec[];
   policy: PolicyName;
+  /** Prefill nodes' policy when not `policy` (sgl-router's --prefill-policy); null: `policy`. */
+  prefillPolicy: PolicyName | null;
+  /** Decode nodes' policy when not `policy` (sgl-router's --decode-policy); null: `policy`. */
+  decodePolicy: PolicyName | null;
+  /** Generation requests in flight through this router at most; more get 503 + Retry-After. null: no bound. */
+  maxConcurrentRequests: number | null;
+  /** sgl-router's --prometheus-port/--prometheus-host: GET /metrics also here (host null: `host`); null: only on `port`. */
+  prometheus: { host: string | null; port: number } | null;
   /** Further attempts on a fresh pair after a failure before anything reached the client. */
   maxRetries: number;
   /** Bound on one generation exchange with a node, from sending to the response's last byte. */
@@ -70,6 +85,10 @@ export const DEFAULT_ROUTER_OPTIONS: Readonly<RouterOptions> = Object.freeze({
   prefill: [],
   decode: [],
   policy: 'round_robin',
+  prefillPolicy: null,
+  decodePolicy: null,
+  maxConcurrentRequests: null,
+  prometheus: null,
   maxRetries: 2,
   requestTimeoutSecs: 600,
   connectTimeoutSecs: 5,

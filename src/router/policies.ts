@@ -10,7 +10,8 @@
  *   g = gcd(P, D); the shift floor(t / L) moves the next block to the next residue, so P x D turns
  *   use every pairing exactly once. Two counters in lockstep (the old way) used only L pairings: 2
  *   of 4 on 2 x 2. Each role still gets every node in turn (t % P, and the shifted t % D both cycle).
- * - The other policies pick per role independently (each role's own instance), which already mixes
+ * - The other policies, and roles with different policies (sgl-router's --prefill-policy and
+ *   --decode-policy), pick per role independently (each role's own instance), which already mixes
  *   pairings.
  * - power_of_two: two distinct random candidates, the less loaded wins (the first drawn on a tie).
  * - least_load: the least loaded; ties rotate round-robin, so an idle cluster still spreads requests
@@ -37,8 +38,14 @@ export interface PairPolicy {
   pick<T extends Loaded>(prefill: readonly T[], decode: readonly T[]): { prefill: T; decode: T };
 }
 
-export function createPairPolicy(name: PolicyName, random: RandomSource = Math.random): PairPolicy {
-  if (name === 'round_robin') {
+/** Each role's policy. */
+export interface RolePolicies {
+  prefill: PolicyName;
+  decode: PolicyName;
+}
+
+export function createPairPolicy(names: RolePolicies, random: RandomSource = Math.random): PairPolicy {
+  if (names.prefill === 'round_robin' && names.decode === 'round_robin') {
     let turn = 0;
     return {
       pick: (prefill, decode) => {
@@ -48,7 +55,7 @@ export function createPairPolicy(name: PolicyName, random: RandomSource = Math.r
       },
     };
   }
-  const perRole = { prefill: createPolicy(name, random), decode: createPolicy(name, random) };
+  const perRole = { prefill: createPolicy(names.prefill, random), decode: createPolicy(names.decode, random) };
   return { pick: (prefill, decode) => ({ prefill: perRole.prefill.pick(prefill), decode: perRole.decode.pick(decode) }) };
 }
 

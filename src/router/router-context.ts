@@ -9,6 +9,7 @@
  */
 import type { Logger } from '../log/logger.js';
 import type { RegisteredRole } from '../registry/protocol.js';
+import { ConcurrencyLimit } from './concurrency-limit.js';
 import { NodeHealth } from './node-health.js';
 import { NodePool } from './node-pool.js';
 import type { RouterOptions } from './options.js';
@@ -32,6 +33,8 @@ export class RouterContext {
   readonly pool: NodePool;
   readonly health: NodeHealth;
   readonly metrics: RouterMetrics;
+  /** --max-concurrent-requests: generation requests in flight through the router. */
+  readonly limit: ConcurrencyLimit;
   private readonly agents = createUpstreamAgents();
   private readonly inFlight = new Set<UpstreamRequest>();
   private readonly policy: PairPolicy;
@@ -53,7 +56,8 @@ export class RouterContext {
       log,
     });
     this.metrics = new RouterMetrics(() => this.pool.nodes());
-    this.policy = createPairPolicy(options.policy);
+    this.limit = new ConcurrencyLimit(options.maxConcurrentRequests);
+    this.policy = createPairPolicy({ prefill: options.prefillPolicy ?? options.policy, decode: options.decodePolicy ?? options.policy });
   }
 
   /** One prefill and one decode node by policy, avoiding `exclude`; a string says why there is none. */

@@ -13,6 +13,7 @@ import { createLogger } from '../log/logger.js';
 import { ActiveRequests } from './active-requests.js';
 import { DEFAULT_ROUTER_OPTIONS, POLICIES, type RouterOptions } from './options.js';
 import { RouterContext } from './router-context.js';
+import { listenForMetrics, type MetricsListener } from './metrics-listener.js';
 import { createRouterServer } from './router-server.js';
 import { httpUrl } from './upstream-node.js';
 import { httpUrlOf } from '../server/http-url.js';
@@ -21,6 +22,8 @@ export interface RouterHandle {
   /** Base URL, e.g. http://127.0.0.1:8000 */
   readonly url: string;
   readonly port: number;
+  /** The port of --prometheus-port's listener (0 there picks one); null without it. */
+  readonly prometheusPort: number | null;
   close(): Promise<void>;
 }
 
@@ -31,9 +34,11 @@ export async function startRouter(opts: Partial<RouterOptions> = {}): Promise<Ro
   const ctx = new RouterContext(options, log);
   const app = createRouterServer(ctx);
   const active = new ActiveRequests(app.server);
+  let metricsListener: MetricsListener | null = null;
   try {
     await ctx.pool.start();
     await app.listen({ host: options.host, port: options.port });
+    if (options.prometheus !== null) metricsListener = await listenForMetrics(ctx.metrics, options.prometheus.host ?? options.host, options.prometheus.port);
   } catch (err) {
     ctx.close();
     await app.close();
@@ -41,14 +46,16 @@ export async function startRouter(opts: Partial<RouterOptions> = {}): Promise<Ro
   }
   const { port } = app.server.address() as AddressInfo;
   const url = httpUrlOf(options.host, port);
-  log.info({ url, policy: options.policy, prefill: ctx.pool.nodes('prefill').map((n) => n.url), decode: ctx.pool.nodes('decode').map((n) => n.url) }, 'router listening');
+  log.info({ url, prometheusPort: metricsListener?.port, policy: options.policy, prefillPolicy: options.prefillPolicy, decodePolicy: options.decodePolicy, prefill: ctx.pool.nodes('prefill').map((n) => n.url), decode: ctx.pool.nodes('decode').map((n) => n.url) }, 'router listening');
   let closing: Promise<void> | null = null;
   return {
     url,
     port,
+    prometheusPort: metricsListener?.port ?? null,
     close() {
       closing ??= (async () => {
         ctx.close();
+        await metricsListener?.close();
         const closed = app.close();
         // Cancelled above, the requests in flight are being answered; a grace bounds the wait.
         await active.settled(options.controlTimeoutSecs * 1000).catch((err: Error) => log.warn({ problem: err.message }, 'closing with requests still in flight'));
@@ -65,9 +72,14 @@ function validate(o: RouterOptions): void {
     throw new Error(`startRouter: ${message}`);
   };
   for (const spec of [...o.prefill, ...o.decode]) if (httpUrl(spec.url) === null) fail(`"${spec.url}" is not an http(s) URL`);
-  for (const p of o.prefill) if (!Number.isInteger(p.bootstrapPort) || p.bootstrapPort < 1 || p.bootstrapPort > 65535) fail(`bootstrap port of ${p.url} must be from 1 to 65535 (got ${p.bootstrapPort})`);
+  for (const { url, bootstrapPort: port } of o.prefill) if (port !== null && (!Number.isInteger(port) || port < 1 || port > 65535)) fail(`bootstrap port of ${url} must be null (the node's own) or from 1 to 65535 (got ${port})`);
   if (o.prefill.length + o.decode.length === 0 && o.nodeSource === undefined) fail('no prefill or decode node and no node source: nothing to route to');
-  if (!(POLICIES as readonly string[]).includes(o.policy)) fail(`policy must be one of ${POLICIES.join(', ')} (got "${o.policy}")`);
+  for (const key of ['policy', 'prefillPolicy', 'decodePolicy'] as const) {
+    const name = o[key];
+    if ((key === 'policy' || name !== null) && !(POLICIES as readonly (string | null)[]).includes(name)) fail(`${key} must be one of ${POLICIES.join(', ')} (got "${name}")`);
+  }
+  const limit = o.maxConcurrentRequests;
+  if (limit !== null && !(Number.isInteger(limit) && limit > 0)) fail(`maxConcurrentRequests must be null (no bound) or a positive integer (got ${limit})`);
   if (!Number.isInteger(o.maxRetries) || o.maxRetries < 0) fail(`maxRetries must be a non-negative integer (got ${o.maxRetries})`);
   for (const key of ['requestTimeoutSecs', 'connectTimeoutSecs', 'controlTimeoutSecs', 'downBackoffSecs'] as const) {
     if (!(o[key] > 0 && Number.isFinite(o[key]))) fail(`${key} must be a positive number of seconds (got ${o[key]})`);

@@ -166,7 +166,7 @@ export class GenerationBatch {
     run.status = status;
     run.endedAt = performance.now();
     this.deps.ids.release(run.rid);
-    if (this.observe) this.deps.metrics.requestEnded(outcome, run.latencySeconds());
+    if (this.observe) this.deps.metrics.requestEnded(outcome, run.latencySeconds(), run.meta?.cachedTokens ?? 0);
     this.settleIfDone();
   }
 

@@ -180,6 +180,27 @@ describe('membership', { timeout: 60_000 }, () => {
     }
   });
 
+  test("a prefill given without a bootstrap port (--prefill URL none) takes the one its registry record gives, else 8998", async () => {
+    const kv = new RoomBoard();
+    const prefill = await FakeNode.start(goodPrefill(kv));
+    const decode = await FakeNode.start(goodDecode(kv));
+    const source = new EditableSource();
+    const router = await startRouter({ port: 0, logLevel: 'silent', prefill: [{ url: prefill.url, bootstrapPort: null }], decode: [{ url: decode.url }], nodeSource: source, registryPollMs: 10 });
+    try {
+      assert.equal((await post(`${router.url}/generate`, '{"text":"x"}')).status, 200);
+      assert.equal(decode.generations[0].json.bootstrap_port, 8998, 'no record yet: SGLang\'s default');
+      source.records = [record('p', 'prefill', prefill.url, 7777)];
+      await until(router, (n) => n[0].bootstrap_port === 7777, 'the record\'s port adopted');
+      assert.equal((await post(`${router.url}/generate`, '{"text":"y"}')).status, 200);
+      assert.equal(decode.generations[1].json.bootstrap_port, 7777);
+      assert.deepEqual((await nodes(router)).map((n) => [n.role, n.origin]), [['prefill', 'static'], ['decode', 'static']], 'still one node');
+    } finally {
+      await router.close();
+      await prefill.close();
+      await decode.close();
+    }
+  });
+
   test('the registry adapters list what the registry holds', async () => {
     const rec = record('n', 'decode', 'http://127.0.0.1:1');
     const listing = { nodes: [rec], deregistered: ['http://127.0.0.1:2'] };

@@ -30,7 +30,7 @@ describe('policies', () => {
 
   test('round_robin pairs use every prefill x decode pairing once per P x D turns, each role in turn', () => {
     for (const [P, D] of [[2, 2], [2, 3], [3, 3], [2, 4], [4, 6], [1, 3], [3, 1]]) {
-      const p = createPairPolicy('round_robin', scripted());
+      const p = createPairPolicy({ prefill: 'round_robin', decode: 'round_robin' }, scripted());
       const prefill = Array.from({ length: P }, (_, i) => node(`p${i}`));
       const decode = Array.from({ length: D }, (_, i) => node(`d${i}`));
       const pairs = Array.from({ length: P * D }, () => p.pick(prefill, decode)).map(({ prefill: a, decode: b }) => `${a.name}-${b.name}`);
@@ -42,9 +42,17 @@ describe('policies', () => {
         assert.deepEqual(new Set(counts.values()), new Set([n]), `${P} x ${D}: ${role} nodes evenly used`);
       }
     }
-    const p = createPairPolicy('round_robin', scripted());
+    const p = createPairPolicy({ prefill: 'round_robin', decode: 'round_robin' }, scripted());
     const two = [node('a'), node('b')];
     assert.deepEqual([1, 2, 3, 4].map(() => { const x = p.pick(two, two); return `${x.prefill.name}${x.decode.name}`; }), ['aa', 'bb', 'ab', 'ba']);
+  });
+
+  test("each role its own policy (sgl-router's --prefill-policy/--decode-policy): prefill round-robin, decode by load", () => {
+    const p = createPairPolicy({ prefill: 'round_robin', decode: 'least_load' }, scripted());
+    const prefill = [node('p1'), node('p2'), node('p3')];
+    const decode = [node('d1', 4), node('d2', 0), node('d3', 2)];
+    const picks = [1, 2, 3, 4].map(() => { const x = p.pick(prefill, decode); return `${x.prefill.name}-${x.decode.name}`; });
+    assert.deepEqual(picks, ['p1-d2', 'p2-d2', 'p3-d2', 'p1-d2']);
   });
 
   test('random maps the source onto the candidates', () => {

@@ -26,7 +26,7 @@ describe('parseRouterFlags', () => {
     assert.equal(flags.help, false);
     assert.deepEqual(flags.options, {
       ...DEFAULT_ROUTER_OPTIONS,
-      prefill: [{ url: 'http://10.0.0.1:30000', bootstrapPort: 8998 }],
+      prefill: [{ url: 'http://10.0.0.1:30000', bootstrapPort: null }],
       decode: [{ url: 'http://10.0.0.2:30001' }],
       host: '127.0.0.1',
       port: 8000,
@@ -44,7 +44,7 @@ describe('parseRouterFlags', () => {
     ]);
     assert.deepEqual(flags.options.prefill, [
       { url: 'http://a:30000', bootstrapPort: 9001 },
-      { url: 'http://b:30000', bootstrapPort: 8998 },
+      { url: 'http://b:30000', bootstrapPort: null },
       { url: 'http://d:30000', bootstrapPort: 9003 },
     ]);
     assert.deepEqual(flags.options.decode, [{ url: 'https://c:30001' }, { url: 'http://[::1]:30002' }]);
@@ -81,6 +81,59 @@ describe('parseRouterFlags', () => {
     assert.deepEqual(parseRouterFlags(['--host', '0.0.0.0', '--advertise-host', '10.1.2.3']).registry, { kind: 'host', port: DEFAULT_REGISTRY_PORT, advertiseHost: '10.1.2.3' });
   });
 
+  test("seed 000's sgl-router command line, verbatim: the prefill node's own bootstrap port", () => {
+    // python -m sglang_router.launch_router --pd-disaggregation --prefill http://${MASTER_ADDR}:30000 --decode http://${MASTER_ADDR_DECODE}:30001 --host 127.0.0.1 --port 8000
+    const flags = parseRouterFlags(['--pd-disaggregation', '--prefill', 'http://10.0.0.1:30000', '--decode', 'http://10.0.0.2:30001', '--host', '127.0.0.1', '--port', '8000']);
+    assert.deepEqual(flags.options, { ...DEFAULT_ROUTER_OPTIONS, prefill: [{ url: 'http://10.0.0.1:30000', bootstrapPort: null }], decode: [{ url: 'http://10.0.0.2:30001' }], host: '127.0.0.1', port: 8000 });
+    assert.deepEqual(flags.notices, []);
+  });
+
+  test('--prefill URL none (any case), a port, or nothing', () => {
+    const flags = parseRouterFlags(['--prefill', 'http://a:1', 'none', '--prefill', 'http://b:1', 'None', '--prefill', 'http://c:1', '9000', '--prefill', 'http://d:1', '--decode', 'http://e:1']);
+    assert.deepEqual(flags.options.prefill.map((p) => p.bootstrapPort), [null, null, 9000, null]);
+  });
+
+  test("sgl-router's policies: per role, cache_aware and bucket run as least_load with a notice", () => {
+    const a = parseRouterFlags(['--policy', 'cache_aware', '--decode-policy', 'power_of_two']);
+    assert.deepEqual([a.options.policy, a.options.prefillPolicy, a.options.decodePolicy], ['least_load', null, 'power_of_two']);
+    assert.equal(a.notices.length, 1);
+    assert.match(a.notices[0], /^--policy cache_aware runs as least_load: cache_aware routes by prefix-cache reuse, and pd-node's nodes keep no prefix cache$/);
+    const b = parseRouterFlags(['--prefill-policy', 'bucket', '--decode-policy', 'random']);
+    assert.deepEqual([b.options.policy, b.options.prefillPolicy, b.options.decodePolicy], ['round_robin', 'least_load', 'random']);
+    assert.match(b.notices.join('\n'), /--prefill-policy bucket runs as least_load/);
+  });
+
+  test('--max-concurrent-requests, retries, timeouts, log level, prometheus in sgl-router spelling', () => {
+    assert.equal(parseRouterFlags(['--max-concurrent-requests', '-1']).options.maxConcurrentRequests, null);
+    assert.equal(parseRouterFlags(['--max-concurrent-requests', '8']).options.maxConcurrentRequests, 8);
+    assert.equal(parseRouterFlags(['--retry-max-retries', '3']).options.maxRetries, 2);
+    assert.equal(parseRouterFlags(['--disable-retries']).options.maxRetries, 0);
+    assert.equal(parseRouterFlags(['--health-check-timeout-secs', '3']).options.controlTimeoutSecs, 3);
+    assert.equal(parseRouterFlags(['--verbose']).options.logLevel, 'debug');
+    assert.equal(parseRouterFlags(['--pd-disaggregated']).options.logLevel, 'info');
+    assert.deepEqual(parseRouterFlags(['--prometheus-host', '0.0.0.0', '--prometheus-port', '29000']).options.prometheus, { host: '0.0.0.0', port: 29000 });
+    assert.deepEqual(parseRouterFlags(['--prometheus-port', '29000']).options.prometheus, { host: null, port: 29000 });
+    const hostOnly = parseRouterFlags(['--prometheus-host', '0.0.0.0']);
+    assert.equal(hostOnly.options.prometheus, null);
+    assert.match(hostOnly.notices.join('\n'), /--prometheus-host has no effect without --prometheus-port/);
+  });
+
+  test('the rest of sgl-router\'s command line is accepted, changes nothing, and each flag is noted once', () => {
+    const argv = [
+      '--pd-disaggregation', '--prefill', 'http://p:1', '9000', '--decode', 'http://d:1',
+      '--service-discovery', '--selector', 'app=sglang', 'tier=gpu', '--service-discovery-port', '8000', '--service-discovery-namespace', 'ml',
+      '--prefill-selector', 'role=prefill', '--decode-selector=role=decode', '--cache-threshold', '0.3', '--balance-abs-threshold', '64',
+      '--worker-startup-timeout-secs', '600', '--health-failure-threshold', '3', '--health-check-interval-secs', '60', '--health-check-endpoint', '/health',
+      '--cb-failure-threshold', '10', '--disable-circuit-breaker', '--retry-initial-backoff-ms', '50', '--queue-size', '100', '--queue-timeout-secs', '60',
+      '--request-id-headers', 'x-request-id', 'x-trace-id', '--cors-allowed-origins', '--dp-aware', '--mini-lb', '--log-dir', '/tmp/logs', '--max-payload-size', '536870912',
+    ];
+    const flags = parseRouterFlags(argv);
+    assert.deepEqual(flags.options, { ...DEFAULT_ROUTER_OPTIONS, prefill: [{ url: 'http://p:1', bootstrapPort: 9000 }], decode: [{ url: 'http://d:1' }] });
+    const noted = flags.notices.map((n) => /^--([a-z-]+) is accepted for sgl-router compatibility and has no effect here: \S/.exec(n)?.[1]);
+    const expected = argv.filter((a) => a.startsWith('--') && !['--pd-disaggregation', '--prefill', '--decode'].includes(a)).map((a) => a.slice(2).split('=')[0]);
+    assert.deepEqual(noted.sort(), expected.sort());
+  });
+
   const BAD: [string[], RegExp][] = [
     [['--prefill', 'abc'], /^--prefill: "abc" is not an http\(s\) URL$/],
     [['--prefill', 'ftp://x:1'], /--prefill: "ftp:\/\/x:1" is not an http\(s\) URL/],
@@ -88,7 +141,7 @@ describe('parseRouterFlags', () => {
     [['--prefill'], /--prefill needs a URL/],
     [['--prefill', '--decode', 'http://d:1'], /--prefill needs a URL/],
     [['--decode'], /--decode needs a URL/],
-    [['--prefill', 'http://a:1', '70000'], /--prefill http:\/\/a:1 must be followed by a bootstrap port from 1 to 65535, if anything \(got "70000"\)/],
+    [['--prefill', 'http://a:1', '70000'], /--prefill http:\/\/a:1 must be followed by a bootstrap port from 1 to 65535 or none, if anything \(got "70000"\)/],
     [['--prefill', 'http://a:1', 'abc'], /--prefill http:\/\/a:1 must be followed by a bootstrap port .*\(got "abc"\)/],
     [['--prefill', 'http://a:1', '0'], /\(got "0"\)/],
     [['--decode', 'http://d:1', '9000'], /--decode http:\/\/d:1: unexpected "9000"/],
@@ -96,7 +149,20 @@ describe('parseRouterFlags', () => {
     [['--role', 'prefill'], /--role must be router/],
     [['--host', ''], /--host needs a non-empty value/],
     [['--port', '65536'], /--port must be a port number/],
-    [['--policy', 'fastest'], /--policy must be one of random, round_robin, power_of_two, least_load \(got "fastest"\)/],
+    [['--policy', 'fastest'], /--policy must be one of random, round_robin, power_of_two, least_load, cache_aware \(got "fastest"\)/],
+    [['--policy', 'bucket'], /--policy must be one of .* \(got "bucket"\)/],
+    [['--decode-policy', 'bucket'], /--decode-policy must be one of .* \(got "bucket"\)/],
+    [['--prefill-policy', 'fastest'], /--prefill-policy must be one of random, round_robin, power_of_two, least_load, cache_aware, bucket \(got "fastest"\)/],
+    [['--max-concurrent-requests', '0'], /--max-concurrent-requests must be a positive integer, or -1 for no bound \(got "0"\)/],
+    [['--max-concurrent-requests', '-2'], /--max-concurrent-requests must be/],
+    [['--retry-max-retries', '0'], /--retry-max-retries must be an integer from 1 to 101 \(attempts in all\)/],
+    [['--max-retries', '1', '--retry-max-retries', '3'], /--max-retries and --retry-max-retries exclude each other/],
+    [['--disable-retries', '--max-retries', '1'], /--max-retries and --disable-retries exclude each other/],
+    [['--control-timeout-secs', '1', '--health-check-timeout-secs', '2'], /--control-timeout-secs and --health-check-timeout-secs exclude each other/],
+    [['--verbose', '--log-level', 'info'], /--verbose and --log-level exclude each other/],
+    [['--prometheus-port', 'x'], /--prometheus-port must be a port number/],
+    [['--worker-urls', 'http://w:1', 'http://w:2'], /--worker-urls is sgl-router's non-PD mode: pd-node's router routes to prefill\/decode pairs/],
+    [['--cache-threshold'], /Not enough arguments following: cache-threshold/],
     [['--max-retries', '-1'], /--max-retries must be an integer from 0 to 100/],
     [['--max-retries', '1.5'], /--max-retries must be an integer from 0 to 100 \(got "1.5"\)/],
     [['--request-timeout-secs', '0'], /--request-timeout-secs must be a number of seconds/],
@@ -128,10 +194,10 @@ describe('parseRouterFlags', () => {
     assert.equal(parseRouterFlags(['--help']).help, true);
     assert.equal(parseRouterFlags(['-h']).help, true);
     const help = routerHelp();
-    for (const flag of ['--prefill URL [BOOTSTRAP_PORT]', '--decode URL', '--pd-disaggregation', '--role', '--host', '--port', '--policy', '--max-retries', '--request-timeout-secs', '--connect-timeout-secs', '--control-timeout-secs', '--down-backoff-secs', '--registry-port', '--registry-url', '--advertise-host', '--registry-poll-ms', '--cluster-secret-file', '--log-level']) {
+    for (const flag of ['--prefill URL [BOOTSTRAP_PORT|none]', '--decode URL', '--prefill-policy', '--decode-policy', '--max-concurrent-requests', '--retry-max-retries', '--disable-retries', '--health-check-timeout-secs', '--prometheus-port', '--prometheus-host', '--verbose', '--service-discovery', '--cb-failure-threshold', '--pd-disaggregation', '--role', '--host', '--port', '--policy', '--max-retries', '--request-timeout-secs', '--connect-timeout-secs', '--control-timeout-secs', '--down-backoff-secs', '--registry-port', '--registry-url', '--advertise-host', '--registry-poll-ms', '--cluster-secret-file', '--log-level']) {
       assert.ok(help.includes(flag), `help lists ${flag}`);
     }
-    for (const def of ['[default: round_robin]', '[default: 600]', '[default: 2]', '[default: 500]', '[default: 5757]', '[default: 8000]', '[default: none; bootstrap port 8998]', '[default: $PD_NODE_CLUSTER_SECRET_FILE, else ~/.config/pd-node/cluster-secret (created on first use)]']) {
+    for (const def of ['[default: round_robin]', '[default: 600]', '[default: 2]', '[default: 500]', '[default: 5757]', '[default: 8000]', "[default: none; bootstrap port the node's own]", '[default: -1]', '[default: $PD_NODE_CLUSTER_SECRET_FILE, else ~/.config/pd-node/cluster-secret (created on first use)]']) {
       assert.ok(help.includes(def), `help shows ${def}`);
     }
   });

@@ -4,6 +4,9 @@
  * - The router checks only what it must: a JSON object body without bootstrap fields of its own.
  *   Everything else is the nodes' to validate; their 4xx comes back unchanged.
  * - Metrics count each request once, by its outcome, when its response ends.
+ * - With --max-concurrent-requests, a request beyond the bound gets 503 + Retry-After before its
+ *   body is looked at (concurrency-limit.ts); a slot is held until the response closes (sent, or
+ *   the connection gone).
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { performance } from 'node:perf_hooks';
@@ -11,6 +14,7 @@ import { HttpError, sendHttpError } from '../../server/errors.js';
 import { refuseBootstrapFields } from '../bootstrap-fields.js';
 import { clientObject, logRid, type ClientBody, type ClientObject } from '../client-body.js';
 import { ClientStream } from '../client-stream.js';
+import { CONCURRENCY_RETRY_AFTER_SECS } from '../concurrency-limit.js';
 import { proxyGeneration, type ProxyOutcome } from '../generation-proxy.js';
 import type { RouterContext } from '../router-context.js';
 import type { RouterOutcome } from '../router-metrics.js';
@@ -22,6 +26,11 @@ export function registerGenerationRoutes(app: FastifyInstance, ctx: RouterContex
     app.post<{ Body: ClientBody | undefined }>(path, async (request, reply) => {
       const started = performance.now();
       const ended = (outcome: RouterOutcome): void => ctx.metrics.requestEnded(path, outcome, (performance.now() - started) / 1000);
+      if (!ctx.limit.tryAcquire()) {
+        ended('unavailable');
+        throw new HttpError(503, `the router has --max-concurrent-requests ${ctx.limit.max} requests in flight; retry later`, null, null, CONCURRENCY_RETRY_AFTER_SECS);
+      }
+      reply.raw.once('close', ctx.limit.release);
       let body: ClientObject;
       try {
         body = clientObject(request.body);
