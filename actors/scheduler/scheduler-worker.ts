@@ -1,8 +1,8 @@
 /**
  * Worker-thread entry of the scheduler actor: owns the engine, the KV pool, its allocator and the
- * tokenizer, so the main thread never runs model code. The engine is the reference transformer
- * (weights and tokenizer from the model directory) or the synthetic one (a model shape; only the
- * directory's tokenizer is loaded). In PD mode it also starts the transfer actor
+ * tokenizer, so the main thread never runs model code. The engine is built here from its descriptor
+ * (src/engine/engines.ts, or an embedder's module): load the model, place the pool (sized by
+ * --max-total-tokens or the engine's default), create the engine over it. In PD mode it also starts the transfer actor
  * (a worker of its own) over the pool: the receiver on a decode node, the sender on a prefill node.
  * Steps run back to back while there is work (setImmediate between steps lets aborts and new
  * requests in); when idle the thread sleeps on its message port, waking every 100 ms only while PD
@@ -12,19 +12,11 @@
  * otherwise count as missing.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { createWasmKvPool } from '../../src/engine/reference/kernels/wasm-arena.js';
-import type { Engine } from '../../src/engine/engine.js';
-import { ReferenceEngine } from '../../src/engine/reference/llama-engine.js';
-import { GPU_NAMES, parseGpu } from '../../src/engine/synthetic/gpus.js';
-import { findModelShape, MODEL_SHAPE_NAMES, shapeLayout } from '../../src/engine/synthetic/model-shapes.js';
-import { SyntheticEngine } from '../../src/engine/synthetic/synthetic-engine.js';
-import { gqaLayout, type KvLayout } from '../../src/kv/layout.js';
+import type { LoadedEngine } from '../../src/engine/descriptor.js';
+import { checkEngineConfig, resolveEngine } from '../../src/engine/engines.js';
+import type { KvLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { createLogger } from '../../src/log/logger.js';
-import { modelFingerprint, syntheticFingerprint } from '../../src/model/fingerprint.js';
-import { loadModel } from '../../src/model/load-model.js';
-import { HfTokenizer } from '../../src/model/tokenizer.js';
-import type { TextTokenizer } from '../../src/model/types.js';
 import type { NodeOptions } from '../../src/node/options.js';
 import { Sampler } from '../../src/sampling/sampler.js';
 import type { ShmRegion } from '../../native/shm-region.js';
@@ -32,7 +24,6 @@ import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
 import { TransferActorClient } from '../transfer/transfer-actor-client.js';
 import { KvAllocator } from '../../src/kv/kv-allocator.js';
 import type { ModelInfo, SchedulerInbound, SchedulerOutbound } from './protocol.js';
-import { poolPages } from './pool-size.js';
 import { Scheduler, type PdSettings } from './scheduler.js';
 import type { SchedulerWorkerData } from './worker-data.js';
 
@@ -45,12 +36,12 @@ const SWEEP_MS = 100;
 
 /**
  * The pool: in shm for a decode node of the shm backend (prefill maps it; `region` is unlinked at
- * shutdown), else in WASM memory when the reference engine's WASM kernel reads it in place, else a
- * SharedArrayBuffer.
+ * shutdown), else in the engine's own memory when it has one (the reference engine's WASM kernel
+ * reads it in place), else a SharedArrayBuffer.
  */
-function createPool(layout: KvLayout, pages: number, wasm: boolean): { pool: KvPool; region: ShmRegion | null } {
+function createPool(layout: KvLayout, pages: number, engineMemory: LoadedEngine['poolMemory']): { pool: KvPool; region: ShmRegion | null } {
   if (options.role === 'decode' && options.transferBackend === 'shm') return createShmKvPool(layout, pages);
-  return { pool: wasm ? createWasmKvPool(layout, pages) : new KvPool(layout, pages), region: null };
+  return { pool: engineMemory?.(layout, pages) ?? new KvPool(layout, pages), region: null };
 }
 
 function pdSettings(o: NodeOptions, transfer: TransferActorClient | null): PdSettings | undefined {
@@ -64,68 +55,6 @@ function pdSettings(o: NodeOptions, transfer: TransferActorClient | null): PdSet
   return undefined;
 }
 
-/** What either engine's set-up hands the scheduler: the engine over its pool, and how to describe it. */
-interface EngineSetup {
-  engine: Engine;
-  tokenizer: TextTokenizer;
-  pool: KvPool;
-  region: ShmRegion | null;
-  contextLength: number;
-  identity: Pick<ModelInfo, 'modelPath' | 'servedModelName' | 'numLayers' | 'hiddenSize' | 'fingerprint' | 'modelShape' | 'gpu'>;
-  /** Engine-specific fields of the 'scheduler ready' log line. */
-  logFields: Record<string, unknown>;
-}
-
-function referenceSetup(): EngineSetup {
-  const { config, weights, tokenizer } = loadModel(modelDir);
-  const layout = gqaLayout(config.numLayers, config.numKvHeads, config.headDim, 'float32', options.pageSize);
-  const contextLength = config.maxPositionEmbeddings;
-  // With the WASM kernel the pool lives in the kernel's memory, so attention reads pages in place.
-  const { pool, region } = createPool(layout, poolPages(layout, contextLength, options.maxTotalTokens, 'reference'), options.kernel === 'wasm');
-  const engine = new ReferenceEngine(config, weights, pool, { kernel: options.kernel, warn: (m) => log.warn(m) });
-  return {
-    engine, tokenizer, pool, region, contextLength,
-    identity: {
-      modelPath: modelDir,
-      servedModelName: options.servedModelName ?? options.modelPath ?? 'pd-node/tiny',
-      numLayers: config.numLayers,
-      hiddenSize: config.hiddenSize,
-      fingerprint: modelFingerprint(modelDir),
-      modelShape: null,
-      gpu: null,
-    },
-    logFields: { kernel: engine.kernel, attentionInPlace: engine.attentionInPlace },
-  };
-}
-
-/** The synthetic engine: no weights; `modelDir` only provides the tokenizer. */
-function syntheticSetup(): EngineSetup {
-  const shape = findModelShape(options.modelShape ?? '');
-  if (!shape) throw new Error(`the synthetic engine needs a model shape (--model-shape), one of ${MODEL_SHAPE_NAMES.join(', ')}; got ${JSON.stringify(options.modelShape)}`);
-  const gpu = parseGpu(options.gpu);
-  if (!gpu) throw new Error(`unknown GPU ${JSON.stringify(options.gpu)} (--gpu): one of ${GPU_NAMES.join(', ')}, or COUNTxNAME`);
-  const tokenizer = HfTokenizer.fromDir(modelDir);
-  const layout = shapeLayout(shape, options.pageSize);
-  const { pool, region } = createPool(layout, poolPages(layout, shape.contextLength, options.maxTotalTokens, 'synthetic'), false);
-  const outputTokenIds: number[] = [];
-  for (let id = 0; id < tokenizer.vocabSize; id++) if (!tokenizer.isSpecial(id)) outputTokenIds.push(id);
-  const engine = new SyntheticEngine(pool, { shape, gpu, vocabSize: tokenizer.vocabSize, outputTokenIds, warn: (m) => log.warn(m) });
-  const name = `synthetic/${shape.name}`;
-  return {
-    engine, tokenizer, pool, region, contextLength: shape.contextLength,
-    identity: {
-      modelPath: name,
-      servedModelName: options.servedModelName ?? name,
-      numLayers: shape.numLayers,
-      hiddenSize: shape.hiddenSize,
-      fingerprint: syntheticFingerprint(shape, modelDir),
-      modelShape: shape.name,
-      gpu: gpu.name,
-    },
-    logFields: { modelShape: shape.name, gpu: gpu.name, tokenizer: modelDir },
-  };
-}
-
 interface Started {
   scheduler: Scheduler;
   transfer: TransferActorClient | null;
@@ -134,7 +63,12 @@ interface Started {
 }
 
 async function start(): Promise<Started> {
-  const { engine, tokenizer, pool, region, contextLength, identity, logFields } = options.engine === 'synthetic' ? syntheticSetup() : referenceSetup();
+  const descriptor = await resolveEngine(options.engine);
+  const engineConfig = checkEngineConfig(descriptor, options.engine.config ?? {});
+  const loaded = await descriptor.load(engineConfig, { modelDir, modelPath: options.modelPath, pageSize: options.pageSize, warn: (m) => log.warn(m) });
+  const { tokenizer, contextLength, identity } = loaded;
+  const { pool, region } = createPool(loaded.layout, Math.ceil((options.maxTotalTokens ?? loaded.defaultPoolTokens) / options.pageSize), loaded.poolMemory);
+  const { engine, logFields } = loaded.create(pool);
   const transfer = options.role === 'colocated' ? null : await TransferActorClient.start(options.transferBackend, pool, options.logLevel, {
     ibDevices: options.ibDevices ?? undefined,
     notices,
@@ -149,11 +83,13 @@ async function start(): Promise<Started> {
   );
   const model: ModelInfo = {
     ...identity,
+    servedModelName: options.servedModelName ?? identity.servedModelName,
     vocabSize: engine.vocabSize,
     contextLength,
     kvLayout: { ...engine.layout },
     eosTokenIds: [...tokenizer.eosTokenIds],
     engine: engine.name,
+    engineConfig,
     kvEndpoint,
   };
   log.info({ modelDir, engine: engine.name, pages: pool.numPages, pageSize: options.pageSize, poolBytes: pool.numPages * pool.pageBytes, ...logFields, kvEndpoint }, 'scheduler ready');
