@@ -53,6 +53,7 @@ describe('PD with the synthetic engine (llama-3.1-8b shape, shm)', () => {
     assert.deepEqual(info.kv_layout, { num_layers: 32, entries_per_token: 2048, dtype: 'bfloat16', page_size: 16 });
     const server = await getJson(`${prefill.url}/get_server_info`);
     assert.equal(server.engine, 'synthetic');
+    assert.deepEqual(server.engine_config, { model_shape: 'llama-3.1-8b', gpu: 'h100' });
     assert.equal(server.scheduler_stats.max_total_tokens, 512);
   });
 
