@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FlagError } from '../../src/cli/flag-values.js';
-import { NODE_FLAGS, parseNodeFlags } from '../../src/cli/node-flags.js';
+import { engineArgs, NODE_FLAGS, parseNodeFlags } from '../../src/cli/node-flags.js';
 import { NO_ETCD_ACCESS } from '../../src/membership/etcd-access.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../../src/node/options.js';
 
@@ -134,6 +134,14 @@ describe('parseNodeFlags', () => {
     throwsFlagError(['--engine', 'reference', '--model-shape', 'llama-3.1-8b'], /^--model-shape applies to --engine synthetic only$/);
     throwsFlagError(['--gpu', 'h100'], /^--gpu applies to --engine synthetic only$/);
     throwsFlagError(['--engine', 'synthetic', '--model-shape', 'llama-3.1-8b', '--kernel', 'js'], /^--kernel applies to --engine reference only$/);
+  });
+
+  test('engineArgs gives back the flags that choose an engine (what the demo passes on to its nodes)', () => {
+    for (const argv of [[], ['--kernel', 'js'], ['--engine', 'synthetic', '--gpu', 'a100', '--model-shape', 'qwen2.5-7b']]) {
+      const { engine } = parseNodeFlags(argv);
+      assert.deepEqual(parseNodeFlags(engineArgs(engine)).engine, engine);
+    }
+    assert.deepEqual(engineArgs({ name: 'reference', config: { kernel: 'js' } }), ['--engine', 'reference', '--kernel', 'js']);
   });
 
   for (const [flag, value, message] of BAD) {
