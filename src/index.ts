@@ -6,7 +6,7 @@
  * that embed or extend it.
  */
 export { startNode, type NodeHandle } from './node/start-node.js';
-export { DEFAULT_NODE_OPTIONS, type NodeOptions, type NodeRole, type TransferBackend, type EngineKind } from './node/options.js';
+export { DEFAULT_NODE_OPTIONS, type NodeOptions, type NodeRole, type TransferBackend } from './node/options.js';
 export type { SchedulerClient, GenerateEvent } from './node/scheduler-client.js';
 export type {
   GenerateRequest,
@@ -19,6 +19,8 @@ export type {
 } from '../actors/scheduler/protocol.js';
 export { DEFAULT_SAMPLING, type SamplingParams } from './sampling/params.js';
 export type { Engine, ForwardItem, ForwardOutput } from './engine/engine.js';
+export type { EngineChoice, EngineConfig, EngineContext, EngineDescriptor, EngineFlag, EngineIdentity, LoadedEngine } from './engine/descriptor.js';
+export { ENGINES, ENGINE_NAMES } from './engine/engines.js';
 export { SyntheticEngine, type SyntheticEngineOptions } from './engine/synthetic/synthetic-engine.js';
 export { MODEL_SHAPE_NAMES, findModelShape, shapeLayout, activeParams, type ModelShape } from './engine/synthetic/model-shapes.js';
 export { GPU_NAMES, parseGpu, type GpuSpec } from './engine/synthetic/gpus.js';

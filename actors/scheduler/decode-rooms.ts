@@ -13,8 +13,8 @@
  *   resolved), with the writer token this node minted for the prefill peer (one per peer; a peer
  *   declared lost gets a new one, so its old links write nothing).
  * - Pages of a room that ends are freed only once the receiver says no byte of it can land any more:
- *   `release('confirmed')` after prefill's notice (kv_done or its room_failed, sent after its writes
- *   settled); `release('unconfirmed')` on a local abort or timeout (tcp cuts a write under way and
+ *   `release('confirmed')` after prefill's notice (kv_done, even one arriving after the room ended
+ *   here, or its room_failed, sent after its writes settled); `release('unconfirmed')` on a local abort or timeout (tcp cuts a write under way and
  *   says true at once; shm and verbs say false, so the pages stay quarantined until prefill's
  *   confirmation); `cutWriter` when the peer is lost (retried on every sweep while it says false: a
  *   stopped shm writer is alive, and its pages stay quarantined, logged once). There is no "the
@@ -132,9 +132,15 @@ export class DecodeRooms {
     }
   }
 
-  /** Prefill's notice: the KV is in place. Returns the sequence, ready to decode, or null. */
+  /**
+   * Prefill's notice: the KV is in place. Returns the sequence, ready to decode, or null. A notice
+   * for a quarantined room (it timed out or was aborted here while prefill's writes went on) is a
+   * late completion: every write of the room landed and none follows, so it confirms the release
+   * (prefill sends no failure notice after its completion notice, so nothing else would).
+   */
   arrived(room: string): Sequence | null {
     const r = this.rooms.get(room);
+    if (r?.state === 'quarantined') this.release(room, r, 'confirmed');
     if (!r || r.state !== 'awaiting') return null;
     this.rooms.delete(room);
     // The pages now belong to the sequence; the grant just ends.

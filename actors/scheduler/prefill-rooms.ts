@@ -49,6 +49,11 @@ export interface RoomTarget {
   writer: string;
 }
 
+/** How a room fails: `tellDecode` false when decode is gone (lost peer), was told already, or never claimed the room. */
+export interface FailOptions {
+  tellDecode: boolean;
+}
+
 interface PrefillRoom {
   seq: Sequence;
   target: RoomTarget | null;
@@ -61,8 +66,8 @@ interface PrefillRoom {
   ended: Promise<boolean> | null;
   first: FirstToken | null;
   failed: string | null;
-  /** Whether decode is told if the room fails (not when decode itself is gone). */
-  notifyPeer: boolean;
+  /** Whether decode is told if the room fails (not when decode itself is gone or was told already). */
+  tellDecode: boolean;
   /** When (wallNow) the first write was issued, and when the first token was sampled. */
   firstWriteAt: number;
   completedAt: number;
@@ -116,7 +121,7 @@ export class PrefillRooms {
       this.closed.delete(room);
       return closed.message;
     }
-    const r: PrefillRoom = { seq, target: null, deadline: now + this.deps.bootstrapTimeoutMs, connected: null, sentPages: 0, inflight: 0, ended: null, first: null, failed: null, notifyPeer: true, firstWriteAt: 0, completedAt: 0 };
+    const r: PrefillRoom = { seq, target: null, deadline: now + this.deps.bootstrapTimeoutMs, connected: null, sentPages: 0, inflight: 0, ended: null, first: null, failed: null, tellDecode: true, firstWriteAt: 0, completedAt: 0 };
     this.rooms.set(room, r);
     const parked = this.parked.get(room);
     if (parked) {
@@ -162,12 +167,12 @@ export class PrefillRooms {
   }
 
   /** Fails a room from this side (abort, engine error, timeout) or because decode said so. */
-  fail(room: string, message: string, notifyPeer: boolean): void {
+  fail(room: string, message: string, { tellDecode }: FailOptions): void {
     const r = this.rooms.get(room);
     if (!r || r.failed) return;
     r.failed = message;
     this.deps.log.info({ rid: r.seq.rid, room, reason: message }, 'prefill room failed');
-    r.notifyPeer = notifyPeer;
+    r.tellDecode = tellDecode;
     this.settle(room, r);
   }
 
@@ -180,7 +185,7 @@ export class PrefillRooms {
     const parked = this.parked.get(room);
     if (parked?.target.peerId === peerId) this.parked.delete(room);
     const r = this.rooms.get(room);
-    if (r && !r.failed) return this.fail(room, message, true);
+    if (r && !r.failed) return this.fail(room, message, { tellDecode: true });
     if (r) return;
     this.remember(room, message, true);
     this.deps.emit({ type: 'room_failed_notice', room, peerId, message: 'room closed' });
@@ -189,7 +194,7 @@ export class PrefillRooms {
   peerLost(peerId: string, message: string): void {
     for (const [room, r] of this.rooms) {
       if (r.target?.peerId !== peerId || r.failed) continue;
-      this.fail(room, message, false); // nobody to tell
+      this.fail(room, message, { tellDecode: false }); // nobody to tell
       this.deps.onFailed(r.seq, message, 502);
     }
   }
@@ -199,7 +204,7 @@ export class PrefillRooms {
     for (const [room, r] of this.rooms) {
       if (r.target === null && !r.failed && now > r.deadline) {
         const message = `no decode node claimed bootstrap_room ${room} within ${this.deps.bootstrapTimeoutMs / 1000} s`;
-        this.fail(room, message, false);
+        this.fail(room, message, { tellDecode: false });
         this.deps.onFailed(r.seq, message, 504);
       }
     }
@@ -215,7 +220,7 @@ export class PrefillRooms {
     const [room] = this.unclaimed;
     const r = this.rooms.get(room)!;
     const message = `prefill node is full: ${this.deps.maxUnclaimed} rooms wait for a decode node to claim them and bootstrap_room ${room} waited longest; retry`;
-    this.fail(room, message, false);
+    this.fail(room, message, { tellDecode: false });
     this.deps.onFailed(r.seq, message, 503, RETRY_AFTER_SECS);
   }
 
@@ -232,7 +237,7 @@ export class PrefillRooms {
     if (claimed >= this.deps.maxPerPeer) {
       const message = `prefill node holds ${claimed} rooms for decode node ${target.peerId}, its bound; retry`;
       this.deps.emit({ type: 'room_failed_notice', room, peerId: target.peerId, message });
-      this.fail(room, message, false); // told above; no target is kept, so nothing of it is written
+      this.fail(room, message, { tellDecode: false }); // told above; no target is kept, so nothing of it is written
       this.deps.onFailed(r.seq, message, 503, RETRY_AFTER_SECS);
       return;
     }
@@ -242,7 +247,7 @@ export class PrefillRooms {
     if (target.pageIds.length < needed) {
       const message = `decode node reserved ${target.pageIds.length} pages for bootstrap_room ${room}, the prompt needs ${needed}`;
       r.target = target;
-      this.fail(room, message, true);
+      this.fail(room, message, { tellDecode: true });
       this.deps.onFailed(r.seq, message, 500);
       return;
     }
@@ -252,7 +257,7 @@ export class PrefillRooms {
     r.connected.catch((err: Error) => {
       if (r.failed) return;
       const message = `KV transfer to decode node ${target.peerId} failed: cannot connect: ${err.message}`;
-      this.fail(room, message, true);
+      this.fail(room, message, { tellDecode: true });
       this.deps.onFailed(r.seq, message, 502);
     });
     this.flush(room, r);
@@ -292,7 +297,7 @@ export class PrefillRooms {
       .catch((err: Error) => {
         if (r.failed) return;
         const message = `KV transfer to decode node failed: ${err.message}`;
-        this.fail(room, message, true);
+        this.fail(room, message, { tellDecode: true });
         this.deps.onFailed(r.seq, message, 502);
       })
       .finally(() => {
@@ -333,7 +338,7 @@ export class PrefillRooms {
     if (!target) return this.remember(room, r.failed ?? 'failed', false);
     const notified = r.ended ?? (r.sentPages > 0 ? this.end(room, r, null) : Promise.resolve(false));
     void notified.then((sent) => {
-      if (!sent && r.notifyPeer) this.deps.emit({ type: 'room_failed_notice', room, peerId: target.peerId, message: r.failed ?? 'failed' });
+      if (!sent && r.tellDecode) this.deps.emit({ type: 'room_failed_notice', room, peerId: target.peerId, message: r.failed ?? 'failed' });
     });
   }
 }

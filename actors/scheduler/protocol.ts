@@ -84,11 +84,10 @@ export interface ModelInfo {
   hiddenSize: number;
   kvLayout: { numLayers: number; entriesPerToken: number; dtype: string; pageSize: number };
   eosTokenIds: number[];
-  /** 'reference' or 'synthetic'. */
+  /** The engine's name (src/engine/engines.ts, or an embedder's). */
   engine: string;
-  /** Synthetic engine: the model shape and the GPU its step times model; null otherwise. */
-  modelShape: string | null;
-  gpu: string | null;
+  /** The engine's own settings as in effect (synthetic: modelShape and gpu; reference: kernel). */
+  engineConfig: Readonly<Record<string, unknown>>;
   /** Digest of the weights and tokenizer; PD peers must match. */
   fingerprint: string;
   /** Decode nodes: where prefill nodes write this node's pool. */

@@ -1,8 +1,8 @@
 /**
  * Worker-thread entry of the scheduler actor: owns the engine, the KV pool, its allocator and the
- * tokenizer, so the main thread never runs model code. The engine is the reference transformer
- * (weights and tokenizer from the model directory) or the synthetic one (a model shape; only the
- * directory's tokenizer is loaded). In PD mode it also starts the transfer actor
+ * tokenizer, so the main thread never runs model code. The engine is built here from its descriptor
+ * (src/engine/engines.ts, or an embedder's module): load the model, place the pool (sized by
+ * --max-total-tokens or the engine's default), create the engine over it. In PD mode it also starts the transfer actor
  * (a worker of its own) over the pool: the receiver on a decode node, the sender on a prefill node.
  * Steps run back to back while there is work (setImmediate between steps lets aborts and new
  * requests in); when idle the thread sleeps on its message port, waking every 100 ms only while PD
@@ -12,19 +12,11 @@
  * otherwise count as missing.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { createWasmKvPool } from '../../src/engine/reference/kernels/wasm-arena.js';
-import type { Engine } from '../../src/engine/engine.js';
-import { ReferenceEngine } from '../../src/engine/reference/llama-engine.js';
-import { GPU_NAMES, parseGpu } from '../../src/engine/synthetic/gpus.js';
-import { findModelShape, MODEL_SHAPE_NAMES, shapeLayout } from '../../src/engine/synthetic/model-shapes.js';
-import { SyntheticEngine } from '../../src/engine/synthetic/synthetic-engine.js';
-import { gqaLayout, type KvLayout } from '../../src/kv/layout.js';
+import type { LoadedEngine } from '../../src/engine/descriptor.js';
+import { checkEngineConfig, resolveEngine } from '../../src/engine/engines.js';
+import type { KvLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { createLogger } from '../../src/log/logger.js';
-import { modelFingerprint, syntheticFingerprint } from '../../src/model/fingerprint.js';
-import { loadModel } from '../../src/model/load-model.js';
-import { HfTokenizer } from '../../src/model/tokenizer.js';
-import type { TextTokenizer } from '../../src/model/types.js';
 import type { NodeOptions } from '../../src/node/options.js';
 import { Sampler } from '../../src/sampling/sampler.js';
 import type { ShmRegion } from '../../native/shm-region.js';
@@ -33,7 +25,7 @@ import { TransferActorClient } from '../transfer/transfer-actor-client.js';
 import { KvAllocator } from '../../src/kv/kv-allocator.js';
 import type { ModelInfo, SchedulerInbound, SchedulerOutbound } from './protocol.js';
 import { contextLengthOf } from './context-length.js';
-import { hostMemoryBytes, heldBytes, poolSize, WASM_POOL_MAX_BYTES, type PoolSizing } from './pool-size.js';
+import { hostMemoryBytes, poolSize } from './pool-size.js';
 import { Scheduler, type PdSettings } from './scheduler.js';
 import type { SchedulerWorkerData } from './worker-data.js';
 
@@ -46,12 +38,29 @@ const SWEEP_MS = 100;
 
 /**
  * The pool: in shm for a decode node of the shm backend (prefill maps it; `region` is unlinked at
- * shutdown), else in WASM memory when the reference engine's WASM kernel reads it in place, else a
- * SharedArrayBuffer.
+ * shutdown), else in the engine's own memory when it has one (the reference engine's WASM kernel
+ * reads it in place), else a SharedArrayBuffer.
  */
-function createPool(layout: KvLayout, pages: number, wasm: boolean): { pool: KvPool; region: ShmRegion | null } {
-  if (options.role === 'decode' && options.transferBackend === 'shm') return createShmKvPool(layout, pages);
-  return { pool: wasm ? createWasmKvPool(layout, pages) : new KvPool(layout, pages), region: null };
+function createsShmPool(): boolean {
+  return options.role === 'decode' && options.transferBackend === 'shm';
+}
+
+function createPool(layout: KvLayout, pages: number, engineMemory: LoadedEngine['poolMemory']): { pool: KvPool; region: ShmRegion | null } {
+  if (createsShmPool()) return createShmKvPool(layout, pages);
+  return { pool: engineMemory?.(layout, pages) ?? new KvPool(layout, pages), region: null };
+}
+
+/** The pool's pages from the sizing flags and the engine's default (pool-size.ts); a bound that cut the pool is logged once. */
+function pages(loaded: LoadedEngine): number {
+  const { pages, note } = poolSize(loaded.layout, {
+    defaultTokens: loaded.defaultPoolTokens,
+    maxTotalTokens: options.maxTotalTokens,
+    memory: options.memFractionStatic === null ? null : { fraction: options.memFractionStatic, hostBytes: hostMemoryBytes(), weightBytes: loaded.weightBytes },
+    // The engine's pool memory bounds the pool only when the pool lives there.
+    maxPoolBytes: createsShmPool() ? null : (loaded.maxPoolBytes ?? null),
+  });
+  if (note !== null) log.warn(note);
+  return pages;
 }
 
 function pdSettings(o: NodeOptions, transfer: TransferActorClient | null): PdSettings | undefined {
@@ -65,96 +74,6 @@ function pdSettings(o: NodeOptions, transfer: TransferActorClient | null): PdSet
   return undefined;
 }
 
-/** What either engine's set-up hands the scheduler: the engine over its pool, and how to describe it. */
-interface EngineSetup {
-  engine: Engine;
-  tokenizer: TextTokenizer;
-  pool: KvPool;
-  region: ShmRegion | null;
-  contextLength: number;
-  identity: Pick<ModelInfo, 'modelPath' | 'servedModelName' | 'numLayers' | 'hiddenSize' | 'fingerprint' | 'modelShape' | 'gpu'>;
-  /** Engine-specific fields of the 'scheduler ready' log line. */
-  logFields: Record<string, unknown>;
-}
-
-/** The pool's pages from the sizing flags (pool-size.ts); a bound that cut the pool is logged once. */
-function pages(layout: KvLayout, contextLength: number, weightBytes: number, maxPoolBytes: number | null): number {
-  const sizing: PoolSizing = {
-    contextLength,
-    engine: options.engine,
-    maxTotalTokens: options.maxTotalTokens,
-    memory: options.memFractionStatic === null ? null : { fraction: options.memFractionStatic, hostBytes: hostMemoryBytes(), weightBytes },
-    maxPoolBytes,
-  };
-  const { pages, note } = poolSize(layout, sizing);
-  if (note !== null) log.warn(note);
-  return pages;
-}
-
-/** `--tokenizer-path` (resolved by startNode) or the model directory's tokenizer; it must fit the model's vocabulary. */
-function tokenizerFor(vocabSize: number | null): HfTokenizer {
-  const tokenizer = HfTokenizer.fromDir(options.tokenizerPath ?? modelDir);
-  if (options.tokenizerPath !== null && vocabSize !== null && tokenizer.vocabSize > vocabSize) {
-    throw new Error(`--tokenizer-path ${options.tokenizerPath}: tokenizer.json has ${tokenizer.vocabSize} token ids but the model's vocab_size is ${vocabSize}`);
-  }
-  return tokenizer;
-}
-
-function referenceSetup(): EngineSetup {
-  const loaded = loadModel(modelDir);
-  const { config, weights } = loaded;
-  const tokenizer = options.tokenizerPath === null ? loaded.tokenizer : tokenizerFor(config.vocabSize);
-  const layout = gqaLayout(config.numLayers, config.numKvHeads, config.headDim, 'float32', options.pageSize);
-  const contextLength = contextLengthOf(config.maxPositionEmbeddings, options.contextLength);
-  // With the WASM kernel the pool lives in the kernel's memory, so attention reads pages in place.
-  const wasm = options.kernel === 'wasm';
-  const { pool, region } = createPool(layout, pages(layout, contextLength, heldBytes(weights), wasm ? WASM_POOL_MAX_BYTES : null), wasm);
-  const engine = new ReferenceEngine(config, weights, pool, { kernel: options.kernel, warn: (m) => log.warn(m) });
-  return {
-    engine, tokenizer, pool, region, contextLength,
-    identity: {
-      modelPath: modelDir,
-      servedModelName: options.servedModelName ?? options.modelPath ?? 'pd-node/tiny',
-      numLayers: config.numLayers,
-      hiddenSize: config.hiddenSize,
-      fingerprint: modelFingerprint(modelDir),
-      modelShape: null,
-      gpu: null,
-    },
-    logFields: { kernel: engine.kernel, attentionInPlace: engine.attentionInPlace },
-  };
-}
-
-/** The synthetic engine: no weights; `modelDir` only provides the tokenizer. */
-function syntheticSetup(): EngineSetup {
-  const shape = findModelShape(options.modelShape ?? '');
-  if (!shape) throw new Error(`the synthetic engine needs a model shape (--model-shape), one of ${MODEL_SHAPE_NAMES.join(', ')}; got ${JSON.stringify(options.modelShape)}`);
-  const gpu = parseGpu(options.gpu);
-  if (!gpu) throw new Error(`unknown GPU ${JSON.stringify(options.gpu)} (--gpu): one of ${GPU_NAMES.join(', ')}, or COUNTxNAME`);
-  const tokenizer = tokenizerFor(null);
-  const layout = shapeLayout(shape, options.pageSize);
-  const contextLength = contextLengthOf(shape.contextLength, options.contextLength);
-  // The synthetic engine holds no weights: the pool has the whole fraction.
-  const { pool, region } = createPool(layout, pages(layout, contextLength, 0, null), false);
-  const outputTokenIds: number[] = [];
-  for (let id = 0; id < tokenizer.vocabSize; id++) if (!tokenizer.isSpecial(id)) outputTokenIds.push(id);
-  const engine = new SyntheticEngine(pool, { shape, gpu, vocabSize: tokenizer.vocabSize, outputTokenIds, warn: (m) => log.warn(m) });
-  const name = `synthetic/${shape.name}`;
-  return {
-    engine, tokenizer, pool, region, contextLength,
-    identity: {
-      modelPath: name,
-      servedModelName: options.servedModelName ?? name,
-      numLayers: shape.numLayers,
-      hiddenSize: shape.hiddenSize,
-      fingerprint: syntheticFingerprint(shape, modelDir),
-      modelShape: shape.name,
-      gpu: gpu.name,
-    },
-    logFields: { modelShape: shape.name, gpu: gpu.name, tokenizer: options.tokenizerPath ?? modelDir },
-  };
-}
-
 interface Started {
   scheduler: Scheduler;
   transfer: TransferActorClient | null;
@@ -163,7 +82,13 @@ interface Started {
 }
 
 async function start(): Promise<Started> {
-  const { engine, tokenizer, pool, region, contextLength, identity, logFields } = options.engine === 'synthetic' ? syntheticSetup() : referenceSetup();
+  const descriptor = await resolveEngine(options.engine);
+  const engineConfig = checkEngineConfig(descriptor, options.engine.config ?? {});
+  const loaded = await descriptor.load(engineConfig, { modelDir, modelPath: options.modelPath, tokenizerDir: options.tokenizerPath ?? modelDir, pageSize: options.pageSize, warn: (m) => log.warn(m) });
+  const { tokenizer, identity } = loaded;
+  const contextLength = contextLengthOf(loaded.contextLength, options.contextLength);
+  const { pool, region } = createPool(loaded.layout, pages(loaded), loaded.poolMemory);
+  const { engine, logFields } = loaded.create(pool);
   const transfer = options.role === 'colocated' ? null : await TransferActorClient.start(options.transferBackend, pool, options.logLevel, {
     ibDevices: options.ibDevices ?? undefined,
     notices,
@@ -185,11 +110,13 @@ async function start(): Promise<Started> {
   );
   const model: ModelInfo = {
     ...identity,
+    servedModelName: options.servedModelName ?? identity.servedModelName,
     vocabSize: engine.vocabSize,
     contextLength,
     kvLayout: { ...engine.layout },
     eosTokenIds: [...tokenizer.eosTokenIds],
     engine: engine.name,
+    engineConfig,
     kvEndpoint,
   };
   log.info({ modelDir, engine: engine.name, pages: pool.numPages, pageSize: options.pageSize, poolBytes: pool.numPages * pool.pageBytes, ...logFields, kvEndpoint }, 'scheduler ready');

@@ -85,7 +85,7 @@ export class Scheduler {
   constructor(private readonly limits: SchedulerLimits, private readonly deps: SchedulerDeps, pd?: PdSettings) {
     this.now = deps.now ?? Date.now;
     this.order = waitingOrder(limits.schedulePolicy ?? 'fcfs', limits.randomSeed ?? null);
-    const onFailed = (seq: Sequence, message: string, status: number, retryAfterSecs?: number): void => this.failed(seq, message, status, retryAfterSecs);
+    const onFailed = (seq: Sequence, message: string, status: number, retryAfterSecs?: number): void => this.answerError(seq, message, status, retryAfterSecs);
     if (pd?.role === 'prefill') {
       this.maxRooms = pd.maxRooms;
       this.prefillRooms = new PrefillRooms({
@@ -155,7 +155,7 @@ export class Scheduler {
     if (req.pd && this.prefillRooms) {
       // Computed once a decode node claims the room (`claimed`), not before: see prefill-rooms.ts.
       const closed = this.prefillRooms.track(seq, req.pd.room, this.now());
-      if (closed !== null) this.failed(seq, `decode node failed the request: ${closed}`, 502);
+      if (closed !== null) this.answerError(seq, `decode node failed the request: ${closed}`, 502);
       return;
     }
     this.waiting.push(seq);
@@ -200,7 +200,7 @@ export class Scheduler {
     this.deps.emit({ type: 'kv_verified', room, bytes: seq.promptLen * bytesPerToken(engine.layout), ms, ok: problem === null });
     if (problem === null) return true;
     this.deps.log.error({ rid: seq.rid, room, problem }, 'arrived KV cache failed verification');
-    this.failed(seq, `KV cache verification failed: ${problem}; the KV the prefill node sent does not match this prompt`, 502);
+    this.answerError(seq, `KV cache verification failed: ${problem}; the KV the prefill node sent does not match this prompt`, 502);
     return false;
   }
 
@@ -211,7 +211,7 @@ export class Scheduler {
     const text = `decode node failed the request: ${message}`;
     this.prefillRooms.failedByPeer(room, peerId, message);
     const seq = this.seqOfRoom(room);
-    if (seq) this.failed(seq, text, 502);
+    if (seq) this.answerError(seq, text, 502);
   }
 
   /** PD: a peer node stopped answering; every room shared with it fails. */
@@ -263,7 +263,7 @@ export class Scheduler {
     } catch (err) {
       // An engine fault fails this batch only; the pool and other requests are untouched.
       this.deps.log.error({ err, rids: slots.map((s) => s.seq.rid) }, 'forward step failed');
-      for (const { seq } of slots) this.fail(seq, `engine error: ${(err as Error).message}`, 500);
+      for (const { seq } of slots) this.endRoomAndAnswerError(seq, `engine error: ${(err as Error).message}`, 500);
       return;
     }
     for (let i = 0; i < slots.length; i++) this.afterForward(slots[i], logits[i]);
@@ -472,13 +472,14 @@ export class Scheduler {
     });
   }
 
-  private fail(seq: Sequence, message: string, status: number): void {
+  /** Ends the request's PD room from this side (telling the peer) and answers the request with an error. */
+  private endRoomAndAnswerError(seq: Sequence, message: string, status: number): void {
     this.endRoom(seq, message);
-    this.failed(seq, message, status);
+    this.answerError(seq, message, status);
   }
 
   /** Answers a request with an error; its room (if any) was already dealt with. */
-  private failed(seq: Sequence, message: string, status: number, retryAfterSecs?: number): void {
+  private answerError(seq: Sequence, message: string, status: number, retryAfterSecs?: number): void {
     if (!this.byRid.has(seq.rid)) return;
     this.remove(seq);
     this.deps.emit({ type: 'failed', rid: seq.rid, message, status, retryAfterSecs });
@@ -488,7 +489,7 @@ export class Scheduler {
   private endRoom(seq: Sequence, message: string): void {
     const room = seq.req.pd?.room;
     if (room === undefined) return;
-    this.prefillRooms?.fail(room, message, true);
+    this.prefillRooms?.fail(room, message, { tellDecode: true });
     this.decodeRooms?.abort(room, message);
   }
 

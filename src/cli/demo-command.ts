@@ -8,7 +8,7 @@
  */
 import { ensureDefaultModel } from '../model/default-model.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../node/options.js';
-import { NODE_FLAGS } from './node-flags.js';
+import { engineArgs, NODE_FLAGS } from './node-flags.js';
 import { logsOf, startPdDeployment } from './pd-deployment.js';
 
 export const DEMO_BASE_OPTIONS: Readonly<NodeOptions> = Object.freeze({ ...DEFAULT_NODE_OPTIONS, host: '127.0.0.1', port: 0, logLevel: 'info' });
@@ -23,7 +23,7 @@ const DEMO_TIMEOUT_MS = 60_000;
 export async function runDemo(options: NodeOptions): Promise<void> {
   // Generated once here, so the two nodes do not both generate it.
   const modelPath = options.modelPath ?? (await ensureDefaultModel());
-  const deployment = await startPdDeployment(['--model-path', modelPath, '--kernel', options.kernel, '--disaggregation-transfer-backend', options.transferBackend], DEMO_TIMEOUT_MS);
+  const deployment = await startPdDeployment(['--model-path', modelPath, ...engineArgs(options.engine), '--disaggregation-transfer-backend', options.transferBackend], DEMO_TIMEOUT_MS);
   try {
     const url = new URL('/generate', deployment.router.url).href;
     const body = JSON.stringify(DEMO_REQUEST);

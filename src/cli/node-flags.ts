@@ -6,12 +6,14 @@
  * - `--role colocated|prefill|decode`; SGLang's `--disaggregation-mode null|prefill|decode` means the
  *   same (null: colocated). The router and registry roles have flags of their own (router-flags.ts).
  * - Unknown flags are errors (yargs strict mode), as are repeated flags and flags without a value.
- * - `--engine synthetic` needs `--model-shape`, and `--model-shape` means nothing without it: both
- *   are usage errors naming the flags (checked after every flag is read, so order does not matter).
+ * - `--engine` and each engine's own flags come from the engine table (src/engine/engines.ts). An
+ *   engine's flag with another `--engine` is a usage error (`--model-shape applies to --engine
+ *   synthetic only`), as is a missing required one (`--engine synthetic needs --model-shape`);
+ *   `--engine` is applied before the engines' flags, so their order on the command line does not matter.
  */
 import yargs, { type Argv } from 'yargs';
-import { GPU_NAMES, MAX_GPU_COUNT, parseGpu } from '../engine/synthetic/gpus.js';
-import { MODEL_SHAPE_NAMES } from '../engine/synthetic/model-shapes.js';
+import type { EngineDescriptor, EngineFlag } from '../engine/descriptor.js';
+import { builtInEngine, checkEngineConfig, ENGINE_NAMES, ENGINES } from '../engine/engines.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../node/options.js';
 import { HOST_IP_ENV } from '../net/published-host.js';
 import { isWildcardHost } from '../net/address-kind.js';
@@ -33,10 +35,8 @@ export const CLUSTER_SECRET_HELP = 'file with the cluster secret (64 hex digits,
 export const CLUSTER_SECRET_DEFAULT = '$PD_NODE_CLUSTER_SECRET_FILE, else ~/.config/pd-node/cluster-secret (created on first use)';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const KERNELS = ['wasm', 'js'] as const;
 const ROLES = ['colocated', 'prefill', 'decode'] as const;
 const BACKENDS = ['tcp', 'shm', 'verbs'] as const;
-const ENGINES = ['reference', 'synthetic'] as const;
 
 function flag<K extends keyof NodeOptions>(
   name: string,
@@ -53,6 +53,39 @@ function flag<K extends keyof NodeOptions>(
       opts[key] = parse(`--${name}`, raw);
     },
   };
+}
+
+/** `--engine NAME`: a built-in engine, its settings starting empty (the engines' flags come after it). */
+const engineFlag: NodeFlag = {
+  name: 'engine',
+  describe: `Engine (${ENGINE_NAMES.join(', ')}): ${ENGINES.map((e) => e.summary).join('; ')}.`,
+  defaultText: (base) => ('name' in base.engine ? base.engine.name : base.engine.module),
+  apply: (opts, raw) => {
+    opts.engine = { name: oneOf('--engine', raw, ENGINE_NAMES) };
+  },
+};
+
+/** One engine's own flag: sets a field of that engine's config, and only with that `--engine`. */
+function engineSettingFlag(owner: EngineDescriptor, f: EngineFlag): NodeFlag {
+  return {
+    name: f.name,
+    describe: f.describe,
+    defaultText: () => f.defaultText,
+    apply: (opts, raw) => {
+      const value = asFlagError(() => f.parse(`--${f.name}`, raw));
+      const engine = opts.engine;
+      if (!('name' in engine) || engine.name !== owner.name) throw new FlagError(`--${f.name} applies to --engine ${owner.name} only`);
+      opts.engine = { name: engine.name, config: { ...engine.config, [f.field]: value } };
+    },
+  };
+}
+
+function asFlagError<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (err) {
+    throw new FlagError((err as Error).message);
+  }
 }
 
 /** An address to publish: a wildcard names no host a peer could reach. */
@@ -96,18 +129,13 @@ export const NODE_FLAGS: readonly NodeFlag[] = [
   flag('advertise-host', 'advertiseHost', `PD: address to publish in the registry (HTTP URL, bootstrap socket, KV endpoint) instead of --host, e.g. behind NAT or with a wildcard --host; SGLang reads the same from $${HOST_IP_ENV}, which is used when this flag is not given.`, notWildcard, `$${HOST_IP_ENV}, else --host; with a wildcard --host, the address of the interface that routes to the registry (logged)`),
   flag('port', 'port', 'Port to listen on; 0 picks a free one.', portNumber),
   flag('page-size', 'pageSize', 'Tokens per KV cache page.', positiveInteger),
-  flag('max-total-tokens', 'maxTotalTokens', 'KV pool size in tokens (rounded up to whole pages).', positiveInteger, "reference: 256 MiB of KV (at most 65,536 tokens) but at least one context; synthetic: 16,384 tokens, at most 2 GiB of KV"),
+  flag('max-total-tokens', 'maxTotalTokens', 'KV pool size in tokens (rounded up to whole pages).', positiveInteger, ENGINES.map((e) => e.poolDefault).join('; ')),
   flag('max-running-requests', 'maxRunningRequests', 'Most requests decoding at once.', positiveInteger),
   flag('chunked-prefill-size', 'chunkedPrefillSize', 'Most prompt tokens fed in one forward step (longer prompts are chunked).', positiveInteger),
   flag('max-batch-size', 'maxBatchSize', 'Most prompts accepted in one /generate or /v1/completions call.', positiveInteger),
   flag('log-level', 'logLevel', `Log level (${LOG_LEVELS.join(', ')}; SGLang's warning and critical too); logs go to stderr as JSON.`, (f, raw) => oneOf(f, pinoLogLevel(raw), LOG_LEVELS)),
-  flag('engine', 'engine', `Engine (${ENGINES.join(', ')}): reference runs the Llama transformer of --model-path; synthetic does no math, writing KV of --model-shape's real size (verified by decode nodes) and taking its roofline step times on --gpu, with the tokenizer of --model-path (default: the built-in tiny model's), so input_ids must be below that vocabulary.`, (f, raw) => oneOf(f, raw, ENGINES)),
-  flag('model-shape', 'modelShape', `Synthetic engine: the model whose KV sizes and step times it takes (${MODEL_SHAPE_NAMES.join(', ')}).`, (f, raw) => oneOf(f, raw, MODEL_SHAPE_NAMES), 'none (required with --engine synthetic)'),
-  flag('gpu', 'gpu', `Synthetic engine: the GPU its roofline models (${GPU_NAMES.join(', ')}), or COUNTxNAME for an ideal tensor-parallel group (8xh100).`, (f, raw) => {
-    if (!parseGpu(raw)) throw new FlagError(`${f} must be one of ${GPU_NAMES.join(', ')}, optionally as COUNTxNAME with COUNT 1-${MAX_GPU_COUNT} (got "${raw}")`);
-    return raw;
-  }),
-  flag('kernel', 'kernel', `Matmul kernels of the reference engine (${KERNELS.join(', ')}); results are bit-identical.`, (f, raw) => oneOf(f, raw, KERNELS)),
+  engineFlag,
+  ...ENGINES.flatMap((e) => e.flags.map((f) => engineSettingFlag(e, f))),
   ...SGLANG_NODE_FLAGS,
 ];
 
@@ -127,9 +155,18 @@ export function nodeOptionsFrom(argv: Record<string, unknown>, base: Readonly<No
     if (raw !== undefined) f.apply(opts, raw);
   }
   checkEtcdAccess(opts.etcd, opts.registryUrl);
-  if (opts.engine === 'synthetic' && opts.modelShape === null) throw new FlagError(`--engine synthetic needs --model-shape (one of ${MODEL_SHAPE_NAMES.join(', ')})`);
-  if (opts.engine !== 'synthetic' && opts.modelShape !== null) throw new FlagError('--model-shape applies to --engine synthetic only');
+  const engine = opts.engine;
+  if ('name' in engine) asFlagError(() => checkEngineConfig(builtInEngine(engine.name)!, engine.config ?? {}));
   return opts;
+}
+
+/** The flags that choose `engine` (a built-in one) on a node's command line: what a launcher passes on. */
+export function engineArgs(engine: NodeOptions['engine']): string[] {
+  if (!('name' in engine)) throw new Error(`an engine module (${engine.module}) cannot be chosen on the command line; start the node with startNode`);
+  const flags = builtInEngine(engine.name)?.flags ?? [];
+  const args = ['--engine', engine.name];
+  for (const [field, value] of Object.entries(engine.config ?? {})) args.push(`--${flags.find((f) => f.field === field)!.name}`, String(value));
+  return args;
 }
 
 /** Pure: node flags (no command name) -> `NodeOptions`; throws a FlagError naming the flag. */

@@ -1,9 +1,9 @@
 /** Everything needed to start one node; the CLI and `startNode` callers both produce this. */
+import type { EngineChoice } from '../engine/descriptor.js';
 import { NO_ETCD_ACCESS, type EtcdAccess } from '../membership/etcd-access.js';
 import type { SchedulePolicy } from '../../actors/scheduler/schedule-policy.js';
 export type NodeRole = 'colocated' | 'prefill' | 'decode';
 export type TransferBackend = 'tcp' | 'shm' | 'verbs';
-export type EngineKind = 'reference' | 'synthetic';
 
 export interface NodeOptions {
   role: NodeRole;
@@ -29,7 +29,7 @@ export interface NodeOptions {
   /** 0 picks a free port. */
   port: number;
   pageSize: number;
-  /** KV pool size in tokens (rounded up to whole pages); null: a default per engine (actors/scheduler/pool-size.ts). */
+  /** KV pool size in tokens (rounded up to whole pages); null: the engine's default (its descriptor's `poolDefault`). */
   maxTotalTokens: number | null;
   /**
    * KV pool from memory (SGLang's --mem-fraction-static): this fraction of the host's memory holds the
@@ -51,16 +51,10 @@ export interface NodeOptions {
   maxBatchSize: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /**
-   * reference: the Llama transformer of `modelPath`. synthetic: no math, the KV sizes and roofline
-   * step times of `modelShape` on `gpu`, with `modelPath` (or the default model) giving the tokenizer.
+   * The engine and its own settings (src/engine/engines.ts): a built-in one by name, e.g.
+   * `{ name: 'synthetic', config: { modelShape: 'llama-3.1-8b' } }`, or an embedder's module.
    */
-  engine: EngineKind;
-  /** Synthetic engine: the model shape (src/engine/synthetic/model-shapes.ts); required with it. */
-  modelShape: string | null;
-  /** Synthetic engine: the GPU its step times model, NAME or COUNTxNAME (src/engine/synthetic/gpus.ts). */
-  gpu: string;
-  /** Matmul kernels of the reference engine: WASM SIMD (default) or plain JS; bit-identical. */
-  kernel: 'wasm' | 'js';
+  engine: EngineChoice;
   /** PD: how KV moves from prefill to decode. */
   transferBackend: TransferBackend;
   /** PD, verbs: RDMA devices to use (`--disaggregation-ib-device`); null: the ACTIVE ports of the top rate. */
@@ -111,10 +105,7 @@ export const DEFAULT_NODE_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   randomSeed: null,
   maxBatchSize: 64,
   logLevel: 'info',
-  engine: 'reference',
-  modelShape: null,
-  gpu: 'h100',
-  kernel: 'wasm',
+  engine: Object.freeze({ name: 'reference' }),
   transferBackend: 'tcp',
   ibDevices: null,
   registryUrl: null,

@@ -24,11 +24,16 @@ class FakeGrants implements RoomGrants {
   releaseAnswer = true;
   readonly cutAnswers: boolean[] = [];
   holdGrants = false;
+  /** A grant the receiver refuses (e.g. its pool region is gone). */
+  grantError: string | null = null;
+  /** cutWriter throws (the transfer actor did not answer) while set. */
+  cutError: string | null = null;
   private held: (() => void)[] = [];
 
   async grant(room: string, writer: string, pageIds: readonly number[]): Promise<void> {
     this.calls.push(`grant ${room} ${writer} ${pageIds.join(',')}`);
     if (this.holdGrants) await new Promise<void>((resolve) => this.held.push(resolve));
+    if (this.grantError !== null) throw new Error(this.grantError);
   }
 
   async release(room: string, how: 'confirmed' | 'unconfirmed'): Promise<boolean> {
@@ -38,6 +43,7 @@ class FakeGrants implements RoomGrants {
 
   async cutWriter(writer: string): Promise<boolean> {
     this.calls.push(`cut ${writer}`);
+    if (this.cutError !== null) throw new Error(this.cutError);
     return this.cutAnswers.shift() ?? false;
   }
 
@@ -253,4 +259,95 @@ test('decode rooms: beyond the cap per prefill peer a room waits for pages (othe
   assert.equal(t.failures[0].status, 504);
   assert.match(t.failures[0].message, /kept 2 rooms in transfer/);
   assert.equal(t.rooms.has('5'), false);
+});
+
+test('decode rooms: a late completion (kv_done after the room timed out here) confirms the release: the pages come back though release(unconfirmed) said false', async () => {
+  const t = setup();
+  t.grants.releaseAnswer = false;
+  t.submit('1', 0);
+  await settle();
+  t.rooms.sweep(2 * TIMEOUT_MS + 1);
+  await settle();
+  assert.equal(t.failures.length, 1);
+  assert.equal(t.allocator.freePages, 13, 'quarantined: shm/verbs cannot promise no byte lands');
+  assert.equal(t.rooms.arrived('1'), null, 'the request already failed: it does not decode');
+  await settle();
+  assert.deepEqual(t.grants.calls.filter((c) => c.startsWith('release 1')), ['release 1 unconfirmed', 'release 1 confirmed']);
+  assert.equal(t.rooms.has('1'), false);
+  assert.equal(t.allocator.freePages, 16);
+  assert.equal(t.failures.length, 1, 'not failed twice');
+  assert.equal(t.notices().length, 1, 'prefill was told once, at the timeout');
+});
+
+test('decode rooms: prefill\'s failure of a queued room fails it with no grant; during the grant no list goes out and the pages come back once granted', async () => {
+  const t = setup({ pages: 3 });
+  t.submit('1', 0); // takes the whole pool
+  t.submit('2', 0); // queued
+  await settle();
+  t.rooms.failedByPeer('2', 'prefill node is full');
+  assert.deepEqual(t.failures, [{ rid: 'r2', message: 'prefill node failed the request: prefill node is full', status: 502 }]);
+  assert.equal(t.rooms.has('2'), false);
+  assert.ok(!t.grants.calls.some((c) => c.startsWith('grant 2')));
+
+  const u = setup();
+  u.grants.holdGrants = true;
+  u.submit('1', 0);
+  u.rooms.failedByPeer('1', 'room closed');
+  assert.equal(u.failures.length, 1);
+  await settle();
+  assert.equal(u.allocator.freePages, 13, 'held while the grant is being made');
+  assert.ok(!u.grants.calls.includes('release 1 confirmed'), 'not released before the grant is in place');
+  u.grants.releaseHeldGrants();
+  await settle();
+  assert.equal(u.requests().length, 0, 'no page list for a room that ended');
+  assert.ok(u.grants.calls.includes('release 1 confirmed'));
+  assert.equal(u.allocator.freePages, 16);
+  assert.equal(u.notices().length, 0, 'prefill ended it: it is not told back');
+});
+
+test('decode rooms: a grant the receiver refuses fails the room (500), sends no page list and frees its pages', async () => {
+  const t = setup();
+  t.grants.grantError = 'pool region unmapped';
+  t.submit('1', 0);
+  await settle();
+  await settle();
+  assert.deepEqual(t.failures, [{ rid: 'r1', message: 'decode node could not prepare its KV receiver: pool region unmapped', status: 500 }]);
+  assert.equal(t.requests().length, 0);
+  assert.ok(t.grants.calls.includes('release 1 confirmed'));
+  assert.equal(t.allocator.freePages, 16);
+  assert.equal(t.rooms.has('1'), false);
+});
+
+test('decode rooms: a quarantined room takes no second abort, timeout or failure', async () => {
+  const t = setup();
+  t.grants.releaseAnswer = false;
+  t.submit('1', 0);
+  await settle();
+  t.rooms.abort('1', 'client went away');
+  await settle();
+  t.rooms.abort('1', 'again');
+  t.rooms.sweep(100 * TIMEOUT_MS);
+  await settle();
+  assert.equal(t.notices().length, 1);
+  assert.equal(t.failures.length, 0, 'the abort answered the request (the scheduler did), nothing here');
+  assert.equal(t.grants.calls.filter((c) => c === 'release 1 unconfirmed').length, 1);
+  assert.equal(t.allocator.freePages, 13);
+});
+
+test('decode rooms: a cutWriter that fails is logged and asked again on the next sweep', async () => {
+  const t = setup();
+  t.submit('1', 0);
+  await settle();
+  t.grants.cutError = 'transfer actor did not answer';
+  t.rooms.peerLost('10.0.0.1:9000', 'prefill node stopped answering');
+  await settle();
+  assert.equal(t.logLines.filter((l) => l.includes('cutting a lost KV writer failed')).length, 1);
+  assert.equal(t.allocator.freePages, 13);
+  t.grants.cutError = null;
+  t.grants.cutAnswers.push(true);
+  t.rooms.sweep(10);
+  await settle();
+  assert.equal(t.grants.calls.filter((c) => c.startsWith('cut')).length, 2);
+  assert.equal(t.allocator.freePages, 16);
+  assert.equal(t.rooms.size, 0);
 });

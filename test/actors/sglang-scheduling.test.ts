@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { contextLengthOf } from '../../actors/scheduler/context-length.js';
-import { heldBytes, hostMemoryBytes, poolSize } from '../../actors/scheduler/pool-size.js';
+import { hostMemoryBytes, poolSize } from '../../actors/scheduler/pool-size.js';
+import { heldBytes } from '../../src/model/held-bytes.js';
 import { waitingOrder } from '../../actors/scheduler/schedule-policy.js';
 import type { Sequence } from '../../actors/scheduler/sequence.js';
 import { startNode, type NodeHandle } from '../../src/index.js';
@@ -21,7 +22,7 @@ const layout = gqaLayout(2, 2, 16, 'float32', 16); // K and V: 512 B per token, 
 describe('pool size', () => {
   test('--mem-fraction-static: fraction x memory - weights; --max-total-tokens lowers it; a WASM pool is capped', () => {
     const memory = { fraction: 0.5, hostBytes: 64 * MIB, weightBytes: 16 * MIB };
-    const base = { contextLength: 1024, engine: 'reference' as const, maxTotalTokens: null, memory, maxPoolBytes: null };
+    const base = { defaultTokens: 1024, maxTotalTokens: null, memory, maxPoolBytes: null };
     assert.deepEqual(poolSize(layout, base), { pages: (16 * MIB) / 8192, note: null });
     assert.deepEqual(poolSize(layout, { ...base, maxTotalTokens: 1000 }), { pages: Math.ceil(1000 / 16), note: null });
     const over = poolSize(layout, { ...base, maxTotalTokens: 10 ** 9 });
@@ -34,7 +35,7 @@ describe('pool size', () => {
   });
 
   test('without --mem-fraction-static the defaults stand', () => {
-    assert.equal(poolSize(layout, { contextLength: 1024, engine: 'reference', maxTotalTokens: 4096, memory: null, maxPoolBytes: null }).pages, 256);
+    assert.equal(poolSize(layout, { defaultTokens: 1024, maxTotalTokens: 4096, memory: null, maxPoolBytes: null }).pages, 256);
   });
 
   test('weights are counted once per array (tied embeddings)', () => {

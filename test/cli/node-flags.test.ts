@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FlagError } from '../../src/cli/flag-values.js';
-import { NODE_FLAGS, parseNodeFlags } from '../../src/cli/node-flags.js';
+import { engineArgs, NODE_FLAGS, parseNodeFlags } from '../../src/cli/node-flags.js';
 import { NO_ETCD_ACCESS } from '../../src/membership/etcd-access.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../../src/node/options.js';
 
@@ -49,12 +49,12 @@ const GOOD: [string, string, keyof NodeOptions, unknown, { argv: string[]; opts:
   ['max-batch-size', '1', 'maxBatchSize', 1],
   ['log-level', 'debug', 'logLevel', 'debug'],
   ['log-level', 'silent', 'logLevel', 'silent'],
-  ['kernel', 'js', 'kernel', 'js'],
-  ['engine', 'reference', 'engine', 'reference'],
-  ['engine', 'synthetic', 'engine', 'synthetic', { argv: ['--model-shape', 'deepseek-v3'], opts: { modelShape: 'deepseek-v3' } }],
-  ['model-shape', 'llama-3.1-8b', 'modelShape', 'llama-3.1-8b', { argv: ['--engine', 'synthetic'], opts: { engine: 'synthetic' } }],
-  ['gpu', 'a100', 'gpu', 'a100'],
-  ['gpu', '8xh200', 'gpu', '8xh200'],
+  ['kernel', 'js', 'engine', { name: 'reference', config: { kernel: 'js' } }],
+  ['engine', 'reference', 'engine', { name: 'reference' }],
+  ['engine', 'synthetic', 'engine', { name: 'synthetic', config: { modelShape: 'deepseek-v3' } }, { argv: ['--model-shape', 'deepseek-v3'], opts: {} }],
+  ['model-shape', 'llama-3.1-8b', 'engine', { name: 'synthetic', config: { modelShape: 'llama-3.1-8b' } }, { argv: ['--engine', 'synthetic'], opts: {} }],
+  ['gpu', 'a100', 'engine', { name: 'synthetic', config: { modelShape: 'qwen2.5-7b', gpu: 'a100' } }, { argv: ['--engine', 'synthetic', '--model-shape', 'qwen2.5-7b'], opts: {} }],
+  ['gpu', '8xh200', 'engine', { name: 'synthetic', config: { modelShape: 'qwen2.5-7b', gpu: '8xh200' } }, { argv: ['--engine', 'synthetic', '--model-shape', 'qwen2.5-7b'], opts: {} }],
   ['log-level', 'warning', 'logLevel', 'warn'],
   ['log-level', 'CRITICAL', 'logLevel', 'fatal'],
   ['log-level', 'INFO', 'logLevel', 'info'],
@@ -163,6 +163,16 @@ describe('parseNodeFlags', () => {
     throwsFlagError(['--engine', 'synthetic'], /^--engine synthetic needs --model-shape \(one of deepseek-v3, llama-3.1-8b, /);
     throwsFlagError(['--model-shape', 'llama-3.1-8b'], /^--model-shape applies to --engine synthetic only$/);
     throwsFlagError(['--engine', 'reference', '--model-shape', 'llama-3.1-8b'], /^--model-shape applies to --engine synthetic only$/);
+    throwsFlagError(['--gpu', 'h100'], /^--gpu applies to --engine synthetic only$/);
+    throwsFlagError(['--engine', 'synthetic', '--model-shape', 'llama-3.1-8b', '--kernel', 'js'], /^--kernel applies to --engine reference only$/);
+  });
+
+  test('engineArgs gives back the flags that choose an engine (what the demo passes on to its nodes)', () => {
+    for (const argv of [[], ['--kernel', 'js'], ['--engine', 'synthetic', '--gpu', 'a100', '--model-shape', 'qwen2.5-7b']]) {
+      const { engine } = parseNodeFlags(argv);
+      assert.deepEqual(parseNodeFlags(engineArgs(engine)).engine, engine);
+    }
+    assert.deepEqual(engineArgs({ name: 'reference', config: { kernel: 'js' } }), ['--engine', 'reference', '--kernel', 'js']);
   });
 
   for (const [flag, value, message] of BAD) {
@@ -171,7 +181,7 @@ describe('parseNodeFlags', () => {
 
   test('flags combine', () => {
     const opts = parseNodeFlags(['--role', 'colocated', '--port', '30001', '--page-size', '64', '--model-path', '/m', '--kernel', 'js']);
-    assert.deepEqual(opts, { ...DEFAULT_NODE_OPTIONS, port: 30001, pageSize: 64, modelPath: '/m', kernel: 'js' });
+    assert.deepEqual(opts, { ...DEFAULT_NODE_OPTIONS, port: 30001, pageSize: 64, modelPath: '/m', engine: { name: 'reference', config: { kernel: 'js' } } });
   });
 
   test('unknown flags, positionals, repeated flags and missing values are errors', () => {

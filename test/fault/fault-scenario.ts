@@ -73,7 +73,7 @@ const RECOVERY_MS = 6_000;
 /** The load runs on this long past RECOVERY_MS: dozens of requests that show the recovery. */
 const RECOVERED_STRETCH_MS = 2_000;
 /** KV bytes must have moved in this window just before the fault (the counter moves per room). */
-const LIVE_WINDOW_MS = 300;
+export const LIVE_WINDOW_MS = 300;
 /**
  * The fault strikes when the prefill node has this many rooms open (of about half the requests in
  * flight): the more rooms it cuts, the more late bytes, the surer a wrong answer shows on unfixed code.
@@ -171,7 +171,8 @@ export interface FaultReport {
   pages: PoolState[];
 }
 
-async function kvBytesSent(http: HttpClient, prefillUrl: string): Promise<number> {
+/** KV bytes a prefill node sent (the counter moves when a room's last write landed). */
+export async function kvBytesSent(http: HttpClient, prefillUrl: string): Promise<number> {
   const r = await http.request({ url: `${prefillUrl}/metrics`, timeoutMs: 10_000 });
   return metricValue(r.text, 'pd_node_kv_transfer_bytes_total');
 }
@@ -188,8 +189,9 @@ async function busyMoment(http: HttpClient, prefillUrl: string): Promise<number>
   }
 }
 
-async function decodeRooms(http: HttpClient, decodeUrl: string): Promise<number> {
-  return (await getJson(http, `${decodeUrl}/get_server_info`)).scheduler_stats.pd_rooms as number;
+/** PD rooms open on a node (waiting on the peer, transferring or quarantined). */
+export async function openRooms(http: HttpClient, url: string): Promise<number> {
+  return (await getJson(http, `${url}/get_server_info`)).scheduler_stats.pd_rooms as number;
 }
 
 /** Polls the node until every page is free and no room or page table is left, or `ms` passed. */
@@ -225,7 +227,7 @@ async function strike(d: Deployment, fault: Fault, load: Load): Promise<Strike> 
   let rooms: number;
   try {
     inFlight = load.inFlight;
-    rooms = await decodeRooms(d.http, d.decodeUrl);
+    rooms = await openRooms(d.http, d.decodeUrl);
     await new Promise((r) => setTimeout(r, HOLD_PEER_TIMEOUTS * PEER_TIMEOUT_S * 1000));
   } finally {
     await fault.undo();

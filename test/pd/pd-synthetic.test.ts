@@ -35,7 +35,7 @@ describe('PD with the synthetic engine (llama-3.1-8b shape, shm)', () => {
       // 32-token chunks: longer prompts are computed and transferred chunk by chunk.
       cluster.addNode('prefill', [...SYNTHETIC, '--chunked-prefill-size', '32']),
       cluster.addNode('decode', SYNTHETIC),
-      startNode({ port: 0, logLevel: 'silent', modelPath: cluster.modelPath, engine: 'synthetic', modelShape: 'llama-3.1-8b', maxTotalTokens: 512 }),
+      startNode({ port: 0, logLevel: 'silent', modelPath: cluster.modelPath, engine: { name: 'synthetic', config: { modelShape: 'llama-3.1-8b' } }, maxTotalTokens: 512 }),
     ]);
     await cluster.waitForNodes([prefill, decode]);
   });
@@ -49,11 +49,11 @@ describe('PD with the synthetic engine (llama-3.1-8b shape, shm)', () => {
   test('the nodes say which engine and shape they run', async () => {
     const info = await getJson(`${decode.url}/get_model_info`);
     assert.equal(info.engine, 'synthetic');
-    assert.equal(info.model_shape, 'llama-3.1-8b');
-    assert.equal(info.gpu, 'h100');
+    assert.deepEqual(info.engine_config, { model_shape: 'llama-3.1-8b', gpu: 'h100' });
     assert.deepEqual(info.kv_layout, { num_layers: 32, entries_per_token: 2048, dtype: 'bfloat16', page_size: 16 });
     const server = await getJson(`${prefill.url}/get_server_info`);
     assert.equal(server.engine, 'synthetic');
+    assert.deepEqual(server.engine_config, { model_shape: 'llama-3.1-8b', gpu: 'h100' });
     assert.equal(server.scheduler_stats.max_total_tokens, 512);
   });
 

@@ -23,6 +23,9 @@ export function registerServerInfoRoutes(app: FastifyInstance, ctx: ServerContex
       ...(snakeKeys(ctx.options) as Record<string, unknown>),
       model_path: ctx.client.model.modelPath,
       served_model_name: ctx.servedModelName,
+      // The engine's name and settings with their defaults, not the option (what was given, or a module URL).
+      engine: ctx.client.model.engine,
+      engine_config: snakeKeys(ctx.client.model.engineConfig),
       port: boundPort(app) ?? ctx.options.port,
       scheduler_stats: snakeKeys(stats),
       version: VERSION,
