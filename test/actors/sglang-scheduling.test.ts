@@ -30,7 +30,7 @@ describe('pool size', () => {
     assert.match(over.note!, /--max-total-tokens 1000000000 is more than --mem-fraction-static 0.5 leaves \(32768 tokens\)/);
     const capped = poolSize(layout, { ...base, maxPoolBytes: 4 * MIB });
     assert.equal(capped.pages, (4 * MIB) / 8192);
-    assert.match(capped.note!, /capped at 8192 tokens \(4 MiB\): it lives in WASM memory/);
+    assert.match(capped.note!, /capped at 8192 tokens \(4 MiB\): the engine keeps it in memory of that size/);
     assert.throws(() => poolSize(layout, { ...base, memory: { ...memory, fraction: 0.25 } }), /^Error: --mem-fraction-static 0.25 leaves no room for the KV cache: 0.25 x 64 MiB of host memory = 16 MiB, and the weights take 16 MiB$/);
   });
 
