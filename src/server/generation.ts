@@ -22,6 +22,9 @@ export class Run {
   readonly outputLogprobs: TokenLogprob[] = [];
   readonly outputTopLogprobs: (TokenLogprob[] | null)[] = [];
   meta: FinishMeta | null = null;
+  /** The prompt's logprobs (with return_logprob): from the first output event, or the finished meta. */
+  inputTokenLogprobs: TokenLogprob[] | null = null;
+  inputTopLogprobs: (TokenLogprob[] | null)[] | null = null;
   lastTokenAt: number | null = null;
   endedAt: number | null = null;
 
@@ -129,11 +132,15 @@ export class GenerationBatch {
         const topLogprobs = e.topLogprobs ?? [];
         run.outputLogprobs.push(...logprobs);
         run.outputTopLogprobs.push(...topLogprobs);
+        if (e.inputTokenLogprobs !== undefined) run.inputTokenLogprobs = e.inputTokenLogprobs;
+        if (e.inputTopLogprobs !== undefined) run.inputTopLogprobs = e.inputTopLogprobs;
         onEvent({ type: 'tokens', run, ids: e.ids, text: e.text, logprobs, topLogprobs });
         return;
       }
       case 'finished': {
         run.meta = e.meta;
+        run.inputTokenLogprobs ??= e.meta.inputTokenLogprobs ?? null;
+        run.inputTopLogprobs ??= e.meta.inputTopLogprobs ?? null;
         const reason = e.meta.finishReason;
         this.end(run, 'finished', reason.type === 'abort' ? 'aborted' : 'finished');
         run.log.info(
