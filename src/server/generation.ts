@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import type { FinishMeta, GenerateRequest, TokenLogprob } from '../../actors/scheduler/protocol.js';
 import { requestLogger, type Logger } from '../log/logger.js';
 import type { GenerateEvent, SchedulerClient } from '../node/scheduler-client.js';
+import type { GenThroughput } from './gen-throughput.js';
 import type { RequestOutcome, ServerMetrics } from './metrics.js';
 import type { InFlightIds } from './request-ids.js';
 
@@ -60,6 +61,8 @@ export interface GenerationDeps {
   client: SchedulerClient;
   ids: InFlightIds;
   metrics: ServerMetrics;
+  /** Output tokens per second, for /get_server_info's `last_gen_throughput`. */
+  throughput: GenThroughput;
   log: Logger;
 }
 
@@ -163,6 +166,7 @@ export class GenerationBatch {
     if (count === 0) return;
     const now = performance.now();
     if (this.observe) {
+      this.deps.throughput.add(count, now);
       if (run.lastTokenAt === null) this.deps.metrics.firstTokens(count, (now - run.startedAt) / 1000);
       else this.deps.metrics.laterTokens(count, (now - run.lastTokenAt) / 1000);
     }
