@@ -199,8 +199,9 @@ export function compatProperties(table: CompatTable): Record<string, object> {
 
 /** Refuses a feature field with a value other than "off". `prefix` names the fields' parent ('sampling_params.'). */
 export function checkCompatFields(body: object, table: CompatTable, prefix = ''): void {
-  for (const [name, value] of Object.entries(body)) {
+  for (const name in body) {
     const field = table[name];
+    const value = (body as Record<string, unknown>)[name];
     if (field?.neutral === undefined || field.neutral(value)) continue;
     throw new HttpError(400, `${prefix}${name} = ${JSON.stringify(value)} is not supported: ${field.why}; send null or leave it out`, `${prefix}${name}`);
   }
