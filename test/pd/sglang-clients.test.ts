@@ -124,6 +124,11 @@ describe('SGLang clients in front of a prefill/decode pair', () => {
       assert.deepEqual(answer.meta_info.finish_reason, { type: 'length', length: 0 });
       assert.deepEqual(answer.meta_info.input_token_logprobs, want.meta_info.input_token_logprobs);
     }
+    const streamed = await post(`${cluster.router.url}/generate`, { ...request, stream: true });
+    assert.equal(streamed.status, 200, streamed.text);
+    const chunks = sseChunks(streamed.text);
+    assert.equal(chunks.length, 1, 'one chunk: the finish');
+    assert.deepEqual(chunks[0].meta_info.input_token_logprobs, want.meta_info.input_token_logprobs);
     const oai = await post(`${cluster.router.url}/v1/completions`, { prompt: PROMPT, max_tokens: 0, best_of: 1 });
     assert.equal(oai.status, 200, oai.text);
     assert.equal(JSON.parse(oai.text).usage.completion_tokens, 0);
