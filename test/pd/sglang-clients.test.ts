@@ -4,7 +4,8 @@
  * - mini_lb's requests sent straight to the nodes, with `bootstrap_port` null (mini_lb without
  *   --prefill-bootstrap-ports: both nodes share one --disaggregation-bootstrap-port) and with the port
  *   given; /generate (single, batch, streamed, with prompt logprobs merged from the prefill's first
- *   chunk as mini_lb does), /v1/completions and /v1/chat/completions as mini_lb forwards them.
+ *   chunk as mini_lb does; the same through pd-node's router), /v1/completions and
+ *   /v1/chat/completions as mini_lb forwards them.
  * - bench_serving's payloads for backends sglang, sglang-oai, sglang-oai-chat, vllm, vllm-chat
  *   through pd-node's router, streamed and whole, and its /get_server_info read.
  * - `max_new_tokens: 0` through mini_lb and the router.
@@ -91,6 +92,14 @@ describe('SGLang clients in front of a prefill/decode pair', () => {
     assert.ok(want.meta_info.input_token_logprobs.length > 10);
     for (const chunk of chunks) assert.deepEqual(chunk.meta_info.input_token_logprobs, want.meta_info.input_token_logprobs, 'every merged chunk has the whole prompt');
     assert.equal(chunks.at(-1).text, want.text);
+
+    // pd-node's router merges the same way (from the prefill's answer, into every decode chunk).
+    const viaRouter = await post(`${cluster.router.url}/generate`, { ...request, stream: true });
+    assert.equal(viaRouter.status, 200, viaRouter.text);
+    const routed = sseChunks(viaRouter.text);
+    assert.deepEqual(routed[0].meta_info.input_token_logprobs, want.meta_info.input_token_logprobs, 'first chunk');
+    assert.deepEqual(routed.at(-1).meta_info.input_token_logprobs, want.meta_info.input_token_logprobs, 'last chunk');
+    assert.deepEqual(routed.at(-1).meta_info.output_token_logprobs, want.meta_info.output_token_logprobs);
   });
 
   test('mini_lb /v1/completions and /v1/chat/completions, whole and streamed, equal one node\'s', async () => {
