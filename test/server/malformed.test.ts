@@ -54,7 +54,7 @@ const CASES: Case[] = [
   { name: 'SGLang field without an implementation, not off', path: '/generate', body: { text: 'a', lora_path: 'adapter-1' }, message: /^lora_path = "adapter-1" is not supported: no LoRA adapters/ },
   { name: 'sampling_params of the wrong type', path: '/generate', body: { text: 'a', sampling_params: 'greedy' }, message: /^sampling_params must be object or null$/ },
   { name: 'stream of the wrong type', path: '/generate', body: { text: 'a', stream: 'yes' }, message: /^stream must be boolean or null$/ },
-  { name: 'a single rid for a batch', path: '/generate', body: { text: ['a', 'b'], rid: 'r' }, message: /rid must be a list with one id per prompt/ },
+  { name: 'a rid list of the wrong length for a batch', path: '/generate', body: { text: ['a', 'b'], rid: ['r'] }, message: /rid must be a list with one id per prompt/ },
   { name: 'the same rid twice in a batch', path: '/generate', body: { text: ['a', 'b'], rid: ['r', 'r'] }, message: /already in flight/ },
   { name: 'prompt longer than the context', path: '/generate', body: { input_ids: Array(5000).fill(3) }, message: /context length/ },
   { name: 'completions: n = 2', path: '/v1/completions', body: { prompt: 'a', n: 2 }, message: /^n must be 1/ },

@@ -64,6 +64,9 @@ describe('SGLang clients against one node', () => {
     // Defaults as SGLang's clients send them, and hints with real values.
     const hints = await postJson(`${node.url}/generate`, { text: PROMPT, sampling_params: { max_new_tokens: 2, n: 1, repetition_penalty: 1, stream_interval: 4 }, lora_path: [null], return_hidden_states: false, priority: 7, routed_dp_rank: 0, custom_labels: { team: 'a' } });
     assert.equal(hints.status, 200, JSON.stringify(hints.json));
+    // A string rid for a batch names the prompts rid_0, rid_1, ... as SGLang does.
+    const batch = await postJson(`${node.url}/generate`, { text: [PROMPT, PROMPT], rid: 'job', sampling_params: { max_new_tokens: 1 } });
+    assert.deepEqual(batch.json.map((o: any) => o.meta_info.id), ['job_0', 'job_1']);
     const unknown = await postJson(`${node.url}/generate`, { text: PROMPT, colour: 'blue' });
     assert.equal(unknown.status, 400);
     assert.equal(unknown.json.error.param, 'colour');
