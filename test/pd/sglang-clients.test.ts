@@ -17,7 +17,7 @@ import { startNode, type NodeHandle } from '../../src/index.js';
 import { getJson, stopAll, waitForFreePool, type NodeProcess } from '../helpers/processes.js';
 import { benchAcceptLength, benchPath, benchPayload, benchText, BENCH_BACKENDS, miniLbForward } from '../helpers/sglang-clients.js';
 import { refusedPort } from '../router/fake-pd-node.js';
-import { sseChunks } from '../server/support.js';
+import { metricValue, sseChunks } from '../server/support.js';
 import { startCluster, type Cluster } from './cluster.js';
 
 const PROMPT = 'The river ran past the old mill, and the miller counted every sack of grain twice. ';
@@ -156,6 +156,16 @@ describe('SGLang clients in front of a prefill/decode pair', () => {
         assert.equal(benchText(backend, viaRouter.text, stream), want, `${backend} stream=${stream}`);
       }
     }
+  });
+
+  test("the router takes SGLang's null bootstrap fields as not given and sets its own", async () => {
+    const want = await single('/generate', { text: PROMPT, sampling_params: GREEDY });
+    const rooms = async (): Promise<number> => metricValue(await (await fetch(`${decode.url}/metrics`)).text(), 'pd_node_kv_transfer_rooms_total');
+    const before = await rooms();
+    const answer = await post(`${cluster.router.url}/generate`, { text: PROMPT, sampling_params: GREEDY, bootstrap_host: null, bootstrap_port: null, bootstrap_room: null });
+    assert.equal(answer.status, 200, answer.text);
+    assert.equal(JSON.parse(answer.text).text, want.text);
+    assert.equal(await rooms(), before + 1, 'served through a PD room, not by the decode node alone');
   });
 
   test("bench_serving's /get_server_info read through the router, and SGLang's router info routes", async () => {
