@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { startNode, type NodeHandle } from '../../src/node/start-node.js';
-import { CHAT_COMPAT, COMPLETION_COMPAT, GENERATE_COMPAT, SAMPLING_COMPAT, type CompatTable } from '../../src/server/schemas/compat-fields.js';
+import { CHAT_COMPAT, COMPLETION_COMPAT, GENERATE_COMPAT, MESSAGE_COMPAT, SAMPLING_COMPAT, type CompatTable } from '../../src/server/schemas/compat-fields.js';
 import { GENERATE_BODY_SCHEMA } from '../../src/server/schemas/generate.js';
 import { CHAT_BODY_SCHEMA, COMPLETION_BODY_SCHEMA } from '../../src/server/schemas/openai.js';
 import { SAMPLING_PARAMS_SCHEMA } from '../../src/server/schemas/sampling.js';
@@ -34,6 +34,7 @@ const SECTIONS: [string, { properties: object }, CompatTable][] = [
   ['`sampling_params`', SAMPLING_PARAMS_SCHEMA, SAMPLING_COMPAT],
   ['POST /v1/completions', COMPLETION_BODY_SCHEMA, COMPLETION_COMPAT],
   ['POST /v1/chat/completions', CHAT_BODY_SCHEMA, CHAT_COMPAT],
+  ['`messages[]`', CHAT_BODY_SCHEMA.properties.messages.items, MESSAGE_COMPAT],
 ];
 
 describe('SGLang clients against one node', () => {
@@ -59,7 +60,7 @@ describe('SGLang clients against one node', () => {
     assert.equal(gen.status, 200, JSON.stringify(gen.json));
     const cmpl = await postJson(`${node.url}/v1/completions`, { prompt: PROMPT, max_tokens: 2, ...nulls(COMPLETION_COMPAT) });
     assert.equal(cmpl.status, 200, JSON.stringify(cmpl.json));
-    const chat = await postJson(`${node.url}/v1/chat/completions`, { messages: [{ role: 'user', content: PROMPT }], max_tokens: 2, ...nulls(CHAT_COMPAT) });
+    const chat = await postJson(`${node.url}/v1/chat/completions`, { messages: [{ role: 'user', content: PROMPT, ...nulls(MESSAGE_COMPAT) }], max_tokens: 2, ...nulls(CHAT_COMPAT) });
     assert.equal(chat.status, 200, JSON.stringify(chat.json));
     // Defaults as SGLang's clients send them, and hints with real values.
     const hints = await postJson(`${node.url}/generate`, { text: PROMPT, sampling_params: { max_new_tokens: 2, n: 1, repetition_penalty: 1, stream_interval: 4 }, lora_path: [null], return_hidden_states: false, priority: 7, routed_dp_rank: 0, custom_labels: { team: 'a' } });
@@ -78,6 +79,7 @@ describe('SGLang clients against one node', () => {
       ['/generate', (f) => ({ text: PROMPT, sampling_params: { [f]: 'x' } }), SAMPLING_COMPAT, 'sampling_params.'],
       ['/v1/completions', (f) => ({ prompt: PROMPT, [f]: 'x' }), COMPLETION_COMPAT, ''],
       ['/v1/chat/completions', (f) => ({ messages: [{ role: 'user', content: PROMPT }], [f]: 'x' }), CHAT_COMPAT, ''],
+      ['/v1/chat/completions', (f) => ({ messages: [{ role: 'user', content: PROMPT }, { role: 'assistant', content: 'ok', [f]: 'x' }] }), MESSAGE_COMPAT, 'messages[1].'],
     ];
     let checked = 0;
     for (const [path, body, table, prefix] of cases) {

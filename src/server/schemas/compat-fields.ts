@@ -192,6 +192,15 @@ export const CHAT_COMPAT: CompatTable = {
   safety_identifier: hint(LABEL),
 };
 
+/** Fields of a chat message (`messages[i]`) in SGLang's ChatCompletionRequest without an implementation here. */
+export const MESSAGE_COMPAT: CompatTable = {
+  tool_calls: CHAT_COMPAT.tools,
+  tools: CHAT_COMPAT.tools,
+  name: hint('the chat template does not render speaker names'),
+  tool_call_id: hint('only read in tool messages; the role tool is refused'),
+  reasoning_content: hint('no reasoning models here: earlier reasoning is not rendered'),
+};
+
 /** JSON-schema properties for a table: any JSON value (the value is checked by `checkCompatFields`). */
 export function compatProperties(table: CompatTable): Record<string, object> {
   return Object.fromEntries(Object.keys(table).map((name) => [name, {}]));

@@ -10,7 +10,7 @@
  * computed (e.g. for its logprobs) and nothing is generated.
  */
 import { PD_PROPERTIES, type PdBody } from '../pd-fields.js';
-import { CHAT_COMPAT, COMPLETION_COMPAT, compatProperties } from './compat-fields.js';
+import { CHAT_COMPAT, COMPLETION_COMPAT, compatProperties, MESSAGE_COMPAT } from './compat-fields.js';
 import { nullableAll, SAMPLING_PROPERTIES, SEED_SCHEMA, STOP_SCHEMA, TOKEN_ID_SCHEMA, type SamplingInput } from './sampling.js';
 
 /** OpenAI caps alternatives per position at 20; the same cap keeps responses bounded here. */
@@ -74,6 +74,7 @@ export const CHAT_BODY_SCHEMA = {
         additionalProperties: false,
         required: ['role', 'content'],
         properties: {
+          ...compatProperties(MESSAGE_COMPAT),
           role: { type: 'string', enum: ['system', 'developer', 'user', 'assistant'] },
           // A string or a list of text parts (what newer clients send); other part types are refused.
           content: {
@@ -85,7 +86,7 @@ export const CHAT_BODY_SCHEMA = {
               properties: { type: { type: 'string', enum: ['text'] }, text: { type: 'string' } },
             },
           },
-          name: { type: 'string' },
+          name: { type: ['string', 'null'] },
         },
       },
     },
