@@ -126,7 +126,17 @@ export type SchedulerOutbound =
   | { type: 'busy'; rid: string; message: string; retryAfterSecs: number }
   | { type: 'accepted'; rid: string; promptTokens: number }
   /** New output tokens since the last event; `text` is the newly decoded text (may be '' while a UTF-8 sequence is incomplete). */
-  | { type: 'tokens'; rid: string; ids: number[]; text: string; logprobs?: TokenLogprob[]; topLogprobs?: (TokenLogprob[] | null)[] }
+  | {
+      type: 'tokens';
+      rid: string;
+      ids: number[];
+      text: string;
+      logprobs?: TokenLogprob[];
+      topLogprobs?: (TokenLogprob[] | null)[];
+      /** First event of a request with input logprobs: the prompt's (also repeated in FinishMeta). */
+      inputTokenLogprobs?: TokenLogprob[];
+      inputTopLogprobs?: (TokenLogprob[] | null)[];
+    }
   | { type: 'finished'; rid: string; meta: FinishMeta }
   /**
    * Failed after acceptance (engine error, abort, pool can never fit it); `retryAfterSecs` with a

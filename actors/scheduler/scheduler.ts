@@ -179,6 +179,8 @@ export class Scheduler {
     const seq = this.decodeRooms?.arrived(room);
     if (!seq || !this.arrivedKvIntact(seq, room)) return;
     seq.computed = seq.promptLen;
+    // max_new_tokens 0: the prompt's KV is here and nothing is to be generated.
+    if (seq.maxNewTokens === 0) return this.finish(seq, { type: 'length', length: 0 });
     seq.rng.skip(first.draws);
     seq.tokens.push(first.id);
     let at = this.running.length;
@@ -381,6 +383,9 @@ export class Scheduler {
       if (room !== undefined) this.prefillRooms!.progress(room);
       return;
     }
+    // max_new_tokens 0 (prefill only, e.g. for input logprobs); a PD prefill still samples the first
+    // token, which the decode side needs to complete the room.
+    if (seq.maxNewTokens === 0 && room === undefined) return this.finish(seq, { type: 'length', length: 0 });
     const offset = item.logits === 'all' ? (n - 1) * vocab : 0;
     const row = offset === 0 && logits.length === vocab ? logits : logits.subarray(offset, offset + vocab);
     const token = this.deps.sampler.sample(row, seq.sampling, seq.rng);
@@ -393,7 +398,12 @@ export class Scheduler {
   /** Prefill role: the first token ends this node's part; the room sends it with the notice. */
   private prefillDone(seq: Sequence, room: string, token: number, logprobs?: TokenLogprob[], top?: (TokenLogprob[] | null)[]): void {
     this.prefillRooms!.complete(room, { id: token, logprob: logprobs?.[0], topLogprobs: top?.[0], draws: drawsPerToken(seq.sampling) });
-    this.deps.emit({ type: 'tokens', rid: seq.rid, ids: [token], text: '', logprobs, topLogprobs: top });
+    if (seq.maxNewTokens === 0) {
+      // The token went to decode for the room only; this node's client asked for no output.
+      seq.tokens.pop();
+      return this.finish(seq, { type: 'length', length: 0 });
+    }
+    this.deps.emit({ type: 'tokens', rid: seq.rid, ids: [token], text: '', logprobs, topLogprobs: top, ...this.inputLogprobsOnce(seq) });
     this.finish(seq, { type: 'length', length: 1 });
   }
 
@@ -450,8 +460,19 @@ export class Scheduler {
         finish = { type: 'length', length: seq.outputLen };
       }
     }
-    this.deps.emit({ type: 'tokens', rid: seq.rid, ids: [token], text, logprobs, topLogprobs: top });
+    this.deps.emit({ type: 'tokens', rid: seq.rid, ids: [token], text, logprobs, topLogprobs: top, ...this.inputLogprobsOnce(seq) });
     if (finish) this.finish(seq, finish);
+  }
+
+  /**
+   * The prompt's logprobs go with the first output event, as SGLang's first stream chunk carries them
+   * (mini_lb reads them from the prefill's first chunk); the finished meta repeats them for readers of
+   * the whole answer.
+   */
+  private inputLogprobsOnce(seq: Sequence): Pick<Extract<SchedulerOutbound, { type: 'tokens' }>, 'inputTokenLogprobs' | 'inputTopLogprobs'> {
+    if (seq.inputLogprobsSent || !seq.req.returnLogprob || seq.req.logprobStartLen < 0) return {};
+    seq.inputLogprobsSent = true;
+    return { inputTokenLogprobs: seq.inputLogprobs, inputTopLogprobs: seq.req.topLogprobsNum > 0 ? seq.inputTopLogprobs : undefined };
   }
 
   private finish(seq: Sequence, finishReason: FinishReason): void {

@@ -22,6 +22,8 @@ export class Sequence {
   inputLogprobsPending: boolean;
   readonly inputLogprobs: TokenLogprob[] = [];
   readonly inputTopLogprobs: (TokenLogprob[] | null)[] = [];
+  /** The input logprobs went out with the first output event. */
+  inputLogprobsSent = false;
 
   constructor(
     readonly req: GenerateRequest,

@@ -3,7 +3,16 @@ import type { GenerateRequest, ModelInfo, SchedulerStats, TokenLogprob, FinishMe
 /** Events of one request as the HTTP layer sees them. */
 export type GenerateEvent =
   | { type: 'accepted'; promptTokens: number }
-  | { type: 'tokens'; ids: number[]; text: string; logprobs?: TokenLogprob[]; topLogprobs?: (TokenLogprob[] | null)[] }
+  | {
+      type: 'tokens';
+      ids: number[];
+      text: string;
+      logprobs?: TokenLogprob[];
+      topLogprobs?: (TokenLogprob[] | null)[];
+      /** The prompt's logprobs, on the first event of a request that asked for them. */
+      inputTokenLogprobs?: TokenLogprob[];
+      inputTopLogprobs?: (TokenLogprob[] | null)[];
+    }
   | { type: 'finished'; meta: FinishMeta }
   /**
    * 400 for invalid input, 503 when shutting down or full (then with `retryAfterSecs`), 500 for

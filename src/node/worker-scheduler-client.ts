@@ -141,7 +141,7 @@ export class WorkerSchedulerClient implements SchedulerClient {
         this.listeners.get(msg.rid)?.({ type: 'accepted', promptTokens: msg.promptTokens });
         return;
       case 'tokens':
-        this.listeners.get(msg.rid)?.({ type: 'tokens', ids: msg.ids, text: msg.text, logprobs: msg.logprobs, topLogprobs: msg.topLogprobs });
+        this.listeners.get(msg.rid)?.({ type: 'tokens', ids: msg.ids, text: msg.text, logprobs: msg.logprobs, topLogprobs: msg.topLogprobs, inputTokenLogprobs: msg.inputTokenLogprobs, inputTopLogprobs: msg.inputTopLogprobs });
         return;
       case 'finished':
         this.settle(msg.rid, { type: 'finished', meta: msg.meta });

@@ -7,7 +7,9 @@
  *   text, byte for byte, with the fields appended as literal text before its closing brace. The
  *   client's own big integers (e.g. a seed) survive the same way.
  * - A client must not set these fields (the router owns them): a body with one is refused (400), not
- *   silently overridden or sent with a duplicate key.
+ *   silently overridden. Null (or a list of nulls) is SGLang's "not given" and is accepted: the
+ *   router's own fields are appended after it, and a repeated JSON key takes its last value
+ *   (ECMA-262 JSON.parse, as the nodes parse; Python's json too).
  * - A batch (a list of prompts: `text` as a list, `input_ids` or `prompt` as a list of lists, `prompt`
  *   as a list of strings) gets lists, one host, port and room per prompt, as SGLang's router sends.
  */
@@ -17,7 +19,8 @@ import { HttpError } from '../server/errors.js';
 export const BOOTSTRAP_FIELDS = ['bootstrap_host', 'bootstrap_port', 'bootstrap_room'] as const;
 
 export function refuseBootstrapFields(body: Readonly<Record<string, unknown>>): void {
-  const own = BOOTSTRAP_FIELDS.find((field) => field in body);
+  const given = (v: unknown): boolean => v !== undefined && v !== null && !(Array.isArray(v) && v.every((x) => x === null));
+  const own = BOOTSTRAP_FIELDS.find((field) => given(body[field]));
   if (own !== undefined) throw new HttpError(400, `${own} is set by the router; remove it from the request`, own);
 }
 

@@ -6,8 +6,8 @@
  *   for the same field (normally nothing), so the result is right whether decode sends [] or omits it.
  * - Per prompt: a batch answer is a list (position = prompt index), a batch stream tags chunks with
  *   `index`; a single prompt is index 0. From a prefill stream, the last chunk of each index that has
- *   the fields is used: chunks are cumulative, and a node fills in input logprobs when the prompt's
- *   run finishes, so earlier chunks carry []. In a decode stream every chunk with `meta_info` gets
+ *   the fields is used: chunks are cumulative (a node sends input logprobs from its first chunk on,
+ *   as SGLang does). In a decode stream every chunk with `meta_info` gets
  *   them (the first included), as SGLang's router does: meta_info is cumulative, and clients read it
  *   from the first chunk or from the last (where a colocated node reports input logprobs).
  * - Text that is not the expected JSON is left alone: the decode answer is relayed unmerged rather

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import type { FinishMeta, GenerateRequest, TokenLogprob } from '../../actors/scheduler/protocol.js';
 import { requestLogger, type Logger } from '../log/logger.js';
 import type { GenerateEvent, SchedulerClient } from '../node/scheduler-client.js';
+import type { GenThroughput } from './gen-throughput.js';
 import type { RequestOutcome, ServerMetrics } from './metrics.js';
 import type { InFlightIds } from './request-ids.js';
 
@@ -22,6 +23,9 @@ export class Run {
   readonly outputLogprobs: TokenLogprob[] = [];
   readonly outputTopLogprobs: (TokenLogprob[] | null)[] = [];
   meta: FinishMeta | null = null;
+  /** The prompt's logprobs (with return_logprob): from the first output event, or the finished meta. */
+  inputTokenLogprobs: TokenLogprob[] | null = null;
+  inputTopLogprobs: (TokenLogprob[] | null)[] | null = null;
   lastTokenAt: number | null = null;
   endedAt: number | null = null;
 
@@ -57,6 +61,8 @@ export interface GenerationDeps {
   client: SchedulerClient;
   ids: InFlightIds;
   metrics: ServerMetrics;
+  /** Output tokens per second, for /get_server_info's `last_gen_throughput`. */
+  throughput: GenThroughput;
   log: Logger;
 }
 
@@ -129,11 +135,15 @@ export class GenerationBatch {
         const topLogprobs = e.topLogprobs ?? [];
         run.outputLogprobs.push(...logprobs);
         run.outputTopLogprobs.push(...topLogprobs);
+        if (e.inputTokenLogprobs !== undefined) run.inputTokenLogprobs = e.inputTokenLogprobs;
+        if (e.inputTopLogprobs !== undefined) run.inputTopLogprobs = e.inputTopLogprobs;
         onEvent({ type: 'tokens', run, ids: e.ids, text: e.text, logprobs, topLogprobs });
         return;
       }
       case 'finished': {
         run.meta = e.meta;
+        run.inputTokenLogprobs ??= e.meta.inputTokenLogprobs ?? null;
+        run.inputTopLogprobs ??= e.meta.inputTopLogprobs ?? null;
         const reason = e.meta.finishReason;
         this.end(run, 'finished', reason.type === 'abort' ? 'aborted' : 'finished');
         run.log.info(
@@ -156,6 +166,7 @@ export class GenerationBatch {
     if (count === 0) return;
     const now = performance.now();
     if (this.observe) {
+      this.deps.throughput.add(count, now);
       if (run.lastTokenAt === null) this.deps.metrics.firstTokens(count, (now - run.startedAt) / 1000);
       else this.deps.metrics.laterTokens(count, (now - run.lastTokenAt) / 1000);
     }

@@ -1,6 +1,7 @@
 /**
- * Request ids. A client may name its requests (`rid`: a string for one prompt, a list for a batch);
- * otherwise each prompt gets a fresh random 128-bit hex id (the shape of SGLang's uuid4().hex). Ids
+ * Request ids. A client may name its requests (`rid`: a string for one prompt, a list for a batch,
+ * or a string for a batch, which names prompt i `${rid}_${i}` as SGLang does); otherwise each prompt
+ * gets a fresh random 128-bit hex id (the shape of SGLang's uuid4().hex). Ids
  * must be unique among requests in flight on this server, because aborts and log lines address a
  * request by its id: a clash is the client's error (400), never a silent mix-up.
  */
@@ -18,7 +19,8 @@ export function requestIds(given: string | string[] | undefined, count: number, 
     if (typeof given !== 'string') throw new HttpError(400, 'rid must be a string for a single prompt', 'rid');
     return [given];
   }
-  if (typeof given === 'string' || given.length !== count) {
+  if (typeof given === 'string') return Array.from({ length: count }, (_, i) => `${given}_${i}`);
+  if (given.length !== count) {
     throw new HttpError(400, `rid must be a list with one id per prompt (${count})`, 'rid');
   }
   return given;

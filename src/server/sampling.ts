@@ -18,6 +18,10 @@ export function toSamplingParams(input: SamplingInput, vocabSize: number, prefix
   if (outOfVocab >= 0) {
     throw new HttpError(400, `${prefix}stop_token_ids[${outOfVocab}] is ${stopTokenIds[outOfVocab]}, outside the vocabulary (size ${vocabSize})`, `${prefix}stop_token_ids`);
   }
+  const seed = input.sampling_seed ?? input.seed ?? defaults.seed;
+  if (input.sampling_seed != null && input.seed != null && input.sampling_seed !== input.seed) {
+    throw new HttpError(400, `${prefix}seed and ${prefix}sampling_seed name the same seed; give one (got ${input.seed} and ${input.sampling_seed})`, `${prefix}sampling_seed`);
+  }
   const stop = input.stop ?? defaults.stop;
   return {
     maxNewTokens: input.max_new_tokens ?? defaults.maxNewTokens,
@@ -25,7 +29,7 @@ export function toSamplingParams(input: SamplingInput, vocabSize: number, prefix
     topP: input.top_p ?? defaults.topP,
     topK,
     minP: input.min_p ?? defaults.minP,
-    seed: input.seed ?? defaults.seed,
+    seed,
     stop: typeof stop === 'string' ? [stop] : [...stop],
     stopTokenIds: [...stopTokenIds],
     ignoreEos: input.ignore_eos ?? defaults.ignoreEos,

@@ -31,7 +31,7 @@ export async function startCluster(backend: TransferBackendName, routerExtra: st
       const args = ['--role', role, '--model-path', modelPath, '--disaggregation-transfer-backend', backend, '--registry-url', router.registryUrl!, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info'];
       // Peers are declared lost after 1 s unless the test says otherwise (a load test on a busy host).
       if (!extra.includes('--disaggregation-peer-timeout')) args.push('--disaggregation-peer-timeout', '1');
-      if (role === 'prefill') args.push('--disaggregation-bootstrap-port', '0');
+      if (role === 'prefill' && !extra.includes('--disaggregation-bootstrap-port')) args.push('--disaggregation-bootstrap-port', '0');
       return startProcess([...args, ...extra]);
     },
     async waitForNodes(nodes, ms = 15_000) {

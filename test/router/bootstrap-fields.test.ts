@@ -46,7 +46,10 @@ describe('bootstrap fields', () => {
   test('a client may not set bootstrap fields', () => {
     assert.doesNotThrow(() => refuseBootstrapFields({ text: 'x' }));
     for (const field of ['bootstrap_host', 'bootstrap_port', 'bootstrap_room']) {
-      assert.throws(() => refuseBootstrapFields({ text: 'x', [field]: null }), (err: unknown) => err instanceof HttpError && err.status === 400 && err.param === field);
+      assert.throws(() => refuseBootstrapFields({ text: 'x', [field]: 0 }), (err: unknown) => err instanceof HttpError && err.status === 400 && err.param === field);
+      // SGLang's "not given": the router's own fields, appended after, win.
+      assert.doesNotThrow(() => refuseBootstrapFields({ text: 'x', [field]: null }));
+      assert.doesNotThrow(() => refuseBootstrapFields({ text: ['x', 'y'], [field]: [null, null] }));
     }
   });
 });

@@ -3,7 +3,8 @@
  * Streamed chunks carry the cumulative text, ids and meta_info (finish_reason null until the last),
  * plus `index` when the request was a batch, as SGLang does. `cached_tokens` is known only at the end
  * (0 before). Logprob lists appear only with `return_logprob`, the top-k ones only with
- * `top_logprobs_num > 0`.
+ * `top_logprobs_num > 0`; the prompt's (`input_token_logprobs`) are in every chunk from the first on,
+ * as SGLang sends them (mini_lb takes them from a prefill node's first chunk).
  */
 import type { FinishReason, TokenLogprob } from '../../../actors/scheduler/protocol.js';
 import type { Run } from '../generation.js';
@@ -49,10 +50,10 @@ function sglangOutput(run: Run): SglangOutput {
     e2e_latency: run.latencySeconds(),
   };
   if (run.request.returnLogprob) {
-    info.input_token_logprobs = meta?.inputTokenLogprobs ?? [];
+    info.input_token_logprobs = run.inputTokenLogprobs ?? [];
     info.output_token_logprobs = run.outputLogprobs;
     if (run.request.topLogprobsNum > 0) {
-      info.input_top_logprobs = meta?.inputTopLogprobs ?? [];
+      info.input_top_logprobs = run.inputTopLogprobs ?? [];
       info.output_top_logprobs = run.outputTopLogprobs;
     }
   }

@@ -1,11 +1,16 @@
 /**
  * Body schemas of the OpenAI-compatible routes. Every optional field also accepts null ("default"),
  * as OpenAI's own API does. Besides OpenAI's names, SGLang's extra sampling fields (top_k, min_p,
- * stop_token_ids, ignore_eos, skip_special_tokens) are accepted. Unsupported OpenAI features (tools,
- * response_format, logit_bias, echo, best_of, ...) are unknown fields and answered with 400, not
- * ignored. Penalties are accepted only as 0 (checked in code) because clients often send 0 explicitly.
+ * stop_token_ids, ignore_eos, skip_special_tokens) and `rid` are implemented. Every other field of
+ * SGLang's CompletionRequest / ChatCompletionRequest and of OpenAI's API is accepted as
+ * compat-fields.ts says: hints are ignored, features without an implementation here (tools,
+ * response_format, logit_bias, echo, best_of > 1, ...) are accepted "off" and otherwise a 400 naming
+ * the field. Penalties are accepted only as 0 (checked in code) because clients often send 0
+ * explicitly. `max_tokens: 0` is accepted, as /generate's `max_new_tokens: 0`: the prompt is
+ * computed (e.g. for its logprobs) and nothing is generated.
  */
 import { PD_PROPERTIES, type PdBody } from '../pd-fields.js';
+import { CHAT_COMPAT, COMPLETION_COMPAT, compatProperties, MESSAGE_COMPAT } from './compat-fields.js';
 import { nullableAll, SAMPLING_PROPERTIES, SEED_SCHEMA, STOP_SCHEMA, TOKEN_ID_SCHEMA, type SamplingInput } from './sampling.js';
 
 /** OpenAI caps alternatives per position at 20; the same cap keeps responses bounded here. */
@@ -13,14 +18,15 @@ const MAX_TOP_LOGPROBS = 20;
 
 const COMMON_PROPERTIES = {
   model: { type: 'string' },
-  max_tokens: { type: 'integer', minimum: 1 },
+  max_tokens: { type: 'integer', minimum: 0 },
   temperature: SAMPLING_PROPERTIES.temperature,
   top_p: SAMPLING_PROPERTIES.top_p,
   n: { type: 'integer', minimum: 1 },
   stop: STOP_SCHEMA,
   seed: SEED_SCHEMA,
   stream: { type: 'boolean' },
-  stream_options: { type: 'object', additionalProperties: false, properties: { include_usage: { type: ['boolean', 'null'] } } },
+  // continuous_usage_stats (SGLang, vLLM): only false is accepted, checked in code.
+  stream_options: { type: 'object', additionalProperties: false, properties: { include_usage: { type: ['boolean', 'null'] }, continuous_usage_stats: { type: ['boolean', 'null'] } } },
   presence_penalty: { type: 'number' },
   frequency_penalty: { type: 'number' },
   user: { type: 'string' },
@@ -29,6 +35,7 @@ const COMMON_PROPERTIES = {
   stop_token_ids: SAMPLING_PROPERTIES.stop_token_ids,
   ignore_eos: SAMPLING_PROPERTIES.ignore_eos,
   skip_special_tokens: SAMPLING_PROPERTIES.skip_special_tokens,
+  rid: { type: ['string', 'array'], minLength: 1, minItems: 1, items: { type: 'string', minLength: 1 } },
 } as const;
 
 export const COMPLETION_BODY_SCHEMA = {
@@ -36,6 +43,7 @@ export const COMPLETION_BODY_SCHEMA = {
   additionalProperties: false,
   required: ['prompt'],
   properties: {
+    ...compatProperties(COMPLETION_COMPAT),
     ...nullableAll(COMMON_PROPERTIES),
     ...PD_PROPERTIES,
     // A string, a list of strings, a list of ids, or a list of lists of ids (checked in code).
@@ -54,9 +62,10 @@ export const CHAT_BODY_SCHEMA = {
   additionalProperties: false,
   required: ['messages'],
   properties: {
+    ...compatProperties(CHAT_COMPAT),
     ...nullableAll(COMMON_PROPERTIES),
     ...PD_PROPERTIES,
-    max_completion_tokens: { type: ['integer', 'null'], minimum: 1 },
+    max_completion_tokens: { type: ['integer', 'null'], minimum: 0 },
     messages: {
       type: 'array',
       minItems: 1,
@@ -65,6 +74,7 @@ export const CHAT_BODY_SCHEMA = {
         additionalProperties: false,
         required: ['role', 'content'],
         properties: {
+          ...compatProperties(MESSAGE_COMPAT),
           role: { type: 'string', enum: ['system', 'developer', 'user', 'assistant'] },
           // A string or a list of text parts (what newer clients send); other part types are refused.
           content: {
@@ -76,7 +86,7 @@ export const CHAT_BODY_SCHEMA = {
               properties: { type: { type: 'string', enum: ['text'] }, text: { type: 'string' } },
             },
           },
-          name: { type: 'string' },
+          name: { type: ['string', 'null'] },
         },
       },
     },
@@ -92,10 +102,11 @@ export type OpenAiCommonBody = Nullable<{
   max_tokens: number;
   n: number;
   stream: boolean;
-  stream_options: { include_usage?: boolean | null };
+  stream_options: { include_usage?: boolean | null; continuous_usage_stats?: boolean | null };
   presence_penalty: number;
   frequency_penalty: number;
   user: string;
+  rid: string | string[];
 }> &
   Pick<SamplingInput, 'temperature' | 'top_p' | 'top_k' | 'min_p' | 'stop' | 'stop_token_ids' | 'ignore_eos' | 'skip_special_tokens' | 'seed'>;
 
