@@ -75,6 +75,10 @@ describe('--api-key on nodes and the router', () => {
     const auth = `Bearer ${KEY}`;
     const models = await call(`${decode.url}/v1/models`, 'GET', auth);
     assert.equal(models.status, 200, JSON.stringify(models.body));
+    // SGLang lists its key in /get_server_info; pd-node says only that one is set.
+    const info = await call(`${decode.url}/get_server_info`, 'GET', auth);
+    assert.equal((info.body as Record<string, unknown>).api_key, '(set)');
+    assert.ok(!JSON.stringify(info.body).includes(KEY), 'the key appears in /get_server_info');
     for (const [method, path, body] of PROTECTED) {
       const r = await call(`${router.url}${path}`, method, auth, body);
       assert.equal(r.status, 200, `${method} ${path}: ${JSON.stringify(r.body)}`);

@@ -44,12 +44,15 @@ export function registerServerInfoRoutes(app: FastifyInstance, ctx: ServerContex
     return {
       ...(snakeKeys(ctx.options) as Record<string, unknown>),
       model_path: model.modelPath,
-      tokenizer_path: model.modelPath,
+      tokenizer_path: ctx.options.tokenizerPath ?? model.modelPath,
       served_model_name: ctx.servedModelName,
       // The engine's name and settings with their defaults, not the option (what was given, or a module URL).
       engine: ctx.client.model.engine,
       engine_config: snakeKeys(ctx.client.model.engineConfig),
       port: boundPort(app) ?? ctx.options.port,
+      // The key itself never leaves the node (SGLang lists it); whether one is set is useful.
+      api_key: ctx.options.apiKey === null ? null : '(set)',
+      disaggregation_bootstrap_port: ctx.options.bootstrapPort,
       disaggregation_mode: ctx.options.role === 'colocated' ? 'null' : ctx.options.role,
       context_length: model.contextLength,
       max_total_num_tokens: stats.maxTotalTokens,
