@@ -1,5 +1,5 @@
 import { bytesPerToken, type KvLayout } from '../../src/kv/layout.js';
-import type { EngineKind } from '../../src/node/options.js';
+import type { EngineKind } from './scheduler-options.js';
 
 /** Reference engine default: 256 MiB of KV, at most 65,536 tokens, at least one context. */
 const REFERENCE_POOL_BYTES = 256 * 1024 * 1024;

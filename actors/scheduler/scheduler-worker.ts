@@ -25,7 +25,6 @@ import { modelFingerprint, syntheticFingerprint } from '../../src/model/fingerpr
 import { loadModel } from '../../src/model/load-model.js';
 import { HfTokenizer } from '../../src/model/tokenizer.js';
 import type { TextTokenizer } from '../../src/model/types.js';
-import type { NodeOptions } from '../../src/node/options.js';
 import { Sampler } from '../../src/sampling/sampler.js';
 import type { ShmRegion } from '../../native/shm-region.js';
 import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
@@ -33,6 +32,7 @@ import { TransferActorClient } from '../transfer/transfer-actor-client.js';
 import { KvAllocator } from '../../src/kv/kv-allocator.js';
 import type { ModelInfo, SchedulerInbound, SchedulerOutbound } from './protocol.js';
 import { poolPages } from './pool-size.js';
+import type { SchedulerOptions } from './scheduler-options.js';
 import { Scheduler, type PdSettings } from './scheduler.js';
 import type { SchedulerWorkerData } from './worker-data.js';
 
@@ -53,7 +53,7 @@ function createPool(layout: KvLayout, pages: number, wasm: boolean): { pool: KvP
   return { pool: wasm ? createWasmKvPool(layout, pages) : new KvPool(layout, pages), region: null };
 }
 
-function pdSettings(o: NodeOptions, transfer: TransferActorClient | null): PdSettings | undefined {
+function pdSettings(o: SchedulerOptions, transfer: TransferActorClient | null): PdSettings | undefined {
   const common = { bootstrapTimeoutMs: o.bootstrapTimeoutSecs * 1000, transferTimeoutMs: o.transferTimeoutSecs * 1000, maxRooms: 4 * o.maxRunningRequests + 64 };
   // Half the rooms per prefill peer: one that never delivers cannot hold them all (the rest of the
   // cluster keeps the other half), while one healthy peer still gets twice the running batch.

@@ -5,7 +5,7 @@
  * (0 before). Logprob lists appear only with `return_logprob`, the top-k ones only with
  * `top_logprobs_num > 0`.
  */
-import type { FinishReason, TokenLogprob } from '../../../actors/scheduler/protocol.js';
+import type { FinishReason, TokenLogprob } from '../../generation/output.js';
 import type { Run } from '../generation.js';
 import type { ResponseFormat } from '../serve-generation.js';
 

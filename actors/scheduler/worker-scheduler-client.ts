@@ -3,14 +3,14 @@
  * listeners, and turns a dead worker into errors for everyone waiting (never a hang).
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { ModelInfo, PdInbound, PdOutbound, SchedulerInbound, SchedulerOutbound, SchedulerStats, GenerateRequest } from '../../actors/scheduler/protocol.js';
-import type { SchedulerWorkerData } from '../../actors/scheduler/worker-data.js';
-import type { Logger } from '../log/logger.js';
-import type { NodeOptions } from './options.js';
+import type { Logger } from '../../src/log/logger.js';
+import { withTimeout } from '../../src/util/timeout.js';
+import type { ModelInfo, PdInbound, PdOutbound, SchedulerInbound, SchedulerOutbound, SchedulerStats, GenerateRequest } from './protocol.js';
 import type { GenerateEvent, SchedulerClient } from './scheduler-client.js';
-import { withTimeout } from '../util/timeout.js';
+import type { SchedulerOptions } from './scheduler-options.js';
+import type { SchedulerWorkerData } from './worker-data.js';
 
-const SCHEDULER_WORKER = new URL('../../actors/scheduler/scheduler-worker.js', import.meta.url);
+const SCHEDULER_WORKER = new URL('./scheduler-worker.js', import.meta.url);
 
 export interface WorkerSchedulerTimeouts {
   /** Model load and engine set-up. */
@@ -49,7 +49,7 @@ export class WorkerSchedulerClient implements SchedulerClient {
   }
 
   /** `clusterSecret`: PD roles, the secret their transfer actor proves (read once by the caller). */
-  static async start(options: NodeOptions, modelDir: string, log: Logger, timeouts = DEFAULT_SCHEDULER_TIMEOUTS, clusterSecret?: Buffer): Promise<WorkerSchedulerClient> {
+  static async start(options: SchedulerOptions, modelDir: string, log: Logger, timeouts = DEFAULT_SCHEDULER_TIMEOUTS, clusterSecret?: Buffer): Promise<WorkerSchedulerClient> {
     const channel = options.role === 'prefill' ? new MessageChannel() : null;
     const workerData: SchedulerWorkerData = { options, modelDir, notices: channel?.port2, clusterSecret: clusterSecret && new Uint8Array(clusterSecret) };
     const worker = new Worker(timeouts.workerUrl, { workerData, transferList: channel ? [channel.port2] : [] });
