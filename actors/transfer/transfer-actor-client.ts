@@ -27,7 +27,7 @@ import { REPLY_TO, type ReplyTo, type TransferReply, type TransferRequest, type 
 
 export interface TransferActorOptions {
   /**
-   * Spawn until the worker holds pool and backend. Generous: the worker loads modules and, for
+   * Spawn until the worker holds pool and backend, and the decode side's listen. Generous: the worker loads modules and, for
    * verbs, libibverbs and the devices, 13-20x slower in the Soft-RoCE VM on a busy host; a worker
    * terminated while koffi loads a library aborts the whole process (koffi 3.3.4 cannot throw
    * into a terminating thread), so this bound must only catch a worker that is really stuck.
@@ -35,7 +35,7 @@ export interface TransferActorOptions {
   startMs: number;
   /** Bound on the backend's connect (tcp handshake). */
   connectMs: number;
-  /** listen, close_peer, shutdown. */
+  /** grant, release, cut_writer, close_peer, shutdown. */
   callMs: number;
   /** Added to the worker-side bounds (connect, write timeout) for the client-side ones. */
   graceMs: number;
@@ -98,9 +98,14 @@ export class TransferActorClient {
     }
   }
 
-  /** Decode side: starts the receiver on `host`; resolves with what senders need (publish it). */
+  /**
+   * Decode side: starts the receiver on `host`; resolves with what senders need (publish it).
+   * Bounded like start-up: for verbs, listening opens the devices, each with a completion poller
+   * worker that loads libibverbs; a listen timing out fails the node's start-up, whose exit
+   * terminates that worker, and koffi aborts the process if that happens while it loads.
+   */
   async listen(host: string): Promise<KvEndpoint> {
-    const reply = await this.call({ type: 'listen', host }, this.options.callMs + this.options.graceMs);
+    const reply = await this.call({ type: 'listen', host }, this.options.startMs + this.options.graceMs);
     return reply.endpoint;
   }
 
