@@ -6,17 +6,11 @@
  * that embed or extend it.
  */
 export { startNode, type NodeHandle } from './node/start-node.js';
-export { DEFAULT_NODE_OPTIONS, type NodeOptions, type NodeRole, type TransferBackend } from './node/options.js';
-export type { SchedulerClient, GenerateEvent } from './node/scheduler-client.js';
-export type {
-  GenerateRequest,
-  PromptInput,
-  FinishMeta,
-  FinishReason,
-  TokenLogprob,
-  ModelInfo,
-  SchedulerStats,
-} from '../actors/scheduler/protocol.js';
+export { DEFAULT_NODE_OPTIONS, type NodeOptions } from './node/options.js';
+export type { NodeRole, TransferBackend } from '../actors/scheduler/scheduler-options.js';
+export type { SchedulerClient, GenerateEvent } from '../actors/scheduler/scheduler-client.js';
+export type { GenerateRequest, PromptInput, ModelInfo, SchedulerStats } from '../actors/scheduler/protocol.js';
+export type { FinishMeta, FinishReason, TokenLogprob } from './generation/output.js';
 export { DEFAULT_SAMPLING, type SamplingParams } from './sampling/params.js';
 export type { Engine, ForwardItem, ForwardOutput } from './engine/engine.js';
 export type { EngineChoice, EngineConfig, EngineContext, EngineDescriptor, EngineFlag, EngineIdentity, LoadedEngine } from './engine/descriptor.js';
@@ -34,7 +28,7 @@ export { loadModel } from './model/load-model.js';
 export { startRouter, type RouterHandle } from './router/start-router.js';
 export { startRouterWithRegistry, type RouterWithRegistry } from './router/start-router-with-registry.js';
 export { DEFAULT_ROUTER_OPTIONS, POLICIES, type RouterOptions, type PolicyName, type PrefillSpec, type DecodeSpec } from './router/options.js';
-export type { NodeSource } from './router/node-source.js';
+export type { NodeSource } from './membership/node-source.js';
 export { startRegistry, type RegistryServer } from './registry/registry-server.js';
 export { RegistryClient } from './registry/registry-client.js';
 export { loadClusterSecret, type ClusterSecret } from './security/cluster-secret.js';

@@ -29,7 +29,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../src/log/logger.js';
 import type { KvAllocator } from '../../src/kv/kv-allocator.js';
-import type { PdBootstrap, SchedulerOutbound } from './protocol.js';
+import { peerOf, type PdBootstrap, type SchedulerOutbound } from './protocol.js';
 import type { Sequence } from './sequence.js';
 
 /** What decode rooms need from the KV receiver (the transfer actor's client; KvReceiver semantics). */
@@ -58,10 +58,6 @@ export interface DecodeRoomsDeps {
   maxRoomsPerPeer: number;
   /** The room failed here: answer the HTTP request with this error. */
   onFailed: (seq: Sequence, message: string, status: number) => void;
-}
-
-export function peerOf(b: PdBootstrap): string {
-  return `${b.host}:${b.port}`;
 }
 
 export class DecodeRooms {

@@ -5,6 +5,7 @@
 import type { ChatMessage } from '../../src/model/types.js';
 import type { SamplingParams } from '../../src/sampling/params.js';
 import type { KvEndpoint } from '../../src/transfer/kv-transfer.js';
+import type { FinishMeta, TokenLogprob } from '../../src/generation/output.js';
 
 export type PromptInput =
   | { kind: 'text'; text: string }
@@ -34,6 +35,11 @@ export interface PdBootstrap {
   port: number;
 }
 
+/** The prefill peer a bootstrap names: its bootstrap socket's host:port (decode rooms and the control plane key peers by it). */
+export function peerOf(b: PdBootstrap): string {
+  return `${b.host}:${b.port}`;
+}
+
 /** The first token that prefill computed, carried to decode with the completion notice. */
 export interface FirstToken {
   id: number;
@@ -41,24 +47,6 @@ export interface FirstToken {
   topLogprobs?: TokenLogprob[] | null;
   /** Random draws prefill's sampler made, so decode continues the same seeded stream. */
   draws: number;
-}
-
-/** [logprob, token id, token text or null]: SGLang's logprob tuple (logprob null for the first prompt token). */
-export type TokenLogprob = [number | null, number, string | null];
-
-export type FinishReason =
-  | { type: 'length'; length: number }
-  | { type: 'stop'; matched: string | number | null }
-  | { type: 'abort'; message: string };
-
-export interface FinishMeta {
-  finishReason: FinishReason;
-  promptTokens: number;
-  completionTokens: number;
-  cachedTokens: number;
-  outputIds: number[];
-  inputTokenLogprobs?: TokenLogprob[];
-  inputTopLogprobs?: (TokenLogprob[] | null)[];
 }
 
 export interface SchedulerStats {

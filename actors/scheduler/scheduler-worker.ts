@@ -17,7 +17,6 @@ import { checkEngineConfig, resolveEngine } from '../../src/engine/engines.js';
 import type { KvLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { createLogger } from '../../src/log/logger.js';
-import type { NodeOptions } from '../../src/node/options.js';
 import { Sampler } from '../../src/sampling/sampler.js';
 import type { ShmRegion } from '../../native/shm-region.js';
 import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
@@ -26,6 +25,7 @@ import { KvAllocator } from '../../src/kv/kv-allocator.js';
 import type { ModelInfo, SchedulerInbound, SchedulerOutbound } from './protocol.js';
 import { contextLengthOf } from './context-length.js';
 import { hostMemoryBytes, poolSize } from './pool-size.js';
+import type { SchedulerOptions } from './scheduler-options.js';
 import { Scheduler, type PdSettings } from './scheduler.js';
 import type { SchedulerWorkerData } from './worker-data.js';
 
@@ -63,7 +63,7 @@ function pages(loaded: LoadedEngine): number {
   return pages;
 }
 
-function pdSettings(o: NodeOptions, transfer: TransferActorClient | null): PdSettings | undefined {
+function pdSettings(o: SchedulerOptions, transfer: TransferActorClient | null): PdSettings | undefined {
   const common = { bootstrapTimeoutMs: o.bootstrapTimeoutSecs * 1000, transferTimeoutMs: o.transferTimeoutSecs * 1000, maxRooms: 4 * o.maxRunningRequests + 64 };
   // Half the rooms per prefill peer: one that never delivers cannot hold them all (the rest of the
   // cluster keeps the other half), while one healthy peer still gets twice the running batch.

@@ -28,7 +28,8 @@ import { IncrementalDetokenizer } from '../../src/model/incremental-detokenizer.
 import { drawsPerToken, type Sampler } from '../../src/sampling/sampler.js';
 import { rowLogsumexp, topLogprobs } from '../../src/sampling/logprobs.js';
 import type { KvAllocator } from '../../src/kv/kv-allocator.js';
-import { RETRY_AFTER_SECS, type FinishReason, type FirstToken, type GenerateRequest, type SchedulerOutbound, type SchedulerStats, type TokenLogprob } from './protocol.js';
+import type { FinishReason, TokenLogprob } from '../../src/generation/output.js';
+import { RETRY_AFTER_SECS, type FirstToken, type GenerateRequest, type SchedulerOutbound, type SchedulerStats } from './protocol.js';
 import type { RoomTarget } from './prefill-rooms.js';
 import { PrefillRooms } from './prefill-rooms.js';
 import { DecodeRooms, type RoomGrants } from './decode-rooms.js';

@@ -1,4 +1,5 @@
-import type { GenerateRequest, TokenLogprob } from './protocol.js';
+import type { TokenLogprob } from '../../src/generation/output.js';
+import type { GenerateRequest } from './protocol.js';
 import type { SamplingParams } from '../../src/sampling/params.js';
 import { Prng, hashString } from '../../src/random/prng.js';
 import { StopStringMatcher } from '../../src/sampling/stop-strings.js';

@@ -1,9 +1,9 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { NodeOptions } from '../../src/node/options.js';
+import type { SchedulerOptions } from './scheduler-options.js';
 
 /** What the main thread hands the scheduler worker at spawn. */
 export interface SchedulerWorkerData {
-  options: NodeOptions;
+  options: SchedulerOptions;
   /** Resolved model directory (the default model already generated). */
   modelDir: string;
   /** Prefill: handed on to the transfer actor, which posts rooms' completion notices (kv_done) here. */

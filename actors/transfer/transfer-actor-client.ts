@@ -3,24 +3,22 @@
  * requests into typed promises (prefill: connect + write; decode: listen, grant, release, cutWriter).
  *
  * Decisions:
- * - Never hangs: every call is bounded (a write by its own timeout plus a grace, so the worker's more
- *   precise error normally wins), and a worker that crashes or exits rejects every pending call and
- *   every later one.
- * - A call times out only if its reply has not arrived: when its timer fires, replies already queued
- *   on the channel are read first (receiveMessageOnPort). The scheduler's thread can be busy in one
- *   forward step for longer than a bound (a long prompt chunk on a loaded host); after such a step
- *   timers run before queued messages, so judging by the timer alone failed connects that had
- *   succeeded in a millisecond. Hence a MessageChannel rather than the worker's own port, which
- *   cannot be read synchronously.
+ * - Started, stopped and called through the one actor helper (src/util/actor/): start-up bounded
+ *   and terminated after; every call bounded (a write by its own timeout plus a grace, so the
+ *   worker's more precise error normally wins); a worker that crashes or exits rejects every pending
+ *   call and every later one.
+ * - Replies come on a MessageChannel rather than the worker's own port, so those already queued can
+ *   be read synchronously before a call is judged timed out (request-reply.ts says why).
  * - `start` resolves only once the worker has the pool and the backend (an unknown or unavailable
  *   backend, or an shm segment that cannot be mapped, is a start-up error).
  * - `close` asks the worker to close everything and exit; it is terminated if that takes too long.
  * - `workerUrl` can be replaced (tests use a stand-in worker to kill it mid-call).
  */
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { LogLevel } from '../../src/log/logger.js';
 import { loadClusterSecret } from '../../src/security/cluster-secret.js';
-import { withTimeout } from '../../src/util/timeout.js';
+import { RequestReply } from '../../src/util/actor/request-reply.js';
+import { WorkerActor } from '../../src/util/actor/worker-actor.js';
 import type { KvEndpoint, PageRun, PoolRegion, TransferBackendName, WriteResult } from '../../src/transfer/kv-transfer.js';
 import type { FirstToken } from '../scheduler/protocol.js';
 import { toPoolSpec } from './pool-spec.js';
@@ -29,7 +27,7 @@ import { REPLY_TO, type ReplyTo, type TransferReply, type TransferRequest, type 
 
 export interface TransferActorOptions {
   /**
-   * Spawn until the worker holds pool and backend. Generous: the worker loads modules and, for
+   * Spawn until the worker holds pool and backend, and the decode side's listen. Generous: the worker loads modules and, for
    * verbs, libibverbs and the devices, 13-20x slower in the Soft-RoCE VM on a busy host; a worker
    * terminated while koffi loads a library aborts the whole process (koffi 3.3.4 cannot throw
    * into a terminating thread), so this bound must only catch a worker that is really stuck.
@@ -37,7 +35,7 @@ export interface TransferActorOptions {
   startMs: number;
   /** Bound on the backend's connect (tcp handshake). */
   connectMs: number;
-  /** listen, close_peer, shutdown. */
+  /** grant, release, cut_writer, close_peer, shutdown. */
   callMs: number;
   /** Added to the worker-side bounds (connect, write timeout) for the client-side ones. */
   graceMs: number;
@@ -62,23 +60,19 @@ type RequestOf<K extends TransferRequest['type']> = Extract<TransferRequest, { t
 type ReplyOf<K extends TransferRequest['type']> = Extract<TransferReply, { type: ReplyTo[K] }>;
 type Sendable<K extends TransferRequest['type']> = Omit<RequestOf<K>, 'id'> & { type: K };
 
-interface Pending {
-  expect: TransferReply['type'];
-  resolve: (reply: TransferReply) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
 export class TransferActorClient {
-  private readonly pending = new Map<number, Pending>();
-  private lastId = 0;
-  private dead: string | null = null;
+  private readonly replies: RequestReply<TransferReply>;
   private closing = false;
 
-  private constructor(private readonly worker: Worker, private readonly port: MessagePort, private readonly options: TransferActorOptions) {
+  private constructor(private readonly actor: WorkerActor<true>, private readonly port: MessagePort, private readonly options: TransferActorOptions) {
+    this.replies = new RequestReply(() => {
+      for (let queued = receiveMessageOnPort(port); queued; queued = receiveMessageOnPort(port)) this.onReply(queued.message as TransferReply);
+    });
     port.on('message', (msg: TransferReply) => this.onReply(msg));
-    worker.on('error', (err) => this.die(`transfer actor crashed: ${err.message}`));
-    worker.on('exit', (code) => this.die(this.closing ? 'the transfer actor was closed' : `transfer actor exited with code ${code}`));
+    actor.onGone((reason) => {
+      this.replies.close(this.closing ? 'the transfer actor was closed' : reason);
+      port.close();
+    });
   }
 
   static async start(backend: TransferBackendName, pool: PoolRegion, logLevel: LogLevel = 'info', options: Partial<TransferActorOptions> = {}): Promise<TransferActorClient> {
@@ -87,36 +81,31 @@ export class TransferActorClient {
     const { port1: port, port2 } = new MessageChannel();
     const clusterSecret = new Uint8Array(o.clusterSecret ?? loadClusterSecret(null).key);
     const workerData: TransferWorkerData = { port: port2, backend, pool: spec, logLevel, connectTimeoutMs: o.connectMs, clusterSecret, ibDevices: o.ibDevices, notices: o.notices };
-    const worker = new Worker(o.workerUrl, { workerData, transferList: o.notices ? [port2, o.notices] : [port2] });
-    let onMessage: (msg: TransferReply) => void = () => {};
-    let onError: (err: Error) => void = () => {};
-    let onExit: (code: number) => void = () => {};
-    const ready = new Promise<void>((resolve, reject) => {
-      onMessage = (msg) => {
-        if (msg.type === 'ready') resolve();
-        else if (msg.type === 'start_failed') reject(new Error(`transfer actor (${backend}) could not start: ${msg.message}`));
-      };
-      onError = reject;
-      onExit = (code) => reject(new Error(`transfer actor exited with code ${code} during start-up`));
-      port.on('message', onMessage);
-      worker.on('error', onError).on('exit', onExit);
-    });
     try {
-      await withTimeout(ready, o.startMs, `transfer actor (${backend}) start-up`);
-      return new TransferActorClient(worker, port, o);
+      const actor = await WorkerActor.spawn<true>({
+        name: 'transfer actor', url: o.workerUrl, workerData, transferList: o.notices ? [port2, o.notices] : [port2], readyOn: port, startMs: o.startMs,
+        handshake: (msg) => {
+          const m = msg as TransferReply;
+          if (m.type === 'ready') return true;
+          if (m.type === 'start_failed') return new Error(`transfer actor (${backend}) could not start: ${m.message}`);
+          return undefined;
+        },
+      });
+      return new TransferActorClient(actor, port, o);
     } catch (err) {
-      await worker.terminate();
       port.close();
       throw err;
-    } finally {
-      port.off('message', onMessage);
-      worker.off('error', onError).off('exit', onExit);
     }
   }
 
-  /** Decode side: starts the receiver on `host`; resolves with what senders need (publish it). */
+  /**
+   * Decode side: starts the receiver on `host`; resolves with what senders need (publish it).
+   * Bounded like start-up: for verbs, listening opens the devices, each with a completion poller
+   * worker that loads libibverbs; a listen timing out fails the node's start-up, whose exit
+   * terminates that worker, and koffi aborts the process if that happens while it loads.
+   */
   async listen(host: string): Promise<KvEndpoint> {
-    const reply = await this.call({ type: 'listen', host }, this.options.callMs + this.options.graceMs);
+    const reply = await this.call({ type: 'listen', host }, this.options.startMs + this.options.graceMs);
     return reply.endpoint;
   }
 
@@ -159,65 +148,27 @@ export class TransferActorClient {
     await this.call({ type: 'close_peer', peerId }, this.options.callMs);
   }
 
+  /** Asks the worker to close everything and exit (its reply, then its exit, each within `callMs`); terminates it after that. */
   async close(): Promise<void> {
-    if (this.dead || this.closing) return;
+    if (this.closing) return;
     this.closing = true;
-    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-    try {
-      await this.call({ type: 'shutdown' }, this.options.callMs);
-      await withTimeout(exited, this.options.callMs, 'transfer actor exit');
-    } catch {
-      await this.worker.terminate();
-    }
-    this.die('the transfer actor was closed');
+    await this.actor.stop(() => this.call({ type: 'shutdown' }, this.options.callMs), 2 * this.options.callMs);
+    this.replies.close('the transfer actor was closed');
   }
 
   private call<K extends TransferRequest['type']>(req: Sendable<K>, timeoutMs: number): Promise<ReplyOf<K>> {
-    if (this.dead) return Promise.reject(new Error(this.dead));
-    const id = ++this.lastId;
-    const expect = REPLY_TO[req.type];
-    const reply = new Promise<TransferReply>((resolve, reject) => {
-      const timer = setTimeout(() => this.expire(id, `transfer actor ${req.type} timed out after ${timeoutMs / 1000} s`), timeoutMs);
-      this.pending.set(id, { expect, resolve, reject, timer });
+    const reply = this.replies.request(`transfer actor ${req.type}`, timeoutMs, (id) => {
+      this.port.postMessage({ ...req, id } as TransferRequest);
     });
-    this.port.postMessage({ ...req, id } as TransferRequest);
-    return reply as Promise<ReplyOf<K>>;
-  }
-
-  /** A call's timer fired: it fails only if its reply is not already waiting on the channel. */
-  private expire(id: number, message: string): void {
-    this.readQueuedReplies();
-    const p = this.pending.get(id);
-    if (!p) return;
-    this.pending.delete(id);
-    p.reject(new Error(message));
-  }
-
-  private readQueuedReplies(): void {
-    for (let queued = receiveMessageOnPort(this.port); queued; queued = receiveMessageOnPort(this.port)) this.onReply(queued.message as TransferReply);
+    const expect = REPLY_TO[req.type];
+    return reply.then((msg) => {
+      if (msg.type === 'failed' || msg.type === 'write_failed') throw new Error(msg.message);
+      if (msg.type !== expect) throw new Error(`transfer actor protocol error: ${msg.type} answered a request expecting ${expect}`);
+      return msg as ReplyOf<K>;
+    });
   }
 
   private onReply(msg: TransferReply): void {
-    if (!('id' in msg)) return;
-    const p = this.pending.get(msg.id);
-    if (!p) return;
-    this.pending.delete(msg.id);
-    clearTimeout(p.timer);
-    if (msg.type === 'failed' || msg.type === 'write_failed') p.reject(new Error(msg.message));
-    else if (msg.type !== p.expect) p.reject(new Error(`transfer actor protocol error: ${msg.type} answered a request expecting ${p.expect}`));
-    else p.resolve(msg);
-  }
-
-  /** Replies the worker sent before it went still count; every other pending call fails with `reason`. */
-  private die(reason: string): void {
-    if (this.dead) return;
-    this.readQueuedReplies();
-    this.dead = reason;
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(new Error(reason));
-    }
-    this.pending.clear();
-    this.port.close();
+    if ('id' in msg) this.replies.settle(msg.id, msg);
   }
 }

@@ -12,10 +12,8 @@
  * - A short warm-up per concurrency (connections, JIT) is not counted. Any failed request fails the
  *   benchmark after the report (a router that errors against instant nodes has no throughput figure).
  */
-import { once } from 'node:events';
-import { Worker } from 'node:worker_threads';
 import { startChildNode, stopChildNode } from '../../src/cli/child-node.js';
-import { withTimeout } from '../../src/util/timeout.js';
+import { WorkerActor } from '../../src/util/actor/worker-actor.js';
 import { machineDuringRun, type Machine } from '../machine.js';
 import { closedLoop, type LoadResult } from './closed-loop.js';
 
@@ -59,12 +57,16 @@ export interface RouterBenchResult {
 
 const BODY = Buffer.from(JSON.stringify({ text: 'Hello', sampling_params: { temperature: 0, max_new_tokens: 2 } }));
 const START_MS = 30_000;
+/** The instant nodes close their two HTTP servers on 'stop'. */
+const STOP_MS = 10_000;
 
 export async function runRouterBench(o: RouterBenchOptions, onRow: (row: RouterRow) => void): Promise<RouterBenchResult> {
   const machine = machineDuringRun();
-  const nodes = o.upstream ? null : new Worker(new URL('./instant-nodes-worker.js', import.meta.url), { workerData: o.host });
+  const nodes = o.upstream
+    ? null
+    : await WorkerActor.spawn<Upstream>({ name: 'instant nodes', url: new URL('./instant-nodes-worker.js', import.meta.url), workerData: o.host, startMs: START_MS, handshake: (m) => m as Upstream });
   try {
-    const upstream: Upstream = o.upstream ?? (await withTimeout(once(nodes!, 'message'), START_MS, 'instant nodes start-up').then(([m]) => m as Upstream));
+    const upstream: Upstream = o.upstream ?? nodes!.ready;
     const router = await startChildNode(
       ['--role', 'router', '--pd-disaggregation', '--prefill', upstream.prefill, String(o.bootstrapPort), '--decode', upstream.decode, '--host', o.host, '--port', '0', '--registry-port', '0', '--log-level', 'info'],
       START_MS,
@@ -98,9 +100,6 @@ export async function runRouterBench(o: RouterBenchOptions, onRow: (row: RouterR
     }
     return { machine: machine(), options: o, upstream, rows };
   } finally {
-    if (nodes) {
-      nodes.postMessage('stop');
-      await withTimeout(once(nodes, 'exit'), 10_000, 'instant nodes exit').catch(() => nodes.terminate());
-    }
+    await nodes?.stop(() => nodes.worker.postMessage('stop'), STOP_MS);
   }
 }

@@ -140,7 +140,7 @@ class BackendSession {
     const { endpoint } = await receiver.control.call({ type: 'prepare', backend, pageBytes: o.pageBytes, numPages: dstPages }, CONTROL_MS);
     const src = new KvPool(byteLayout(o.pageBytes), srcPages);
     fillPseudoRandom(src);
-    const driver = new WriteDriver({
+    const driver = await WriteDriver.start({
       backend,
       pool: src.buffer as SharedArrayBuffer,
       pageBytes: o.pageBytes,

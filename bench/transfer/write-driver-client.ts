@@ -1,44 +1,46 @@
 /**
- * The main thread's handle on the write driver (write-driver.ts): one call at a time, each bounded; a
- * worker that fails or exits rejects the call under way. `close` closes the driver's actor and waits
- * for the worker to exit (terminating it if that takes too long).
+ * The main thread's handle on the write driver (write-driver.ts), through the one actor helper
+ * (src/util/actor/): started once it says ready, each call bounded, a worker that fails or exits
+ * rejects the calls under way. `close` closes the driver's actor and waits for the worker to exit
+ * (terminating it if that takes too long).
  */
-import { once } from 'node:events';
-import { Worker } from 'node:worker_threads';
-import { withTimeout } from '../../src/util/timeout.js';
-import type { DriverData, DriverReply, DriverRequest } from './write-driver-protocol.js';
+import { RequestReply } from '../../src/util/actor/request-reply.js';
+import { WorkerActor } from '../../src/util/actor/worker-actor.js';
+import type { DriverCall, DriverData, DriverMessage, DriverReply, DriverRequest } from './write-driver-protocol.js';
 
 const WORKER = new URL('./write-driver.js', import.meta.url);
+/** Start-up: module loads on a loaded host (the transfer actor the driver starts later has its own bound). */
+const START_MS = 60_000;
 
 export class WriteDriver {
-  private readonly worker: Worker;
-  private readonly gone: Promise<never>;
+  private readonly replies = new RequestReply<DriverReply>();
 
-  constructor(data: DriverData) {
-    this.worker = new Worker(WORKER, { workerData: data });
-    this.gone = new Promise<never>((_, reject) => {
-      this.worker.once('error', (err) => reject(new Error(`write driver crashed: ${err.message}`)));
-      this.worker.once('exit', (code) => reject(new Error(`write driver exited with code ${code}`)));
+  private constructor(private readonly actor: WorkerActor<true>) {
+    actor.worker.on('message', (msg: DriverMessage) => {
+      if (msg.type === 'reply') this.replies.settle(msg.id, msg.reply);
     });
-    this.gone.catch(() => {});
+    actor.onGone((reason) => this.replies.close(reason));
+  }
+
+  static async start(data: DriverData): Promise<WriteDriver> {
+    const actor = await WorkerActor.spawn<true>({
+      name: 'write driver', url: WORKER, workerData: data, startMs: START_MS,
+      handshake: (msg) => ((msg as DriverMessage).type === 'ready' ? true : undefined),
+    });
+    return new WriteDriver(actor);
   }
 
   async call<T extends DriverReply['type']>(req: DriverRequest, expect: T, timeoutMs: number): Promise<Extract<DriverReply, { type: T }>> {
-    const reply = once(this.worker, 'message').then(([msg]) => msg as DriverReply);
-    this.worker.postMessage(req);
-    const msg = await withTimeout(Promise.race([reply, this.gone]), timeoutMs, `write driver ${req.type}`);
+    const msg = await this.replies.request(`write driver ${req.type}`, timeoutMs, (id) => {
+      this.actor.worker.postMessage({ id, req } satisfies DriverCall);
+    });
     if (msg.type === 'error') throw new Error(msg.message);
     if (msg.type !== expect) throw new Error(`write driver answered ${req.type} with ${msg.type}`);
     return msg as Extract<DriverReply, { type: T }>;
   }
 
+  /** The driver's close (its reply, then its exit, each within `timeoutMs`); terminated after that. */
   async close(timeoutMs: number): Promise<void> {
-    const exited = once(this.worker, 'exit');
-    try {
-      await this.call({ type: 'close' }, 'closed', timeoutMs);
-      await withTimeout(exited, timeoutMs, 'write driver exit');
-    } catch {
-      await this.worker.terminate();
-    }
+    await this.actor.stop(() => this.call({ type: 'close' }, 'closed', timeoutMs), 2 * timeoutMs);
   }
 }

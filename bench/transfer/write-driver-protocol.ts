@@ -1,6 +1,6 @@
 /**
- * Messages between the benchmark's main thread and its write driver (write-driver.ts), one reply per
- * request, in order. A row's plan travels as its parameters: both sides build the same WritePlan.
+ * Messages between the benchmark's main thread and its write driver (write-driver.ts): `ready` once
+ * it started, then one reply per request, in order, carrying the request's id. A row's plan travels as its parameters: both sides build the same WritePlan.
  */
 import type { KvEndpoint, TransferBackendName } from '../../src/transfer/kv-transfer.js';
 import type { Pattern } from './write-plan.js';
@@ -35,3 +35,12 @@ export interface RunResult {
 }
 
 export type DriverReply = { type: 'connected' } | ({ type: 'ran' } & RunResult) | { type: 'closed' } | { type: 'error'; message: string };
+
+/** Main thread -> driver. */
+export interface DriverCall {
+  id: number;
+  req: DriverRequest;
+}
+
+/** Driver -> main thread. */
+export type DriverMessage = { type: 'ready' } | { type: 'reply'; id: number; reply: DriverReply };

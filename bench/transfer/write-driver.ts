@@ -14,7 +14,7 @@ import { LatencyRecorder } from '../stats.js';
 import { byteLayout } from './byte-layout.js';
 import { BENCH_ROOM, BENCH_WRITER } from './protocol.js';
 import { KvPool } from '../../src/kv/pool.js';
-import type { DriverData, DriverReply, DriverRequest, PlanSpec, RunResult, StopRule } from './write-driver-protocol.js';
+import type { DriverCall, DriverData, DriverMessage, DriverReply, DriverRequest, PlanSpec, RunResult, StopRule } from './write-driver-protocol.js';
 import { WritePlan } from './write-plan.js';
 
 const port = parentPort;
@@ -67,14 +67,15 @@ async function handle(req: DriverRequest): Promise<DriverReply> {
 }
 
 let queue = Promise.resolve();
-port.on('message', (req: DriverRequest) => {
+port.on('message', ({ id, req }: DriverCall) => {
   queue = queue.then(() =>
     handle(req).then(
       (reply) => {
-        port.postMessage(reply);
+        port.postMessage({ type: 'reply', id, reply } satisfies DriverMessage);
         if (reply.type === 'closed') port.close();
       },
-      (err: Error) => port.postMessage({ type: 'error', message: err.message } satisfies DriverReply),
+      (err: Error) => port.postMessage({ type: 'reply', id, reply: { type: 'error', message: err.message } } satisfies DriverMessage),
     ),
   );
 });
+port.postMessage({ type: 'ready' } satisfies DriverMessage);

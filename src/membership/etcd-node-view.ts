@@ -25,7 +25,7 @@ import type { Logger } from '../log/logger.js';
 import { withTimeout } from '../util/timeout.js';
 import { readStoredNodeRecord } from '../registry/messages.js';
 import type { NodeRecord } from '../registry/protocol.js';
-import type { NodeListing } from '../router/node-source.js';
+import type { NodeListing } from './node-source.js';
 import { etcdClient } from './etcd-client.js';
 import { ETCD_PREFIX, LEFT_PREFIX, nodeKey, NODES_PREFIX } from './etcd-url.js';
 import type { MembershipOptions, MembershipView } from './membership.js';

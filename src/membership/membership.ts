@@ -11,15 +11,15 @@
  *   effort, bounded) and close. A router reads a `MembershipView`: the router's existing
  *   `NodeSource` (list: live records plus the URLs of nodes that left cleanly) and close. How the
  *   view stays current (the ZeroMQ registry is asked per poll, etcd is watched) is the store's
- *   business; the router's health checks decide either way (src/router/node-source.ts).
+ *   business; the router's health checks decide either way (node-source.ts).
  * - The ZeroMQ `RegistryClient` already has this shape: it is adapted here, not wrapped or copied.
  */
 import type { Logger } from '../log/logger.js';
 import { RegistryClient } from '../registry/registry-client.js';
 import type { NodeRecord } from '../registry/protocol.js';
 import type { CurveKeys } from '../security/curve-keys.js';
-import type { NodeSource } from '../router/node-source.js';
-import { remoteRegistrySource } from '../router/registry-node-source.js';
+import type { NodeSource } from './node-source.js';
+import { remoteRegistrySource } from './registry-node-source.js';
 import type { EtcdAccess } from './etcd-access.js';
 import { EtcdNodeRegistration } from './etcd-node-registration.js';
 import { EtcdNodeView } from './etcd-node-view.js';

@@ -11,8 +11,9 @@ import { startPdPlane, type PdPlane } from '../pd/pd-plane.js';
 import { createHttpServer } from '../server/http-server.js';
 import { ServerMetrics } from '../server/metrics.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from './options.js';
-import type { SchedulerClient } from './scheduler-client.js';
-import { DEFAULT_SCHEDULER_TIMEOUTS, WorkerSchedulerClient } from './worker-scheduler-client.js';
+import type { SchedulerClient } from '../../actors/scheduler/scheduler-client.js';
+import type { SchedulerOptions } from '../../actors/scheduler/scheduler-options.js';
+import { DEFAULT_SCHEDULER_TIMEOUTS, WorkerSchedulerClient } from '../../actors/scheduler/worker-scheduler-client.js';
 import { httpUrlOf } from '../server/http-url.js';
 import { hostOfUrl } from '../net/address-kind.js';
 import { choosePublishedHost } from '../net/published-host.js';
@@ -31,6 +32,17 @@ export interface NodeHandle {
   close(): Promise<void>;
 }
 
+/** The scheduler actor's own configuration (it crosses to the worker thread: only what it reads). */
+function schedulerOptions(o: NodeOptions): SchedulerOptions {
+  return {
+    role: o.role, modelPath: o.modelPath, tokenizerPath: o.tokenizerPath, contextLength: o.contextLength, servedModelName: o.servedModelName, host: o.host, logLevel: o.logLevel,
+    pageSize: o.pageSize, maxTotalTokens: o.maxTotalTokens, memFractionStatic: o.memFractionStatic, maxRunningRequests: o.maxRunningRequests,
+    chunkedPrefillSize: o.chunkedPrefillSize, maxPrefillTokens: o.maxPrefillTokens, schedulePolicy: o.schedulePolicy, randomSeed: o.randomSeed,
+    engine: o.engine,
+    transferBackend: o.transferBackend, ibDevices: o.ibDevices, bootstrapTimeoutSecs: o.bootstrapTimeoutSecs, transferTimeoutSecs: o.transferTimeoutSecs,
+  };
+}
+
 export async function startNode(opts: Partial<NodeOptions> = {}): Promise<NodeHandle> {
   const given: NodeOptions = { ...DEFAULT_NODE_OPTIONS, ...opts };
   // Hub ids resolve to cached snapshots before any thread starts: a miss fails here, fast, naming the flag.
@@ -42,7 +54,7 @@ export async function startNode(opts: Partial<NodeOptions> = {}): Promise<NodeHa
   // Read here first so a bad secret file is a start-up error naming it, not a worker failure.
   const secret = options.role === 'colocated' ? null : loadClusterSecret(options.clusterSecretFile);
   if (secret) log.info({ clusterSecret: secret.source }, 'cluster secret');
-  const client = await WorkerSchedulerClient.start(options, modelDir, log, DEFAULT_SCHEDULER_TIMEOUTS, secret?.key);
+  const client = await WorkerSchedulerClient.start(schedulerOptions(options), modelDir, log, DEFAULT_SCHEDULER_TIMEOUTS, secret?.key);
   const metrics = new ServerMetrics(options.servedModelName ?? client.model.servedModelName);
   let app;
   let pd: PdPlane | null = null;
@@ -56,7 +68,7 @@ export async function startNode(opts: Partial<NodeOptions> = {}): Promise<NodeHa
     const published = await choosePublishedHost({ bindHost: options.host, advertiseHost: options.advertiseHost, env: process.env, towards });
     if (published.host !== options.host) log.info({ host: options.host, publishedHost: published.host, why: published.why }, `publishing ${published.host}`);
     url = httpUrlOf(published.host, port);
-    if (secret) pd = await startPdPlane({ options, client, metrics, publishedHost: published.host, httpUrl: url, curve: curveKeys(secret.key), log });
+    if (secret) pd = await startPdPlane({ options, client, metrics: metrics.registry, publishedHost: published.host, httpUrl: url, curve: curveKeys(secret.key), log });
   } catch (err) {
     await app?.close();
     await client.close();

@@ -18,8 +18,7 @@
  * (sent, it would cost the whole link its connection).
  */
 import { Dealer } from 'zeromq';
-import type { PdBootstrap, PdInbound } from '../../actors/scheduler/protocol.js';
-import { peerOf } from '../../actors/scheduler/decode-rooms.js';
+import { peerOf, type PdBootstrap, type PdInbound } from '../../actors/scheduler/protocol.js';
 import type { Logger } from '../log/logger.js';
 import type { KvLayoutInfo, ModelIdentity } from '../registry/protocol.js';
 import { curveClientOptions, type CurveKeys } from '../security/curve-keys.js';

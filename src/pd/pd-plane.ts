@@ -7,17 +7,17 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
-import type { NodeOptions } from '../node/options.js';
-import type { WorkerSchedulerClient } from '../node/worker-scheduler-client.js';
+import type { WorkerSchedulerClient } from '../../actors/scheduler/worker-scheduler-client.js';
 import type { KvLayoutInfo, ModelIdentity, NodeRecord } from '../registry/protocol.js';
 import { connectNodeRegistration } from '../membership/membership.js';
 import { hostPort } from '../net/address-kind.js';
 import { publishedEndpoint } from '../transfer/published-endpoint.js';
 import type { CurveKeys } from '../security/curve-keys.js';
-import type { ServerMetrics } from '../server/metrics.js';
 import { DecodeControl } from './decode-control.js';
 import { PdMetrics } from './pd-metrics.js';
+import type { PdOptions } from './pd-options.js';
 import { PrefillControl } from './prefill-control.js';
 
 export interface PdPlane {
@@ -25,9 +25,10 @@ export interface PdPlane {
 }
 
 export interface PdPlaneOptions {
-  options: NodeOptions;
+  options: PdOptions;
   client: WorkerSchedulerClient;
-  metrics: ServerMetrics;
+  /** The node's metrics registry (the HTTP server serves it); the transfer metrics join it. */
+  metrics: Registry;
   /** The address peers reach this node at (src/net/published-host.ts): bootstrap socket and KV endpoint. */
   publishedHost: string;
   /** The HTTP URL at `publishedHost`. */
@@ -44,7 +45,7 @@ export async function startPdPlane({ options, client, metrics, publishedHost, ht
   const model: ModelIdentity = { fingerprint: client.model.fingerprint, servedModelName: client.model.servedModelName };
   const kvLayout: KvLayoutInfo = client.model.kvLayout;
   const peerTimeoutMs = options.peerTimeoutSecs * 1000;
-  const pdMetrics = new PdMetrics(metrics.registry);
+  const pdMetrics = new PdMetrics(metrics);
   // The receiver reports where it listens (maybe a wildcard); peers get the published address.
   const kvEndpoint = client.model.kvEndpoint && publishedEndpoint(client.model.kvEndpoint, publishedHost);
   let closeControl: () => void;

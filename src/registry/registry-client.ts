@@ -6,9 +6,10 @@
  * - Exactly one request in flight; others wait in a FIFO bounded at MAX_QUEUED (beyond that a request
  *   fails at once: a registry that slow is better reported than buffered). This is what lets the
  *   registry's ROUTER never reach a high-water mark: per client it holds at most one live reply.
- * - Replies are matched by `seq`. A request that times out is rejected and forgotten; its reply may
- *   still arrive later (a DEALER keeps the connection), so any reply whose seq is not the one in
- *   flight is dropped. The socket stays usable after a timeout.
+ * - Replies are matched by `seq` through the one request/reply helper (src/util/actor/request-reply.ts).
+ *   A request that times out is rejected and forgotten; its reply may still arrive later (a DEALER
+ *   keeps the connection), so any reply whose seq is not the one in flight is dropped. The socket
+ *   stays usable after a timeout.
  * - `immediate: true` plus a send timeout equal to the request timeout: while the registry is down a
  *   request waits for the connection (bounded) instead of piling up in ZeroMQ's queue and reaching a
  *   restarted registry long after anyone cares. Send and reply share one deadline.
@@ -30,10 +31,9 @@
  *   `await deregister()` (best effort) then `close()`. An expired heartbeat removes the node anyway.
  */
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { Dealer } from 'zeromq';
 import type { Logger } from '../log/logger.js';
-import { withTimeout } from '../util/timeout.js';
+import { RequestReply } from '../util/actor/request-reply.js';
 import { curveClientOptions, type CurveKeys } from '../security/curve-keys.js';
 import { checkNodeRecord, encodeMessage, MAX_FRAME_BYTES, parseReply, type ErrorCode } from './messages.js';
 import { REGISTRY_PROTOCOL_VERSION, type NodeRecord, type RegisteredRole, type RegistryReply, type RegistryRequest } from './protocol.js';
@@ -73,7 +73,7 @@ export class RegistryError extends Error {
 type RequestBody<R = RegistryRequest> = R extends RegistryRequest ? Omit<R, 'v' | 'seq'> : never;
 
 interface Pending {
-  request: RegistryRequest;
+  body: RequestBody;
   resolve(reply: RegistryReply): void;
   reject(err: Error): void;
 }
@@ -92,8 +92,8 @@ interface KeepAlive {
 
 export class RegistryClient {
   private readonly queue: Pending[] = [];
-  private inFlight: { seq: number; resolve(reply: RegistryReply): void; reject(err: Error): void } | null = null;
-  private nextSeq = 1;
+  /** Ids are the requests' `seq`. */
+  private readonly replies = new RequestReply<RegistryReply>();
   private pumping = false;
   private keepAlive: KeepAlive | null = null;
 
@@ -159,11 +159,6 @@ export class RegistryClient {
     return { nodes: reply.nodes, deregistered: reply.deregistered };
   }
 
-  async lookup(id: string): Promise<NodeRecord | undefined> {
-    const reply = await this.call({ type: 'query', id }, 'nodes');
-    return reply.nodes.find((n) => n.id === id);
-  }
-
   /** Stops the heartbeats and tells the registry; resolves at once if nothing is registered. */
   async deregister(): Promise<void> {
     const ka = this.keepAlive;
@@ -179,7 +174,7 @@ export class RegistryClient {
     this.stopKeepAlive();
     const closed = new Error('registry client closed');
     for (const pending of this.queue.splice(0)) pending.reject(closed);
-    this.inFlight?.reject(closed);
+    this.replies.close(closed.message);
     this.socket.close();
   }
 
@@ -234,20 +229,19 @@ export class RegistryClient {
 
   /** One request, answered by a reply of type `expect`; an error reply becomes a RegistryError. */
   private async call<T extends RegistryReply['type']>(body: RequestBody, expect: T): Promise<Extract<RegistryReply, { type: T }>> {
-    const request = { ...body, v: REGISTRY_PROTOCOL_VERSION, seq: this.nextSeq++ } as RegistryRequest;
-    const reply = await this.enqueue(request);
-    if (reply.type === 'error') throw new RegistryError(reply.code, `registry refused ${request.type}: ${reply.message}`);
-    if (reply.type !== expect) throw new Error(`registry answered ${request.type} with '${reply.type}', expected '${expect}'`);
+    const reply = await this.enqueue(body);
+    if (reply.type === 'error') throw new RegistryError(reply.code, `registry refused ${body.type}: ${reply.message}`);
+    if (reply.type !== expect) throw new Error(`registry answered ${body.type} with '${reply.type}', expected '${expect}'`);
     return reply as Extract<RegistryReply, { type: T }>;
   }
 
-  private enqueue(request: RegistryRequest): Promise<RegistryReply> {
+  private enqueue(body: RequestBody): Promise<RegistryReply> {
     if (this.socket.closed) return Promise.reject(new Error('registry client is closed'));
     if (this.queue.length >= MAX_QUEUED) {
       return Promise.reject(new Error(`registry client: ${MAX_QUEUED} requests already waiting; registry ${this.url} too slow or unreachable`));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ request, resolve, reject });
+      this.queue.push({ body, resolve, reject });
       void this.pump();
     });
   }
@@ -257,7 +251,7 @@ export class RegistryClient {
     this.pumping = true;
     for (let job = this.queue.shift(); job; job = this.queue.shift()) {
       try {
-        job.resolve(await this.exchange(job.request));
+        job.resolve(await this.exchange(job.body));
       } catch (err) {
         job.reject(err as Error);
       }
@@ -265,43 +259,35 @@ export class RegistryClient {
     this.pumping = false;
   }
 
-  private async exchange(request: RegistryRequest): Promise<RegistryReply> {
-    const deadline = performance.now() + this.requestTimeoutMs;
-    const reply = new Promise<RegistryReply>((resolve, reject) => {
-      this.inFlight = { seq: request.seq, resolve, reject };
-    });
-    // close() may reject `reply` while the send is still pending; this keeps that from being unhandled.
-    reply.catch(() => undefined);
-    try {
-      try {
-        // Bounded by the socket's sendTimeout (= requestTimeoutMs), not by withTimeout: a send left
-        // pending would make the next one fail with EBUSY.
-        await this.socket.send(encodeMessage(request));
-      } catch (err) {
+  /**
+   * One request on the wire: send and reply share one deadline (request-reply.ts). The send is
+   * bounded by the socket's sendTimeout (= requestTimeoutMs), not by a timer: a send left pending
+   * would make the next one fail with EBUSY, so the next request waits for this one's send to end.
+   */
+  private async exchange(body: RequestBody): Promise<RegistryReply> {
+    let sent: Promise<void> = Promise.resolve();
+    const reply = this.replies.request(`registry ${body.type} to ${this.url}: reply`, this.requestTimeoutMs, (seq) => {
+      sent = this.socket.send(encodeMessage({ ...body, v: REGISTRY_PROTOCOL_VERSION, seq } as RegistryRequest)).catch((err: Error) => {
         if (this.socket.closed) throw new Error('registry client closed');
-        throw new Error(`registry ${request.type} to ${this.url} not sent within ${this.requestTimeoutMs / 1000} s (${(err as Error).message})`);
-      }
-      // Whole milliseconds, so the timeout message reads "0.3 s", not "0.299593 s".
-      const remainingMs = Math.max(1, Math.round(deadline - performance.now()));
-      return await withTimeout(reply, remainingMs, `registry ${request.type} to ${this.url}: reply`);
+        throw new Error(`registry ${body.type} to ${this.url} not sent within ${this.requestTimeoutMs / 1000} s (${err.message})`);
+      });
+      return sent;
+    });
+    try {
+      return await reply;
     } finally {
-      this.inFlight = null;
+      await sent.catch(() => undefined);
     }
   }
 
   private async receiveLoop(): Promise<void> {
     for await (const frames of this.socket) {
-      const waiting = this.inFlight;
       const parsed = frames.length === 1 ? parseReply(frames[0]) : null;
       if (parsed === null) {
         this.log.warn({ frames: frames.length }, 'registry reply dropped: expected one frame');
-      } else if (parsed.ok && waiting?.seq === parsed.value.seq) {
-        waiting.resolve(parsed.value);
       } else if (parsed.ok) {
-        this.log.debug({ seq: parsed.value.seq }, 'late registry reply dropped (its request already timed out)');
-      } else if (waiting && parsed.seq === waiting.seq) {
-        waiting.reject(new Error(`registry sent an invalid reply: ${parsed.reason}`));
-      } else {
+        if (!this.replies.settle(parsed.value.seq, parsed.value)) this.log.debug({ seq: parsed.value.seq }, 'late registry reply dropped (its request already timed out)');
+      } else if (!this.replies.fail(parsed.seq, new Error(`registry sent an invalid reply: ${parsed.reason}`))) {
         this.log.warn({ reason: parsed.reason }, 'invalid registry reply dropped');
       }
     }

@@ -23,7 +23,7 @@ import type { Logger } from '../log/logger.js';
 import { withTimeout } from '../util/timeout.js';
 import type { RegisteredRole } from '../registry/protocol.js';
 import type { HealthProbe } from './node-health.js';
-import type { NodeListing, NodeSource } from './node-source.js';
+import type { NodeListing, NodeSource } from '../membership/node-source.js';
 import { DEFAULT_BOOTSTRAP_PORT, type DecodeSpec, type PrefillSpec } from './options.js';
 import { normalizeNodeUrl, UpstreamNode } from './upstream-node.js';
 

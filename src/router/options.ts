@@ -16,7 +16,7 @@
  */
 import type { LogLevel } from '../log/logger.js';
 import { NO_ETCD_ACCESS, type EtcdAccess } from '../membership/etcd-access.js';
-import type { NodeSource } from './node-source.js';
+import type { NodeSource } from '../membership/node-source.js';
 
 export const POLICIES = ['random', 'round_robin', 'power_of_two', 'least_load'] as const;
 export type PolicyName = (typeof POLICIES)[number];

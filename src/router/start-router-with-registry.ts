@@ -15,9 +15,9 @@ import { publishedRegistryUrl } from '../registry/published-url.js';
 import { startRegistry } from '../registry/registry-server.js';
 import { loadClusterSecret } from '../security/cluster-secret.js';
 import { curveKeys } from '../security/curve-keys.js';
-import type { NodeSource } from './node-source.js';
+import type { NodeSource } from '../membership/node-source.js';
 import type { RegistrySetting, RouterOptions } from './options.js';
-import { hostedRegistrySource } from './registry-node-source.js';
+import { hostedRegistrySource } from '../membership/registry-node-source.js';
 import { startRouter, type RouterHandle } from './start-router.js';
 
 export interface RouterWithRegistry {

@@ -1,4 +1,4 @@
-import type { TokenLogprob } from '../../actors/scheduler/protocol.js';
+import type { TokenLogprob } from '../generation/output.js';
 
 /**
  * Log-probabilities of one logits row (model distribution, before temperature), in float64.

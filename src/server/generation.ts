@@ -6,9 +6,10 @@
  * aborted; events that arrive after its end (an abort racing the scheduler) are dropped.
  */
 import { performance } from 'node:perf_hooks';
-import type { FinishMeta, GenerateRequest, TokenLogprob } from '../../actors/scheduler/protocol.js';
+import type { GenerateRequest } from '../../actors/scheduler/protocol.js';
+import type { FinishMeta, TokenLogprob } from '../generation/output.js';
 import { requestLogger, type Logger } from '../log/logger.js';
-import type { GenerateEvent, SchedulerClient } from '../node/scheduler-client.js';
+import type { GenerateEvent, SchedulerClient } from '../../actors/scheduler/scheduler-client.js';
 import type { GenThroughput } from './gen-throughput.js';
 import type { RequestOutcome, ServerMetrics } from './metrics.js';
 import type { InFlightIds } from './request-ids.js';

@@ -15,8 +15,7 @@
 import { quoteBootstrapRooms } from './pd-fields.js';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from '../log/logger.js';
-import type { NodeOptions } from '../node/options.js';
-import type { SchedulerClient } from '../node/scheduler-client.js';
+import type { SchedulerClient } from '../../actors/scheduler/scheduler-client.js';
 import { requireApiKey } from './api-key.js';
 import { errorBody, HttpError, sendHttpError } from './errors.js';
 import { GenThroughput } from './gen-throughput.js';
@@ -31,11 +30,12 @@ import { registerCompletionsRoute } from './routes/openai-completions.js';
 import { registerModelsRoutes } from './routes/openai-models.js';
 import { registerServerInfoRoutes } from './routes/server-info.js';
 import type { ServerContext } from './server-context.js';
+import type { ServerOptions } from './server-options.js';
 import { describeValidationError } from './validation-error.js';
 
 export interface HttpServerDeps {
   client: SchedulerClient;
-  options: NodeOptions;
+  options: ServerOptions;
   logger: Logger;
   /** Metrics registry to serve (callers add their own metrics to it); a fresh one by default. */
   metrics?: ServerMetrics;

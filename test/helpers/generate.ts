@@ -1,7 +1,8 @@
 /** Test helpers: run a request through a node's scheduler client and collect its events. */
 import { DEFAULT_SAMPLING, type SamplingParams } from '../../src/sampling/params.js';
-import type { SchedulerClient } from '../../src/node/scheduler-client.js';
-import type { FinishMeta, PromptInput, TokenLogprob } from '../../actors/scheduler/protocol.js';
+import type { SchedulerClient } from '../../actors/scheduler/scheduler-client.js';
+import type { FinishMeta, TokenLogprob } from '../../src/generation/output.js';
+import type { PromptInput } from '../../actors/scheduler/protocol.js';
 import type { SchedulerStats } from '../../actors/scheduler/protocol.js';
 
 export interface Collected {

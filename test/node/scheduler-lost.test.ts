@@ -8,9 +8,9 @@ import { test } from 'node:test';
 import type { GenerateRequest } from '../../actors/scheduler/protocol.js';
 import { createLogger } from '../../src/log/logger.js';
 import { DEFAULT_NODE_OPTIONS } from '../../src/node/options.js';
-import type { GenerateEvent } from '../../src/node/scheduler-client.js';
+import type { GenerateEvent } from '../../actors/scheduler/scheduler-client.js';
 import { withTimeout } from '../../src/util/timeout.js';
-import { DEFAULT_SCHEDULER_TIMEOUTS, WorkerSchedulerClient } from '../../src/node/worker-scheduler-client.js';
+import { DEFAULT_SCHEDULER_TIMEOUTS, WorkerSchedulerClient } from '../../actors/scheduler/worker-scheduler-client.js';
 
 const STAND_IN = new URL('./crashing-scheduler-worker.js', import.meta.url);
 const log = createLogger('silent');

@@ -86,7 +86,7 @@ describe('registry bad input', () => {
       await assert.rejects(client.register(bad), /invalid node record: node\.bootstrapPort must be null or an integer in \[1, 65535\]/);
       const huge = { ...nodeRecord('huge', 'decode', 33201), controlAddr: 'x'.repeat(MAX_FRAME_BYTES) };
       await assert.rejects(client.register(huge), /exceeds the registry's 65536-byte frame limit/);
-      assert.equal(await client.lookup('bad'), undefined);
+      assert.equal((await client.query()).find((n) => n.id === 'bad'), undefined);
     } finally {
       client.close();
     }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import type { SchedulerStats } from '../../actors/scheduler/protocol.js';
-import type { SchedulerClient } from '../../src/node/scheduler-client.js';
+import type { SchedulerClient } from '../../actors/scheduler/scheduler-client.js';
 
 export interface JsonReply {
   status: number;

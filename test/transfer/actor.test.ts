@@ -61,7 +61,7 @@ test('actor: start fails clearly for verbs without an RDMA device, for a pool it
 test('actor: a call the worker never answers times out; a wrong reply is an error, not a result', async () => {
   const client = await TransferActorClient.start('tcp', new KvPool(LAYOUT, 2), 'error', { workerUrl: STUB, callMs: 200, graceMs: 100 });
   try {
-    await assert.rejects(client.listen('127.0.0.1'), /transfer actor listen timed out after 0.3 s/);
+    await assert.rejects(client.grant(TEST_ROOM, TEST_WRITER, [0]), /transfer actor grant timed out after 0.2 s/);
     await assert.rejects(client.closePeer('x'), /protocol error: shut_down answered a request expecting peer_closed/);
   } finally {
     await client.close();
@@ -91,7 +91,7 @@ test('actor: a worker that dies rejects every pending call at once and every lat
   const client = await TransferActorClient.start('tcp', new KvPool(LAYOUT, 2), 'error', { workerUrl: STUB });
   try {
     await client.connect('p', { backend: 'tcp', host: '127.0.0.1', port: 1 }, TEST_WRITER);
-    const hung = client.listen('127.0.0.1'); // never answered by the stub
+    const hung = client.grant(TEST_ROOM, TEST_WRITER, [0]); // never answered by the stub
     const write = client.write('p', TEST_WRITER, [{ src: 0, dst: 0, count: 1 }], 60_000, TEST_ROOM); // the stub exits on it
     await assert.rejects(write, /transfer actor exited with code 3/);
     await assert.rejects(hung, /transfer actor exited with code 3/);

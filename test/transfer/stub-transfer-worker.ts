@@ -1,6 +1,6 @@
 /**
  * A stand-in transfer worker for the client's failure tests: it starts like the real one, then never
- * answers `listen` (a hung call) and exits on `write` (a worker dying with a call pending). After
+ * answers `listen` or `grant` (hung calls) and exits on `write` (a worker dying with a call pending). After
  * answering `connect` it sets the pool's first int32 to 1 (and wakes waiters), so a test knows the
  * reply is queued on the client's side.
  */

@@ -4,7 +4,7 @@
  * empty delta with the finish_reason. Logprobs use the chat shape (`content: [{ token, logprob,
  * bytes, top_logprobs }]`).
  */
-import type { TokenLogprob } from '../../../actors/scheduler/protocol.js';
+import type { TokenLogprob } from '../../generation/output.js';
 import type { Run } from '../generation.js';
 import type { ResponseFormat } from '../serve-generation.js';
 import { chunkHead, finishReason, tokenText, usage, usageChunk, type OpenAiResponseInfo } from './openai-common.js';

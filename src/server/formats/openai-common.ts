@@ -3,7 +3,7 @@
  * Decision: a scheduler-side abort is reported as finish_reason "abort" (as SGLang does) rather than
  * disguised as "stop".
  */
-import type { TokenLogprob } from '../../../actors/scheduler/protocol.js';
+import type { TokenLogprob } from '../../generation/output.js';
 import type { Run } from '../generation.js';
 
 export interface OpenAiResponseInfo {

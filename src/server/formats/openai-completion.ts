@@ -4,7 +4,7 @@
  * UTF-8 sequence) is skipped unless it carries logprobs. Logprobs use the legacy completions shape
  * (`tokens`, `token_logprobs`, `top_logprobs`, `text_offset`).
  */
-import type { TokenLogprob } from '../../../actors/scheduler/protocol.js';
+import type { TokenLogprob } from '../../generation/output.js';
 import type { Run } from '../generation.js';
 import type { ResponseFormat } from '../serve-generation.js';
 import { chunkHead, finishReason, tokenText, usage, usageChunk, type OpenAiResponseInfo } from './openai-common.js';

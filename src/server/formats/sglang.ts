@@ -6,7 +6,7 @@
  * `top_logprobs_num > 0`; the prompt's (`input_token_logprobs`) are in every chunk from the first on,
  * as SGLang sends them (mini_lb takes them from a prefill node's first chunk).
  */
-import type { FinishReason, TokenLogprob } from '../../../actors/scheduler/protocol.js';
+import type { FinishReason, TokenLogprob } from '../../generation/output.js';
 import type { Run } from '../generation.js';
 import type { ResponseFormat } from '../serve-generation.js';
 

@@ -8,15 +8,14 @@
  *   completion finds its lane by the high word. Ids are not reused while the device lives, so a late
  *   completion of a destroyed queue pair (flushed requests) is dropped, never taken for another's.
  * - A poller that fails or exits tells every lane (`lost`), so their writes fail instead of hanging.
- * - `stop` asks the worker to end (stop word + eventfd), waits for it (bounded; terminated after
- *   that), then acknowledges the channel events it took and did not acknowledge, so the CQ can be
+ * - Started and stopped through the one actor helper (src/util/actor/worker-actor.ts). `stop` asks
+ *   the worker to end (stop word + eventfd), waits for it (bounded; terminated after that), then
+ *   acknowledges the channel events it took and did not acknowledge, so the CQ can be
  *   destroyed. The owner destroys the CQ and the channel after `stop`.
  */
-import { once } from 'node:events';
-import { Worker } from 'node:worker_threads';
 import { close as closeFd, eventFd, eventFdSignal } from '../../../../native/libc.js';
 import type { CompletionQueue } from '../../../../native/verbs/completion-queue.js';
-import { withTimeout } from '../../../util/timeout.js';
+import { WorkerActor } from '../../../util/actor/worker-actor.js';
 import { CompletionRing, type PollerCounters } from './completion-ring.js';
 import type { PollerMessage, PollerWorkerData } from './protocol.js';
 
@@ -50,15 +49,12 @@ export class DevicePoller {
     private readonly cq: CompletionQueue,
     private readonly ring: CompletionRing,
     private readonly wakeFd: number,
-    private readonly worker: Worker,
-    /** Settles when the worker exits (watched from its spawn). */
-    private readonly exited: Promise<unknown>,
+    private readonly actor: WorkerActor<true>,
   ) {
-    worker.on('message', (msg: PollerMessage) => {
+    actor.worker.on('message', (msg: PollerMessage) => {
       if (msg.type === 'failed') this.lose(`the completion poller of ${deviceName} failed: ${msg.message}`);
     });
-    worker.on('error', (err) => this.lose(`the completion poller of ${deviceName} crashed: ${err.message}`));
-    worker.on('exit', () => this.lose(`the completion poller of ${deviceName} exited`));
+    actor.onGone((reason) => this.lose(reason));
     void this.consume();
   }
 
@@ -68,17 +64,20 @@ export class DevicePoller {
     const ring = CompletionRing.create(cq.entries);
     const wakeFd = eventFd();
     const workerData: PollerWorkerData = { handles, ring: ring.buffer, wakeFd, spinMs: SPIN_MS, sleepMs: SLEEP_MS };
-    const worker = new Worker(WORKER_URL, { workerData, name: `verbs-poller ${handles.deviceName}` });
-    const exited = once(worker, 'exit');
+    const name = `the completion poller of ${handles.deviceName}`;
     try {
-      const [msg] = (await withTimeout(Promise.race([once(worker, 'message'), exited.then(([code]) => [{ type: 'failed', message: `exited with code ${code}` }])]), START_MS, `starting the completion poller of ${handles.deviceName}`)) as [PollerMessage];
-      if (msg.type !== 'started') throw new Error(`the completion poller of ${handles.deviceName} could not start: ${msg.message}`);
+      const actor = await WorkerActor.spawn<true>({
+        name, url: WORKER_URL, workerData, startMs: START_MS,
+        handshake: (msg) => {
+          const m = msg as PollerMessage;
+          return m.type === 'started' ? true : new Error(`${name} could not start: ${m.message}`);
+        },
+      });
+      return new DevicePoller(handles.deviceName, cq, ring, wakeFd, actor);
     } catch (err) {
-      await worker.terminate();
       closeFd(wakeFd);
       throw err;
     }
-    return new DevicePoller(handles.deviceName, cq, ring, wakeFd, worker, exited);
   }
 
   /** Registers a lane; its requests must carry `wr_id = id * 2^32 + seq`. */
@@ -103,13 +102,10 @@ export class DevicePoller {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.ring.requestStop();
-    eventFdSignal(this.wakeFd);
-    try {
-      await withTimeout(this.exited, STOP_MS, `stopping the completion poller of ${this.deviceName}`);
-    } catch {
-      await this.worker.terminate();
-    }
+    await this.actor.stop(() => {
+      this.ring.requestStop();
+      eventFdSignal(this.wakeFd);
+    }, STOP_MS);
     const { events, acked } = this.ring.counters();
     this.cq.countEvent((events - acked) | 0);
     closeFd(this.wakeFd);

@@ -1,4 +1,5 @@
-import type { GenerateRequest, ModelInfo, SchedulerStats, TokenLogprob, FinishMeta } from '../../actors/scheduler/protocol.js';
+import type { FinishMeta, TokenLogprob } from '../../src/generation/output.js';
+import type { GenerateRequest, ModelInfo, SchedulerStats } from './protocol.js';
 
 /** Events of one request as the HTTP layer sees them. */
 export type GenerateEvent =

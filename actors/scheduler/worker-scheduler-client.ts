@@ -1,16 +1,20 @@
 /**
  * Main-thread side of the scheduler actor: spawns its worker, routes its messages to per-request
- * listeners, and turns a dead worker into errors for everyone waiting (never a hang).
+ * listeners, and turns a dead worker into errors for everyone waiting (never a hang). Started,
+ * stopped and queried through the one actor helper (src/util/actor/). Queries go over the worker's
+ * own port: this thread runs no step long enough to leave a reply queued past its bound.
  */
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { ModelInfo, PdInbound, PdOutbound, SchedulerInbound, SchedulerOutbound, SchedulerStats, GenerateRequest } from '../../actors/scheduler/protocol.js';
-import type { SchedulerWorkerData } from '../../actors/scheduler/worker-data.js';
-import type { Logger } from '../log/logger.js';
-import type { NodeOptions } from './options.js';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import type { Logger } from '../../src/log/logger.js';
+import { RequestReply } from '../../src/util/actor/request-reply.js';
+import { WorkerActor } from '../../src/util/actor/worker-actor.js';
+import type { ModelInfo, PdInbound, PdOutbound, SchedulerInbound, SchedulerOutbound, SchedulerStats, GenerateRequest } from './protocol.js';
 import type { GenerateEvent, SchedulerClient } from './scheduler-client.js';
-import { withTimeout } from '../util/timeout.js';
+import type { SchedulerOptions } from './scheduler-options.js';
+import type { SchedulerWorkerData } from './worker-data.js';
 
-const SCHEDULER_WORKER = new URL('../../actors/scheduler/scheduler-worker.js', import.meta.url);
+const SCHEDULER_WORKER = new URL('./scheduler-worker.js', import.meta.url);
+const SHUTTING_DOWN = 'server is shutting down';
 
 export interface WorkerSchedulerTimeouts {
   /** Model load and engine set-up. */
@@ -27,54 +31,44 @@ export const DEFAULT_SCHEDULER_TIMEOUTS: WorkerSchedulerTimeouts = { startMs: 30
 
 export class WorkerSchedulerClient implements SchedulerClient {
   private readonly listeners = new Map<string, (e: GenerateEvent) => void>();
-  private readonly queries = new Map<number, { resolve: (msg: SchedulerOutbound) => void; reject: (err: Error) => void }>();
-  private querySeq = 0;
+  private readonly queries = new RequestReply<SchedulerOutbound>();
   private dead: string | null = null;
   private markLost!: (reason: string) => void;
   readonly lost = new Promise<string>((resolve) => (this.markLost = resolve));
   private pdHandler: (msg: PdOutbound) => void = () => {};
+  readonly model: ModelInfo;
 
   private constructor(
-    private readonly worker: Worker,
+    private readonly actor: WorkerActor<ModelInfo>,
     /** Prefill: rooms' completion notices, posted by the transfer actor as their last write lands. */
     private readonly notices: MessagePort | null,
-    readonly model: ModelInfo,
     private readonly log: Logger,
     private readonly timeouts: WorkerSchedulerTimeouts,
   ) {
-    worker.on('message', (msg: SchedulerOutbound) => this.onMessage(msg));
+    this.model = actor.ready;
+    actor.worker.on('message', (msg: SchedulerOutbound) => this.onMessage(msg));
     notices?.on('message', (msg: PdOutbound) => this.pdHandler(msg));
-    worker.on('error', (err) => this.onDeath(`scheduler worker crashed: ${err.message}`));
-    worker.on('exit', (code) => this.onDeath(`scheduler worker exited with code ${code}`));
+    actor.onGone((reason) => this.onDeath(reason));
   }
 
   /** `clusterSecret`: PD roles, the secret their transfer actor proves (read once by the caller). */
-  static async start(options: NodeOptions, modelDir: string, log: Logger, timeouts = DEFAULT_SCHEDULER_TIMEOUTS, clusterSecret?: Buffer): Promise<WorkerSchedulerClient> {
+  static async start(options: SchedulerOptions, modelDir: string, log: Logger, timeouts = DEFAULT_SCHEDULER_TIMEOUTS, clusterSecret?: Buffer): Promise<WorkerSchedulerClient> {
     const channel = options.role === 'prefill' ? new MessageChannel() : null;
     const workerData: SchedulerWorkerData = { options, modelDir, notices: channel?.port2, clusterSecret: clusterSecret && new Uint8Array(clusterSecret) };
-    const worker = new Worker(timeouts.workerUrl, { workerData, transferList: channel ? [channel.port2] : [] });
-    // Only our own listeners are removed afterwards: Worker keeps internal ones that manage its port.
-    let onMessage: (msg: SchedulerOutbound) => void = () => {};
-    let onError: (err: Error) => void = () => {};
-    let onExit: (code: number) => void = () => {};
-    const ready = new Promise<ModelInfo>((resolve, reject) => {
-      onMessage = (msg) => {
-        if (msg.type === 'ready') resolve(msg.model);
-        else if (msg.type === 'init_failed') reject(new Error(`node start-up failed (model ${modelDir}): ${msg.message}`));
-      };
-      onError = reject;
-      onExit = (code) => reject(new Error(`scheduler worker exited with code ${code} during start-up`));
-      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
-    });
     try {
-      const model = await withTimeout(ready, timeouts.startMs, 'scheduler start-up (model load)');
-      return new WorkerSchedulerClient(worker, channel?.port1 ?? null, model, log, timeouts);
+      const actor = await WorkerActor.spawn<ModelInfo>({
+        name: 'scheduler worker', url: timeouts.workerUrl, workerData, transferList: channel ? [channel.port2] : [], startMs: timeouts.startMs,
+        handshake: (msg) => {
+          const m = msg as SchedulerOutbound;
+          if (m.type === 'ready') return m.model;
+          if (m.type === 'init_failed') return new Error(`node start-up failed (model ${modelDir}): ${m.message}`);
+          return undefined;
+        },
+      });
+      return new WorkerSchedulerClient(actor, channel?.port1 ?? null, log, timeouts);
     } catch (err) {
-      await worker.terminate();
       channel?.port1.close();
       throw err;
-    } finally {
-      worker.off('message', onMessage).off('error', onError).off('exit', onExit);
     }
   }
 
@@ -113,29 +107,25 @@ export class WorkerSchedulerClient implements SchedulerClient {
 
   async close(): Promise<void> {
     if (this.dead) return;
-    this.onDeath('server is shutting down');
-    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-    this.worker.postMessage({ type: 'shutdown' } satisfies SchedulerInbound);
-    await withTimeout(exited, this.timeouts.closeMs, 'scheduler shutdown').catch(() => this.worker.terminate());
+    this.onDeath(SHUTTING_DOWN);
+    await this.actor.stop(() => this.post({ type: 'shutdown' }), this.timeouts.closeMs);
   }
 
   private post(msg: SchedulerInbound): void {
-    this.worker.postMessage(msg);
+    this.actor.worker.postMessage(msg);
   }
 
   private query(make: (seq: number) => SchedulerInbound, what: string): Promise<SchedulerOutbound> {
-    if (this.dead) return Promise.reject(new Error(this.dead));
-    const seq = ++this.querySeq;
-    const reply = new Promise<SchedulerOutbound>((resolve, reject) => this.queries.set(seq, { resolve, reject }));
-    this.post(make(seq));
-    return withTimeout(reply, this.timeouts.queryMs, `scheduler ${what}`).finally(() => this.queries.delete(seq));
+    return this.queries.request(`scheduler ${what}`, this.timeouts.queryMs, (seq) => {
+      this.post(make(seq));
+    });
   }
 
   private onMessage(msg: SchedulerOutbound): void {
     switch (msg.type) {
       case 'stats':
       case 'flushed':
-        this.queries.get(msg.seq)?.resolve(msg);
+        this.queries.settle(msg.seq, msg);
         return;
       case 'accepted':
         this.listeners.get(msg.rid)?.({ type: 'accepted', promptTokens: msg.promptTokens });
@@ -176,13 +166,13 @@ export class WorkerSchedulerClient implements SchedulerClient {
     if (this.dead) return;
     this.dead = reason;
     this.notices?.close();
-    if (reason !== 'server is shutting down') {
+    if (reason !== SHUTTING_DOWN) {
       this.log.error({ reason }, 'scheduler actor is gone');
       this.markLost(reason);
     }
     const waiting = [...this.listeners.values()];
     this.listeners.clear();
     for (const l of waiting) l({ type: 'error', status: 503, message: reason });
-    for (const q of this.queries.values()) q.reject(new Error(reason));
+    this.queries.close(reason);
   }
 }
