@@ -68,7 +68,7 @@ export class RouterContext {
 
   /** A generation exchange: counted in the node's load, reporting its health and errors. */
   generation(node: UpstreamNode, path: string, body: string): UpstreamRequest {
-    const req = this.start({ method: 'POST', url: node.endpoint(path), body, timeoutMs: this.options.requestTimeoutSecs * 1000, connectTimeoutMs: this.options.connectTimeoutSecs * 1000, apiKey: this.options.apiKey });
+    const req = this.start({ method: 'POST', origin: node.target, path, body, timeoutMs: this.options.requestTimeoutSecs * 1000, connectTimeoutMs: this.options.connectTimeoutSecs * 1000, apiKey: this.options.apiKey });
     node.load++;
     void req.finished.then(() => node.load--);
     req.response.then(
@@ -90,7 +90,7 @@ export class RouterContext {
   /** A bounded non-generation call; rejects with an UpstreamError. */
   async control(node: UpstreamNode, method: 'GET' | 'POST', path: string): Promise<ControlAnswer> {
     const timeoutMs = this.options.controlTimeoutSecs * 1000;
-    const req = this.start({ method, url: node.endpoint(path), timeoutMs, connectTimeoutMs: Math.min(timeoutMs, this.options.connectTimeoutSecs * 1000), apiKey: this.options.apiKey });
+    const req = this.start({ method, origin: node.target, path, timeoutMs, connectTimeoutMs: Math.min(timeoutMs, this.options.connectTimeoutSecs * 1000), apiKey: this.options.apiKey });
     const res = await req.response;
     const body = await req.text();
     return { status: res.statusCode ?? 0, contentType: res.headers['content-type'] ?? 'application/json', body };
