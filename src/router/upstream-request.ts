@@ -139,11 +139,19 @@ export class UpstreamRequest {
     this.fail(new UpstreamError('cancelled', reason));
   }
 
-  /** The whole response body as text; rejects with the exchange's UpstreamError. */
+  /**
+   * The whole response body as text; rejects with the exchange's UpstreamError. Read with plain
+   * `data` events: every answer that is not a stream comes this way, and a stream's async iterator
+   * costs several promises and listeners per answer.
+   */
   async text(): Promise<string> {
-    const parts: Buffer[] = [];
-    for await (const chunk of this.chunks()) parts.push(chunk);
-    return Buffer.concat(parts).toString('utf8');
+    const res = await this.response;
+    return new Promise((resolve, reject) => {
+      const parts: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => parts.push(chunk));
+      res.on('end', () => (this.error === null ? resolve(Buffer.concat(parts).toString('utf8')) : reject(this.error)));
+      void this.failed.then(reject);
+    });
   }
 
   /** The response body as it arrives; throws the exchange's UpstreamError if it breaks off. */
