@@ -1,7 +1,7 @@
 /**
  * `pd-node --role router --workers 2` (src/cli/router-cluster.ts) as a real process tree in front of
  * fake PD nodes: requests on fresh connections are served by both workers (their debug lines name
- * their pids), /metrics on any worker counts every worker's requests while the node gauges count each
+ * their pids), each worker reads the registry the primary hosts, /metrics on any worker counts every worker's requests while the node gauges count each
  * node once, and SIGTERM to the primary stops every worker.
  */
 import assert from 'node:assert/strict';
@@ -62,6 +62,10 @@ test('--workers 2: both workers serve the port, /metrics sums them, SIGTERM stop
   const pids = new Set(sending.map((l) => l.pid));
   assert.equal(pids.size, WORKERS, `requests went to ${pids.size} worker(s), not ${WORKERS}`);
   assert.ok(!pids.has(router.child.pid!), 'the primary serves no request');
+  // Each worker reads the registry the primary hosts, as a remote one.
+  const polls = router.logs.filter((l) => l.includes('"msg":"using the membership at'));
+  assert.equal(polls.length, WORKERS, router.logs.join('\n'));
+  assert.ok(!router.logs.some((l) => l.includes('node source poll failed')), 'the workers read the primary\'s registry');
 
   const metrics = await (await fetch(`${router.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
   assert.equal(metricValue(metrics, 'pd_node_router_requests_total{route="/generate",outcome="success"}'), REQUESTS, 'every worker counted');
