@@ -2,11 +2,12 @@
  * `pd-bench router`: flags, then the benchmark (router-run.ts), or with `--role upstream` only the
  * instant nodes (to run them on another host and pass their URLs as --prefill / --decode).
  * Flags are strings parsed with the CLI's parsers, so errors name the flag; --help lists every flag
- * with its default; `--quick` (for tests) runs concurrencies 1,16 for a fraction of a second each.
+ * with its default; `--quick` (for tests) runs concurrencies 1,16, one open-loop rate and the
+ * one-worker router, a fraction of a second each.
  */
 import { writeFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { FlagError, nonEmpty, oneOf, portNumber, positiveSeconds } from '../../src/cli/flag-values.js';
+import { FlagError, nonEmpty, oneOf, portNumber, positiveInteger, positiveSeconds } from '../../src/cli/flag-values.js';
 import { waitForStopSignal } from '../../src/cli/wait-for-signal.js';
 import { httpUrl } from '../../src/router/upstream-node.js';
 import { addStringFlags, flagReader, positiveIntegers, quickValues, type BenchFlag, type FlagReader } from '../bench-flags.js';
@@ -18,6 +19,10 @@ import { runRouterBench, type RouterBenchOptions, type RouterBenchResult } from 
 const FLAGS: Record<string, BenchFlag> = {
   role: { describe: 'bench runs the benchmark; upstream only serves the instant prefill and decode nodes (for another host)', default: 'bench' },
   concurrency: { describe: 'Comma-separated numbers of clients in the closed loop', default: '1,16,64,256', quick: '1,16' },
+  rate: { describe: 'Comma-separated offered loads (req/s) of the open loop (fixed rate; latency from each request\'s due time)', default: '500,1000', quick: '100' },
+  'open-connections': { describe: 'Open loop: most connections per target (requests beyond wait, and the wait counts)', default: '256' },
+  workers: { describe: 'Comma-separated router --workers counts to measure (nginx gets as many worker processes)', default: '1,2', quick: '1' },
+  nginx: { describe: 'on: measure nginx proxying to the decode node when nginx is on PATH (skipped with a message otherwise); off: do not', default: 'on' },
   duration: { describe: 'Seconds per concurrency, direct and through the router each', default: '3', quick: '0.3' },
   warmup: { describe: 'Seconds of uncounted requests before each measurement', default: '0.5', quick: '0.1' },
   host: { describe: 'Address the router (and the instant nodes) listen on', default: '127.0.0.1' },
@@ -44,6 +49,10 @@ function optionsFrom({ given, value }: FlagReader): RouterBenchOptions {
   if ((prefill === undefined) !== (decode === undefined)) throw new FlagError('--prefill and --decode go together (instant nodes started elsewhere), or neither');
   return {
     concurrencies: positiveIntegers('--concurrency', value('concurrency')),
+    rates: positiveIntegers('--rate', value('rate')),
+    openConnections: positiveInteger('--open-connections', value('open-connections')),
+    workers: positiveIntegers('--workers', value('workers')),
+    nginx: oneOf('--nginx', value('nginx'), ['on', 'off'] as const) === 'on',
     durationS: positiveSeconds('--duration', value('duration')),
     warmupS: positiveSeconds('--warmup', value('warmup')),
     host: nonEmpty('--host', value('host')),
@@ -53,23 +62,25 @@ function optionsFrom({ given, value }: FlagReader): RouterBenchOptions {
   };
 }
 
-const HEADER = ['concurrency', 'req/s', 'direct req/s', 'p50 ms', 'p99 ms', 'direct p50 ms', 'direct p99 ms', 'added p50 ms', 'added p99 ms', 'errors'];
+const HEADER = ['mode', 'load', 'target', 'req/s', 'p50 ms', 'p99 ms', 'added p50 ms', 'added p99 ms', 'x nginx', 'CPU us/req', 'errors'];
 
 function formatRouterReport(r: RouterBenchResult): string {
   const rows = r.rows.map((row) => [
-    String(row.concurrency),
+    row.mode,
+    row.mode === 'closed' ? `${row.load} clients` : `${row.load} req/s`,
+    row.target,
     fixed(row.reqPerSec, 0),
-    fixed(row.directReqPerSec, 0),
     fixed(row.p50Ms, 3),
     fixed(row.p99Ms, 3),
-    fixed(row.directP50Ms, 3),
-    fixed(row.directP99Ms, 3),
     fixed(row.addedP50Ms, 3),
     fixed(row.addedP99Ms, 3),
+    fixed(row.vsNginx, 2),
+    fixed(row.cpuUsPerRequest, 0),
     String(row.errors),
   ]);
   return (
-    `pd-bench router: POST /generate, ${r.options.durationS} s per concurrency, direct to the decode node ${r.upstream.decode} and through the router\n` +
+    `pd-bench router: POST /generate, ${r.options.durationS} s per target and load; direct = the decode node ${r.upstream.decode}; ` +
+    `nginx = nginx proxying to it${r.nginxSkipped === null ? '' : ` (skipped: ${r.nginxSkipped})`}; router xN = pd-node --role router --workers N\n` +
     `${formatMachine(r.machine)}\n` +
     formatTable(HEADER, rows)
   );
@@ -92,7 +103,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
   if (role === 'upstream') return serveUpstream(flags);
   const options = optionsFrom(flags);
   const json = flags.given('json');
-  const result = await runRouterBench(options, (row) => process.stderr.write(`pd-bench router: concurrency ${row.concurrency} done\n`));
+  const result = await runRouterBench(options, (row) => process.stderr.write(`pd-bench router: ${row.mode} loop, ${row.load}, ${row.target} done\n`));
   process.stdout.write(formatRouterReport(result));
   if (json !== undefined) writeFileSync(nonEmpty('--json', json), `${JSON.stringify(result, null, 2)}\n`);
   const errors = result.rows.reduce((n, r) => n + r.errors, 0);
@@ -101,7 +112,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
 
 export const routerCommand: CommandModule = {
   command: 'router',
-  describe: 'Router throughput (req/s) and added latency (p50/p99) against upstream nodes that answer at once, at several concurrencies',
+  describe: 'Router throughput (req/s), added latency (p50/p99) and CPU per request against upstream nodes that answer at once, closed and open loop, next to nginx and direct',
   builder: (y) => addFlags(y),
   handler: (argv) => run(argv),
 };

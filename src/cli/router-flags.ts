@@ -24,7 +24,7 @@
  *   (sgl-router-flags.ts). Two flags that set the same thing are an error.
  */
 import yargs from 'yargs';
-import { DEFAULT_ROUTER_OPTIONS, POLICIES, type DecodeSpec, type PolicyName, type PrefillSpec, type RegistrySetting, type RouterOptions } from '../router/options.js';
+import { DEFAULT_ROUTER_OPTIONS, MAX_WORKERS, POLICIES, type DecodeSpec, type PolicyName, type PrefillSpec, type RegistrySetting, type RouterOptions } from '../router/options.js';
 import { httpUrl } from '../router/upstream-node.js';
 import { HOST_IP_ENV } from '../net/published-host.js';
 import { CLUSTER_SECRET_DEFAULT, CLUSTER_SECRET_HELP, notWildcard } from './node-flags.js';
@@ -162,6 +162,8 @@ const VALUE_FLAGS: readonly ValueFlag[] = [
       flags.options.apiKey = nonEmpty('--api-key', raw);
     },
   },
+  // router-perf: scale-out across cores (router-cluster.ts); our extension, sgl-router has no such flag.
+  option('workers', 'N', 'workers', 'Router processes sharing the port (node:cluster), as nginx worker_processes; e.g. the number of cores.', (f, raw) => integerIn(f, raw, 1, MAX_WORKERS, `an integer from 1 to ${MAX_WORKERS}`)),
   {
     name: 'registry-port',
     arg: 'PORT',

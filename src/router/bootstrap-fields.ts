@@ -2,7 +2,8 @@
  * The PD bootstrap fields the router adds to a generation request: `bootstrap_host` and
  * `bootstrap_port` (where the decode node finds the prefill node) and `bootstrap_room` (the id both
  * nodes use for this request's KV transfer). Decisions:
- * - A room is 63 random bits from the OS CSPRNG: unguessable, and in [0, 2^63) as nodes require.
+ * - A room is 63 random bits from the OS CSPRNG (drawn in blocks: secure-random-pool.ts): unguessable,
+ *   and in [0, 2^63) as nodes require.
  * - Rooms exceed 2^53, so they never become JS numbers: the body sent upstream is the client's JSON
  *   text, byte for byte, with the fields appended as literal text before its closing brace. The
  *   client's own big integers (e.g. a seed) survive the same way.
@@ -13,7 +14,7 @@
  * - A batch (a list of prompts: `text` as a list, `input_ids` or `prompt` as a list of lists, `prompt`
  *   as a list of strings) gets lists, one host, port and room per prompt, as SGLang's router sends.
  */
-import { randomBytes } from 'node:crypto';
+import { secureRandomU64 } from '../random/secure-random-pool.js';
 import { HttpError } from '../server/errors.js';
 
 export const BOOTSTRAP_FIELDS = ['bootstrap_host', 'bootstrap_port', 'bootstrap_room'] as const;
@@ -25,7 +26,7 @@ export function refuseBootstrapFields(body: Readonly<Record<string, unknown>>): 
 }
 
 export function mintRoom(): bigint {
-  return randomBytes(8).readBigUInt64BE() >> 1n;
+  return secureRandomU64() >> 1n;
 }
 
 /** The number of prompts when the body is a batch; null for a single prompt. */

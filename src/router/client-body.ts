@@ -5,7 +5,6 @@
  * sends form-urlencoded), an empty body is no body, and invalid JSON is a 400.
  */
 import { HttpError } from '../server/errors.js';
-import { freshRid } from '../server/request-ids.js';
 
 export interface ClientBody {
   text: string;
@@ -33,10 +32,10 @@ export function clientObject(body: ClientBody | undefined): ClientObject {
   return { text: body.text, json: json as Record<string, unknown> };
 }
 
-/** What log lines call the request: the client's rid (or rids, for a batch), else a fresh id. */
-export function logRid(json: Readonly<Record<string, unknown>>): string {
+/** What log lines call the request: the client's rid (or rids, for a batch); null: none (a fresh id is made if a line is logged). */
+export function logRid(json: Readonly<Record<string, unknown>>): string | null {
   const rid = json.rid;
   if (typeof rid === 'string') return rid;
   if (Array.isArray(rid) && rid.every((r) => typeof r === 'string')) return rid.join(',');
-  return freshRid();
+  return null;
 }

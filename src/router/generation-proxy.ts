@@ -15,9 +15,12 @@
  * - A client that disconnects cancels the attempt in flight (both nodes see their connection close)
  *   and stops the retries.
  * - Every log line about the request carries its rid (the client's, or a fresh one) and its room(s).
+ *   The logger (a pino child) and a fresh rid are made only when a line is logged: most requests log
+ *   nothing, and making them cost more per request than the rest of the proxying's own code.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { requestLogger } from '../log/logger.js';
+import { requestLogger, type Logger } from '../log/logger.js';
+import { freshRid } from '../server/request-ids.js';
 import { batchSize, mintRoom, withBootstrap } from './bootstrap-fields.js';
 import type { ClientStream } from './client-stream.js';
 import { DEFAULT_BOOTSTRAP_PORT } from './options.js';
@@ -31,7 +34,8 @@ export interface GenerationRequest {
   /** The client's JSON object, as text (sent on with its exact bytes) and parsed (to read its shape). */
   text: string;
   json: Readonly<Record<string, unknown>>;
-  rid: string;
+  /** The client's id(s) for log lines; null: a fresh one, made if a line is logged. */
+  rid: string | null;
 }
 
 /** Longest Retry-After the router honours before trying a full node again (a node's word is a hint, the client is waiting). */
@@ -48,7 +52,9 @@ export interface ProxyError {
 export type ProxyOutcome = Answer | Streamed | ProxyError | { kind: 'aborted' };
 
 export async function proxyGeneration(ctx: RouterContext, request: GenerationRequest, stream: ClientStream | null, signal: AbortSignal): Promise<ProxyOutcome> {
-  const { path, text, json, rid } = request;
+  const { path, text, json } = request;
+  let rid = request.rid;
+  const logFor = (rooms?: readonly bigint[]): Logger => requestLogger(ctx.log, (rid ??= freshRid()), rooms?.join(','));
   const batch = batchSize(json);
   const wantLogprobs = path === '/generate' && json.return_logprob === true;
   const empty = Object.keys(json).length === 0;
@@ -69,20 +75,21 @@ export async function proxyGeneration(ctx: RouterContext, request: GenerationReq
       pair = ctx.pickPair(exclude);
     }
     if (typeof pair === 'string') {
-      requestLogger(ctx.log, rid).warn({ path, problem: pair, attempts: attempt }, 'no prefill/decode pair to send the request to');
+      logFor().warn({ path, problem: pair, attempts: attempt }, 'no prefill/decode pair to send the request to');
       return exhausted(failures, pair);
     }
     const rooms = Array.from({ length: batch ?? 1 }, mintRoom);
-    const log = requestLogger(ctx.log, rid, rooms.join(','));
+    let attemptLog: Logger | null = null;
+    const log = (): Logger => (attemptLog ??= logFor(rooms));
     const body = withBootstrap(text, empty, { host: pair.prefill.bootstrapHost, port: pair.prefill.bootstrapPort ?? DEFAULT_BOOTSTRAP_PORT, rooms, batch: batch !== null });
-    log.debug({ path, prefill: pair.prefill.url, decode: pair.decode.url, attempt }, 'sending to a prefill/decode pair');
+    if (ctx.log.isLevelEnabled('debug')) log().debug({ path, prefill: pair.prefill.url, decode: pair.decode.url, attempt }, 'sending to a prefill/decode pair');
 
     const run = new PdAttempt(ctx, pair, path, body, wantLogprobs, log);
     const cancel = (): void => run.cancel('the client disconnected');
     signal.addEventListener('abort', cancel, { once: true });
     const result = await run.run(stream).finally(() => signal.removeEventListener('abort', cancel));
     if (signal.aborted) {
-      log.info({ path }, 'client disconnected; the requests to both nodes were cancelled');
+      log().info({ path }, 'client disconnected; the requests to both nodes were cancelled');
       return { kind: 'aborted' };
     }
     if (result.kind !== 'failed') return result;
@@ -95,7 +102,7 @@ export async function proxyGeneration(ctx: RouterContext, request: GenerationReq
     }
     const retrying = attempt < maxRetries;
     // A full node is expected under load (info); a failing one is not (warn).
-    log[result.retryAfterMs === null ? 'warn' : 'info']({ path, node: result.node.url, role: result.node.role, problem: result.message, attempt }, retrying ? 'attempt failed; retrying on a fresh pair' : 'attempt failed; no retries left');
+    log()[result.retryAfterMs === null ? 'warn' : 'info']({ path, node: result.node.url, role: result.node.role, problem: result.message, attempt }, retrying ? 'attempt failed; retrying on a fresh pair' : 'attempt failed; no retries left');
     if (retrying) ctx.metrics.retried(path);
   }
   return exhausted(failures, null);

@@ -6,21 +6,21 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RouterMetrics } from './router-metrics.js';
 
 export interface MetricsListener {
   readonly port: number;
   close(): Promise<void>;
 }
 
-export async function listenForMetrics(metrics: RouterMetrics, host: string, port: number): Promise<MetricsListener> {
+/** `render`: the router's metrics text (RouterContext.renderMetrics: every worker's with --workers N). */
+export async function listenForMetrics(render: () => Promise<string>, contentType: string, host: string, port: number): Promise<MetricsListener> {
   const server: Server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/')) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('metrics are at GET /metrics\n');
       return;
     }
-    metrics.render().then(
-      (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+    render().then(
+      (text) => res.writeHead(200, { 'content-type': contentType }).end(text),
       (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
     );
   });

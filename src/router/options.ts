@@ -23,6 +23,9 @@ export type PolicyName = (typeof POLICIES)[number];
 
 export const DEFAULT_BOOTSTRAP_PORT = 8998;
 
+/** More router processes than this gains nothing on any host we know (each is a full Node process, ~50 MB) and is likely a typo. */
+export const MAX_WORKERS = 256;
+
 /** Where registry nodes come from: a registry this process hosts, or membership kept elsewhere (a registry at tcp://, etcd at etcd://). */
 /** `advertiseHost`: the host of the registry URL printed for nodes (src/registry/published-url.ts); absent: chosen. */
 export type RegistrySetting = { kind: 'host'; port: number; advertiseHost?: string } | { kind: 'remote'; url: string };
@@ -77,6 +80,12 @@ export interface RouterOptions {
    * same key. null: the router's API is open and it presents no key.
    */
   apiKey: string | null;
+  /**
+   * Router processes serving the port (`--workers`, our extension: sgl-router has none), as nginx's
+   * worker_processes (router-cluster.ts). 1: this process serves alone. More only inside a worker that
+   * router-cluster.ts forked, where /metrics sums every worker's.
+   */
+  workers: number;
 }
 
 export const DEFAULT_ROUTER_OPTIONS: Readonly<RouterOptions> = Object.freeze({
@@ -99,4 +108,5 @@ export const DEFAULT_ROUTER_OPTIONS: Readonly<RouterOptions> = Object.freeze({
   etcd: NO_ETCD_ACCESS,
   logLevel: 'info',
   apiKey: null,
+  workers: 1,
 });

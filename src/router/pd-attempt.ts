@@ -74,7 +74,8 @@ export class PdAttempt {
     path: string,
     body: string,
     private readonly wantLogprobs: boolean,
-    private readonly log: Logger,
+    /** The request's logger, made on first use. */
+    private readonly log: () => Logger,
   ) {
     this.prefill = ctx.generation(pair.prefill, path, body);
     this.decode = ctx.generation(pair.decode, path, body);
@@ -139,7 +140,7 @@ export class PdAttempt {
     } catch (err) {
       const broken = asUpstreamError(err);
       this.prefill.cancel('the decode stream broke off');
-      if (broken.kind !== 'cancelled') this.log.warn({ node: this.pair.decode.url, problem: broken.message }, 'decode stream broke off after it started; the client gets an error event');
+      if (broken.kind !== 'cancelled') this.log().warn({ node: this.pair.decode.url, problem: broken.message }, 'decode stream broke off after it started; the client gets an error event');
       // A no-op when the cancel came from the client leaving; when the router is closing, the client learns why.
       stream.fail(broken.kind === 'timeout' ? 504 : broken.kind === 'cancelled' ? 503 : 502, `decode node ${this.pair.decode.url}: ${broken.message}`);
       return { kind: 'streamed', broken: broken.kind };
@@ -160,7 +161,7 @@ export class PdAttempt {
   private settleInBackground(prefillOutcome: Promise<Answer | Failure>): void {
     void prefillOutcome.then((o) => {
       const problem = o.kind === 'failed' ? (o.cause === 'cancelled' ? null : o.message) : o.status >= 400 ? `answered ${o.status}` : null;
-      if (problem !== null) this.log.warn({ node: this.pair.prefill.url, problem }, 'prefill side failed after the decode node answered');
+      if (problem !== null) this.log().warn({ node: this.pair.prefill.url, problem }, 'prefill side failed after the decode node answered');
     });
   }
 }

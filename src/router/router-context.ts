@@ -9,6 +9,7 @@
  */
 import type { Logger } from '../log/logger.js';
 import type { RegisteredRole } from '../registry/protocol.js';
+import { clusterMetricsRenderer } from './cluster-metrics.js';
 import { ConcurrencyLimit } from './concurrency-limit.js';
 import { NodeHealth } from './node-health.js';
 import { NodePool } from './node-pool.js';
@@ -33,6 +34,8 @@ export class RouterContext {
   readonly pool: NodePool;
   readonly health: NodeHealth;
   readonly metrics: RouterMetrics;
+  /** Prometheus text of the whole router (every worker's, with --workers N), for /metrics and --prometheus-port. */
+  readonly renderMetrics: () => Promise<string>;
   /** --max-concurrent-requests: generation requests in flight through the router. */
   readonly limit: ConcurrencyLimit;
   private readonly agents = createUpstreamAgents();
@@ -56,6 +59,7 @@ export class RouterContext {
       log,
     });
     this.metrics = new RouterMetrics(() => this.pool.nodes());
+    this.renderMetrics = options.workers > 1 ? clusterMetricsRenderer(this.metrics.registry, options.controlTimeoutSecs * 1000) : () => this.metrics.render();
     this.limit = new ConcurrencyLimit(options.maxConcurrentRequests);
     this.policy = createPairPolicy({ prefill: options.prefillPolicy ?? options.policy, decode: options.decodePolicy ?? options.policy });
   }
@@ -72,7 +76,7 @@ export class RouterContext {
 
   /** A generation exchange: counted in the node's load, reporting its health and errors. */
   generation(node: UpstreamNode, path: string, body: string): UpstreamRequest {
-    const req = this.start({ method: 'POST', url: node.endpoint(path), body, timeoutMs: this.options.requestTimeoutSecs * 1000, connectTimeoutMs: this.options.connectTimeoutSecs * 1000, apiKey: this.options.apiKey });
+    const req = this.start({ method: 'POST', origin: node.target, path, body, timeoutMs: this.options.requestTimeoutSecs * 1000, connectTimeoutMs: this.options.connectTimeoutSecs * 1000, apiKey: this.options.apiKey });
     node.load++;
     void req.finished.then(() => node.load--);
     req.response.then(
@@ -94,7 +98,7 @@ export class RouterContext {
   /** A bounded non-generation call; rejects with an UpstreamError. */
   async control(node: UpstreamNode, method: 'GET' | 'POST', path: string): Promise<ControlAnswer> {
     const timeoutMs = this.options.controlTimeoutSecs * 1000;
-    const req = this.start({ method, url: node.endpoint(path), timeoutMs, connectTimeoutMs: Math.min(timeoutMs, this.options.connectTimeoutSecs * 1000), apiKey: this.options.apiKey });
+    const req = this.start({ method, origin: node.target, path, timeoutMs, connectTimeoutMs: Math.min(timeoutMs, this.options.connectTimeoutSecs * 1000), apiKey: this.options.apiKey });
     const res = await req.response;
     const body = await req.text();
     return { status: res.statusCode ?? 0, contentType: res.headers['content-type'] ?? 'application/json', body };

@@ -37,6 +37,8 @@ export class RouterMetrics {
       help: 'Nodes known to the router, by role and state (up, down).',
       labelNames: ['role', 'state'],
       registers,
+      // Every worker of a `--workers N` router sees the same membership: one worker's count, not the sum.
+      aggregator: 'first',
       collect() {
         const all = nodes();
         for (const role of ROLES) {

@@ -9,12 +9,12 @@
  * which is what a parent process reads to start nodes against it. Either way the registry traffic is
  * authenticated with the cluster secret (`clusterSecretFile`), whose source is logged once.
  */
-import { createLogger } from '../log/logger.js';
+import { createLogger, type Logger } from '../log/logger.js';
 import { openMembershipView } from '../membership/membership.js';
 import { publishedRegistryUrl } from '../registry/published-url.js';
 import { startRegistry } from '../registry/registry-server.js';
 import { loadClusterSecret } from '../security/cluster-secret.js';
-import { curveKeys } from '../security/curve-keys.js';
+import { curveKeys, type CurveKeys } from '../security/curve-keys.js';
 import type { NodeSource } from '../membership/node-source.js';
 import type { RegistrySetting, RouterOptions } from './options.js';
 import { hostedRegistrySource } from '../membership/registry-node-source.js';
@@ -32,23 +32,12 @@ export async function startRouterWithRegistry(options: Omit<RouterOptions, 'node
   let nodeSource: NodeSource;
   let registryUrl: string;
   let closeRegistry: () => Promise<void>;
-  const secret = loadClusterSecret(options.clusterSecretFile);
-  log.info({ clusterSecret: secret.source }, 'cluster secret');
-  const curve = curveKeys(secret.key);
+  const curve = routerCurveKeys(options, log);
   if (registry.kind === 'host') {
-    const hosted = await startRegistry({ host: options.host, port: registry.port, curve, log });
-    let published;
-    try {
-      published = await publishedRegistryUrl(hosted.url, registry.advertiseHost ?? null, process.env);
-    } catch (err) {
-      await hosted.close();
-      throw err;
-    }
-    const { url, why, alternatives, advice } = published;
-    log.info({ registryUrl: url, boundUrl: hosted.url, why, registryUrls: [url, ...alternatives] }, `hosting the registry: start nodes with ${advice}`);
-    nodeSource = hostedRegistrySource(hosted);
-    registryUrl = url;
-    closeRegistry = () => hosted.close();
+    const hosted = await hostRegistry(options.host, registry, curve, log);
+    nodeSource = hosted.source;
+    registryUrl = hosted.url;
+    closeRegistry = hosted.close;
   } else {
     const view = openMembershipView(registry.url, { curve, log, requestTimeoutMs: options.controlTimeoutSecs * 1000, etcd: options.etcd });
     log.info({ registryUrl: registry.url }, `using the membership at ${registry.url}`);
@@ -73,4 +62,33 @@ export async function startRouterWithRegistry(options: Omit<RouterOptions, 'node
       return closing;
     },
   };
+}
+
+/** The registry's CURVE keys from the cluster secret (its source logged once). */
+export function routerCurveKeys(options: Pick<RouterOptions, 'clusterSecretFile'>, log: Logger): CurveKeys {
+  const secret = loadClusterSecret(options.clusterSecretFile);
+  log.info({ clusterSecret: secret.source }, 'cluster secret');
+  return curveKeys(secret.key);
+}
+
+export interface HostedRegistry {
+  /** The published URL (what nodes, and a cluster's router workers, connect to). */
+  url: string;
+  source: NodeSource;
+  close(): Promise<void>;
+}
+
+/** Hosts the registry on `host` and logs the URL nodes should use (`registryUrl`). */
+export async function hostRegistry(host: string, registry: Extract<RegistrySetting, { kind: 'host' }>, curve: CurveKeys, log: Logger): Promise<HostedRegistry> {
+  const hosted = await startRegistry({ host, port: registry.port, curve, log });
+  let published;
+  try {
+    published = await publishedRegistryUrl(hosted.url, registry.advertiseHost ?? null, process.env);
+  } catch (err) {
+    await hosted.close();
+    throw err;
+  }
+  const { url, why, alternatives, advice } = published;
+  log.info({ registryUrl: url, boundUrl: hosted.url, why, registryUrls: [url, ...alternatives] }, `hosting the registry: start nodes with ${advice}`);
+  return { url, source: hostedRegistrySource(hosted), close: () => hosted.close() };
 }

@@ -8,10 +8,11 @@
  *   waits for those answers (bounded by the control timeout), then closes the server and every
  *   connection; it is idempotent.
  */
+import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../log/logger.js';
 import { ActiveRequests } from './active-requests.js';
-import { DEFAULT_ROUTER_OPTIONS, POLICIES, type RouterOptions } from './options.js';
+import { DEFAULT_ROUTER_OPTIONS, MAX_WORKERS, POLICIES, type RouterOptions } from './options.js';
 import { RouterContext } from './router-context.js';
 import { listenForMetrics, type MetricsListener } from './metrics-listener.js';
 import { createRouterServer } from './router-server.js';
@@ -38,7 +39,7 @@ export async function startRouter(opts: Partial<RouterOptions> = {}): Promise<Ro
   try {
     await ctx.pool.start();
     await app.listen({ host: options.host, port: options.port });
-    if (options.prometheus !== null) metricsListener = await listenForMetrics(ctx.metrics, options.prometheus.host ?? options.host, options.prometheus.port);
+    if (options.prometheus !== null) metricsListener = await listenForMetrics(ctx.renderMetrics, ctx.metrics.contentType, options.prometheus.host ?? options.host, options.prometheus.port);
   } catch (err) {
     ctx.close();
     await app.close();
@@ -85,4 +86,6 @@ function validate(o: RouterOptions): void {
     if (!(o[key] > 0 && Number.isFinite(o[key]))) fail(`${key} must be a positive number of seconds (got ${o[key]})`);
   }
   if (!(Number.isInteger(o.registryPollMs) && o.registryPollMs > 0)) fail(`registryPollMs must be a positive integer (got ${o.registryPollMs})`);
+  if (!(Number.isInteger(o.workers) && o.workers >= 1 && o.workers <= MAX_WORKERS)) fail(`workers must be an integer from 1 to ${MAX_WORKERS} (got ${o.workers})`);
+  if (o.workers > 1 && !cluster.isWorker) fail('workers > 1 is served by router-cluster.ts (pd-node --role router --workers N), which starts one router per worker process');
 }

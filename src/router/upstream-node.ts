@@ -8,6 +8,7 @@
  * - `up`/`downReason` are written only by `NodeHealth`.
  */
 import type { RegisteredRole } from '../registry/protocol.js';
+import { upstreamOrigin, type UpstreamOrigin } from './upstream-request.js';
 
 export type NodeOrigin = 'static' | 'registry';
 
@@ -17,6 +18,8 @@ export class UpstreamNode {
   up = true;
   downReason: string | null = null;
   readonly bootstrapHost: string;
+  /** The URL parsed once, for every request to the node. */
+  readonly target: UpstreamOrigin;
 
   constructor(
     readonly role: RegisteredRole,
@@ -26,11 +29,8 @@ export class UpstreamNode {
     public bootstrapPort: number | null,
     readonly origin: NodeOrigin,
   ) {
-    this.bootstrapHost = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
-  }
-
-  endpoint(path: string): string {
-    return `${this.url}${path}`;
+    this.target = upstreamOrigin(url);
+    this.bootstrapHost = this.target.hostname;
   }
 }
 

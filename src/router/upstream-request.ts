@@ -37,9 +37,30 @@ export function createUpstreamAgents(): UpstreamAgents {
   return { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
 }
 
+/** Where a node listens, parsed once per node (upstream-node.ts), not once per request. */
+export interface UpstreamOrigin {
+  /** Normalized base URL, for messages. */
+  url: string;
+  secure: boolean;
+  /** Without IPv6 brackets, as node:http wants it. */
+  hostname: string;
+  port: number;
+  /** host[:port] as in the URL, for messages. */
+  host: string;
+}
+
+export function upstreamOrigin(baseUrl: string): UpstreamOrigin {
+  const url = new URL(baseUrl);
+  const secure = url.protocol === 'https:';
+  const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
+  return { url: baseUrl, secure, hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'), port, host: url.host };
+}
+
 export interface UpstreamCall {
   method: 'GET' | 'POST';
-  url: string;
+  origin: UpstreamOrigin;
+  /** The route, e.g. /generate. */
+  path: string;
   /** JSON text; sent with its exact bytes. */
   body?: string;
   timeoutMs: number;
@@ -75,23 +96,23 @@ export class UpstreamRequest {
     // Consumers may never ask for the response (e.g. a cancelled side); its failure is still reported via `failed`.
     this.response.catch(() => undefined);
 
-    const url = new URL(call.url);
-    const secure = url.protocol === 'https:';
+    const { origin } = call;
     const headers: http.OutgoingHttpHeaders = { accept: 'application/json, text/event-stream' };
     if (call.apiKey !== null) headers.authorization = bearer(call.apiKey);
     if (call.body !== undefined) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = Buffer.byteLength(call.body);
     }
-    this.req = (secure ? https : http).request(url, { method: call.method, headers, agent: secure ? agents.https : agents.http });
+    const agent = origin.secure ? agents.https : agents.http;
+    this.req = (origin.secure ? https : http).request({ hostname: origin.hostname, port: origin.port, path: call.path, method: call.method, headers, agent });
     let connected = false;
-    this.later(call.timeoutMs, () => new UpstreamError('timeout', `${call.method} ${call.url} timed out after ${call.timeoutMs / 1000} s`));
+    this.later(call.timeoutMs, () => new UpstreamError('timeout', `${call.method} ${origin.url}${call.path} timed out after ${call.timeoutMs / 1000} s`));
     this.req.on('socket', (socket) => {
       if (!socket.connecting) {
         connected = true;
         return;
       }
-      const timer = this.later(call.connectTimeoutMs, () => new UpstreamError('connect', `connecting to ${url.host} timed out after ${call.connectTimeoutMs / 1000} s`));
+      const timer = this.later(call.connectTimeoutMs, () => new UpstreamError('connect', `connecting to ${origin.host} timed out after ${call.connectTimeoutMs / 1000} s`));
       socket.once('connect', () => {
         connected = true;
         clearTimeout(timer);
@@ -99,15 +120,15 @@ export class UpstreamRequest {
     });
     this.req.on('error', (err: NodeJS.ErrnoException) => {
       const what = err.code ?? err.message;
-      this.fail(connected ? new UpstreamError('reset', `connection to ${url.host} broke: ${what}`) : new UpstreamError('connect', `cannot connect to ${url.host}: ${what}`));
+      this.fail(connected ? new UpstreamError('reset', `connection to ${origin.host} broke: ${what}`) : new UpstreamError('connect', `cannot connect to ${origin.host}: ${what}`));
     });
     this.req.on('response', (res) => {
       this.res = res;
       resolveResponse(res);
       res.on('end', () => this.end());
-      res.on('error', () => this.fail(new UpstreamError('reset', `connection to ${url.host} broke during the response`)));
+      res.on('error', () => this.fail(new UpstreamError('reset', `connection to ${origin.host} broke during the response`)));
       res.on('close', () => {
-        if (!res.complete) this.fail(new UpstreamError('reset', `connection to ${url.host} closed before the response ended`));
+        if (!res.complete) this.fail(new UpstreamError('reset', `connection to ${origin.host} closed before the response ended`));
       });
     });
     this.req.end(call.body);
@@ -118,11 +139,19 @@ export class UpstreamRequest {
     this.fail(new UpstreamError('cancelled', reason));
   }
 
-  /** The whole response body as text; rejects with the exchange's UpstreamError. */
+  /**
+   * The whole response body as text; rejects with the exchange's UpstreamError. Read with plain
+   * `data` events: every answer that is not a stream comes this way, and a stream's async iterator
+   * costs several promises and listeners per answer.
+   */
   async text(): Promise<string> {
-    const parts: Buffer[] = [];
-    for await (const chunk of this.chunks()) parts.push(chunk);
-    return Buffer.concat(parts).toString('utf8');
+    const res = await this.response;
+    return new Promise((resolve, reject) => {
+      const parts: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => parts.push(chunk));
+      res.on('end', () => (this.error === null ? resolve(Buffer.concat(parts).toString('utf8')) : reject(this.error)));
+      void this.failed.then(reject);
+    });
   }
 
   /** The response body as it arrives; throws the exchange's UpstreamError if it breaks off. */

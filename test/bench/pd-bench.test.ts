@@ -47,20 +47,30 @@ for (const backend of ['tcp', 'shm'] as const) {
   });
 }
 
-test('pd-bench router --quick: req/s and added latency at each concurrency, no failed request', () => {
+test('pd-bench router --quick: req/s, added latency and CPU per request, closed and open loop, no failed request', () => {
   const { result, stdout } = runPdBenchJson<RouterBenchResult>(['router', '--quick']);
+  // nginx is measured only when on PATH; the test needs it not, and checks its rows when they are there.
+  const targets = result.nginxSkipped === null ? ['direct', 'nginx', 'router'] : ['direct', 'router'];
+  const loads = [
+    ['closed', 1],
+    ['closed', 16],
+    ['open', 100],
+  ];
   assert.deepEqual(
-    result.rows.map((r) => r.concurrency),
-    [1, 16],
+    result.rows.map((r) => [r.mode, r.load, r.target]),
+    loads.flatMap(([mode, load]) => targets.map((target) => [mode, load, target])),
   );
   for (const r of result.rows) {
     const what = JSON.stringify(r);
-    for (const key of ['reqPerSec', 'directReqPerSec', 'p50Ms', 'p99Ms', 'directP50Ms', 'directP99Ms', 'requests'] as const) assert.ok(positive(r[key]), `${key} in ${what}`);
-    assert.ok(Number.isFinite(r.addedP50Ms) && Number.isFinite(r.addedP99Ms), what);
-    assert.equal(r.addedP50Ms, r.p50Ms - r.directP50Ms);
+    for (const key of ['reqPerSec', 'p50Ms', 'p99Ms', 'requests'] as const) assert.ok(positive(r[key]), `${key} in ${what}`);
+    const direct = result.rows.find((d) => d.mode === r.mode && d.load === r.load && d.target === 'direct')!;
+    assert.equal(r.addedP50Ms, r.p50Ms - direct.p50Ms, what);
+    assert.equal(r.cpuUsPerRequest === null, r.target === 'direct', `CPU per request for every target with processes of its own: ${what}`);
+    assert.equal(r.vsNginx === null, r.target !== 'router' || result.nginxSkipped !== null, what);
     assert.equal(r.errors, 0, what);
   }
-  assert.match(stdout, /concurrency +req\/s +direct req\/s/);
+  assert.match(stdout, /mode +load +target +req\/s/);
+  assert.match(stdout, /open +100 req\/s +router/);
 });
 
 test('pd-bench: bad flags are usage errors naming the flag', () => {

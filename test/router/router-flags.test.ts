@@ -202,3 +202,13 @@ describe('parseRouterFlags', () => {
     }
   });
 });
+
+// router-perf: --workers (our extension; src/cli/router-cluster.ts).
+describe('--workers', () => {
+  test('default 1 (this process serves alone), N router processes, bounds named', () => {
+    assert.equal(parseRouterFlags(['--decode', 'http://d:1']).options.workers, 1);
+    assert.equal(parseRouterFlags(['--decode', 'http://d:1', '--workers', '4']).options.workers, 4);
+    for (const bad of ['0', '1.5', 'two', '257']) throwsFlagError(['--workers', bad], /--workers must be an integer from 1 to 256/);
+    assert.match(routerHelp(), /--workers N +Router processes sharing the port.*\[default: 1\]/);
+  });
+});
