@@ -1,11 +1,12 @@
 /**
  * Reference engine benchmark, one thread, random in-memory weights (no model files):
- *   node dist/bench/engine.js [--quick] [--preset tiny|small|all] [--json FILE]
+ *   node dist/bench/engine.js [--quick] [--preset tiny|small|all] [--tp 1,2] [--skip-js] [--json FILE]
  *
  * Measures, for the WASM SIMD and the JS kernel: prefill of one 512-token prompt, decode at batch 1
  * and batch 8 (each sequence first prefilled with 128 tokens, untimed), and a raw matmul
  * micro-benchmark; prints them next to the reference figures of our issue with the ratio
- * measured / reference. `--quick` runs the tiny preset with few tokens (seconds; used by a test).
+ * measured / reference. `--tp` lists tensor-parallel rank counts to run the WASM engine at besides 1
+ * (same run, same weights, so tp N / tp 1 is a same-run ratio); `--skip-js` leaves out the JS kernel. `--quick` runs the tiny preset with few tokens (seconds; used by a test).
  *
  * FLOPs are counted as 2 per multiply-add, over the matmuls (Q, K, V, O, gate, up, down per token and
  * layer; lm_head per row whose logits are computed) plus attention (Q.K and weights.V: 2 * 2 * headDim
@@ -28,7 +29,6 @@ import { gqaLayout } from '../src/kv/layout.js';
 import type { LlamaConfig } from '../src/model/types.js';
 import { item, prng, randomTokens, randomWeights, tinyConfig } from '../test/engine/random-model.js';
 
-const KERNELS: KernelKind[] = ['wasm', 'js'];
 const PAGE_SIZE = 16;
 /** Tokens of the untimed prefill that lets V8 tier the kernels up before the timed one. */
 const WARMUP_PROMPT = 32;
@@ -75,6 +75,7 @@ function attentionFlops(c: LlamaConfig, positions: number): number {
 interface EngineResult {
   preset: string;
   kernel: KernelKind;
+  tp: number;
   phase: 'prefill' | 'decode';
   batch: number;
   /** Tokens processed in the timed part. */
@@ -95,22 +96,23 @@ function timed(fn: () => void): number {
  * memory, so the WASM attention reads it in place; the JS kernel reads any pool); the untimed decode
  * contexts are prefilled by the WASM engine, which writes the same K/V bytes as the JS engine would.
  */
-function benchPreset(p: Preset): EngineResult[] {
+function benchPreset(p: Preset, tps: readonly number[], js: boolean): EngineResult[] {
   const c = p.config;
   const weights = randomWeights(c, 1);
   const pagesFor = (tokens: number): number => Math.ceil(tokens / PAGE_SIZE);
   const seqTokens = (kernel: KernelKind): number => p.decodeContext + p.decodeSteps[kernel] + 1; // +1: warm-up step
-  const numPages = KERNELS.reduce((n, k) => n + pagesFor(WARMUP_PROMPT) + pagesFor(p.prompt) + 9 * pagesFor(seqTokens(k)), 0);
+  const runs: { kernel: KernelKind; tp: number }[] = [...tps.map((tp) => ({ kernel: 'wasm' as const, tp })), ...(js ? [{ kernel: 'js' as const, tp: 1 }] : [])];
+  const numPages = runs.reduce((n, r) => n + pagesFor(WARMUP_PROMPT) + pagesFor(p.prompt) + 9 * pagesFor(seqTokens(r.kernel)), 0);
   const pool = createWasmKvPool(gqaLayout(c.numLayers, c.numKvHeads, c.headDim, 'float32', PAGE_SIZE), numPages);
-  const engines = new Map(KERNELS.map((k) => [k, new ReferenceEngine(c, weights, pool, { kernel: k })]));
-  const filler = engines.get('wasm') as ReferenceEngine;
+  const engines = runs.map((r) => ({ ...r, engine: new ReferenceEngine(c, weights, pool, { kernel: r.kernel, tp: r.tp }) }));
+  const filler = engines[0].engine;
   let nextPage = 0;
   const pageTable = (tokens: number): Int32Array => Int32Array.from({ length: pagesFor(tokens) }, () => nextPage++);
   const rand = prng(5);
   const out: EngineResult[] = [];
-  for (const [kernel, engine] of engines) {
+  for (const { kernel, tp, engine } of engines) {
     const result = (phase: EngineResult['phase'], batch: number, tokens: number, seconds: number, flops: number): EngineResult => ({
-      preset: p.name, kernel, phase, batch, tokens, seconds, tokensPerSecond: tokens / seconds, gflops: flops / seconds / 1e9,
+      preset: p.name, kernel, tp, phase, batch, tokens, seconds, tokensPerSecond: tokens / seconds, gflops: flops / seconds / 1e9,
     });
     engine.forward([item(randomTokens(rand, WARMUP_PROMPT, c.vocabSize), 0, pageTable(WARMUP_PROMPT))]);
     const prompt = item(randomTokens(rand, p.prompt, c.vocabSize), 0, pageTable(p.prompt));
@@ -135,6 +137,7 @@ function benchPreset(p: Preset): EngineResult[] {
       out.push(result('decode', batch, batch * steps, seconds, flops));
     }
   }
+  for (const { engine } of engines) engine.close();
   return out;
 }
 
@@ -182,7 +185,9 @@ function compare(what: string, measured: number, unit: string, reference: string
 }
 
 function main(): void {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, preset: { type: 'string', default: 'all' }, json: { type: 'string' } } });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, preset: { type: 'string', default: 'all' }, tp: { type: 'string', default: '1' }, 'skip-js': { type: 'boolean', default: false }, json: { type: 'string' } } });
+  const tps = (values.tp ?? '1').split(',').map(Number);
+  if (!tps.includes(1) || tps.some((t) => !Number.isInteger(t) || t < 1)) throw new Error(`--tp must be a comma-separated list of rank counts including 1 (got ${values.tp})`);
   const quick = values.quick ?? false;
   const minSeconds = quick ? 0.05 : 1;
   const matmul: MatmulResult[] = [];
@@ -190,22 +195,29 @@ function main(): void {
     for (const k of [new WasmKernels(new WasmArena()), new JsKernels()]) matmul.push(benchMatmul(k, rows, minSeconds));
   }
   const engine: EngineResult[] = [];
-  for (const p of presets(quick, values.preset ?? 'all')) engine.push(...benchPreset(p));
+  for (const p of presets(quick, values.preset ?? 'all')) engine.push(...benchPreset(p, tps, !values['skip-js']));
 
   const mm = (kernel: KernelKind): MatmulResult => matmul.find((m) => m.kernel === kernel && m.rows === 64) as MatmulResult;
   const comparisons = [
     compare('JS matmul, 64 rows', mm('js').gflops, 'GFLOP/s', 'plain JS matmul ~2 GFLOP/s', 2),
     compare('WASM matmul, 64 rows', mm('wasm').gflops, 'GFLOP/s', 'WASM SIMD f32x4 22-30 GFLOP/s', 22, 30),
     ...engine
-      .filter((e) => e.preset === 'small' && e.phase === 'decode' && e.batch === 1)
+      .filter((e) => e.preset === 'small' && e.phase === 'decode' && e.batch === 1 && e.tp === 1)
       .map((e) => compare(`small decode batch 1, ${e.kernel}`, e.tokensPerSecond, 'tok/s', 'llama.cpp small shape 44 tok/s', 44)),
+    ...engine
+      .filter((e) => e.tp > 1)
+      .map((e) => {
+        const one = engine.find((o) => o.tp === 1 && o.kernel === e.kernel && o.preset === e.preset && o.phase === e.phase && o.batch === e.batch) as EngineResult;
+        const what = `${e.preset} ${e.phase}${e.phase === 'decode' ? ` batch ${e.batch}` : ''}, tp ${e.tp}`;
+        return compare(what, e.tokensPerSecond, 'tok/s', `tp 1 same run ${one.tokensPerSecond.toFixed(1)} tok/s`, one.tokensPerSecond);
+      }),
   ];
 
   const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(2) : v.toPrecision(3));
   const rows: string[][] = [['what', 'measured', 'GFLOP/s', 'reference', 'ratio']];
   for (const m of matmul) rows.push([`matmul ${m.kernel} [${m.out}x${m.in}] x ${m.rows} rows`, '', fmt(m.gflops), '', '']);
   for (const e of engine) {
-    const what = `${e.preset} ${e.kernel} ${e.phase}${e.phase === 'decode' ? ` batch ${e.batch}` : ` ${e.tokens} tokens`}`;
+    const what = `${e.preset} ${e.kernel}${e.tp > 1 ? ` tp ${e.tp}` : ''} ${e.phase}${e.phase === 'decode' ? ` batch ${e.batch}` : ` ${e.tokens} tokens`}`;
     rows.push([what, `${fmt(e.tokensPerSecond)} tok/s`, fmt(e.gflops), '', '']);
   }
   for (const c of comparisons) {

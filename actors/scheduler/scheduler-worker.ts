@@ -15,7 +15,7 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import { createWasmKvPool } from '../../src/engine/reference/kernels/wasm-arena.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { ReferenceEngine } from '../../src/engine/reference/llama-engine.js';
-import { GPU_NAMES, parseGpu } from '../../src/engine/synthetic/gpus.js';
+import { GPU_NAMES, gpuGroup } from '../../src/engine/synthetic/gpus.js';
 import { findModelShape, MODEL_SHAPE_NAMES, shapeLayout } from '../../src/engine/synthetic/model-shapes.js';
 import { SyntheticEngine } from '../../src/engine/synthetic/synthetic-engine.js';
 import { gqaLayout, type KvLayout } from '../../src/kv/layout.js';
@@ -82,7 +82,7 @@ function referenceSetup(): EngineSetup {
   const contextLength = config.maxPositionEmbeddings;
   // With the WASM kernel the pool lives in the kernel's memory, so attention reads pages in place.
   const { pool, region } = createPool(layout, poolPages(layout, contextLength, options.maxTotalTokens, 'reference'), options.kernel === 'wasm');
-  const engine = new ReferenceEngine(config, weights, pool, { kernel: options.kernel, warn: (m) => log.warn(m) });
+  const engine = new ReferenceEngine(config, weights, pool, { kernel: options.kernel, tp: options.tpSize, warn: (m) => log.warn(m) });
   return {
     engine, tokenizer, pool, region, contextLength,
     identity: {
@@ -94,7 +94,7 @@ function referenceSetup(): EngineSetup {
       modelShape: null,
       gpu: null,
     },
-    logFields: { kernel: engine.kernel, attentionInPlace: engine.attentionInPlace },
+    logFields: { kernel: engine.kernel, attentionInPlace: engine.attentionInPlace, tp: engine.tp },
   };
 }
 
@@ -102,8 +102,9 @@ function referenceSetup(): EngineSetup {
 function syntheticSetup(): EngineSetup {
   const shape = findModelShape(options.modelShape ?? '');
   if (!shape) throw new Error(`the synthetic engine needs a model shape (--model-shape), one of ${MODEL_SHAPE_NAMES.join(', ')}; got ${JSON.stringify(options.modelShape)}`);
-  const gpu = parseGpu(options.gpu);
+  const gpu = gpuGroup(options.gpu, options.tpSize);
   if (!gpu) throw new Error(`unknown GPU ${JSON.stringify(options.gpu)} (--gpu): one of ${GPU_NAMES.join(', ')}, or COUNTxNAME`);
+  if (typeof gpu === 'string') throw new Error(gpu);
   const tokenizer = HfTokenizer.fromDir(modelDir);
   const layout = shapeLayout(shape, options.pageSize);
   const { pool, region } = createPool(layout, poolPages(layout, shape.contextLength, options.maxTotalTokens, 'synthetic'), false);

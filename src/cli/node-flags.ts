@@ -9,12 +9,13 @@
  *   are usage errors naming the flags (checked after every flag is read, so order does not matter).
  */
 import yargs, { type Argv } from 'yargs';
-import { GPU_NAMES, MAX_GPU_COUNT, parseGpu } from '../engine/synthetic/gpus.js';
+import { GPU_NAMES, gpuGroup, MAX_GPU_COUNT, parseGpu } from '../engine/synthetic/gpus.js';
+import { MAX_TP } from '../engine/reference/tensor-parallel/tp-plan.js';
 import { MODEL_SHAPE_NAMES } from '../engine/synthetic/model-shapes.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../node/options.js';
 import { HOST_IP_ENV } from '../net/published-host.js';
 import { isWildcardHost } from '../net/address-kind.js';
-import { FlagError, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, registryUrl, ETCD_ACCESS_FLAGS, checkEtcdAccess } from './flag-values.js';
+import { FlagError, integerIn, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, registryUrl, ETCD_ACCESS_FLAGS, checkEtcdAccess } from './flag-values.js';
 
 export interface NodeFlag {
   readonly name: string;
@@ -104,6 +105,9 @@ export const NODE_FLAGS: readonly NodeFlag[] = [
     return raw;
   }),
   flag('kernel', 'kernel', `Matmul kernels of the reference engine (${KERNELS.join(', ')}); results are bit-identical.`, (f, raw) => oneOf(f, raw, KERNELS)),
+  ...['tp', 'tp-size'].map((name) =>
+    flag(name, 'tpSize', `Tensor parallelism${name === 'tp-size' ? ' (same as --tp)' : ''}: the reference engine runs N threads, each with 1/N of the attention heads and MLP columns (results bit-identical to 1; N at most the KV heads, which may split unevenly; WASM kernel); the synthetic engine models N GPUs (--gpu NAME becomes NxNAME).`, (f, raw) => integerIn(f, raw, 1, MAX_TP, `an integer from 1 to ${MAX_TP}`)),
+  ),
 ];
 
 /** Declares `flags` (default: all) on a yargs instance, with --help defaults taken from `base`. */
@@ -124,6 +128,8 @@ export function nodeOptionsFrom(argv: Record<string, unknown>, base: Readonly<No
   checkEtcdAccess(opts.etcd, opts.registryUrl);
   if (opts.engine === 'synthetic' && opts.modelShape === null) throw new FlagError(`--engine synthetic needs --model-shape (one of ${MODEL_SHAPE_NAMES.join(', ')})`);
   if (opts.engine !== 'synthetic' && opts.modelShape !== null) throw new FlagError('--model-shape applies to --engine synthetic only');
+  const group = opts.engine === 'synthetic' ? gpuGroup(opts.gpu, opts.tpSize) : null;
+  if (typeof group === 'string') throw new FlagError(group);
   return opts;
 }
 

@@ -37,6 +37,11 @@ export interface NodeOptions {
   gpu: string;
   /** Matmul kernels of the reference engine: WASM SIMD (default) or plain JS; bit-identical. */
   kernel: 'wasm' | 'js';
+  /**
+   * SGLang's `--tp`: reference engine, this many rank threads each holding 1/N of the heads and MLP
+   * columns (bit-identical results); synthetic engine, N GPUs in the roofline.
+   */
+  tpSize: number;
   /** PD: how KV moves from prefill to decode. */
   transferBackend: TransferBackend;
   /** PD, verbs: RDMA devices to use (`--disaggregation-ib-device`); null: the ACTIVE ports of the top rate. */
@@ -83,6 +88,7 @@ export const DEFAULT_NODE_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   modelShape: null,
   gpu: 'h100',
   kernel: 'wasm',
+  tpSize: 1,
   transferBackend: 'tcp',
   ibDevices: null,
   registryUrl: null,

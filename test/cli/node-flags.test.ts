@@ -55,6 +55,8 @@ const GOOD: [string, string, keyof NodeOptions, unknown, { argv: string[]; opts:
   ['model-shape', 'llama-3.1-8b', 'modelShape', 'llama-3.1-8b', { argv: ['--engine', 'synthetic'], opts: { engine: 'synthetic' } }],
   ['gpu', 'a100', 'gpu', 'a100'],
   ['gpu', '8xh200', 'gpu', '8xh200'],
+  ['tp', '2', 'tpSize', 2],
+  ['tp-size', '4', 'tpSize', 4],
 ];
 
 /** [flag, value, what the message must say]. */
@@ -98,6 +100,8 @@ const BAD: [string, string, RegExp][] = [
   ['model-shape', 'gpt-5', /--model-shape must be one of deepseek-v3, llama-3.1-8b, llama-3.1-70b, qwen2.5-7b, mixtral-8x7b \(got "gpt-5"\)/],
   ['gpu', 'h1000', /--gpu must be one of a100, h100, h200, b200, l40s, mi300x, optionally as COUNTxNAME with COUNT 1-64 \(got "h1000"\)/],
   ['gpu', '0xh100', /--gpu must be one of .* \(got "0xh100"\)/],
+  ['tp', '0', /--tp must be an integer from 1 to 64 \(got "0"\)/],
+  ['tp-size', 'two', /--tp-size must be an integer from 1 to 64 \(got "two"\)/],
 ];
 
 function throwsFlagError(argv: string[], message: RegExp): void {
@@ -134,6 +138,12 @@ describe('parseNodeFlags', () => {
     throwsFlagError(['--engine', 'reference', '--model-shape', 'llama-3.1-8b'], /^--model-shape applies to --engine synthetic only$/);
   });
 
+  test('--tp with the synthetic engine sets the GPU count: a bare --gpu is multiplied, COUNTxNAME must agree', () => {
+    const synthetic = ['--engine', 'synthetic', '--model-shape', 'llama-3.1-8b'];
+    assert.equal(parseNodeFlags([...synthetic, '--tp', '8', '--gpu', '8xh100']).tpSize, 8);
+    throwsFlagError([...synthetic, '--tp', '2', '--gpu', '4xh100'], /^--tp 2 and --gpu 4xh100 disagree: --tp N models N GPUs/);
+  });
+
   for (const [flag, value, message] of BAD) {
     test(`--${flag} ${JSON.stringify(value)} is refused naming the flag`, () => throwsFlagError([`--${flag}=${value}`], message));
   }
@@ -145,7 +155,7 @@ describe('parseNodeFlags', () => {
 
   test('unknown flags, positionals, repeated flags and missing values are errors', () => {
     throwsFlagError(['--page-sise', '8'], /Unknown argument: page-sise/);
-    throwsFlagError(['--tp', '8'], /Unknown argument: tp/);
+    throwsFlagError(['--tpp', '8'], /Unknown argument: tpp/);
     throwsFlagError(['serve'], /Unknown argument: serve/);
     throwsFlagError(['--port', '1', '--port', '2'], /--port was given more than once/);
     throwsFlagError(['--port'], /Not enough arguments following: port/);

@@ -62,10 +62,10 @@ export class JsKernels implements Kernels {
     return true;
   }
 
-  matmul(w: Float32Array, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number): void {
+  matmul(w: Float32Array, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number, ldy = nOut): void {
     for (let o = 0; o < nOut; o++) {
       const wo = o * n;
-      for (let r = 0; r < nRows; r++) y[r * nOut + o] = dotF32(w, wo, x, r * n, n);
+      for (let r = 0; r < nRows; r++) y[r * ldy + o] = dotF32(w, wo, x, r * n, n);
     }
   }
 

@@ -30,10 +30,11 @@ export interface Kernels {
   /** Whether views on `buffer` can be passed to the kernel directly. */
   canRead(buffer: ArrayBufferLike): boolean;
   /**
-   * y[r*nOut + o] = dot(w row o, x row r) for o < nOut, r < nRows; w is [nOut, n], x is [nRows, n],
-   * n a multiple of 4. Each weight row is read once per call, whatever nRows.
+   * y[r*ldy + o] = dot(w row o, x row r) for o < nOut, r < nRows; w is [nOut, n], x is [nRows, n],
+   * n a multiple of 4, ldy (default nOut) the row stride of y, so a rank of `--tp` can write its
+   * columns of a shared output. Each weight row is read once per call, whatever nRows.
    */
-  matmul(w: Float32Array, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number): void;
+  matmul(w: Float32Array, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number, ldy?: number): void;
   /** gate[i] = silu(gate[i]) * up[i] for i < n (a multiple of 4), with the kernels' exp. */
   siluMul(gate: Float32Array, up: Float32Array, n: number): void;
   /**

@@ -76,7 +76,7 @@ export class WasmKernels implements Kernels {
     return a.byteOffset + index * 4;
   }
 
-  matmul(w: Float32Array, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number): void {
+  matmul(w: Float32Array, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number, ldy = nOut): void {
     const [W, X, Y] = [this.address(w), this.address(x), this.address(y)];
     const [mo, mr] = mainTile(nRows);
     const oMain = nOut - (nOut % mo);
@@ -84,7 +84,7 @@ export class WasmKernels implements Kernels {
     // tile(o0, o1, r0, r1, tileRows, tileCols): outputs [o0, o1) x rows [r0, r1)
     const tile = (o0: number, o1: number, r0: number, r1: number, tmo: number, tmr: number): void => {
       if (o1 === o0 || r1 === r0) return;
-      this.tiles[tmo - 1][tmr - 1](W + o0 * n * 4, X + r0 * n * 4, Y + (r0 * nOut + o0) * 4, o1 - o0, r1 - r0, n, nOut);
+      this.tiles[tmo - 1][tmr - 1](W + o0 * n * 4, X + r0 * n * 4, Y + (r0 * ldy + o0) * 4, o1 - o0, r1 - r0, n, ldy);
     };
     tile(0, oMain, 0, rMain, mo, mr);
     tile(0, oMain, rMain, nRows, mo, nRows - rMain);
