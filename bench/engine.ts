@@ -26,7 +26,9 @@ import type { KernelKind, Kernels } from '../src/engine/reference/kernels/kernel
 import { createWasmKvPool, WasmArena } from '../src/engine/reference/kernels/wasm-arena.js';
 import { WasmKernels } from '../src/engine/reference/kernels/wasm-kernels.js';
 import { gqaLayout } from '../src/kv/layout.js';
-import type { LlamaConfig } from '../src/model/types.js';
+import type { WeightStorage } from '../src/engine/reference/kernels/weight-storage.js';
+import { bf16ToF32, f32ToBf16 } from '../src/model/half-float.js';
+import type { LlamaConfig, ModelWeights } from '../src/model/types.js';
 import { item, prng, randomTokens, randomWeights, tinyConfig } from '../test/engine/random-model.js';
 
 const PAGE_SIZE = 16;
@@ -76,6 +78,8 @@ interface EngineResult {
   preset: string;
   kernel: KernelKind;
   tp: number;
+  /** How the weights were stored in kernel memory. */
+  weightDtype: string;
   phase: 'prefill' | 'decode';
   batch: number;
   /** Tokens processed in the timed part. */
@@ -83,6 +87,21 @@ interface EngineResult {
   seconds: number;
   tokensPerSecond: number;
   gflops: number;
+}
+
+/** `a` rounded to bf16 in place (values stay f32 arrays; a bf16 checkpoint loads as exactly this). */
+function toBf16Exact(a: Float32Array): Float32Array {
+  const bits = new Uint16Array(a.length);
+  f32ToBf16(a, bits);
+  bf16ToF32(bits, a);
+  return a;
+}
+
+function bf16Weights(w: ModelWeights): ModelWeights {
+  for (const l of w.layers) for (const m of [l.q, l.k, l.v, l.o, l.gate, l.up, l.down]) toBf16Exact(m);
+  toBf16Exact(w.embed);
+  if (w.lmHead !== w.embed) toBf16Exact(w.lmHead);
+  return w;
 }
 
 function timed(fn: () => void): number {
@@ -98,21 +117,26 @@ function timed(fn: () => void): number {
  */
 function benchPreset(p: Preset, tps: readonly number[], js: boolean): EngineResult[] {
   const c = p.config;
-  const weights = randomWeights(c, 1);
+  const weights = bf16Weights(randomWeights(c, 1));
   const pagesFor = (tokens: number): number => Math.ceil(tokens / PAGE_SIZE);
   const seqTokens = (kernel: KernelKind): number => p.decodeContext + p.decodeSteps[kernel] + 1; // +1: warm-up step
-  const runs: { kernel: KernelKind; tp: number }[] = [...tps.map((tp) => ({ kernel: 'wasm' as const, tp })), ...(js ? [{ kernel: 'js' as const, tp: 1 }] : [])];
+  const runs: { kernel: KernelKind; tp: number; storage: WeightStorage }[] = [
+    { kernel: 'wasm', tp: 1, storage: 'f32' },
+    ...tps.map((tp) => ({ kernel: 'wasm' as const, tp, storage: 'narrowest' as const })),
+    ...(js ? [{ kernel: 'js' as const, tp: 1, storage: 'f32' as const }] : []),
+  ];
   const numPages = runs.reduce((n, r) => n + pagesFor(WARMUP_PROMPT) + pagesFor(p.prompt) + 9 * pagesFor(seqTokens(r.kernel)), 0);
   const pool = createWasmKvPool(gqaLayout(c.numLayers, c.numKvHeads, c.headDim, 'float32', PAGE_SIZE), numPages);
-  const engines = runs.map((r) => ({ ...r, engine: new ReferenceEngine(c, weights, pool, { kernel: r.kernel, tp: r.tp }) }));
+  const engines = runs.map((r) => ({ ...r, engine: new ReferenceEngine(c, weights, pool, { kernel: r.kernel, tp: r.tp, weightStorage: r.storage }) }));
   const filler = engines[0].engine;
   let nextPage = 0;
   const pageTable = (tokens: number): Int32Array => Int32Array.from({ length: pagesFor(tokens) }, () => nextPage++);
   const rand = prng(5);
   const out: EngineResult[] = [];
   for (const { kernel, tp, engine } of engines) {
+    const weightDtype = engine.weightDtypes.join('+');
     const result = (phase: EngineResult['phase'], batch: number, tokens: number, seconds: number, flops: number): EngineResult => ({
-      preset: p.name, kernel, tp, phase, batch, tokens, seconds, tokensPerSecond: tokens / seconds, gflops: flops / seconds / 1e9,
+      preset: p.name, kernel, tp, weightDtype, phase, batch, tokens, seconds, tokensPerSecond: tokens / seconds, gflops: flops / seconds / 1e9,
     });
     engine.forward([item(randomTokens(rand, WARMUP_PROMPT, c.vocabSize), 0, pageTable(WARMUP_PROMPT))]);
     const prompt = item(randomTokens(rand, p.prompt, c.vocabSize), 0, pageTable(p.prompt));
@@ -143,6 +167,8 @@ function benchPreset(p: Preset, tps: readonly number[], js: boolean): EngineResu
 
 interface MatmulResult {
   kernel: KernelKind;
+  /** Weight storage. */
+  dtype: string;
   out: number;
   in: number;
   rows: number;
@@ -153,11 +179,11 @@ interface MatmulResult {
  * GFLOP/s of y = W x for W [1536, 576] (the `small` gate/up shape) over `rows` activation rows, from
  * the median time of the calls made in `minSeconds` (robust to other processes sharing the cores).
  */
-function benchMatmul(k: Kernels, rows: number, minSeconds: number): MatmulResult {
+function benchMatmul(k: Kernels, rows: number, minSeconds: number, dtype: 'f32' | 'bf16'): MatmulResult {
   const [nOut, n] = [1536, 576];
   const rand = prng(9);
   const fill = (len: number): Float32Array => k.adopt(Float32Array.from({ length: len }, () => rand() - 0.5));
-  const w = fill(nOut * n);
+  const w = k.adoptWeights(dtype === 'bf16' ? toBf16Exact(fill(nOut * n)) : fill(nOut * n), 'narrowest');
   const x = fill(rows * n);
   const y = k.alloc(nOut * rows);
   for (let i = 0; i < 3; i++) k.matmul(w, x, y, nOut, rows, n); // warm-up
@@ -165,7 +191,7 @@ function benchMatmul(k: Kernels, rows: number, minSeconds: number): MatmulResult
   const end = performance.now() + minSeconds * 1000;
   while (performance.now() < end || times.length < 3) times.push(timed(() => k.matmul(w, x, y, nOut, rows, n)));
   times.sort((a, b) => a - b);
-  return { kernel: k.kind, out: nOut, in: n, rows, gflops: (2 * nOut * n * rows) / times[times.length >> 1] / 1e9 };
+  return { kernel: k.kind, dtype: w.dtype, out: nOut, in: n, rows, gflops: (2 * nOut * n * rows) / times[times.length >> 1] / 1e9 };
 }
 
 interface Comparison {
@@ -192,22 +218,23 @@ function main(): void {
   const minSeconds = quick ? 0.05 : 1;
   const matmul: MatmulResult[] = [];
   for (const rows of [64, 1]) {
-    for (const k of [new WasmKernels(new WasmArena()), new JsKernels()]) matmul.push(benchMatmul(k, rows, minSeconds));
+    const wasm = new WasmKernels(new WasmArena());
+    for (const [k, dtype] of [[wasm, 'f32'], [wasm, 'bf16'], [new JsKernels(), 'f32']] as const) matmul.push(benchMatmul(k, rows, minSeconds, dtype));
   }
   const engine: EngineResult[] = [];
   for (const p of presets(quick, values.preset ?? 'all')) engine.push(...benchPreset(p, tps, !values['skip-js']));
 
-  const mm = (kernel: KernelKind): MatmulResult => matmul.find((m) => m.kernel === kernel && m.rows === 64) as MatmulResult;
+  const mm = (kernel: KernelKind): MatmulResult => matmul.find((m) => m.kernel === kernel && m.rows === 64 && m.dtype === 'f32') as MatmulResult;
   const comparisons = [
     compare('JS matmul, 64 rows', mm('js').gflops, 'GFLOP/s', 'plain JS matmul ~2 GFLOP/s', 2),
     compare('WASM matmul, 64 rows', mm('wasm').gflops, 'GFLOP/s', 'WASM SIMD f32x4 22-30 GFLOP/s', 22, 30),
     ...engine
-      .filter((e) => e.preset === 'small' && e.phase === 'decode' && e.batch === 1 && e.tp === 1)
-      .map((e) => compare(`small decode batch 1, ${e.kernel}`, e.tokensPerSecond, 'tok/s', 'llama.cpp small shape 44 tok/s', 44)),
+      .filter((e) => e.preset === 'small' && e.phase === 'decode' && e.batch === 1 && e.tp === 1 && e.kernel === 'wasm')
+      .map((e) => compare(`small decode batch 1, ${e.kernel} ${e.weightDtype}`, e.tokensPerSecond, 'tok/s', 'llama.cpp small shape 44 tok/s', 44)),
     ...engine
       .filter((e) => e.tp > 1)
       .map((e) => {
-        const one = engine.find((o) => o.tp === 1 && o.kernel === e.kernel && o.preset === e.preset && o.phase === e.phase && o.batch === e.batch) as EngineResult;
+        const one = engine.find((o) => o.tp === 1 && o.kernel === e.kernel && o.weightDtype === e.weightDtype && o.preset === e.preset && o.phase === e.phase && o.batch === e.batch) as EngineResult;
         const what = `${e.preset} ${e.phase}${e.phase === 'decode' ? ` batch ${e.batch}` : ''}, tp ${e.tp}`;
         return compare(what, e.tokensPerSecond, 'tok/s', `tp 1 same run ${one.tokensPerSecond.toFixed(1)} tok/s`, one.tokensPerSecond);
       }),
@@ -215,9 +242,9 @@ function main(): void {
 
   const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(2) : v.toPrecision(3));
   const rows: string[][] = [['what', 'measured', 'GFLOP/s', 'reference', 'ratio']];
-  for (const m of matmul) rows.push([`matmul ${m.kernel} [${m.out}x${m.in}] x ${m.rows} rows`, '', fmt(m.gflops), '', '']);
+  for (const m of matmul) rows.push([`matmul ${m.kernel} ${m.dtype} [${m.out}x${m.in}] x ${m.rows} rows`, '', fmt(m.gflops), '', '']);
   for (const e of engine) {
-    const what = `${e.preset} ${e.kernel}${e.tp > 1 ? ` tp ${e.tp}` : ''} ${e.phase}${e.phase === 'decode' ? ` batch ${e.batch}` : ` ${e.tokens} tokens`}`;
+    const what = `${e.preset} ${e.kernel} ${e.weightDtype}${e.tp > 1 ? ` tp ${e.tp}` : ''} ${e.phase}${e.phase === 'decode' ? ` batch ${e.batch}` : ` ${e.tokens} tokens`}`;
     rows.push([what, `${fmt(e.tokensPerSecond)} tok/s`, fmt(e.gflops), '', '']);
   }
   for (const c of comparisons) {

@@ -94,7 +94,7 @@ function referenceSetup(): EngineSetup {
       modelShape: null,
       gpu: null,
     },
-    logFields: { kernel: engine.kernel, attentionInPlace: engine.attentionInPlace, tp: engine.tp },
+    logFields: { kernel: engine.kernel, attentionInPlace: engine.attentionInPlace, tp: engine.tp, weightDtypes: engine.weightDtypes },
   };
 }
 

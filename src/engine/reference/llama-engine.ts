@@ -32,6 +32,7 @@ import type { LlamaConfig, ModelWeights } from '../../model/types.js';
 import { JsKernels } from './kernels/js-kernels.js';
 import type { KernelKind, Kernels } from './kernels/kernels.js';
 import { WasmArena } from './kernels/wasm-arena.js';
+import { readRow, type WeightDtype, type WeightMatrix, type WeightStorage } from './kernels/weight-storage.js';
 import { kernelModule, WasmKernels } from './kernels/wasm-kernels.js';
 import { Shard, type ShardWeights } from './shard.js';
 import { decodeStep, descriptorInts, encodeStep } from './step-plan.js';
@@ -43,6 +44,8 @@ import { Workspace, type ModelDims } from './workspace.js';
 
 export interface ReferenceEngineOptions {
   kernel: KernelKind;
+  /** How weight matrices are stored in kernel memory (default: the narrowest exact dtype). */
+  weightStorage?: WeightStorage;
   /** Tensor-parallel ranks (threads), `--tp`; default 1. */
   tp?: number;
   /** Receives the reason when the WASM kernel is asked for but unavailable (default: console.warn). */
@@ -61,10 +64,10 @@ function createKernels(kind: KernelKind, pool: KvPool, warn: (message: string) =
 }
 
 /** Rank `s`'s rows of every matrix, adopted into kernel memory. */
-function rankWeights(c: LlamaConfig, w: ModelWeights, s: RankSlice, k: Kernels): ShardWeights {
+function rankWeights(c: LlamaConfig, w: ModelWeights, s: RankSlice, k: Kernels, storage: WeightStorage): ShardWeights {
   const { hiddenSize: H, intermediateSize: I, headDim: d } = c;
   const qDim = c.numHeads * d;
-  const rows = (a: Float32Array, [r0, r1]: readonly [number, number], width: number): Float32Array => k.adopt(a.subarray(r0 * width, r1 * width));
+  const rows = (a: Float32Array, [r0, r1]: readonly [number, number], width: number): WeightMatrix => k.adoptWeights(a.subarray(r0 * width, r1 * width), storage);
   const heads = [s.heads[0] * d, s.heads[1] * d] as const;
   const kvHeads = [s.kvHeads[0] * d, s.kvHeads[1] * d] as const;
   return {
@@ -80,7 +83,7 @@ function rankWeights(c: LlamaConfig, w: ModelWeights, s: RankSlice, k: Kernels):
 
 /** A rank's weights as addresses in kernel memory, for its worker thread. */
 function weightRefs(w: ShardWeights): RankWeights {
-  const ref = (a: Float32Array): MatrixRef => [a.byteOffset, a.length];
+  const ref = (a: WeightMatrix): MatrixRef => [a.data.byteOffset, a.data.length, a.dtype];
   return {
     layers: w.layers.map((l) => ({ inputNorm: l.inputNorm, postNorm: l.postNorm, q: ref(l.q), k: ref(l.k), v: ref(l.v), o: ref(l.o), gate: ref(l.gate), up: ref(l.up), down: ref(l.down) })),
     finalNorm: w.finalNorm,
@@ -98,8 +101,10 @@ export class ReferenceEngine implements Engine {
   readonly attentionInPlace: boolean;
   /** Tensor-parallel ranks. */
   readonly tp: number;
+  /** How the weight matrices are stored in kernel memory (e.g. ['bf16'], or ['bf16', 'f32'] if mixed). */
+  readonly weightDtypes: readonly WeightDtype[];
 
-  private readonly embed: Float32Array;
+  private readonly embed: WeightMatrix;
   private readonly shard: Shard;
   private readonly group: TpGroup | null;
   private readonly workspace: Workspace;
@@ -127,9 +132,11 @@ export class ReferenceEngine implements Engine {
     const pageFloats = pool.pageBytes / 4;
     const poolView = { layout: pool.layout, kv: new Float32Array(pool.buffer, 0, pool.numPages * pageFloats), pageFloats, inPlace: this.attentionInPlace };
     const slices = Array.from({ length: tp }, (_, r) => rankSlice(config, tp, r));
-    const shards = slices.map((s) => rankWeights(config, weights, s, k));
+    const shards = slices.map((s) => rankWeights(config, weights, s, k, options.weightStorage ?? 'narrowest'));
+    const matrices = shards.flatMap((s) => [s.lmHead, ...s.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down])]);
+    this.weightDtypes = [...new Set(matrices.map((m) => m.dtype))].sort();
     // Tied and unsplit: the embedding rows are read from lm_head's copy in kernel memory.
-    this.embed = tp === 1 && weights.embed === weights.lmHead ? shards[0].lmHead : weights.embed;
+    this.embed = tp === 1 && weights.embed === weights.lmHead ? shards[0].lmHead : { dtype: 'f32', data: weights.embed };
     const kvDim = numKvHeads * headDim;
     const most = (f: (s: RankSlice) => number): number => Math.max(...slices.map(f));
     const dims: ModelDims = {
@@ -173,7 +180,7 @@ export class ReferenceEngine implements Engine {
     const H = this.config.hiddenSize;
     let row = 0;
     for (const it of items) {
-      for (const tok of it.tokens) b.h.set(this.embed.subarray(tok * H, tok * H + H), H * row++);
+      for (const tok of it.tokens) readRow(this.embed, tok, H, b.h, H * row++);
     }
     this.group?.begin(block, shape);
     this.shard.run(decodeStep(b.desc), b);

@@ -14,6 +14,7 @@
 import type { KvLayout } from '../../kv/layout.js';
 import type { LlamaConfig } from '../../model/types.js';
 import type { AttentionGeometry, Kernels } from './kernels/kernels.js';
+import type { WeightMatrix } from './kernels/weight-storage.js';
 import { rmsNorm } from './rms-norm.js';
 import { Rope } from './rope.js';
 import type { StepItem, StepPlan } from './step-plan.js';
@@ -24,20 +25,20 @@ import type { StepBuffers } from './workspace.js';
 export interface ShardLayer {
   inputNorm: Float32Array;
   postNorm: Float32Array;
-  q: Float32Array;
-  k: Float32Array;
-  v: Float32Array;
-  o: Float32Array;
-  gate: Float32Array;
-  up: Float32Array;
-  down: Float32Array;
+  q: WeightMatrix;
+  k: WeightMatrix;
+  v: WeightMatrix;
+  o: WeightMatrix;
+  gate: WeightMatrix;
+  up: WeightMatrix;
+  down: WeightMatrix;
 }
 
 export interface ShardWeights {
   layers: ShardLayer[];
   finalNorm: Float32Array;
   /** The rank's vocab rows of lm_head. */
-  lmHead: Float32Array;
+  lmHead: WeightMatrix;
 }
 
 /** Where the KV pool is and how attention reads it. */
@@ -117,7 +118,7 @@ export class Shard {
   }
 
   /** h[:, hidden block] += x W^T for the rank's rows of an output projection W over input width n. */
-  private project(wRows: Float32Array, x: Float32Array, n: number, b: StepBuffers, T: number): void {
+  private project(wRows: WeightMatrix, x: Float32Array, n: number, b: StepBuffers, T: number): void {
     const H = this.config.hiddenSize;
     const [a, z] = this.slice.hidden;
     const hR = z - a;

@@ -16,6 +16,7 @@ import { Worker } from 'node:worker_threads';
 import type { KvLayout } from '../../../kv/layout.js';
 import type { LlamaConfig } from '../../../model/types.js';
 import type { WasmMemory } from '../kernels/wasm-api.js';
+import type { WeightDtype } from '../kernels/weight-storage.js';
 import type { ModelDims, StepShape } from '../workspace.js';
 import { CONTROL_BYTES, StepBarrier } from './step-barrier.js';
 
@@ -28,8 +29,8 @@ export const TP_START_TIMEOUT_MS = 60_000;
  */
 export const TP_PHASE_TIMEOUT_MS = 120_000;
 
-/** A matrix in kernel memory: f32 byte address and value count. */
-export type MatrixRef = readonly [address: number, length: number];
+/** A weight matrix in kernel memory: byte address, value count, storage dtype. */
+export type MatrixRef = readonly [address: number, length: number, dtype: WeightDtype];
 
 export interface RankWeights {
   layers: { inputNorm: Float32Array; postNorm: Float32Array; q: MatrixRef; k: MatrixRef; v: MatrixRef; o: MatrixRef; gate: MatrixRef; up: MatrixRef; down: MatrixRef }[];

@@ -7,6 +7,7 @@
 import { workerData } from 'node:worker_threads';
 import { WasmArena } from '../kernels/wasm-arena.js';
 import { WasmKernels } from '../kernels/wasm-kernels.js';
+import type { WeightMatrix } from '../kernels/weight-storage.js';
 import { Shard, type ShardWeights } from '../shard.js';
 import { decodeStep } from '../step-plan.js';
 import { carve } from '../workspace.js';
@@ -21,7 +22,10 @@ const barrier = new StepBarrier(data.memory.buffer, data.controlAddress, dims.tp
 function run(): void {
   const arena = new WasmArena(data.memory);
   const kernels = new WasmKernels(arena);
-  const view = ([address, length]: MatrixRef): Float32Array => new Float32Array(arena.buffer(), address, length);
+  const view = ([address, length, dtype]: MatrixRef): WeightMatrix => ({
+    dtype,
+    data: dtype === 'f32' ? new Float32Array(arena.buffer(), address, length) : new Uint16Array(arena.buffer(), address, length),
+  });
   const weights: ShardWeights = {
     layers: data.weights.layers.map((l) => ({
       inputNorm: l.inputNorm, postNorm: l.postNorm,
