@@ -17,7 +17,9 @@
  * optimized code); decode contexts are prefilled untimed by the WASM engine (identical K/V), and decode
  * runs a fixed number of steps per kernel, so the JS kernel on the `small` shape takes about 1.5 min.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ReferenceEngine } from '../src/engine/reference/llama-engine.js';
@@ -30,6 +32,9 @@ import type { WeightStorage } from '../src/engine/reference/kernels/weight-stora
 import { bf16ToF32, f32ToBf16 } from '../src/model/half-float.js';
 import type { LlamaConfig, ModelWeights } from '../src/model/types.js';
 import { item, prng, randomTokens, randomWeights, tinyConfig } from '../test/engine/random-model.js';
+import { writeGguf, type GgufDtype } from '../src/model/gguf-writer.js';
+import { benchLlamaCpp, LLAMA_CPP_PACKAGE, loadLlamaCpp } from './llama-cpp.js';
+import { formatMachine, machineDuringRun } from './machine.js';
 
 const PAGE_SIZE = 16;
 /** Tokens of the untimed prefill that lets V8 tier the kernels up before the timed one. */
@@ -115,9 +120,8 @@ function timed(fn: () => void): number {
  * memory, so the WASM attention reads it in place; the JS kernel reads any pool); the untimed decode
  * contexts are prefilled by the WASM engine, which writes the same K/V bytes as the JS engine would.
  */
-function benchPreset(p: Preset, tps: readonly number[], js: boolean): EngineResult[] {
+function benchPreset(p: Preset, weights: ModelWeights, tps: readonly number[], js: boolean): EngineResult[] {
   const c = p.config;
-  const weights = bf16Weights(randomWeights(c, 1));
   const pagesFor = (tokens: number): number => Math.ceil(tokens / PAGE_SIZE);
   const seqTokens = (kernel: KernelKind): number => p.decodeContext + p.decodeSteps[kernel] + 1; // +1: warm-up step
   const runs: { kernel: KernelKind; tp: number; storage: WeightStorage }[] = [
@@ -210,8 +214,49 @@ function compare(what: string, measured: number, unit: string, reference: string
   return { what, measured, unit, reference, referenceLow: low, referenceHigh: high, ratioLow: measured / high, ratioHigh: measured / low };
 }
 
-function main(): void {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, preset: { type: 'string', default: 'all' }, tp: { type: 'string', default: '1' }, 'skip-js': { type: 'boolean', default: false }, json: { type: 'string' } } });
+interface LlamaCppResult {
+  preset: string;
+  dtype: GgufDtype;
+  threads: number;
+  phase: 'prefill' | 'decode';
+  batch: number;
+  tokensPerSecond: number;
+}
+
+/** llama.cpp on the GGUF (f32 and bf16) of the very weights of preset `p`, with 1 thread and with each --tp count as threads. */
+async function benchPresetLlamaCpp(p: Preset, weights: ModelWeights, threads: readonly number[]): Promise<LlamaCppResult[]> {
+  const lib = await loadLlamaCpp();
+  if (!lib) return [];
+  const dir = mkdtempSync(join(tmpdir(), 'pd-bench-gguf-'));
+  const rand = prng(5);
+  const c = p.config;
+  const tokens = (n: number): number[] => Array.from(randomTokens(rand, n, c.vocabSize));
+  const out: LlamaCppResult[] = [];
+  try {
+    for (const dtype of ['f32', 'bf16'] as const) {
+      const path = join(dir, `${p.name}-${dtype}.gguf`);
+      writeGguf(path, c, weights, dtype, `pd-bench ${p.name}`);
+      for (const t of threads) {
+        const run = { prompt: tokens(p.prompt), contexts: Array.from({ length: 8 }, () => tokens(p.decodeContext)), steps: p.decodeSteps.wasm, threads: t };
+        const f = await benchLlamaCpp(lib, path, run);
+        out.push({ preset: p.name, dtype, threads: t, phase: 'prefill', batch: 1, tokensPerSecond: f.prefillTokensPerSecond });
+        for (const d of f.decode) out.push({ preset: p.name, dtype, threads: t, phase: 'decode', batch: d.batch, tokensPerSecond: d.tokensPerSecond });
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const machine = machineDuringRun();
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false }, preset: { type: 'string', default: 'all' }, tp: { type: 'string', default: '1' },
+      'skip-js': { type: 'boolean', default: false }, 'llama-cpp': { type: 'string', default: 'auto' }, json: { type: 'string' },
+    },
+  });
   const tps = (values.tp ?? '1').split(',').map(Number);
   if (!tps.includes(1) || tps.some((t) => !Number.isInteger(t) || t < 1)) throw new Error(`--tp must be a comma-separated list of rank counts including 1 (got ${values.tp})`);
   const quick = values.quick ?? false;
@@ -222,7 +267,14 @@ function main(): void {
     for (const [k, dtype] of [[wasm, 'f32'], [wasm, 'bf16'], [new JsKernels(), 'f32']] as const) matmul.push(benchMatmul(k, rows, minSeconds, dtype));
   }
   const engine: EngineResult[] = [];
-  for (const p of presets(quick, values.preset ?? 'all')) engine.push(...benchPreset(p, tps, !values['skip-js']));
+  const llamaCpp: LlamaCppResult[] = [];
+  const withLlamaCpp = values['llama-cpp'] !== 'off' && !quick;
+  for (const p of presets(quick, values.preset ?? 'all')) {
+    const weights = bf16Weights(randomWeights(p.config, 1));
+    engine.push(...benchPreset(p, weights, tps, !values['skip-js']));
+    if (withLlamaCpp) llamaCpp.push(...(await benchPresetLlamaCpp(p, weights, tps)));
+  }
+  if (withLlamaCpp && llamaCpp.length === 0) console.log(`llama.cpp reference skipped: node-llama-cpp is not installed (npm i --no-save ${LLAMA_CPP_PACKAGE})`);
 
   const mm = (kernel: KernelKind): MatmulResult => matmul.find((m) => m.kernel === kernel && m.rows === 64 && m.dtype === 'f32') as MatmulResult;
   const comparisons = [
@@ -238,6 +290,14 @@ function main(): void {
         const what = `${e.preset} ${e.phase}${e.phase === 'decode' ? ` batch ${e.batch}` : ''}, tp ${e.tp}`;
         return compare(what, e.tokensPerSecond, 'tok/s', `tp 1 same run ${one.tokensPerSecond.toFixed(1)} tok/s`, one.tokensPerSecond);
       }),
+    // pd-node (WASM, weights stored as dtype, tp N) against llama.cpp (same weights as dtype GGUF, N threads)
+    ...llamaCpp.flatMap((l) => {
+      const dtype = l.dtype === 'f32' ? 'f32' : 'bf16';
+      const e = engine.find((o) => o.kernel === 'wasm' && o.tp === l.threads && o.weightDtype === dtype && o.preset === l.preset && o.phase === l.phase && o.batch === l.batch);
+      if (!e) return [];
+      const what = `${l.preset} ${dtype}${l.threads > 1 ? ` tp ${l.threads}` : ''} ${l.phase}${l.phase === 'decode' ? ` batch ${l.batch}` : ''}`;
+      return [compare(what, e.tokensPerSecond, 'tok/s', `llama.cpp ${l.dtype}, ${l.threads} thread(s): ${l.tokensPerSecond.toFixed(1)} tok/s`, l.tokensPerSecond)];
+    }),
   ];
 
   const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(2) : v.toPrecision(3));
@@ -247,14 +307,19 @@ function main(): void {
     const what = `${e.preset} ${e.kernel} ${e.weightDtype}${e.tp > 1 ? ` tp ${e.tp}` : ''} ${e.phase}${e.phase === 'decode' ? ` batch ${e.batch}` : ` ${e.tokens} tokens`}`;
     rows.push([what, `${fmt(e.tokensPerSecond)} tok/s`, fmt(e.gflops), '', '']);
   }
+  for (const l of llamaCpp) {
+    rows.push([`${l.preset} llama.cpp ${l.dtype} ${l.threads} thread(s) ${l.phase}${l.phase === 'decode' ? ` batch ${l.batch}` : ''}`, `${fmt(l.tokensPerSecond)} tok/s`, '', '', '']);
+  }
   for (const c of comparisons) {
     const ratio = c.ratioLow === c.ratioHigh ? fmt(c.ratioLow) : `${fmt(c.ratioLow)}-${fmt(c.ratioHigh)}`;
     rows.push([c.what, `${fmt(c.measured)} ${c.unit}`, '', c.reference, ratio]);
   }
+  const m = machine();
+  process.stdout.write(formatMachine(m));
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) console.log(r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
 
-  if (values.json) writeFileSync(values.json, JSON.stringify({ node: process.version, quick, matmul, engine, comparisons }, null, 2));
+  if (values.json) writeFileSync(values.json, JSON.stringify({ machine: m, quick, matmul, engine, llamaCpp, comparisons }, null, 2));
 }
 
-main();
+await main();
