@@ -18,6 +18,9 @@ import { item, prng, randomTokens } from './random-model.js';
 
 const wasm = new WasmKernels(new WasmArena());
 const js = new JsKernels();
+/** A WASM kernel that widens 16-bit weights into a scratch of 3 rows of 64 first (prefill's path), blocks not dividing nOut. */
+const widening = new WasmKernels(wasm.arena);
+widening.useWidenScratch(wasm.alloc(3 * 64));
 
 /** WASM-memory array of values with random sign and magnitude 2^-8 .. 2^8. */
 function wide(rand: () => number, n: number): Float32Array {
@@ -56,6 +59,8 @@ test('WASM (f32, bf16, f16 weights) and JS matmul are bit-identical for every ti
           wasm.matmul(stored, x, yw, nOut, nRows, n);
           js.matmul(js.adoptWeights(w), x, yj, nOut, nRows, n);
           assert.ok(bytes(yw).equals(bytes(yj)), `matmul ${nOut}x${n} by ${nRows} rows, ${dtype} weights`);
+          widening.matmul(stored, x, yw.fill(0), nOut, nRows, n);
+          assert.ok(bytes(yw).equals(bytes(yj)), `matmul ${nOut}x${n} by ${nRows} rows, ${dtype} weights widened first`);
           // the inputs are sensitive to order: a plain sequential f32 sum gives other bits somewhere
           let s = 0;
           for (let k = 0; k < n; k++) s = Math.fround(s + Math.fround(w[k] * x[k]));

@@ -32,8 +32,8 @@ import type { LlamaConfig, ModelWeights } from '../../model/types.js';
 import { JsKernels } from './kernels/js-kernels.js';
 import type { KernelKind, Kernels } from './kernels/kernels.js';
 import { WasmArena } from './kernels/wasm-arena.js';
-import { readRow, type WeightDtype, type WeightMatrix, type WeightStorage } from './kernels/weight-storage.js';
-import { kernelModule, WasmKernels } from './kernels/wasm-kernels.js';
+import { readRows, type WeightDtype, type WeightMatrix, type WeightStorage } from './kernels/weight-storage.js';
+import { kernelModule, WasmKernels, WIDEN_BLOCK_ROWS } from './kernels/wasm-kernels.js';
 import { Shard, type ShardWeights } from './shard.js';
 import { decodeStep, descriptorInts, encodeStep } from './step-plan.js';
 import { CONTROL_BYTES, TpGroup, type MatrixRef, type RankWeights } from './tensor-parallel/tp-group.js';
@@ -146,11 +146,17 @@ export class ReferenceEngine implements Engine {
       rankInter: most((s) => s.inter[1] - s.inter[0]), rankHidden: most((s) => s.hidden[1] - s.hidden[0]),
     };
     this.workspace = new Workspace(k, dims);
+    // Per rank: scratch to widen blocks of 16-bit weight rows into for prefill (wasm-kernels.ts).
+    const widen = k instanceof WasmKernels && this.weightDtypes.some((d) => d !== 'f32')
+      ? slices.map(() => k.alloc(WIDEN_BLOCK_ROWS * Math.max(hiddenSize, config.intermediateSize, numHeads * headDim)))
+      : null;
+    if (widen && k instanceof WasmKernels) k.useWidenScratch(widen[0]);
     if (k instanceof WasmKernels && tp > 1) {
       const arena = k.arena;
       const control = arena.alloc(CONTROL_BYTES);
       const poolData = { layout: pool.layout, numPages: pool.numPages, pageBytes: pool.pageBytes, inArena: this.attentionInPlace, buffer: this.attentionInPlace ? null : (pool.buffer as SharedArrayBuffer) };
-      this.group = new TpGroup(arena.memory, control, tp, (rank) => ({ config, dims, rank, weights: weightRefs(shards[rank]), pool: poolData }));
+      const widenRef = (rank: number): readonly [number, number] | null => (widen ? [widen[rank].byteOffset, widen[rank].length] : null);
+      this.group = new TpGroup(arena.memory, control, tp, (rank) => ({ config, dims, rank, weights: weightRefs(shards[rank]), widen: widenRef(rank), pool: poolData }));
       const barrier = this.group.barrier;
       this.shard = new Shard(config, slices[0], k, shards[0], poolView, () => barrier.arrive());
     } else {
@@ -180,7 +186,7 @@ export class ReferenceEngine implements Engine {
     const H = this.config.hiddenSize;
     let row = 0;
     for (const it of items) {
-      for (const tok of it.tokens) readRow(this.embed, tok, H, b.h, H * row++);
+      for (const tok of it.tokens) readRows(this.embed, tok, 1, H, b.h, H * row++);
     }
     this.group?.begin(block, shape);
     this.shard.run(decodeStep(b.desc), b);

@@ -7,12 +7,16 @@
  * rows and columns with smaller tiles, at most four calls per matmul; the tile never changes a dot
  * product's summation order. Every array argument must belong to the arena (checked: a view into
  * another buffer would silently address the wrong bytes).
+ * 16-bit weights are widened inside the tiles, which suits few activation rows (decode: each weight
+ * is read once, at half the bytes). With many rows (prefill) the tiles would widen every weight once
+ * per block of 4 rows, so given a scratch buffer (`useWidenScratch`), blocks of weight rows are
+ * widened into it once and multiplied by the f32 tiles: the same values, so the same results.
  */
 import { kernelModuleBytes, MAX_TILE_OUT, MAX_TILE_ROWS, TILE_DTYPES, tileExportName } from './kernel-module.js';
 import type { AttentionGeometry, Kernels } from './kernels.js';
 import { webAssembly, type WasmModule } from './wasm-api.js';
 import type { WasmArena } from './wasm-arena.js';
-import { narrowest, type WeightDtype, type WeightMatrix, type WeightStorage } from './weight-storage.js';
+import { narrowest, readRows, type WeightDtype, type WeightMatrix, type WeightStorage } from './weight-storage.js';
 
 type TileFn = (w: number, x: number, y: number, nOut: number, nRows: number, n: number, ldy: number) => void;
 type AttendFn = (
@@ -21,6 +25,11 @@ type AttendFn = (
 ) => void;
 
 let compiled: WasmModule | undefined;
+
+/** Activation rows from which 16-bit weights are widened into the scratch first (above one 4-row tile block). */
+const WIDEN_MIN_ROWS = 8;
+/** Weight rows widened per block: 64 rows of the widest matrix (n = intermediate) stay in L2. */
+export const WIDEN_BLOCK_ROWS = 64;
 
 /** The kernel module, compiled on first use; throws where WebAssembly (SIMD) is unavailable. */
 export function kernelModule(): WasmModule {
@@ -41,6 +50,7 @@ export class WasmKernels implements Kernels {
   private readonly attendFn: AttendFn;
   private readonly expShifted: (p: number, count: number, m: number) => void;
   private readonly siluMulFn: (g: number, u: number, count: number) => void;
+  private wide: Float32Array | null = null;
 
   constructor(readonly arena: WasmArena) {
     const fns = new (webAssembly().Instance)(kernelModule(), { env: { memory: arena.memory } }).exports;
@@ -71,6 +81,12 @@ export class WasmKernels implements Kernels {
     return { dtype: narrow.dtype, data };
   }
 
+  /** Scratch for widening blocks of 16-bit weight rows (WIDEN_BLOCK_ROWS x the widest n values). */
+  useWidenScratch(scratch: Float32Array): void {
+    this.address(scratch);
+    this.wide = scratch;
+  }
+
   canRead(buffer: ArrayBufferLike): boolean {
     return this.arena.owns(buffer);
   }
@@ -87,6 +103,16 @@ export class WasmKernels implements Kernels {
   }
 
   matmul(w: WeightMatrix, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number, ldy = nOut): void {
+    const wide = this.wide;
+    if (w.dtype !== 'f32' && nRows >= WIDEN_MIN_ROWS && wide !== null && wide.length >= n) {
+      const block = Math.floor(wide.length / n);
+      for (let o0 = 0; o0 < nOut; o0 += block) {
+        const rows = Math.min(block, nOut - o0);
+        readRows(w, o0, rows, n, wide);
+        this.matmul({ dtype: 'f32', data: wide }, x, y.subarray(o0), rows, nRows, n, ldy);
+      }
+      return;
+    }
     const [W, X, Y] = [this.address(w.data), this.address(x), this.address(y)];
     const tiles = this.tiles[w.dtype];
     const wRow = w.dtype === 'f32' ? 4 * n : 2 * n;

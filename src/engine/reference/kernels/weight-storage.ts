@@ -39,12 +39,12 @@ export function narrowest(a: Float32Array): { dtype: WeightDtype; bits: Uint16Ar
   return { dtype: 'f16', bits };
 }
 
-/** dst[dstOff ..] = row `row` of `w` (width n) as f32 (exact). */
-export function readRow(w: WeightMatrix, row: number, n: number, dst: Float32Array, dstOff: number): void {
+/** dst[dstOff ..] = rows [row, row + count) of `w` (width n) as f32 (exact). */
+export function readRows(w: WeightMatrix, row: number, count: number, n: number, dst: Float32Array, dstOff = 0): void {
+  const [a, z] = [row * n, (row + count) * n];
   if (w.dtype === 'f32') {
-    dst.set((w.data as Float32Array).subarray(row * n, row * n + n), dstOff);
+    dst.set((w.data as Float32Array).subarray(a, z), dstOff);
     return;
   }
-  const src = (w.data as Uint16Array).subarray(row * n, row * n + n);
-  (w.dtype === 'bf16' ? bf16ToF32 : f16ToF32)(src, dst.subarray(dstOff, dstOff + n));
+  (w.dtype === 'bf16' ? bf16ToF32 : f16ToF32)((w.data as Uint16Array).subarray(a, z), dst.subarray(dstOff, dstOff + z - a));
 }

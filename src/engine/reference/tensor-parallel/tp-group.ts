@@ -46,6 +46,8 @@ export interface TpWorkerData {
   dims: ModelDims;
   rank: number;
   weights: RankWeights;
+  /** The rank's scratch for widening 16-bit weights (byte address, f32 count), if any. */
+  widen: readonly [number, number] | null;
   pool: { layout: KvLayout; numPages: number; pageBytes: number; inArena: boolean; buffer: SharedArrayBuffer | null };
 }
 
