@@ -47,7 +47,7 @@ test('WASM (f32, bf16, f16 weights) and JS matmul are bit-identical for every ti
   const rand = prng(21);
   let sequentialDiffers = false;
   for (const dtype of ['f32', 'bf16', 'f16'] as const) {
-    for (const nRows of [1, 2, 3, 4, 5, 7, 8, 13]) {
+    for (const nRows of [1, 2, 3, 4, 5, 7, 8, 13, 16, 21]) {
       for (const nOut of [1, 2, 3, 5, 9]) {
         for (const n of [4, 12, 64]) {
           const w = weightsOf(dtype, rand, nOut * n);

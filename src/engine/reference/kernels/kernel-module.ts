@@ -116,6 +116,18 @@ function matmulTile(mo: number, mr: number, dtype: WeightDtype): FuncBuilder {
   return f;
 }
 
+/** widen_{dtype}(src, dst, count): dst[i] = src[i] widened to f32 for i < count (a multiple of 4), as the tiles widen. */
+function widenFunc(dtype: WeightDtype): FuncBuilder {
+  const f = new FuncBuilder(`widen_${dtype}`, [I32, I32, I32], []);
+  const [src, dst, count] = [0, 1, 2];
+  const end = f.local(I32);
+  const tmp = f.local(V128);
+  f.emit(get(dst), get(count), i32Const(2), ins.i32Shl, ins.i32Add, set(end));
+  f.emit(ins.loop, get(dst), loadWeights(dtype, get(src), tmp), ins.v128Store());
+  f.emit(bump(src, i32Const(8)), bump(dst, i32Const(16)), get(dst), get(end), ins.i32LtU, ins.brIf(0), ins.end);
+  return f;
+}
+
 /** Constants of `exp` (shared with the JS twin so both use the same f32 values). */
 export const EXP = {
   /** Below this exp(x) < 2^-126 is flushed to 0 (negligible next to the softmax max term, which is 1). */
@@ -270,9 +282,9 @@ function attendFunc(expIndex: number): FuncBuilder {
   return f;
 }
 
-/** The module bytes: exp_shifted (function 0), attend, silu_mul and the matmul tiles of every weight dtype. */
+/** The module bytes: exp_shifted (function 0), attend, silu_mul, widen_bf16/f16 and the matmul tiles of every weight dtype. */
 export function kernelModuleBytes(): Uint8Array {
-  const funcs = [expShiftedFunc(), attendFunc(0), siluMulFunc()];
+  const funcs = [expShiftedFunc(), attendFunc(0), siluMulFunc(), widenFunc('bf16'), widenFunc('f16')];
   for (const dtype of TILE_DTYPES) {
     for (let mo = 1; mo <= MAX_TILE_OUT; mo++) for (let mr = 1; mr <= MAX_TILE_ROWS; mr++) funcs.push(matmulTile(mo, mr, dtype));
   }

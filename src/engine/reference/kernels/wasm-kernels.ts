@@ -16,7 +16,7 @@ import { kernelModuleBytes, MAX_TILE_OUT, MAX_TILE_ROWS, TILE_DTYPES, tileExport
 import type { AttentionGeometry, Kernels } from './kernels.js';
 import { webAssembly, type WasmModule } from './wasm-api.js';
 import type { WasmArena } from './wasm-arena.js';
-import { narrowest, readRows, type WeightDtype, type WeightMatrix, type WeightStorage } from './weight-storage.js';
+import { narrowest, type WeightDtype, type WeightMatrix, type WeightStorage } from './weight-storage.js';
 
 type TileFn = (w: number, x: number, y: number, nOut: number, nRows: number, n: number, ldy: number) => void;
 type AttendFn = (
@@ -26,8 +26,12 @@ type AttendFn = (
 
 let compiled: WasmModule | undefined;
 
-/** Activation rows from which 16-bit weights are widened into the scratch first (above one 4-row tile block). */
-const WIDEN_MIN_ROWS = 8;
+/**
+ * Activation rows from which 16-bit weights are widened into the scratch first: with fewer, the
+ * tiles' own widening (once per 4-row block, two vector ops per 4 weights) costs less than a pass
+ * through the scratch.
+ */
+const WIDEN_MIN_ROWS = 16;
 /** Weight rows widened per block: 64 rows of the widest matrix (n = intermediate) stay in L2. */
 export const WIDEN_BLOCK_ROWS = 64;
 
@@ -51,6 +55,7 @@ export class WasmKernels implements Kernels {
   private readonly expShifted: (p: number, count: number, m: number) => void;
   private readonly siluMulFn: (g: number, u: number, count: number) => void;
   private wide: Float32Array | null = null;
+  private readonly widenFns: Record<'bf16' | 'f16', (src: number, dst: number, count: number) => void>;
 
   constructor(readonly arena: WasmArena) {
     const fns = new (webAssembly().Instance)(kernelModule(), { env: { memory: arena.memory } }).exports;
@@ -60,6 +65,7 @@ export class WasmKernels implements Kernels {
     this.attendFn = fns.attend as AttendFn;
     this.expShifted = fns.exp_shifted as (p: number, count: number, m: number) => void;
     this.siluMulFn = fns.silu_mul as (g: number, u: number, count: number) => void;
+    this.widenFns = { bf16: fns.widen_bf16, f16: fns.widen_f16 } as typeof this.widenFns;
   }
 
   alloc(length: number): Float32Array {
@@ -106,9 +112,11 @@ export class WasmKernels implements Kernels {
     const wide = this.wide;
     if (w.dtype !== 'f32' && nRows >= WIDEN_MIN_ROWS && wide !== null && wide.length >= n) {
       const block = Math.floor(wide.length / n);
+      const widen = this.widenFns[w.dtype];
+      const [src, dst] = [this.address(w.data), this.address(wide)];
       for (let o0 = 0; o0 < nOut; o0 += block) {
         const rows = Math.min(block, nOut - o0);
-        readRows(w, o0, rows, n, wide);
+        widen(src + o0 * n * 2, dst, rows * n);
         this.matmul({ dtype: 'f32', data: wide }, x, y.subarray(o0), rows, nRows, n, ldy);
       }
       return;
