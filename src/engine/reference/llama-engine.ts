@@ -11,8 +11,9 @@
  * - All tokens of a step (prefill chunks and decode tokens of every item) form one activation matrix,
  *   so each weight row is read once per step.
  * - KV dtype float32 (stored K/V are the computed values exactly).
- * - WASM kernel: weight matrices are copied once into the kernel's WebAssembly memory (an embedding
- *   tied to lm_head is used from that copy). If the pool was made by `createWasmKvPool`, the engine
+ * - WASM kernel: weight matrices are copied once into the kernel's WebAssembly memory, as bf16/f16
+ *   when every value is exactly one (kernels/weight-storage.ts; widened exactly in the kernel), else
+ *   f32 (an embedding tied to lm_head is read from that copy). If the pool was made by `createWasmKvPool`, the engine
  *   shares its memory and attention reads K/V in place; with any other pool, each item's pages of a
  *   layer are copied into kernel memory before its attention (identical results).
  * - The JS kernel is used when asked for, or (with a warning) when WebAssembly SIMD is unavailable.
@@ -36,7 +37,8 @@ import { readRows, type WeightDtype, type WeightMatrix, type WeightStorage } fro
 import { kernelModule, WasmKernels, WIDEN_BLOCK_ROWS } from './kernels/wasm-kernels.js';
 import { Shard, type ShardWeights } from './shard.js';
 import { decodeStep, descriptorInts, encodeStep } from './step-plan.js';
-import { CONTROL_BYTES, TpGroup, type MatrixRef, type RankWeights } from './tensor-parallel/tp-group.js';
+import { CONTROL_BYTES } from './tensor-parallel/step-barrier.js';
+import { TpGroup, type MatrixRef, type RankWeights } from './tensor-parallel/tp-group.js';
 import { rankSlice, tpProblem, type RankSlice } from './tensor-parallel/tp-plan.js';
 import { validateItems } from '../validate-items.js';
 import { validateModel } from './validate.js';

@@ -18,7 +18,7 @@ import type { LlamaConfig } from '../../../model/types.js';
 import type { WasmMemory } from '../kernels/wasm-api.js';
 import type { WeightDtype } from '../kernels/weight-storage.js';
 import type { ModelDims, StepShape } from '../workspace.js';
-import { CONTROL_BYTES, StepBarrier } from './step-barrier.js';
+import { StepBarrier } from './step-barrier.js';
 
 /** How long start-up may take: each worker loads the engine's modules and compiles the kernel module (~0.1 s idle; seconds on a loaded host). */
 export const TP_START_TIMEOUT_MS = 60_000;
@@ -85,7 +85,7 @@ export class TpGroup {
 
   /**
    * Starts ranks 1..tp-1 and waits until each has built its shard. `controlAddress` is CONTROL_BYTES
-   * of zeroed kernel memory; `data(rank)` describes a rank's weights.
+   * (step-barrier.ts) of zeroed kernel memory; `data(rank)` describes a rank's weights.
    */
   constructor(memory: WasmMemory, controlAddress: number, tp: number, data: (rank: number) => Omit<TpWorkerData, 'memory' | 'controlAddress'>) {
     this.barrier = new StepBarrier(memory.buffer, controlAddress, tp, TP_PHASE_TIMEOUT_MS);
@@ -115,5 +115,3 @@ export class TpGroup {
     for (const w of this.workers) void w.terminate();
   }
 }
-
-export { CONTROL_BYTES };
