@@ -1,11 +1,12 @@
 /**
  * Reference engine benchmark, one thread, random in-memory weights (no model files):
- *   node dist/bench/engine.js [--quick] [--preset tiny|small|all] [--json FILE]
+ *   node dist/bench/engine.js [--quick] [--preset tiny|small|all] [--tp 1,2] [--skip-js] [--json FILE]
  *
  * Measures, for the WASM SIMD and the JS kernel: prefill of one 512-token prompt, decode at batch 1
  * and batch 8 (each sequence first prefilled with 128 tokens, untimed), and a raw matmul
  * micro-benchmark; prints them next to the reference figures of our issue with the ratio
- * measured / reference. `--quick` runs the tiny preset with few tokens (seconds; used by a test).
+ * measured / reference. `--tp` lists tensor-parallel rank counts to run the WASM engine at besides 1
+ * (same run, same weights, so tp N / tp 1 is a same-run ratio); `--skip-js` leaves out the JS kernel. `--quick` runs the tiny preset with few tokens (seconds; used by a test).
  *
  * FLOPs are counted as 2 per multiply-add, over the matmuls (Q, K, V, O, gate, up, down per token and
  * layer; lm_head per row whose logits are computed) plus attention (Q.K and weights.V: 2 * 2 * headDim
@@ -16,7 +17,9 @@
  * optimized code); decode contexts are prefilled untimed by the WASM engine (identical K/V), and decode
  * runs a fixed number of steps per kernel, so the JS kernel on the `small` shape takes about 1.5 min.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ReferenceEngine } from '../src/engine/reference/llama-engine.js';
@@ -25,10 +28,14 @@ import type { KernelKind, Kernels } from '../src/engine/reference/kernels/kernel
 import { createWasmKvPool, WasmArena } from '../src/engine/reference/kernels/wasm-arena.js';
 import { WasmKernels } from '../src/engine/reference/kernels/wasm-kernels.js';
 import { gqaLayout } from '../src/kv/layout.js';
-import type { LlamaConfig } from '../src/model/types.js';
+import type { WeightStorage } from '../src/engine/reference/kernels/weight-storage.js';
+import { bf16ToF32, f32ToBf16 } from '../src/model/half-float.js';
+import type { LlamaConfig, ModelWeights } from '../src/model/types.js';
 import { item, prng, randomTokens, randomWeights, tinyConfig } from '../test/engine/random-model.js';
+import { writeGguf, type GgufDtype } from '../src/model/gguf-writer.js';
+import { benchLlamaCpp, LLAMA_CPP_PACKAGE, loadLlamaCpp } from './llama-cpp.js';
+import { formatMachine, machineDuringRun } from './machine.js';
 
-const KERNELS: KernelKind[] = ['wasm', 'js'];
 const PAGE_SIZE = 16;
 /** Tokens of the untimed prefill that lets V8 tier the kernels up before the timed one. */
 const WARMUP_PROMPT = 32;
@@ -75,6 +82,9 @@ function attentionFlops(c: LlamaConfig, positions: number): number {
 interface EngineResult {
   preset: string;
   kernel: KernelKind;
+  tp: number;
+  /** How the weights were stored in kernel memory. */
+  weightDtype: string;
   phase: 'prefill' | 'decode';
   batch: number;
   /** Tokens processed in the timed part. */
@@ -82,6 +92,21 @@ interface EngineResult {
   seconds: number;
   tokensPerSecond: number;
   gflops: number;
+}
+
+/** `a` rounded to bf16 in place (values stay f32 arrays; a bf16 checkpoint loads as exactly this). */
+function toBf16Exact(a: Float32Array): Float32Array {
+  const bits = new Uint16Array(a.length);
+  f32ToBf16(a, bits);
+  bf16ToF32(bits, a);
+  return a;
+}
+
+function bf16Weights(w: ModelWeights): ModelWeights {
+  for (const l of w.layers) for (const m of [l.q, l.k, l.v, l.o, l.gate, l.up, l.down]) toBf16Exact(m);
+  toBf16Exact(w.embed);
+  if (w.lmHead !== w.embed) toBf16Exact(w.lmHead);
+  return w;
 }
 
 function timed(fn: () => void): number {
@@ -95,22 +120,27 @@ function timed(fn: () => void): number {
  * memory, so the WASM attention reads it in place; the JS kernel reads any pool); the untimed decode
  * contexts are prefilled by the WASM engine, which writes the same K/V bytes as the JS engine would.
  */
-function benchPreset(p: Preset): EngineResult[] {
+function benchPreset(p: Preset, weights: ModelWeights, tps: readonly number[], js: boolean): EngineResult[] {
   const c = p.config;
-  const weights = randomWeights(c, 1);
   const pagesFor = (tokens: number): number => Math.ceil(tokens / PAGE_SIZE);
   const seqTokens = (kernel: KernelKind): number => p.decodeContext + p.decodeSteps[kernel] + 1; // +1: warm-up step
-  const numPages = KERNELS.reduce((n, k) => n + pagesFor(WARMUP_PROMPT) + pagesFor(p.prompt) + 9 * pagesFor(seqTokens(k)), 0);
+  const runs: { kernel: KernelKind; tp: number; storage: WeightStorage }[] = [
+    { kernel: 'wasm', tp: 1, storage: 'f32' },
+    ...tps.map((tp) => ({ kernel: 'wasm' as const, tp, storage: 'narrowest' as const })),
+    ...(js ? [{ kernel: 'js' as const, tp: 1, storage: 'f32' as const }] : []),
+  ];
+  const numPages = runs.reduce((n, r) => n + pagesFor(WARMUP_PROMPT) + pagesFor(p.prompt) + 9 * pagesFor(seqTokens(r.kernel)), 0);
   const pool = createWasmKvPool(gqaLayout(c.numLayers, c.numKvHeads, c.headDim, 'float32', PAGE_SIZE), numPages);
-  const engines = new Map(KERNELS.map((k) => [k, new ReferenceEngine(c, weights, pool, { kernel: k })]));
-  const filler = engines.get('wasm') as ReferenceEngine;
+  const engines = runs.map((r) => ({ ...r, engine: new ReferenceEngine(c, weights, pool, { kernel: r.kernel, tp: r.tp, weightStorage: r.storage }) }));
+  const filler = engines[0].engine;
   let nextPage = 0;
   const pageTable = (tokens: number): Int32Array => Int32Array.from({ length: pagesFor(tokens) }, () => nextPage++);
   const rand = prng(5);
   const out: EngineResult[] = [];
-  for (const [kernel, engine] of engines) {
+  for (const { kernel, tp, engine } of engines) {
+    const weightDtype = engine.weightDtypes.join('+');
     const result = (phase: EngineResult['phase'], batch: number, tokens: number, seconds: number, flops: number): EngineResult => ({
-      preset: p.name, kernel, phase, batch, tokens, seconds, tokensPerSecond: tokens / seconds, gflops: flops / seconds / 1e9,
+      preset: p.name, kernel, tp, weightDtype, phase, batch, tokens, seconds, tokensPerSecond: tokens / seconds, gflops: flops / seconds / 1e9,
     });
     engine.forward([item(randomTokens(rand, WARMUP_PROMPT, c.vocabSize), 0, pageTable(WARMUP_PROMPT))]);
     const prompt = item(randomTokens(rand, p.prompt, c.vocabSize), 0, pageTable(p.prompt));
@@ -135,11 +165,14 @@ function benchPreset(p: Preset): EngineResult[] {
       out.push(result('decode', batch, batch * steps, seconds, flops));
     }
   }
+  for (const { engine } of engines) engine.close();
   return out;
 }
 
 interface MatmulResult {
   kernel: KernelKind;
+  /** Weight storage. */
+  dtype: string;
   out: number;
   in: number;
   rows: number;
@@ -150,11 +183,11 @@ interface MatmulResult {
  * GFLOP/s of y = W x for W [1536, 576] (the `small` gate/up shape) over `rows` activation rows, from
  * the median time of the calls made in `minSeconds` (robust to other processes sharing the cores).
  */
-function benchMatmul(k: Kernels, rows: number, minSeconds: number): MatmulResult {
+function benchMatmul(k: Kernels, rows: number, minSeconds: number, dtype: 'f32' | 'bf16'): MatmulResult {
   const [nOut, n] = [1536, 576];
   const rand = prng(9);
   const fill = (len: number): Float32Array => k.adopt(Float32Array.from({ length: len }, () => rand() - 0.5));
-  const w = fill(nOut * n);
+  const w = k.adoptWeights(dtype === 'bf16' ? toBf16Exact(fill(nOut * n)) : fill(nOut * n), 'narrowest');
   const x = fill(rows * n);
   const y = k.alloc(nOut * rows);
   for (let i = 0; i < 3; i++) k.matmul(w, x, y, nOut, rows, n); // warm-up
@@ -162,7 +195,7 @@ function benchMatmul(k: Kernels, rows: number, minSeconds: number): MatmulResult
   const end = performance.now() + minSeconds * 1000;
   while (performance.now() < end || times.length < 3) times.push(timed(() => k.matmul(w, x, y, nOut, rows, n)));
   times.sort((a, b) => a - b);
-  return { kernel: k.kind, out: nOut, in: n, rows, gflops: (2 * nOut * n * rows) / times[times.length >> 1] / 1e9 };
+  return { kernel: k.kind, dtype: w.dtype, out: nOut, in: n, rows, gflops: (2 * nOut * n * rows) / times[times.length >> 1] / 1e9 };
 }
 
 interface Comparison {
@@ -181,41 +214,112 @@ function compare(what: string, measured: number, unit: string, reference: string
   return { what, measured, unit, reference, referenceLow: low, referenceHigh: high, ratioLow: measured / high, ratioHigh: measured / low };
 }
 
-function main(): void {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, preset: { type: 'string', default: 'all' }, json: { type: 'string' } } });
+interface LlamaCppResult {
+  preset: string;
+  dtype: GgufDtype;
+  threads: number;
+  phase: 'prefill' | 'decode';
+  batch: number;
+  tokensPerSecond: number;
+}
+
+/** llama.cpp on the GGUF (f32 and bf16) of the very weights of preset `p`, with 1 thread and with each --tp count as threads. */
+async function benchPresetLlamaCpp(p: Preset, weights: ModelWeights, threads: readonly number[]): Promise<LlamaCppResult[]> {
+  const lib = await loadLlamaCpp();
+  if (!lib) return [];
+  const dir = mkdtempSync(join(tmpdir(), 'pd-bench-gguf-'));
+  const rand = prng(5);
+  const c = p.config;
+  const tokens = (n: number): number[] => Array.from(randomTokens(rand, n, c.vocabSize));
+  const out: LlamaCppResult[] = [];
+  try {
+    for (const dtype of ['f32', 'bf16'] as const) {
+      const path = join(dir, `${p.name}-${dtype}.gguf`);
+      writeGguf(path, c, weights, dtype, `pd-bench ${p.name}`);
+      for (const t of threads) {
+        const run = { prompt: tokens(p.prompt), contexts: Array.from({ length: 8 }, () => tokens(p.decodeContext)), steps: p.decodeSteps.wasm, threads: t };
+        const f = await benchLlamaCpp(lib, path, run);
+        out.push({ preset: p.name, dtype, threads: t, phase: 'prefill', batch: 1, tokensPerSecond: f.prefillTokensPerSecond });
+        for (const d of f.decode) out.push({ preset: p.name, dtype, threads: t, phase: 'decode', batch: d.batch, tokensPerSecond: d.tokensPerSecond });
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const machine = machineDuringRun();
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false }, preset: { type: 'string', default: 'all' }, tp: { type: 'string', default: '1' },
+      'skip-js': { type: 'boolean', default: false }, 'llama-cpp': { type: 'string', default: 'auto' }, json: { type: 'string' },
+    },
+  });
+  const tps = (values.tp ?? '1').split(',').map(Number);
+  if (!tps.includes(1) || tps.some((t) => !Number.isInteger(t) || t < 1)) throw new Error(`--tp must be a comma-separated list of rank counts including 1 (got ${values.tp})`);
   const quick = values.quick ?? false;
   const minSeconds = quick ? 0.05 : 1;
   const matmul: MatmulResult[] = [];
   for (const rows of [64, 1]) {
-    for (const k of [new WasmKernels(new WasmArena()), new JsKernels()]) matmul.push(benchMatmul(k, rows, minSeconds));
+    const wasm = new WasmKernels(new WasmArena());
+    for (const [k, dtype] of [[wasm, 'f32'], [wasm, 'bf16'], [new JsKernels(), 'f32']] as const) matmul.push(benchMatmul(k, rows, minSeconds, dtype));
   }
   const engine: EngineResult[] = [];
-  for (const p of presets(quick, values.preset ?? 'all')) engine.push(...benchPreset(p));
+  const llamaCpp: LlamaCppResult[] = [];
+  const withLlamaCpp = values['llama-cpp'] !== 'off' && !quick;
+  for (const p of presets(quick, values.preset ?? 'all')) {
+    const weights = bf16Weights(randomWeights(p.config, 1));
+    engine.push(...benchPreset(p, weights, tps, !values['skip-js']));
+    if (withLlamaCpp) llamaCpp.push(...(await benchPresetLlamaCpp(p, weights, tps)));
+  }
+  if (withLlamaCpp && llamaCpp.length === 0) console.log(`llama.cpp reference skipped: node-llama-cpp is not installed (npm i --no-save ${LLAMA_CPP_PACKAGE})`);
 
-  const mm = (kernel: KernelKind): MatmulResult => matmul.find((m) => m.kernel === kernel && m.rows === 64) as MatmulResult;
+  const mm = (kernel: KernelKind): MatmulResult => matmul.find((m) => m.kernel === kernel && m.rows === 64 && m.dtype === 'f32') as MatmulResult;
   const comparisons = [
     compare('JS matmul, 64 rows', mm('js').gflops, 'GFLOP/s', 'plain JS matmul ~2 GFLOP/s', 2),
     compare('WASM matmul, 64 rows', mm('wasm').gflops, 'GFLOP/s', 'WASM SIMD f32x4 22-30 GFLOP/s', 22, 30),
     ...engine
-      .filter((e) => e.preset === 'small' && e.phase === 'decode' && e.batch === 1)
-      .map((e) => compare(`small decode batch 1, ${e.kernel}`, e.tokensPerSecond, 'tok/s', 'llama.cpp small shape 44 tok/s', 44)),
+      .filter((e) => e.preset === 'small' && e.phase === 'decode' && e.batch === 1 && e.tp === 1 && e.kernel === 'wasm')
+      .map((e) => compare(`small decode batch 1, ${e.kernel} ${e.weightDtype}`, e.tokensPerSecond, 'tok/s', 'llama.cpp small shape 44 tok/s', 44)),
+    ...engine
+      .filter((e) => e.tp > 1)
+      .map((e) => {
+        const one = engine.find((o) => o.tp === 1 && o.kernel === e.kernel && o.weightDtype === e.weightDtype && o.preset === e.preset && o.phase === e.phase && o.batch === e.batch) as EngineResult;
+        const what = `${e.preset} ${e.phase}${e.phase === 'decode' ? ` batch ${e.batch}` : ''}, tp ${e.tp}`;
+        return compare(what, e.tokensPerSecond, 'tok/s', `tp 1 same run ${one.tokensPerSecond.toFixed(1)} tok/s`, one.tokensPerSecond);
+      }),
+    // pd-node (WASM, weights stored as dtype, tp N) against llama.cpp (same weights as dtype GGUF, N threads)
+    ...llamaCpp.flatMap((l) => {
+      const dtype = l.dtype === 'f32' ? 'f32' : 'bf16';
+      const e = engine.find((o) => o.kernel === 'wasm' && o.tp === l.threads && o.weightDtype === dtype && o.preset === l.preset && o.phase === l.phase && o.batch === l.batch);
+      if (!e) return [];
+      const what = `${l.preset} ${dtype}${l.threads > 1 ? ` tp ${l.threads}` : ''} ${l.phase}${l.phase === 'decode' ? ` batch ${l.batch}` : ''}`;
+      return [compare(what, e.tokensPerSecond, 'tok/s', `llama.cpp ${l.dtype}, ${l.threads} thread(s): ${l.tokensPerSecond.toFixed(1)} tok/s`, l.tokensPerSecond)];
+    }),
   ];
 
   const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(2) : v.toPrecision(3));
   const rows: string[][] = [['what', 'measured', 'GFLOP/s', 'reference', 'ratio']];
-  for (const m of matmul) rows.push([`matmul ${m.kernel} [${m.out}x${m.in}] x ${m.rows} rows`, '', fmt(m.gflops), '', '']);
+  for (const m of matmul) rows.push([`matmul ${m.kernel} ${m.dtype} [${m.out}x${m.in}] x ${m.rows} rows`, '', fmt(m.gflops), '', '']);
   for (const e of engine) {
-    const what = `${e.preset} ${e.kernel} ${e.phase}${e.phase === 'decode' ? ` batch ${e.batch}` : ` ${e.tokens} tokens`}`;
+    const what = `${e.preset} ${e.kernel} ${e.weightDtype}${e.tp > 1 ? ` tp ${e.tp}` : ''} ${e.phase}${e.phase === 'decode' ? ` batch ${e.batch}` : ` ${e.tokens} tokens`}`;
     rows.push([what, `${fmt(e.tokensPerSecond)} tok/s`, fmt(e.gflops), '', '']);
+  }
+  for (const l of llamaCpp) {
+    rows.push([`${l.preset} llama.cpp ${l.dtype} ${l.threads} thread(s) ${l.phase}${l.phase === 'decode' ? ` batch ${l.batch}` : ''}`, `${fmt(l.tokensPerSecond)} tok/s`, '', '', '']);
   }
   for (const c of comparisons) {
     const ratio = c.ratioLow === c.ratioHigh ? fmt(c.ratioLow) : `${fmt(c.ratioLow)}-${fmt(c.ratioHigh)}`;
     rows.push([c.what, `${fmt(c.measured)} ${c.unit}`, '', c.reference, ratio]);
   }
+  const m = machine();
+  process.stdout.write(formatMachine(m));
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) console.log(r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
 
-  if (values.json) writeFileSync(values.json, JSON.stringify({ node: process.version, quick, matmul, engine, comparisons }, null, 2));
+  if (values.json) writeFileSync(values.json, JSON.stringify({ machine: m, quick, matmul, engine, llamaCpp, comparisons }, null, 2));
 }
 
-main();
+await main();

@@ -50,6 +50,11 @@ export interface SchedulerOptions {
    * `{ name: 'synthetic', config: { modelShape: 'llama-3.1-8b' } }`, or an embedder's module.
    */
   engine: EngineChoice;
+  /**
+   * SGLang's `--tp`: reference engine, this many rank threads each holding 1/N of the heads and MLP
+   * columns (bit-identical results); synthetic engine, N GPUs in the roofline.
+   */
+  tpSize: number;
   /** PD: how KV moves from prefill to decode. */
   transferBackend: TransferBackend;
   /** PD, verbs: RDMA devices to use (`--disaggregation-ib-device`); null: the ACTIVE ports of the top rate. */

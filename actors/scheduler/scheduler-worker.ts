@@ -13,6 +13,7 @@
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { LoadedEngine } from '../../src/engine/descriptor.js';
+import type { Engine } from '../../src/engine/engine.js';
 import { checkEngineConfig, resolveEngine } from '../../src/engine/engines.js';
 import type { KvLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
@@ -76,6 +77,7 @@ function pdSettings(o: SchedulerOptions, transfer: TransferActorClient | null): 
 
 interface Started {
   scheduler: Scheduler;
+  engine: Engine;
   transfer: TransferActorClient | null;
   region: ShmRegion | null;
   model: ModelInfo;
@@ -84,7 +86,7 @@ interface Started {
 async function start(): Promise<Started> {
   const descriptor = await resolveEngine(options.engine);
   const engineConfig = checkEngineConfig(descriptor, options.engine.config ?? {});
-  const loaded = await descriptor.load(engineConfig, { modelDir, modelPath: options.modelPath, tokenizerDir: options.tokenizerPath ?? modelDir, pageSize: options.pageSize, warn: (m) => log.warn(m) });
+  const loaded = await descriptor.load(engineConfig, { modelDir, modelPath: options.modelPath, tokenizerDir: options.tokenizerPath ?? modelDir, pageSize: options.pageSize, tpSize: options.tpSize, warn: (m) => log.warn(m) });
   const { tokenizer, identity } = loaded;
   const contextLength = contextLengthOf(loaded.contextLength, options.contextLength);
   const { pool, region } = createPool(loaded.layout, pages(loaded), loaded.poolMemory);
@@ -120,10 +122,10 @@ async function start(): Promise<Started> {
     kvEndpoint,
   };
   log.info({ modelDir, engine: engine.name, pages: pool.numPages, pageSize: options.pageSize, poolBytes: pool.numPages * pool.pageBytes, ...logFields, kvEndpoint }, 'scheduler ready');
-  return { scheduler, transfer, region, model };
+  return { scheduler, engine, transfer, region, model };
 }
 
-function serve({ scheduler, transfer, region }: Started): void {
+function serve({ scheduler, engine, transfer, region }: Started): void {
   let stepQueued = false;
   const kick = (): void => {
     if (stepQueued || !scheduler.hasWork()) return;
@@ -177,6 +179,7 @@ function serve({ scheduler, transfer, region }: Started): void {
       case 'shutdown':
         stopped = true;
         clearInterval(sweeper);
+        engine.close?.();
         void (transfer?.close() ?? Promise.resolve()).finally(() => {
           region?.unlink();
           port!.close();

@@ -17,8 +17,9 @@ import { builtInEngine, checkEngineConfig, ENGINE_NAMES, ENGINES } from '../engi
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../node/options.js';
 import { HOST_IP_ENV } from '../net/published-host.js';
 import { isWildcardHost } from '../net/address-kind.js';
-import { FlagError, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, registryUrl, ETCD_ACCESS_FLAGS, checkEtcdAccess } from './flag-values.js';
+import { FlagError, integerIn, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, registryUrl, ETCD_ACCESS_FLAGS, checkEtcdAccess } from './flag-values.js';
 import { addSglangNoEffectFlags, notSglangBackend, pinoLogLevel, SGLANG_NODE_FLAGS } from './sglang-flags.js';
+import { MAX_TP } from '../engine/reference/tensor-parallel/tp-plan.js';
 
 export interface NodeFlag {
   readonly name: string;
@@ -137,6 +138,9 @@ export const NODE_FLAGS: readonly NodeFlag[] = [
   engineFlag,
   ...ENGINES.flatMap((e) => e.flags.map((f) => engineSettingFlag(e, f))),
   ...SGLANG_NODE_FLAGS,
+  ...['tp', 'tp-size'].map((name) =>
+    flag(name, 'tpSize', `Tensor parallelism${name === 'tp-size' ? ' (same as --tp)' : ''}: the reference engine runs N threads, each with 1/N of the attention heads and MLP columns (results bit-identical to 1; N at most the KV heads, which may split unevenly; WASM kernel); the synthetic engine models N GPUs (--gpu NAME becomes NxNAME).`, (f, raw) => integerIn(f, raw, 1, MAX_TP, `an integer from 1 to ${MAX_TP}`)),
+  ),
 ];
 
 /** Declares `flags` (default: all) on a yargs instance, with --help defaults taken from `base`. */
@@ -156,7 +160,10 @@ export function nodeOptionsFrom(argv: Record<string, unknown>, base: Readonly<No
   }
   checkEtcdAccess(opts.etcd, opts.registryUrl);
   const engine = opts.engine;
-  if ('name' in engine) asFlagError(() => checkEngineConfig(builtInEngine(engine.name)!, engine.config ?? {}));
+  if ('name' in engine) {
+    const descriptor = builtInEngine(engine.name)!;
+    asFlagError(() => descriptor.checkTp?.(checkEngineConfig(descriptor, engine.config ?? {}), opts.tpSize));
+  }
   return opts;
 }
 

@@ -48,6 +48,8 @@ export interface EngineContext {
   /** Where the tokenizer comes from: `--tokenizer-path`, else `modelDir`. */
   tokenizerDir: string;
   pageSize: number;
+  /** SGLang's `--tp`: how many tensor-parallel ranks (threads, or modelled GPUs) the engine runs. */
+  tpSize: number;
   /** Logs a warning on the scheduler's logger. */
   warn(message: string): void;
 }
@@ -93,6 +95,8 @@ export interface EngineDescriptor<C extends EngineConfig = EngineConfig> {
   readonly poolDefault: string;
   /** Fields already parsed by `flags` -> the full config (defaults filled); throws naming the missing flag. */
   config(given: EngineConfig): C;
+  /** Throws an Error naming `--tp` when this config cannot run `tp` ranks (checked by the CLI before start-up). */
+  checkTp?(config: C, tp: number): void;
   load(config: C, ctx: EngineContext): LoadedEngine | Promise<LoadedEngine>;
 }
 

@@ -37,4 +37,6 @@ export interface Engine {
    * node calls it on KV that arrived from a prefill node.
    */
   verifyKv?(tokens: ArrayLike<number>, pageTable: Int32Array, fromPos: number, toPos: number): string | null;
+  /** Optional: stops what the engine started (the reference engine's `--tp` rank threads); called once at shutdown. */
+  close?(): void;
 }

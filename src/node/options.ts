@@ -46,6 +46,7 @@ export const DEFAULT_NODE_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   maxBatchSize: 64,
   logLevel: 'info',
   engine: Object.freeze({ name: 'reference' }),
+  tpSize: 1,
   transferBackend: 'tcp',
   ibDevices: null,
   registryUrl: null,

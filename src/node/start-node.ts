@@ -38,7 +38,7 @@ function schedulerOptions(o: NodeOptions): SchedulerOptions {
     role: o.role, modelPath: o.modelPath, tokenizerPath: o.tokenizerPath, contextLength: o.contextLength, servedModelName: o.servedModelName, host: o.host, logLevel: o.logLevel,
     pageSize: o.pageSize, maxTotalTokens: o.maxTotalTokens, memFractionStatic: o.memFractionStatic, maxRunningRequests: o.maxRunningRequests,
     chunkedPrefillSize: o.chunkedPrefillSize, maxPrefillTokens: o.maxPrefillTokens, schedulePolicy: o.schedulePolicy, randomSeed: o.randomSeed,
-    engine: o.engine,
+    engine: o.engine, tpSize: o.tpSize,
     transferBackend: o.transferBackend, ibDevices: o.ibDevices, bootstrapTimeoutSecs: o.bootstrapTimeoutSecs, transferTimeoutSecs: o.transferTimeoutSecs,
   };
 }

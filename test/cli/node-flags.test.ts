@@ -70,6 +70,8 @@ const GOOD: [string, string, keyof NodeOptions, unknown, { argv: string[]; opts:
   ['random-seed', '42', 'randomSeed', 42],
   ['nnodes', '1', 'role', 'colocated'],
   ['node-rank', '0', 'role', 'colocated'],
+  ['tp', '2', 'tpSize', 2],
+  ['tp-size', '4', 'tpSize', 4],
 ];
 
 /** [flag, value, what the message must say]. */
@@ -128,6 +130,8 @@ const BAD: [string, string, RegExp][] = [
   ['random-seed', '-1', /--random-seed must be an integer in \[0, 2\^32\) \(got "-1"\)/],
   ['nnodes', '2', /^--nnodes 2: pd-node holds a model in one process and cannot split one over hosts/],
   ['node-rank', '1', /^--node-rank 1: only rank 0 exists/],
+  ['tp', '0', /--tp must be an integer from 1 to 64 \(got "0"\)/],
+  ['tp-size', 'two', /--tp-size must be an integer from 1 to 64 \(got "two"\)/],
 ];
 
 function throwsFlagError(argv: string[], message: RegExp): void {
@@ -173,6 +177,12 @@ describe('parseNodeFlags', () => {
       assert.deepEqual(parseNodeFlags(engineArgs(engine)).engine, engine);
     }
     assert.deepEqual(engineArgs({ name: 'reference', config: { kernel: 'js' } }), ['--engine', 'reference', '--kernel', 'js']);
+  });
+
+  test('--tp with the synthetic engine sets the GPU count: a bare --gpu is multiplied, COUNTxNAME must agree', () => {
+    const synthetic = ['--engine', 'synthetic', '--model-shape', 'llama-3.1-8b'];
+    assert.equal(parseNodeFlags([...synthetic, '--tp', '8', '--gpu', '8xh100']).tpSize, 8);
+    throwsFlagError([...synthetic, '--tp', '2', '--gpu', '4xh100'], /^--tp 2 and --gpu 4xh100 disagree: --tp N models N GPUs/);
   });
 
   for (const [flag, value, message] of BAD) {

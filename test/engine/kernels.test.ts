@@ -1,6 +1,7 @@
 /**
  * (c) The WebAssembly SIMD kernels and the JS kernels are bit-identical: matmul over every tile shape
- * and edge (row and column counts that are not multiples of the tiles), paged attention, exp, and the
+ * and edge (row and column counts that are not multiples of the tiles) with weights stored as f32,
+ * bf16 or f16 (widened in the kernel), paged attention, exp, and the
  * whole engine (logits and KV bytes) over every kernel/pool set-up. Inputs span many orders of
  * magnitude so that any difference in summation order would show in the low bits.
  */
@@ -10,11 +11,16 @@ import { test } from 'node:test';
 import { expF32, JsKernels, siluF32 } from '../../src/engine/reference/kernels/js-kernels.js';
 import { WasmArena } from '../../src/engine/reference/kernels/wasm-arena.js';
 import { WasmKernels } from '../../src/engine/reference/kernels/wasm-kernels.js';
+import type { WeightDtype } from '../../src/engine/reference/kernels/weight-storage.js';
+import { f16ToF32 } from '../../src/model/half-float.js';
 import { bytes, kvBytes, makeEngine, PAGE_SIZE, SETUPS, tinyModel } from './engine-harness.js';
 import { item, prng, randomTokens } from './random-model.js';
 
 const wasm = new WasmKernels(new WasmArena());
 const js = new JsKernels();
+/** A WASM kernel that widens 16-bit weights into a scratch of 3 rows of 64 first (prefill's path), blocks not dividing nOut. */
+const widening = new WasmKernels(wasm.arena);
+widening.useWidenScratch(wasm.alloc(3 * 64));
 
 /** WASM-memory array of values with random sign and magnitude 2^-8 .. 2^8. */
 function wide(rand: () => number, n: number): Float32Array {
@@ -23,23 +29,43 @@ function wide(rand: () => number, n: number): Float32Array {
   return a;
 }
 
-test('WASM and JS matmul are bit-identical for every tile shape and edge', () => {
+/** Weights exactly representable as `dtype`: wide f32 values, their bf16 truncation, or random f16 bit patterns (subnormals, -0 and extremes included, no inf/NaN). */
+function weightsOf(dtype: WeightDtype, rand: () => number, n: number): Float32Array {
+  const a = wide(rand, n);
+  if (dtype === 'bf16') new Uint32Array(a.buffer, a.byteOffset, n).forEach((b, i, u) => (u[i] = b & 0xffff0000));
+  if (dtype === 'f16') {
+    const bits = Uint16Array.from({ length: n }, () => {
+      const b = Math.floor(rand() * 0x10000);
+      return (b & 0x7c00) === 0x7c00 ? b & 0x83ff : b;
+    });
+    f16ToF32(bits, a);
+  }
+  return a;
+}
+
+test('WASM (f32, bf16, f16 weights) and JS matmul are bit-identical for every tile shape and edge', () => {
   const rand = prng(21);
   let sequentialDiffers = false;
-  for (const nRows of [1, 2, 3, 4, 5, 7, 8, 13]) {
-    for (const nOut of [1, 2, 3, 5, 9]) {
-      for (const n of [4, 12, 64]) {
-        const w = wide(rand, nOut * n);
-        const x = wide(rand, nRows * n);
-        const yw = wasm.alloc(nOut * nRows);
-        const yj = new Float32Array(nOut * nRows);
-        wasm.matmul(w, x, yw, nOut, nRows, n);
-        js.matmul(w, x, yj, nOut, nRows, n);
-        assert.ok(bytes(yw).equals(bytes(yj)), `matmul ${nOut}x${n} by ${nRows} rows`);
-        // the inputs are sensitive to order: a plain sequential f32 sum gives other bits somewhere
-        let s = 0;
-        for (let k = 0; k < n; k++) s = Math.fround(s + Math.fround(w[k] * x[k]));
-        sequentialDiffers ||= s !== yj[0];
+  for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+    for (const nRows of [1, 2, 3, 4, 5, 7, 8, 13, 16, 21]) {
+      for (const nOut of [1, 2, 3, 5, 9]) {
+        for (const n of [4, 12, 64]) {
+          const w = weightsOf(dtype, rand, nOut * n);
+          const stored = wasm.adoptWeights(w, 'narrowest');
+          if (dtype !== 'f32') assert.equal(stored.dtype, dtype, `${dtype} weights are stored as ${dtype}`);
+          const x = wide(rand, nRows * n);
+          const yw = wasm.alloc(nOut * nRows);
+          const yj = new Float32Array(nOut * nRows);
+          wasm.matmul(stored, x, yw, nOut, nRows, n);
+          js.matmul(js.adoptWeights(w), x, yj, nOut, nRows, n);
+          assert.ok(bytes(yw).equals(bytes(yj)), `matmul ${nOut}x${n} by ${nRows} rows, ${dtype} weights`);
+          widening.matmul(stored, x, yw.fill(0), nOut, nRows, n);
+          assert.ok(bytes(yw).equals(bytes(yj)), `matmul ${nOut}x${n} by ${nRows} rows, ${dtype} weights widened first`);
+          // the inputs are sensitive to order: a plain sequential f32 sum gives other bits somewhere
+          let s = 0;
+          for (let k = 0; k < n; k++) s = Math.fround(s + Math.fround(w[k] * x[k]));
+          sequentialDiffers ||= s !== yj[0];
+        }
       }
     }
   }
@@ -107,7 +133,7 @@ test('WASM and JS paged attention are bit-identical', () => {
 
 test('the WASM kernel rejects arrays outside its memory', () => {
   const a = new Float32Array(16);
-  assert.throws(() => wasm.matmul(a, a, a, 4, 1, 4), /not in the kernel memory/);
+  assert.throws(() => wasm.matmul({ dtype: 'f32', data: a }, a, a, 4, 1, 4), /not in the kernel memory/);
 });
 
 test('engine logits and KV bytes are identical for every kernel and pool', () => {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseGpu } from '../../src/engine/synthetic/gpus.js';
+import { gpuGroup, parseGpu, type GpuSpec } from '../../src/engine/synthetic/gpus.js';
 import { activeParams, findModelShape, MODEL_SHAPE_NAMES, shapeLayout, type ModelShape } from '../../src/engine/synthetic/model-shapes.js';
 import { Roofline, type CostedItem } from '../../src/engine/synthetic/roofline.js';
 import { bytesPerToken } from '../../src/kv/layout.js';
@@ -115,5 +115,15 @@ describe('roofline', () => {
     near(new Roofline(llama8b, eight).cost([item(999, 1)]).seconds * 8, roofline.cost([item(999, 1)]).seconds);
     for (const bad of ['h1000', '0xh100', '65xh100', 'H100', 'x', '8x', '']) assert.equal(parseGpu(bad), null, bad);
     assert.equal(parseGpu('a100')!.peakFlops, 312e12);
+  });
+
+  test('--tp N models N GPUs: a bare name is multiplied, COUNTxNAME must agree', () => {
+    const four = gpuGroup('h100', 4) as GpuSpec;
+    assert.equal(four.count, 4);
+    near(four.peakFlops, 4 * 989e12);
+    assert.equal((gpuGroup('4xh100', 4) as GpuSpec).count, 4);
+    assert.equal((gpuGroup('8xh100', 1) as GpuSpec).count, 8, '--tp 1 (the default) leaves COUNTxNAME alone');
+    assert.match(gpuGroup('2xh100', 4) as string, /--tp 4 and --gpu 2xh100 disagree/);
+    assert.equal(gpuGroup('h1000', 2), null);
   });
 });

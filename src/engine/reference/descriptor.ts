@@ -67,8 +67,8 @@ export const referenceEngine: EngineDescriptor<ReferenceConfig> = {
       poolMemory: config.kernel === 'wasm' ? (l: KvLayout, pages: number) => createWasmKvPool(l, pages) : undefined,
       maxPoolBytes: config.kernel === 'wasm' ? WASM_POOL_MAX_BYTES : undefined,
       create(pool) {
-        const engine = new ReferenceEngine(model, weights, pool, { kernel: config.kernel, warn: ctx.warn });
-        return { engine, logFields: { kernel: engine.kernel, attentionInPlace: engine.attentionInPlace } };
+        const engine = new ReferenceEngine(model, weights, pool, { kernel: config.kernel, tp: ctx.tpSize, warn: ctx.warn });
+        return { engine, logFields: { kernel: engine.kernel, attentionInPlace: engine.attentionInPlace, tp: engine.tp, weightDtypes: engine.weightDtypes } };
       },
     };
   },

@@ -11,11 +11,17 @@
  * - All tokens of a step (prefill chunks and decode tokens of every item) form one activation matrix,
  *   so each weight row is read once per step.
  * - KV dtype float32 (stored K/V are the computed values exactly).
- * - WASM kernel: weight matrices are copied once into the kernel's WebAssembly memory (an embedding
- *   tied to lm_head is used from that copy). If the pool was made by `createWasmKvPool`, the engine
+ * - WASM kernel: weight matrices are copied once into the kernel's WebAssembly memory, as bf16/f16
+ *   when every value is exactly one (kernels/weight-storage.ts; widened exactly in the kernel), else
+ *   f32 (an embedding tied to lm_head is read from that copy). If the pool was made by `createWasmKvPool`, the engine
  *   shares its memory and attention reads K/V in place; with any other pool, each item's pages of a
  *   layer are copied into kernel memory before its attention (identical results).
  * - The JS kernel is used when asked for, or (with a warning) when WebAssembly SIMD is unavailable.
+ * - `tp` > 1 (`--tp N`): N ranks, this thread and N-1 workers, each with 1/N of every matrix
+ *   (tensor-parallel/tp-plan.ts), in lock step through barriers on the kernels' shared memory; the
+ *   per-rank code (shard.ts) is the same with one rank, and the results are bit-identical for any N.
+ *   Needs the WASM kernel (its memory is what the threads share) and a pool the threads can share
+ *   (any pool but the shm backend's decode pool, an mmap'ed region).
  * - The rest of the element-wise math (norm scaling, RoPE, residual adds) is f64 rounded once to f32
  *   on store; Math.cos/sin are V8's own deterministic ports (same results on every host of a Node
  *   version). SiLU runs in the kernels, with their exp, because Math.exp cost ~10% of a prefill.
@@ -25,37 +31,27 @@ import { gqaLayout, sameLayout, type KvLayout } from '../../kv/layout.js';
 import type { KvPool } from '../../kv/pool.js';
 import type { LlamaConfig, ModelWeights } from '../../model/types.js';
 import { JsKernels } from './kernels/js-kernels.js';
-import type { AttentionGeometry, KernelKind, Kernels } from './kernels/kernels.js';
+import type { KernelKind, Kernels } from './kernels/kernels.js';
 import { WasmArena } from './kernels/wasm-arena.js';
-import { kernelModule, WasmKernels } from './kernels/wasm-kernels.js';
-import { rmsNorm } from './rms-norm.js';
-import { Rope } from './rope.js';
+import { readRows, type WeightDtype, type WeightMatrix, type WeightStorage } from './kernels/weight-storage.js';
+import { kernelModule, WasmKernels, WIDEN_BLOCK_ROWS } from './kernels/wasm-kernels.js';
+import { Shard, type ShardWeights } from './shard.js';
+import { decodeStep, descriptorInts, encodeStep } from './step-plan.js';
+import { CONTROL_BYTES } from './tensor-parallel/step-barrier.js';
+import { TpGroup, type MatrixRef, type RankWeights } from './tensor-parallel/tp-group.js';
+import { rankSlice, tpProblem, type RankSlice } from './tensor-parallel/tp-plan.js';
 import { validateItems } from '../validate-items.js';
 import { validateModel } from './validate.js';
-import { Workspace, type StepBuffers } from './workspace.js';
+import { Workspace, type ModelDims } from './workspace.js';
 
 export interface ReferenceEngineOptions {
   kernel: KernelKind;
+  /** How weight matrices are stored in kernel memory (default: the narrowest exact dtype). */
+  weightStorage?: WeightStorage;
+  /** Tensor-parallel ranks (threads), `--tp`; default 1. */
+  tp?: number;
   /** Receives the reason when the WASM kernel is asked for but unavailable (default: console.warn). */
   warn?: (message: string) => void;
-}
-
-interface Layer {
-  inputNorm: Float32Array;
-  postNorm: Float32Array;
-  q: Float32Array;
-  k: Float32Array;
-  v: Float32Array;
-  o: Float32Array;
-  gate: Float32Array;
-  up: Float32Array;
-  down: Float32Array;
-}
-
-/** One item's place in the step: rows [row0, row0 + tokens.length) of the activation matrices. */
-interface Placed {
-  item: ForwardItem;
-  row0: number;
 }
 
 function createKernels(kind: KernelKind, pool: KvPool, warn: (message: string) => void): Kernels {
@@ -69,6 +65,34 @@ function createKernels(kind: KernelKind, pool: KvPool, warn: (message: string) =
   return new WasmKernels(WasmArena.of(pool.buffer) ?? new WasmArena());
 }
 
+/** Rank `s`'s rows of every matrix, adopted into kernel memory. */
+function rankWeights(c: LlamaConfig, w: ModelWeights, s: RankSlice, k: Kernels, storage: WeightStorage): ShardWeights {
+  const { hiddenSize: H, intermediateSize: I, headDim: d } = c;
+  const qDim = c.numHeads * d;
+  const rows = (a: Float32Array, [r0, r1]: readonly [number, number], width: number): WeightMatrix => k.adoptWeights(a.subarray(r0 * width, r1 * width), storage);
+  const heads = [s.heads[0] * d, s.heads[1] * d] as const;
+  const kvHeads = [s.kvHeads[0] * d, s.kvHeads[1] * d] as const;
+  return {
+    layers: w.layers.map((l) => ({
+      inputNorm: l.inputNorm, postNorm: l.postNorm,
+      q: rows(l.q, heads, H), k: rows(l.k, kvHeads, H), v: rows(l.v, kvHeads, H), o: rows(l.o, s.hidden, qDim),
+      gate: rows(l.gate, s.inter, H), up: rows(l.up, s.inter, H), down: rows(l.down, s.hidden, I),
+    })),
+    finalNorm: w.finalNorm,
+    lmHead: rows(w.lmHead, s.vocab, H),
+  };
+}
+
+/** A rank's weights as addresses in kernel memory, for its worker thread. */
+function weightRefs(w: ShardWeights): RankWeights {
+  const ref = (a: WeightMatrix): MatrixRef => [a.data.byteOffset, a.data.length, a.dtype];
+  return {
+    layers: w.layers.map((l) => ({ inputNorm: l.inputNorm, postNorm: l.postNorm, q: ref(l.q), k: ref(l.k), v: ref(l.v), o: ref(l.o), gate: ref(l.gate), up: ref(l.up), down: ref(l.down) })),
+    finalNorm: w.finalNorm,
+    lmHead: ref(w.lmHead),
+  };
+}
+
 export class ReferenceEngine implements Engine {
   readonly name = 'reference';
   readonly layout: KvLayout;
@@ -77,22 +101,21 @@ export class ReferenceEngine implements Engine {
   readonly kernel: KernelKind;
   /** Whether attention reads K/V in the pool in place (else pages are copied into kernel memory first). */
   readonly attentionInPlace: boolean;
+  /** Tensor-parallel ranks. */
+  readonly tp: number;
+  /** How the weight matrices are stored in kernel memory (e.g. ['bf16'], or ['bf16', 'f32'] if mixed). */
+  readonly weightDtypes: readonly WeightDtype[];
 
-  private readonly kernels: Kernels;
-  private readonly layers: Layer[];
-  private readonly embed: Float32Array;
-  private readonly lmHead: Float32Array;
-  private readonly finalNorm: Float32Array;
-  private readonly eps: number;
-  private readonly rope: Rope;
-  /** The whole pool as f32. */
-  private readonly kv: Float32Array;
-  private readonly pageFloats: number;
-  private readonly geometry: AttentionGeometry;
+  private readonly embed: WeightMatrix;
+  private readonly shard: Shard;
+  private readonly group: TpGroup | null;
   private readonly workspace: Workspace;
 
   constructor(private readonly config: LlamaConfig, weights: ModelWeights, private readonly pool: KvPool, options: ReferenceEngineOptions) {
     validateModel(config, weights);
+    const tp = options.tp ?? 1;
+    const problem = tpProblem(config, tp);
+    if (problem) throw new Error(problem);
     const { numLayers, numKvHeads, headDim, hiddenSize, numHeads } = config;
     const expected = gqaLayout(numLayers, numKvHeads, headDim, 'float32', pool.layout.pageSize);
     if (!sameLayout(pool.layout, expected)) {
@@ -100,62 +123,76 @@ export class ReferenceEngine implements Engine {
     }
     this.layout = pool.layout;
     this.vocabSize = config.vocabSize;
-    this.kernels = createKernels(options.kernel, pool, options.warn ?? ((m) => console.warn(m)));
-    this.kernel = this.kernels.kind;
-    const k = this.kernels;
-    this.layers = weights.layers.map((l) => ({
-      inputNorm: l.inputNorm, postNorm: l.postNorm,
-      q: k.adopt(l.q), k: k.adopt(l.k), v: k.adopt(l.v), o: k.adopt(l.o),
-      gate: k.adopt(l.gate), up: k.adopt(l.up), down: k.adopt(l.down),
-    }));
-    this.lmHead = k.adopt(weights.lmHead);
-    this.embed = weights.embed === weights.lmHead ? this.lmHead : weights.embed;
-    this.finalNorm = weights.finalNorm;
-    this.eps = config.rmsNormEps;
-    this.rope = new Rope(headDim, config.ropeTheta);
-    this.pageFloats = pool.pageBytes / 4;
-    this.kv = new Float32Array(pool.buffer, 0, pool.numPages * this.pageFloats);
+    this.tp = tp;
+    const k = createKernels(options.kernel, pool, options.warn ?? ((m) => console.warn(m)));
+    this.kernel = k.kind;
+    if (tp > 1 && !(k instanceof WasmKernels)) throw new Error(`--tp ${tp} needs the WASM kernel (its shared memory is what the rank threads work in); got the ${k.kind} kernel`);
+    if (tp > 1 && !k.canRead(pool.buffer) && !(pool.buffer instanceof SharedArrayBuffer)) {
+      throw new Error(`--tp ${tp} needs a KV pool the rank threads can share; this pool (the shm transfer backend's decode pool) is an mmap'ed region`);
+    }
     this.attentionInPlace = k.canRead(pool.buffer);
+    const pageFloats = pool.pageBytes / 4;
+    const poolView = { layout: pool.layout, kv: new Float32Array(pool.buffer, 0, pool.numPages * pageFloats), pageFloats, inPlace: this.attentionInPlace };
+    const slices = Array.from({ length: tp }, (_, r) => rankSlice(config, tp, r));
+    const shards = slices.map((s) => rankWeights(config, weights, s, k, options.weightStorage ?? 'narrowest'));
+    const matrices = shards.flatMap((s) => [s.lmHead, ...s.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down])]);
+    this.weightDtypes = [...new Set(matrices.map((m) => m.dtype))].sort();
+    // Tied and unsplit: the embedding rows are read from lm_head's copy in kernel memory.
+    this.embed = tp === 1 && weights.embed === weights.lmHead ? shards[0].lmHead : { dtype: 'f32', data: weights.embed };
     const kvDim = numKvHeads * headDim;
-    this.geometry = { pageSize: pool.layout.pageSize, tokenStride: 2 * kvDim, vOffset: kvDim, headDim, scale: Math.fround(1 / Math.sqrt(headDim)) };
-    this.workspace = new Workspace(k, {
+    const most = (f: (s: RankSlice) => number): number => Math.max(...slices.map(f));
+    const dims: ModelDims = {
       hidden: hiddenSize, qDim: numHeads * headDim, kvDim, intermediate: config.intermediateSize, vocab: config.vocabSize,
-      layerPageFloats: pool.layout.pageSize * 2 * kvDim,
-    });
+      layerPageFloats: pool.layout.pageSize * 2 * kvDim, tp,
+      rankQ: most((s) => (s.heads[1] - s.heads[0]) * headDim), rankKv: most((s) => (s.kvHeads[1] - s.kvHeads[0]) * headDim),
+      rankInter: most((s) => s.inter[1] - s.inter[0]), rankHidden: most((s) => s.hidden[1] - s.hidden[0]),
+    };
+    this.workspace = new Workspace(k, dims);
+    // Per rank: scratch to widen blocks of 16-bit weight rows into for prefill (wasm-kernels.ts).
+    const widen = k instanceof WasmKernels && this.weightDtypes.some((d) => d !== 'f32')
+      ? slices.map(() => k.alloc(WIDEN_BLOCK_ROWS * Math.max(hiddenSize, config.intermediateSize, numHeads * headDim)))
+      : null;
+    if (widen && k instanceof WasmKernels) k.useWidenScratch(widen[0]);
+    if (k instanceof WasmKernels && tp > 1) {
+      const arena = k.arena;
+      const control = arena.alloc(CONTROL_BYTES);
+      const poolData = { layout: pool.layout, numPages: pool.numPages, pageBytes: pool.pageBytes, inArena: this.attentionInPlace, buffer: this.attentionInPlace ? null : (pool.buffer as SharedArrayBuffer) };
+      const widenRef = (rank: number): readonly [number, number] | null => (widen ? [widen[rank].byteOffset, widen[rank].length] : null);
+      this.group = new TpGroup(arena.memory, control, tp, (rank) => ({ config, dims, rank, weights: weightRefs(shards[rank]), widen: widenRef(rank), pool: poolData }));
+      const barrier = this.group.barrier;
+      this.shard = new Shard(config, slices[0], k, shards[0], poolView, () => barrier.arrive());
+    } else {
+      this.group = null;
+      this.shard = new Shard(config, slices[0], k, shards[0], poolView, () => {});
+    }
   }
 
   forward(items: readonly ForwardItem[]): ForwardOutput {
     const { pageSize } = this.layout;
     validateItems(items, { vocabSize: this.vocabSize, maxPositions: this.config.maxPositionEmbeddings, pageSize, numPages: this.pool.numPages });
     if (items.length === 0) return [];
-    const placed: Placed[] = [];
-    const logitRows: number[] = [];
     let tokens = 0;
-    for (const item of items) {
-      const n = item.tokens.length;
-      placed.push({ item, row0: tokens });
-      if (item.logits === 'all') for (let t = 0; t < n; t++) logitRows.push(tokens + t);
-      else if (item.logits === 'last') logitRows.push(tokens + n - 1);
-      tokens += n;
+    let logitRows = 0;
+    let maxPositions = 0;
+    for (const it of items) {
+      tokens += it.tokens.length;
+      logitRows += it.logits === 'all' ? it.tokens.length : it.logits === 'last' ? 1 : 0;
+      maxPositions = Math.max(maxPositions, it.startPos + it.tokens.length);
     }
-    const maxPositions = Math.max(...items.map((it) => it.startPos + it.tokens.length));
-    const b = this.workspace.buffers({
-      tokens, logitRows: logitRows.length, maxPositions, maxPages: Math.ceil(maxPositions / pageSize), gather: !this.attentionInPlace,
-    });
-
-    const { hiddenSize: H, vocabSize: V } = this.config;
-    const positions = new Int32Array(tokens);
-    for (const { item, row0 } of placed) {
-      item.tokens.forEach((tok, t) => {
-        positions[row0 + t] = item.startPos + t;
-        b.h.set(this.embed.subarray(tok * H, tok * H + H), (row0 + t) * H);
-      });
+    const shape = {
+      tokens, logitRows, maxPositions, maxPages: Math.ceil(maxPositions / pageSize), gather: !this.attentionInPlace,
+      descInts: descriptorInts(items, pageSize, tokens, logitRows),
+    };
+    const { block, b } = this.workspace.buffers(shape);
+    encodeStep(b.desc, items, pageSize);
+    const H = this.config.hiddenSize;
+    let row = 0;
+    for (const it of items) {
+      for (const tok of it.tokens) readRows(this.embed, tok, 1, H, b.h, H * row++);
     }
-    const { cos, sin } = this.rope.angles(positions);
-    this.layers.forEach((layer, l) => this.layer(l, layer, placed, tokens, b, cos, sin));
-
-    logitRows.forEach((row, i) => rmsNorm(b.h, row * H, this.finalNorm, this.eps, b.xf, i * H, H));
-    if (logitRows.length > 0) this.kernels.matmul(this.lmHead, b.xf, b.logits, V, logitRows.length, H);
+    this.group?.begin(block, shape);
+    this.shard.run(decodeStep(b.desc), b);
+    const V = this.vocabSize;
     let next = 0;
     return items.map((it) => {
       const rows = it.logits === 'all' ? it.tokens.length : it.logits === 'last' ? 1 : 0;
@@ -164,75 +201,8 @@ export class ReferenceEngine implements Engine {
     });
   }
 
-  private layer(l: number, w: Layer, placed: readonly Placed[], T: number, b: StepBuffers, cos: Float64Array, sin: Float64Array): void {
-    const { hiddenSize: H, intermediateSize: I, numHeads, numKvHeads, headDim } = this.config;
-    const qDim = numHeads * headDim;
-    const kvDim = numKvHeads * headDim;
-    const k = this.kernels;
-    for (let t = 0; t < T; t++) rmsNorm(b.h, t * H, w.inputNorm, this.eps, b.xn, t * H, H);
-    k.matmul(w.q, b.xn, b.q, qDim, T, H);
-    k.matmul(w.k, b.xn, b.k, kvDim, T, H);
-    k.matmul(w.v, b.xn, b.v, kvDim, T, H);
-    for (let t = 0; t < T; t++) {
-      this.rope.apply(b.q, t * qDim, numHeads, cos, sin, t);
-      this.rope.apply(b.k, t * kvDim, numKvHeads, cos, sin, t);
-    }
-    // Every item's new K/V goes into the pool before any attention reads it.
-    for (const p of placed) this.writeKv(l, p, b);
-    for (const p of placed) this.attention(l, p, b);
-    k.matmul(w.o, b.attn, b.proj, H, T, qDim);
-    addInto(b.h, b.proj, T * H);
-    for (let t = 0; t < T; t++) rmsNorm(b.h, t * H, w.postNorm, this.eps, b.xn, t * H, H);
-    k.matmul(w.gate, b.xn, b.gate, I, T, H);
-    k.matmul(w.up, b.xn, b.up, I, T, H);
-    k.siluMul(b.gate, b.up, T * I);
-    k.matmul(w.down, b.gate, b.proj, H, T, I);
-    addInto(b.h, b.proj, T * H);
+  /** Stops the rank threads of `--tp` (they also end with this thread). */
+  close(): void {
+    this.group?.close();
   }
-
-  /** f32 offset in the pool of (layer l, position pos) of an item: its K row; V follows after kvDim. */
-  private slotOffset(item: ForwardItem, l: number, pos: number): number {
-    const { pageSize, entriesPerToken } = this.layout;
-    return item.pageTable[Math.floor(pos / pageSize)] * this.pageFloats + (l * pageSize + (pos % pageSize)) * entriesPerToken;
-  }
-
-  private writeKv(l: number, { item, row0 }: Placed, b: StepBuffers): void {
-    const kvDim = this.geometry.vOffset;
-    for (let t = 0; t < item.tokens.length; t++) {
-      const at = this.slotOffset(item, l, item.startPos + t);
-      const r = (row0 + t) * kvDim;
-      this.kv.set(b.k.subarray(r, r + kvDim), at);
-      this.kv.set(b.v.subarray(r, r + kvDim), at + kvDim);
-    }
-  }
-
-  private attention(l: number, { item, row0 }: Placed, b: StepBuffers): void {
-    const { numHeads, numKvHeads, headDim } = this.config;
-    const g = this.geometry;
-    const pages = Math.ceil((item.startPos + item.tokens.length) / g.pageSize);
-    const slice = g.pageSize * g.tokenStride;
-    for (let i = 0; i < pages; i++) {
-      const src = this.slotOffset(item, l, i * g.pageSize);
-      if (this.attentionInPlace) {
-        b.table[i] = src;
-      } else {
-        b.gather.set(this.kv.subarray(src, src + slice), i * slice);
-        b.table[i] = i * slice;
-      }
-    }
-    const kv = this.attentionInPlace ? this.kv : b.gather;
-    const qDim = numHeads * headDim;
-    const group = numHeads / numKvHeads;
-    for (let t = 0; t < item.tokens.length; t++) {
-      const row = (row0 + t) * qDim;
-      for (let h = 0; h < numHeads; h++) {
-        const off = row + h * headDim;
-        this.kernels.attend(g, b.q, off, kv, b.table, item.startPos + t + 1, Math.floor(h / group) * headDim, b.scratch, b.attn, off);
-      }
-    }
-  }
-}
-
-function addInto(dst: Float32Array, src: Float32Array, n: number): void {
-  for (let i = 0; i < n; i++) dst[i] += src[i];
 }

@@ -13,7 +13,7 @@ import { bytesPerToken } from '../../kv/layout.js';
 import { syntheticFingerprint } from '../../model/fingerprint.js';
 import { HfTokenizer } from '../../model/tokenizer.js';
 import { oneOfNames, type EngineDescriptor } from '../descriptor.js';
-import { GPU_NAMES, MAX_GPU_COUNT, parseGpu } from './gpus.js';
+import { GPU_NAMES, gpuGroup, MAX_GPU_COUNT, parseGpu, type GpuSpec } from './gpus.js';
 import { findModelShape, MODEL_SHAPE_NAMES, shapeLayout } from './model-shapes.js';
 import { SyntheticEngine } from './synthetic-engine.js';
 
@@ -51,10 +51,13 @@ export const syntheticEngine: EngineDescriptor<SyntheticConfig> = {
     if (typeof given.modelShape !== 'string') throw new Error(`--engine synthetic needs --model-shape (one of ${MODEL_SHAPE_NAMES.join(', ')})`);
     return { modelShape: given.modelShape, gpu: (given.gpu as string | undefined) ?? DEFAULT_GPU };
   },
+  checkTp(config, tp) {
+    groupOf(config, tp);
+  },
   load(config, ctx) {
     // Both checked by the flags' parsers before the config got here.
     const shape = findModelShape(config.modelShape)!;
-    const gpu = parseGpu(config.gpu)!;
+    const gpu = groupOf(config, ctx.tpSize);
     const tokenizer = HfTokenizer.fromDir(ctx.tokenizerDir);
     const layout = shapeLayout(shape, ctx.pageSize);
     const name = `synthetic/${shape.name}`;
@@ -75,3 +78,11 @@ export const syntheticEngine: EngineDescriptor<SyntheticConfig> = {
     };
   },
 };
+
+/** `--gpu` with `--tp N`: N GPUs (a bare NAME becomes NxNAME; a COUNTxNAME must agree). */
+function groupOf(config: SyntheticConfig, tp: number): GpuSpec {
+  const group = gpuGroup(config.gpu, tp);
+  if (typeof group === 'string') throw new Error(group);
+  // The flag's parser accepted the name.
+  return group!;
+}

@@ -5,7 +5,8 @@
  *
  * `--gpu 8xh100` models eight of them as one ideal tensor-parallel group: FLOP/s and bandwidth
  * scale by the count, communication is free. That is optimistic, but it lets shapes too large for
- * one GPU (70B, DeepSeek-V3) run at plausible speeds.
+ * one GPU (70B, DeepSeek-V3) run at plausible speeds. `--tp N` (SGLang's tensor parallelism) means
+ * the same group: with a bare NAME it models N of them; with COUNTxNAME the two must agree.
  */
 export interface GpuSpec {
   /** As given: `h100`, `8xh100`. */
@@ -37,4 +38,16 @@ export function parseGpu(raw: string): GpuSpec | null {
   if (count < 1 || count > MAX_GPU_COUNT) return null;
   const one = GPUS[m[2]];
   return { name: raw, count, peakFlops: one.peakFlops * count, hbmBandwidth: one.hbmBandwidth * count };
+}
+
+/**
+ * The group `--gpu raw` and `--tp tp` model together: `tp` x NAME when raw is a bare NAME, raw itself
+ * when tp is 1 or equals raw's COUNT; else a message naming both flags. Null raw: unknown GPU.
+ */
+export function gpuGroup(raw: string, tp: number): GpuSpec | string | null {
+  const one = parseGpu(raw);
+  if (!one || tp === 1) return one;
+  const bare = !/^\d/.test(raw);
+  if (!bare && one.count !== tp) return `--tp ${tp} and --gpu ${raw} disagree: --tp N models N GPUs (give --gpu ${raw.replace(/^\d+x/, '')}, or --gpu ${tp}x${raw.replace(/^\d+x/, '')})`;
+  return bare ? parseGpu(`${tp}x${raw}`) : one;
 }

@@ -7,6 +7,7 @@
  */
 import { EXP } from './kernel-module.js';
 import type { AttentionGeometry, Kernels } from './kernels.js';
+import type { WeightMatrix } from './weight-storage.js';
 
 const fr = Math.fround;
 
@@ -58,14 +59,20 @@ export class JsKernels implements Kernels {
     return a;
   }
 
+  /** Always f32: this kernel computes on f32 arrays (16-bit storage is the WASM kernel's). */
+  adoptWeights(a: Float32Array): WeightMatrix {
+    return { dtype: 'f32', data: a };
+  }
+
   canRead(): boolean {
     return true;
   }
 
-  matmul(w: Float32Array, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number): void {
+  matmul(weights: WeightMatrix, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number, ldy = nOut): void {
+    const w = weights.data as Float32Array;
     for (let o = 0; o < nOut; o++) {
       const wo = o * n;
-      for (let r = 0; r < nRows; r++) y[r * nOut + o] = dotF32(w, wo, x, r * n, n);
+      for (let r = 0; r < nRows; r++) y[r * ldy + o] = dotF32(w, wo, x, r * n, n);
     }
   }
 

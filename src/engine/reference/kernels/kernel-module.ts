@@ -18,13 +18,17 @@
  * across positions, and computes exp 4 lanes at a time.
  */
 import { encodeModule, F32, FuncBuilder, I32, ins, V128, type Code } from './wasm-encoder.js';
+import type { WeightDtype } from './weight-storage.js';
 
 /** Largest tile dimensions generated (tile functions exist for every 1..MAX x 1..MAX). */
 export const MAX_TILE_OUT = 4;
 export const MAX_TILE_ROWS = 4;
 
-export function tileExportName(mo: number, mr: number): string {
-  return `matmul_${mo}x${mr}`;
+/** Weight dtypes the tiles are generated for (the activations are always f32). */
+export const TILE_DTYPES: readonly WeightDtype[] = ['f32', 'bf16', 'f16'];
+
+export function tileExportName(mo: number, mr: number, dtype: WeightDtype): string {
+  return `matmul_${dtype}_${mo}x${mr}`;
 }
 
 /** Memory limits: 1 page minimum, 65536 pages (the 4 GiB wasm32 limit) maximum. */
@@ -43,13 +47,32 @@ function bump(local: number, delta: Code): Code {
   return [get(local), delta, ins.i32Add, set(local)];
 }
 
+/** 2^112: scales an f16's bits moved into f32 position (exponent bias 15 -> 127), exactly. */
+const F16_REBIAS = 2 ** 112;
+
 /**
- * matmul_{mo}x{mr}(w, x, y, nOut, nRows, n, ldy): for o < nOut, r < nRows:
- * y[r*ldy + o] = dot(w[o*n .. o*n+n), x[r*n .. r*n+n), n). Pointers are byte addresses; nOut is a
- * multiple of mo, nRows of mr, n of 4, all > 0.
+ * Pushes four weights at address `p` widened to f32x4: f32 as is; bf16 zero-extended and shifted
+ * into the top half; f16 magnitude bits moved to f32's exponent/mantissa position, scaled by 2^112
+ * (exact for normal and subnormal values), sign put back.
  */
-function matmulTile(mo: number, mr: number): FuncBuilder {
-  const f = new FuncBuilder(tileExportName(mo, mr), [I32, I32, I32, I32, I32, I32, I32], []);
+function loadWeights(dtype: WeightDtype, p: Code, tmp: number): Code {
+  if (dtype === 'f32') return [p, ins.v128Load()];
+  if (dtype === 'bf16') return [p, ins.v128Load16x4U(), i32Const(16), ins.i32x4Shl];
+  return [
+    p, ins.v128Load16x4U(), set(tmp),
+    get(tmp), ins.i32x4Const(0x7fff), ins.v128And, i32Const(13), ins.i32x4Shl, ins.f32x4Const(F16_REBIAS), ins.f32x4Mul,
+    get(tmp), ins.i32x4Const(0x8000), ins.v128And, i32Const(16), ins.i32x4Shl, ins.v128Or,
+  ];
+}
+
+/**
+ * matmul_{dtype}_{mo}x{mr}(w, x, y, nOut, nRows, n, ldy): for o < nOut, r < nRows:
+ * y[r*ldy + o] = dot(w[o*n .. o*n+n), x[r*n .. r*n+n), n), the weights stored as `dtype` and
+ * widened exactly on load. Pointers are byte addresses; nOut is a multiple of mo, nRows of mr, n of
+ * 4, all > 0.
+ */
+function matmulTile(mo: number, mr: number, dtype: WeightDtype): FuncBuilder {
+  const f = new FuncBuilder(tileExportName(mo, mr, dtype), [I32, I32, I32, I32, I32, I32, I32], []);
   const [w, x, y, nOut, nRows, n, ldy] = [0, 1, 2, 3, 4, 5, 6];
   const o = f.local(I32);
   const r = f.local(I32);
@@ -61,18 +84,23 @@ function matmulTile(mo: number, mr: number): FuncBuilder {
   const wv = Array.from({ length: mo }, () => f.local(V128));
   const xv = f.local(V128);
   const yp = f.local(I32);
-  // rowPtr(base, index) = base + index * nb
-  const rowPtr = (base: number, index: Code): Code => [get(base), index, get(nb), ins.i32Mul, ins.i32Add];
-  f.emit(get(n), i32Const(2), ins.i32Shl, set(nb), i32Const(0), set(o));
+  const tmp = f.local(V128);
+  // Weight bytes per activation byte: 1 (f32) or 1/2 (16-bit), as a right shift.
+  const wShift = dtype === 'f32' ? 0 : 1;
+  const wb = f.local(I32);
+  // rowPtr(base, index, stride) = base + index * stride
+  const rowPtr = (base: number, index: Code, stride: number): Code => [get(base), index, get(stride), ins.i32Mul, ins.i32Add];
+  f.emit(get(n), i32Const(2), ins.i32Shl, set(nb), get(n), i32Const(2 - wShift), ins.i32Shl, set(wb), i32Const(0), set(o));
   f.emit(ins.loop);
   f.emit(i32Const(0), set(r));
   f.emit(ins.loop);
-  wp.forEach((p, i) => f.emit(rowPtr(w, [get(o), i32Const(i), ins.i32Add]), set(p)));
-  xp.forEach((p, j) => f.emit(rowPtr(x, [get(r), i32Const(j), ins.i32Add]), set(p)));
+  wp.forEach((p, i) => f.emit(rowPtr(w, [get(o), i32Const(i), ins.i32Add], wb), set(p)));
+  xp.forEach((p, j) => f.emit(rowPtr(x, [get(r), i32Const(j), ins.i32Add], nb), set(p)));
   acc.flat().forEach((a) => f.emit(ins.v128Zero, set(a)));
   f.emit(i32Const(0), set(kb));
   f.emit(ins.loop);
-  wv.forEach((v, i) => f.emit(get(wp[i]), get(kb), ins.i32Add, ins.v128Load(), set(v)));
+  const wOffset: Code = wShift === 0 ? get(kb) : [get(kb), i32Const(wShift), ins.i32ShrU];
+  wv.forEach((v, i) => f.emit(loadWeights(dtype, [get(wp[i]), wOffset, ins.i32Add], tmp), set(v)));
   for (let j = 0; j < mr; j++) {
     f.emit(get(xp[j]), get(kb), ins.i32Add, ins.v128Load(), set(xv));
     for (let i = 0; i < mo; i++) f.emit(get(acc[i][j]), get(wv[i]), get(xv), ins.f32x4Mul, ins.f32x4Add, set(acc[i][j]));
@@ -85,6 +113,18 @@ function matmulTile(mo: number, mr: number): FuncBuilder {
   }
   f.emit(bump(r, i32Const(mr)), get(r), get(nRows), ins.i32LtU, ins.brIf(0), ins.end);
   f.emit(bump(o, i32Const(mo)), get(o), get(nOut), ins.i32LtU, ins.brIf(0), ins.end);
+  return f;
+}
+
+/** widen_{dtype}(src, dst, count): dst[i] = src[i] widened to f32 for i < count (a multiple of 4), as the tiles widen. */
+function widenFunc(dtype: WeightDtype): FuncBuilder {
+  const f = new FuncBuilder(`widen_${dtype}`, [I32, I32, I32], []);
+  const [src, dst, count] = [0, 1, 2];
+  const end = f.local(I32);
+  const tmp = f.local(V128);
+  f.emit(get(dst), get(count), i32Const(2), ins.i32Shl, ins.i32Add, set(end));
+  f.emit(ins.loop, get(dst), loadWeights(dtype, get(src), tmp), ins.v128Store());
+  f.emit(bump(src, i32Const(8)), bump(dst, i32Const(16)), get(dst), get(end), ins.i32LtU, ins.brIf(0), ins.end);
   return f;
 }
 
@@ -242,9 +282,11 @@ function attendFunc(expIndex: number): FuncBuilder {
   return f;
 }
 
-/** The module bytes: exp_shifted (function 0), attend, silu_mul and the matmul tiles. */
+/** The module bytes: exp_shifted (function 0), attend, silu_mul, widen_bf16/f16 and the matmul tiles of every weight dtype. */
 export function kernelModuleBytes(): Uint8Array {
-  const funcs = [expShiftedFunc(), attendFunc(0), siluMulFunc()];
-  for (let mo = 1; mo <= MAX_TILE_OUT; mo++) for (let mr = 1; mr <= MAX_TILE_ROWS; mr++) funcs.push(matmulTile(mo, mr));
+  const funcs = [expShiftedFunc(), attendFunc(0), siluMulFunc(), widenFunc('bf16'), widenFunc('f16')];
+  for (const dtype of TILE_DTYPES) {
+    for (let mo = 1; mo <= MAX_TILE_OUT; mo++) for (let mr = 1; mr <= MAX_TILE_ROWS; mr++) funcs.push(matmulTile(mo, mr, dtype));
+  }
   return encodeModule({ minPages: 1, maxPages: MAX_MEMORY_PAGES }, funcs);
 }

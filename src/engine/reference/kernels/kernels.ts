@@ -7,6 +7,8 @@
  * `adopt`) or buffers it `canRead`, and uses their byteOffset as the address.
  */
 
+import type { WeightMatrix, WeightStorage } from './weight-storage.js';
+
 export type KernelKind = 'wasm' | 'js';
 
 /** Where K/V rows of one layer sit in the `kv` array given to `attend` (all counts in f32 elements). */
@@ -27,13 +29,16 @@ export interface Kernels {
   alloc(length: number): Float32Array;
   /** An array with the contents of `a` that the kernel can read (a copy, or `a` itself). */
   adopt(a: Float32Array): Float32Array;
+  /** A weight matrix with the values of `a`, stored as `storage` allows (weight-storage.ts). */
+  adoptWeights(a: Float32Array, storage: WeightStorage): WeightMatrix;
   /** Whether views on `buffer` can be passed to the kernel directly. */
   canRead(buffer: ArrayBufferLike): boolean;
   /**
-   * y[r*nOut + o] = dot(w row o, x row r) for o < nOut, r < nRows; w is [nOut, n], x is [nRows, n],
-   * n a multiple of 4. Each weight row is read once per call, whatever nRows.
+   * y[r*ldy + o] = dot(w row o, x row r) for o < nOut, r < nRows; w is [nOut, n], x is [nRows, n],
+   * n a multiple of 4, ldy (default nOut) the row stride of y, so a rank of `--tp` can write its
+   * columns of a shared output. Each weight row is read once per call, whatever nRows.
    */
-  matmul(w: Float32Array, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number): void;
+  matmul(w: WeightMatrix, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number, ldy?: number): void;
   /** gate[i] = silu(gate[i]) * up[i] for i < n (a multiple of 4), with the kernels' exp. */
   siluMul(gate: Float32Array, up: Float32Array, n: number): void;
   /**

@@ -11,7 +11,7 @@
 import { KvPool } from '../../../kv/pool.js';
 import { type KvLayout, pageBytes } from '../../../kv/layout.js';
 import { MAX_MEMORY_PAGES } from './kernel-module.js';
-import { webAssembly } from './wasm-api.js';
+import { webAssembly, type WasmMemory } from './wasm-api.js';
 
 const WASM_PAGE = 65536;
 const ALIGN = 16;
@@ -19,8 +19,13 @@ const ALIGN = 16;
 const owners = new WeakMap<ArrayBufferLike, WasmArena>();
 
 export class WasmArena {
-  readonly memory = new (webAssembly().Memory)({ initial: 1, maximum: MAX_MEMORY_PAGES, shared: true });
   private top = 0;
+
+  /**
+   * A new memory, or (a `--tp` rank's thread) the memory of an arena made in another thread, to
+   * address what that arena allocated; such an arena must not allocate itself.
+   */
+  constructor(readonly memory: WasmMemory = new (webAssembly().Memory)({ initial: 1, maximum: MAX_MEMORY_PAGES, shared: true })) {}
 
   /** The arena that handed out `buffer`, if any. */
   static of(buffer: ArrayBufferLike): WasmArena | undefined {

@@ -74,11 +74,16 @@ export const ins = {
   i32Mul: [0x6c],
   i32And: [0x71],
   i32Shl: [0x74],
+  i32ShrU: [0x76],
   f32Add: [0x92],
   f32Mul: [0x94],
   f32Max: [0x97],
   v128Load: (offset = 0): Code => [0xfd, 0x00, ALIGN16, uleb(offset)],
   v128Store: (offset = 0): Code => [0xfd, 0x0b, ALIGN16, uleb(offset)],
+  /** Four u16 (8 bytes, 8-aligned) zero-extended to the i32 lanes. */
+  v128Load16x4U: (offset = 0): Code => [0xfd, 0x04, 3, uleb(offset)],
+  v128And: [0xfd, uleb(0x4e)],
+  v128Or: [0xfd, uleb(0x50)],
   v128Zero: [0xfd, 0x0c, new Array<number>(16).fill(0)],
   /** v128.const with the f32 `x` in every lane. */
   f32x4Const: (x: number): Code => [0xfd, 0x0c, f32Bytes(x), f32Bytes(x), f32Bytes(x), f32Bytes(x)],

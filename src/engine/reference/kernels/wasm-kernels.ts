@@ -7,11 +7,16 @@
  * rows and columns with smaller tiles, at most four calls per matmul; the tile never changes a dot
  * product's summation order. Every array argument must belong to the arena (checked: a view into
  * another buffer would silently address the wrong bytes).
+ * 16-bit weights are widened inside the tiles, which suits few activation rows (decode: each weight
+ * is read once, at half the bytes). With many rows (prefill) the tiles would widen every weight once
+ * per block of 4 rows, so given a scratch buffer (`useWidenScratch`), blocks of weight rows are
+ * widened into it once and multiplied by the f32 tiles: the same values, so the same results.
  */
-import { kernelModuleBytes, MAX_TILE_OUT, MAX_TILE_ROWS, tileExportName } from './kernel-module.js';
+import { kernelModuleBytes, MAX_TILE_OUT, MAX_TILE_ROWS, TILE_DTYPES, tileExportName } from './kernel-module.js';
 import type { AttentionGeometry, Kernels } from './kernels.js';
 import { webAssembly, type WasmModule } from './wasm-api.js';
 import type { WasmArena } from './wasm-arena.js';
+import { narrowest, type WeightDtype, type WeightMatrix, type WeightStorage } from './weight-storage.js';
 
 type TileFn = (w: number, x: number, y: number, nOut: number, nRows: number, n: number, ldy: number) => void;
 type AttendFn = (
@@ -20,6 +25,15 @@ type AttendFn = (
 ) => void;
 
 let compiled: WasmModule | undefined;
+
+/**
+ * Activation rows from which 16-bit weights are widened into the scratch first: with fewer, the
+ * tiles' own widening (once per 4-row block, two vector ops per 4 weights) costs less than a pass
+ * through the scratch.
+ */
+const WIDEN_MIN_ROWS = 16;
+/** Weight rows widened per block: 64 rows of the widest matrix (n = intermediate) stay in L2. */
+export const WIDEN_BLOCK_ROWS = 64;
 
 /** The kernel module, compiled on first use; throws where WebAssembly (SIMD) is unavailable. */
 export function kernelModule(): WasmModule {
@@ -35,20 +49,23 @@ function mainTile(nRows: number): [number, number] {
 
 export class WasmKernels implements Kernels {
   readonly kind = 'wasm';
-  /** tiles[mo-1][mr-1] computes mo x mr tiles. */
-  private readonly tiles: TileFn[][];
+  /** tiles[dtype][mo-1][mr-1] computes mo x mr tiles over weights stored as dtype. */
+  private readonly tiles: Record<WeightDtype, TileFn[][]>;
   private readonly attendFn: AttendFn;
   private readonly expShifted: (p: number, count: number, m: number) => void;
   private readonly siluMulFn: (g: number, u: number, count: number) => void;
+  private wide: Float32Array | null = null;
+  private readonly widenFns: Record<'bf16' | 'f16', (src: number, dst: number, count: number) => void>;
 
   constructor(readonly arena: WasmArena) {
     const fns = new (webAssembly().Instance)(kernelModule(), { env: { memory: arena.memory } }).exports;
-    this.tiles = Array.from({ length: MAX_TILE_OUT }, (_, i) =>
-      Array.from({ length: MAX_TILE_ROWS }, (_, j) => fns[tileExportName(i + 1, j + 1)] as TileFn),
-    );
+    const tiles = (dtype: WeightDtype): TileFn[][] =>
+      Array.from({ length: MAX_TILE_OUT }, (_, i) => Array.from({ length: MAX_TILE_ROWS }, (_, j) => fns[tileExportName(i + 1, j + 1, dtype)] as TileFn));
+    this.tiles = Object.fromEntries(TILE_DTYPES.map((d) => [d, tiles(d)])) as Record<WeightDtype, TileFn[][]>;
     this.attendFn = fns.attend as AttendFn;
     this.expShifted = fns.exp_shifted as (p: number, count: number, m: number) => void;
     this.siluMulFn = fns.silu_mul as (g: number, u: number, count: number) => void;
+    this.widenFns = { bf16: fns.widen_bf16, f16: fns.widen_f16 } as typeof this.widenFns;
   }
 
   alloc(length: number): Float32Array {
@@ -61,6 +78,21 @@ export class WasmKernels implements Kernels {
     return copy;
   }
 
+  adoptWeights(a: Float32Array, storage: WeightStorage): WeightMatrix {
+    const narrow = storage === 'narrowest' ? narrowest(a) : { dtype: 'f32' as const, bits: null };
+    if (narrow.bits === null) return { dtype: 'f32', data: this.adopt(a) };
+    const address = this.arena.alloc(a.length * 2); // before buffer(): it may grow the memory
+    const data = new Uint16Array(this.arena.buffer(), address, a.length);
+    data.set(narrow.bits);
+    return { dtype: narrow.dtype, data };
+  }
+
+  /** Scratch for widening blocks of 16-bit weight rows (WIDEN_BLOCK_ROWS x the widest n values). */
+  useWidenScratch(scratch: Float32Array): void {
+    this.address(scratch);
+    this.wide = scratch;
+  }
+
   canRead(buffer: ArrayBufferLike): boolean {
     return this.arena.owns(buffer);
   }
@@ -71,20 +103,34 @@ export class WasmKernels implements Kernels {
   }
 
   /** Byte address of a view's first element in the arena. */
-  private address(a: Float32Array | Int32Array, index = 0): number {
+  private address(a: Float32Array | Int32Array | Uint16Array, index = 0): number {
     if (!this.arena.owns(a.buffer)) throw new Error('WASM kernel argument is not in the kernel memory');
     return a.byteOffset + index * 4;
   }
 
-  matmul(w: Float32Array, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number): void {
-    const [W, X, Y] = [this.address(w), this.address(x), this.address(y)];
+  matmul(w: WeightMatrix, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number, ldy = nOut): void {
+    const wide = this.wide;
+    if (w.dtype !== 'f32' && nRows >= WIDEN_MIN_ROWS && wide !== null && wide.length >= n) {
+      const block = Math.floor(wide.length / n);
+      const widen = this.widenFns[w.dtype];
+      const [src, dst] = [this.address(w.data), this.address(wide)];
+      for (let o0 = 0; o0 < nOut; o0 += block) {
+        const rows = Math.min(block, nOut - o0);
+        widen(src + o0 * n * 2, dst, rows * n);
+        this.matmul({ dtype: 'f32', data: wide }, x, y.subarray(o0), rows, nRows, n, ldy);
+      }
+      return;
+    }
+    const [W, X, Y] = [this.address(w.data), this.address(x), this.address(y)];
+    const tiles = this.tiles[w.dtype];
+    const wRow = w.dtype === 'f32' ? 4 * n : 2 * n;
     const [mo, mr] = mainTile(nRows);
     const oMain = nOut - (nOut % mo);
     const rMain = nRows - (nRows % mr);
     // tile(o0, o1, r0, r1, tileRows, tileCols): outputs [o0, o1) x rows [r0, r1)
     const tile = (o0: number, o1: number, r0: number, r1: number, tmo: number, tmr: number): void => {
       if (o1 === o0 || r1 === r0) return;
-      this.tiles[tmo - 1][tmr - 1](W + o0 * n * 4, X + r0 * n * 4, Y + (r0 * nOut + o0) * 4, o1 - o0, r1 - r0, n, nOut);
+      tiles[tmo - 1][tmr - 1](W + o0 * wRow, X + r0 * n * 4, Y + (r0 * ldy + o0) * 4, o1 - o0, r1 - r0, n, ldy);
     };
     tile(0, oMain, 0, rMain, mo, mr);
     tile(0, oMain, rMain, nRows, mo, nRows - rMain);

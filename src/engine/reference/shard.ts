@@ -1,0 +1,177 @@
+/**
+ * One rank's part of a forward step (the whole step when `--tp 1`): the layer loop of the Llama
+ * decoder over the rank's slice of the weights (tensor-parallel/tp-plan.ts), reading and writing the
+ * step's buffers (workspace.ts) and the KV pool. The calling thread runs rank 0; with `--tp N` worker
+ * threads run ranks 1..N-1 with this same code, and `sync` is the barrier between phases whose
+ * inputs other ranks write (gathered attention output, residual stream, MLP activation, logits);
+ * with one rank it does nothing.
+ *
+ * Every output value is computed by exactly one rank with the same kernel call shape as with one
+ * rank (a whole dot product in the kernels' order; element-wise math per element), so the results do
+ * not depend on N. Norms are recomputed by every rank (cheap next to the matmuls, and it saves a
+ * barrier per norm).
+ */
+import type { KvLayout } from '../../kv/layout.js';
+import type { LlamaConfig } from '../../model/types.js';
+import type { AttentionGeometry, Kernels } from './kernels/kernels.js';
+import type { WeightMatrix } from './kernels/weight-storage.js';
+import { rmsNorm } from './rms-norm.js';
+import { Rope } from './rope.js';
+import type { StepItem, StepPlan } from './step-plan.js';
+import type { RankSlice } from './tensor-parallel/tp-plan.js';
+import type { StepBuffers } from './workspace.js';
+
+/** A rank's rows of one layer's matrices, in kernel memory, plus the (whole) norm weights. */
+export interface ShardLayer {
+  inputNorm: Float32Array;
+  postNorm: Float32Array;
+  q: WeightMatrix;
+  k: WeightMatrix;
+  v: WeightMatrix;
+  o: WeightMatrix;
+  gate: WeightMatrix;
+  up: WeightMatrix;
+  down: WeightMatrix;
+}
+
+export interface ShardWeights {
+  layers: ShardLayer[];
+  finalNorm: Float32Array;
+  /** The rank's vocab rows of lm_head. */
+  lmHead: WeightMatrix;
+}
+
+/** Where the KV pool is and how attention reads it. */
+export interface ShardPool {
+  layout: KvLayout;
+  /** The whole pool as f32. */
+  kv: Float32Array;
+  pageFloats: number;
+  /** Whether the kernels read `kv` directly (else each item's pages of a layer are copied first). */
+  inPlace: boolean;
+}
+
+const pad4 = (n: number): number => Math.ceil(n / 4) * 4;
+
+export class Shard {
+  private readonly rope: Rope;
+  private readonly geometry: AttentionGeometry;
+
+  constructor(
+    private readonly config: LlamaConfig,
+    private readonly slice: RankSlice,
+    private readonly kernels: Kernels,
+    private readonly w: ShardWeights,
+    private readonly pool: ShardPool,
+    private readonly sync: () => void,
+  ) {
+    const { numKvHeads, headDim } = config;
+    const kvDim = numKvHeads * headDim;
+    this.rope = new Rope(headDim, config.ropeTheta);
+    this.geometry = { pageSize: pool.layout.pageSize, tokenStride: 2 * kvDim, vOffset: kvDim, headDim, scale: Math.fround(1 / Math.sqrt(headDim)) };
+  }
+
+  /** Runs the step; on return (after the last barrier) every rank's logits are in `b.logits`. */
+  run(plan: StepPlan, b: StepBuffers): void {
+    const { hiddenSize: H, vocabSize: V, rmsNormEps: eps } = this.config;
+    const { cos, sin } = this.rope.angles(plan.positions);
+    this.w.layers.forEach((layer, l) => this.layer(l, layer, plan, b, cos, sin));
+    const rows = plan.logitRows.length;
+    for (let i = 0; i < rows; i++) rmsNorm(b.h, plan.logitRows[i] * H, this.w.finalNorm, eps, b.xf, i * H, H);
+    const [v0, v1] = this.slice.vocab;
+    if (rows > 0) this.kernels.matmul(this.w.lmHead, b.xf, b.logits.subarray(v0), v1 - v0, rows, H, V);
+    this.sync();
+  }
+
+  private layer(l: number, w: ShardLayer, plan: StepPlan, b: StepBuffers, cos: Float64Array, sin: Float64Array): void {
+    const { hiddenSize: H, intermediateSize: I, numHeads, headDim, rmsNormEps: eps } = this.config;
+    const s = this.slice;
+    const T = plan.tokens;
+    const heads = s.heads[1] - s.heads[0];
+    const kvHeads = s.kvHeads[1] - s.kvHeads[0];
+    const [qR, kvR, iR] = [heads * headDim, kvHeads * headDim, s.inter[1] - s.inter[0]];
+    const k = this.kernels;
+    for (let t = 0; t < T; t++) rmsNorm(b.h, t * H, w.inputNorm, eps, b.xn, t * H, H);
+    k.matmul(w.q, b.xn, b.q, qR, T, H);
+    k.matmul(w.k, b.xn, b.k, kvR, T, H);
+    k.matmul(w.v, b.xn, b.v, kvR, T, H);
+    for (let t = 0; t < T; t++) {
+      this.rope.apply(b.q, t * qR, heads, cos, sin, t);
+      this.rope.apply(b.k, t * kvR, kvHeads, cos, sin, t);
+    }
+    // Every item's new K/V goes into the pool before any attention reads it.
+    for (const item of plan.items) this.writeKv(l, item, b, kvR);
+    for (const item of plan.items) this.attention(l, item, b, qR, numHeads * headDim);
+    this.sync(); // attention output of every head
+    this.project(w.o, b.attn, numHeads * headDim, b, T);
+    this.sync(); // residual stream after attention
+    for (let t = 0; t < T; t++) rmsNorm(b.h, t * H, w.postNorm, eps, b.xn, t * H, H);
+    k.matmul(w.gate, b.xn, b.gate, iR, T, H);
+    k.matmul(w.up, b.xn, b.up, iR, T, H);
+    k.siluMul(b.gate, b.up, pad4(T * iR));
+    if (s.tp > 1) {
+      for (let t = 0; t < T; t++) b.inter.set(b.gate.subarray(t * iR, t * iR + iR), t * I + s.inter[0]);
+      this.sync(); // MLP activation of every column
+    }
+    this.project(w.down, b.inter, I, b, T);
+    this.sync(); // residual stream after the MLP
+  }
+
+  /** h[:, hidden block] += x W^T for the rank's rows of an output projection W over input width n. */
+  private project(wRows: WeightMatrix, x: Float32Array, n: number, b: StepBuffers, T: number): void {
+    const H = this.config.hiddenSize;
+    const [a, z] = this.slice.hidden;
+    const hR = z - a;
+    this.kernels.matmul(wRows, x, b.proj, hR, T, n);
+    for (let t = 0; t < T; t++) {
+      const dst = t * H + a;
+      const src = t * hR;
+      for (let i = 0; i < hR; i++) b.h[dst + i] += b.proj[src + i];
+    }
+  }
+
+  /** f32 offset in the pool of (layer l, position pos) of an item: its K row; V follows after kvDim. */
+  private slotOffset(item: StepItem, l: number, pos: number): number {
+    const { pageSize, entriesPerToken } = this.pool.layout;
+    return item.pageTable[Math.floor(pos / pageSize)] * this.pool.pageFloats + (l * pageSize + (pos % pageSize)) * entriesPerToken;
+  }
+
+  /** The rank's K/V heads of each token of `item` into the pool. */
+  private writeKv(l: number, item: StepItem, b: StepBuffers, kvR: number): void {
+    const kvDim = this.geometry.vOffset;
+    const head0 = this.slice.kvHeads[0] * this.config.headDim;
+    const kv = this.pool.kv;
+    for (let t = 0; t < item.tokens; t++) {
+      const at = this.slotOffset(item, l, item.startPos + t) + head0;
+      const r = (item.row0 + t) * kvR;
+      kv.set(b.k.subarray(r, r + kvR), at);
+      kv.set(b.v.subarray(r, r + kvR), at + kvDim);
+    }
+  }
+
+  private attention(l: number, item: StepItem, b: StepBuffers, qR: number, qDim: number): void {
+    const { numHeads, numKvHeads, headDim } = this.config;
+    const g = this.geometry;
+    const pages = Math.ceil((item.startPos + item.tokens) / g.pageSize);
+    const slice = g.pageSize * g.tokenStride;
+    const { kv: pool, inPlace } = this.pool;
+    for (let i = 0; i < pages; i++) {
+      const src = this.slotOffset(item, l, i * g.pageSize);
+      if (inPlace) {
+        b.table[i] = src;
+      } else {
+        b.gather.set(pool.subarray(src, src + slice), i * slice);
+        b.table[i] = i * slice;
+      }
+    }
+    const kv = inPlace ? pool : b.gather;
+    const group = numHeads / numKvHeads;
+    const [h0, h1] = this.slice.heads;
+    for (let t = 0; t < item.tokens; t++) {
+      const row = item.row0 + t;
+      for (let h = h0; h < h1; h++) {
+        this.kernels.attend(g, b.q, row * qR + (h - h0) * headDim, kv, b.table, item.startPos + t + 1, Math.floor(h / group) * headDim, b.scratch, b.attn, row * qDim + h * headDim);
+      }
+    }
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Worker-thread entry of one `--tp` rank (1..N-1): attaches to the kernels' shared memory, builds its
+ * shard over the weight rows rank 0 placed there, signals ready at the first barrier, then runs each
+ * step rank 0 starts until told to stop. Any error is reported through the barrier, so rank 0 throws
+ * it from `forward` instead of waiting.
+ */
+import { workerData } from 'node:worker_threads';
+import { WasmArena } from '../kernels/wasm-arena.js';
+import { WasmKernels } from '../kernels/wasm-kernels.js';
+import type { WeightMatrix } from '../kernels/weight-storage.js';
+import { Shard, type ShardWeights } from '../shard.js';
+import { decodeStep } from '../step-plan.js';
+import { carve } from '../workspace.js';
+import { StepBarrier } from './step-barrier.js';
+import { readStepParams, TP_PHASE_TIMEOUT_MS, type MatrixRef, type TpWorkerData } from './tp-group.js';
+import { rankSlice } from './tp-plan.js';
+
+const data = workerData as TpWorkerData;
+const { config, dims, rank } = data;
+const barrier = new StepBarrier(data.memory.buffer, data.controlAddress, dims.tp, TP_PHASE_TIMEOUT_MS);
+
+function run(): void {
+  const arena = new WasmArena(data.memory);
+  const kernels = new WasmKernels(arena);
+  if (data.widen) kernels.useWidenScratch(new Float32Array(arena.buffer(), data.widen[0], data.widen[1]));
+  const view = ([address, length, dtype]: MatrixRef): WeightMatrix => ({
+    dtype,
+    data: dtype === 'f32' ? new Float32Array(arena.buffer(), address, length) : new Uint16Array(arena.buffer(), address, length),
+  });
+  const weights: ShardWeights = {
+    layers: data.weights.layers.map((l) => ({
+      inputNorm: l.inputNorm, postNorm: l.postNorm,
+      q: view(l.q), k: view(l.k), v: view(l.v), o: view(l.o), gate: view(l.gate), up: view(l.up), down: view(l.down),
+    })),
+    finalNorm: data.weights.finalNorm,
+    lmHead: view(data.weights.lmHead),
+  };
+  const p = data.pool;
+  const poolFloats = (p.numPages * p.pageBytes) / 4;
+  const kv = p.inArena ? new Float32Array(arena.buffer(), 0, poolFloats) : new Float32Array(p.buffer as SharedArrayBuffer, 0, poolFloats);
+  const shard = new Shard(config, rankSlice(config, dims.tp, rank), kernels, weights, { layout: p.layout, kv, pageFloats: p.pageBytes / 4, inPlace: p.inArena }, () => barrier.arrive());
+  barrier.arrive(); // ready
+  while (barrier.awaitStep()) {
+    const { address, floats, shape } = readStepParams(barrier.params);
+    const b = carve(new Float32Array(arena.buffer(), address, floats), dims, shape, rank);
+    shard.run(decodeStep(b.desc), b);
+  }
+}
+
+try {
+  run();
+} catch (err) {
+  barrier.fail(`rank ${rank}: ${(err as Error).stack ?? String(err)}`);
+}
