@@ -18,7 +18,7 @@ import { BPE_SPECIAL_TOKENS, END_OF_TEXT, IM_END } from './bpe-trainer.js';
 import type { StorageDtype } from './safetensors.js';
 import type { LlamaConfig } from './types.js';
 
-export const PRESET_NAMES = ['tiny', 'small'] as const;
+export const PRESET_NAMES = ['tiny', 'tiny-8kv', 'small'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
 
 const BOS_TOKEN_ID = BPE_SPECIAL_TOKENS.indexOf(END_OF_TEXT);
@@ -32,6 +32,23 @@ const PRESETS: Record<PresetName, LlamaConfig> = {
     numLayers: 2,
     numHeads: 4,
     numKvHeads: 2,
+    headDim: 16,
+    maxPositionEmbeddings: 2048,
+    rmsNormEps: 1e-5,
+    ropeTheta: 10000,
+    tieWordEmbeddings: false,
+    bosTokenId: BOS_TOKEN_ID,
+    eosTokenIds: EOS_TOKEN_IDS,
+    torchDtype: 'float32' satisfies StorageDtype,
+  },
+  // The tiny model with 8 KV heads: `--tp 8` (SGLang's seed command lines) can split it.
+  'tiny-8kv': {
+    vocabSize: 512,
+    hiddenSize: 128,
+    intermediateSize: 256,
+    numLayers: 2,
+    numHeads: 8,
+    numKvHeads: 8,
     headDim: 16,
     maxPositionEmbeddings: 2048,
     rmsNormEps: 1e-5,

@@ -3,7 +3,7 @@
  * verbatim, run as `pd-node` processes and serving the seed's request. What the test substitutes,
  * as the seed's shell or the machine dictates, and nothing else:
  * - the shell variables: $MODEL_PATH and the hub id of seed 004 name models in a fake Hugging Face
- *   cache this test makes ($HF_HOME/hub, holding the built-in tiny model as `huggingface-cli
+ *   cache this test makes ($HF_HOME/hub, holding generated tiny models as `huggingface-cli
  *   download` lays a snapshot out: refs/main, snapshots/<hash>/ of links into blobs/), host_ip and
  *   MASTER_ADDR* are 127.0.0.1, IBDEVICES is the seed's list (this host has no RDMA devices);
  * - ports: the seed's fixed ports become 0 (picked at run time), the prefill's bootstrap port
@@ -12,8 +12,8 @@
  * - `python3 -m sglang.launch_server` / `python -m sglang_router.launch_router` is `pd-node` /
  *   `pd-node --role router`. Seed 004's load balancer is SGLang's mini_lb (Python, not here): its
  *   `--prefill URL --decode URL --host --port` line is given to `pd-node --role router`.
- * `--tp 8` is the engine-perf helper's flag: while this branch refuses it, seed 000 runs without it
- * and a todo test says so.
+ * Seed 000's `--tp 8` runs as written: its model (the `tiny-8kv` preset) has 8 KV heads, so each
+ * node runs 8 rank threads.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -21,8 +21,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseNodeFlags } from '../../src/cli/node-flags.js';
 import { ensureDefaultModel } from '../../src/model/default-model.js';
+import { genModel } from '../../src/model/gen-model.js';
 import { repoFolderName } from '../../src/model/hf-cache.js';
 import { getJson, postJson, startProcess, stopAll, type NodeProcess } from '../helpers/processes.js';
 
@@ -97,23 +97,6 @@ function routerArgs(args: string[], prefill: NodeProcess, decode: NodeProcess, s
   return [...anyPort(out), '--registry-port', '0'];
 }
 
-/** Whether this branch has --tp (the engine-perf helper's flag). */
-function tpAccepted(): boolean {
-  try {
-    parseNodeFlags(['--tp', '8']);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Without --tp N while this branch refuses it. */
-function withoutTp(args: string[]): string[] {
-  if (tpAccepted()) return args;
-  const at = args.indexOf('--tp');
-  return at < 0 ? args : [...args.slice(0, at), ...args.slice(at + 2)];
-}
-
 /** A fake Hugging Face hub cache under `home`/hub with `repoIds`, each a snapshot of `modelDir` laid out as huggingface_hub does. */
 function fakeHfCache(home: string, modelDir: string, repoIds: string[]): void {
   for (const repoId of repoIds) {
@@ -151,7 +134,9 @@ describe('the seed command lines run as pd-node', () => {
   let home: string;
   before(async () => {
     home = mkdtempSync(join(tmpdir(), 'pd-node-hf-home-'));
-    fakeHfCache(home, await ensureDefaultModel(), ['deepseek-ai/DeepSeek-V3', 'meta-llama/Llama-3.1-8B-Instruct']);
+    // Seed 000 runs --tp 8: its model has 8 KV heads to split (the default tiny model has 2).
+    fakeHfCache(home, genModel({ outDir: join(home, 'tiny-8kv'), preset: 'tiny-8kv' }), ['deepseek-ai/DeepSeek-V3']);
+    fakeHfCache(home, await ensureDefaultModel(), ['meta-llama/Llama-3.1-8B-Instruct']);
     // The children inherit it: the hub ids resolve from this cache only.
     process.env.HF_HOME = home;
     delete process.env.HF_HUB_CACHE;
@@ -165,22 +150,20 @@ describe('the seed command lines run as pd-node', () => {
   test('seed 000: the prefill and decode launch_server lines and the sgl-router line serve a request', async () => {
     // The seed's MODEL_PATH is a directory on the seed's machine; here the same model is a hub id in the cache.
     const vars = { MODEL_PATH: 'deepseek-ai/DeepSeek-V3', IBDEVICES: 'mlx5_0,mlx5_2,mlx5_3,mlx5_4,mlx5_5,mlx5_7,mlx5_8,mlx5_9', host_ip: '127.0.0.1', MASTER_ADDR: '127.0.0.1', MASTER_ADDR_DECODE: '127.0.0.1' };
-    const node = (command: string): string[] => withoutTp(anyPort(programArgs(words(command, vars), 'sglang.launch_server')));
+    const node = (command: string): string[] => anyPort(programArgs(words(command, vars), 'sglang.launch_server'));
     const [prefill, decode] = await Promise.all([startProcess(withRunTimeBootstrapPort(node(SEED_000.prefill))), startProcess(node(SEED_000.decode))]);
     for (const n of [prefill, decode]) {
       assert.match(logOf(n), /accepted for compatibility, no effect here: --trust-remote-code/);
       // No backend on the line: pd-node's tcp, and the RDMA device list explains it is unused.
       assert.match(logOf(n), /--disaggregation-ib-device mlx5_0,mlx5_2,.*has no effect: it names the RDMA devices of --disaggregation-transfer-backend verbs, and KV moves over tcp/);
       assert.match(logOf(n), /snapshots\/[0-9a-f]{40}/, 'the model came from the fake cache');
+      assert.match(logOf(n), /"msg":"scheduler ready"/);
+      assert.match(logOf(n), /"tp":8[,}]/, 'the engine runs the seed\'s --tp 8');
     }
     const router = await startProcess(routerArgs(programArgs(words(SEED_000.router, vars), 'sglang_router.launch_router'), prefill, decode, { prefill: '30000', decode: '30001' }));
     await assertServesSeedRequest(router.url);
     const models = await getJson(`${prefill.url}/v1/models`);
     assert.equal(models.data[0].id, 'deepseek-ai/DeepSeek-V3', 'served under the hub id, as SGLang names it');
-  });
-
-  test('seed 000 with --tp 8 as written', { todo: tpAccepted() ? false : '--tp is the engine-perf helper\'s flag, not on this branch yet' }, () => {
-    parseNodeFlags(['--tp', '8']);
   });
 
   test('seed 004: the hub-id launch_server lines (one with --base-gpu-id) behind a router given the mini_lb line serve the seed\'s curl', async () => {
