@@ -206,10 +206,6 @@ function serve({ scheduler, transfer, region }: Started): void {
         break;
       case 'peer_lost':
         scheduler.peerLost(msg.peerId, msg.message);
-        // Prefill: the link to a lost decode node goes now, so its pending writes fail (and their
-        // rooms' pages come back) at once: after a partition the decode side has cut its end, and a
-        // write whose bytes all left would otherwise wait for an ACK until its timeout.
-        if (options.role === 'prefill') transfer!.closePeer(msg.peerId).catch((err: Error) => log.warn({ peerId: msg.peerId, err: err.message }, 'closing the KV link to a lost decode node failed'));
         break;
       case 'shutdown':
         stopped = true;

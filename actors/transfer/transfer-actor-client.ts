@@ -155,6 +155,7 @@ export class TransferActorClient {
     return (await this.call({ type: 'cut_writer', writer }, this.options.callMs)).done;
   }
 
+  /** Prefill side: closes and forgets the link to `peerId` (a lost decode node); its writes in flight fail. */
   async closePeer(peerId: string): Promise<void> {
     await this.call({ type: 'close_peer', peerId }, this.options.callMs);
   }
