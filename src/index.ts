@@ -6,7 +6,7 @@
  * that embed or extend it.
  */
 export { startNode, type NodeHandle } from './node/start-node.js';
-export { DEFAULT_NODE_OPTIONS, type NodeOptions, type NodeRole, type TransferBackend, type EngineKind } from './node/options.js';
+export { DEFAULT_NODE_OPTIONS, type NodeOptions, type NodeRole, type EngineKind } from './node/options.js';
 export type { SchedulerClient, GenerateEvent } from './node/scheduler-client.js';
 export type {
   GenerateRequest,
@@ -39,4 +39,5 @@ export { loadClusterSecret, type ClusterSecret } from './security/cluster-secret
 export { curveKeys, type CurveKeys } from './security/curve-keys.js';
 export type { NodeRecord, RegisteredRole, ModelIdentity } from './registry/protocol.js';
 export { type KvEndpoint, type KvManager, type KvSender, type KvReceiver, type PageRun, type PoolRegion, coalescePages } from './transfer/kv-transfer.js';
-export { createKvManager } from './transfer/backends.js';
+export { createKvManager, TRANSFER_BACKENDS, type TransferBackendName } from './transfer/backends.js';
+export type { TransferBackend, TransferConfig } from './transfer/transfer-backend.js';

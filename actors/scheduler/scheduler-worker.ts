@@ -28,7 +28,7 @@ import type { TextTokenizer } from '../../src/model/types.js';
 import type { NodeOptions } from '../../src/node/options.js';
 import { Sampler } from '../../src/sampling/sampler.js';
 import type { ShmRegion } from '../../native/shm-region.js';
-import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
+import { transferBackend } from '../../src/transfer/backends.js';
 import { TransferActorClient } from '../transfer/transfer-actor-client.js';
 import { KvAllocator } from '../../src/kv/kv-allocator.js';
 import type { ModelInfo, SchedulerInbound, SchedulerOutbound } from './protocol.js';
@@ -44,13 +44,13 @@ const post = (msg: SchedulerOutbound): void => port.postMessage(msg);
 const SWEEP_MS = 100;
 
 /**
- * The pool: in shm for a decode node of the shm backend (prefill maps it; `region` is unlinked at
- * shutdown), else in WASM memory when the reference engine's WASM kernel reads it in place, else a
- * SharedArrayBuffer.
+ * The pool: on a decode node, where its transfer backend places it if it does (shm: a shared-memory
+ * object prefill maps; `region` is unlinked at shutdown), else in WASM memory when the reference
+ * engine's WASM kernel reads it in place, else a SharedArrayBuffer.
  */
 function createPool(layout: KvLayout, pages: number, wasm: boolean): { pool: KvPool; region: ShmRegion | null } {
-  if (options.role === 'decode' && options.transferBackend === 'shm') return createShmKvPool(layout, pages);
-  return { pool: wasm ? createWasmKvPool(layout, pages) : new KvPool(layout, pages), region: null };
+  const placed = options.role === 'decode' ? transferBackend(options.transfer.backend).createPool?.(layout, pages) : undefined;
+  return placed ?? { pool: wasm ? createWasmKvPool(layout, pages) : new KvPool(layout, pages), region: null };
 }
 
 function pdSettings(o: NodeOptions, transfer: TransferActorClient | null): PdSettings | undefined {
@@ -135,8 +135,7 @@ interface Started {
 
 async function start(): Promise<Started> {
   const { engine, tokenizer, pool, region, contextLength, identity, logFields } = options.engine === 'synthetic' ? syntheticSetup() : referenceSetup();
-  const transfer = options.role === 'colocated' ? null : await TransferActorClient.start(options.transferBackend, pool, options.logLevel, {
-    ibDevices: options.ibDevices ?? undefined,
+  const transfer = options.role === 'colocated' ? null : await TransferActorClient.start(options.transfer, pool, options.logLevel, {
     notices,
     clusterSecret: clusterSecret && Buffer.from(clusterSecret),
   });

@@ -21,7 +21,8 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import type { LogLevel } from '../../src/log/logger.js';
 import { loadClusterSecret } from '../../src/security/cluster-secret.js';
 import { withTimeout } from '../../src/util/timeout.js';
-import type { KvEndpoint, PageRun, PoolRegion, TransferBackendName, WriteResult } from '../../src/transfer/kv-transfer.js';
+import type { KvEndpoint, PageRun, PoolRegion, WriteResult } from '../../src/transfer/kv-transfer.js';
+import type { TransferConfig } from '../../src/transfer/transfer-backend.js';
 import type { FirstToken } from '../scheduler/protocol.js';
 import { toPoolSpec } from './pool-spec.js';
 import type { RoomTimes } from './room-notices.js';
@@ -42,8 +43,6 @@ export interface TransferActorOptions {
   /** Added to the worker-side bounds (connect, write timeout) for the client-side ones. */
   graceMs: number;
   workerUrl: URL;
-  /** verbs: the devices to use (undefined: the top-rate ACTIVE ports). */
-  ibDevices?: string[];
   /** Prefill: the port rooms' completion notices are posted to (see room-notices.ts). */
   notices?: MessagePort;
   /** The cluster secret's bytes (undefined: this host's default secret, loadClusterSecret(null)). */
@@ -81,12 +80,12 @@ export class TransferActorClient {
     worker.on('exit', (code) => this.die(this.closing ? 'the transfer actor was closed' : `transfer actor exited with code ${code}`));
   }
 
-  static async start(backend: TransferBackendName, pool: PoolRegion, logLevel: LogLevel = 'info', options: Partial<TransferActorOptions> = {}): Promise<TransferActorClient> {
+  static async start(transfer: TransferConfig, pool: PoolRegion, logLevel: LogLevel = 'info', options: Partial<TransferActorOptions> = {}): Promise<TransferActorClient> {
     const o = { ...DEFAULT_TRANSFER_ACTOR_OPTIONS, ...options };
     const spec = toPoolSpec(pool);
     const { port1: port, port2 } = new MessageChannel();
     const clusterSecret = new Uint8Array(o.clusterSecret ?? loadClusterSecret(null).key);
-    const workerData: TransferWorkerData = { port: port2, backend, pool: spec, logLevel, connectTimeoutMs: o.connectMs, clusterSecret, ibDevices: o.ibDevices, notices: o.notices };
+    const workerData: TransferWorkerData = { port: port2, transfer, pool: spec, logLevel, connectTimeoutMs: o.connectMs, clusterSecret, notices: o.notices };
     const worker = new Worker(o.workerUrl, { workerData, transferList: o.notices ? [port2, o.notices] : [port2] });
     let onMessage: (msg: TransferReply) => void = () => {};
     let onError: (err: Error) => void = () => {};
@@ -94,7 +93,7 @@ export class TransferActorClient {
     const ready = new Promise<void>((resolve, reject) => {
       onMessage = (msg) => {
         if (msg.type === 'ready') resolve();
-        else if (msg.type === 'start_failed') reject(new Error(`transfer actor (${backend}) could not start: ${msg.message}`));
+        else if (msg.type === 'start_failed') reject(new Error(`transfer actor (${transfer.backend}) could not start: ${msg.message}`));
       };
       onError = reject;
       onExit = (code) => reject(new Error(`transfer actor exited with code ${code} during start-up`));
@@ -102,7 +101,7 @@ export class TransferActorClient {
       worker.on('error', onError).on('exit', onExit);
     });
     try {
-      await withTimeout(ready, o.startMs, `transfer actor (${backend}) start-up`);
+      await withTimeout(ready, o.startMs, `transfer actor (${transfer.backend}) start-up`);
       return new TransferActorClient(worker, port, o);
     } catch (err) {
       await worker.terminate();

@@ -29,7 +29,7 @@ import { RoomNotices } from './room-notices.js';
 if (!parentPort) throw new Error('transfer-worker must run in a worker thread');
 const data = workerData as TransferWorkerData;
 const port = data.port;
-const log = createLogger(data.logLevel).child({ actor: 'transfer', backend: data.backend });
+const log = createLogger(data.logLevel).child({ actor: 'transfer', backend: data.transfer.backend });
 const post = (msg: TransferReply): void => port.postMessage(msg);
 
 interface Link {
@@ -153,7 +153,7 @@ function start(): TransferActor {
   const { pool, mapping } = fromPoolSpec(data.pool);
   try {
     const linkKey = deriveKey(Buffer.from(data.clusterSecret), 'tcp-kv');
-    const manager = createKvManager(data.backend, { connectTimeoutMs: data.connectTimeoutMs, onRefuse: (reason) => log.warn(reason), linkKey, ibDevices: data.ibDevices });
+    const manager = createKvManager(data.transfer, { connectTimeoutMs: data.connectTimeoutMs, onRefuse: (reason) => log.warn(reason), linkKey });
     return new TransferActor(manager, pool, mapping);
   } catch (err) {
     mapping?.close();

@@ -14,6 +14,8 @@ import { MODEL_SHAPE_NAMES } from '../engine/synthetic/model-shapes.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../node/options.js';
 import { HOST_IP_ENV } from '../net/published-host.js';
 import { isWildcardHost } from '../net/address-kind.js';
+import { defaultTransferConfig, TRANSFER_BACKEND_NAMES, TRANSFER_BACKENDS } from '../transfer/backends.js';
+import type { BackendFlag, TransferBackend } from '../transfer/transfer-backend.js';
 import { FlagError, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, registryUrl, ETCD_ACCESS_FLAGS, checkEtcdAccess } from './flag-values.js';
 
 export interface NodeFlag {
@@ -31,7 +33,6 @@ export const CLUSTER_SECRET_DEFAULT = '$PD_NODE_CLUSTER_SECRET_FILE, else ~/.con
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const KERNELS = ['wasm', 'js'] as const;
 const ROLES = ['colocated', 'prefill', 'decode'] as const;
-const BACKENDS = ['tcp', 'shm', 'verbs'] as const;
 const ENGINES = ['reference', 'synthetic'] as const;
 
 function flag<K extends keyof NodeOptions>(
@@ -51,6 +52,28 @@ function flag<K extends keyof NodeOptions>(
   };
 }
 
+/**
+ * A flag a transfer backend owns: checked whatever the backend, applied to the settings only when
+ * that backend is selected (SGLang command lines pass --disaggregation-ib-device with any backend).
+ */
+function backendFlag<S>(backend: TransferBackend<S>, f: BackendFlag<S>): NodeFlag {
+  return {
+    name: f.name,
+    describe: `${backend.name}: ${f.describe}`,
+    defaultText: () => f.defaultText,
+    apply: (opts, raw) => {
+      const selected = opts.transfer.backend === backend.name;
+      let settings: S;
+      try {
+        settings = f.apply(selected ? (opts.transfer.settings as S) : backend.defaults, raw, `--${f.name}`);
+      } catch (err) {
+        throw new FlagError((err as Error).message);
+      }
+      if (selected) opts.transfer = { backend: backend.name, settings };
+    },
+  };
+}
+
 /** An address to publish: a wildcard names no host a peer could reach. */
 export function notWildcard(f: string, raw: string): string {
   const host = nonEmpty(f, raw);
@@ -61,14 +84,16 @@ export function notWildcard(f: string, raw: string): string {
 export const NODE_FLAGS: readonly NodeFlag[] = [
   flag('role', 'role', 'What this node does: colocated (prefill and decode in one node), prefill or decode (PD); router and registry take their own flags (pd-node --role router --help).', (f, raw) => oneOf(f, raw, ROLES)),
   flag('disaggregation-mode', 'role', "SGLang's name for the role: null (colocated), prefill or decode.", (f, raw) => (raw === 'null' ? 'colocated' : oneOf(f, raw, ['prefill', 'decode'] as const))),
-  flag('disaggregation-transfer-backend', 'transferBackend', `How KV moves from prefill to decode (${BACKENDS.join(', ')}); shm needs both nodes on one host; verbs needs an RDMA device on both (see pd-node devices).`, (f, raw) =>
-    oneOf(f, raw, BACKENDS),
-  ),
-  flag('disaggregation-ib-device', 'ibDevices', 'verbs: RDMA devices to use, comma-separated (e.g. mlx5_0,mlx5_2); pd-node devices shows the choice.', (f, raw) => {
-    const names = raw.split(',').map((n) => n.trim());
-    if (names.some((n) => n === '')) throw new FlagError(`${f} has an empty device name (got "${raw}")`);
-    return names;
-  }, 'the ACTIVE ports that share the top rate'),
+  {
+    name: 'disaggregation-transfer-backend',
+    describe: `How KV moves from prefill to decode: ${TRANSFER_BACKENDS.map((b) => `${b.name} ${b.needs}`).join('; ')}.`,
+    defaultText: (base) => base.transfer.backend,
+    apply: (opts, raw) => {
+      // Before the backends' own flags (table order), which then apply to these settings.
+      opts.transfer = defaultTransferConfig(oneOf('--disaggregation-transfer-backend', raw, TRANSFER_BACKEND_NAMES));
+    },
+  },
+  ...TRANSFER_BACKENDS.flatMap((b: TransferBackend) => b.flags.map((f) => backendFlag(b, f))),
   flag('registry-url', 'registryUrl', 'Membership to register with: the ZeroMQ registry, tcp://HOST:PORT (the router hosts one on --registry-port), or etcd, etcd://HOST:PORT[,HOST:PORT...].', registryUrl, 'none'),
   ...ETCD_ACCESS_FLAGS.map(
     ({ name, field, describe }): NodeFlag => ({

@@ -1,7 +1,8 @@
 /** Everything needed to start one node; the CLI and `startNode` callers both produce this. */
 import { NO_ETCD_ACCESS, type EtcdAccess } from '../membership/etcd-access.js';
+import { defaultTransferConfig } from '../transfer/backends.js';
+import type { TransferConfig } from '../transfer/transfer-backend.js';
 export type NodeRole = 'colocated' | 'prefill' | 'decode';
-export type TransferBackend = 'tcp' | 'shm' | 'verbs';
 export type EngineKind = 'reference' | 'synthetic';
 
 export interface NodeOptions {
@@ -37,10 +38,11 @@ export interface NodeOptions {
   gpu: string;
   /** Matmul kernels of the reference engine: WASM SIMD (default) or plain JS; bit-identical. */
   kernel: 'wasm' | 'js';
-  /** PD: how KV moves from prefill to decode. */
-  transferBackend: TransferBackend;
-  /** PD, verbs: RDMA devices to use (`--disaggregation-ib-device`); null: the ACTIVE ports of the top rate. */
-  ibDevices: string[] | null;
+  /**
+   * PD: how KV moves from prefill to decode: a backend of src/transfer/backends.ts and the settings
+   * its flags produced (verbs: `--disaggregation-ib-device`), read by that backend alone.
+   */
+  transfer: TransferConfig;
   /** PD: membership to register with: the ZeroMQ registry (tcp://HOST:PORT) or etcd (etcd://HOST:PORT[,...]); null: none. */
   registryUrl: string | null;
   /** PD, etcd membership: credentials for etcd (src/membership/etcd-access.ts). */
@@ -83,8 +85,7 @@ export const DEFAULT_NODE_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   modelShape: null,
   gpu: 'h100',
   kernel: 'wasm',
-  transferBackend: 'tcp',
-  ibDevices: null,
+  transfer: defaultTransferConfig('tcp'),
   registryUrl: null,
   etcd: NO_ETCD_ACCESS,
   bootstrapPort: 8998,
