@@ -53,18 +53,15 @@ function peerOf(raw: string): { host: string; port: number } {
   return { host: nonEmpty('--peer', m[1].replace(/^\[(.*)\]$/, '$1')), port: portNumber('--peer', m[2]) };
 }
 
-function resolveBackends(raw: string): string[] {
-  if (raw === 'auto') {
-    return TRANSFER_BACKEND_NAMES.filter((name) => {
-      const problem = transferBackend(name).unavailable();
-      if (problem !== null) process.stderr.write(`pd-bench transfer: ${name} skipped: ${problem}\n`);
-      return problem === null;
-    });
-  }
-  const backends = [...new Set(listOf('--backend', raw, (flag, b) => oneOf(flag, b, TRANSFER_BACKEND_NAMES)))];
-  for (const name of backends) {
-    const problem = transferBackend(name).unavailable();
-    if (problem !== null) throw new Error(problem);
+async function resolveBackends(raw: string): Promise<string[]> {
+  const auto = raw === 'auto';
+  const asked = auto ? TRANSFER_BACKEND_NAMES : [...new Set(listOf('--backend', raw, (flag, b) => oneOf(flag, b, TRANSFER_BACKEND_NAMES)))];
+  const backends: string[] = [];
+  for (const name of asked) {
+    const problem = await transferBackend(name).unavailable();
+    if (problem === null) backends.push(name);
+    else if (auto) process.stderr.write(`pd-bench transfer: ${name} skipped: ${problem}\n`);
+    else throw new Error(problem);
   }
   return backends;
 }
@@ -103,7 +100,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
   if (role === 'receiver') return runReceiver(nonEmpty('--host', flags.value('host')), portNumber('--control-port', flags.value('control-port')), argv.once === true);
   const json = flags.given('json');
   const options = optionsFrom(flags, argv.quick === true);
-  const result = await runTransferBench({ backends: resolveBackends(flags.value('backend')), ...options }, (row) => process.stderr.write(`pd-bench transfer: ${row.backend} ${formatBytes(row.size)} done\n`));
+  const result = await runTransferBench({ backends: await resolveBackends(flags.value('backend')), ...options }, (row) => process.stderr.write(`pd-bench transfer: ${row.backend} ${formatBytes(row.size)} done\n`));
   process.stdout.write(formatTransferReport(result));
   if (json !== undefined) writeFileSync(nonEmpty('--json', json), `${JSON.stringify(result, null, 2)}\n`);
 }

@@ -4,9 +4,10 @@
  * the backend (flags, endpoint parsing, where the decode pool lives, the manager, pd-bench's
  * baseline) is read from here, so a new backend is a new folder plus one line below.
  *
- * Importing this is cheap on any OS: the shm backend loads libc only when it first maps a segment,
- * and the verbs backend loads libibverbs only when its manager is made (and fails there without a
- * usable RDMA device).
+ * Importing this works on any OS and opens no native library: the shm backend opens libc only when
+ * it first maps a segment, and the verbs backend imports its manager and bindings only when its
+ * manager is made or `unavailable` is asked (libibverbs is opened there, and without a usable RDMA
+ * device that fails).
  */
 import { EndpointError, fieldsAt } from './endpoint-fields.js';
 import type { KvEndpoint, KvManager } from './kv-transfer.js';
@@ -34,7 +35,7 @@ export function defaultTransferConfig(name: string): TransferConfig {
 }
 
 /** The configured backend's manager. */
-export function createKvManager(config: TransferConfig, env: ManagerEnv): KvManager {
+export function createKvManager(config: TransferConfig, env: ManagerEnv): Promise<KvManager> {
   return transferBackend(config.backend).createManager(config.settings, env);
 }
 

@@ -15,6 +15,9 @@
  * - `createPool` exists only for a backend that needs the decode pool in a place of its own (shm: a
  *   shared-memory object other processes map); otherwise the pool lives where the engine keeps it
  *   (a SharedArrayBuffer or WASM memory): the transfer actor shares it, verbs registers it.
+ * - `createManager` and `unavailable` are async so that a backend can import its manager and native
+ *   bindings only when they are needed (verbs does): the CLI, the control plane and pd-bench import
+ *   the table without loading what only the transfer actor runs.
  * - Methods, not function-valued properties: a descriptor with its own settings and endpoint types
  *   then fits the table's `TransferBackend` (method parameters are checked bivariantly).
  */
@@ -84,8 +87,8 @@ export interface TransferBackend<S = unknown, E extends KvEndpoint = KvEndpoint>
   /** Decode: builds the pool where this backend needs it; absent: the engine's pool serves. */
   createPool?(layout: KvLayout, numPages: number): PlacedPool;
   /** The backend's KvManager (runs inside the transfer actor's worker). */
-  createManager(settings: S, env: ManagerEnv): KvManager;
+  createManager(settings: S, env: ManagerEnv): Promise<KvManager>;
   /** Why the backend cannot run on this host, or null (pd-bench `--backend auto` skips it then). */
-  unavailable(): string | null;
+  unavailable(): Promise<string | null>;
   readonly bench: BenchBaseline;
 }

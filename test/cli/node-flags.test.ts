@@ -7,6 +7,7 @@ import { FlagError } from '../../src/cli/flag-values.js';
 import { NODE_FLAGS, parseNodeFlags } from '../../src/cli/node-flags.js';
 import { NO_ETCD_ACCESS } from '../../src/membership/etcd-access.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../../src/node/options.js';
+import { TRANSFER_BACKEND_NAMES } from '../../src/transfer/backends.js';
 
 /** [flag, value, the option it sets, the expected value, flags it needs and what they set]. */
 const ETCD = 'etcd://10.0.0.5:2379';
@@ -61,7 +62,7 @@ const GOOD: [string, string, keyof NodeOptions, unknown, { argv: string[]; opts:
 const BAD: [string, string, RegExp][] = [
   ['role', 'router', /--role must be one of colocated, prefill, decode \(got "router"\)/],
   ['disaggregation-mode', 'router', /--disaggregation-mode must be one of prefill, decode \(got "router"\)/],
-  ['disaggregation-transfer-backend', 'udp', /--disaggregation-transfer-backend must be one of tcp, shm, verbs \(got "udp"\)/],
+  ['disaggregation-transfer-backend', 'udp', new RegExp(`--disaggregation-transfer-backend must be one of ${TRANSFER_BACKEND_NAMES.join(', ')} \\(got "udp"\\)`)],
   ['disaggregation-ib-device', 'mlx5_0,,mlx5_2', /--disaggregation-ib-device has an empty device name/],
   ['registry-url', 'http://x:1', /--registry-url must look like tcp:\/\/HOST:PORT/],
   ['registry-url', 'tcp://x:0', /--registry-url must look like tcp:\/\/HOST:PORT/],

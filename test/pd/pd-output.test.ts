@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { startNode, type NodeHandle } from '../../src/index.js';
-import { TRANSFER_BACKEND_NAMES, transferBackend } from '../../src/transfer/backends.js';
+import { TRANSFER_BACKEND_NAMES, transferBackend, type TransferBackendName } from '../../src/transfer/backends.js';
 import { postJson, stopAll, waitForFreePool, type NodeProcess } from '../helpers/processes.js';
 import { metricValue } from '../server/support.js';
 import { startCluster, type Cluster } from './cluster.js';
@@ -19,7 +19,10 @@ const LONG = 'Chunked prefill splits this prompt into several forward steps on t
 
 // Every backend of the table that can run here (verbs: with an RDMA device), so a new backend is
 // tested end to end by this file as soon as its line is in the table.
-for (const backend of TRANSFER_BACKEND_NAMES.filter((name) => transferBackend(name).unavailable() === null)) {
+const runnable: TransferBackendName[] = [];
+for (const name of TRANSFER_BACKEND_NAMES) if ((await transferBackend(name).unavailable()) === null) runnable.push(name);
+
+for (const backend of runnable) {
   describe(`PD over ${backend}`, () => {
     let cluster: Cluster;
     let prefill: NodeProcess;

@@ -47,7 +47,7 @@ async function publishedBy(name: string): Promise<KvEndpoint> {
   if (name === 'verbs') return VERBS;
   const backend = transferBackend(name);
   const placed = backend.createPool?.(LAYOUT, 4);
-  const manager = backend.createManager(backend.defaults, ENV);
+  const manager = await backend.createManager(backend.defaults, ENV);
   try {
     const receiver = await manager.listen(placed?.pool ?? new KvPool(LAYOUT, 4), '127.0.0.1');
     await receiver.close();
@@ -80,7 +80,7 @@ describe('transfer backend table', () => {
   test('malformed endpoints are refused naming the field', () => {
     const device = VERBS.devices[0];
     const cases: [unknown, RegExp][] = [
-      [{ backend: 'udp', host: 'h', port: 1 }, /^kv_request\.endpoint\.backend "udp" is not a known transfer backend \(tcp, shm, verbs\)$/],
+      [{ backend: 'udp', host: 'h', port: 1 }, new RegExp(`^kv_request\\.endpoint\\.backend "udp" is not a known transfer backend \\(${TRANSFER_BACKEND_NAMES.join(', ')}\\)$`)],
       ['tcp://h:1', /^kv_request\.endpoint must be an object$/],
       [{ backend: 'tcp', host: 'h', port: 70000 }, /^kv_request\.endpoint\.port must be an integer in \[1, 65535\]$/],
       [{ backend: 'tcp', host: '', port: 1 }, /^kv_request\.endpoint\.host must be a non-empty string$/],
@@ -94,7 +94,7 @@ describe('transfer backend table', () => {
     assert.throws(() => parseKvEndpoint(null, 'e'), EndpointError);
   });
 
-  test('a descriptor of a new backend fits the table shape (this one copies within one process)', () => {
+  test('a descriptor of a new backend fits the table shape (this one copies within one process)', async () => {
     interface LoopEndpoint extends KvEndpoint {
       readonly backend: 'loop';
       readonly slot: string;
@@ -111,8 +111,8 @@ describe('transfer backend table', () => {
       flags: [{ name: 'loop-slot', describe: 'the slot', defaultText: 'a', apply: (s, raw) => ({ ...s, slot: raw }) }],
       parseEndpoint: (o: EndpointFields, path: string) => ({ backend: 'loop', slot: nonEmptyText(o, 'slot', path) }),
       publish: (endpoint) => endpoint,
-      createManager: () => manager,
-      unavailable: () => null,
+      createManager: async () => manager,
+      unavailable: async () => null,
       bench: { baseline: 'Buffer.copy', reference: null },
     };
     const table: readonly TransferBackend[] = [...TRANSFER_BACKENDS, loop];
@@ -120,6 +120,6 @@ describe('transfer backend table', () => {
     assert.deepEqual(found.flags[0].apply(found.defaults, 'b', '--loop-slot'), { slot: 'b' });
     assert.deepEqual(found.parseEndpoint({ backend: 'loop', slot: 's', extra: 1 }, 'e'), { backend: 'loop', slot: 's' });
     assert.throws(() => found.parseEndpoint({ backend: 'loop' }, 'e'), /^EndpointError: e\.slot must be a non-empty string$/);
-    assert.equal(found.createManager(found.defaults, ENV), manager);
+    assert.equal(await found.createManager(found.defaults, ENV), manager);
   });
 });

@@ -18,8 +18,8 @@ export const SHM_BACKEND: TransferBackend<Record<string, never>, ShmEndpoint> = 
   parseEndpoint: parseShmEndpoint,
   publish: (endpoint) => endpoint,
   createPool: createShmKvPool,
-  createManager: (_settings, env) => new ShmKvManager(env.onRefuse),
-  unavailable: () => null,
+  createManager: async (_settings, env) => new ShmKvManager(env.onRefuse),
+  unavailable: async () => null,
   bench: {
     baseline: 'Buffer.copy',
     reference: null,

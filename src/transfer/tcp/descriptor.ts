@@ -14,7 +14,7 @@ export const TCP_BACKEND: TransferBackend<Record<string, never>, TcpEndpoint> = 
   flags: [],
   parseEndpoint: parseTcpEndpoint,
   publish: (endpoint, host) => ({ ...endpoint, host }),
-  createManager: (_settings, env) => new TcpKvManager(env),
-  unavailable: () => null,
+  createManager: async (_settings, env) => new TcpKvManager(env),
+  unavailable: async () => null,
   bench: { baseline: 'plain socket', reference: 'iperf3' },
 };

@@ -2,13 +2,12 @@
  * The verbs backend as the rest of pd-node sees it (transfer-backend.ts): it owns
  * `--disaggregation-ib-device` (settings: the devices, or null for the top-rate ACTIVE ports);
  * the pool stays where the engine keeps it and is registered on the devices when the manager opens
- * them; pd-bench compares it with a plain socket and perftest's ib_write_bw.
+ * them; pd-bench compares it with a plain socket and perftest's ib_write_bw. The manager and the
+ * device discovery (and so the native bindings) are imported only when asked for.
  */
 import type { TransferBackend } from '../transfer-backend.js';
 import { parseVerbsEndpoint, type VerbsEndpoint } from './endpoint.js';
-import { requireVerbsDevices } from './require-verbs.js';
 import { IB_DEVICE_FLAG, parseIbDeviceList } from './select-devices.js';
-import { VerbsKvManager } from './verbs-kv-manager.js';
 
 export interface VerbsSettings {
   /** `--disaggregation-ib-device`; null: the ACTIVE ports of the top rate. */
@@ -29,8 +28,12 @@ export const VERBS_BACKEND: TransferBackend<VerbsSettings, VerbsEndpoint> = {
   ],
   parseEndpoint: parseVerbsEndpoint,
   publish: (endpoint, host) => ({ ...endpoint, host }),
-  createManager: (settings, env) => new VerbsKvManager({ ...env, ibDevices: settings.ibDevices ?? undefined }),
-  unavailable: () => {
+  createManager: async (settings, env) => {
+    const { VerbsKvManager } = await import('./verbs-kv-manager.js');
+    return new VerbsKvManager({ ...env, ibDevices: settings.ibDevices ?? undefined });
+  },
+  unavailable: async () => {
+    const { requireVerbsDevices } = await import('./require-verbs.js');
     try {
       requireVerbsDevices();
       return null;
