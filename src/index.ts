@@ -7,7 +7,7 @@
  */
 export { startNode, type NodeHandle } from './node/start-node.js';
 export { DEFAULT_NODE_OPTIONS, type NodeOptions } from './node/options.js';
-export type { NodeRole, TransferBackend } from '../actors/scheduler/scheduler-options.js';
+export type { NodeRole } from '../actors/scheduler/scheduler-options.js';
 export type { SchedulerClient, GenerateEvent } from '../actors/scheduler/scheduler-client.js';
 export type { GenerateRequest, PromptInput, ModelInfo, SchedulerStats } from '../actors/scheduler/protocol.js';
 export type { FinishMeta, FinishReason, TokenLogprob } from './generation/output.js';
@@ -35,4 +35,5 @@ export { loadClusterSecret, type ClusterSecret } from './security/cluster-secret
 export { curveKeys, type CurveKeys } from './security/curve-keys.js';
 export type { NodeRecord, RegisteredRole, ModelIdentity } from './registry/protocol.js';
 export { type KvEndpoint, type KvManager, type KvSender, type KvReceiver, type PageRun, type PoolRegion, coalescePages } from './transfer/kv-transfer.js';
-export { createKvManager } from './transfer/backends.js';
+export { createKvManager, TRANSFER_BACKENDS, type TransferBackendName } from './transfer/backends.js';
+export type { TransferBackend, TransferConfig } from './transfer/transfer-backend.js';

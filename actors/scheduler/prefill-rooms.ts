@@ -191,12 +191,19 @@ export class PrefillRooms {
     this.deps.emit({ type: 'room_failed_notice', room, peerId, message: 'room closed' });
   }
 
+  /**
+   * The decode node stopped answering: its rooms fail (nobody to tell), and its KV link is closed so
+   * that writes still in flight fail (and their rooms' pages come back) at once: after a partition
+   * the decode side has cut its end, and a write whose bytes all left would otherwise wait for an
+   * ACK until its timeout. A later page list from the peer connects afresh.
+   */
   peerLost(peerId: string, message: string): void {
     for (const [room, r] of this.rooms) {
       if (r.target?.peerId !== peerId || r.failed) continue;
       this.fail(room, message, { tellDecode: false }); // nobody to tell
       this.deps.onFailed(r.seq, message, 502);
     }
+    this.deps.writer.closePeer(peerId).catch((err: Error) => this.deps.log.warn({ peerId, err: err.message }, 'closing the KV link to a lost decode node failed'));
   }
 
   /** Fails rooms whose decode page list never came, and drops stale parked lists. */

@@ -20,4 +20,6 @@ export interface RoomWriter {
    * Resolves with whether the notice went out.
    */
   endRoom(room: string, peerId: string, first: FirstToken | null, times: RoomTimes, timeoutMs: number): Promise<boolean>;
+  /** Closes and forgets the link to `peerId` (its writes in flight fail); the next connect makes a new one. */
+  closePeer(peerId: string): Promise<void>;
 }

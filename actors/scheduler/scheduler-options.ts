@@ -5,10 +5,10 @@
  */
 import type { EngineChoice } from '../../src/engine/descriptor.js';
 import type { LogLevel } from '../../src/log/logger.js';
+import type { TransferConfig } from '../../src/transfer/transfer-backend.js';
 import type { SchedulePolicy } from './schedule-policy.js';
 
 export type NodeRole = 'colocated' | 'prefill' | 'decode';
-export type TransferBackend = 'tcp' | 'shm' | 'verbs';
 
 export interface SchedulerOptions {
   role: NodeRole;
@@ -55,10 +55,11 @@ export interface SchedulerOptions {
    * columns (bit-identical results); synthetic engine, N GPUs in the roofline.
    */
   tpSize: number;
-  /** PD: how KV moves from prefill to decode. */
-  transferBackend: TransferBackend;
-  /** PD, verbs: RDMA devices to use (`--disaggregation-ib-device`); null: the ACTIVE ports of the top rate. */
-  ibDevices: string[] | null;
+  /**
+   * PD: how KV moves from prefill to decode: a backend of src/transfer/backends.ts and the settings
+   * its flags produced (verbs: `--disaggregation-ib-device`), read by that backend alone.
+   */
+  transfer: TransferConfig;
   /** PD: seconds a room may wait for its peer (the decode's page list, or prefill's KV) before failing. */
   bootstrapTimeoutSecs: number;
   /** PD: seconds one transfer (a chunk's pages) may take before the room fails. */

@@ -20,7 +20,7 @@ import { KvPool } from '../../src/kv/pool.js';
 import { createLogger } from '../../src/log/logger.js';
 import { Sampler } from '../../src/sampling/sampler.js';
 import type { ShmRegion } from '../../native/shm-region.js';
-import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
+import { transferBackend } from '../../src/transfer/backends.js';
 import { TransferActorClient } from '../transfer/transfer-actor-client.js';
 import { KvAllocator } from '../../src/kv/kv-allocator.js';
 import type { ModelInfo, SchedulerInbound, SchedulerOutbound } from './protocol.js';
@@ -38,17 +38,17 @@ const post = (msg: SchedulerOutbound): void => port.postMessage(msg);
 const SWEEP_MS = 100;
 
 /**
- * The pool: in shm for a decode node of the shm backend (prefill maps it; `region` is unlinked at
- * shutdown), else in the engine's own memory when it has one (the reference engine's WASM kernel
- * reads it in place), else a SharedArrayBuffer.
+ * The pool: on a decode node, where its transfer backend places it if it does (shm: a shared-memory
+ * object prefill maps; `region` is unlinked at shutdown), else in the engine's own memory when it has
+ * one (the reference engine's WASM kernel reads it in place), else a SharedArrayBuffer.
  */
-function createsShmPool(): boolean {
-  return options.role === 'decode' && options.transferBackend === 'shm';
+function backendPlacesPool(): boolean {
+  return options.role === 'decode' && transferBackend(options.transfer.backend).createPool !== undefined;
 }
 
 function createPool(layout: KvLayout, pages: number, engineMemory: LoadedEngine['poolMemory']): { pool: KvPool; region: ShmRegion | null } {
-  if (createsShmPool()) return createShmKvPool(layout, pages);
-  return { pool: engineMemory?.(layout, pages) ?? new KvPool(layout, pages), region: null };
+  const placed = backendPlacesPool() ? transferBackend(options.transfer.backend).createPool!(layout, pages) : undefined;
+  return placed ?? { pool: engineMemory?.(layout, pages) ?? new KvPool(layout, pages), region: null };
 }
 
 /** The pool's pages from the sizing flags and the engine's default (pool-size.ts); a bound that cut the pool is logged once. */
@@ -58,7 +58,7 @@ function pages(loaded: LoadedEngine): number {
     maxTotalTokens: options.maxTotalTokens,
     memory: options.memFractionStatic === null ? null : { fraction: options.memFractionStatic, hostBytes: hostMemoryBytes(), weightBytes: loaded.weightBytes },
     // The engine's pool memory bounds the pool only when the pool lives there.
-    maxPoolBytes: createsShmPool() ? null : (loaded.maxPoolBytes ?? null),
+    maxPoolBytes: backendPlacesPool() ? null : (loaded.maxPoolBytes ?? null),
   });
   if (note !== null) log.warn(note);
   return pages;
@@ -91,8 +91,7 @@ async function start(): Promise<Started> {
   const contextLength = contextLengthOf(loaded.contextLength, options.contextLength);
   const { pool, region } = createPool(loaded.layout, pages(loaded), loaded.poolMemory);
   const { engine, logFields } = loaded.create(pool);
-  const transfer = options.role === 'colocated' ? null : await TransferActorClient.start(options.transferBackend, pool, options.logLevel, {
-    ibDevices: options.ibDevices ?? undefined,
+  const transfer = options.role === 'colocated' ? null : await TransferActorClient.start(options.transfer, pool, options.logLevel, {
     notices,
     clusterSecret: clusterSecret && Buffer.from(clusterSecret),
   });
@@ -171,10 +170,6 @@ function serve({ scheduler, engine, transfer, region }: Started): void {
         break;
       case 'peer_lost':
         scheduler.peerLost(msg.peerId, msg.message);
-        // Prefill: the link to a lost decode node goes now, so its pending writes fail (and their
-        // rooms' pages come back) at once: after a partition the decode side has cut its end, and a
-        // write whose bytes all left would otherwise wait for an ACK until its timeout.
-        if (options.role === 'prefill') transfer!.closePeer(msg.peerId).catch((err: Error) => log.warn({ peerId: msg.peerId, err: err.message }, 'closing the KV link to a lost decode node failed'));
         break;
       case 'shutdown':
         stopped = true;

@@ -10,7 +10,8 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { LogLevel } from '../../src/log/logger.js';
-import type { KvEndpoint, PageRun, TransferBackendName } from '../../src/transfer/kv-transfer.js';
+import type { KvEndpoint, PageRun } from '../../src/transfer/kv-transfer.js';
+import type { TransferConfig } from '../../src/transfer/transfer-backend.js';
 import type { FirstToken } from '../scheduler/protocol.js';
 import type { RoomTimes } from './room-notices.js';
 
@@ -22,14 +23,13 @@ export type PoolSpec =
 export interface TransferWorkerData {
   /** Requests and replies travel here (not on parentPort): the client can read queued replies synchronously. */
   port: MessagePort;
-  backend: TransferBackendName;
+  /** The backend and its settings (src/transfer/backends.ts makes the manager). */
+  transfer: TransferConfig;
   pool: PoolSpec;
   logLevel: LogLevel;
   connectTimeoutMs: number;
   /** The cluster secret (loadClusterSecret): links prove it (tcp: deriveKey(secret, 'tcp-kv')). */
   clusterSecret: Uint8Array;
-  /** verbs: `--disaggregation-ib-device`. */
-  ibDevices?: string[];
   /** Prefill: where rooms' completion notices go (the node's control plane; room-notices.ts). */
   notices?: MessagePort;
 }

@@ -19,7 +19,8 @@ import type { LogLevel } from '../../src/log/logger.js';
 import { loadClusterSecret } from '../../src/security/cluster-secret.js';
 import { RequestReply } from '../../src/util/actor/request-reply.js';
 import { WorkerActor } from '../../src/util/actor/worker-actor.js';
-import type { KvEndpoint, PageRun, PoolRegion, TransferBackendName, WriteResult } from '../../src/transfer/kv-transfer.js';
+import type { KvEndpoint, PageRun, PoolRegion, WriteResult } from '../../src/transfer/kv-transfer.js';
+import type { TransferConfig } from '../../src/transfer/transfer-backend.js';
 import type { FirstToken } from '../scheduler/protocol.js';
 import { toPoolSpec } from './pool-spec.js';
 import type { RoomTimes } from './room-notices.js';
@@ -40,8 +41,6 @@ export interface TransferActorOptions {
   /** Added to the worker-side bounds (connect, write timeout) for the client-side ones. */
   graceMs: number;
   workerUrl: URL;
-  /** verbs: the devices to use (undefined: the top-rate ACTIVE ports). */
-  ibDevices?: string[];
   /** Prefill: the port rooms' completion notices are posted to (see room-notices.ts). */
   notices?: MessagePort;
   /** The cluster secret's bytes (undefined: this host's default secret, loadClusterSecret(null)). */
@@ -75,19 +74,19 @@ export class TransferActorClient {
     });
   }
 
-  static async start(backend: TransferBackendName, pool: PoolRegion, logLevel: LogLevel = 'info', options: Partial<TransferActorOptions> = {}): Promise<TransferActorClient> {
+  static async start(transfer: TransferConfig, pool: PoolRegion, logLevel: LogLevel = 'info', options: Partial<TransferActorOptions> = {}): Promise<TransferActorClient> {
     const o = { ...DEFAULT_TRANSFER_ACTOR_OPTIONS, ...options };
     const spec = toPoolSpec(pool);
     const { port1: port, port2 } = new MessageChannel();
     const clusterSecret = new Uint8Array(o.clusterSecret ?? loadClusterSecret(null).key);
-    const workerData: TransferWorkerData = { port: port2, backend, pool: spec, logLevel, connectTimeoutMs: o.connectMs, clusterSecret, ibDevices: o.ibDevices, notices: o.notices };
+    const workerData: TransferWorkerData = { port: port2, transfer, pool: spec, logLevel, connectTimeoutMs: o.connectMs, clusterSecret, notices: o.notices };
     try {
       const actor = await WorkerActor.spawn<true>({
         name: 'transfer actor', url: o.workerUrl, workerData, transferList: o.notices ? [port2, o.notices] : [port2], readyOn: port, startMs: o.startMs,
         handshake: (msg) => {
           const m = msg as TransferReply;
           if (m.type === 'ready') return true;
-          if (m.type === 'start_failed') return new Error(`transfer actor (${backend}) could not start: ${m.message}`);
+          if (m.type === 'start_failed') return new Error(`transfer actor (${transfer.backend}) could not start: ${m.message}`);
           return undefined;
         },
       });
@@ -144,6 +143,7 @@ export class TransferActorClient {
     return (await this.call({ type: 'cut_writer', writer }, this.options.callMs)).done;
   }
 
+  /** Prefill side: closes and forgets the link to `peerId` (a lost decode node); its writes in flight fail. */
   async closePeer(peerId: string): Promise<void> {
     await this.call({ type: 'close_peer', peerId }, this.options.callMs);
   }

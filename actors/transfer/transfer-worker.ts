@@ -29,7 +29,7 @@ import { RoomNotices } from './room-notices.js';
 if (!parentPort) throw new Error('transfer-worker must run in a worker thread');
 const data = workerData as TransferWorkerData;
 const port = data.port;
-const log = createLogger(data.logLevel).child({ actor: 'transfer', backend: data.backend });
+const log = createLogger(data.logLevel).child({ actor: 'transfer', backend: data.transfer.backend });
 const post = (msg: TransferReply): void => port.postMessage(msg);
 
 interface Link {
@@ -149,11 +149,11 @@ class TransferActor {
   }
 }
 
-function start(): TransferActor {
+async function start(): Promise<TransferActor> {
   const { pool, mapping } = fromPoolSpec(data.pool);
   try {
     const linkKey = deriveKey(Buffer.from(data.clusterSecret), 'tcp-kv');
-    const manager = createKvManager(data.backend, { connectTimeoutMs: data.connectTimeoutMs, onRefuse: (reason) => log.warn(reason), linkKey, ibDevices: data.ibDevices });
+    const manager = await createKvManager(data.transfer, { connectTimeoutMs: data.connectTimeoutMs, onRefuse: (reason) => log.warn(reason), linkKey });
     return new TransferActor(manager, pool, mapping);
   } catch (err) {
     mapping?.close();
@@ -161,10 +161,10 @@ function start(): TransferActor {
   }
 }
 
-function main(): void {
+async function main(): Promise<void> {
   let actor: TransferActor;
   try {
-    actor = start();
+    actor = await start();
   } catch (err) {
     post({ type: 'start_failed', message: (err as Error).message });
     port.close();
@@ -182,4 +182,4 @@ function main(): void {
   post({ type: 'ready' });
 }
 
-main();
+void main();

@@ -17,6 +17,7 @@
 import type { Argv } from 'yargs';
 import { FlagError, nonEmpty, oneOf, positiveInteger } from '../../src/cli/flag-values.js';
 import { PRESET_NAMES, type PresetName } from '../../src/model/presets.js';
+import { TRANSFER_BACKEND_NAMES } from '../../src/transfer/backends.js';
 import { addStringFlags, flagReader, type BenchFlag } from '../bench-flags.js';
 import type { LengthRange } from './dataset.js';
 import type { Slo } from './goodput.js';
@@ -48,7 +49,7 @@ const FLAGS: Readonly<Record<string, BenchFlag>> = {
   compare: { describe: 'colocated: run the same load (same seed, prompts, arrival times) against PD, then against a colocated node, and report both with the ratios.' },
   'model-path': { describe: 'Launched nodes: the model directory.' },
   preset: { describe: `Launched nodes: a generated model preset (${PRESET_NAMES.join(', ')}), cached like the default model.` },
-  'transfer-backend': { describe: 'Launched PD nodes: --disaggregation-transfer-backend (tcp, shm, verbs).', default: 'tcp' },
+  'transfer-backend': { describe: `Launched PD nodes: --disaggregation-transfer-backend (${TRANSFER_BACKEND_NAMES.join(', ')}).`, default: 'tcp' },
   'node-arg': { describe: 'Launched nodes: one more pd-node argv word, repeatable, written with = (e.g. --node-arg=--chunked-prefill-size=2048 --node-arg=--engine=synthetic).' },
   dataset: { describe: 'random (token ids, --input-len/--output-len), mix (prefill-heavy: --long-fraction of long prompts among short ones decoding) or jsonl (--dataset-path).', default: 'random' },
   'dataset-path': { describe: 'jsonl: a file of ShareGPT conversations or {"prompt", "output_len"} objects, one per line.' },
@@ -128,7 +129,7 @@ export function serveConfigFrom(argv: Record<string, unknown>): ServeConfig {
           compare: compare !== undefined,
           modelPath: given('model-path') === undefined ? null : nonEmpty('--model-path', given('model-path')!),
           preset: given('preset') === undefined ? null : oneOf('--preset', given('preset')!, PRESET_NAMES),
-          transferBackend: oneOf('--transfer-backend', value('transfer-backend'), ['tcp', 'shm', 'verbs'] as const),
+          transferBackend: oneOf('--transfer-backend', value('transfer-backend'), TRANSFER_BACKEND_NAMES),
           nodeArgs: nodeArgs(argv),
         };
 

@@ -5,7 +5,7 @@
  * Bulk bytes never travel here: pages go through the transfer backend, baseline bytes through their
  * own socket.
  */
-import type { KvEndpoint, TransferBackendName } from '../../src/transfer/kv-transfer.js';
+import type { KvEndpoint } from '../../src/transfer/kv-transfer.js';
 import type { LoopDelay } from '../stats.js';
 import type { IbWriteBwRun } from './ib-write-bw.js';
 
@@ -24,7 +24,7 @@ export interface PageRange {
 
 export type ControlRequest =
   /** Build a pool of `numPages` x `pageBytes` (shm: in shared memory), start a transfer actor on it, listen. */
-  | { type: 'prepare'; backend: TransferBackendName; pageBytes: number; numPages: number }
+  | { type: 'prepare'; backend: string; pageBytes: number; numPages: number }
   /** Zero the pool (before a row, so bytes left by another row cannot pass the check). */
   | { type: 'zero' }
   /** Main-thread event-loop delay: recorded from start to stop, except while paused. */

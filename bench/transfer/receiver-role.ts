@@ -16,7 +16,7 @@ import type { ShmRegion } from '../../native/shm-region.js';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { listenOnFreePort } from '../../src/transfer/listen-port.js';
-import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
+import { defaultTransferConfig, transferBackend } from '../../src/transfer/backends.js';
 import { EventLoopDelay } from '../stats.js';
 import { serveControl } from './control-channel.js';
 import { ibWriteBwAvailable, startIbWriteBwServer } from './ib-write-bw.js';
@@ -24,7 +24,7 @@ import { iperf3Installed, startIperf3Server } from './iperf3.js';
 import { startSink } from './plain-socket.js';
 import { BENCH_ROOM, BENCH_WRITER, type ControlReply, type ControlRequest } from './protocol.js';
 import { byteLayout } from './byte-layout.js';
-import { rangeDigest } from './write-plan.js';
+import { rangeDigest } from './row-plan.js';
 
 class ReceiverSession {
   private actor: TransferActorClient | null = null;
@@ -40,14 +40,10 @@ class ReceiverSession {
       case 'prepare': {
         await this.release();
         const layout = byteLayout(req.pageBytes);
-        if (req.backend === 'shm') {
-          const shm = createShmKvPool(layout, req.numPages);
-          this.pool = shm.pool;
-          this.region = shm.region;
-        } else {
-          this.pool = new KvPool(layout, req.numPages);
-        }
-        this.actor = await TransferActorClient.start(req.backend, this.pool, 'warn');
+        const placed = transferBackend(req.backend).createPool?.(layout, req.numPages);
+        this.pool = placed?.pool ?? new KvPool(layout, req.numPages);
+        this.region = placed?.region ?? null;
+        this.actor = await TransferActorClient.start(defaultTransferConfig(req.backend), this.pool, 'warn');
         const endpoint = await this.actor.listen(this.host);
         await this.actor.grant(BENCH_ROOM, BENCH_WRITER, Array.from({ length: req.numPages }, (_, p) => p));
         return { type: 'prepared', endpoint };

@@ -5,26 +5,24 @@
  * Decisions:
  * - Flags are strings parsed by src/cli/flag-values.ts and bench-flags.ts, so every error names its
  *   flag; --help lists every flag with its default.
- * - `--backend auto` is tcp and shm, plus verbs when an RDMA device is usable (otherwise a note on
- *   stderr says why it was skipped). Asking for verbs explicitly on a host without RDMA fails (exit
- *   1) with the message a node would give (require-verbs.ts).
+ * - Backends come from src/transfer/backends.ts. `--backend auto` is every backend that can run here
+ *   (verbs needs a usable RDMA device; a note on stderr says why one was skipped). Asking for one
+ *   explicitly that cannot run fails (exit 1) with the message a node would give (require-verbs.ts).
  * - `--quick` is for tests: two small sizes, short rows, no iperf3; explicit flags still win.
  */
 import { writeFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { FlagError, nonEmpty, oneOf, portNumber, positiveInteger, positiveSeconds } from '../../src/cli/flag-values.js';
-import type { TransferBackendName } from '../../src/transfer/kv-transfer.js';
+import { TRANSFER_BACKEND_NAMES, transferBackend } from '../../src/transfer/backends.js';
 import { addStringFlags, byteSize, flagReader, formatBytes, listOf, quickValues, type BenchFlag, type FlagReader } from '../bench-flags.js';
 import { runReceiver } from './receiver-role.js';
 import { formatTransferReport } from './transfer-report.js';
 import { runTransferBench, type TransferBenchOptions } from './transfer-run.js';
-import { PATTERNS } from './write-plan.js';
-
-const BACKENDS = ['tcp', 'shm', 'verbs'] as const;
+import { PATTERNS } from './row-plan.js';
 
 const FLAGS: Record<string, BenchFlag> = {
   role: { describe: 'sender runs the benchmark; receiver is the other process (started by the sender, or by hand on another host for --peer)', default: 'sender' },
-  backend: { describe: `Comma-separated backends (${BACKENDS.join(', ')}), or auto: tcp, shm, and verbs when an RDMA device is usable`, default: 'auto' },
+  backend: { describe: `Comma-separated backends (${TRANSFER_BACKEND_NAMES.join(', ')}), or auto: every one that can run here (verbs: an RDMA device is usable)`, default: 'auto' },
   sizes: { describe: 'Comma-separated write sizes (bytes; KiB, MiB, GiB suffixes), each a multiple of --page-bytes', default: '4KiB,64KiB,1MiB,4MiB,16MiB,64MiB', quick: '4KiB,1MiB' },
   'page-bytes': { describe: 'KV page size in bytes', default: '4KiB' },
   pattern: { describe: `Page ids of a write: contiguous (one run) or scattered (random pages of the slot, about one run per page)`, default: 'contiguous' },
@@ -55,26 +53,15 @@ function peerOf(raw: string): { host: string; port: number } {
   return { host: nonEmpty('--peer', m[1].replace(/^\[(.*)\]$/, '$1')), port: portNumber('--peer', m[2]) };
 }
 
-async function resolveBackends(raw: string): Promise<TransferBackendName[]> {
-  const { requireVerbsDevices } = await import('../../src/transfer/verbs/require-verbs.js');
-  const verbsProblem = (): string | null => {
-    try {
-      requireVerbsDevices();
-      return null;
-    } catch (err) {
-      return (err as Error).message;
-    }
-  };
-  if (raw === 'auto') {
-    const problem = verbsProblem();
-    if (problem === null) return ['tcp', 'shm', 'verbs'];
-    process.stderr.write(`pd-bench transfer: verbs skipped: ${problem}\n`);
-    return ['tcp', 'shm'];
-  }
-  const backends = [...new Set(listOf('--backend', raw, (flag, b) => oneOf(flag, b, BACKENDS)))];
-  if (backends.includes('verbs')) {
-    const problem = verbsProblem();
-    if (problem !== null) throw new Error(problem);
+async function resolveBackends(raw: string): Promise<string[]> {
+  const auto = raw === 'auto';
+  const asked = auto ? TRANSFER_BACKEND_NAMES : [...new Set(listOf('--backend', raw, (flag, b) => oneOf(flag, b, TRANSFER_BACKEND_NAMES)))];
+  const backends: string[] = [];
+  for (const name of asked) {
+    const problem = await transferBackend(name).unavailable();
+    if (problem === null) backends.push(name);
+    else if (auto) process.stderr.write(`pd-bench transfer: ${name} skipped: ${problem}\n`);
+    else throw new Error(problem);
   }
   return backends;
 }

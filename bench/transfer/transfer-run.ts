@@ -2,8 +2,9 @@
  * `pd-bench transfer` on the sending side: per backend, a receiving process (receiver-process.ts)
  * and a transfer actor here, each over a real pool, then one row per write size: the timed writes,
  * the check that the receiver holds the right bytes, and the baseline of the same bytes in the same
- * run (shm: Buffer.copy between two buffers of this process, and once more into the receiver's pool
- * mapped here; tcp, verbs: a plain single-stream socket between the two processes).
+ * run, as the backend's descriptor names it (src/transfer/transfer-backend.ts, BenchBaseline): a
+ * Buffer.copy between two buffers of this process (and once more into the receiver's pool mapped
+ * here, shm), or a plain single-stream socket between the two processes (tcp, verbs).
  *
  * Decisions:
  * - Writes go through the transfer actor as a prefill node's do, issued from a worker thread as the
@@ -16,9 +17,10 @@
  * - Baselines run on this process's main thread (between timed phases), as plain code would.
  * - A row whose bytes do not verify fails the benchmark: a fast transfer of wrong bytes is no figure.
  */
-import { openShmRegion, type ShmRegion } from '../../native/shm-region.js';
+import type { ShmRegion } from '../../native/shm-region.js';
 import { KvPool } from '../../src/kv/pool.js';
-import type { TransferBackendName } from '../../src/transfer/kv-transfer.js';
+import { transferBackend } from '../../src/transfer/backends.js';
+import type { BenchBaseline } from '../../src/transfer/transfer-backend.js';
 import { machineDuringRun, type Machine } from '../machine.js';
 import { EventLoopDelay, latencySummary, type LoopDelay } from '../stats.js';
 import { byteLayout } from './byte-layout.js';
@@ -28,10 +30,10 @@ import { streamPlainSocket } from './plain-socket.js';
 import { ReceiverProcess, type Peer } from './receiver-process.js';
 import { WriteDriver } from './write-driver-client.js';
 import type { StopRule } from './write-driver-protocol.js';
-import { fillPseudoRandom, WritePlan, type Pattern } from './write-plan.js';
+import { fillPseudoRandom, RowPlan, type Pattern } from './row-plan.js';
 
 export interface TransferBenchOptions {
-  backends: TransferBackendName[];
+  backends: string[];
   sizes: number[];
   pageBytes: number;
   pattern: Pattern;
@@ -53,10 +55,10 @@ export interface TransferBenchOptions {
   maxPoolBytes: number;
 }
 
-export type BaselineName = 'Buffer.copy' | 'plain socket';
+export type BaselineName = BenchBaseline['baseline'];
 
 export interface TransferRow {
-  backend: TransferBackendName;
+  backend: string;
   pattern: Pattern;
   size: number;
   pageBytes: number;
@@ -100,7 +102,7 @@ export async function runTransferBench(o: TransferBenchOptions, onRow: (row: Tra
     try {
       const session = await BackendSession.start(backend, o, receiver);
       try {
-        if (backend === 'tcp' && o.iperf3 && iperf3Gbps === null) iperf3Gbps = await session.iperf3();
+        if (transferBackend(backend).bench.reference === 'iperf3' && o.iperf3 && iperf3Gbps === null) iperf3Gbps = await session.iperf3();
         for (const plan of session.plans) {
           const row = await session.row(plan);
           rows.push(row);
@@ -119,11 +121,13 @@ export async function runTransferBench(o: TransferBenchOptions, onRow: (row: Tra
 class BackendSession {
   private readonly loop = new EventLoopDelay();
 
+  private readonly bench: BenchBaseline;
+
   private constructor(
-    private readonly backend: TransferBackendName,
+    private readonly backend: string,
     private readonly o: TransferBenchOptions,
     private readonly receiver: ReceiverProcess,
-    readonly plans: WritePlan[],
+    readonly plans: RowPlan[],
     private readonly src: KvPool,
     private readonly driver: WriteDriver,
     /** shm: the Buffer.copy baseline's destination; else the plain-socket sink's port. */
@@ -131,10 +135,12 @@ class BackendSession {
     private readonly sinkPort: number,
     /** shm: the receiver's pool mapped here too (the second copy baseline). */
     private readonly peerMapping: ShmRegion | null,
-  ) {}
+  ) {
+    this.bench = transferBackend(backend).bench;
+  }
 
-  static async start(backend: TransferBackendName, o: TransferBenchOptions, receiver: ReceiverProcess): Promise<BackendSession> {
-    const plans = o.sizes.map((size) => new WritePlan(size, o.pageBytes, o.pattern, o.concurrency, o.maxPoolBytes));
+  static async start(backend: string, o: TransferBenchOptions, receiver: ReceiverProcess): Promise<BackendSession> {
+    const plans = o.sizes.map((size) => new RowPlan(size, o.pageBytes, o.pattern, o.concurrency, o.maxPoolBytes));
     const dstPages = Math.max(...plans.map((p) => p.dstSlots * p.pages));
     const srcPages = Math.max(...plans.map((p) => p.srcSlots * p.pages));
     const { endpoint } = await receiver.control.call({ type: 'prepare', backend, pageBytes: o.pageBytes, numPages: dstPages }, CONTROL_MS);
@@ -151,9 +157,10 @@ class BackendSession {
     });
     try {
       await driver.call({ type: 'connect', endpoint }, 'connected', CONTROL_MS);
-      if (endpoint.backend === 'shm') {
+      const { bench } = transferBackend(backend);
+      if (bench.baseline === 'Buffer.copy') {
         const target = Buffer.from(new SharedArrayBuffer(dstPages * o.pageBytes));
-        return new BackendSession(backend, o, receiver, plans, src, driver, target, 0, openShmRegion(endpoint.name, endpoint.bytes));
+        return new BackendSession(backend, o, receiver, plans, src, driver, target, 0, bench.mapPeerPool?.(endpoint) ?? null);
       }
       const { port } = await receiver.control.call({ type: 'sink' }, CONTROL_MS);
       return new BackendSession(backend, o, receiver, plans, src, driver, null, port, null);
@@ -186,7 +193,7 @@ class BackendSession {
     }
   }
 
-  async row(plan: WritePlan): Promise<TransferRow> {
+  async row(plan: RowPlan): Promise<TransferRow> {
     const control = this.receiver.control;
     await control.call({ type: 'zero' }, CONTROL_MS);
     const spec = { size: plan.size, pattern: plan.pattern };
@@ -222,7 +229,7 @@ class BackendSession {
 
     const verifiedSlots = await this.verify(plan, lastSrc);
     const peerMappingGbps = this.peerMapping ? this.peerMappingBaseline(plan) : null;
-    const ibWriteBwGbps = this.backend === 'verbs' && this.o.ibWriteBw ? await this.ibWriteBw(plan.size) : null;
+    const ibWriteBwGbps = this.bench.reference === 'ib_write_bw' && this.o.ibWriteBw ? await this.ibWriteBw(plan.size) : null;
     const gbps = (timed.writes * plan.size) / timed.seconds / 1e9;
     const baselineGbps = base.bytes / base.seconds / 1e9;
     const { p50, p99 } = latencySummary(latencies);
@@ -239,7 +246,7 @@ class BackendSession {
       gbps,
       p50Ms: p50,
       p99Ms: p99,
-      baseline: this.backend === 'shm' ? 'Buffer.copy' : 'plain socket',
+      baseline: this.bench.baseline,
       baselineGbps,
       ratio: gbps / baselineGbps,
       peerMappingGbps,
@@ -267,13 +274,13 @@ class BackendSession {
     return this.o.durationS * 1000 + (writes + this.o.concurrency) * this.o.writeTimeoutMs + CONTROL_MS;
   }
 
-  private baseline(plan: WritePlan, rule: StopRule): Promise<{ bytes: number; seconds: number }> {
+  private baseline(plan: RowPlan, rule: StopRule): Promise<{ bytes: number; seconds: number }> {
     const stop = stopWhen(rule);
-    return this.backend === 'shm' ? Promise.resolve(this.copyBaseline(plan, stop)) : this.socketBaseline(plan, stop);
+    return this.bench.baseline === 'Buffer.copy' ? Promise.resolve(this.copyBaseline(plan, stop)) : this.socketBaseline(plan, stop);
   }
 
   /** Every written destination slot must hold its last source slot's bytes, in the plan's order. */
-  private async verify(plan: WritePlan, lastSrc: readonly number[]): Promise<number> {
+  private async verify(plan: RowPlan, lastSrc: readonly number[]): Promise<number> {
     const slots = [...lastSrc.keys()].filter((d) => lastSrc[d] >= 0);
     const { digests } = await this.receiver.control.call({ type: 'digest', ranges: slots.map((d) => plan.dstRange(d)) }, CONTROL_MS);
     slots.forEach((d, i) => {
@@ -285,7 +292,7 @@ class BackendSession {
   }
 
   /** Buffer.copy of the same runs from the source pool into a second buffer, on this thread. */
-  private copyBaseline(plan: WritePlan, stop: (done: number, elapsedMs: number) => boolean, to: Buffer = this.copyTarget!): { bytes: number; seconds: number } {
+  private copyBaseline(plan: RowPlan, stop: (done: number, elapsedMs: number) => boolean, to: Buffer = this.copyTarget!): { bytes: number; seconds: number } {
     const from = Buffer.from(this.src.buffer);
     const pb = plan.pageBytes;
     const t0 = performance.now();
@@ -301,7 +308,7 @@ class BackendSession {
    * mapping), for --duration: tells the cost of that memory from the cost of the transfer machinery.
    * It overwrites the receiver's pool, so it runs after the check.
    */
-  private peerMappingBaseline(plan: WritePlan): number {
+  private peerMappingBaseline(plan: RowPlan): number {
     const to = Buffer.from(this.peerMapping!.buffer);
     this.copyBaseline(plan, stopWhen({ writes: plan.srcSlots + 1 }), to);
     const r = this.copyBaseline(plan, stopWhen(this.roundRule(1)), to);
@@ -309,7 +316,7 @@ class BackendSession {
   }
 
   /** The same bytes streamed over a plain socket to the receiving process's sink. */
-  private async socketBaseline(plan: WritePlan, stop: (done: number, elapsedMs: number) => boolean): Promise<{ bytes: number; seconds: number }> {
+  private async socketBaseline(plan: RowPlan, stop: (done: number, elapsedMs: number) => boolean): Promise<{ bytes: number; seconds: number }> {
     const views = Array.from({ length: plan.srcSlots }, (_, s) => Buffer.from(this.src.buffer, s * plan.pages * plan.pageBytes, plan.size));
     return streamPlainSocket(this.receiver.host, this.sinkPort, plan.size, (k) => views[k % views.length], stop, this.o.writeTimeoutMs);
   }

@@ -1,12 +1,12 @@
 /**
  * Messages between the benchmark's main thread and its write driver (write-driver.ts): `ready` once
- * it started, then one reply per request, in order, carrying the request's id. A row's plan travels as its parameters: both sides build the same WritePlan.
+ * it started, then one reply per request, in order, carrying the request's id. A row's plan travels as its parameters: both sides build the same RowPlan.
  */
-import type { KvEndpoint, TransferBackendName } from '../../src/transfer/kv-transfer.js';
-import type { Pattern } from './write-plan.js';
+import type { KvEndpoint } from '../../src/transfer/kv-transfer.js';
+import type { Pattern } from './row-plan.js';
 
 export interface DriverData {
-  backend: TransferBackendName;
+  backend: string;
   pool: SharedArrayBuffer;
   pageBytes: number;
   numPages: number;

@@ -5,7 +5,7 @@
  * is left with what a node's main thread has during a transfer: nothing, which is what its
  * event-loop delay then shows.
  *
- * Writes are numbered across warm-up and rows (slots keep rotating, see write-plan.ts); a link lands
+ * Writes are numbered across warm-up and rows (slots keep rotating, see row-plan.ts); a link lands
  * its writes in order, so the last write to complete on a slot is the last to land there.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -14,24 +14,25 @@ import { LatencyRecorder } from '../stats.js';
 import { byteLayout } from './byte-layout.js';
 import { BENCH_ROOM, BENCH_WRITER } from './protocol.js';
 import { KvPool } from '../../src/kv/pool.js';
+import { defaultTransferConfig } from '../../src/transfer/backends.js';
 import type { DriverCall, DriverData, DriverMessage, DriverReply, DriverRequest, PlanSpec, RunResult, StopRule } from './write-driver-protocol.js';
-import { WritePlan } from './write-plan.js';
+import { RowPlan } from './row-plan.js';
 
 const port = parentPort;
 if (!port) throw new Error('write-driver must run in a worker thread');
 const data = workerData as DriverData;
 const pool = new KvPool(byteLayout(data.pageBytes), data.numPages, data.pool);
-const plans = new Map<number, WritePlan>();
+const plans = new Map<number, RowPlan>();
 let actor: TransferActorClient | null = null;
 let issued = 0;
 
-function planOf(spec: PlanSpec): WritePlan {
+function planOf(spec: PlanSpec): RowPlan {
   let plan = plans.get(spec.size);
-  if (!plan) plans.set(spec.size, (plan = new WritePlan(spec.size, data.pageBytes, spec.pattern, data.concurrency, data.maxPoolBytes)));
+  if (!plan) plans.set(spec.size, (plan = new RowPlan(spec.size, data.pageBytes, spec.pattern, data.concurrency, data.maxPoolBytes)));
   return plan;
 }
 
-async function run(tx: TransferActorClient, plan: WritePlan, rule: StopRule): Promise<RunResult> {
+async function run(tx: TransferActorClient, plan: RowPlan, rule: StopRule): Promise<RunResult> {
   const latency = new LatencyRecorder();
   const lastSrc = new Array<number>(plan.dstSlots).fill(-1);
   const first = issued;
@@ -53,7 +54,7 @@ async function run(tx: TransferActorClient, plan: WritePlan, rule: StopRule): Pr
 async function handle(req: DriverRequest): Promise<DriverReply> {
   switch (req.type) {
     case 'connect':
-      actor = await TransferActorClient.start(data.backend, pool, 'warn');
+      actor = await TransferActorClient.start(defaultTransferConfig(data.backend), pool, 'warn');
       await actor.connect('rx', req.endpoint, BENCH_WRITER);
       return { type: 'connected' };
     case 'run':

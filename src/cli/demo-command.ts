@@ -23,7 +23,7 @@ const DEMO_TIMEOUT_MS = 60_000;
 export async function runDemo(options: NodeOptions): Promise<void> {
   // Generated once here, so the two nodes do not both generate it.
   const modelPath = options.modelPath ?? (await ensureDefaultModel());
-  const deployment = await startPdDeployment(['--model-path', modelPath, ...engineArgs(options.engine), '--disaggregation-transfer-backend', options.transferBackend], DEMO_TIMEOUT_MS);
+  const deployment = await startPdDeployment(['--model-path', modelPath, ...engineArgs(options.engine), '--disaggregation-transfer-backend', options.transfer.backend], DEMO_TIMEOUT_MS);
   try {
     const url = new URL('/generate', deployment.router.url).href;
     const body = JSON.stringify(DEMO_REQUEST);

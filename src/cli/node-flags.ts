@@ -20,6 +20,8 @@ import { isWildcardHost } from '../net/address-kind.js';
 import { FlagError, integerIn, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, registryUrl, ETCD_ACCESS_FLAGS, checkEtcdAccess } from './flag-values.js';
 import { addSglangNoEffectFlags, notSglangBackend, pinoLogLevel, SGLANG_NODE_FLAGS } from './sglang-flags.js';
 import { MAX_TP } from '../engine/reference/tensor-parallel/tp-plan.js';
+import { defaultTransferConfig, TRANSFER_BACKEND_NAMES, TRANSFER_BACKENDS } from '../transfer/backends.js';
+import type { BackendFlag, TransferBackend } from '../transfer/transfer-backend.js';
 
 export interface NodeFlag {
   readonly name: string;
@@ -37,7 +39,6 @@ export const CLUSTER_SECRET_DEFAULT = '$PD_NODE_CLUSTER_SECRET_FILE, else ~/.con
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const ROLES = ['colocated', 'prefill', 'decode'] as const;
-const BACKENDS = ['tcp', 'shm', 'verbs'] as const;
 
 function flag<K extends keyof NodeOptions>(
   name: string,
@@ -81,6 +82,23 @@ function engineSettingFlag(owner: EngineDescriptor, f: EngineFlag): NodeFlag {
   };
 }
 
+/**
+ * A flag a transfer backend owns: checked whatever the backend, applied to the settings only when
+ * that backend is selected (SGLang command lines pass --disaggregation-ib-device with any backend).
+ */
+function backendFlag<S>(backend: TransferBackend<S>, f: BackendFlag<S>): NodeFlag {
+  return {
+    name: f.name,
+    describe: `${backend.name}: ${f.describe}`,
+    defaultText: () => f.defaultText,
+    apply: (opts, raw) => {
+      const selected = opts.transfer.backend === backend.name;
+      const settings = asFlagError(() => f.apply(selected ? (opts.transfer.settings as S) : backend.defaults, raw, `--${f.name}`));
+      if (selected) opts.transfer = { backend: backend.name, settings };
+    },
+  };
+}
+
 function asFlagError<T>(run: () => T): T {
   try {
     return run();
@@ -99,14 +117,16 @@ export function notWildcard(f: string, raw: string): string {
 export const NODE_FLAGS: readonly NodeFlag[] = [
   flag('role', 'role', 'What this node does: colocated (prefill and decode in one node), prefill or decode (PD); router and registry take their own flags (pd-node --role router --help).', (f, raw) => oneOf(f, raw, ROLES)),
   flag('disaggregation-mode', 'role', "SGLang's name for the role: null (colocated), prefill or decode.", (f, raw) => (raw === 'null' ? 'colocated' : oneOf(f, raw, ['prefill', 'decode'] as const))),
-  flag('disaggregation-transfer-backend', 'transferBackend', `How KV moves from prefill to decode (${BACKENDS.join(', ')}); shm needs both nodes on one host; verbs needs an RDMA device on both (see pd-node devices).`, (f, raw) =>
-    oneOf(f, notSglangBackend(f, raw), BACKENDS),
-  ),
-  flag('disaggregation-ib-device', 'ibDevices', 'verbs: RDMA devices to use, comma-separated (e.g. mlx5_0,mlx5_2); pd-node devices shows the choice.', (f, raw) => {
-    const names = raw.split(',').map((n) => n.trim());
-    if (names.some((n) => n === '')) throw new FlagError(`${f} has an empty device name (got "${raw}")`);
-    return names;
-  }, 'the ACTIVE ports that share the top rate'),
+  {
+    name: 'disaggregation-transfer-backend',
+    describe: `How KV moves from prefill to decode: ${TRANSFER_BACKENDS.map((b) => `${b.name} ${b.needs}`).join('; ')}.`,
+    defaultText: (base) => base.transfer.backend,
+    apply: (opts, raw) => {
+      // Before the backends' own flags (table order), which then apply to these settings.
+      opts.transfer = defaultTransferConfig(oneOf('--disaggregation-transfer-backend', notSglangBackend('--disaggregation-transfer-backend', raw), TRANSFER_BACKEND_NAMES));
+    },
+  },
+  ...TRANSFER_BACKENDS.flatMap((b: TransferBackend) => b.flags.map((f) => backendFlag(b, f))),
   flag('registry-url', 'registryUrl', 'Membership to register with: the ZeroMQ registry, tcp://HOST:PORT (the router hosts one on --registry-port), or etcd, etcd://HOST:PORT[,HOST:PORT...].', registryUrl, 'none'),
   ...ETCD_ACCESS_FLAGS.map(
     ({ name, field, describe }): NodeFlag => ({

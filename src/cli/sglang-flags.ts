@@ -20,6 +20,7 @@
 import type { Argv } from 'yargs';
 import { SCHEDULE_POLICIES } from '../../actors/scheduler/schedule-policy.js';
 import type { NodeOptions } from '../node/options.js';
+import { TRANSFER_BACKENDS } from '../transfer/backends.js';
 import { FlagError, integerIn, nonEmpty, oneOf, positiveInteger } from './flag-values.js';
 import type { NodeFlag } from './node-flags.js';
 
@@ -194,9 +195,15 @@ export function startupWarnings(argv: Record<string, unknown>, opts: Readonly<No
   const warnings: string[] = [];
   const ignored = noEffectFlagsGiven(argv);
   if (ignored.length > 0) warnings.push(`accepted for compatibility, no effect here: ${ignored.join(', ')} (docs/sglang-compatibility.md says why)`);
-  if (opts.ibDevices !== null && (opts.transferBackend !== 'verbs' || opts.role === 'colocated')) {
-    const why = opts.role === 'colocated' ? 'a colocated node transfers no KV' : `KV moves over ${opts.transferBackend}`;
-    warnings.push(`--disaggregation-ib-device ${opts.ibDevices.join(',')} has no effect: it names the RDMA devices of --disaggregation-transfer-backend verbs, and ${why} (pd-node's default backend is tcp; SGLang's, mooncake, is RDMA)`);
+  // A backend's own flag (seed 000 passes --disaggregation-ib-device with no backend) does nothing for another backend.
+  for (const backend of TRANSFER_BACKENDS) {
+    if (backend.name === opts.transfer.backend && opts.role !== 'colocated') continue;
+    for (const f of backend.flags) {
+      const value = argv[f.name];
+      if (value === undefined) continue;
+      const why = opts.role === 'colocated' ? 'a colocated node transfers no KV' : `KV moves over ${opts.transfer.backend}`;
+      warnings.push(`--${f.name} ${String(value)} has no effect: it is a setting of --disaggregation-transfer-backend ${backend.name}, and ${why} (pd-node's default backend is tcp; SGLang's, mooncake, is RDMA)`);
+    }
   }
   return warnings;
 }
@@ -224,9 +231,9 @@ export const SGLANG_IMPLEMENTED: Readonly<Record<string, string>> = {
   'schedule-policy': 'schedulePolicy (lpm, dfs-weight: fcfs, no prefix cache)',
   'random-seed': 'randomSeed',
   'disaggregation-mode': 'role',
-  'disaggregation-transfer-backend': 'transferBackend (tcp, shm, verbs; mooncake/nixl refused naming verbs)',
+  'disaggregation-transfer-backend': 'transfer.backend (tcp, shm, verbs; mooncake/nixl refused naming verbs)',
   'disaggregation-bootstrap-port': 'bootstrapPort',
-  'disaggregation-ib-device': 'ibDevices (verbs)',
+  'disaggregation-ib-device': 'transfer.settings.ibDevices (verbs)',
   nnodes: 'checked: 1 only',
   'node-rank': 'checked: 0 only',
 };

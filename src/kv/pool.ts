@@ -16,11 +16,6 @@ export class KvPool {
     this.buffer = buffer ?? new SharedArrayBuffer(bytes);
   }
 
-  /** Byte offset of a page in the pool. */
-  pageOffset(page: number): number {
-    return page * this.pageBytes;
-  }
-
   /** A byte view of `count` adjacent pages starting at `page` (no copy). */
   pageBytesView(page: number, count = 1): Uint8Array {
     return new Uint8Array(this.buffer, page * this.pageBytes, count * this.pageBytes);

@@ -7,6 +7,7 @@ import type { SchedulerOptions } from '../../actors/scheduler/scheduler-options.
 import { NO_ETCD_ACCESS } from '../membership/etcd-access.js';
 import type { PdOptions } from '../pd/pd-options.js';
 import type { ServerOptions } from '../server/server-options.js';
+import { defaultTransferConfig } from '../transfer/backends.js';
 
 export interface NodeOptions extends SchedulerOptions, PdOptions, ServerOptions {
   /**
@@ -47,8 +48,7 @@ export const DEFAULT_NODE_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   logLevel: 'info',
   engine: Object.freeze({ name: 'reference' }),
   tpSize: 1,
-  transferBackend: 'tcp',
-  ibDevices: null,
+  transfer: defaultTransferConfig('tcp'),
   registryUrl: null,
   etcd: NO_ETCD_ACCESS,
   bootstrapPort: 8998,

@@ -39,7 +39,7 @@ function schedulerOptions(o: NodeOptions): SchedulerOptions {
     pageSize: o.pageSize, maxTotalTokens: o.maxTotalTokens, memFractionStatic: o.memFractionStatic, maxRunningRequests: o.maxRunningRequests,
     chunkedPrefillSize: o.chunkedPrefillSize, maxPrefillTokens: o.maxPrefillTokens, schedulePolicy: o.schedulePolicy, randomSeed: o.randomSeed,
     engine: o.engine, tpSize: o.tpSize,
-    transferBackend: o.transferBackend, ibDevices: o.ibDevices, bootstrapTimeoutSecs: o.bootstrapTimeoutSecs, transferTimeoutSecs: o.transferTimeoutSecs,
+    transfer: o.transfer, bootstrapTimeoutSecs: o.bootstrapTimeoutSecs, transferTimeoutSecs: o.transferTimeoutSecs,
   };
 }
 

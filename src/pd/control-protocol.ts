@@ -5,6 +5,7 @@
  */
 import type { FirstToken } from '../../actors/scheduler/protocol.js';
 import type { KvLayoutInfo, ModelIdentity } from '../registry/protocol.js';
+import { parseKvEndpoint } from '../transfer/backends.js';
 import type { KvEndpoint } from '../transfer/kv-transfer.js';
 
 export const CONTROL_PROTOCOL_VERSION = 1;
@@ -38,18 +39,13 @@ const isTokenLogprob: Check = (v) => Array.isArray(v) && v.length === 3 && (v[0]
 const isFirst: Check = (v) =>
   isObject(v) && isCount(v.id) && isCount(v.draws) && (v.logprob === undefined || isTokenLogprob(v.logprob)) &&
   (v.topLogprobs === undefined || v.topLogprobs === null || (Array.isArray(v.topLogprobs) && v.topLogprobs.every(isTokenLogprob)));
-const isVerbsDevice: Check = (v) =>
-  isObject(v) && isString(v.name) && isString(v.gid) && isCount(v.gidIndex) && isCount(v.lid) && isString(v.addr) && isCount(v.rkey);
-const isEndpoint: Check = (v) =>
-  isObject(v) && ((v.backend === 'tcp' && isString(v.host) && isCount(v.port)) || (v.backend === 'shm' && isString(v.name) && isCount(v.bytes) && isString(v.hostId) && isString(v.poolId)) ||
-    (v.backend === 'verbs' && isString(v.host) && isCount(v.port) && isCount(v.bytes) && Array.isArray(v.devices) && v.devices.length > 0 && v.devices.every(isVerbsDevice)));
 const isModel: Check = (v) => isObject(v) && isString(v.fingerprint) && isString(v.servedModelName);
 const isLayout: Check = (v) => isObject(v) && isCount(v.numLayers) && isCount(v.entriesPerToken) && isString(v.dtype) && isCount(v.pageSize);
 
 const FIELDS: Record<string, Record<string, Check>> = {
   ping: {},
   pong: {},
-  kv_request: { room: isRoom, pageIds: isPageList, endpoint: isEndpoint, model: isModel, kvLayout: isLayout, writer: isWriter },
+  kv_request: { room: isRoom, pageIds: isPageList, model: isModel, kvLayout: isLayout, writer: isWriter },
   kv_done: { room: isRoom, first: isFirst, bytes: isCount, runs: isCount, transferMs: isNumber, writeMs: isNumber, exposedMs: isNumber },
   room_failed: { room: isRoom, message: isString },
 };
@@ -68,6 +64,14 @@ function parse(frame: Buffer, allowed: Set<string>): { msg: Record<string, unkno
   if (msg.v !== CONTROL_PROTOCOL_VERSION) return { error: `protocol version ${String(msg.v)}, expected ${CONTROL_PROTOCOL_VERSION}` };
   if (typeof msg.type !== 'string' || !allowed.has(msg.type)) return { error: `unexpected message type ${String(msg.type)}` };
   for (const [field, check] of Object.entries(FIELDS[msg.type])) if (!check(msg[field])) return { error: `${msg.type}.${field} is missing or malformed` };
+  // The endpoint is its backend's to check (src/transfer/backends.ts); only the parsed copy goes on.
+  if (msg.type === 'kv_request') {
+    try {
+      msg.endpoint = parseKvEndpoint(msg.endpoint, 'kv_request.endpoint');
+    } catch (err) {
+      return { error: (err as Error).message };
+    }
+  }
   return { msg };
 }
 

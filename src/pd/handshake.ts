@@ -1,5 +1,5 @@
 import type { KvLayoutInfo, ModelIdentity } from '../registry/protocol.js';
-import type { KvEndpoint, TransferBackendName } from '../transfer/kv-transfer.js';
+import type { KvEndpoint } from '../transfer/kv-transfer.js';
 
 /**
  * Why a decode node's page list cannot be served by this prefill node, or null. The two sides must
@@ -7,7 +7,7 @@ import type { KvEndpoint, TransferBackendName } from '../transfer/kv-transfer.js
  * the same transfer backend; anything else would move bytes that decode reads as the wrong thing.
  */
 export function handshakeProblem(
-  local: { model: ModelIdentity; kvLayout: KvLayoutInfo; backend: TransferBackendName },
+  local: { model: ModelIdentity; kvLayout: KvLayoutInfo; backend: string },
   peer: { model: ModelIdentity; kvLayout: KvLayoutInfo; endpoint: KvEndpoint },
 ): string | null {
   if (peer.model.fingerprint !== local.model.fingerprint) {

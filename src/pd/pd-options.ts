@@ -5,7 +5,7 @@
 import type { SchedulerOptions } from '../../actors/scheduler/scheduler-options.js';
 import type { EtcdAccess } from '../membership/etcd-access.js';
 
-export interface PdOptions extends Pick<SchedulerOptions, 'role' | 'host' | 'transferBackend'> {
+export interface PdOptions extends Pick<SchedulerOptions, 'role' | 'host' | 'transfer'> {
   /** PD: membership to register with: the ZeroMQ registry (tcp://HOST:PORT) or etcd (etcd://HOST:PORT[,...]); null: none. */
   registryUrl: string | null;
   /** PD, etcd membership: credentials for etcd (src/membership/etcd-access.ts). */

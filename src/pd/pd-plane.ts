@@ -52,7 +52,7 @@ export async function startPdPlane({ options, client, metrics, publishedHost, ht
   let controlPort: number | null = null;
   if (role === 'prefill') {
     const control = await PrefillControl.bind({
-      host: options.host, port: options.bootstrapPort, model, kvLayout, backend: options.transferBackend, peerTimeoutMs, curve, log,
+      host: options.host, port: options.bootstrapPort, model, kvLayout, backend: options.transfer.backend, peerTimeoutMs, curve, log,
       toScheduler: (m) => client.sendPd(m),
     });
     controlPort = control.port;
@@ -65,7 +65,7 @@ export async function startPdPlane({ options, client, metrics, publishedHost, ht
       }
     });
     closeControl = () => control.close();
-    log.info({ bootstrapPort: control.port, backend: options.transferBackend }, 'prefill bootstrap socket listening');
+    log.info({ bootstrapPort: control.port, backend: options.transfer.backend }, 'prefill bootstrap socket listening');
   } else {
     if (!kvEndpoint) throw new Error('decode node started without a KV endpoint');
     const control = new DecodeControl({ nodeId, model, kvLayout, endpoint: kvEndpoint, peerTimeoutMs, curve, log, toScheduler: (m) => client.sendPd(m), onTransfer: (t) => pdMetrics.observe(t) });
@@ -86,7 +86,6 @@ export async function startPdPlane({ options, client, metrics, publishedHost, ht
       bootstrapPort: controlPort,
       model,
       kvLayout,
-      kvEndpoints: kvEndpoint ? [kvEndpoint] : [],
     };
     // Registration retries on its own (and logs the outage); start-up does not wait for it.
     registry.register(record).catch(() => undefined);

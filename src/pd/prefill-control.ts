@@ -18,7 +18,6 @@ import type { Logger } from '../log/logger.js';
 import type { KvLayoutInfo, ModelIdentity } from '../registry/protocol.js';
 import { curveServerOptions, type CurveKeys } from '../security/curve-keys.js';
 import { admitClusterClients } from '../security/zap-handler.js';
-import type { TransferBackendName } from '../transfer/kv-transfer.js';
 import { MAX_DECODE_TO_PREFILL_BYTES } from './control-limits.js';
 import { parseDecodeToPrefill, type DecodeToPrefill, type PrefillToDecode } from './control-protocol.js';
 import { handshakeProblem } from './handshake.js';
@@ -29,7 +28,7 @@ export interface PrefillControlOptions {
   port: number;
   model: ModelIdentity;
   kvLayout: KvLayoutInfo;
-  backend: TransferBackendName;
+  backend: string;
   peerTimeoutMs: number;
   /** The cluster's CURVE keys: only decode nodes holding the secret get in. */
   curve: CurveKeys;

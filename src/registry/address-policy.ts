@@ -1,7 +1,8 @@
 /**
- * Which addresses the registry accepts in a record: every address in it (HTTP URL, bootstrap socket,
- * tcp/verbs KV endpoint) is handed to routers and decode nodes that may run on other hosts, so each
- * must reach the node from there.
+ * Which addresses the registry accepts in a record: every address in it (HTTP URL, bootstrap socket)
+ * is handed to routers and decode nodes that may run on other hosts, so each must reach the node
+ * from there. (A decode node's KV endpoint is not in the record: it travels in its kv_request, with
+ * the same published host as its HTTP URL.)
  *
  * Rule (a registry cannot see a peer's address: zeromq.js gives a ROUTER message no peer metadata,
  * and ZAP, which sees the address, does not say which connection a later message comes from):
@@ -22,9 +23,6 @@ export function unreachableAddress(record: NodeRecord, registryHost: string): st
   const loopbackAllowed = isLoopbackHost(registryHost);
   const hosts: [string, string | null][] = [['httpUrl', hostOfUrl(record.httpUrl)]];
   if (record.controlAddr !== null) hosts.push(['controlAddr', hostOfUrl(record.controlAddr)]);
-  record.kvEndpoints.forEach((e, i) => {
-    if (e.backend !== 'shm') hosts.push([`kvEndpoints[${i}].host`, e.host]);
-  });
   for (const [field, host] of hosts) {
     if (host === null) continue;
     if (isWildcardHost(host)) return `${field} has the wildcard host "${host}", which no peer can dial: start the node with --advertise-host ADDRESS (or --host ADDRESS)`;

@@ -14,7 +14,6 @@
  * - Replies are parsed with the same checks (a client trusts nothing it did not validate), but they
  *   have no size limit here: a query over many nodes may legitimately exceed 64 KiB.
  */
-import type { KvEndpoint, VerbsDeviceEndpoint } from '../transfer/kv-transfer.js';
 import {
   REGISTRY_PROTOCOL_VERSION,
   type KvLayoutInfo,
@@ -161,7 +160,6 @@ function readNodeRecord(value: unknown, path: string): NodeRecord {
     bootstrapPort: o.bootstrapPort === null ? null : integer(o, 'bootstrapPort', path, 1, 65535, 'null or an integer'),
     model: readModel(o.model, `${path}.model`),
     kvLayout: readKvLayout(o.kvLayout, `${path}.kvLayout`),
-    kvEndpoints: asArray(o.kvEndpoints, `${path}.kvEndpoints`).map((e, i) => readKvEndpoint(e, `${path}.kvEndpoints[${i}]`)),
   };
 }
 
@@ -177,45 +175,6 @@ function readKvLayout(value: unknown, path: string): KvLayoutInfo {
     entriesPerToken: integer(o, 'entriesPerToken', path, 1),
     dtype: nonEmptyString(o, 'dtype', path),
     pageSize: integer(o, 'pageSize', path, 1),
-  };
-}
-
-function readKvEndpoint(value: unknown, path: string): KvEndpoint {
-  const o = asObject(value, path);
-  switch (o.backend) {
-    case 'tcp':
-      return { backend: 'tcp', host: nonEmptyString(o, 'host', path), port: integer(o, 'port', path, 1, 65535) };
-    case 'shm':
-      return { backend: 'shm', name: nonEmptyString(o, 'name', path), bytes: integer(o, 'bytes', path, 0), hostId: nonEmptyString(o, 'hostId', path), poolId: nonEmptyString(o, 'poolId', path) };
-    case 'verbs': {
-      const devices = asArray(o.devices, `${path}.devices`);
-      if (devices.length === 0) throw new Invalid('bad_request', `${path}.devices must name at least one RDMA device`);
-      return {
-        backend: 'verbs',
-        host: nonEmptyString(o, 'host', path),
-        port: integer(o, 'port', path, 1, 65535),
-        bytes: integer(o, 'bytes', path, 0),
-        devices: devices.map((d, i) => readVerbsDevice(d, `${path}.devices[${i}]`)),
-      };
-    }
-    default:
-      throw new Invalid('bad_request', `${path}.backend ${JSON.stringify(o.backend)} is not a known transfer backend`);
-  }
-}
-
-function readVerbsDevice(value: unknown, path: string): VerbsDeviceEndpoint {
-  const o = asObject(value, path);
-  const gid = string(o, 'gid', path);
-  if (!/^[0-9a-f]{32}$/.test(gid)) throw new Invalid('bad_request', `${path}.gid must be 32 lower-case hex digits`);
-  const addr = string(o, 'addr', path);
-  if (!/^\d{1,20}$/.test(addr)) throw new Invalid('bad_request', `${path}.addr must be a decimal address`);
-  return {
-    name: nonEmptyString(o, 'name', path),
-    gid,
-    gidIndex: integer(o, 'gidIndex', path, 0),
-    lid: integer(o, 'lid', path, 0, 65535),
-    addr,
-    rkey: integer(o, 'rkey', path, 0, 0xffffffff),
   };
 }
 

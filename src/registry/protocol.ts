@@ -3,7 +3,6 @@
  * frame with a protocol version `v`; anything malformed or of another version is logged and dropped
  * (or answered with an error), never fatal.
  */
-import type { KvEndpoint } from '../transfer/kv-transfer.js';
 
 export const REGISTRY_PROTOCOL_VERSION = 1;
 
@@ -35,8 +34,6 @@ export interface NodeRecord {
   bootstrapPort: number | null;
   model: ModelIdentity;
   kvLayout: KvLayoutInfo;
-  /** Decode nodes: per transfer backend, what a prefill node needs to write into the pool. */
-  kvEndpoints: KvEndpoint[];
 }
 
 /**

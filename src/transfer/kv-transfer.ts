@@ -1,35 +1,17 @@
 /**
  * KV transfer interfaces (the KVManager / KVSender / KVReceiver roles of SGLang's disaggregation
  * code). A decode node's receiver exposes its pool for one-sided writes; a prefill node's sender
- * writes runs of its own pages straight into the decode node's pages. One folder per backend.
+ * writes runs of its own pages straight into the decode node's pages. One folder per backend, each
+ * with its descriptor (transfer-backend.ts), listed in backends.ts.
  */
 
-export type TransferBackendName = 'tcp' | 'shm' | 'verbs';
-
-/** What a receiver publishes (in the registry) so that a sender can write into its pool. */
-export type KvEndpoint =
-  | { backend: 'tcp'; host: string; port: number }
-  /**
-   * `hostId` tells whether the sender is on the same host (shm cannot cross hosts); `name` is the
-   * pool's object, `bytes` its pool bytes (after the header page), `poolId` the random id in its
-   * header (32 hex digits), which the sender checks before writing (shm/pool-header.ts).
-   */
-  | { backend: 'shm'; name: string; bytes: number; hostId: string; poolId: string }
-  /**
-   * `host:port` is the receiver's queue-pair exchange (TCP); `devices` its pool registered on each
-   * RDMA device, in striping order; `bytes` the registered pool size.
-   */
-  | { backend: 'verbs'; host: string; port: number; bytes: number; devices: VerbsDeviceEndpoint[] };
-
-/** The decode pool as one RDMA device exposes it. `addr` is a decimal string (a 64-bit address). */
-export interface VerbsDeviceEndpoint {
-  name: string;
-  /** 32 hex digits, network order. */
-  gid: string;
-  gidIndex: number;
-  lid: number;
-  addr: string;
-  rkey: number;
+/**
+ * What a receiver publishes so that a sender can write into its pool. `backend` names the descriptor
+ * that parses and reads it (backends.ts); the other fields are the backend's own (its folder's
+ * endpoint type) and opaque to everything else.
+ */
+export interface KvEndpoint {
+  readonly backend: string;
 }
 
 /** `count` adjacent pages from local page `src` to remote page `dst`. */
@@ -96,7 +78,7 @@ export interface KvReceiver {
 
 /** One backend: makes receivers for local pools and senders to remote endpoints. */
 export interface KvManager {
-  readonly backend: TransferBackendName;
+  readonly backend: string;
   /** Listens on `host`; the endpoint names `host` as is (a node publishes its own address: published-endpoint.ts). */
   listen(pool: PoolRegion, host: string): Promise<KvReceiver>;
   /** `writer`: the token the decode node gave this prefill node in its page lists; the link presents it. */

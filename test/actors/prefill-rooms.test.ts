@@ -59,6 +59,10 @@ class FakeWriter implements RoomWriter {
     return p.promise;
   }
 
+  async closePeer(peerId: string): Promise<void> {
+    this.calls.push(`closePeer ${peerId}`);
+  }
+
   endRoom(room: string, peerId: string, first: FirstToken | null): Promise<boolean> {
     this.calls.push(`end ${room} ${peerId} ${first ? first.id : 'forget'}`);
     const p = pending<boolean>();

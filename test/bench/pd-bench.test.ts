@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { RouterBenchResult } from '../../bench/router/router-run.js';
 import type { TransferBenchResult } from '../../bench/transfer/transfer-run.js';
+import { TRANSFER_BACKEND_NAMES } from '../../src/transfer/backends.js';
 import { PD_BENCH, runPdBench, runPdBenchJson } from './pd-bench-process.js';
 
 const positive = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
@@ -76,7 +77,7 @@ test('pd-bench router --quick: req/s, added latency and CPU per request, closed 
 test('pd-bench: bad flags are usage errors naming the flag', () => {
   for (const [args, flag] of [
     [['transfer', '--sizes', '4KiB,3000'], /--sizes/],
-    [['transfer', '--backend', 'udp'], /--backend must be one of tcp, shm, verbs \(got "udp"\)/],
+    [['transfer', '--backend', 'udp'], new RegExp(`--backend must be one of ${TRANSFER_BACKEND_NAMES.join(', ')} \\(got "udp"\\)`)],
     [['transfer', '--pattern', 'random'], /--pattern must be one of contiguous, scattered/],
     [['router', '--concurrency', '1,,4'], /--concurrency/],
     [['router', '--prefill', 'http://127.0.0.1:1'], /--prefill and --decode go together/],

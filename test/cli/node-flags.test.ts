@@ -7,6 +7,7 @@ import { FlagError } from '../../src/cli/flag-values.js';
 import { engineArgs, NODE_FLAGS, parseNodeFlags } from '../../src/cli/node-flags.js';
 import { NO_ETCD_ACCESS } from '../../src/membership/etcd-access.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../../src/node/options.js';
+import { TRANSFER_BACKEND_NAMES } from '../../src/transfer/backends.js';
 
 /** [flag, value, the option it sets, the expected value, flags it needs and what they set]. */
 const ETCD = 'etcd://10.0.0.5:2379';
@@ -18,9 +19,9 @@ const GOOD: [string, string, keyof NodeOptions, unknown, { argv: string[]; opts:
   ['role', 'decode', 'role', 'decode'],
   ['disaggregation-mode', 'prefill', 'role', 'prefill'],
   ['disaggregation-mode', 'decode', 'role', 'decode'],
-  ['disaggregation-transfer-backend', 'shm', 'transferBackend', 'shm'],
-  ['disaggregation-transfer-backend', 'tcp', 'transferBackend', 'tcp'],
-  ['disaggregation-transfer-backend', 'verbs', 'transferBackend', 'verbs'],
+  ['disaggregation-transfer-backend', 'shm', 'transfer', { backend: 'shm', settings: {} }],
+  ['disaggregation-transfer-backend', 'tcp', 'transfer', { backend: 'tcp', settings: {} }],
+  ['disaggregation-transfer-backend', 'verbs', 'transfer', { backend: 'verbs', settings: { ibDevices: null } }],
   ['registry-url', 'tcp://127.0.0.1:5555', 'registryUrl', 'tcp://127.0.0.1:5555'],
   ['registry-url', 'etcd://10.0.0.5:2379,10.0.0.6:2379', 'registryUrl', 'etcd://10.0.0.5:2379,10.0.0.6:2379'],
   ['etcd-user', 'pd:secret', 'etcd', { ...NO_ETCD_ACCESS, user: 'pd:secret' }, { argv: ['--registry-url', ETCD], opts: { registryUrl: ETCD } }],
@@ -28,8 +29,8 @@ const GOOD: [string, string, keyof NodeOptions, unknown, { argv: string[]; opts:
   ['etcd-cert', 'c.pem', 'etcd', { user: null, cacert: 'ca.pem', cert: 'c.pem', key: 'k.pem' }, { argv: ['--registry-url', ETCD, '--etcd-cacert', 'ca.pem', '--etcd-key', 'k.pem'], opts: { registryUrl: ETCD } }],
   ['etcd-key', 'k.pem', 'etcd', { user: null, cacert: 'ca.pem', cert: 'c.pem', key: 'k.pem' }, { argv: ['--registry-url', ETCD, '--etcd-cacert', 'ca.pem', '--etcd-cert', 'c.pem'], opts: { registryUrl: ETCD } }],
   ['cluster-secret-file', '/etc/pd-node/secret', 'clusterSecretFile', '/etc/pd-node/secret'],
-  ['disaggregation-ib-device', 'mlx5_0,mlx5_2', 'ibDevices', ['mlx5_0', 'mlx5_2']],
-  ['disaggregation-ib-device', 'rxe0', 'ibDevices', ['rxe0']],
+  ['disaggregation-ib-device', 'mlx5_0,mlx5_2', 'transfer', { backend: 'verbs', settings: { ibDevices: ['mlx5_0', 'mlx5_2'] } }, { argv: ['--disaggregation-transfer-backend', 'verbs'], opts: {} }],
+  ['disaggregation-ib-device', 'rxe0', 'transfer', { backend: 'verbs', settings: { ibDevices: ['rxe0'] } }, { argv: ['--disaggregation-transfer-backend', 'verbs'], opts: {} }],
   ['disaggregation-bootstrap-port', '8998', 'bootstrapPort', 8998],
   ['disaggregation-bootstrap-timeout', '2.5', 'bootstrapTimeoutSecs', 2.5],
   ['disaggregation-transfer-timeout', '10', 'transferTimeoutSecs', 10],
@@ -78,7 +79,7 @@ const GOOD: [string, string, keyof NodeOptions, unknown, { argv: string[]; opts:
 const BAD: [string, string, RegExp][] = [
   ['role', 'router', /--role must be one of colocated, prefill, decode \(got "router"\)/],
   ['disaggregation-mode', 'router', /--disaggregation-mode must be one of prefill, decode \(got "router"\)/],
-  ['disaggregation-transfer-backend', 'udp', /--disaggregation-transfer-backend must be one of tcp, shm, verbs \(got "udp"\)/],
+  ['disaggregation-transfer-backend', 'udp', new RegExp(`--disaggregation-transfer-backend must be one of ${TRANSFER_BACKEND_NAMES.join(', ')} \\(got "udp"\\)`)],
   ['disaggregation-ib-device', 'mlx5_0,,mlx5_2', /--disaggregation-ib-device has an empty device name/],
   ['registry-url', 'http://x:1', /--registry-url must look like tcp:\/\/HOST:PORT/],
   ['registry-url', 'tcp://x:0', /--registry-url must look like tcp:\/\/HOST:PORT/],
@@ -188,6 +189,12 @@ describe('parseNodeFlags', () => {
   for (const [flag, value, message] of BAD) {
     test(`--${flag} ${JSON.stringify(value)} is refused naming the flag`, () => throwsFlagError([`--${flag}=${value}`], message));
   }
+
+  test("a backend's flag is checked with any backend but applies to its own only (SGLang passes --disaggregation-ib-device with any)", () => {
+    assert.deepEqual(parseNodeFlags(['--disaggregation-ib-device', 'mlx5_0']).transfer, DEFAULT_NODE_OPTIONS.transfer);
+    assert.deepEqual(parseNodeFlags(['--disaggregation-ib-device', 'mlx5_0', '--disaggregation-transfer-backend', 'shm']).transfer, { backend: 'shm', settings: {} });
+    throwsFlagError(['--disaggregation-ib-device', ',', '--disaggregation-transfer-backend', 'tcp'], /^--disaggregation-ib-device has an empty device name/);
+  });
 
   test('flags combine', () => {
     const opts = parseNodeFlags(['--role', 'colocated', '--port', '30001', '--page-size', '64', '--model-path', '/m', '--kernel', 'js']);

@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS, parseNodeFlags } from '../../src/cli/node-flags.js';
 import { SGLANG_IMPLEMENTED, SGLANG_NO_EFFECT_FLAGS, startupWarnings } from '../../src/cli/sglang-flags.js';
+import { defaultTransferConfig } from '../../src/transfer/backends.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../../src/node/options.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -36,12 +37,12 @@ describe('SGLang launch_server flags', () => {
   });
 
   test('--disaggregation-ib-device warns when KV does not move over verbs, and not when it does', () => {
-    const devices = { ibDevices: ['mlx5_0', 'mlx5_2'] };
-    const at = (opts: Partial<NodeOptions>): string[] => startupWarnings({}, { ...DEFAULT_NODE_OPTIONS, ...devices, ...opts });
-    assert.match(at({ role: 'prefill' }).join('\n'), /^--disaggregation-ib-device mlx5_0,mlx5_2 has no effect: it names the RDMA devices of --disaggregation-transfer-backend verbs, and KV moves over tcp/);
-    assert.match(at({ role: 'decode', transferBackend: 'shm' }).join('\n'), /and KV moves over shm/);
-    assert.match(at({ role: 'colocated', transferBackend: 'verbs' }).join('\n'), /a colocated node transfers no KV/);
-    assert.deepEqual(at({ role: 'prefill', transferBackend: 'verbs' }), []);
+    const argv = { 'disaggregation-ib-device': 'mlx5_0,mlx5_2' };
+    const at = (role: NodeOptions['role'], backend: string): string[] => startupWarnings(argv, { ...DEFAULT_NODE_OPTIONS, role, transfer: defaultTransferConfig(backend) });
+    assert.match(at('prefill', 'tcp').join('\n'), /^--disaggregation-ib-device mlx5_0,mlx5_2 has no effect: it is a setting of --disaggregation-transfer-backend verbs, and KV moves over tcp/);
+    assert.match(at('decode', 'shm').join('\n'), /and KV moves over shm/);
+    assert.match(at('colocated', 'verbs').join('\n'), /a colocated node transfers no KV/);
+    assert.deepEqual(at('prefill', 'verbs'), []);
   });
 
   test('the command exits 2 for SGLang backends naming verbs, and 1 for a hub id not in the cache, saying where it looked and what to do', () => {

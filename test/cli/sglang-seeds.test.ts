@@ -155,7 +155,7 @@ describe('the seed command lines run as pd-node', () => {
     for (const n of [prefill, decode]) {
       assert.match(logOf(n), /accepted for compatibility, no effect here: --trust-remote-code/);
       // No backend on the line: pd-node's tcp, and the RDMA device list explains it is unused.
-      assert.match(logOf(n), /--disaggregation-ib-device mlx5_0,mlx5_2,.*has no effect: it names the RDMA devices of --disaggregation-transfer-backend verbs, and KV moves over tcp/);
+      assert.match(logOf(n), /--disaggregation-ib-device mlx5_0,mlx5_2,.*has no effect: it is a setting of --disaggregation-transfer-backend verbs, and KV moves over tcp/);
       assert.match(logOf(n), /snapshots\/[0-9a-f]{40}/, 'the model came from the fake cache');
       assert.match(logOf(n), /"msg":"scheduler ready"/);
       assert.match(logOf(n), /"tp":8[,}]/, 'the engine runs the seed\'s --tp 8');

@@ -61,7 +61,7 @@ function argmax(row: Float32Array): number {
 function slotBytes(pool: KvPool, pageTable: Int32Array, pos: number, layer: number): Uint8Array {
   const { pageSize } = pool.layout;
   const slot = pool.pageBytes / pageSize / pool.layout.numLayers;
-  const at = pool.pageOffset(pageTable[Math.floor(pos / pageSize)]) + (layer * pageSize + (pos % pageSize)) * slot;
+  const at = pageTable[Math.floor(pos / pageSize)] * pool.pageBytes + (layer * pageSize + (pos % pageSize)) * slot;
   return new Uint8Array(pool.buffer, at, slot);
 }
 

@@ -11,6 +11,7 @@ import { choosePublishedHost, externalAddresses } from '../../src/net/published-
 import { routeSourceAddress } from '../../src/net/route-source.js';
 import { publishedRegistryUrl } from '../../src/registry/published-url.js';
 import { publishedEndpoint } from '../../src/transfer/published-endpoint.js';
+import type { TcpEndpoint } from '../../src/transfer/tcp/endpoint.js';
 
 const NO_ENV = {};
 
@@ -77,7 +78,8 @@ describe('published host', () => {
   });
 
   test('KV endpoints: tcp and verbs take the published host, shm is published as is', () => {
-    assert.deepEqual(publishedEndpoint({ backend: 'tcp', host: '0.0.0.0', port: 9 }, '10.1.1.1'), { backend: 'tcp', host: '10.1.1.1', port: 9 });
+    const tcp: TcpEndpoint = { backend: 'tcp', host: '0.0.0.0', port: 9 };
+    assert.deepEqual(publishedEndpoint(tcp, '10.1.1.1'), { backend: 'tcp', host: '10.1.1.1', port: 9 });
     const verbs = { backend: 'verbs' as const, host: '::', port: 9, bytes: 1, devices: [] };
     assert.deepEqual(publishedEndpoint(verbs, '10.1.1.1'), { ...verbs, host: '10.1.1.1' });
     const shm = { backend: 'shm' as const, name: 'x', bytes: 1, hostId: 'h', poolId: 'p' };

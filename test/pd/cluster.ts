@@ -4,7 +4,7 @@
  * helpers to add or kill nodes. Nodes find each other through the registry, as in the demo.
  */
 import { ensureDefaultModel } from '../../src/model/default-model.js';
-import type { TransferBackendName } from '../../src/transfer/kv-transfer.js';
+import type { TransferBackendName } from '../../src/transfer/backends.js';
 import { getJson, killProcess, startProcess, type NodeProcess } from '../helpers/processes.js';
 
 export interface Cluster {

@@ -16,7 +16,10 @@ import { REGION_HEADER_BYTES, SHM_DIR } from '../../native/shm-region.js';
 import { pageBytes } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { ensureDefaultModel } from '../../src/model/default-model.js';
-import type { KvEndpoint, TransferBackendName } from '../../src/transfer/kv-transfer.js';
+import { defaultTransferConfig, type TransferBackendName } from '../../src/transfer/backends.js';
+import type { KvEndpoint } from '../../src/transfer/kv-transfer.js';
+import type { ShmEndpoint } from '../../src/transfer/shm/endpoint.js';
+import type { TcpEndpoint } from '../../src/transfer/tcp/endpoint.js';
 import { localHostId } from '../../src/transfer/shm/host-id.js';
 import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
 import { getJson, postJson, stopAll, startProcess, waitForFreePool, type NodeProcess } from '../helpers/processes.js';
@@ -32,7 +35,7 @@ const PROMPT = Array.from({ length: 60 }, (_, i) => 10 + i);
 const VICTIM = `/not-pd-node-${process.pid}`;
 const victimDigest = (): string => createHash('sha256').update(readFileSync(`${SHM_DIR}${VICTIM}`)).digest('hex');
 
-async function unreachable(backend: TransferBackendName, pageBytesOfPool: number): Promise<KvEndpoint> {
+async function unreachable(backend: TransferBackendName, pageBytesOfPool: number): Promise<ShmEndpoint | TcpEndpoint> {
   if (backend === 'shm') {
     const bytes = POOL_PAGES * pageBytesOfPool;
     writeFileSync(`${SHM_DIR}${VICTIM}`, randomBytes(REGION_HEADER_BYTES + bytes), { mode: 0o600 });
@@ -67,7 +70,7 @@ for (const backend of ['tcp', 'shm'] as const) {
       } else {
         pool = new KvPool(decode.layout, POOL_PAGES);
       }
-      receiver = await TransferActorClient.start(backend, pool, 'error');
+      receiver = await TransferActorClient.start(defaultTransferConfig(backend), pool, 'error');
       good = await receiver.listen('127.0.0.1');
     });
     after(async () => {

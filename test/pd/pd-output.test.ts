@@ -1,13 +1,14 @@
 /**
  * PD end to end on real processes (router hosting the registry, a prefill node, a decode node) for
- * each transfer backend: output through the router equals a colocated node's token for token, the
- * KV really moved (decode's transfer metrics), streaming and the openai client work through the
- * router, and both pools are whole again afterwards.
+ * each transfer backend that can run here: output through the router equals a colocated node's
+ * token for token, the KV really moved (decode's transfer metrics), streaming and the openai client
+ * work through the router, and both pools are whole again afterwards.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { startNode, type NodeHandle } from '../../src/index.js';
+import { TRANSFER_BACKEND_NAMES, transferBackend, type TransferBackendName } from '../../src/transfer/backends.js';
 import { postJson, stopAll, waitForFreePool, type NodeProcess } from '../helpers/processes.js';
 import { metricValue } from '../server/support.js';
 import { startCluster, type Cluster } from './cluster.js';
@@ -16,7 +17,12 @@ const SHORT = 'Let me tell you a lonnng story ';
 const MULTI_PAGE = 'The river ran past the old mill, and the miller counted every sack of grain twice. '.repeat(3);
 const LONG = 'Chunked prefill splits this prompt into several forward steps on the prefill node. '.repeat(12);
 
-for (const backend of ['tcp', 'shm'] as const) {
+// Every backend of the table that can run here (verbs: with an RDMA device), so a new backend is
+// tested end to end by this file as soon as its line is in the table.
+const runnable: TransferBackendName[] = [];
+for (const name of TRANSFER_BACKEND_NAMES) if ((await transferBackend(name).unavailable()) === null) runnable.push(name);
+
+for (const backend of runnable) {
   describe(`PD over ${backend}`, () => {
     let cluster: Cluster;
     let prefill: NodeProcess;

@@ -20,7 +20,6 @@ function recordAt(id: string, role: 'prefill' | 'decode', host: string, port: nu
     ...rec,
     httpUrl: `http://${host}:${port}`,
     controlAddr: `tcp://${host}:${port + 1000}`,
-    kvEndpoints: rec.kvEndpoints.map((e) => (e.backend === 'shm' ? e : { ...e, host })),
   };
 }
 
@@ -50,8 +49,8 @@ describe('registry address refusals', () => {
     const loop = await register(wildcard, nodeRecord('local', 'decode', 36000));
     assert.equal(loop.code, 'unreachable_address');
     assert.match(loop.message ?? '', /httpUrl has the loopback host 127\.0\.0\.1, but this registry \(bound to 0\.0\.0\.0\) serves other hosts.*--advertise-host/);
-    const kvOnly = { ...recordAt('kv-loop', 'decode', '10.213.0.9', 36010), kvEndpoints: [{ backend: 'tcp' as const, host: '127.0.0.1', port: 9 }] };
-    assert.match((await register(wildcard, kvOnly)).message ?? '', /^kvEndpoints\[0\]\.host has the loopback host 127\.0\.0\.1/);
+    const controlOnly = { ...recordAt('control-loop', 'prefill', '10.213.0.9', 36010), controlAddr: 'tcp://127.0.0.1:8998' };
+    assert.match((await register(wildcard, controlOnly)).message ?? '', /^controlAddr has the loopback host 127\.0\.0\.1/);
     assert.equal((await register(wildcard, recordAt('routable', 'decode', '10.213.0.9', 36020))).type, 'ok');
     assert.deepEqual(wildcard.nodes().map((n) => n.id), ['routable']);
   });
@@ -60,7 +59,6 @@ describe('registry address refusals', () => {
     const cases: [string, NodeRecord][] = [
       ['httpUrl', recordAt('w1', 'decode', '0.0.0.0', 36100)],
       ['controlAddr', { ...recordAt('w2', 'prefill', '127.0.0.1', 36110), controlAddr: 'tcp://0.0.0.0:8998' }],
-      ['kvEndpoints[0].host', { ...recordAt('w3', 'decode', '127.0.0.1', 36120), kvEndpoints: [{ backend: 'verbs', host: '::', port: 9, bytes: 1, devices: [{ name: 'rxe0', gid: '0'.repeat(32), gidIndex: 1, lid: 0, addr: '1', rkey: 1 }] }] }],
     ];
     for (const [field, rec] of cases) {
       const reply = await register(loopback, rec);

@@ -52,8 +52,8 @@ describe('registry bad input', () => {
       assertError(await ask(socket, JSON.stringify({ v: 1, seq: 7, type: 'register' })), 'bad_request', 7, /register\.node must be an object/);
       const badUrl = { ...nodeRecord('x', 'decode', 33000), httpUrl: 42 };
       assertError(await ask(socket, JSON.stringify({ v: 1, seq: 8, type: 'register', node: badUrl })), 'bad_request', 8, /^register\.node\.httpUrl must be a string$/);
-      const badPort = { ...nodeRecord('x', 'decode', 33000), kvEndpoints: [{ backend: 'tcp', host: 'h', port: 70000 }] };
-      assertError(await ask(socket, JSON.stringify({ v: 1, seq: 9, type: 'register', node: badPort })), 'bad_request', 9, /register\.node\.kvEndpoints\[0\]\.port must be an integer in \[1, 65535\]/);
+      const badPort = { ...nodeRecord('x', 'prefill', 33000), bootstrapPort: 70000 };
+      assertError(await ask(socket, JSON.stringify({ v: 1, seq: 9, type: 'register', node: badPort })), 'bad_request', 9, /register\.node\.bootstrapPort must be null or an integer in \[1, 65535\]/);
       assertError(await ask(socket, JSON.stringify({ v: 1, seq: 10, type: 'query', role: 'router' })), 'bad_request', 10, /query\.role must be one of prefill, decode/);
       assertError(await ask(socket, JSON.stringify({ v: 1, seq: 11, type: 'heartbeat' })), 'bad_request', 11, /heartbeat\.id must be a string/);
       assertError(await ask(socket, JSON.stringify({ v: 1, seq: 13, type: 'register', node: nodeRecord('x', 'decode', 33000) })), 'bad_request', 13, /^register\.owner must be a string$/);

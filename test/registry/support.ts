@@ -34,7 +34,6 @@ export function nodeRecord(id: string, role: RegisteredRole, port: number): Node
     bootstrapPort: role === 'prefill' ? port + 1000 : null,
     model: { fingerprint: 'sha256:abc', servedModelName: 'tiny' },
     kvLayout: { numLayers: 2, entriesPerToken: 64, dtype: 'float32', pageSize: 16 },
-    kvEndpoints: role === 'decode' ? [{ backend: 'tcp', host: '127.0.0.1', port: port + 2000 }] : [],
   };
 }
 

@@ -1,6 +1,6 @@
 /**
- * A decode node's transfer side as a separate process, for the transfer tests: builds a pool (tcp, verbs: a
- * SharedArrayBuffer; shm: createShmKvPool), starts the transfer actor over it and listens on
+ * A decode node's transfer side as a separate process, for the transfer tests: builds a pool (where
+ * the backend's descriptor places it, shm: createShmKvPool; else a SharedArrayBuffer), starts the transfer actor over it and listens on
  * 127.0.0.1. It prints its endpoint as one JSON line, then answers stdin lines: `digests` prints the
  * per-page digests; `grant <room> <writer> <page ids JSON>`, `release <room> <how>` and
  * `cut <writer>` call the receiver and print `{"done": ...}`; `exit` (or stdin closing) cleans up
@@ -11,8 +11,7 @@ import { createInterface } from 'node:readline';
 import type { KvLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
-import type { TransferBackendName } from '../../src/transfer/kv-transfer.js';
-import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
+import { defaultTransferConfig, transferBackend } from '../../src/transfer/backends.js';
 import { pageDigests } from './pages.js';
 
 const [backend, layoutJson, pagesArg] = process.argv.slice(2);
@@ -20,9 +19,9 @@ if (!backend || !layoutJson || !pagesArg) throw new Error('usage: receiver-proce
 const layout = JSON.parse(layoutJson) as KvLayout;
 const numPages = Number(pagesArg);
 
-const shm = backend === 'shm' ? createShmKvPool(layout, numPages) : null;
-const pool = shm ? shm.pool : new KvPool(layout, numPages);
-const actor = await TransferActorClient.start(backend as TransferBackendName, pool, 'warn');
+const placed = transferBackend(backend).createPool?.(layout, numPages);
+const pool = placed?.pool ?? new KvPool(layout, numPages);
+const actor = await TransferActorClient.start(defaultTransferConfig(backend), pool, 'warn');
 const endpoint = await actor.listen('127.0.0.1');
 console.log(JSON.stringify({ endpoint }));
 
@@ -31,8 +30,8 @@ async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
   await actor.close();
-  shm?.region.unlink();
-  shm?.region.close();
+  placed?.region?.unlink();
+  placed?.region?.close();
   process.exit(0);
 }
 

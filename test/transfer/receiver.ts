@@ -4,20 +4,26 @@
  */
 import { shmUnlink } from '../../native/libc.js';
 import type { KvLayout } from '../../src/kv/layout.js';
-import type { KvEndpoint, TransferBackendName } from '../../src/transfer/kv-transfer.js';
+import type { TransferBackendName } from '../../src/transfer/backends.js';
+import type { ShmEndpoint } from '../../src/transfer/shm/endpoint.js';
+import type { TcpEndpoint } from '../../src/transfer/tcp/endpoint.js';
+import type { VerbsEndpoint } from '../../src/transfer/verbs/endpoint.js';
 import { LineProcess, START_MS } from '../helpers/line-process.js';
 
 const SCRIPT = new URL('./receiver-process.js', import.meta.url);
 
+/** The endpoints of the backends these tests run (so a test can narrow on `backend`). */
+export type TestEndpoint = TcpEndpoint | ShmEndpoint | VerbsEndpoint;
+
 export class Receiver {
-  endpoint!: KvEndpoint;
+  endpoint!: TestEndpoint;
 
   private constructor(private readonly process: LineProcess) {}
 
   static async start(backend: TransferBackendName, layout: KvLayout, numPages: number): Promise<Receiver> {
     const r = new Receiver(LineProcess.spawn(SCRIPT, [backend, JSON.stringify(layout), String(numPages)], 'receiver'));
     try {
-      r.endpoint = (await r.process.next<{ endpoint: KvEndpoint }>('start-up', START_MS)).endpoint;
+      r.endpoint = (await r.process.next<{ endpoint: TestEndpoint }>('start-up', START_MS)).endpoint;
     } catch (err) {
       await r.process.kill();
       throw err;

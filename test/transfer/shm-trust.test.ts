@@ -18,6 +18,7 @@ import { REGION_HEADER_BYTES, SHM_DIR } from '../../native/shm-region.js';
 import { gqaLayout, pageBytes } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import type { KvEndpoint, KvReceiver } from '../../src/transfer/kv-transfer.js';
+import type { ShmEndpoint } from '../../src/transfer/shm/endpoint.js';
 import { ShmKvManager } from '../../src/transfer/shm/shm-kv-manager.js';
 import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
 import { LineProcess, START_MS } from '../helpers/line-process.js';
@@ -29,8 +30,6 @@ const RX_PAGES = 16;
 const WRITER_SCRIPT = new URL('./shm-writer-process.js', import.meta.url);
 /** uid 65534 (nobody) owns the planted object of another user (the tests run as root in CI). */
 const OTHER_UID = 65534;
-
-type ShmEndpoint = KvEndpoint & { backend: 'shm' };
 
 const newWriter = (): string => randomBytes(16).toString('hex');
 const digest = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, statSync, truncateSync } from 'node:fs';
 import { test } from 'node:test';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
+import { defaultTransferConfig } from '../../src/transfer/backends.js';
 import { LibcError } from '../../native/libc.js';
 import { newShmName, sweepStaleShmRegions } from '../../native/shm-names.js';
 import { createShmRegion, openShmRegion, shmOwnerAlive } from '../../native/shm-region.js';
@@ -28,7 +29,7 @@ async function withLink(body: (rx: Receiver, tx: TransferActorClient, src: KvPoo
   try {
     const src = new KvPool(LAYOUT, 24);
     fillRandom(src);
-    tx = await TransferActorClient.start('shm', src, 'error');
+    tx = await TransferActorClient.start(defaultTransferConfig('shm'), src, 'error');
     await tx.connect('rx', rx.endpoint, TEST_WRITER);
     await body(rx, tx, src);
   } finally {

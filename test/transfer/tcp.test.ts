@@ -16,6 +16,8 @@ import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
+import { defaultTransferConfig } from '../../src/transfer/backends.js';
+import type { TcpEndpoint } from '../../src/transfer/tcp/endpoint.js';
 import { gqaLayout, type KvLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { withTimeout } from '../../src/util/timeout.js';
@@ -47,7 +49,7 @@ async function withLink(
     await rx.grant(TEST_ROOM, TEST_WRITER, allPages(rxPages));
     const src = new KvPool(layout, txPages);
     fillRandom(src);
-    tx = await TransferActorClient.start('tcp', src, 'error');
+    tx = await TransferActorClient.start(defaultTransferConfig('tcp'), src, 'error');
     await tx.connect('rx', rx.endpoint, TEST_WRITER);
     await body(rx, tx, src);
   } finally {
@@ -66,10 +68,16 @@ interface RawConnection {
   closed: Promise<Buffer>;
 }
 
+/** A tcp receiver's address. */
+function tcpAddress(endpoint: KvEndpoint): TcpEndpoint {
+  if (endpoint.backend !== 'tcp') throw new Error('not a tcp endpoint');
+  return endpoint as TcpEndpoint;
+}
+
 /** A raw connection to a receiver. */
 function rawConnection(endpoint: KvEndpoint): RawConnection {
-  if (endpoint.backend !== 'tcp') throw new Error('not a tcp endpoint');
-  return collectUntilClosed(connect(endpoint.port, endpoint.host));
+  const { host, port } = tcpAddress(endpoint);
+  return collectUntilClosed(connect(port, host));
 }
 
 function collectUntilClosed(socket: Socket): RawConnection {
@@ -118,12 +126,12 @@ async function framesOf(raw: RawConnection, n: number): Promise<DataFrame[]> {
  * (its WELCOME already read); `closed` as for rawConnection.
  */
 async function rawLink(endpoint: KvEndpoint, pageBytes: number, writer = TEST_WRITER, key = LINK_KEY): Promise<RawConnection> {
-  if (endpoint.backend !== 'tcp') throw new Error('not a tcp endpoint');
+  const { host, port: peerPort } = tcpAddress(endpoint);
   const listener = createServer();
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   const port = (listener.address() as AddressInfo).port;
   const token = randomBytes(TOKEN_BYTES);
-  const control = connect(endpoint.port, endpoint.host);
+  const control = connect(peerPort, host);
   control.on('error', () => {});
   try {
     const challenge = await readBytes(control, HEAD_BYTES + CHALLENGE_BYTES, 'CHALLENGE');
@@ -308,7 +316,7 @@ test('tcp: a sender without the cluster secret is refused before any byte lands;
     });
     await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
     try {
-      const fakeEndpoint: KvEndpoint = { backend: 'tcp', host: '127.0.0.1', port: (fake.address() as AddressInfo).port };
+      const fakeEndpoint: TcpEndpoint = { backend: 'tcp', host: '127.0.0.1', port: (fake.address() as AddressInfo).port };
       await assert.rejects(manager({ connectTimeoutMs: 1_000 }).connect(fakeEndpoint, src, TEST_WRITER), /tcp KV connect to 127\.0\.0\.1:\d+ timed out/);
     } finally {
       fake.close();
@@ -408,7 +416,7 @@ test('tcp: cancelling one room mid-write fails that write alone: the other room 
   const refusals: string[] = [];
   const rxPool = new KvPool(big, 80);
   const receiver = await manager({ onRefuse: (r) => refusals.push(r) }).listen(rxPool, '127.0.0.1');
-  const rxPort = receiver.endpoint.backend === 'tcp' ? receiver.endpoint.port : 0;
+  const rxPort = tcpAddress(receiver.endpoint).port;
   // the sender reaches the receiver through this relay, which counts the links (control connections) it carries
   let links = 0;
   const relayed = new Set<Socket>();
@@ -431,8 +439,9 @@ test('tcp: cancelling one room mid-write fails that write alone: the other room 
   try {
     receiver.grant(A, TEST_WRITER, allPages(64));
     receiver.grant(B, TEST_WRITER, allPages(80).slice(64));
-    tx = await TransferActorClient.start('tcp', src, 'error');
-    await tx.connect('rx', { backend: 'tcp', host: '127.0.0.1', port: (relay.address() as AddressInfo).port }, TEST_WRITER);
+    tx = await TransferActorClient.start(defaultTransferConfig('tcp'), src, 'error');
+    const viaRelay: TcpEndpoint = { backend: 'tcp', host: '127.0.0.1', port: (relay.address() as AddressInfo).port };
+    await tx.connect('rx', viaRelay, TEST_WRITER);
     await tx.write('rx', TEST_WRITER, [{ src: 64, dst: 64, count: 4 }], 30_000, B);
 
     const a = tx.write('rx', TEST_WRITER, [{ src: 0, dst: 0, count: 64 }], 60_000, A).then(() => null, (err: Error) => err);

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { describe, test } from 'node:test';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
+import { defaultTransferConfig } from '../../src/transfer/backends.js';
 import { gqaLayout, type KvLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { coalescePages } from '../../src/transfer/kv-transfer.js';
@@ -33,7 +34,7 @@ async function withLink(layout: KvLayout, rxPages: number, txPages: number, body
   try {
     const src = new KvPool(layout, txPages);
     fillRandom(src);
-    tx = await TransferActorClient.start('verbs', src, 'error');
+    tx = await TransferActorClient.start(defaultTransferConfig('verbs'), src, 'error');
     await rx.grant(TEST_ROOM, TEST_WRITER, allPages(rxPages)); // the receiver makes queue pairs only for granted writers
     await tx.connect('rx', rx.endpoint, TEST_WRITER);
     await body(rx, tx, src);

@@ -20,6 +20,7 @@ import { LibcError } from '../../../native/libc.js';
 import { isPoolName, writerLockName } from '../../../native/shm-names.js';
 import { openShmRegion, shmRegionOf, type ShmRegion } from '../../../native/shm-region.js';
 import type { KvEndpoint, KvManager, KvReceiver, KvSender, PoolRegion } from '../kv-transfer.js';
+import type { ShmEndpoint } from './endpoint.js';
 import { localHostId } from './host-id.js';
 import { POOL_ID, poolHeaderMismatch, poolIdOf } from './pool-header.js';
 import { ShmKvReceiver } from './shm-receiver.js';
@@ -38,8 +39,9 @@ export class ShmKvManager implements KvManager {
     return new ShmKvReceiver({ backend: 'shm', name: region.name, bytes: region.bytes, hostId: localHostId(), poolId: poolIdOf(region) }, this.onRefuse);
   }
 
-  async connect(peer: KvEndpoint, pool: PoolRegion, writer: string): Promise<KvSender> {
-    if (peer.backend !== 'shm') throw new Error(`the shm backend cannot connect to a ${peer.backend} endpoint`);
+  async connect(endpoint: KvEndpoint, pool: PoolRegion, writer: string): Promise<KvSender> {
+    if (endpoint.backend !== 'shm') throw new Error(`the shm backend cannot connect to a ${endpoint.backend} endpoint`);
+    const peer = endpoint as ShmEndpoint;
     if (peer.hostId !== localHostId()) {
       throw new Error(
         `the shm decode node runs on another host (host id ${peer.hostId}, ours ${localHostId()}); shm only works within one machine: ` +

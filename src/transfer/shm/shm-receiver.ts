@@ -15,14 +15,15 @@
  *   created it.
  */
 import { writerLockName } from '../../../native/shm-names.js';
-import type { KvEndpoint, KvReceiver } from '../kv-transfer.js';
+import type { KvReceiver } from '../kv-transfer.js';
+import type { ShmEndpoint } from './endpoint.js';
 import { cutWriterLock, removeWriterLocks } from './writer-lock.js';
 
 export class ShmKvReceiver implements KvReceiver {
   private readonly reported = new Set<string>();
 
   constructor(
-    readonly endpoint: KvEndpoint & { backend: 'shm' },
+    readonly endpoint: ShmEndpoint,
     private readonly onRefuse: (reason: string) => void,
   ) {}
 

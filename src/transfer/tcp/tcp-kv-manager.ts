@@ -4,6 +4,7 @@
  * sender holds one connection per decode node. See wire.ts for the frames.
  */
 import type { KvEndpoint, KvManager, KvReceiver, KvSender, PoolRegion } from '../kv-transfer.js';
+import type { TcpEndpoint } from './endpoint.js';
 import { DEFAULT_TCP_RECEIVER_LIMITS, TcpKvReceiver, type TcpReceiverLimits } from './tcp-receiver.js';
 import { TcpKvSender } from './tcp-sender.js';
 
@@ -29,6 +30,7 @@ export class TcpKvManager implements KvManager {
 
   async connect(peer: KvEndpoint, pool: PoolRegion, writer: string): Promise<KvSender> {
     if (peer.backend !== 'tcp') throw new Error(`the tcp backend cannot connect to a ${peer.backend} endpoint`);
-    return TcpKvSender.connect(peer.host, peer.port, pool, this.options.connectTimeoutMs, this.options.linkKey, writer);
+    const { host, port } = peer as TcpEndpoint;
+    return TcpKvSender.connect(host, port, pool, this.options.connectTimeoutMs, this.options.linkKey, writer);
   }
 }

@@ -26,7 +26,8 @@
 import { listenOnFreePort } from '../listen-port.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { withTimeout } from '../../util/timeout.js';
-import type { KvEndpoint, KvReceiver, PoolRegion } from '../kv-transfer.js';
+import type { KvReceiver, PoolRegion } from '../kv-transfer.js';
+import type { TcpEndpoint } from './endpoint.js';
 import { GrantTable } from './grant-table.js';
 import { ReceiveHandshake } from './receive-handshake.js';
 import type { ReceiveStream } from './receive-stream.js';
@@ -66,7 +67,7 @@ export class TcpKvReceiver implements KvReceiver {
   private readonly nacks: RefusalLog;
   private unproven = 0;
   private server!: Server;
-  endpoint!: KvEndpoint;
+  endpoint!: TcpEndpoint;
 
   private constructor(private readonly pool: PoolRegion, private readonly key: Buffer, private readonly limits: TcpReceiverLimits, onRefuse: (reason: string) => void) {
     this.refusals = new RefusalLog(onRefuse);

@@ -20,7 +20,7 @@
 import type { LaneHandler } from './poller/device-poller.js';
 import { completionStatusName, WC_STATUS, type RdmaWrite } from '../../../native/verbs/index.js';
 import type { LinkQp, VerbsDevice } from './verbs-device.js';
-import type { WritePiece } from './write-plan.js';
+import type { WritePiece } from './stripe-plan.js';
 
 /** Signal at least every this many requests, so completions free send-queue slots steadily. */
 export const SIGNAL_EVERY = 32;

@@ -19,7 +19,8 @@
 import { randomInt } from 'node:crypto';
 import { DevicePoller } from './poller/device-poller.js';
 import { DeviceList, type CompletionQueue, type Context, type MemoryRegion, type ProtectionDomain, type QueuePair } from '../../../native/verbs/index.js';
-import type { PoolRegion, VerbsDeviceEndpoint } from '../kv-transfer.js';
+import type { PoolRegion } from '../kv-transfer.js';
+import type { VerbsDeviceEndpoint } from './endpoint.js';
 import type { PortChoice } from './select-devices.js';
 
 /** Most CQ entries per device (fewer if the device allows fewer). */

@@ -13,6 +13,7 @@
  *   registration.
  */
 import type { KvEndpoint, KvManager, KvReceiver, KvSender, PoolRegion } from '../kv-transfer.js';
+import type { VerbsEndpoint } from './endpoint.js';
 import { requireVerbsDevices } from './require-verbs.js';
 import type { DeviceSelection } from './select-devices.js';
 import { VerbsDevice } from './verbs-device.js';
@@ -43,7 +44,7 @@ export class VerbsKvManager implements KvManager {
 
   async connect(peer: KvEndpoint, pool: PoolRegion, writer: string): Promise<KvSender> {
     if (peer.backend !== 'verbs') throw new Error(`the verbs backend cannot connect to a ${peer.backend} endpoint`);
-    return VerbsKvSender.connect(peer, await this.devices(pool), pool, this.options.connectTimeoutMs, writer);
+    return VerbsKvSender.connect(peer as VerbsEndpoint, await this.devices(pool), pool, this.options.connectTimeoutMs, writer);
   }
 
   /** Stops the pollers and frees every verbs object (close receivers and senders first). */

@@ -26,7 +26,8 @@
 import { listenOnFreePort } from '../listen-port.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { withTimeout } from '../../util/timeout.js';
-import type { KvEndpoint, KvReceiver, PoolRegion } from '../kv-transfer.js';
+import type { KvReceiver, PoolRegion } from '../kv-transfer.js';
+import type { VerbsEndpoint } from './endpoint.js';
 import { nextExchange, sendExchange, type LaneAnswer, type LaneOffer } from './qp-exchange.js';
 import { VerbsDevice, type LinkQp } from './verbs-device.js';
 
@@ -55,14 +56,14 @@ export class VerbsKvReceiver implements KvReceiver {
     private readonly devices: readonly VerbsDevice[],
     private readonly pool: PoolRegion,
     private readonly onRefuse: (reason: string) => void,
-    readonly endpoint: KvEndpoint,
+    readonly endpoint: VerbsEndpoint,
   ) {}
 
   /** Serves the exchange on `host` (an OS-chosen port) for `devices`, which hold `pool` registered. */
   static async listen(devices: readonly VerbsDevice[], pool: PoolRegion, host: string, onRefuse: (reason: string) => void): Promise<VerbsKvReceiver> {
     const server = createServer({ noDelay: true });
     const port = await listenOnFreePort(server, host, TIMEOUT_MS, 'verbs KV receiver');
-    const endpoint: KvEndpoint = { backend: 'verbs', host, port, bytes: pool.buffer.byteLength, devices: devices.map((d) => d.endpoint()) };
+    const endpoint: VerbsEndpoint = { backend: 'verbs', host, port, bytes: pool.buffer.byteLength, devices: devices.map((d) => d.endpoint()) };
     const receiver = new VerbsKvReceiver(server, devices, pool, onRefuse, endpoint);
     server.on('connection', (socket) => receiver.serve(socket));
     return receiver;

@@ -5,7 +5,7 @@
  *
  * Decisions:
  * - Lane i pairs our chosen device i with the receiver's device i (as many lanes as the side with
- *   fewer devices has); write-plan.ts stripes large writes across them.
+ *   fewer devices has); stripe-plan.ts stripes large writes across them.
  * - `write` resolves when every lane's last signaled request of that write completed: RC completes
  *   in order, so every byte of the write is then in the receiver's pool.
  * - Writes are posted on this thread (the transfer actor's worker, never the main thread); their
@@ -19,13 +19,14 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { withTimeout } from '../../util/timeout.js';
-import type { KvSender, PageRun, PoolRegion, VerbsDeviceEndpoint, WriteResult } from '../kv-transfer.js';
+import type { KvSender, PageRun, PoolRegion, WriteResult } from '../kv-transfer.js';
+import type { VerbsDeviceEndpoint } from './endpoint.js';
 import { KvLinkError } from '../link-error.js';
 import { checkRuns } from '../run-bounds.js';
 import { nextExchange, sendExchange } from './qp-exchange.js';
 import { SendLane } from './send-lane.js';
 import type { LinkQp, VerbsDevice } from './verbs-device.js';
-import { planWrites } from './write-plan.js';
+import { stripeRuns } from './stripe-plan.js';
 
 /** Send-queue depth per lane. */
 const SEND_QUEUE_DEPTH = 256;
@@ -106,7 +107,7 @@ export class VerbsKvSender implements KvSender {
       return Promise.reject(err);
     }
     return new Promise((resolve, reject) => {
-      const plan = planWrites(runs, this.pool.pageBytes, this.lanes.length);
+      const plan = stripeRuns(runs, this.pool.pageBytes, this.lanes.length);
       const write: PendingWrite = {
         lanesLeft: this.lanes.length,
         bytes: pages * this.pool.pageBytes,

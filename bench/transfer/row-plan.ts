@@ -20,7 +20,7 @@ import type { PageRange } from './protocol.js';
 export const PATTERNS = ['contiguous', 'scattered'] as const;
 export type Pattern = (typeof PATTERNS)[number];
 
-export class WritePlan {
+export class RowPlan {
   readonly pages: number;
   readonly dstSlots: number;
   readonly srcSlots: number;

@@ -22,7 +22,7 @@ export interface WritePiece {
 }
 
 /** The pieces of `runs` per lane, in run order within each lane. */
-export function planWrites(runs: readonly PageRun[], pageBytes: number, lanes: number, maxMessageBytes = MAX_MESSAGE_BYTES): WritePiece[][] {
+export function stripeRuns(runs: readonly PageRun[], pageBytes: number, lanes: number, maxMessageBytes = MAX_MESSAGE_BYTES): WritePiece[][] {
   if (lanes < 1) throw new RangeError(`a link has at least one lane (got ${lanes})`);
   const total = runs.reduce((n, r) => n + r.count * pageBytes, 0);
   const piece = lanes === 1 ? maxMessageBytes : Math.min(maxMessageBytes, Math.max(MIN_STRIPE_BYTES, Math.ceil(total / lanes)));
