@@ -138,6 +138,7 @@ const VALUE_FLAGS: readonly ValueFlag[] = [
     },
   },
   option('request-timeout-secs', 'SECS', 'requestTimeoutSecs', 'Bound on one generation exchange with a node, to its last byte.', positiveSeconds),
+  option('queue-timeout-secs', 'SECS', 'queueTimeoutSecs', 'How long a request waits for room while every node answers full (503 + Retry-After), trying again after each Retry-After; then 503.', positiveSeconds),
   option('connect-timeout-secs', 'SECS', 'connectTimeoutSecs', 'Bound on connecting to a node.', positiveSeconds),
   option('control-timeout-secs', 'SECS', 'controlTimeoutSecs', 'Bound on non-generation calls: /health probes, info and flush calls, registry polls.', positiveSeconds),
   option('health-check-timeout-secs', 'SECS', 'controlTimeoutSecs', "sgl-router's spelling of --control-timeout-secs (it bounds /health probes).", positiveSeconds),

@@ -67,7 +67,6 @@ export const NO_EFFECT_FLAGS: readonly NoEffectFlag[] = [
   { name: 'health-check-interval-secs', kind: 'value', why: HEALTH },
   { name: 'health-check-endpoint', kind: 'value', why: 'nodes are probed at /health' },
   { name: 'queue-size', kind: 'value', why: QUEUE },
-  { name: 'queue-timeout-secs', kind: 'value', why: QUEUE },
   { name: 'rate-limit-tokens-per-second', kind: 'value', why: QUEUE },
   { name: 'cors-allowed-origins', kind: 'list', why: 'the router answers API clients, not browsers' },
   { name: 'model-path', kind: 'value', why: GATEWAY },

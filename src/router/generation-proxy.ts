@@ -7,8 +7,10 @@
  * - A node that answered 503 with Retry-After is full, not broken: the next attempt avoids it if
  *   another pair is free, else goes back to it after its Retry-After (at most MAX_RETRY_AFTER_MS,
  *   plus up to half again at random so that a burst of refused requests does not come back at
- *   once). Both count against `maxRetries`. When every attempt found a full node the client gets
- *   503 with Retry-After, never a 4xx: the client did nothing wrong.
+ *   once). Full answers do not count against `maxRetries`: the request waits for room, as behind
+ *   sgl-router's queue, until `queueTimeoutSecs` after it arrived (SGLang's own nodes queue a
+ *   burst; bench_serving sends 1000 requests at once). Then the client gets 503 with Retry-After,
+ *   never a 4xx: the client did nothing wrong. Only the last MAX_NAMED_FAILURES attempts are named.
  * - When no attempt succeeds, the client gets one error naming every attempt and why no further pair
  *   was possible: status 503, or the last 5xx a node answered (e.g. its own 503 for overload), so
  *   clients' retry logic still sees the node's verdict.
@@ -38,6 +40,12 @@ export interface GenerationRequest {
   rid: string | null;
 }
 
+/** A failed attempt and its number (from 0). */
+type AttemptFailure = Failure & { attempt: number };
+
+/** Attempts named in the error a client gets: the last few (a request waiting for room may make many). */
+const MAX_NAMED_FAILURES = 8;
+
 /** Longest Retry-After the router honours before trying a full node again (a node's word is a hint, the client is waiting). */
 export const MAX_RETRY_AFTER_MS = 5_000;
 
@@ -62,15 +70,18 @@ export async function proxyGeneration(ctx: RouterContext, request: GenerationReq
   /** Nodes that answered full (503 + Retry-After), and the longest wait they asked for. */
   const full = new Set<UpstreamNode>();
   let fullWaitMs = 0;
-  const failures: Failure[] = [];
+  const failures: AttemptFailure[] = [];
   const maxRetries = ctx.options.maxRetries;
+  let queueDeadline = 0;
+  let retries = 0;
 
-  for (let attempt = 0; attempt <= maxRetries; attempt++) {
+  for (let attempt = 0; ; attempt++) {
     if (signal.aborted) return { kind: 'aborted' };
     let pair = full.size === 0 ? ctx.pickPair(exclude) : ctx.pickPair(new Set([...exclude, ...full]));
     if (typeof pair === 'string' && full.size > 0) {
       // Only full nodes are left: come back to them once they said they may have room.
-      await sleep(Math.min(fullWaitMs, MAX_RETRY_AFTER_MS) * (1 + Math.random() / 2), undefined, { signal }).catch(() => undefined);
+      const waitMs = Math.min(Math.min(fullWaitMs, MAX_RETRY_AFTER_MS) * (1 + Math.random() / 2), Math.max(0, queueDeadline - performance.now()));
+      await sleep(waitMs, undefined, { signal }).catch(() => undefined);
       if (signal.aborted) return { kind: 'aborted' };
       pair = ctx.pickPair(exclude);
     }
@@ -94,24 +105,31 @@ export async function proxyGeneration(ctx: RouterContext, request: GenerationReq
     }
     if (result.kind !== 'failed') return result;
     if (result.cause === 'timeout') return { kind: 'error', status: 504, message: result.message };
-    failures.push(result);
-    if (result.retryAfterMs === null) exclude.add(result.node);
-    else {
+    failures.push({ ...result, attempt });
+    if (failures.length > MAX_NAMED_FAILURES) failures.shift();
+    let retrying: boolean;
+    if (result.retryAfterMs === null) {
+      exclude.add(result.node);
+      retrying = retries < maxRetries;
+      retries++;
+    } else {
       full.add(result.node);
       fullWaitMs = Math.max(fullWaitMs, result.retryAfterMs);
+      // The queue wait starts at the first full answer (one clock read per request that meets one).
+      if (queueDeadline === 0) queueDeadline = performance.now() + ctx.options.queueTimeoutSecs * 1000;
+      retrying = performance.now() < queueDeadline;
     }
-    const retrying = attempt < maxRetries;
     // A full node is expected under load (info); a failing one is not (warn).
     log()[result.retryAfterMs === null ? 'warn' : 'info']({ path, node: result.node.url, role: result.node.role, problem: result.message, attempt }, retrying ? 'attempt failed; retrying on a fresh pair' : 'attempt failed; no retries left');
-    if (retrying) ctx.metrics.retried(path);
+    if (!retrying) return exhausted(failures, null);
+    ctx.metrics.retried(path);
   }
-  return exhausted(failures, null);
 }
 
-function exhausted(failures: readonly Failure[], noPair: string | null): ProxyError {
+function exhausted(failures: readonly AttemptFailure[], noPair: string | null): ProxyError {
   if (failures.length === 0) return { kind: 'error', status: 503, message: noPair ?? 'no prefill/decode pair is available' };
   const answered = failures.filter((f) => f.status !== null);
-  const tried = failures.map((f, i) => `attempt ${i + 1}: ${f.message}`).join('; ');
+  const tried = failures.map((f) => `attempt ${f.attempt + 1}: ${f.message}`).join('; ');
   const after = noPair === null ? '' : `; no further pair: ${noPair}`;
   const last = answered.at(-1);
   return {

@@ -56,8 +56,13 @@ export interface RouterOptions {
   maxConcurrentRequests: number | null;
   /** sgl-router's --prometheus-port/--prometheus-host: GET /metrics also here (host null: `host`); null: only on `port`. */
   prometheus: { host: string | null; port: number } | null;
-  /** Further attempts on a fresh pair after a failure before anything reached the client. */
+  /** Further attempts on a fresh pair after a failure before anything reached the client (a full node's 503 does not count). */
   maxRetries: number;
+  /**
+   * sgl-router's --queue-timeout-secs: how long a request may wait for room while every node it can
+   * use answers full (503 + Retry-After), coming back after each Retry-After; then the client gets 503.
+   */
+  queueTimeoutSecs: number;
   /** Bound on one generation exchange with a node, from sending to the response's last byte. */
   requestTimeoutSecs: number;
   /** Bound on establishing a TCP connection to a node. */
@@ -99,6 +104,8 @@ export const DEFAULT_ROUTER_OPTIONS: Readonly<RouterOptions> = Object.freeze({
   maxConcurrentRequests: null,
   prometheus: null,
   maxRetries: 2,
+  // sgl-router's default.
+  queueTimeoutSecs: 60,
   requestTimeoutSecs: 600,
   connectTimeoutSecs: 5,
   controlTimeoutSecs: 5,

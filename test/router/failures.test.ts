@@ -171,15 +171,31 @@ describe('router failures', { timeout: 60_000 }, () => {
     }
   });
 
-  test('every attempt finding the nodes full: 503 + Retry-After to the client, never a 4xx', async () => {
-    const c = await startCluster([hanging], [fullThen(Infinity, hanging)], { maxRetries: 1 });
+  test('nodes full for longer than --queue-timeout-secs: 503 + Retry-After to the client, never a 4xx', async () => {
+    const c = await startCluster([hanging], [fullThen(Infinity, hanging)], { maxRetries: 0, queueTimeoutSecs: 2 });
     try {
+      const started = performance.now();
       const res = await fetch(`${c.router.url}/generate`, { method: 'POST', body: BODY });
+      const ms = performance.now() - started;
       assert.equal(res.status, 503);
       assert.equal(res.headers.get('retry-after'), '1');
       const message: string = ((await res.json()) as { error: { message: string } }).error.message;
       assert.match(message, /attempt 1: .*full.*attempt 2: .*full/);
-      assert.equal(c.decodes[0].generations.length, 2);
+      // Full answers do not spend --max-retries 0: the request came back after each Retry-After until its queue wait ran out.
+      assert.ok(c.decodes[0].generations.length >= 2, `attempts: ${c.decodes[0].generations.length}`);
+      assert.ok(ms >= 2000, `the request waited its queue timeout (${ms.toFixed(0)} ms)`);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('full answers do not spend --max-retries: a burst waits for room instead of failing', async () => {
+    const kv = new RoomBoard();
+    const c = await startCluster([goodPrefill(kv)], [fullThen(3, goodDecode(kv))], { maxRetries: 0 });
+    try {
+      const { status } = await post(`${c.router.url}/generate`, BODY);
+      assert.equal(status, 200);
+      assert.equal(c.decodes[0].generations.length, 4, 'three full answers, then served');
     } finally {
       await c.close();
     }

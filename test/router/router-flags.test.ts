@@ -124,7 +124,7 @@ describe('parseRouterFlags', () => {
       '--service-discovery', '--selector', 'app=sglang', 'tier=gpu', '--service-discovery-port', '8000', '--service-discovery-namespace', 'ml',
       '--prefill-selector', 'role=prefill', '--decode-selector=role=decode', '--cache-threshold', '0.3', '--balance-abs-threshold', '64',
       '--worker-startup-timeout-secs', '600', '--health-failure-threshold', '3', '--health-check-interval-secs', '60', '--health-check-endpoint', '/health',
-      '--cb-failure-threshold', '10', '--disable-circuit-breaker', '--retry-initial-backoff-ms', '50', '--queue-size', '100', '--queue-timeout-secs', '60',
+      '--cb-failure-threshold', '10', '--disable-circuit-breaker', '--retry-initial-backoff-ms', '50', '--queue-size', '100',
       '--request-id-headers', 'x-request-id', 'x-trace-id', '--cors-allowed-origins', '--dp-aware', '--mini-lb', '--log-dir', '/tmp/logs', '--max-payload-size', '536870912',
     ];
     const flags = parseRouterFlags(argv);
@@ -132,6 +132,11 @@ describe('parseRouterFlags', () => {
     const noted = flags.notices.map((n) => /^--([a-z-]+) is accepted for sgl-router compatibility and has no effect here: \S/.exec(n)?.[1]);
     const expected = argv.filter((a) => a.startsWith('--') && !['--pd-disaggregation', '--prefill', '--decode'].includes(a)).map((a) => a.slice(2).split('=')[0]);
     assert.deepEqual(noted.sort(), expected.sort());
+  });
+
+  test('--queue-timeout-secs bounds the wait for room while every node answers full', () => {
+    assert.equal(DEFAULT_ROUTER_OPTIONS.queueTimeoutSecs, 60);
+    assert.equal(parseRouterFlags(['--queue-timeout-secs', '5']).options.queueTimeoutSecs, 5);
   });
 
   const BAD: [string[], RegExp][] = [
