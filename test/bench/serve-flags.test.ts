@@ -48,7 +48,7 @@ describe('pd-bench serve flags', () => {
       [['--url', 'http://h:1', '--node-arg=--port=1'], /--node-arg only applies to launched nodes/],
       [['--launch', 'pd', '--node-arg=abc'], /--node-arg takes one pd-node flag written with =/],
       [['--launch', 'pd', '--model-path', 'x', '--preset', 'tiny'], /--model-path or --preset, not both/],
-      [['--launch', 'pd', '--preset', 'huge'], /--preset must be one of tiny, small/],
+      [['--launch', 'pd', '--preset', 'huge'], /--preset must be one of tiny, tiny-8kv, small/],
       [['--launch', 'pd', '--num-prompts', '0'], /--num-prompts must be a positive integer \(got "0"\)/],
       [['--launch', 'pd', '--input-len', '9-3'], /--input-len must be N or MIN-MAX with MIN <= MAX/],
       [['--launch', 'pd', '--request-rate', 'fast'], /--request-rate must be a positive number of requests per second, or inf/],

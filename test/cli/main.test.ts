@@ -39,7 +39,7 @@ describe('pd-node command', () => {
       [['--disaggregation-mode', 'sideways'], /--disaggregation-mode must be one of prefill, decode \(got "sideways"\)/],
       [['--port'], /Not enough arguments following: port/],
       [['gen-model'], /Missing required argument: out/],
-      [['gen-model', '--out', '/tmp/x', '--preset', 'huge'], /--preset must be one of tiny, small \(got "huge"\)/],
+      [['gen-model', '--out', '/tmp/x', '--preset', 'huge'], /--preset must be one of tiny, tiny-8kv, small \(got "huge"\)/],
       [['gen-model', '--out', '/tmp/x', '--seed', '-1'], /--seed must be an integer in \[0, 2\^32\) \(got "-1"\)/],
       [['gen-model', '--out', '/tmp/x', '--dtype', 'int8'], /--dtype must be one of float32, float16, bfloat16 \(got "int8"\)/],
       [['demo', '--port', '1'], /Unknown argument: port/],
