@@ -2,10 +2,15 @@
  * The etcd3 client as pd-node's membership uses it, one configuration for nodes and routers.
  *
  * Decisions:
- * - Every unary call carries a gRPC deadline of `timeoutMs`: without one a call to a member cut off
- *   by a partition (packets dropped, no RST) hangs until TCP gives up, and the client never moves
- *   on to a member that answers. A failed call counts against that member (etcd3's circuit
- *   breaker), so the next one goes elsewhere. Streams (watch, lease keep-alives) have no deadline:
+ * - Every unary call attempt carries a gRPC deadline of a third of `timeoutMs`: without one a call
+ *   to a member cut off by a partition (packets dropped, no RST) hangs until TCP gives up, and the
+ *   client never moves on to a member that answers. etcd3 retries a failed attempt up to
+ *   ETCD3_ATTEMPTS times, each on the next member in a shuffled order, and callers bound the whole
+ *   call by `timeoutMs` (withTimeout): with a full `timeoutMs` per attempt, a call whose first
+ *   attempt went to a cut-off member timed out before its retry reached a live one (seen as a node's
+ *   record missing for 30 s, a router not learning a new node, with one member dead and one cut
+ *   off). A failed attempt also counts against that member (etcd3's circuit breaker, open after 3
+ *   in a row), so later calls go elsewhere. Streams (watch, lease keep-alives) have no deadline:
  *   they live as long as the client.
  * - gRPC keep-alive pings every GRPC_KEEPALIVE_MS, the connection declared dead after
  *   GRPC_KEEPALIVE_TIMEOUT_MS without an answer: a stream to a cut-off member breaks within ~6 s and
@@ -38,6 +43,8 @@ function credentials(access: Readonly<EtcdAccess>): Pick<IOptions, 'auth' | 'cre
   return out;
 }
 
+/** etcd3's default global retry policy: a call is attempted up to 3 times (connection-pool.js). */
+const ETCD3_ATTEMPTS = 3;
 const GRPC_KEEPALIVE_MS = 5000;
 const GRPC_KEEPALIVE_TIMEOUT_MS = 1000;
 
@@ -46,7 +53,7 @@ export function etcdClient(url: string, timeoutMs: number, access: Readonly<Etcd
     ...credentials(access),
     hosts: etcdHosts(url, access.cacert !== null),
     dialTimeout: timeoutMs,
-    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeoutMs }),
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeoutMs / ETCD3_ATTEMPTS }),
     grpcOptions: {
       'grpc.keepalive_time_ms': GRPC_KEEPALIVE_MS,
       'grpc.keepalive_timeout_ms': GRPC_KEEPALIVE_TIMEOUT_MS,
