@@ -1,19 +1,11 @@
-import type { FinishMeta, TokenLogprob } from '../../src/generation/output.js';
-import type { GenerateRequest, ModelInfo, SchedulerStats } from './protocol.js';
+import type { FinishMeta } from '../../src/generation/output.js';
+import type { GenerateRequest, ModelInfo, SchedulerOutbound, SchedulerStats } from './protocol.js';
 
 /** Events of one request as the HTTP layer sees them. */
 export type GenerateEvent =
   | { type: 'accepted'; promptTokens: number }
-  | {
-      type: 'tokens';
-      ids: number[];
-      text: string;
-      logprobs?: TokenLogprob[];
-      topLogprobs?: (TokenLogprob[] | null)[];
-      /** The prompt's logprobs, on the first event of a request that asked for them. */
-      inputTokenLogprobs?: TokenLogprob[];
-      inputTopLogprobs?: (TokenLogprob[] | null)[];
-    }
+  /** New tokens, as the scheduler sent them (the prompt's logprobs on the first event of a request that asked for them). */
+  | Omit<Extract<SchedulerOutbound, { type: 'tokens' }>, 'rid'>
   | { type: 'finished'; meta: FinishMeta }
   /**
    * 400 for invalid input, 503 when shutting down or full (then with `retryAfterSecs`), 500 for
