@@ -56,7 +56,7 @@ describe('genModel', () => {
 
   it('never overwrites an existing model, and rejects bad options', () => {
     assert.throws(() => genModel({ outDir: a }), /already exists and is not empty/);
-    assert.throws(() => genModel({ outDir: join(tmp, 'x'), preset: 'huge' as 'tiny' }), /unknown model preset "huge" \(known: tiny, small\)/);
+    assert.throws(() => genModel({ outDir: join(tmp, 'x'), preset: 'huge' as 'tiny' }), /unknown model preset "huge" \(known: tiny, tiny-8kv, small\)/);
     assert.throws(() => genModel({ outDir: join(tmp, 'x'), seed: -1 }), /seed must be an integer/);
     assert.throws(() => genModel({ outDir: join(tmp, 'x'), dtype: 'int8' as 'float32' }), /dtype must be float32, float16 or bfloat16/);
     assert.deepEqual(readdirSync(tmp).sort(), ['a', 'b', 'c']);
