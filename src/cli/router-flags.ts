@@ -215,7 +215,7 @@ export function parseRouterFlags(argv: string[]): RouterFlags {
     .option('help', { type: 'boolean', alias: 'h' });
   for (const name of BOOLEAN_FLAGS) y = y.option(name, { type: 'boolean' });
   for (const f of VALUE_FLAGS) y = y.option(f.name, { type: 'string', requiresArg: true });
-  for (const f of NO_EFFECT_FLAGS) y = y.option(f.name, f.kind === 'boolean' ? { type: 'boolean' } : { type: 'string', requiresArg: true });
+  for (const f of NO_EFFECT_FLAGS) y = y.option(f.name, f.arity === 'switch' ? { type: 'boolean' } : { type: 'string', requiresArg: true });
   const parsed = parseStrictly(y);
 
   const flags: RouterFlags = {
@@ -231,7 +231,7 @@ export function parseRouterFlags(argv: string[]): RouterFlags {
   }
   if (parsed['disable-retries'] === true) flags.options.maxRetries = 0;
   if (parsed.verbose === true) flags.options.logLevel = 'debug';
-  const ignored = NO_EFFECT_FLAGS.filter((f) => lists.has(f.name) || (f.kind === 'boolean' ? parsed[f.name] === true : rawFlag(parsed, f.name) !== undefined));
+  const ignored = NO_EFFECT_FLAGS.filter((f) => lists.has(f.name) || (f.arity === 'switch' ? parsed[f.name] === true : rawFlag(parsed, f.name) !== undefined));
   for (const f of ignored) flags.notices.push(`--${f.name} is accepted for sgl-router compatibility and has no effect here: ${f.why}`);
   for (const f of VALUE_FLAGS) {
     const raw = rawFlag(parsed, f.name);
@@ -253,7 +253,7 @@ const EXCLUSIVE: readonly { names: readonly string[]; why: string }[] = [
 ];
 
 /** sgl-router's flags that take several words (argparse's nargs "+" and "*"), none of which has an effect here. */
-const LIST_FLAGS = new Set(NO_EFFECT_FLAGS.filter((f) => f.kind === 'list').map((f) => f.name));
+const LIST_FLAGS = new Set(NO_EFFECT_FLAGS.filter((f) => f.arity === 'list').map((f) => f.name));
 
 /**
  * Takes every `--prefill URL [PORT|none]`, `--decode URL` and sgl-router list flag (with the words

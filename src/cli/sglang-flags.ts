@@ -23,6 +23,7 @@ import type { NodeOptions } from '../node/options.js';
 import { TRANSFER_BACKENDS } from '../transfer/backends.js';
 import { FlagError, integerIn, nonEmpty, oneOf, positiveInteger } from './flag-values.js';
 import type { NodeFlag } from './node-flags.js';
+import type { NoEffectFlag } from './no-effect-flag.js';
 
 /** SGLang's transfer backends, each with pd-node's equivalent. */
 const SGLANG_BACKENDS: Readonly<Record<string, { use: string; why: string }>> = {
@@ -95,15 +96,6 @@ export const SGLANG_NODE_FLAGS: readonly NodeFlag[] = [
   onlyValue('node-rank', '0', 'Rank of this host in --nnodes: 0.', 'only rank 0 exists: pd-node holds a model in one process (--nnodes 1)'),
 ];
 
-/** How a no-effect flag parses, as SGLang's argparse takes it. */
-type Arity = 'switch' | 'value' | 'list';
-
-interface NoEffectFlag {
-  readonly name: string;
-  readonly aliases?: readonly string[];
-  readonly arity: Arity;
-  readonly why: string;
-}
 
 const NO_GPU = 'no GPU here: the reference engine runs on the CPU, the synthetic one models a GPU (--gpu)';
 const ONE_ENGINE = "each node runs one engine; scale out with more nodes behind the router";
