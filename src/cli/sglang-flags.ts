@@ -202,7 +202,7 @@ export function startupWarnings(argv: Record<string, unknown>, opts: Readonly<No
 
 /**
  * Every SGLang launch_server flag pd-node implements, with the `NodeOptions` field it sets (what
- * docs/sglang-compatibility.md's table lists). `--tp`/`--tp-size` come from the engine work.
+ * docs/sglang-compatibility.md's table lists).
  */
 export const SGLANG_IMPLEMENTED: Readonly<Record<string, string>> = {
   'model-path': 'modelPath (alias --model): a directory or a hub id in the local Hugging Face cache',
@@ -220,6 +220,7 @@ export const SGLANG_IMPLEMENTED: Readonly<Record<string, string>> = {
   'chunked-prefill-size': 'chunkedPrefillSize',
   'max-prefill-tokens': 'maxPrefillTokens',
   'page-size': 'pageSize',
+  tp: 'tpSize (alias --tp-size): tensor-parallel ranks of the engine',
   'schedule-policy': 'schedulePolicy (lpm, dfs-weight: fcfs, no prefix cache)',
   'random-seed': 'randomSeed',
   'disaggregation-mode': 'role',
