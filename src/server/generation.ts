@@ -10,7 +10,6 @@ import type { GenerateRequest } from '../../actors/scheduler/protocol.js';
 import type { FinishMeta, TokenLogprob } from '../generation/output.js';
 import { requestLogger, type Logger } from '../log/logger.js';
 import type { GenerateEvent, SchedulerClient } from '../../actors/scheduler/scheduler-client.js';
-import type { GenThroughput } from './gen-throughput.js';
 import type { RequestOutcome, ServerMetrics } from './metrics.js';
 import type { InFlightIds } from './request-ids.js';
 
@@ -62,8 +61,6 @@ export interface GenerationDeps {
   client: SchedulerClient;
   ids: InFlightIds;
   metrics: ServerMetrics;
-  /** Output tokens per second, for /get_server_info's `last_gen_throughput`. */
-  throughput: GenThroughput;
   log: Logger;
 }
 
@@ -167,9 +164,8 @@ export class GenerationBatch {
     if (count === 0) return;
     const now = performance.now();
     if (this.observe) {
-      this.deps.throughput.add(count, now);
-      if (run.lastTokenAt === null) this.deps.metrics.firstTokens(count, (now - run.startedAt) / 1000);
-      else this.deps.metrics.laterTokens(count, (now - run.lastTokenAt) / 1000);
+      if (run.lastTokenAt === null) this.deps.metrics.firstTokens(count, (now - run.startedAt) / 1000, now);
+      else this.deps.metrics.laterTokens(count, (now - run.lastTokenAt) / 1000, now);
     }
     run.lastTokenAt = now;
   }

@@ -18,7 +18,6 @@ import type { Logger } from '../log/logger.js';
 import type { SchedulerClient } from '../../actors/scheduler/scheduler-client.js';
 import { requireApiKey } from './api-key.js';
 import { errorBody, HttpError, sendHttpError } from './errors.js';
-import { GenThroughput } from './gen-throughput.js';
 import { ServerMetrics } from './metrics.js';
 import { InFlightIds } from './request-ids.js';
 import { registerCacheRoutes } from './routes/cache.js';
@@ -80,7 +79,7 @@ export async function createHttpServer({ client, options, logger, metrics: given
     log: logger,
     servedModelName,
     metrics,
-    generation: { client, ids: new InFlightIds(), metrics, throughput: new GenThroughput(), log: logger },
+    generation: { client, ids: new InFlightIds(), metrics, log: logger },
   };
   registerGenerateRoute(app, ctx);
   registerCompletionsRoute(app, ctx);

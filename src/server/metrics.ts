@@ -113,15 +113,16 @@ export class ServerMetrics {
     this.sglang.promptTokens.inc(promptTokens);
   }
 
-  firstTokens(count: number, sinceArrivalSeconds: number): void {
-    this.generated(count);
+  /** `now`: performance.now() when the tokens arrived (the caller's one clock read). */
+  firstTokens(count: number, sinceArrivalSeconds: number, now: number): void {
+    this.generated(count, now);
     this.ttft.observe(sinceArrivalSeconds);
     this.sglang.ttft.observe(sinceArrivalSeconds);
   }
 
   /** `count` tokens arrived together `gapSeconds` after the previous ones: each gets an equal share. */
-  laterTokens(count: number, gapSeconds: number): void {
-    this.generated(count);
+  laterTokens(count: number, gapSeconds: number, now: number): void {
+    this.generated(count, now);
     this.itl.observeMany(gapSeconds / count, count);
     this.sglang.itl.observeMany(gapSeconds / count, count);
   }
@@ -138,19 +139,24 @@ export class ServerMetrics {
     s.usedTokens.set(used * stats.pageSize);
     s.tokenUsage.set(stats.totalPages === 0 ? 0 : used / stats.totalPages);
     s.maxTotalTokens.set(stats.maxTotalTokens);
-    s.genThroughput.set(this.tokenRate.perSecond(performance.now()));
+    s.genThroughput.set(this.genThroughput());
     const prompt = s.promptTokens.total;
     s.cacheHitRate.set(prompt === 0 ? 0 : s.cachedTokens.total / prompt);
     return this.registry.metrics();
+  }
+
+  /** Output tokens per second lately: the gauge, and /get_server_info's `last_gen_throughput`. */
+  genThroughput(): number {
+    return this.tokenRate.perSecond(performance.now());
   }
 
   get contentType(): string {
     return this.registry.contentType;
   }
 
-  private generated(count: number): void {
+  private generated(count: number, now: number): void {
     this.generationTokens.inc(count);
     this.sglang.generationTokens.inc(count);
-    this.tokenRate.add(count, performance.now());
+    this.tokenRate.add(count, now);
   }
 }

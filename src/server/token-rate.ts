@@ -1,5 +1,5 @@
 /**
- * Generated tokens per second over a sliding window, for SGLang's `sglang:gen_throughput` gauge.
+ * Generated tokens per second over a sliding window: SGLang's `sglang:gen_throughput` gauge and `last_gen_throughput` in /get_server_info.
  * Decisions:
  * - SGLang's scheduler sets that gauge from the tokens of its last decode steps; pd-node's HTTP
  *   layer sees tokens as they stream out, so the rate here is the tokens of the last

@@ -73,7 +73,7 @@ function internalState(ctx: ServerContext, stats: SchedulerStats): Record<string
   const layout = ctx.client.model.kvLayout;
   const kvBytes = stats.maxTotalTokens * bytesPerToken({ ...layout, dtype: layout.dtype as KvDtype });
   return {
-    last_gen_throughput: ctx.generation.throughput.value,
+    last_gen_throughput: ctx.generation.metrics.genThroughput(),
     memory_usage: { kvcache: kvBytes / GB, token_capacity: stats.maxTotalTokens },
     avg_spec_accept_length: null,
     num_running_reqs: stats.running,
