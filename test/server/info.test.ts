@@ -33,6 +33,19 @@ describe('health and info routes', () => {
     assert.equal(json.kv_layout.page_size, 8);
   });
 
+  test('GET /get_server_info never lists a credential: the etcd password is replaced by (set)', async () => {
+    const etcd = { user: 'pd:s3cret-pass', cacert: null, cert: null, key: null };
+    const guarded = await startNode({ port: 0, logLevel: 'warn', etcd });
+    try {
+      const { status, json } = await getJson(`${guarded.url}/get_server_info`);
+      assert.equal(status, 200);
+      assert.equal(json.etcd.user, 'pd:(set)');
+      assert.ok(!JSON.stringify(json).includes('s3cret-pass'), 'the password appears in /get_server_info');
+    } finally {
+      await guarded.close();
+    }
+  });
+
   test('GET /get_server_info reports the options in effect, scheduler stats and version', async () => {
     const { status, json } = await getJson(`${node.url}/get_server_info`);
     assert.equal(status, 200);

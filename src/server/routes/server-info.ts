@@ -42,7 +42,7 @@ export function registerServerInfoRoutes(app: FastifyInstance, ctx: ServerContex
   const serverInfo = async (): Promise<Record<string, unknown>> => {
     const stats = await askScheduler(ctx.client.stats(), 'scheduler stats');
     return {
-      ...(snakeKeys(ctx.options) as Record<string, unknown>),
+      ...(snakeKeys(withoutSecrets(ctx.options)) as Record<string, unknown>),
       model_path: model.modelPath,
       tokenizer_path: ctx.options.tokenizerPath ?? model.modelPath,
       served_model_name: ctx.servedModelName,
@@ -50,8 +50,6 @@ export function registerServerInfoRoutes(app: FastifyInstance, ctx: ServerContex
       engine: ctx.client.model.engine,
       engine_config: snakeKeys(ctx.client.model.engineConfig),
       port: boundPort(app) ?? ctx.options.port,
-      // The key itself never leaves the node (SGLang lists it); whether one is set is useful.
-      api_key: ctx.options.apiKey === null ? null : '(set)',
       disaggregation_bootstrap_port: ctx.options.bootstrapPort,
       disaggregation_mode: ctx.options.role === 'colocated' ? 'null' : ctx.options.role,
       context_length: model.contextLength,
@@ -89,4 +87,14 @@ function usedTokens(stats: SchedulerStats): number {
 function boundPort(app: FastifyInstance): number | null {
   const address = app.server.address() as AddressInfo | string | null;
   return address !== null && typeof address === 'object' ? address.port : null;
+}
+
+/**
+ * The node's options as /get_server_info lists them, credentials replaced by '(set)': SGLang lists
+ * its API key there; pd-node keeps the API key and the etcd password on the node.
+ */
+function withoutSecrets(options: object): Record<string, unknown> {
+  const o = options as Record<string, unknown> & { apiKey?: string | null; etcd?: { user: string | null } };
+  const etcd = o.etcd === undefined ? {} : { etcd: { ...o.etcd, user: o.etcd.user === null ? null : `${o.etcd.user.split(':')[0]}:(set)` } };
+  return { ...o, apiKey: o.apiKey == null ? null : '(set)', ...etcd };
 }
