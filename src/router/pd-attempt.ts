@@ -93,7 +93,7 @@ export class PdAttempt {
     const decodeFirst = (async (): Promise<Answer | Failure | StreamStart> => {
       try {
         const res = await this.decode.response;
-        if (stream !== null && res.statusCode === 200 && isEventStream(res.headers['content-type'])) return { kind: 'stream', to: stream };
+        if (stream !== null && res.status === 200 && isEventStream(res.headers['content-type'])) return { kind: 'stream', to: stream };
       } catch (err) {
         return failure(this.pair.decode, err);
       }
@@ -170,7 +170,7 @@ async function readAnswer(req: UpstreamRequest, node: UpstreamNode): Promise<Ans
   try {
     const res = await req.response;
     const body = await req.text();
-    const status = res.statusCode ?? 0;
+    const { status } = res;
     if (status >= 500) {
       const retryAfterMs = status === 503 ? retryAfter(res.headers['retry-after']) : null;
       return { kind: 'failed', node, cause: 'http', status, retryAfterMs, message: `${node.role} node ${node.url} answered ${status}: ${errorMessage(body)}` };

@@ -6,6 +6,8 @@
  *   flush, probes) do none of that and are bounded by the control timeout.
  * - Every exchange in flight is tracked, so `close()` can cancel them all: a closing router ends its
  *   clients' requests (503 or an SSE error) instead of waiting up to the request timeout.
+ * - One keep-alive connection pool per node (src/net/http1-pool.ts), made on the node's first
+ *   exchange and closed when the node leaves the membership, at most MAX_CONNECTIONS_PER_NODE.
  */
 import type { Logger } from '../log/logger.js';
 import type { RegisteredRole } from '../registry/protocol.js';
@@ -16,8 +18,16 @@ import { NodePool } from './node-pool.js';
 import type { RouterOptions } from './options.js';
 import { createPairPolicy, type PairPolicy } from './policies.js';
 import { RouterMetrics } from './router-metrics.js';
-import { createUpstreamAgents, UpstreamError, UpstreamRequest, type UpstreamCall } from './upstream-request.js';
+import { Http1Pool } from '../net/http1-pool.js';
+import { UpstreamError, UpstreamRequest, type UpstreamCall } from './upstream-request.js';
 import type { UpstreamNode } from './upstream-node.js';
+
+/**
+ * Connections the router keeps to one node at most: far above the requests a node serves at once
+ * (its running batch plus its queue), so the bound only stops a runaway from exhausting file
+ * descriptors; beyond it, exchanges wait for a free connection within their own timeout.
+ */
+export const MAX_CONNECTIONS_PER_NODE = 1024;
 
 export interface NodePair {
   prefill: UpstreamNode;
@@ -38,7 +48,7 @@ export class RouterContext {
   readonly renderMetrics: () => Promise<string>;
   /** --max-concurrent-requests: generation requests in flight through the router. */
   readonly limit: ConcurrencyLimit;
-  private readonly agents = createUpstreamAgents();
+  private readonly pools = new Map<string, Http1Pool>();
   private readonly inFlight = new Set<UpstreamRequest>();
   private readonly policy: PairPolicy;
   private closed = false;
@@ -54,7 +64,11 @@ export class RouterContext {
       source: options.nodeSource,
       pollMs: options.registryPollMs,
       pollTimeoutMs: options.controlTimeoutSecs * 1000,
-      onRemoved: (node) => this.health.forget(node),
+      onRemoved: (node) => {
+        this.health.forget(node);
+        this.pools.get(node.url)?.close();
+        this.pools.delete(node.url);
+      },
       probe: (node) => this.probe(node),
       log,
     });
@@ -76,12 +90,11 @@ export class RouterContext {
 
   /** A generation exchange: counted in the node's load, reporting its health and errors. */
   generation(node: UpstreamNode, path: string, body: string): UpstreamRequest {
-    const req = this.start({ method: 'POST', origin: node.target, path, body, timeoutMs: this.options.requestTimeoutSecs * 1000, connectTimeoutMs: this.options.connectTimeoutSecs * 1000, apiKey: this.options.apiKey });
+    const req = this.start({ method: 'POST', pool: this.poolOf(node), path, body, timeoutMs: this.options.requestTimeoutSecs * 1000, connectTimeoutMs: this.options.connectTimeoutSecs * 1000, apiKey: this.options.apiKey });
     node.load++;
     void req.finished.then(() => node.load--);
     req.response.then(
-      (res) => {
-        const status = res.statusCode ?? 0;
+      ({ status }) => {
         if (status >= 500) this.metrics.upstreamError(node.role, 'http_5xx');
         else this.health.up(node);
       },
@@ -98,10 +111,10 @@ export class RouterContext {
   /** A bounded non-generation call; rejects with an UpstreamError. */
   async control(node: UpstreamNode, method: 'GET' | 'POST', path: string): Promise<ControlAnswer> {
     const timeoutMs = this.options.controlTimeoutSecs * 1000;
-    const req = this.start({ method, origin: node.target, path, timeoutMs, connectTimeoutMs: Math.min(timeoutMs, this.options.connectTimeoutSecs * 1000), apiKey: this.options.apiKey });
+    const req = this.start({ method, pool: this.poolOf(node), path, timeoutMs, connectTimeoutMs: Math.min(timeoutMs, this.options.connectTimeoutSecs * 1000), apiKey: this.options.apiKey });
     const res = await req.response;
     const body = await req.text();
-    return { status: res.statusCode ?? 0, contentType: res.headers['content-type'] ?? 'application/json', body };
+    return { status: res.status, contentType: res.headers['content-type'] ?? 'application/json', body };
   }
 
   /** Cancels every exchange in flight and stops polling, probing and keep-alive sockets. */
@@ -110,12 +123,21 @@ export class RouterContext {
     this.pool.close();
     this.health.close();
     for (const req of this.inFlight) req.cancel('the router is shutting down');
-    this.agents.http.destroy();
-    this.agents.https.destroy();
+    for (const pool of this.pools.values()) pool.close();
+  }
+
+  private poolOf(node: UpstreamNode): Http1Pool {
+    let pool = this.pools.get(node.url);
+    if (pool === undefined) {
+      pool = new Http1Pool(node.target, MAX_CONNECTIONS_PER_NODE);
+      if (!this.closed) this.pools.set(node.url, pool);
+      else pool.close();
+    }
+    return pool;
   }
 
   private start(call: UpstreamCall): UpstreamRequest {
-    const req = new UpstreamRequest(this.agents, call);
+    const req = new UpstreamRequest(call);
     this.inFlight.add(req);
     void req.finished.then(() => this.inFlight.delete(req));
     return req;

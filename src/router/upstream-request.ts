@@ -1,21 +1,25 @@
 /**
- * One HTTP exchange with a node, bounded and cancellable. Decisions:
- * - node:http rather than fetch: the router must bound the TCP connect separately from the whole
- *   exchange, and cancelling must destroy the socket so the node sees the disconnect at once (nodes
- *   abort a request whose client went away and free its pages).
- * - Two timers: connect (from start until the socket connects; a reused keep-alive socket skips it)
- *   and the whole exchange (from start until the response's last byte).
+ * One HTTP exchange with a node, bounded and cancellable, on the router's raw-socket HTTP/1.1 client
+ * (src/net/http1-pool.ts: a keep-alive pool per node). Decisions:
+ * - Our own client rather than node:http or fetch: node:http cost 50-90 us of CPU per exchange and a
+ *   routed request makes two (bench/README.md, pd-bench router); the client also bounds the TCP
+ *   connect separately, and cancelling destroys the connection so the node sees the disconnect at
+ *   once (nodes abort a request whose client went away and free its pages).
+ * - Two timers: connect (the pool's, for a new connection; a reused keep-alive one skips it) and the
+ *   whole exchange (here, from start, including a wait for a free connection, to the last byte).
  * - Every failure is an `UpstreamError` whose `kind` drives the router's reaction: `connect` (nothing
  *   reached the node: refused, unreachable, connect timeout), `reset` (the connection broke after it
- *   was made), `timeout`, `cancelled` (the router gave up on it). The first failure wins; later ones
- *   (e.g. the socket error that our own destroy causes) are ignored.
+ *   was made), `protocol` (the node's answer was not valid HTTP/1.1: that request fails, as a broken
+ *   connection does), `timeout`, `cancelled` (the router gave up on it). The first failure wins.
+ * - The body is collected as it arrives, whether or not anyone reads it yet (the slices of the
+ *   connection's reads are fresh buffers, kept without a copy); `text()` joins it, `chunks()` drains it.
  * - `failed` and `finished` never reject, so watchers can race them without unhandled rejections.
  */
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import type { Http1Error, Http1Exchange, Http1Origin, Http1Pool, ExchangeHandler } from '../net/http1-pool.js';
+import type { ResponseHead } from '../net/http1-parser.js';
 import { bearer } from '../server/api-key.js';
 
-export type UpstreamFailureKind = 'connect' | 'reset' | 'timeout' | 'cancelled';
+export type UpstreamFailureKind = 'connect' | 'reset' | 'protocol' | 'timeout' | 'cancelled';
 
 export class UpstreamError extends Error {
   constructor(
@@ -27,27 +31,8 @@ export class UpstreamError extends Error {
   }
 }
 
-/** Keep-alive agents shared by a router's requests; destroyed when the router closes. */
-export interface UpstreamAgents {
-  http: http.Agent;
-  https: https.Agent;
-}
-
-export function createUpstreamAgents(): UpstreamAgents {
-  return { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
-}
-
 /** Where a node listens, parsed once per node (upstream-node.ts), not once per request. */
-export interface UpstreamOrigin {
-  /** Normalized base URL, for messages. */
-  url: string;
-  secure: boolean;
-  /** Without IPv6 brackets, as node:http wants it. */
-  hostname: string;
-  port: number;
-  /** host[:port] as in the URL, for messages. */
-  host: string;
-}
+export type UpstreamOrigin = Http1Origin;
 
 export function upstreamOrigin(baseUrl: string): UpstreamOrigin {
   const url = new URL(baseUrl);
@@ -58,7 +43,8 @@ export function upstreamOrigin(baseUrl: string): UpstreamOrigin {
 
 export interface UpstreamCall {
   method: 'GET' | 'POST';
-  origin: UpstreamOrigin;
+  /** The node's connection pool. */
+  pool: Http1Pool;
   /** The route, e.g. /generate. */
   path: string;
   /** JSON text; sent with its exact bytes. */
@@ -69,69 +55,41 @@ export interface UpstreamCall {
   apiKey: string | null;
 }
 
-export class UpstreamRequest {
+const ACCEPT = 'accept: application/json, text/event-stream\r\n';
+
+export class UpstreamRequest implements ExchangeHandler {
   /** The response head; rejects with an UpstreamError if the exchange fails before it. */
-  readonly response: Promise<IncomingMessage>;
+  readonly response: Promise<ResponseHead>;
   /** Resolves with the failure if the exchange fails at any stage; never settles on success. */
   readonly failed: Promise<UpstreamError>;
   /** Resolves once the exchange is over: response read to the end, or failed. */
   readonly finished: Promise<void>;
   private error: UpstreamError | null = null;
   private over = false;
-  private readonly req: http.ClientRequest;
-  private res: IncomingMessage | null = null;
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly exchange: Http1Exchange;
+  private readonly timer: NodeJS.Timeout;
+  /** Body bytes received and not yet taken by `chunks()`. */
+  private parts: Buffer[] = [];
+  /** Wakes a reader waiting in `text()` or `chunks()`. */
+  private wake: (() => void) | null = null;
   private resolveFailed!: (err: UpstreamError) => void;
   private resolveFinished!: () => void;
+  private resolveResponse!: (head: ResponseHead) => void;
   private rejectResponse!: (err: UpstreamError) => void;
 
-  constructor(agents: UpstreamAgents, call: UpstreamCall) {
+  constructor(call: UpstreamCall) {
     this.failed = new Promise((resolve) => (this.resolveFailed = resolve));
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
-    let resolveResponse!: (res: IncomingMessage) => void;
     this.response = new Promise((resolve, reject) => {
-      resolveResponse = resolve;
+      this.resolveResponse = resolve;
       this.rejectResponse = reject;
     });
     // Consumers may never ask for the response (e.g. a cancelled side); its failure is still reported via `failed`.
     this.response.catch(() => undefined);
-
-    const { origin } = call;
-    const headers: http.OutgoingHttpHeaders = { accept: 'application/json, text/event-stream' };
-    if (call.apiKey !== null) headers.authorization = bearer(call.apiKey);
-    if (call.body !== undefined) {
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = Buffer.byteLength(call.body);
-    }
-    const agent = origin.secure ? agents.https : agents.http;
-    this.req = (origin.secure ? https : http).request({ hostname: origin.hostname, port: origin.port, path: call.path, method: call.method, headers, agent });
-    let connected = false;
-    this.later(call.timeoutMs, () => new UpstreamError('timeout', `${call.method} ${origin.url}${call.path} timed out after ${call.timeoutMs / 1000} s`));
-    this.req.on('socket', (socket) => {
-      if (!socket.connecting) {
-        connected = true;
-        return;
-      }
-      const timer = this.later(call.connectTimeoutMs, () => new UpstreamError('connect', `connecting to ${origin.host} timed out after ${call.connectTimeoutMs / 1000} s`));
-      socket.once('connect', () => {
-        connected = true;
-        clearTimeout(timer);
-      });
-    });
-    this.req.on('error', (err: NodeJS.ErrnoException) => {
-      const what = err.code ?? err.message;
-      this.fail(connected ? new UpstreamError('reset', `connection to ${origin.host} broke: ${what}`) : new UpstreamError('connect', `cannot connect to ${origin.host}: ${what}`));
-    });
-    this.req.on('response', (res) => {
-      this.res = res;
-      resolveResponse(res);
-      res.on('end', () => this.end());
-      res.on('error', () => this.fail(new UpstreamError('reset', `connection to ${origin.host} broke during the response`)));
-      res.on('close', () => {
-        if (!res.complete) this.fail(new UpstreamError('reset', `connection to ${origin.host} closed before the response ended`));
-      });
-    });
-    this.req.end(call.body);
+    const { method, path, pool, timeoutMs } = call;
+    this.timer = setTimeout(() => this.fail(new UpstreamError('timeout', `${method} ${pool.origin.url}${path} timed out after ${timeoutMs / 1000} s`)), timeoutMs);
+    const headerLines = call.apiKey === null ? ACCEPT : `${ACCEPT}authorization: ${bearer(call.apiKey)}\r\n`;
+    this.exchange = pool.request({ method, path, headerLines, body: call.body, connectTimeoutMs: call.connectTimeoutMs }, this);
   }
 
   /** Gives up on the exchange: destroys the connection, so the node sees the client go away. */
@@ -139,51 +97,69 @@ export class UpstreamRequest {
     this.fail(new UpstreamError('cancelled', reason));
   }
 
-  /**
-   * The whole response body as text; rejects with the exchange's UpstreamError. Read with plain
-   * `data` events: every answer that is not a stream comes this way, and a stream's async iterator
-   * costs several promises and listeners per answer.
-   */
+  /** The whole response body as text; rejects with the exchange's UpstreamError. */
   async text(): Promise<string> {
-    const res = await this.response;
-    return new Promise((resolve, reject) => {
-      const parts: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => parts.push(chunk));
-      res.on('end', () => (this.error === null ? resolve(Buffer.concat(parts).toString('utf8')) : reject(this.error)));
-      void this.failed.then(reject);
-    });
+    await this.response;
+    while (!this.over) await new Promise<void>((resolve) => (this.wake = resolve));
+    if (this.error !== null) throw this.error;
+    const parts = this.parts;
+    this.parts = [];
+    return (parts.length === 1 ? parts[0] : Buffer.concat(parts)).toString('utf8');
   }
 
   /** The response body as it arrives; throws the exchange's UpstreamError if it breaks off. */
   async *chunks(): AsyncGenerator<Buffer> {
-    const res = await this.response;
-    try {
-      for await (const chunk of res) yield chunk as Buffer;
-    } catch (err) {
-      throw this.error ?? err;
+    await this.response;
+    for (;;) {
+      const parts = this.parts;
+      this.parts = [];
+      for (const part of parts) yield part;
+      if (this.error !== null) throw this.error;
+      if (this.over && this.parts.length === 0) return;
+      if (this.parts.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
     }
-    if (this.error !== null) throw this.error;
   }
 
-  private later(ms: number, error: () => UpstreamError): NodeJS.Timeout {
-    const timer = setTimeout(() => this.fail(error()), ms);
-    this.timers.push(timer);
-    return timer;
+  // ExchangeHandler: called by the pool's connection.
+
+  onHead(head: ResponseHead): void {
+    this.resolveResponse(head);
+  }
+
+  onData(chunk: Buffer): void {
+    this.parts.push(chunk);
+    this.wakeReader();
+  }
+
+  onEnd(): void {
+    this.settle();
+  }
+
+  onError(err: Http1Error): void {
+    this.fail(new UpstreamError(err.kind, err.message));
   }
 
   private fail(err: UpstreamError): void {
     if (this.over) return;
     this.error = err;
+    this.parts = [];
     this.rejectResponse(err);
     this.resolveFailed(err);
-    this.req.destroy(err);
-    this.res?.destroy(err);
-    this.end();
+    this.exchange?.abort();
+    this.settle();
   }
 
-  private end(): void {
+  private settle(): void {
     this.over = true;
-    for (const timer of this.timers) clearTimeout(timer);
+    clearTimeout(this.timer);
     this.resolveFinished();
+    this.wakeReader();
+  }
+
+  private wakeReader(): void {
+    const wake = this.wake;
+    if (wake === null) return;
+    this.wake = null;
+    wake();
   }
 }
