@@ -111,7 +111,7 @@ export class Http1Pool {
     private readonly idleCloseMs = IDLE_CLOSE_MS,
   ) {}
 
-  /** Starts an exchange; the handler hears how it goes. */
+  /** Starts an exchange; the handler hears how it goes, never before this returns. */
   request(request: Http1Request, handler: ExchangeHandler): Http1Exchange {
     const ex = new Http1Exchange(this, request, handler);
     if (this.closed) {

@@ -20,10 +20,10 @@
  *   The logger (a pino child) and a fresh rid are made only when a line is logged: most requests log
  *   nothing, and making them cost more per request than the rest of the proxying's own code.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { requestLogger, type Logger } from '../log/logger.js';
 import { freshRid } from '../server/request-ids.js';
 import { batchSize, mintRoom, withBootstrap } from './bootstrap-fields.js';
+import type { ClientGone } from './client-gone.js';
 import type { ClientStream } from './client-stream.js';
 import { DEFAULT_BOOTSTRAP_PORT } from './options.js';
 import { PdAttempt, type Answer, type Failure, type Streamed } from './pd-attempt.js';
@@ -59,7 +59,7 @@ export interface ProxyError {
 
 export type ProxyOutcome = Answer | Streamed | ProxyError | { kind: 'aborted' };
 
-export async function proxyGeneration(ctx: RouterContext, request: GenerationRequest, stream: ClientStream | null, signal: AbortSignal): Promise<ProxyOutcome> {
+export async function proxyGeneration(ctx: RouterContext, request: GenerationRequest, stream: ClientStream | null, client: ClientGone): Promise<ProxyOutcome> {
   const { path, text, json } = request;
   let rid = request.rid;
   const logFor = (rooms?: readonly bigint[]): Logger => requestLogger(ctx.log, (rid ??= freshRid()), rooms?.join(','));
@@ -76,13 +76,13 @@ export async function proxyGeneration(ctx: RouterContext, request: GenerationReq
   let retries = 0;
 
   for (let attempt = 0; ; attempt++) {
-    if (signal.aborted) return { kind: 'aborted' };
+    if (client.gone) return { kind: 'aborted' };
     let pair = full.size === 0 ? ctx.pickPair(exclude) : ctx.pickPair(new Set([...exclude, ...full]));
     if (typeof pair === 'string' && full.size > 0) {
       // Only full nodes are left: come back to them once they said they may have room.
       const waitMs = Math.min(Math.min(fullWaitMs, MAX_RETRY_AFTER_MS) * (1 + Math.random() / 2), Math.max(0, queueDeadline - performance.now()));
-      await sleep(waitMs, undefined, { signal }).catch(() => undefined);
-      if (signal.aborted) return { kind: 'aborted' };
+      await client.wait(waitMs);
+      if (client.gone) return { kind: 'aborted' };
       pair = ctx.pickPair(exclude);
     }
     if (typeof pair === 'string') {
@@ -96,10 +96,9 @@ export async function proxyGeneration(ctx: RouterContext, request: GenerationReq
     if (ctx.log.isLevelEnabled('debug')) log().debug({ path, prefill: pair.prefill.url, decode: pair.decode.url, attempt }, 'sending to a prefill/decode pair');
 
     const run = new PdAttempt(ctx, pair, path, body, wantLogprobs, log);
-    const cancel = (): void => run.cancel('the client disconnected');
-    signal.addEventListener('abort', cancel, { once: true });
-    const result = await run.run(stream).finally(() => signal.removeEventListener('abort', cancel));
-    if (signal.aborted) {
+    client.onLeave(() => run.cancel('the client disconnected'));
+    const result = await run.run(stream).finally(() => client.onLeave(null));
+    if (client.gone) {
       log().info({ path }, 'client disconnected; the requests to both nodes were cancelled');
       return { kind: 'aborted' };
     }

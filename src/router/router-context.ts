@@ -19,7 +19,7 @@ import type { RouterOptions } from './options.js';
 import { createPairPolicy, type PairPolicy } from './policies.js';
 import { RouterMetrics } from './router-metrics.js';
 import { Http1Pool } from '../net/http1-pool.js';
-import { UpstreamError, UpstreamRequest, type UpstreamCall } from './upstream-request.js';
+import { UpstreamError, UpstreamRequest, type UpstreamCall, type UpstreamWatcher } from './upstream-request.js';
 import type { UpstreamNode } from './upstream-node.js';
 
 /**
@@ -90,28 +90,14 @@ export class RouterContext {
 
   /** A generation exchange: counted in the node's load, reporting its health and errors. */
   generation(node: UpstreamNode, path: string, body: string): UpstreamRequest {
-    const req = this.start({ method: 'POST', pool: this.poolOf(node), path, body, timeoutMs: this.options.requestTimeoutSecs * 1000, connectTimeoutMs: this.options.connectTimeoutSecs * 1000, apiKey: this.options.apiKey });
     node.load++;
-    void req.finished.then(() => node.load--);
-    req.response.then(
-      ({ status }) => {
-        if (status >= 500) this.metrics.upstreamError(node.role, 'http_5xx');
-        else this.health.up(node);
-      },
-      () => undefined,
-    );
-    void req.failed.then((err) => {
-      if (err.kind === 'cancelled') return;
-      this.metrics.upstreamError(node.role, err.kind);
-      if (err.kind === 'connect') this.health.down(node, err.message);
-    });
-    return req;
+    return this.start({ method: 'POST', pool: this.poolOf(node), path, body, timeoutMs: this.options.requestTimeoutSecs * 1000, connectTimeoutMs: this.options.connectTimeoutSecs * 1000, apiKey: this.options.apiKey, node, watcher: this.watcher });
   }
 
   /** A bounded non-generation call; rejects with an UpstreamError. */
   async control(node: UpstreamNode, method: 'GET' | 'POST', path: string): Promise<ControlAnswer> {
     const timeoutMs = this.options.controlTimeoutSecs * 1000;
-    const req = this.start({ method, pool: this.poolOf(node), path, timeoutMs, connectTimeoutMs: Math.min(timeoutMs, this.options.connectTimeoutSecs * 1000), apiKey: this.options.apiKey });
+    const req = this.start({ method, pool: this.poolOf(node), path, timeoutMs, connectTimeoutMs: Math.min(timeoutMs, this.options.connectTimeoutSecs * 1000), apiKey: this.options.apiKey, node: null, watcher: this.watcher });
     const res = await req.response;
     const body = await req.text();
     return { status: res.status, contentType: res.headers['content-type'] ?? 'application/json', body };
@@ -137,11 +123,30 @@ export class RouterContext {
   }
 
   private start(call: UpstreamCall): UpstreamRequest {
+    // The pool reports nothing before `request` returns, so the exchange is tracked before it can end.
     const req = new UpstreamRequest(call);
     this.inFlight.add(req);
-    void req.finished.then(() => this.inFlight.delete(req));
     return req;
   }
+
+  /** Every exchange's accounting; generation exchanges (with a node) also count load, health and errors. */
+  private readonly watcher: UpstreamWatcher = {
+    answered: (req, { status }) => {
+      const { node } = req.call;
+      if (node === null) return;
+      if (status >= 500) this.metrics.upstreamError(node.role, 'http_5xx');
+      else this.health.up(node);
+    },
+    over: (req, err) => {
+      this.inFlight.delete(req);
+      const { node } = req.call;
+      if (node === null) return;
+      node.load--;
+      if (err === null || err.kind === 'cancelled') return;
+      this.metrics.upstreamError(node.role, err.kind);
+      if (err.kind === 'connect') this.health.down(node, err.message);
+    },
+  };
 
   /** The role's candidates (never empty), or why there are none. */
   private candidates(role: RegisteredRole, exclude: ReadonlySet<UpstreamNode>): UpstreamNode[] | string {

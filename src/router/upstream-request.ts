@@ -13,11 +13,14 @@
  *   connection does), `timeout`, `cancelled` (the router gave up on it). The first failure wins.
  * - The body is collected as it arrives, whether or not anyone reads it yet (the slices of the
  *   connection's reads are fresh buffers, kept without a copy); `text()` joins it, `chunks()` drains it.
- * - `failed` and `finished` never reject, so watchers can race them without unhandled rejections.
+ * - `failed` never rejects, so it can be raced without unhandled rejections. The promises are made
+ *   only when asked for, and the router's accounting hears of each exchange through an
+ *   `UpstreamWatcher`'s plain calls (a routed request makes two exchanges: every promise counts).
  */
 import type { Http1Error, Http1Exchange, Http1Origin, Http1Pool, ExchangeHandler } from '../net/http1-pool.js';
 import type { ResponseHead } from '../net/http1-parser.js';
 import { bearer } from '../server/api-key.js';
+import type { UpstreamNode } from './upstream-node.js';
 
 export type UpstreamFailureKind = 'connect' | 'reset' | 'protocol' | 'timeout' | 'cancelled';
 
@@ -53,43 +56,71 @@ export interface UpstreamCall {
   connectTimeoutMs: number;
   /** Sent as `Authorization: Bearer KEY` (the nodes' --api-key); null: none. */
   apiKey: string | null;
+  /** The node a generation exchange counts against (its load, health, errors); null for control calls. */
+  node: UpstreamNode | null;
+  watcher: UpstreamWatcher;
+}
+
+/**
+ * Told synchronously how each exchange goes (the router's in-flight set, node load, health and
+ * metrics): plain calls rather than reactions on the exchange's promises, which cost several
+ * promises per exchange on the router's hottest path.
+ */
+export interface UpstreamWatcher {
+  /** The response head arrived. */
+  answered(req: UpstreamRequest, head: ResponseHead): void;
+  /** The exchange is over: `error` is null when the response was read to its end. */
+  over(req: UpstreamRequest, error: UpstreamError | null): void;
 }
 
 const ACCEPT = 'accept: application/json, text/event-stream\r\n';
 
+interface Waiter<T> {
+  resolve: (value: T) => void;
+  reject: (err: UpstreamError) => void;
+}
+
 export class UpstreamRequest implements ExchangeHandler {
-  /** The response head; rejects with an UpstreamError if the exchange fails before it. */
-  readonly response: Promise<ResponseHead>;
-  /** Resolves with the failure if the exchange fails at any stage; never settles on success. */
-  readonly failed: Promise<UpstreamError>;
-  /** Resolves once the exchange is over: response read to the end, or failed. */
-  readonly finished: Promise<void>;
+  private head: ResponseHead | null = null;
   private error: UpstreamError | null = null;
   private over = false;
   private readonly exchange: Http1Exchange;
   private readonly timer: NodeJS.Timeout;
   /** Body bytes received and not yet taken by `chunks()`. */
   private parts: Buffer[] = [];
-  /** Wakes a reader waiting in `text()` or `chunks()`. */
+  /** Wakes a reader waiting in `chunks()`. */
   private wake: (() => void) | null = null;
-  private resolveFailed!: (err: UpstreamError) => void;
-  private resolveFinished!: () => void;
-  private resolveResponse!: (head: ResponseHead) => void;
-  private rejectResponse!: (err: UpstreamError) => void;
+  // Made only when asked for: most exchanges need `response` and `text()`, few `failed`.
+  private responsePromise: Promise<ResponseHead> | null = null;
+  private headWaiter: Waiter<ResponseHead> | null = null;
+  private textWaiter: Waiter<string> | null = null;
+  private failedPromise: Promise<UpstreamError> | null = null;
+  private resolveFailed: ((err: UpstreamError) => void) | null = null;
 
-  constructor(call: UpstreamCall) {
-    this.failed = new Promise((resolve) => (this.resolveFailed = resolve));
-    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
-    this.response = new Promise((resolve, reject) => {
-      this.resolveResponse = resolve;
-      this.rejectResponse = reject;
-    });
-    // Consumers may never ask for the response (e.g. a cancelled side); its failure is still reported via `failed`.
-    this.response.catch(() => undefined);
+  constructor(readonly call: UpstreamCall) {
     const { method, path, pool, timeoutMs } = call;
     this.timer = setTimeout(() => this.fail(new UpstreamError('timeout', `${method} ${pool.origin.url}${path} timed out after ${timeoutMs / 1000} s`)), timeoutMs);
     const headerLines = call.apiKey === null ? ACCEPT : `${ACCEPT}authorization: ${bearer(call.apiKey)}\r\n`;
     this.exchange = pool.request({ method, path, headerLines, body: call.body, connectTimeoutMs: call.connectTimeoutMs }, this);
+  }
+
+  /** The response head; rejects with an UpstreamError if the exchange fails before it. */
+  get response(): Promise<ResponseHead> {
+    if (this.responsePromise === null) {
+      if (this.head !== null) this.responsePromise = Promise.resolve(this.head);
+      else if (this.error !== null) this.responsePromise = Promise.reject(this.error);
+      else this.responsePromise = new Promise((resolve, reject) => (this.headWaiter = { resolve, reject }));
+    }
+    return this.responsePromise;
+  }
+
+  /** Resolves with the failure if the exchange fails at any stage; never settles on success. */
+  get failed(): Promise<UpstreamError> {
+    if (this.failedPromise === null) {
+      if (this.error !== null) this.failedPromise = Promise.resolve(this.error);
+      else this.failedPromise = new Promise((resolve) => (this.resolveFailed = resolve));
+    }
+    return this.failedPromise;
   }
 
   /** Gives up on the exchange: destroys the connection, so the node sees the client go away. */
@@ -98,13 +129,10 @@ export class UpstreamRequest implements ExchangeHandler {
   }
 
   /** The whole response body as text; rejects with the exchange's UpstreamError. */
-  async text(): Promise<string> {
-    await this.response;
-    while (!this.over) await new Promise<void>((resolve) => (this.wake = resolve));
-    if (this.error !== null) throw this.error;
-    const parts = this.parts;
-    this.parts = [];
-    return (parts.length === 1 ? parts[0] : Buffer.concat(parts)).toString('utf8');
+  text(): Promise<string> {
+    if (this.error !== null) return Promise.reject(this.error);
+    if (this.over) return Promise.resolve(this.joined());
+    return new Promise((resolve, reject) => (this.textWaiter = { resolve, reject }));
   }
 
   /** The response body as it arrives; throws the exchange's UpstreamError if it breaks off. */
@@ -123,7 +151,10 @@ export class UpstreamRequest implements ExchangeHandler {
   // ExchangeHandler: called by the pool's connection.
 
   onHead(head: ResponseHead): void {
-    this.resolveResponse(head);
+    this.head = head;
+    this.headWaiter?.resolve(head);
+    this.headWaiter = null;
+    this.call.watcher.answered(this, head);
   }
 
   onData(chunk: Buffer): void {
@@ -132,28 +163,39 @@ export class UpstreamRequest implements ExchangeHandler {
   }
 
   onEnd(): void {
-    this.settle();
+    if (this.over) return;
+    this.over = true;
+    clearTimeout(this.timer);
+    this.textWaiter?.resolve(this.joined());
+    this.textWaiter = null;
+    this.wakeReader();
+    this.call.watcher.over(this, null);
   }
 
   onError(err: Http1Error): void {
     this.fail(new UpstreamError(err.kind, err.message));
   }
 
-  private fail(err: UpstreamError): void {
-    if (this.over) return;
-    this.error = err;
+  private joined(): string {
+    const parts = this.parts;
     this.parts = [];
-    this.rejectResponse(err);
-    this.resolveFailed(err);
-    this.exchange?.abort();
-    this.settle();
+    return (parts.length === 1 ? parts[0] : Buffer.concat(parts)).toString('utf8');
   }
 
-  private settle(): void {
+  private fail(err: UpstreamError): void {
+    if (this.over) return;
     this.over = true;
+    this.error = err;
+    this.parts = [];
     clearTimeout(this.timer);
-    this.resolveFinished();
+    this.exchange?.abort();
+    this.headWaiter?.reject(err);
+    this.headWaiter = null;
+    this.textWaiter?.reject(err);
+    this.textWaiter = null;
+    this.resolveFailed?.(err);
     this.wakeReader();
+    this.call.watcher.over(this, err);
   }
 
   private wakeReader(): void {

@@ -12,6 +12,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { performance } from 'node:perf_hooks';
 import { HttpError, sendHttpError } from '../../server/errors.js';
 import { refuseBootstrapFields } from '../bootstrap-fields.js';
+import { ClientGone } from '../client-gone.js';
 import { clientObject, logRid, type ClientBody, type ClientObject } from '../client-body.js';
 import { ClientStream } from '../client-stream.js';
 import { CONCURRENCY_RETRY_AFTER_SECS } from '../concurrency-limit.js';
@@ -40,14 +41,14 @@ export function registerGenerationRoutes(app: FastifyInstance, ctx: RouterContex
         throw err;
       }
 
-      const client = new AbortController();
+      const client = new ClientGone();
       const onClose = (): void => {
-        if (!reply.raw.writableEnded) client.abort();
+        if (!reply.raw.writableEnded) client.leave();
       };
       reply.raw.on('close', onClose);
       // The socket may have closed while the body was being read, before the listener existed.
-      if (request.raw.socket.destroyed) client.abort();
-      const outcome = await proxyGeneration(ctx, { path, ...body, rid: logRid(body.json) }, new ClientStream(reply), client.signal).finally(() => reply.raw.off('close', onClose));
+      if (request.raw.socket.destroyed) client.leave();
+      const outcome = await proxyGeneration(ctx, { path, ...body, rid: logRid(body.json) }, new ClientStream(reply), client).finally(() => reply.raw.off('close', onClose));
       ended(outcomeLabel(outcome));
       return respond(reply, outcome);
     });

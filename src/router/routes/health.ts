@@ -9,6 +9,7 @@
 import type { FastifyInstance } from 'fastify';
 import { HttpError } from '../../server/errors.js';
 import { freshRid } from '../../server/request-ids.js';
+import { ClientGone } from '../client-gone.js';
 import { proxyGeneration } from '../generation-proxy.js';
 import type { RouterContext } from '../router-context.js';
 
@@ -24,11 +25,10 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: RouterContext): 
   });
 
   app.get('/health_generate', async (request, reply) => {
-    const client = new AbortController();
-    const onClose = (): void => client.abort();
-    request.raw.on('close', onClose);
+    const client = new ClientGone();
+    request.raw.on('close', client.leave);
     const probe = { path: '/generate', text: JSON.stringify(PROBE_BODY), json: PROBE_BODY, rid: `health-${freshRid()}` };
-    const outcome = await proxyGeneration(ctx, probe, null, client.signal).finally(() => request.raw.off('close', onClose));
+    const outcome = await proxyGeneration(ctx, probe, null, client).finally(() => request.raw.off('close', client.leave));
     if (outcome.kind === 'aborted') return reply.hijack();
     if (outcome.kind === 'error') throw new HttpError(503, `the probe generation failed: ${outcome.message}`);
     if (outcome.kind === 'answer' && outcome.status !== 200) throw new HttpError(503, `the probe generation failed: the decode node answered ${outcome.status}: ${outcome.body}`);
