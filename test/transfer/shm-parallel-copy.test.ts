@@ -15,6 +15,7 @@ import { SEGMENT_FIELDS, splitRuns } from '../../src/transfer/shm/copy-segments.
 import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
 import { ShmKvManager } from '../../src/transfer/shm/shm-kv-manager.js';
 import { MIN_PARALLEL_BYTES, ParallelCopy } from '../../src/transfer/shm/parallel-copy.js';
+import { SHM_BACKEND } from '../../src/transfer/shm/descriptor.js';
 import type { ShmEndpoint } from '../../src/transfer/shm/endpoint.js';
 import { TEST_ROOM, TEST_WRITER } from './grant.js';
 import { assertScatterLanded, fillRandom, SCATTER } from './pages.js';
@@ -54,6 +55,14 @@ test('splitRuns: equal 4 KiB-aligned shares, in run order, that cover every byte
   }
   assert.equal(at, walked.length);
   assert.deepEqual(splitRuns([{ src: 0, dst: 0, count: 1 }], 4096, 4), [[0, 0, 4096]], 'fewer bytes than shares: one share');
+});
+
+test('--shm-copy-threads: 1-16 threads; anything else is refused naming the flag', () => {
+  const [flag] = SHM_BACKEND.flags;
+  assert.equal(flag.name, 'shm-copy-threads');
+  assert.deepEqual(flag.apply(SHM_BACKEND.defaults, '3', '--shm-copy-threads'), { copyThreads: 3 });
+  for (const bad of ['0', '17', '2.5', 'two', '']) assert.throws(() => flag.apply(SHM_BACKEND.defaults, bad, '--shm-copy-threads'), /^Error: --shm-copy-threads must be an integer from 1 to 16/, bad);
+  assert.ok(SHM_BACKEND.defaults.copyThreads >= 1 && SHM_BACKEND.defaults.copyThreads <= 4);
 });
 
 test('shm, 3 copy threads: a write split across them lands every byte in scattered pages of another process, untouched pages stay zero', async () => {

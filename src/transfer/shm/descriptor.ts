@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { openShmRegion } from '../../../native/shm-region.js';
 import type { TransferBackend } from '../transfer-backend.js';
 import { parseShmEndpoint, type ShmEndpoint } from './endpoint.js';
-import { MAX_COPY_THREADS } from './parallel-copy.js';
+import { MAX_COPY_THREADS, MIN_PARALLEL_BYTES } from './parallel-copy.js';
 import { ShmKvManager } from './shm-kv-manager.js';
 import { createShmKvPool } from './shm-kv-pool.js';
 
@@ -35,7 +35,7 @@ export const SHM_BACKEND: TransferBackend<ShmSettings, ShmEndpoint> = {
   flags: [
     {
       name: 'shm-copy-threads',
-      describe: `Threads that copy one large KV write (>= 4 MiB) into the decode pool, 1-${MAX_COPY_THREADS}; 1 copies on the transfer actor's thread alone.`,
+      describe: `Threads that copy one large KV write (>= ${MIN_PARALLEL_BYTES / (1 << 20)} MiB) into the decode pool, 1-${MAX_COPY_THREADS}; 1 copies on the transfer actor's thread alone.`,
       defaultText: `half the cores, 1-${DEFAULT_MAX_COPY_THREADS}`,
       apply: (settings, raw, flag) => {
         const n = Number(raw);
