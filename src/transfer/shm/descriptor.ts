@@ -1,9 +1,9 @@
 /**
  * The shm backend as the rest of pd-node sees it (transfer-backend.ts): `--shm-copy-threads` (how
- * many threads copy a large write, parallel-copy.ts); a decode pool in
- * POSIX shared memory (prefill processes on the host map it); endpoints name that object, not a
- * host, so they are published as they are; pd-bench compares it with Buffer.copy (and maps the
- * receiver's pool to copy into the very memory the backend writes).
+ * many threads copy a large write, parallel-copy.ts); a decode pool in POSIX shared memory (prefill
+ * processes on the host map it); endpoints name that object, not a host, so they are published as
+ * they are; pd-bench compares it with Buffer.copy (and maps the receiver's pool to copy into the
+ * very memory the backend writes).
  */
 import { availableParallelism } from 'node:os';
 import { openShmRegion } from '../../../native/shm-region.js';
