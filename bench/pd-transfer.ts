@@ -7,8 +7,10 @@
  * - exposed transfer time (end of prefill to last byte landed: what decode waits for), p50,
  * - time to first token through the router vs. the colocated node (streamed, p50), and the ratio.
  * Transfer figures come from the decode node's Prometheus metrics (per-room sums / counts).
+ * Backends come from src/transfer/backends.ts (`--backend`, as pd-bench transfer takes it: auto runs
+ * every one that can run here).
  *
- *   node dist/bench/pd-transfer.js [--preset tiny|small] [--prompt-tokens N] [--runs N] [--json FILE]
+ *   node dist/bench/pd-transfer.js [--backend auto|tcp,shm,...] [--preset tiny|small] [--prompt-tokens N] [--runs N] [--json FILE]
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -16,9 +18,11 @@ import { startChildNode, stopChildNode, type ChildNode } from '../src/cli/child-
 import { startPdDeployment } from '../src/cli/pd-deployment.js';
 import { parseMetrics, sumOf } from './serve/prometheus-text.js';
 import { ensurePresetModel } from '../src/model/default-model.js';
+import { resolveBackends } from './transfer-backends.js';
 
 const { values } = parseArgs({
   options: {
+    backend: { type: 'string', default: 'auto' },
     preset: { type: 'string', default: 'tiny' },
     'prompt-tokens': { type: 'string', default: '1000' },
     runs: { type: 'string', default: '10' },
@@ -28,6 +32,10 @@ const { values } = parseArgs({
 const preset = values.preset === 'small' ? 'small' : 'tiny';
 const promptTokens = Number(values['prompt-tokens']);
 const runs = Number(values.runs);
+const backends = await resolveBackends(values.backend!, 'pd-transfer').catch((err: Error) => {
+  console.error(`pd-transfer: ${err.message}`);
+  process.exit(2);
+});
 
 async function ttftMs(url: string, inputIds: number[]): Promise<number> {
   const t0 = performance.now();
@@ -45,7 +53,7 @@ async function ttftMs(url: string, inputIds: number[]): Promise<number> {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function measure(backend: 'tcp' | 'shm', modelPath: string, colocated: ChildNode): Promise<Record<string, number | string>> {
+async function measure(backend: string, modelPath: string, colocated: ChildNode): Promise<Record<string, number | string>> {
   const deployment = await startPdDeployment(['--model-path', modelPath, '--disaggregation-transfer-backend', backend, '--max-total-tokens', String(promptTokens * 4)], 60_000);
   const { router, decode } = deployment;
   try {
@@ -84,10 +92,10 @@ const modelPath = await ensurePresetModel(preset);
 const colocated = await startChildNode(['--model-path', modelPath, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', '--max-total-tokens', String(promptTokens * 4)]);
 const rows: Record<string, number | string>[] = [];
 try {
-  for (const backend of ['tcp', 'shm'] as const) rows.push(await measure(backend, modelPath, colocated));
+  for (const backend of backends) rows.push(await measure(backend, modelPath, colocated));
 } finally {
   await stopChildNode(colocated);
 }
 console.log(`PD transfer, preset ${preset}, ${promptTokens}-token prompt, ${runs} runs per backend`);
 console.table(rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? Number(v.toPrecision(4)) : v]))));
-if (values.json) writeFileSync(values.json, JSON.stringify({ preset, promptTokens, runs, rows }, null, 2));
+if (values.json) writeFileSync(values.json, JSON.stringify({ preset, promptTokens, runs, backends, rows }, null, 2));

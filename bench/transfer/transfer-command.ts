@@ -13,8 +13,8 @@
 import { writeFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { FlagError, nonEmpty, oneOf, portNumber, positiveInteger, positiveSeconds } from '../../src/cli/flag-values.js';
-import { TRANSFER_BACKEND_NAMES, transferBackend } from '../../src/transfer/backends.js';
 import { addStringFlags, byteSize, flagReader, formatBytes, listOf, quickValues, type BenchFlag, type FlagReader } from '../bench-flags.js';
+import { BACKEND_FLAG_HELP, resolveBackends } from '../transfer-backends.js';
 import { runReceiver } from './receiver-role.js';
 import { formatTransferReport } from './transfer-report.js';
 import { runTransferBench, type TransferBenchOptions } from './transfer-run.js';
@@ -22,7 +22,7 @@ import { PATTERNS } from './row-plan.js';
 
 const FLAGS: Record<string, BenchFlag> = {
   role: { describe: 'sender runs the benchmark; receiver is the other process (started by the sender, or by hand on another host for --peer)', default: 'sender' },
-  backend: { describe: `Comma-separated backends (${TRANSFER_BACKEND_NAMES.join(', ')}), or auto: every one that can run here (verbs: an RDMA device is usable)`, default: 'auto' },
+  backend: { describe: BACKEND_FLAG_HELP, default: 'auto' },
   sizes: { describe: 'Comma-separated write sizes (bytes; KiB, MiB, GiB suffixes), each a multiple of --page-bytes', default: '4KiB,64KiB,1MiB,4MiB,16MiB,64MiB', quick: '4KiB,1MiB' },
   'page-bytes': { describe: 'KV page size in bytes', default: '4KiB' },
   pattern: { describe: `Page ids of a write: contiguous (one run) or scattered (random pages of the slot, about one run per page)`, default: 'contiguous' },
@@ -51,19 +51,6 @@ function peerOf(raw: string): { host: string; port: number } {
   const m = /^(.+):(\d+)$/.exec(raw);
   if (!m) throw new FlagError(`--peer must be HOST:PORT (got "${raw}")`);
   return { host: nonEmpty('--peer', m[1].replace(/^\[(.*)\]$/, '$1')), port: portNumber('--peer', m[2]) };
-}
-
-async function resolveBackends(raw: string): Promise<string[]> {
-  const auto = raw === 'auto';
-  const asked = auto ? TRANSFER_BACKEND_NAMES : [...new Set(listOf('--backend', raw, (flag, b) => oneOf(flag, b, TRANSFER_BACKEND_NAMES)))];
-  const backends: string[] = [];
-  for (const name of asked) {
-    const problem = await transferBackend(name).unavailable();
-    if (problem === null) backends.push(name);
-    else if (auto) process.stderr.write(`pd-bench transfer: ${name} skipped: ${problem}\n`);
-    else throw new Error(problem);
-  }
-  return backends;
 }
 
 /** Every option but the backends (resolved after every other flag is checked: it may probe for RDMA). */
@@ -100,7 +87,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
   if (role === 'receiver') return runReceiver(nonEmpty('--host', flags.value('host')), portNumber('--control-port', flags.value('control-port')), argv.once === true);
   const json = flags.given('json');
   const options = optionsFrom(flags, argv.quick === true);
-  const result = await runTransferBench({ backends: await resolveBackends(flags.value('backend')), ...options }, (row) => process.stderr.write(`pd-bench transfer: ${row.backend} ${formatBytes(row.size)} done\n`));
+  const result = await runTransferBench({ backends: await resolveBackends(flags.value('backend'), 'pd-bench transfer'), ...options }, (row) => process.stderr.write(`pd-bench transfer: ${row.backend} ${formatBytes(row.size)} done\n`));
   process.stdout.write(formatTransferReport(result));
   if (json !== undefined) writeFileSync(nonEmpty('--json', json), `${JSON.stringify(result, null, 2)}\n`);
 }

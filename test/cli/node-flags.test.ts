@@ -8,6 +8,7 @@ import { engineArgs, NODE_FLAGS, parseNodeFlags } from '../../src/cli/node-flags
 import { NO_ETCD_ACCESS } from '../../src/membership/etcd-access.js';
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../../src/node/options.js';
 import { TRANSFER_BACKEND_NAMES } from '../../src/transfer/backends.js';
+import { SHM_BACKEND } from '../../src/transfer/shm/descriptor.js';
 
 /** [flag, value, the option it sets, the expected value, flags it needs and what they set]. */
 const ETCD = 'etcd://10.0.0.5:2379';
@@ -19,7 +20,7 @@ const GOOD: [string, string, keyof NodeOptions, unknown, { argv: string[]; opts:
   ['role', 'decode', 'role', 'decode'],
   ['disaggregation-mode', 'prefill', 'role', 'prefill'],
   ['disaggregation-mode', 'decode', 'role', 'decode'],
-  ['disaggregation-transfer-backend', 'shm', 'transfer', { backend: 'shm', settings: {} }],
+  ['disaggregation-transfer-backend', 'shm', 'transfer', { backend: 'shm', settings: SHM_BACKEND.defaults }],
   ['disaggregation-transfer-backend', 'tcp', 'transfer', { backend: 'tcp', settings: {} }],
   ['disaggregation-transfer-backend', 'verbs', 'transfer', { backend: 'verbs', settings: { ibDevices: null } }],
   ['registry-url', 'tcp://127.0.0.1:5555', 'registryUrl', 'tcp://127.0.0.1:5555'],
@@ -31,6 +32,7 @@ const GOOD: [string, string, keyof NodeOptions, unknown, { argv: string[]; opts:
   ['cluster-secret-file', '/etc/pd-node/secret', 'clusterSecretFile', '/etc/pd-node/secret'],
   ['disaggregation-ib-device', 'mlx5_0,mlx5_2', 'transfer', { backend: 'verbs', settings: { ibDevices: ['mlx5_0', 'mlx5_2'] } }, { argv: ['--disaggregation-transfer-backend', 'verbs'], opts: {} }],
   ['disaggregation-ib-device', 'rxe0', 'transfer', { backend: 'verbs', settings: { ibDevices: ['rxe0'] } }, { argv: ['--disaggregation-transfer-backend', 'verbs'], opts: {} }],
+  ['shm-copy-threads', '3', 'transfer', { backend: 'shm', settings: { copyThreads: 3 } }, { argv: ['--disaggregation-transfer-backend', 'shm'], opts: {} }],
   ['disaggregation-bootstrap-port', '8998', 'bootstrapPort', 8998],
   ['disaggregation-bootstrap-timeout', '2.5', 'bootstrapTimeoutSecs', 2.5],
   ['disaggregation-transfer-timeout', '10', 'transferTimeoutSecs', 10],
@@ -81,6 +83,7 @@ const BAD: [string, string, RegExp][] = [
   ['disaggregation-mode', 'router', /--disaggregation-mode must be one of prefill, decode \(got "router"\)/],
   ['disaggregation-transfer-backend', 'udp', new RegExp(`--disaggregation-transfer-backend must be one of ${TRANSFER_BACKEND_NAMES.join(', ')} \\(got "udp"\\)`)],
   ['disaggregation-ib-device', 'mlx5_0,,mlx5_2', /--disaggregation-ib-device has an empty device name/],
+  ['shm-copy-threads', '0', /--shm-copy-threads must be an integer from 1 to 16 \(got "0"\)/],
   ['registry-url', 'http://x:1', /--registry-url must look like tcp:\/\/HOST:PORT/],
   ['registry-url', 'tcp://x:0', /--registry-url must look like tcp:\/\/HOST:PORT/],
   ['registry-url', 'etcd://x:2379,', /--registry-url: etcd URL must look like etcd:\/\/HOST:PORT\[,HOST:PORT...\]/],
@@ -192,7 +195,7 @@ describe('parseNodeFlags', () => {
 
   test("a backend's flag is checked with any backend but applies to its own only (SGLang passes --disaggregation-ib-device with any)", () => {
     assert.deepEqual(parseNodeFlags(['--disaggregation-ib-device', 'mlx5_0']).transfer, DEFAULT_NODE_OPTIONS.transfer);
-    assert.deepEqual(parseNodeFlags(['--disaggregation-ib-device', 'mlx5_0', '--disaggregation-transfer-backend', 'shm']).transfer, { backend: 'shm', settings: {} });
+    assert.deepEqual(parseNodeFlags(['--disaggregation-ib-device', 'mlx5_0', '--disaggregation-transfer-backend', 'shm']).transfer, { backend: 'shm', settings: SHM_BACKEND.defaults });
     throwsFlagError(['--disaggregation-ib-device', ',', '--disaggregation-transfer-backend', 'tcp'], /^--disaggregation-ib-device has an empty device name/);
   });
 

@@ -15,6 +15,9 @@
  *   differ from the endpoint's and our page size (pool-header.ts). Only then is the writer lock
  *   taken (writer-lock.ts), and it is held before the first byte is written.
  * - Page sizes are compared in the header; the PD handshake compares full KV layouts beforehand.
+ * - With `copyThreads` > 1 each link starts its copy workers (parallel-copy.ts) after the lock is
+ *   taken; each maps the pool and checks its header again. A worker that cannot start fails the
+ *   connect, like any other refusal.
  */
 import { LibcError } from '../../../native/libc.js';
 import { isPoolName, writerLockName } from '../../../native/shm-names.js';
@@ -24,14 +27,18 @@ import type { ShmEndpoint } from './endpoint.js';
 import { localHostId } from './host-id.js';
 import { POOL_ID, poolHeaderMismatch, poolIdOf } from './pool-header.js';
 import { ShmKvReceiver } from './shm-receiver.js';
+import { ParallelCopy } from './parallel-copy.js';
 import { ShmKvSender } from './shm-sender.js';
 import { holdWriterLock } from './writer-lock.js';
 
 export class ShmKvManager implements KvManager {
   readonly backend = 'shm';
 
-  /** `onRefuse`: told when the receiver cannot judge a writer (see shm-receiver.ts). */
-  constructor(private readonly onRefuse: (reason: string) => void) {}
+  /**
+   * `onRefuse`: told when the receiver cannot judge a writer (see shm-receiver.ts). `copyThreads`:
+   * threads that copy a large write, the link's own included (parallel-copy.ts).
+   */
+  constructor(private readonly onRefuse: (reason: string) => void, private readonly copyThreads = 1) {}
 
   async listen(pool: PoolRegion): Promise<KvReceiver> {
     const region = shmRegionOf(pool.buffer);
@@ -56,7 +63,14 @@ export class ShmKvManager implements KvManager {
     try {
       const mismatch = poolHeaderMismatch(region, { poolId: peer.poolId, pageBytes: pool.pageBytes });
       if (mismatch) throw new Error(`refusing shm pool ${peer.name}: ${mismatch}`);
-      return new ShmKvSender(region, pool, await holdWriterLock(lockName));
+      const lock = await holdWriterLock(lockName);
+      try {
+        const copier = await ParallelCopy.start({ name: peer.name, bytes: peer.bytes, poolId: peer.poolId, pageBytes: pool.pageBytes }, pool.buffer, this.copyThreads);
+        return new ShmKvSender(region, pool, lock, copier);
+      } catch (err) {
+        lock.release();
+        throw err;
+      }
     } catch (err) {
       region.close();
       throw err;

@@ -6,8 +6,10 @@
  * - One `Uint8Array.set` per run (the runs are contiguous on both sides; per MAX_VIEW_BYTES of a run
  *   beyond 1 GiB, see pool-views.ts), after every run was checked against both pools, so a bad write
  *   changes nothing.
- * - The copy is synchronous: when it returns every byte is in the peer's pool, so `timeoutMs` has no
- *   wait to bound (the copy of a whole prompt's pages takes milliseconds).
+ * - A write of at least MIN_PARALLEL_BYTES is split across the link's copy threads when it has them
+ *   (parallel-copy.ts: this thread copies one share, copy workers the others; `timeoutMs` bounds the
+ *   wait for theirs). Smaller writes, and every write of a link without workers, are copied here
+ *   synchronously: when the copy returns every byte is in the peer's pool.
  * - The sender holds its writer lock (writer-lock.ts) from before its first write until `close`:
  *   that is what tells the decode node this writer may still write.
  * - SIGBUS: touching the mapping past the end of a truncated object would kill the process, so
@@ -32,19 +34,21 @@ import { performance } from 'node:perf_hooks';
 import type { ShmRegion } from '../../../native/shm-region.js';
 import type { KvSender, PageRun, PoolRegion, WriteResult } from '../kv-transfer.js';
 import { KvLinkError } from '../link-error.js';
-import { MAX_VIEW_BYTES } from '../pool-views.js';
 import { checkRuns } from '../run-bounds.js';
+import { copyBytes } from './copy-segments.js';
+import { MIN_PARALLEL_BYTES, type ParallelCopy } from './parallel-copy.js';
 import type { WriterLock } from './writer-lock.js';
 
 export class ShmKvSender implements KvSender {
   private readonly peerPages: number;
   private broken: string | null = null;
 
-  constructor(private readonly peer: ShmRegion, private readonly pool: PoolRegion, private readonly lock: WriterLock) {
+  /** `copier`: the link's copy workers (null: this thread copies every write alone). */
+  constructor(private readonly peer: ShmRegion, private readonly pool: PoolRegion, private readonly lock: WriterLock, private readonly copier: ParallelCopy | null) {
     this.peerPages = Math.floor(peer.bytes / pool.pageBytes);
   }
 
-  async write(runs: readonly PageRun[], _timeoutMs: number): Promise<WriteResult> {
+  async write(runs: readonly PageRun[], timeoutMs: number): Promise<WriteResult> {
     if (this.broken) throw this.error(this.broken);
     const start = performance.now();
     const pages = checkRuns(runs, this.pool.numPages, this.peerPages);
@@ -53,12 +57,11 @@ export class ShmKvSender implements KvSender {
       throw this.error(this.broken);
     }
     const pageBytes = this.pool.pageBytes;
-    for (const r of runs) {
-      const bytes = r.count * pageBytes;
-      for (let at = 0; at < bytes; at += MAX_VIEW_BYTES) {
-        const n = Math.min(MAX_VIEW_BYTES, bytes - at);
-        new Uint8Array(this.peer.buffer, r.dst * pageBytes + at, n).set(new Uint8Array(this.pool.buffer, r.src * pageBytes + at, n));
-      }
+    if (this.copier && pages * pageBytes >= MIN_PARALLEL_BYTES) {
+      await this.copier.copy(this.peer.buffer, runs, pageBytes, timeoutMs);
+      if (this.broken) throw this.error(this.broken); // closed while the workers copied
+    } else {
+      for (const r of runs) copyBytes(this.peer.buffer, r.dst * pageBytes, this.pool.buffer, r.src * pageBytes, r.count * pageBytes);
     }
     if (!this.peer.ownerAlive()) {
       this.broken = 'the decode process that owns the pool is gone';
@@ -69,6 +72,7 @@ export class ShmKvSender implements KvSender {
 
   async close(): Promise<void> {
     this.broken ??= 'the sender was closed';
+    await this.copier?.close();
     this.peer.close();
     this.lock.release();
   }
