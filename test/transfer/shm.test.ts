@@ -2,11 +2,12 @@
  * The shm backend between two processes: the receiver (decode pool in shared memory) is a child
  * process, the sender the transfer actor on a worker thread of this process, copying into its own
  * mapping of the child's pool. Also the libc layer's errors, the same-host check, a dead owner
- * failing writes at once, and stale segments being swept.
+ * failing writes (once the owner-check interval passed), and stale segments being swept.
  */
 import assert from 'node:assert/strict';
 import { existsSync, statSync, truncateSync } from 'node:fs';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
 import { defaultTransferConfig } from '../../src/transfer/backends.js';
 import { LibcError } from '../../native/libc.js';
@@ -16,6 +17,7 @@ import { gqaLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { coalescePages } from '../../src/transfer/kv-transfer.js';
 import { ShmKvManager } from '../../src/transfer/shm/shm-kv-manager.js';
+import { OWNER_CHECK_MS } from '../../src/transfer/shm/shm-sender.js';
 import { assertScatterLanded, fillRandom, pageDigests, SCATTER, zeroDigest } from './pages.js';
 import { TEST_ROOM, TEST_WRITER } from './grant.js';
 import { Receiver } from './receiver.js';
@@ -74,7 +76,7 @@ test('shm: a peer on another host is refused before anything is mapped', async (
   }
 });
 
-test('shm: a killed receiver fails the next write at once, and its segment is swept', async () => {
+test('shm: a killed receiver fails the first write after the owner-check interval, and its segment is swept', async () => {
   await withLink(async (rx, tx) => {
     await tx.write('rx', TEST_WRITER, [{ src: 0, dst: 0, count: 4 }], 10_000, TEST_ROOM);
     assert.equal(rx.endpoint.backend, 'shm');
@@ -82,6 +84,7 @@ test('shm: a killed receiver fails the next write at once, and its segment is sw
     assert.equal(shmOwnerAlive(name), true);
     await rx.kill();
     assert.equal(shmOwnerAlive(name), false);
+    await sleep(OWNER_CHECK_MS); // the sender asks the owner once per interval: the next write asks again
     await assert.rejects(tx.write('rx', TEST_WRITER, [{ src: 0, dst: 4, count: 4 }], 30_000, TEST_ROOM), /shm KV link to \/pd-node-\d+-\w+: the decode process that owns the pool is gone/);
     assert.ok(existsSync(`/dev/shm${name}`), 'SIGKILL leaves the segment behind');
     assert.ok(sweepStaleShmRegions().includes(name));
