@@ -61,6 +61,9 @@ type RequestOf<K extends TransferRequest['type']> = Extract<TransferRequest, { t
 type ReplyOf<K extends TransferRequest['type']> = Extract<TransferReply, { type: ReplyTo[K] }>;
 type Sendable<K extends TransferRequest['type']> = Omit<RequestOf<K>, 'id'> & { type: K };
 
+/** Each call's name in its errors ("transfer actor write timed out after 32 s"), made once rather than per call. */
+const CALL_NAME = Object.fromEntries(Object.keys(REPLY_TO).map((type) => [type, `transfer actor ${type}`])) as Record<TransferRequest['type'], string>;
+
 export class TransferActorClient {
   private readonly replies: RequestReply<TransferReply>;
   private closing = false;
@@ -159,8 +162,11 @@ export class TransferActorClient {
   }
 
   private call<K extends TransferRequest['type']>(req: Sendable<K>, timeoutMs: number): Promise<ReplyOf<K>> {
-    const reply = this.replies.request(`transfer actor ${req.type}`, timeoutMs, (id) => {
-      this.port.postMessage({ ...req, id } as TransferRequest);
+    // The request object is the caller's fresh literal: it gets its id in place (no copy per write).
+    const msg = req as RequestOf<K>;
+    const reply = this.replies.request(CALL_NAME[req.type], timeoutMs, (id) => {
+      msg.id = id;
+      this.port.postMessage(msg);
     });
     const expect = REPLY_TO[req.type];
     return reply.then((msg) => {

@@ -41,6 +41,8 @@ interface Link {
   /** The writer token the link presents (the decode node granted the room's pages to it). */
   writer: string;
   sender: Promise<KvSender>;
+  /** The sender once `sender` resolved: writes then start in the turn their request arrived in. */
+  ready: KvSender | null;
 }
 
 class TransferActor {
@@ -97,10 +99,13 @@ class TransferActor {
     const known = this.links.get(peerId);
     if (known?.key === key) return known;
     if (known) void this.retire(peerId);
-    const link: Link = { key, writer, sender: this.manager.connect(endpoint, this.pool, writer) };
+    const link: Link = { key, writer, sender: this.manager.connect(endpoint, this.pool, writer), ready: null };
     this.links.set(peerId, link);
     link.sender.then(
-      () => log.debug({ peerId, endpoint }, 'KV link up'),
+      (sender) => {
+        link.ready = sender;
+        log.debug({ peerId, endpoint }, 'KV link up');
+      },
       () => {
         if (this.links.get(peerId) === link) this.links.delete(peerId);
       },
@@ -122,7 +127,7 @@ class TransferActor {
     // have freed (and reused) its pages once it cut the old writer.
     if (link.writer !== writer) return { type: 'write_failed', id, message: `decode node ${peerId} replaced the writer token of this room's pages (it declared this node lost)` };
     try {
-      const r = await (await link.sender).write(runs, timeoutMs, room);
+      const r = await (link.ready ?? (await link.sender)).write(runs, timeoutMs, room);
       return { type: 'written', id, bytes: r.bytes, runs: r.runs, ms: r.ms };
     } catch (err) {
       if (err instanceof KvLinkError && this.links.get(peerId) === link) {
