@@ -49,6 +49,27 @@ test('shm: pages reach scattered destinations intact across processes; untouched
   });
 });
 
+test('shm: writes issued together each get their own reply; a bad one among them fails only itself', async () => {
+  await withLink(async (rx, tx, src) => {
+    // Issued in one turn, so the actor handles them in one turn and answers them in one message.
+    // Write i copies i + 1 pages: the bytes each call resolves with say whose reply it got.
+    const good = [0, 1, 2, 3].map((i) => ({ src: 2 * i, dst: 10 * i, count: i + 1 }));
+    const calls = good.map((run) => tx.write('rx', TEST_WRITER, [run], 10_000, TEST_ROOM));
+    const bad = tx.write('rx', TEST_WRITER, [{ src: 23, dst: 0, count: 2 }], 10_000, TEST_ROOM);
+    calls.splice(2, 0, bad);
+    const settled = await Promise.allSettled(calls);
+    assert.equal(settled[2].status, 'rejected');
+    assert.match(String((settled[2] as PromiseRejectedResult).reason), /local pages \[23, 25\) exceed the pool of 24 pages/);
+    const bytes = settled.filter((s) => s !== settled[2]).map((s) => (s as PromiseFulfilledResult<{ bytes: number }>).value.bytes);
+    assert.deepEqual(bytes, good.map((run) => run.count * src.pageBytes));
+    const landed = await rx.digests();
+    const sent = pageDigests(src);
+    for (const run of good) for (let k = 0; k < run.count; k++) assert.equal(landed[run.dst + k], sent[run.src + k]);
+    await tx.write('rx', TEST_WRITER, [{ src: 5, dst: 47, count: 1 }], 10_000, TEST_ROOM); // the link survived the bad write
+    assert.equal((await rx.digests())[47], sent[5]);
+  });
+});
+
 test('shm: bad runs are refused with nothing written', async () => {
   await withLink(async (rx, tx, src) => {
     // the first run is fine, the second is not: neither may be copied
