@@ -18,7 +18,7 @@
  *   file of another program, another user's, a FIFO planted under the name, which O_NONBLOCK keeps
  *   from blocking the open) is refused before it is mapped, naming the object and what is wrong.
  * - SIGBUS: touching a mapped page past the object's end kills the process, and a same-user process
- *   can ftruncate the object at any time. `intact()` (fstat) says whether the object still has its
+ *   can ftruncate the object at any time. `intact()` (the size lseek reports) says whether the object still has its
  *   size; writers check it before every batch of writes. What remains is the window between that
  *   check and the copy: see src/transfer/shm/shm-sender.ts for why that is acceptable.
  * - Each region keeps its fd open (the lock lives on it) and is registered by its body buffer, so
@@ -40,7 +40,7 @@ export interface ShmRegion {
   readonly header: ArrayBuffer;
   /** Whether the creating process still holds the region (false once it closed it or exited). */
   ownerAlive(): boolean;
-  /** Whether the object still has its full size (fstat): touching a shrunken mapping is SIGBUS. */
+  /** Whether the object still has its full size (lseek to its end): touching a shrunken mapping is SIGBUS. */
   intact(): boolean;
   /** Removes the name (mappings stay valid until closed). */
   unlink(): void;
@@ -159,7 +159,7 @@ function map(name: string, fd: number, bytes: number, owner: boolean): ShmRegion
     buffer,
     header,
     ownerAlive: () => (owner ? open : open && lockHeld(fd)),
-    intact: () => open && fstatSync(fd).size === total,
+    intact: () => open && libc.fileSize(fd) === total,
     unlink: () => libc.shmUnlink(name),
     close: () => {
       if (!open) return;

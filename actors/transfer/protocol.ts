@@ -1,7 +1,9 @@
 /**
- * The transfer actor's protocol: the client (on the scheduler's thread) sends requests, the worker
- * answers each by `id` with exactly one reply; `ready` / `start_failed` answer the spawn itself.
- * Both directions use a MessageChannel port handed over in the worker data.
+ * The transfer actor's protocol: the client (on the scheduler's thread) sends requests, one per
+ * message; the worker answers each by `id` with exactly one reply, the replies of one turn of its
+ * event loop together in one message (an array: src/util/actor/reply-batch.ts says why);
+ * `ready` / `start_failed` answer the spawn itself, alone. Both directions use a MessageChannel port
+ * handed over in the worker data.
  *
  * Decisions: a failed request is `failed` (or `write_failed` for writes, which the scheduler counts
  * per room), so the client maps both to a rejection; `REPLY_TO` names each request's success reply,
@@ -51,9 +53,11 @@ export type TransferRequest =
   | { type: 'cut_writer'; id: number; writer: string }
   | { type: 'shutdown'; id: number };
 
+/** The worker's first message: it holds the pool and the backend, or it could not start. */
+export type TransferStart = { type: 'ready' } | { type: 'start_failed'; message: string };
+
+/** After the start message, every message from the worker is a batch of these. */
 export type TransferReply =
-  | { type: 'ready' }
-  | { type: 'start_failed'; message: string }
   | { type: 'listening'; id: number; endpoint: KvEndpoint }
   | { type: 'connected'; id: number }
   | { type: 'written'; id: number; bytes: number; runs: number; ms: number }

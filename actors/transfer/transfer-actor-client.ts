@@ -8,7 +8,9 @@
  *   worker's more precise error normally wins); a worker that crashes or exits rejects every pending
  *   call and every later one.
  * - Replies come on a MessageChannel rather than the worker's own port, so those already queued can
- *   be read synchronously before a call is judged timed out (request-reply.ts says why).
+ *   be read synchronously before a call is judged timed out (request-reply.ts says why); they come
+ *   in batches (protocol.ts), each settled by its own id, so one failed reply fails only its call.
+ * - Requests leave one per message, at once (reply-batch.ts says why they are not batched).
  * - `start` resolves only once the worker has the pool and the backend (an unknown or unavailable
  *   backend, or an shm segment that cannot be mapped, is a start-up error).
  * - `close` asks the worker to close everything and exit; it is terminated if that takes too long.
@@ -24,7 +26,7 @@ import type { TransferConfig } from '../../src/transfer/transfer-backend.js';
 import type { FirstToken } from '../scheduler/protocol.js';
 import { toPoolSpec } from './pool-spec.js';
 import type { RoomTimes } from './room-notices.js';
-import { REPLY_TO, type ReplyTo, type TransferReply, type TransferRequest, type TransferWorkerData } from './protocol.js';
+import { REPLY_TO, type ReplyTo, type TransferReply, type TransferRequest, type TransferStart, type TransferWorkerData } from './protocol.js';
 
 export interface TransferActorOptions {
   /**
@@ -59,15 +61,18 @@ type RequestOf<K extends TransferRequest['type']> = Extract<TransferRequest, { t
 type ReplyOf<K extends TransferRequest['type']> = Extract<TransferReply, { type: ReplyTo[K] }>;
 type Sendable<K extends TransferRequest['type']> = Omit<RequestOf<K>, 'id'> & { type: K };
 
+/** Each call's name in its errors ("transfer actor write timed out after 32 s"), made once rather than per call. */
+const CALL_NAME = Object.fromEntries(Object.keys(REPLY_TO).map((type) => [type, `transfer actor ${type}`])) as Record<TransferRequest['type'], string>;
+
 export class TransferActorClient {
   private readonly replies: RequestReply<TransferReply>;
   private closing = false;
 
   private constructor(private readonly actor: WorkerActor<true>, private readonly port: MessagePort, private readonly options: TransferActorOptions) {
     this.replies = new RequestReply(() => {
-      for (let queued = receiveMessageOnPort(port); queued; queued = receiveMessageOnPort(port)) this.onReply(queued.message as TransferReply);
+      for (let queued = receiveMessageOnPort(port); queued; queued = receiveMessageOnPort(port)) this.onReplies(queued.message as readonly TransferReply[]);
     });
-    port.on('message', (msg: TransferReply) => this.onReply(msg));
+    port.on('message', (batch: readonly TransferReply[]) => this.onReplies(batch));
     actor.onGone((reason) => {
       this.replies.close(this.closing ? 'the transfer actor was closed' : reason);
       port.close();
@@ -84,7 +89,7 @@ export class TransferActorClient {
       const actor = await WorkerActor.spawn<true>({
         name: 'transfer actor', url: o.workerUrl, workerData, transferList: o.notices ? [port2, o.notices] : [port2], readyOn: port, startMs: o.startMs,
         handshake: (msg) => {
-          const m = msg as TransferReply;
+          const m = msg as TransferStart;
           if (m.type === 'ready') return true;
           if (m.type === 'start_failed') return new Error(`transfer actor (${transfer.backend}) could not start: ${m.message}`);
           return undefined;
@@ -157,8 +162,11 @@ export class TransferActorClient {
   }
 
   private call<K extends TransferRequest['type']>(req: Sendable<K>, timeoutMs: number): Promise<ReplyOf<K>> {
-    const reply = this.replies.request(`transfer actor ${req.type}`, timeoutMs, (id) => {
-      this.port.postMessage({ ...req, id } as TransferRequest);
+    // The request object is the caller's fresh literal: it gets its id in place (no copy per write).
+    const msg = req as RequestOf<K>;
+    const reply = this.replies.request(CALL_NAME[req.type], timeoutMs, (id) => {
+      msg.id = id;
+      this.port.postMessage(msg);
     });
     const expect = REPLY_TO[req.type];
     return reply.then((msg) => {
@@ -168,7 +176,7 @@ export class TransferActorClient {
     });
   }
 
-  private onReply(msg: TransferReply): void {
-    if ('id' in msg) this.replies.settle(msg.id, msg);
+  private onReplies(batch: readonly TransferReply[]): void {
+    for (const reply of batch) this.replies.settle(reply.id, reply);
   }
 }

@@ -13,30 +13,36 @@
  *   builds a fresh one; a bad run, or a write the receiver refused (tcp NACK: its room released or
  *   outside its grant), fails only its own write.
  * - Receiver refusals (bad frames) are logged here as warnings: the sender side gets its own error.
- * - On shutdown everything is closed, then the port (the client's channel), so the thread exits by itself.
+ * - Requests queued behind the one that woke the thread are drained (receiveMessageOnPort) and
+ *   handled in the same turn, in order; the replies of a turn leave as one message (reply-batch.ts).
+ * - On shutdown everything is closed, the replies waiting are posted, then the port (the client's
+ *   channel) is closed, so the thread exits by itself.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { ShmRegion } from '../../native/shm-region.js';
 import { createLogger } from '../../src/log/logger.js';
 import { deriveKey } from '../../src/security/cluster-secret.js';
 import { createKvManager } from '../../src/transfer/backends.js';
 import type { KvEndpoint, KvManager, KvReceiver, KvSender, PageRun, PoolRegion } from '../../src/transfer/kv-transfer.js';
 import { KvLinkError } from '../../src/transfer/link-error.js';
+import { ReplyBatch } from '../../src/util/actor/reply-batch.js';
 import { fromPoolSpec } from './pool-spec.js';
-import type { TransferReply, TransferRequest, TransferWorkerData } from './protocol.js';
+import type { TransferReply, TransferRequest, TransferStart, TransferWorkerData } from './protocol.js';
 import { RoomNotices } from './room-notices.js';
 
 if (!parentPort) throw new Error('transfer-worker must run in a worker thread');
 const data = workerData as TransferWorkerData;
 const port = data.port;
 const log = createLogger(data.logLevel).child({ actor: 'transfer', backend: data.transfer.backend });
-const post = (msg: TransferReply): void => port.postMessage(msg);
+const replies = new ReplyBatch<TransferReply>(port);
 
 interface Link {
   key: string;
   /** The writer token the link presents (the decode node granted the room's pages to it). */
   writer: string;
   sender: Promise<KvSender>;
+  /** The sender once `sender` resolved: writes then start in the turn their request arrived in. */
+  ready: KvSender | null;
 }
 
 class TransferActor {
@@ -93,10 +99,13 @@ class TransferActor {
     const known = this.links.get(peerId);
     if (known?.key === key) return known;
     if (known) void this.retire(peerId);
-    const link: Link = { key, writer, sender: this.manager.connect(endpoint, this.pool, writer) };
+    const link: Link = { key, writer, sender: this.manager.connect(endpoint, this.pool, writer), ready: null };
     this.links.set(peerId, link);
     link.sender.then(
-      () => log.debug({ peerId, endpoint }, 'KV link up'),
+      (sender) => {
+        link.ready = sender;
+        log.debug({ peerId, endpoint }, 'KV link up');
+      },
       () => {
         if (this.links.get(peerId) === link) this.links.delete(peerId);
       },
@@ -118,7 +127,7 @@ class TransferActor {
     // have freed (and reused) its pages once it cut the old writer.
     if (link.writer !== writer) return { type: 'write_failed', id, message: `decode node ${peerId} replaced the writer token of this room's pages (it declared this node lost)` };
     try {
-      const r = await (await link.sender).write(runs, timeoutMs, room);
+      const r = await (link.ready ?? (await link.sender)).write(runs, timeoutMs, room);
       return { type: 'written', id, bytes: r.bytes, runs: r.runs, ms: r.ms };
     } catch (err) {
       if (err instanceof KvLinkError && this.links.get(peerId) === link) {
@@ -166,20 +175,27 @@ async function main(): Promise<void> {
   try {
     actor = await start();
   } catch (err) {
-    post({ type: 'start_failed', message: (err as Error).message });
+    port.postMessage({ type: 'start_failed', message: (err as Error).message } satisfies TransferStart);
     port.close();
     return;
   }
-  port.on('message', (req: TransferRequest) => {
+  const serve = (req: TransferRequest): void => {
     actor.handle(req).then(
       (reply) => {
-        post(reply);
-        if (reply.type === 'shut_down') port.close();
+        replies.post(reply);
+        if (reply.type === 'shut_down') {
+          replies.flush();
+          port.close();
+        }
       },
-      (err: Error) => post(req.type === 'write' ? { type: 'write_failed', id: req.id, message: err.message } : { type: 'failed', id: req.id, message: err.message }),
+      (err: Error) => replies.post(req.type === 'write' ? { type: 'write_failed', id: req.id, message: err.message } : { type: 'failed', id: req.id, message: err.message }),
     );
+  };
+  port.on('message', (req: TransferRequest) => {
+    serve(req);
+    for (let queued = receiveMessageOnPort(port); queued; queued = receiveMessageOnPort(port)) serve(queued.message as TransferRequest);
   });
-  post({ type: 'ready' });
+  port.postMessage({ type: 'ready' } satisfies TransferStart);
 }
 
 void main();

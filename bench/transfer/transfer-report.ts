@@ -7,7 +7,7 @@ import { formatMachine } from '../machine.js';
 import { fixed, formatTable } from '../table.js';
 import type { TransferBenchResult } from './transfer-run.js';
 
-const HEADER = ['backend', 'pattern', 'size', 'runs/write', 'in flight', 'writes/s', 'GB/s', 'p50 ms', 'p99 ms', 'baseline', 'base GB/s', 'ratio', 'copy to peer GB/s', 'loop p99 tx ms', 'loop p99 rx ms', 'verified'];
+const HEADER = ['backend', 'pattern', 'size', 'runs/write', 'in flight', 'writes/s', 'GB/s', 'p50 ms', 'p99 ms', 'baseline', 'base GB/s', 'ratio', 'tx CPU us/write', 'copy to peer GB/s', 'loop p99 tx ms', 'loop p99 rx ms', 'verified'];
 
 export function formatTransferReport(r: TransferBenchResult): string {
   const o = r.options;
@@ -28,6 +28,7 @@ export function formatTransferReport(r: TransferBenchResult): string {
     row.baseline,
     fixed(row.baselineGbps, 2),
     fixed(row.ratio, 2),
+    fixed(row.txCpuUsPerWrite, 1),
     fixed(row.peerMappingGbps, 2),
     fixed(row.senderLoop.p99Ms, 2),
     fixed(row.receiverLoop.p99Ms, 2),

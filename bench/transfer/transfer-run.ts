@@ -73,6 +73,8 @@ export interface TransferRow {
   baseline: BaselineName;
   baselineGbps: number;
   ratio: number;
+  /** CPU time of the sending process per timed write (all its threads), us: what the machinery costs, whatever else the machine runs. */
+  txCpuUsPerWrite: number;
   /** shm: Buffer.copy of the same runs into the receiver's own pool, mapped in this process (after the check). */
   peerMappingGbps: number | null;
   /** verbs: perftest's ib_write_bw between the same hosts with this size's messages (GB/s), when it ran. */
@@ -202,7 +204,7 @@ class BackendSession {
 
     const lastSrc = new Array<number>(plan.dstSlots).fill(-1);
     const latencies: Float64Array[] = [];
-    const timed = { writes: 0, seconds: 0 };
+    const timed = { writes: 0, seconds: 0, cpuUs: 0 };
     const base = { bytes: 0, seconds: 0 };
     await control.call({ type: 'loop_start' }, CONTROL_MS);
     this.loop.start();
@@ -216,6 +218,7 @@ class BackendSession {
       await control.call({ type: 'loop_pause' }, CONTROL_MS);
       timed.writes += r.writes;
       timed.seconds += r.seconds;
+      timed.cpuUs += r.cpuUs;
       latencies.push(r.latencies);
       r.lastSrc.forEach((s, d) => {
         if (s >= 0) lastSrc[d] = s;
@@ -249,6 +252,7 @@ class BackendSession {
       baseline: this.bench.baseline,
       baselineGbps,
       ratio: gbps / baselineGbps,
+      txCpuUsPerWrite: timed.cpuUs / timed.writes,
       peerMappingGbps,
       ibWriteBwGbps,
       senderLoop,

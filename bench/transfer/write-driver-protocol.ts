@@ -28,6 +28,8 @@ export type DriverRequest = { type: 'connect'; endpoint: KvEndpoint } | { type: 
 export interface RunResult {
   writes: number;
   seconds: number;
+  /** CPU time of this whole process (every thread: driver, transfer actor, main) during the run, us. */
+  cpuUs: number;
   /** Per-write latencies, ms. */
   latencies: Float64Array;
   /** Per destination slot: the source slot it received last (-1: none). */

@@ -37,6 +37,7 @@ async function run(tx: TransferActorClient, plan: RowPlan, rule: StopRule): Prom
   const lastSrc = new Array<number>(plan.dstSlots).fill(-1);
   const first = issued;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const stop = 'writes' in rule ? (): boolean => issued - first >= rule.writes : (): boolean => performance.now() - t0 >= rule.ms;
   const loop = async (): Promise<void> => {
     while (!stop()) {
@@ -48,7 +49,8 @@ async function run(tx: TransferActorClient, plan: RowPlan, rule: StopRule): Prom
     }
   };
   await Promise.all(Array.from({ length: data.concurrency }, loop));
-  return { writes: latency.count, seconds: (performance.now() - t0) / 1000, latencies: latency.samples(), lastSrc };
+  const cpu = process.cpuUsage(cpu0);
+  return { writes: latency.count, seconds: (performance.now() - t0) / 1000, cpuUs: cpu.user + cpu.system, latencies: latency.samples(), lastSrc };
 }
 
 async function handle(req: DriverRequest): Promise<DriverReply> {

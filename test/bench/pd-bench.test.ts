@@ -35,7 +35,7 @@ for (const backend of ['tcp', 'shm'] as const) {
     );
     for (const r of result.rows) {
       const what = `${backend} ${r.size}: ${JSON.stringify(r)}`;
-      for (const key of ['writes', 'seconds', 'writesPerSec', 'gbps', 'p50Ms', 'p99Ms', 'baselineGbps', 'ratio'] as const) assert.ok(positive(r[key]), `${key} in ${what}`);
+      for (const key of ['writes', 'seconds', 'writesPerSec', 'gbps', 'p50Ms', 'p99Ms', 'baselineGbps', 'ratio', 'txCpuUsPerWrite'] as const) assert.ok(positive(r[key]), `${key} in ${what}`);
       assert.ok(r.p99Ms >= r.p50Ms, what);
       assert.equal(r.baseline, backend === 'shm' ? 'Buffer.copy' : 'plain socket');
       assert.equal(r.runsPerWrite > 1, r.size > 16384, `a scattered write of several pages has several runs: ${what}`);

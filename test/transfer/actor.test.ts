@@ -96,8 +96,9 @@ test('actor: a worker that dies rejects every pending call at once and every lat
   try {
     await client.connect('p', NOWHERE, TEST_WRITER);
     const hung = client.grant(TEST_ROOM, TEST_WRITER, [0]); // never answered by the stub
-    const write = client.write('p', TEST_WRITER, [{ src: 0, dst: 0, count: 1 }], 60_000, TEST_ROOM); // the stub exits on it
-    await assert.rejects(write, /transfer actor exited with code 3/);
+    // Several writes in flight, as the actor takes them in one turn: the stub exits on the first.
+    const writes = [0, 1, 2].map((page) => client.write('p', TEST_WRITER, [{ src: page, dst: page, count: 1 }], 60_000, TEST_ROOM));
+    for (const write of writes) await assert.rejects(write, /transfer actor exited with code 3/);
     await assert.rejects(hung, /transfer actor exited with code 3/);
     await assert.rejects(client.connect('p', NOWHERE, TEST_WRITER), /transfer actor exited with code 3/);
   } finally {

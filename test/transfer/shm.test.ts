@@ -2,11 +2,12 @@
  * The shm backend between two processes: the receiver (decode pool in shared memory) is a child
  * process, the sender the transfer actor on a worker thread of this process, copying into its own
  * mapping of the child's pool. Also the libc layer's errors, the same-host check, a dead owner
- * failing writes at once, and stale segments being swept.
+ * failing writes (once the owner-check interval passed), and stale segments being swept.
  */
 import assert from 'node:assert/strict';
 import { existsSync, statSync, truncateSync } from 'node:fs';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
 import { defaultTransferConfig } from '../../src/transfer/backends.js';
 import { LibcError } from '../../native/libc.js';
@@ -16,6 +17,7 @@ import { gqaLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { coalescePages } from '../../src/transfer/kv-transfer.js';
 import { ShmKvManager } from '../../src/transfer/shm/shm-kv-manager.js';
+import { OWNER_CHECK_MS } from '../../src/transfer/shm/shm-sender.js';
 import { assertScatterLanded, fillRandom, pageDigests, SCATTER, zeroDigest } from './pages.js';
 import { TEST_ROOM, TEST_WRITER } from './grant.js';
 import { Receiver } from './receiver.js';
@@ -47,6 +49,27 @@ test('shm: pages reach scattered destinations intact across processes; untouched
   });
 });
 
+test('shm: writes issued together each get their own reply; a bad one among them fails only itself', async () => {
+  await withLink(async (rx, tx, src) => {
+    // Issued in one turn, so the actor handles them in one turn and answers them in one message.
+    // Write i copies i + 1 pages: the bytes each call resolves with say whose reply it got.
+    const good = [0, 1, 2, 3].map((i) => ({ src: 2 * i, dst: 10 * i, count: i + 1 }));
+    const calls = good.map((run) => tx.write('rx', TEST_WRITER, [run], 10_000, TEST_ROOM));
+    const bad = tx.write('rx', TEST_WRITER, [{ src: 23, dst: 0, count: 2 }], 10_000, TEST_ROOM);
+    calls.splice(2, 0, bad);
+    const settled = await Promise.allSettled(calls);
+    assert.equal(settled[2].status, 'rejected');
+    assert.match(String((settled[2] as PromiseRejectedResult).reason), /local pages \[23, 25\) exceed the pool of 24 pages/);
+    const bytes = settled.filter((s) => s !== settled[2]).map((s) => (s as PromiseFulfilledResult<{ bytes: number }>).value.bytes);
+    assert.deepEqual(bytes, good.map((run) => run.count * src.pageBytes));
+    const landed = await rx.digests();
+    const sent = pageDigests(src);
+    for (const run of good) for (let k = 0; k < run.count; k++) assert.equal(landed[run.dst + k], sent[run.src + k]);
+    await tx.write('rx', TEST_WRITER, [{ src: 5, dst: 47, count: 1 }], 10_000, TEST_ROOM); // the link survived the bad write
+    assert.equal((await rx.digests())[47], sent[5]);
+  });
+});
+
 test('shm: bad runs are refused with nothing written', async () => {
   await withLink(async (rx, tx, src) => {
     // the first run is fine, the second is not: neither may be copied
@@ -74,7 +97,7 @@ test('shm: a peer on another host is refused before anything is mapped', async (
   }
 });
 
-test('shm: a killed receiver fails the next write at once, and its segment is swept', async () => {
+test('shm: a killed receiver fails the first write after the owner-check interval, and its segment is swept', async () => {
   await withLink(async (rx, tx) => {
     await tx.write('rx', TEST_WRITER, [{ src: 0, dst: 0, count: 4 }], 10_000, TEST_ROOM);
     assert.equal(rx.endpoint.backend, 'shm');
@@ -82,6 +105,7 @@ test('shm: a killed receiver fails the next write at once, and its segment is sw
     assert.equal(shmOwnerAlive(name), true);
     await rx.kill();
     assert.equal(shmOwnerAlive(name), false);
+    await sleep(OWNER_CHECK_MS); // the sender asks the owner once per interval: the next write asks again
     await assert.rejects(tx.write('rx', TEST_WRITER, [{ src: 0, dst: 4, count: 4 }], 30_000, TEST_ROOM), /shm KV link to \/pd-node-\d+-\w+: the decode process that owns the pool is gone/);
     assert.ok(existsSync(`/dev/shm${name}`), 'SIGKILL leaves the segment behind');
     assert.ok(sweepStaleShmRegions().includes(name));

@@ -5,12 +5,13 @@
  * reply is queued on the client's side.
  */
 import { workerData } from 'node:worker_threads';
-import type { TransferReply, TransferRequest, TransferWorkerData } from '../../actors/transfer/protocol.js';
+import type { TransferReply, TransferRequest, TransferStart, TransferWorkerData } from '../../actors/transfer/protocol.js';
 
 const data = workerData as TransferWorkerData;
 const port = data.port;
 const replied = data.pool.kind === 'shared' ? new Int32Array(data.pool.buffer, 0, 1) : null;
-const post = (msg: TransferReply): void => port.postMessage(msg);
+/** Each reply alone, in a batch of one (the protocol's shape). */
+const post = (msg: TransferReply): void => port.postMessage([msg]);
 port.on('message', (req: TransferRequest) => {
   if (req.type === 'write') process.exit(3);
   if (req.type === 'connect') {
@@ -22,4 +23,4 @@ port.on('message', (req: TransferRequest) => {
   }
   if (req.type === 'close_peer') post({ type: 'shut_down', id: req.id }); // the wrong reply type
 });
-post({ type: 'ready' });
+port.postMessage({ type: 'ready' } satisfies TransferStart);

@@ -13,7 +13,7 @@
  * - The sender holds its writer lock (writer-lock.ts) from before its first write until `close`:
  *   that is what tells the decode node this writer may still write.
  * - SIGBUS: touching the mapping past the end of a truncated object would kill the process, so
- *   before every write (one fstat per batch of runs, about 3 us) the object must still have its
+ *   before every write (one lseek per batch of runs, about 2 us) the object must still have its
  *   full size, or the link is dead (KvLinkError) and nothing is copied. The window that remains, a
  *   truncation between that check and the end of the copy, can only be opened by a process of this
  *   user (or root): the object is 0600 and ours, checked before it was mapped. Such a process can
@@ -24,9 +24,18 @@
  *   256 MiB), or memfd seals (F_SEAL_SHRINK), which /dev/shm objects cannot carry and a memfd
  *   could only be shared by fd passing or /proc/<pid>/fd, not by name across PID namespaces.
  * - After the copy the pool's owner must still hold the object (its lock, see native/shm-region.ts):
- *   bytes written into a dead decode node's pool are lost, so the write fails at once instead of the
- *   room waiting for a notice nobody will read. A dead owner makes the sender dead for good
+ *   bytes written into a dead decode node's pool are lost, so the write fails instead of the room
+ *   waiting for a notice nobody will read. A dead owner makes the sender dead for good
  *   (KvLinkError); a bad run is a plain Error.
+ * - The owner is asked at most once per OWNER_CHECK_MS (after the copy of the first write past
+ *   it), not after every write: the question is two flock calls through FFI, about 5 us, a tenth of
+ *   a 1 MiB copy. A write that lands in the interval after the owner died reports success, and
+ *   that cannot make an answer wrong: the pool is the dead process's alone (a fresh object per
+ *   process, created O_EXCL under a name of its own; a restarted decode node publishes a new
+ *   endpoint, and a new endpoint makes a new link), so no live process ever reads those bytes; the
+ *   room's notice (kv_done) goes to a peer that is gone, which has no answer to give, and the
+ *   prefill's control plane declares it lost after its peer timeout (src/pd/prefill-control.ts),
+ *   which fails its rooms. The interval only bounds how late the link finds out by itself.
  * - `close` unmaps the peer's pool and drops the writer lock; the sender must not be used afterwards
  *   (checked).
  */
@@ -39,9 +48,14 @@ import { copyBytes } from './copy-segments.js';
 import { MIN_PARALLEL_BYTES, type ParallelCopy } from './parallel-copy.js';
 import type { WriterLock } from './writer-lock.js';
 
+/** How stale the owner check may be: far below any peer timeout, far above a write's time. */
+export const OWNER_CHECK_MS = 100;
+
 export class ShmKvSender implements KvSender {
   private readonly peerPages: number;
   private broken: string | null = null;
+  /** When (performance.now) the owner was last found alive. */
+  private ownerSeenAt = -Infinity;
 
   /** `copier`: the link's copy workers (null: this thread copies every write alone). */
   constructor(private readonly peer: ShmRegion, private readonly pool: PoolRegion, private readonly lock: WriterLock, private readonly copier: ParallelCopy | null) {
@@ -63,11 +77,15 @@ export class ShmKvSender implements KvSender {
     } else {
       for (const r of runs) copyBytes(this.peer.buffer, r.dst * pageBytes, this.pool.buffer, r.src * pageBytes, r.count * pageBytes);
     }
-    if (!this.peer.ownerAlive()) {
-      this.broken = 'the decode process that owns the pool is gone';
-      throw this.error(this.broken);
+    const end = performance.now();
+    if (end - this.ownerSeenAt >= OWNER_CHECK_MS) {
+      if (!this.peer.ownerAlive()) {
+        this.broken = 'the decode process that owns the pool is gone';
+        throw this.error(this.broken);
+      }
+      this.ownerSeenAt = end;
     }
-    return { bytes: pages * pageBytes, runs: runs.length, ms: performance.now() - start };
+    return { bytes: pages * pageBytes, runs: runs.length, ms: end - start };
   }
 
   async close(): Promise<void> {
