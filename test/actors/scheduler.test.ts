@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startNode, type NodeHandle } from '../../src/index.js';
+import { withTimeout } from '../../src/util/timeout.js';
 import { generate, waitForIdlePool } from '../helpers/generate.js';
 
 const prompts = Array.from({ length: 64 }, (_, i) => `Request number ${i}: tell me about ${['cats', 'rivers', 'the sea', 'old maps'][i % 4]} and ${'more '.repeat(i % 5)}`);
@@ -101,11 +102,15 @@ describe('scheduler', () => {
   });
 
   test('aborting a running request frees its pages and leaves others untouched', async () => {
-    const other = generate(roomy.client, 'keep going', { sampling: { maxNewTokens: 40, ignoreEos: true } });
+    // The victim is decoding before the other starts, and the abort is sent from the other's own
+    // token events, so it lands while both run (whatever the machine's load does to the pace).
+    let victimDecoding!: () => void;
+    const decoding = new Promise<void>((resolve) => (victimDecoding = resolve));
+    const victim = generate(roomy.client, 'to be cancelled', { rid: 'victim', sampling: { maxNewTokens: 1000, ignoreEos: true }, onTokens: () => victimDecoding() });
+    await withTimeout(decoding, 30_000, 'the victim\'s first token');
     let aborted = false;
-    const victim = generate(roomy.client, 'to be cancelled', {
-      rid: 'victim',
-      sampling: { maxNewTokens: 1000, ignoreEos: true },
+    const other = generate(roomy.client, 'keep going', {
+      sampling: { maxNewTokens: 40, ignoreEos: true },
       onTokens: (n) => {
         if (n >= 3 && !aborted) {
           aborted = true;
