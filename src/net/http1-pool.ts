@@ -32,7 +32,8 @@ export const IDLE_CLOSE_MS = 4_000;
 /** How often idle connections are checked against their idle limit. */
 const IDLE_SWEEP_MS = 1_000;
 
-export type Http1FailureKind = 'connect' | 'reset' | 'protocol';
+/** `connect`: refused, unreachable or closed while connecting; `connect_timeout`: no answer to the connect within its bound. */
+export type Http1FailureKind = 'connect' | 'connect_timeout' | 'reset' | 'protocol';
 
 export class Http1Error extends Error {
   constructor(
@@ -219,7 +220,7 @@ class Connection {
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.fail(this.connected ? 'reset' : 'connect', `${this.connected ? `connection to ${origin.host} broke` : `cannot connect to ${origin.host}`}: ${err.code ?? err.message}`));
     this.socket.on('close', () => this.fail(this.connected ? 'reset' : 'connect', this.connected ? `connection to ${origin.host} closed before the response ended` : `connection to ${origin.host} closed while connecting`));
     const timeoutMs = first.request.connectTimeoutMs;
-    this.connectTimer = setTimeout(() => this.fail('connect', `connecting to ${origin.host} timed out after ${timeoutMs / 1000} s`), timeoutMs);
+    this.connectTimer = setTimeout(() => this.fail('connect_timeout', `connecting to ${origin.host} timed out after ${timeoutMs / 1000} s`), timeoutMs);
     this.send(first);
   }
 

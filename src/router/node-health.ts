@@ -1,7 +1,9 @@
 /**
  * Up/down state of nodes. Decisions:
  * - A node goes down when a connection to it is refused or cannot be made (a dead or restarting
- *   process); policies skip it. Other failures (a 5xx, a broken stream) do not take it down: the node
+ *   process); policies skip it. A connect that timed out while the node answered other exchanges
+ *   is a busy node (its accept queue was full in a burst), not a down one: router-context.ts
+ *   leaves it up, or a burst would take the only prefill out and answer hundreds of requests 503. Other failures (a 5xx, a broken stream) do not take it down: the node
  *   is alive, and the failing request is retried elsewhere anyway.
  * - While down it is probed with GET /health every back-off interval; it is up again after a 200
  *   there or after any request to it gets an answer below 500. No traffic is spent finding out.

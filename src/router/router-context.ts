@@ -134,6 +134,7 @@ export class RouterContext {
     answered: (req, { status }) => {
       const { node } = req.call;
       if (node === null) return;
+      node.answers++;
       if (status >= 500) this.metrics.upstreamError(node.role, 'http_5xx');
       else this.health.up(node);
     },
@@ -145,6 +146,9 @@ export class RouterContext {
       if (err === null || err.kind === 'cancelled') return;
       this.metrics.upstreamError(node.role, err.kind);
       if (err.kind === 'connect') this.health.down(node, err.message);
+      // A connect left unanswered while the node answered other exchanges: its accept queue is
+      // full (a burst), not a dead host; the attempt is retried elsewhere, the node stays up.
+      else if (err.kind === 'connect_timeout' && node.answers === req.nodeAnswersAtStart) this.health.down(node, err.message);
     },
   };
 

@@ -17,6 +17,8 @@ export class UpstreamNode {
   load = 0;
   up = true;
   downReason: string | null = null;
+  /** Response heads received from the node (any status): proof of life for NodeHealth's connect timeouts. */
+  answers = 0;
   readonly bootstrapHost: string;
   /** The URL parsed once, for every request to the node. */
   readonly target: UpstreamOrigin;

@@ -8,7 +8,8 @@
  * - Two timers: connect (the pool's, for a new connection; a reused keep-alive one skips it) and the
  *   whole exchange (here, from start, including a wait for a free connection, to the last byte).
  * - Every failure is an `UpstreamError` whose `kind` drives the router's reaction: `connect` (nothing
- *   reached the node: refused, unreachable, connect timeout), `reset` (the connection broke after it
+ *   reached the node: refused, unreachable), `connect_timeout` (nor did it: the connect went
+ *   unanswered within its bound), `reset` (the connection broke after it
  *   was made), `protocol` (the node's answer was not valid HTTP/1.1: that request fails, as a broken
  *   connection does), `timeout`, `cancelled` (the router gave up on it). The first failure wins.
  * - The body is collected as it arrives, whether or not anyone reads it yet (the slices of the
@@ -22,7 +23,7 @@ import type { ResponseHead } from '../net/http1-parser.js';
 import { bearer } from '../server/api-key.js';
 import type { UpstreamNode } from './upstream-node.js';
 
-export type UpstreamFailureKind = 'connect' | 'reset' | 'protocol' | 'timeout' | 'cancelled';
+export type UpstreamFailureKind = 'connect' | 'connect_timeout' | 'reset' | 'protocol' | 'timeout' | 'cancelled';
 
 export class UpstreamError extends Error {
   constructor(
@@ -97,7 +98,11 @@ export class UpstreamRequest implements ExchangeHandler {
   private failedPromise: Promise<UpstreamError> | null = null;
   private resolveFailed: ((err: UpstreamError) => void) | null = null;
 
+  /** The node's answer count when this exchange began (router-context.ts: a connect timeout with answers since is a busy node). */
+  readonly nodeAnswersAtStart: number;
+
   constructor(readonly call: UpstreamCall) {
+    this.nodeAnswersAtStart = call.node === null ? 0 : call.node.answers;
     const { method, path, pool, timeoutMs } = call;
     this.timer = setTimeout(() => this.fail(new UpstreamError('timeout', `${method} ${pool.origin.url}${path} timed out after ${timeoutMs / 1000} s`)), timeoutMs);
     const headerLines = call.apiKey === null ? ACCEPT : `${ACCEPT}authorization: ${bearer(call.apiKey)}\r\n`;
