@@ -187,7 +187,7 @@ function benchMatmul(k: Kernels, rows: number, minSeconds: number, dtype: 'f32' 
   const [nOut, n] = [1536, 576];
   const rand = prng(9);
   const fill = (len: number): Float32Array => k.adopt(Float32Array.from({ length: len }, () => rand() - 0.5));
-  const w = k.adoptWeights(dtype === 'bf16' ? toBf16Exact(fill(nOut * n)) : fill(nOut * n), 'narrowest');
+  const w = k.adoptWeights(dtype === 'bf16' ? toBf16Exact(fill(nOut * n)) : fill(nOut * n), 'narrowest', nOut);
   const x = fill(rows * n);
   const y = k.alloc(nOut * rows);
   for (let i = 0; i < 3; i++) k.matmul(w, x, y, nOut, rows, n); // warm-up
