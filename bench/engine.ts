@@ -1,12 +1,14 @@
 /**
  * Reference engine benchmark, one thread, random in-memory weights (no model files):
- *   node dist/bench/engine.js [--quick] [--preset tiny|small|all] [--tp 1,2] [--skip-js] [--json FILE]
+ *   node dist/bench/engine.js [--quick] [--preset tiny|small|all] [--tp 1,2] [--skip-js] [--llama-cpp auto|off] [--json FILE]
  *
  * Measures, for the WASM SIMD and the JS kernel: prefill of one 512-token prompt, decode at batch 1
  * and batch 8 (each sequence first prefilled with 128 tokens, untimed), and a raw matmul
- * micro-benchmark; prints them next to the reference figures of our issue with the ratio
- * measured / reference. `--tp` lists tensor-parallel rank counts to run the WASM engine at besides 1
- * (same run, same weights, so tp N / tp 1 is a same-run ratio); `--skip-js` leaves out the JS kernel. `--quick` runs the tiny preset with few tokens (seconds; used by a test).
+ * micro-benchmark. Every reference is measured in the same run: the JS kernel for the WASM matmul,
+ * tp 1 for each `--tp` count besides 1 (same weights), and llama.cpp on the GGUF of the same weights
+ * when node-llama-cpp is installed (llama-cpp.ts); each row prints measured / reference.
+ * `--skip-js` leaves out the JS kernel's engine runs. `--quick` runs the tiny preset with few tokens
+ * (seconds; used by a test). `--help` prints the usage; a bad flag exits 2 naming it.
  *
  * FLOPs are counted as 2 per multiply-add, over the matmuls (Q, K, V, O, gate, up, down per token and
  * layer; lm_head per row whose logits are computed) plus attention (Q.K and weights.V: 2 * 2 * headDim
@@ -56,15 +58,14 @@ const SMALL: LlamaConfig = {
   maxPositionEmbeddings: 8192, ropeTheta: 100000, tieWordEmbeddings: true,
 };
 
+/** The presets to run; `which` is tiny, small or all (checked by parseOptions). */
 function presets(quick: boolean, which: string): Preset[] {
   if (quick) return [{ name: 'tiny', config: TINY, prompt: 64, decodeContext: 16, decodeSteps: { wasm: 4, js: 4 } }];
   const all: Preset[] = [
     { name: 'tiny', config: TINY, prompt: 512, decodeContext: 128, decodeSteps: { wasm: 32, js: 32 } },
     { name: 'small', config: SMALL, prompt: 512, decodeContext: 128, decodeSteps: { wasm: 16, js: 3 } },
   ];
-  const chosen = all.filter((p) => which === 'all' || p.name === which);
-  if (chosen.length === 0) throw new Error(`--preset must be tiny, small or all (got ${which})`);
-  return chosen;
+  return all.filter((p) => which === 'all' || p.name === which);
 }
 
 /** FLOPs of the matmuls of one token through every layer (without lm_head). */
@@ -187,7 +188,7 @@ function benchMatmul(k: Kernels, rows: number, minSeconds: number, dtype: 'f32' 
   const [nOut, n] = [1536, 576];
   const rand = prng(9);
   const fill = (len: number): Float32Array => k.adopt(Float32Array.from({ length: len }, () => rand() - 0.5));
-  const w = k.adoptWeights(dtype === 'bf16' ? toBf16Exact(fill(nOut * n)) : fill(nOut * n), 'narrowest');
+  const w = k.adoptWeights(dtype === 'bf16' ? toBf16Exact(fill(nOut * n)) : fill(nOut * n), 'narrowest', nOut);
   const x = fill(rows * n);
   const y = k.alloc(nOut * rows);
   for (let i = 0; i < 3; i++) k.matmul(w, x, y, nOut, rows, n); // warm-up
@@ -202,16 +203,15 @@ interface Comparison {
   what: string;
   measured: number;
   unit: string;
+  /** The reference, measured in the same run. */
   reference: string;
-  referenceLow: number;
-  referenceHigh: number;
-  /** measured / referenceHigh and measured / referenceLow. */
-  ratioLow: number;
-  ratioHigh: number;
+  referenceValue: number;
+  /** measured / referenceValue. */
+  ratio: number;
 }
 
-function compare(what: string, measured: number, unit: string, reference: string, low: number, high = low): Comparison {
-  return { what, measured, unit, reference, referenceLow: low, referenceHigh: high, ratioLow: measured / high, ratioHigh: measured / low };
+function compare(what: string, measured: number, unit: string, reference: string, referenceValue: number): Comparison {
+  return { what, measured, unit, reference, referenceValue, ratio: measured / referenceValue };
 }
 
 interface LlamaCppResult {
@@ -249,17 +249,67 @@ async function benchPresetLlamaCpp(p: Preset, weights: ModelWeights, threads: re
   return out;
 }
 
+const USAGE = `usage: node dist/bench/engine.js [options]   (or: npm run bench -- [options])
+  --preset tiny|small|all   model shape(s) to run (default all; small is SmolLM2-135M's shape)
+  --tp LIST                 comma-separated --tp rank counts, including 1 (default 1)
+  --skip-js                 leave out the JS kernel's engine runs (minutes on small)
+  --llama-cpp auto|off      llama.cpp on the same weights when node-llama-cpp is installed (default auto)
+  --json FILE               also write every figure as JSON
+  --quick                   tiny preset, few tokens, no llama.cpp (seconds)
+  --help                    this text
+`;
+
+/** A bad command line: printed with the usage, exit code 2. */
+class UsageError extends Error {}
+
+interface Options {
+  quick: boolean;
+  preset: string;
+  tps: number[];
+  skipJs: boolean;
+  llamaCpp: boolean;
+  json: string | undefined;
+}
+
+/** The options, or null after printing the usage for --help. */
+function parseOptions(args: string[]): Options | null {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        quick: { type: 'boolean', default: false }, preset: { type: 'string', default: 'all' }, tp: { type: 'string', default: '1' },
+        'skip-js': { type: 'boolean', default: false }, 'llama-cpp': { type: 'string', default: 'auto' }, json: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message); // names the flag ("Unknown option '--x'", "Option '--tp <value>' argument missing")
+  }
+  if (values.help) return null;
+  const tps = values.tp.split(',').map(Number);
+  if (!tps.includes(1) || tps.some((t) => !Number.isInteger(t) || t < 1)) throw new UsageError(`--tp must be a comma-separated list of rank counts including 1 (got "${values.tp}")`);
+  if (!['tiny', 'small', 'all'].includes(values.preset)) throw new UsageError(`--preset must be tiny, small or all (got "${values.preset}")`);
+  if (!['auto', 'off'].includes(values['llama-cpp'])) throw new UsageError(`--llama-cpp must be auto or off (got "${values['llama-cpp']}")`);
+  return { quick: values.quick, preset: values.preset, tps, skipJs: values['skip-js'], llamaCpp: values['llama-cpp'] === 'auto', json: values.json };
+}
+
 async function main(): Promise<void> {
   const machine = machineDuringRun();
-  const { values } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false }, preset: { type: 'string', default: 'all' }, tp: { type: 'string', default: '1' },
-      'skip-js': { type: 'boolean', default: false }, 'llama-cpp': { type: 'string', default: 'auto' }, json: { type: 'string' },
-    },
-  });
-  const tps = (values.tp ?? '1').split(',').map(Number);
-  if (!tps.includes(1) || tps.some((t) => !Number.isInteger(t) || t < 1)) throw new Error(`--tp must be a comma-separated list of rank counts including 1 (got ${values.tp})`);
-  const quick = values.quick ?? false;
+  let options: Options | null;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`engine bench: ${err.message}\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (options === null) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const { quick, tps } = options;
   const minSeconds = quick ? 0.05 : 1;
   const matmul: MatmulResult[] = [];
   for (const rows of [64, 1]) {
@@ -268,21 +318,17 @@ async function main(): Promise<void> {
   }
   const engine: EngineResult[] = [];
   const llamaCpp: LlamaCppResult[] = [];
-  const withLlamaCpp = values['llama-cpp'] !== 'off' && !quick;
-  for (const p of presets(quick, values.preset ?? 'all')) {
+  const withLlamaCpp = options.llamaCpp && !quick;
+  for (const p of presets(quick, options.preset)) {
     const weights = bf16Weights(randomWeights(p.config, 1));
-    engine.push(...benchPreset(p, weights, tps, !values['skip-js']));
+    engine.push(...benchPreset(p, weights, tps, !options.skipJs));
     if (withLlamaCpp) llamaCpp.push(...(await benchPresetLlamaCpp(p, weights, tps)));
   }
   if (withLlamaCpp && llamaCpp.length === 0) console.log(`llama.cpp reference skipped: node-llama-cpp is not installed (npm i --no-save ${LLAMA_CPP_PACKAGE})`);
 
-  const mm = (kernel: KernelKind): MatmulResult => matmul.find((m) => m.kernel === kernel && m.rows === 64 && m.dtype === 'f32') as MatmulResult;
+  const mm = (kernel: KernelKind, rows: number): MatmulResult => matmul.find((m) => m.kernel === kernel && m.rows === rows && m.dtype === 'f32') as MatmulResult;
   const comparisons = [
-    compare('JS matmul, 64 rows', mm('js').gflops, 'GFLOP/s', 'plain JS matmul ~2 GFLOP/s', 2),
-    compare('WASM matmul, 64 rows', mm('wasm').gflops, 'GFLOP/s', 'WASM SIMD f32x4 22-30 GFLOP/s', 22, 30),
-    ...engine
-      .filter((e) => e.preset === 'small' && e.phase === 'decode' && e.batch === 1 && e.tp === 1 && e.kernel === 'wasm')
-      .map((e) => compare(`small decode batch 1, ${e.kernel} ${e.weightDtype}`, e.tokensPerSecond, 'tok/s', 'llama.cpp small shape 44 tok/s', 44)),
+    ...[64, 1].map((rows) => compare(`WASM matmul f32, ${rows} row(s)`, mm('wasm', rows).gflops, 'GFLOP/s', `JS kernel same run ${mm('js', rows).gflops.toPrecision(3)} GFLOP/s`, mm('js', rows).gflops)),
     ...engine
       .filter((e) => e.tp > 1)
       .map((e) => {
@@ -311,15 +357,14 @@ async function main(): Promise<void> {
     rows.push([`${l.preset} llama.cpp ${l.dtype} ${l.threads} thread(s) ${l.phase}${l.phase === 'decode' ? ` batch ${l.batch}` : ''}`, `${fmt(l.tokensPerSecond)} tok/s`, '', '', '']);
   }
   for (const c of comparisons) {
-    const ratio = c.ratioLow === c.ratioHigh ? fmt(c.ratioLow) : `${fmt(c.ratioLow)}-${fmt(c.ratioHigh)}`;
-    rows.push([c.what, `${fmt(c.measured)} ${c.unit}`, '', c.reference, ratio]);
+    rows.push([c.what, `${fmt(c.measured)} ${c.unit}`, '', c.reference, fmt(c.ratio)]);
   }
   const m = machine();
   process.stdout.write(formatMachine(m));
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) console.log(r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
 
-  if (values.json) writeFileSync(values.json, JSON.stringify({ machine: m, quick, matmul, engine, llamaCpp, comparisons }, null, 2));
+  if (options.json) writeFileSync(options.json, JSON.stringify({ machine: m, quick, matmul, engine, llamaCpp, comparisons }, null, 2));
 }
 
 await main();

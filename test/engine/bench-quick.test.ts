@@ -1,7 +1,8 @@
 /**
  * The engine benchmark runs: `node dist/bench/engine.js --quick --json FILE` exits 0 and writes every
- * figure (matmul GFLOP/s per kernel, tiny-preset prefill and decode per kernel and batch, reference
- * comparisons) as a positive finite number.
+ * figure (matmul GFLOP/s per kernel, tiny-preset prefill and decode per kernel and batch, same-run
+ * comparisons) as a positive finite number; `--help` prints the usage and exits 0, an unknown flag or
+ * a bad value exits 2 naming the flag.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -21,11 +22,11 @@ test('bench/engine.js --quick writes positive figures for both kernels', () => {
     const file = join(dir, 'bench.json');
     const run = spawnSync(process.execPath, [benchScript, '--quick', '--json', file], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /WASM SIMD f32x4 22-30 GFLOP\/s/);
+    assert.match(run.stdout, /WASM matmul f32, 64 row\(s\) .* JS kernel same run/);
     const r = JSON.parse(readFileSync(file, 'utf8')) as {
       matmul: { kernel: string; rows: number; gflops: number }[];
       engine: { preset: string; kernel: string; phase: string; batch: number; tokens: number; seconds: number; tokensPerSecond: number; gflops: number }[];
-      comparisons: { measured: number; referenceLow: number; referenceHigh: number; ratioLow: number; ratioHigh: number }[];
+      comparisons: { measured: number; referenceValue: number; ratio: number }[];
     };
     for (const kernel of ['wasm', 'js']) {
       for (const rows of [1, 64]) {
@@ -42,5 +43,17 @@ test('bench/engine.js --quick writes positive figures for both kernels', () => {
     for (const c of r.comparisons) for (const v of Object.values(c)) if (typeof v === 'number') assert.ok(positive(v), JSON.stringify(c));
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bench/engine.js --help exits 0 with the usage; a bad flag exits 2 naming it', () => {
+  const help = spawnSync(process.execPath, [benchScript, '--help'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^usage: .*--preset tiny\|small\|all/s);
+  for (const [args, flag] of [[['--bogus'], /--bogus/], [['--tp', '2'], /--tp/], [['--preset', 'huge'], /--preset/], [['--llama-cpp', 'on'], /--llama-cpp/]] as const) {
+    const bad = spawnSync(process.execPath, [benchScript, ...args], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(bad.status, 2, `${args.join(' ')}: ${bad.stderr}`);
+    assert.match(bad.stderr, flag);
+    assert.equal(bad.stdout, '', `${args.join(' ')} ran the benchmark`);
   }
 });

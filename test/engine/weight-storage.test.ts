@@ -2,13 +2,17 @@
  * 16-bit weights in kernel memory: a model whose values are exactly bf16 (or f16), as a bf16/f16
  * checkpoint loads, is stored as bf16 (f16) by the WASM kernel and widened in the kernel; logits and
  * KV bytes are identical to storing the same values as f32, with one rank and with `--tp 2`. A matrix
- * with any value outside the 16-bit formats stays f32.
+ * with any value outside the 16-bit formats stays f32. Rows read back from the WASM kernel's packed
+ * copy (the tied embedding's path) are the rows given, whatever the row count.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ReferenceEngine } from '../../src/engine/reference/llama-engine.js';
 import { createWasmKvPool } from '../../src/engine/reference/kernels/wasm-arena.js';
-import { narrowest, type WeightStorage } from '../../src/engine/reference/kernels/weight-storage.js';
+import { WasmArena } from '../../src/engine/reference/kernels/wasm-arena.js';
+import { WasmKernels } from '../../src/engine/reference/kernels/wasm-kernels.js';
+import { PACK_ROWS } from '../../src/engine/reference/kernels/weight-packing.js';
+import { narrowest, readRows, type WeightStorage } from '../../src/engine/reference/kernels/weight-storage.js';
 import { gqaLayout } from '../../src/kv/layout.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../src/model/half-float.js';
 import type { ModelWeights } from '../../src/model/types.js';
@@ -77,4 +81,28 @@ test('a matrix stays f32 unless every value is exactly bf16 or f16 (finite)', ()
   assert.equal(narrowest(Float32Array.of(1, 1 + 2 ** -10, 65536 * 2)).dtype, 'f32', 'beyond f16 range');
   assert.equal(narrowest(Float32Array.of(1 + 2 ** -10, Infinity)).dtype, 'f32', 'f16 infinity is not widened exactly');
   assert.equal(narrowest(Float32Array.of(0.1)).dtype, 'f32');
+});
+
+test('rows read back from packed matrices (f32, bf16, f16; full and partial groups of rows) are the rows given', () => {
+  const kernels = new WasmKernels(new WasmArena());
+  const rand = prng(32);
+  const n = 12;
+  for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+    for (let rows = 1; rows <= 3 * PACK_ROWS - 1; rows++) {
+      const values = Float32Array.from({ length: rows * n }, () => (rand() - 0.5) * 8);
+      if (dtype !== 'f32') {
+        const bits = new Uint16Array(values.length);
+        (dtype === 'bf16' ? f32ToBf16 : f32ToF16)(values, bits);
+        (dtype === 'bf16' ? bf16ToF32 : f16ToF32)(bits, values);
+      }
+      const stored = kernels.adoptWeights(values, dtype === 'f32' ? 'f32' : 'narrowest', rows);
+      assert.equal(stored.dtype, dtype);
+      assert.ok(stored.packed);
+      const back = new Float32Array(rows * n);
+      for (let r = 0; r < rows; r++) readRows(stored, r, 1, n, back, r * n);
+      assert.ok(bytes(back).equals(bytes(values)), `${dtype}, ${rows} rows: one at a time`);
+      readRows(stored, 0, rows, n, back.fill(0));
+      assert.ok(bytes(back).equals(bytes(values)), `${dtype}, ${rows} rows: all at once`);
+    }
+  }
 });

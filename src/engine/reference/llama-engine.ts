@@ -11,9 +11,10 @@
  * - All tokens of a step (prefill chunks and decode tokens of every item) form one activation matrix,
  *   so each weight row is read once per step.
  * - KV dtype float32 (stored K/V are the computed values exactly).
- * - WASM kernel: weight matrices are copied once into the kernel's WebAssembly memory, as bf16/f16
- *   when every value is exactly one (kernels/weight-storage.ts; widened exactly in the kernel), else
- *   f32 (an embedding tied to lm_head is read from that copy). If the pool was made by `createWasmKvPool`, the engine
+ * - WASM kernel: weight matrices are copied once into the kernel's WebAssembly memory, packed in
+ *   groups of 4 rows (kernels/weight-packing.ts), as bf16/f16 when every value is exactly one
+ *   (kernels/weight-storage.ts; widened exactly in the kernel), else f32 (an embedding tied to
+ *   lm_head is read from that copy). If the pool was made by `createWasmKvPool`, the engine
  *   shares its memory and attention reads K/V in place; with any other pool, each item's pages of a
  *   layer are copied into kernel memory before its attention (identical results).
  * - The JS kernel is used when asked for, or (with a warning) when WebAssembly SIMD is unavailable.
@@ -34,7 +35,7 @@ import { JsKernels } from './kernels/js-kernels.js';
 import type { KernelKind, Kernels } from './kernels/kernels.js';
 import { WasmArena } from './kernels/wasm-arena.js';
 import { readRows, type WeightDtype, type WeightMatrix, type WeightStorage } from './kernels/weight-storage.js';
-import { kernelModule, WasmKernels, WIDEN_BLOCK_ROWS } from './kernels/wasm-kernels.js';
+import { kernelModule, WasmKernels } from './kernels/wasm-kernels.js';
 import { Shard, type ShardWeights } from './shard.js';
 import { decodeStep, descriptorInts, encodeStep } from './step-plan.js';
 import { CONTROL_BYTES } from './tensor-parallel/step-barrier.js';
@@ -69,7 +70,7 @@ function createKernels(kind: KernelKind, pool: KvPool, warn: (message: string) =
 function rankWeights(c: LlamaConfig, w: ModelWeights, s: RankSlice, k: Kernels, storage: WeightStorage): ShardWeights {
   const { hiddenSize: H, intermediateSize: I, headDim: d } = c;
   const qDim = c.numHeads * d;
-  const rows = (a: Float32Array, [r0, r1]: readonly [number, number], width: number): WeightMatrix => k.adoptWeights(a.subarray(r0 * width, r1 * width), storage);
+  const rows = (a: Float32Array, [r0, r1]: readonly [number, number], width: number): WeightMatrix => k.adoptWeights(a.subarray(r0 * width, r1 * width), storage, r1 - r0);
   const heads = [s.heads[0] * d, s.heads[1] * d] as const;
   const kvHeads = [s.kvHeads[0] * d, s.kvHeads[1] * d] as const;
   return {
@@ -138,7 +139,7 @@ export class ReferenceEngine implements Engine {
     const matrices = shards.flatMap((s) => [s.lmHead, ...s.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down])]);
     this.weightDtypes = [...new Set(matrices.map((m) => m.dtype))].sort();
     // Tied and unsplit: the embedding rows are read from lm_head's copy in kernel memory.
-    this.embed = tp === 1 && weights.embed === weights.lmHead ? shards[0].lmHead : { dtype: 'f32', data: weights.embed };
+    this.embed = tp === 1 && weights.embed === weights.lmHead ? shards[0].lmHead : { dtype: 'f32', packed: false, data: weights.embed };
     const kvDim = numKvHeads * headDim;
     const most = (f: (s: RankSlice) => number): number => Math.max(...slices.map(f));
     const dims: ModelDims = {
@@ -148,17 +149,11 @@ export class ReferenceEngine implements Engine {
       rankInter: most((s) => s.inter[1] - s.inter[0]), rankHidden: most((s) => s.hidden[1] - s.hidden[0]),
     };
     this.workspace = new Workspace(k, dims);
-    // Per rank: scratch to widen blocks of 16-bit weight rows into for prefill (wasm-kernels.ts).
-    const widen = k instanceof WasmKernels && this.weightDtypes.some((d) => d !== 'f32')
-      ? slices.map(() => k.alloc(WIDEN_BLOCK_ROWS * Math.max(hiddenSize, config.intermediateSize, numHeads * headDim)))
-      : null;
-    if (widen && k instanceof WasmKernels) k.useWidenScratch(widen[0]);
     if (k instanceof WasmKernels && tp > 1) {
       const arena = k.arena;
       const control = arena.alloc(CONTROL_BYTES);
       const poolData = { layout: pool.layout, numPages: pool.numPages, pageBytes: pool.pageBytes, inArena: this.attentionInPlace, buffer: this.attentionInPlace ? null : (pool.buffer as SharedArrayBuffer) };
-      const widenRef = (rank: number): readonly [number, number] | null => (widen ? [widen[rank].byteOffset, widen[rank].length] : null);
-      this.group = new TpGroup(arena.memory, control, tp, (rank) => ({ config, dims, rank, weights: weightRefs(shards[rank]), widen: widenRef(rank), pool: poolData }));
+      this.group = new TpGroup(arena.memory, control, tp, (rank) => ({ config, dims, rank, weights: weightRefs(shards[rank]), pool: poolData }));
       const barrier = this.group.barrier;
       this.shard = new Shard(config, slices[0], k, shards[0], poolView, () => barrier.arrive());
     } else {

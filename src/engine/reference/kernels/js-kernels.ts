@@ -61,7 +61,7 @@ export class JsKernels implements Kernels {
 
   /** Always f32: this kernel computes on f32 arrays (16-bit storage is the WASM kernel's). */
   adoptWeights(a: Float32Array): WeightMatrix {
-    return { dtype: 'f32', data: a };
+    return { dtype: 'f32', packed: false, data: a };
   }
 
   canRead(): boolean {

@@ -11,24 +11,34 @@
  * - SwiGLU activation silu(gate) * up uses the same exp (not Math.exp), so it can run here too.
  *
  * Matmul is generated for register-blocked tiles of MO weight rows x MR activation rows (MO*MR
- * independent accumulators hide the add latency and each loaded vector is reused MO or MR times); the
+ * independent accumulators hide the add latency and each loaded vector is reused MO or MR times) over
+ * weights packed in groups of 4 rows (weight-packing.ts), so the weights stream sequentially; the
  * tile shape changes only speed, never a dot product's order. The driver in wasm-kernels.ts picks the
- * main tile by batch size and covers the edges with smaller tiles. Attention likewise runs the score
+ * tile by batch size and covers the edges with smaller tiles. Attention likewise runs the score
  * dot products of 4 positions side by side, keeps 16 dimensions of the weighted sum in registers
  * across positions, and computes exp 4 lanes at a time.
  */
 import { encodeModule, F32, FuncBuilder, I32, ins, V128, type Code } from './wasm-encoder.js';
+import { PACK_ROWS } from './weight-packing.js';
 import type { WeightDtype } from './weight-storage.js';
-
-/** Largest tile dimensions generated (tile functions exist for every 1..MAX x 1..MAX). */
-export const MAX_TILE_OUT = 4;
-export const MAX_TILE_ROWS = 4;
 
 /** Weight dtypes the tiles are generated for (the activations are always f32). */
 export const TILE_DTYPES: readonly WeightDtype[] = ['f32', 'bf16', 'f16'];
 
-export function tileExportName(mo: number, mr: number, dtype: WeightDtype): string {
-  return `matmul_${dtype}_${mo}x${mr}`;
+/** Most activation rows of a tile (tile functions exist for every 1..MAX_TILE_ROWS). */
+export const MAX_TILE_ROWS = 4;
+
+/**
+ * Weight rows a tile computes at once (`mo`) for groups of g rows: the whole group, and for full
+ * groups also half of it (two passes per group, so that with many activation rows fewer accumulators
+ * are live: 2 x 4 rather than 4 x 4, which would not fit the 16 vector registers).
+ */
+export function tileRowCounts(g: number): readonly number[] {
+  return g === PACK_ROWS ? [PACK_ROWS, PACK_ROWS / 2] : [g];
+}
+
+export function tileExportName(dtype: WeightDtype, g: number, mo: number, mr: number): string {
+  return `matmul_${dtype}_g${g}_${mo}x${mr}`;
 }
 
 /** Memory limits: 1 page minimum, 65536 pages (the 4 GiB wasm32 limit) maximum. */
@@ -51,80 +61,98 @@ function bump(local: number, delta: Code): Code {
 const F16_REBIAS = 2 ** 112;
 
 /**
- * Pushes four weights at address `p` widened to f32x4: f32 as is; bf16 zero-extended and shifted
- * into the top half; f16 magnitude bits moved to f32's exponent/mantissa position, scaled by 2^112
- * (exact for normal and subnormal values), sign put back.
+ * Pushes f32x4 of four 16-bit weights given as zero-extended i32 lanes (pushed by `u16`): bf16
+ * shifted into the top half; f16 magnitude bits moved to f32's exponent/mantissa position, scaled by
+ * 2^112 (exact for normal and subnormal values), sign put back.
  */
-function loadWeights(dtype: WeightDtype, p: Code, tmp: number): Code {
-  if (dtype === 'f32') return [p, ins.v128Load()];
-  if (dtype === 'bf16') return [p, ins.v128Load16x4U(), i32Const(16), ins.i32x4Shl];
+function widen16(dtype: WeightDtype, u16: Code, tmp: number): Code {
+  if (dtype === 'bf16') return [u16, i32Const(16), ins.i32x4Shl];
   return [
-    p, ins.v128Load16x4U(), set(tmp),
+    u16, set(tmp),
     get(tmp), ins.i32x4Const(0x7fff), ins.v128And, i32Const(13), ins.i32x4Shl, ins.f32x4Const(F16_REBIAS), ins.f32x4Mul,
     get(tmp), ins.i32x4Const(0x8000), ins.v128And, i32Const(16), ins.i32x4Shl, ins.v128Or,
   ];
 }
 
 /**
- * matmul_{dtype}_{mo}x{mr}(w, x, y, nOut, nRows, n, ldy): for o < nOut, r < nRows:
- * y[r*ldy + o] = dot(w[o*n .. o*n+n), x[r*n .. r*n+n), n), the weights stored as `dtype` and
- * widened exactly on load. Pointers are byte addresses; nOut is a multiple of mo, nRows of mr, n of
- * 4, all > 0.
+ * Sets wv[0..mo) to the weights of rows [i0, i0 + mo) of a group of g rows for one column quad, from
+ * the chunk at address local `wp` (the chunk's row-i0 part; weight-packing.ts): f32 one load per row;
+ * 16-bit one load per interleaved pair (low halves: the even row, high halves: the odd one) and a
+ * 4 x 16-bit load for an odd group's last row.
  */
-function matmulTile(mo: number, mr: number, dtype: WeightDtype): FuncBuilder {
-  const f = new FuncBuilder(tileExportName(mo, mr, dtype), [I32, I32, I32, I32, I32, I32, I32], []);
-  const [w, x, y, nOut, nRows, n, ldy] = [0, 1, 2, 3, 4, 5, 6];
-  const o = f.local(I32);
+function loadWeightRows(dtype: WeightDtype, g: number, i0: number, wv: readonly number[], wp: number, pair: number, tmp: number): Code {
+  const out: Code[] = [];
+  const e = dtype === 'f32' ? 4 : 2;
+  for (let i = i0; i < i0 + wv.length; ) {
+    const at = (i - i0) * 4 * e;
+    if (dtype === 'f32') {
+      out.push(get(wp), ins.v128Load(at), set(wv[i - i0]));
+      i += 1;
+    } else if (i + 1 < i0 + wv.length && i + 1 < (g & ~1)) {
+      out.push(get(wp), ins.v128Load(at), set(pair));
+      out.push(widen16(dtype, dtype === 'bf16' ? [get(pair)] : [get(pair), ins.i32x4Const(0xffff), ins.v128And], tmp), set(wv[i - i0]));
+      out.push(dtype === 'bf16' ? [get(pair), ins.i32x4Const(-0x10000), ins.v128And] : widen16(dtype, [get(pair), i32Const(16), ins.i32x4ShrU], tmp), set(wv[i - i0 + 1]));
+      i += 2;
+    } else {
+      out.push(widen16(dtype, [get(wp), ins.v128Load16x4U(at)], tmp), set(wv[i - i0]));
+      i += 1;
+    }
+  }
+  return out;
+}
+
+/**
+ * matmul_{dtype}_g{g}_{mo}x{mr}(w, x, y, nGroups, nRows, n, ldy): for each of nGroups groups of g
+ * weight rows packed as weight-packing.ts lays them out from address w (group q's rows are outputs
+ * q*g .. q*g+g-1) and each activation row r < nRows: y[r*ldy + o] = dot(weight row o, x[r*n ..
+ * r*n+n), n), the weights stored as `dtype` and widened exactly on load. The group's rows are
+ * computed mo at a time, each pass over all activation rows mr at a time, so a group's weights are
+ * read from memory once and then from L1. Pointers are byte addresses; nRows is a multiple of mr, n
+ * of 4, all > 0.
+ */
+function matmulTile(dtype: WeightDtype, g: number, mo: number, mr: number): FuncBuilder {
+  const f = new FuncBuilder(tileExportName(dtype, g, mo, mr), [I32, I32, I32, I32, I32, I32, I32], []);
+  const [w, x, y, nGroups, nRows, n, ldy] = [0, 1, 2, 3, 4, 5, 6];
+  const e = dtype === 'f32' ? 4 : 2;
+  const col = f.local(I32);
+  const colEnd = f.local(I32);
+  const wg = f.local(I32);
+  const wgStep = f.local(I32);
   const r = f.local(I32);
   const kb = f.local(I32);
   const nb = f.local(I32);
-  const wp = Array.from({ length: mo }, () => f.local(I32));
+  const wp = f.local(I32);
+  const yp = f.local(I32);
   const xp = Array.from({ length: mr }, () => f.local(I32));
   const acc = Array.from({ length: mo }, () => Array.from({ length: mr }, () => f.local(V128)));
   const wv = Array.from({ length: mo }, () => f.local(V128));
   const xv = f.local(V128);
-  const yp = f.local(I32);
+  const pair = f.local(V128);
   const tmp = f.local(V128);
-  // Weight bytes per activation byte: 1 (f32) or 1/2 (16-bit), as a right shift.
-  const wShift = dtype === 'f32' ? 0 : 1;
-  const wb = f.local(I32);
-  // rowPtr(base, index, stride) = base + index * stride
-  const rowPtr = (base: number, index: Code, stride: number): Code => [get(base), index, get(stride), ins.i32Mul, ins.i32Add];
-  f.emit(get(n), i32Const(2), ins.i32Shl, set(nb), get(n), i32Const(2 - wShift), ins.i32Shl, set(wb), i32Const(0), set(o));
+  f.emit(get(n), i32Const(2), ins.i32Shl, set(nb), get(n), i32Const(g * e), ins.i32Mul, set(wgStep));
+  f.emit(get(nGroups), i32Const(g), ins.i32Mul, set(colEnd), i32Const(0), set(col), get(w), set(wg));
   f.emit(ins.loop);
-  f.emit(i32Const(0), set(r));
-  f.emit(ins.loop);
-  wp.forEach((p, i) => f.emit(rowPtr(w, [get(o), i32Const(i), ins.i32Add], wb), set(p)));
-  xp.forEach((p, j) => f.emit(rowPtr(x, [get(r), i32Const(j), ins.i32Add], nb), set(p)));
-  acc.flat().forEach((a) => f.emit(ins.v128Zero, set(a)));
-  f.emit(i32Const(0), set(kb));
-  f.emit(ins.loop);
-  const wOffset: Code = wShift === 0 ? get(kb) : [get(kb), i32Const(wShift), ins.i32ShrU];
-  wv.forEach((v, i) => f.emit(loadWeights(dtype, [get(wp[i]), wOffset, ins.i32Add], tmp), set(v)));
-  for (let j = 0; j < mr; j++) {
-    f.emit(get(xp[j]), get(kb), ins.i32Add, ins.v128Load(), set(xv));
-    for (let i = 0; i < mo; i++) f.emit(get(acc[i][j]), get(wv[i]), get(xv), ins.f32x4Mul, ins.f32x4Add, set(acc[i][j]));
+  for (let i0 = 0; i0 < g; i0 += mo) {
+    f.emit(i32Const(0), set(r));
+    f.emit(ins.loop);
+    xp.forEach((p, j) => f.emit(get(x), get(r), i32Const(j), ins.i32Add, get(nb), ins.i32Mul, ins.i32Add, set(p)));
+    acc.flat().forEach((a) => f.emit(ins.v128Zero, set(a)));
+    f.emit(get(wg), i32Const(i0 * 4 * e), ins.i32Add, set(wp), i32Const(0), set(kb));
+    f.emit(ins.loop);
+    f.emit(loadWeightRows(dtype, g, i0, wv, wp, pair, tmp));
+    for (let j = 0; j < mr; j++) {
+      f.emit(get(xp[j]), get(kb), ins.i32Add, ins.v128Load(), set(xv));
+      for (let i = 0; i < mo; i++) f.emit(get(acc[i][j]), get(wv[i]), get(xv), ins.f32x4Mul, ins.f32x4Add, set(acc[i][j]));
+    }
+    f.emit(bump(wp, i32Const(4 * g * e)), bump(kb, i32Const(16)), get(kb), get(nb), ins.i32LtU, ins.brIf(0), ins.end);
+    for (let j = 0; j < mr; j++) {
+      // yp = y + ((r + j) * ldy + col + i0) * 4
+      f.emit(get(y), get(r), i32Const(j), ins.i32Add, get(ldy), ins.i32Mul, get(col), ins.i32Add, i32Const(i0), ins.i32Add, i32Const(2), ins.i32Shl, ins.i32Add, set(yp));
+      for (let i = 0; i < mo; i++) f.emit(get(yp), reduceLanes(acc[i][j]), ins.f32Store(4 * i));
+    }
+    f.emit(bump(r, i32Const(mr)), get(r), get(nRows), ins.i32LtU, ins.brIf(0), ins.end);
   }
-  f.emit(bump(kb, i32Const(16)), get(kb), get(nb), ins.i32LtU, ins.brIf(0), ins.end);
-  for (let j = 0; j < mr; j++) {
-    // yp = y + ((r + j) * ldy + o) * 4
-    f.emit(get(y), get(r), i32Const(j), ins.i32Add, get(ldy), ins.i32Mul, get(o), ins.i32Add, i32Const(2), ins.i32Shl, ins.i32Add, set(yp));
-    for (let i = 0; i < mo; i++) f.emit(get(yp), reduceLanes(acc[i][j]), ins.f32Store(4 * i));
-  }
-  f.emit(bump(r, i32Const(mr)), get(r), get(nRows), ins.i32LtU, ins.brIf(0), ins.end);
-  f.emit(bump(o, i32Const(mo)), get(o), get(nOut), ins.i32LtU, ins.brIf(0), ins.end);
-  return f;
-}
-
-/** widen_{dtype}(src, dst, count): dst[i] = src[i] widened to f32 for i < count (a multiple of 4), as the tiles widen. */
-function widenFunc(dtype: WeightDtype): FuncBuilder {
-  const f = new FuncBuilder(`widen_${dtype}`, [I32, I32, I32], []);
-  const [src, dst, count] = [0, 1, 2];
-  const end = f.local(I32);
-  const tmp = f.local(V128);
-  f.emit(get(dst), get(count), i32Const(2), ins.i32Shl, ins.i32Add, set(end));
-  f.emit(ins.loop, get(dst), loadWeights(dtype, get(src), tmp), ins.v128Store());
-  f.emit(bump(src, i32Const(8)), bump(dst, i32Const(16)), get(dst), get(end), ins.i32LtU, ins.brIf(0), ins.end);
+  f.emit(bump(wg, get(wgStep)), bump(col, i32Const(g)), get(col), get(colEnd), ins.i32LtU, ins.brIf(0), ins.end);
   return f;
 }
 
@@ -282,11 +310,13 @@ function attendFunc(expIndex: number): FuncBuilder {
   return f;
 }
 
-/** The module bytes: exp_shifted (function 0), attend, silu_mul, widen_bf16/f16 and the matmul tiles of every weight dtype. */
+/** The module bytes: exp_shifted (function 0), attend, silu_mul and the matmul tiles of every weight dtype and group size. */
 export function kernelModuleBytes(): Uint8Array {
-  const funcs = [expShiftedFunc(), attendFunc(0), siluMulFunc(), widenFunc('bf16'), widenFunc('f16')];
+  const funcs = [expShiftedFunc(), attendFunc(0), siluMulFunc()];
   for (const dtype of TILE_DTYPES) {
-    for (let mo = 1; mo <= MAX_TILE_OUT; mo++) for (let mr = 1; mr <= MAX_TILE_ROWS; mr++) funcs.push(matmulTile(mo, mr, dtype));
+    for (let g = 1; g <= PACK_ROWS; g++) {
+      for (const mo of tileRowCounts(g)) for (let mr = 1; mr <= MAX_TILE_ROWS; mr++) funcs.push(matmulTile(dtype, g, mo, mr));
+    }
   }
   return encodeModule({ minPages: 1, maxPages: MAX_MEMORY_PAGES }, funcs);
 }

@@ -29,8 +29,8 @@ export interface Kernels {
   alloc(length: number): Float32Array;
   /** An array with the contents of `a` that the kernel can read (a copy, or `a` itself). */
   adopt(a: Float32Array): Float32Array;
-  /** A weight matrix with the values of `a`, stored as `storage` allows (weight-storage.ts). */
-  adoptWeights(a: Float32Array, storage: WeightStorage): WeightMatrix;
+  /** A weight matrix with the values of `a` ([rows, n] row-major), stored as `storage` allows (weight-storage.ts). */
+  adoptWeights(a: Float32Array, storage: WeightStorage, rows: number): WeightMatrix;
   /** Whether views on `buffer` can be passed to the kernel directly. */
   canRead(buffer: ArrayBufferLike): boolean;
   /**

@@ -97,6 +97,7 @@ export const ins = {
   f32x4Neg: [0xfd, uleb(0xe1)],
   f32x4Floor: [0xfd, uleb(0x68)],
   i32x4Shl: [0xfd, uleb(0xab)],
+  i32x4ShrU: [0xfd, uleb(0xad)],
   i32x4Add: [0xfd, uleb(0xae)],
   i32x4TruncSatF32x4S: [0xfd, uleb(0xf8)],
   f32x4Splat: [0xfd, 0x13],

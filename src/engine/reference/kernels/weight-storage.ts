@@ -10,15 +10,18 @@
  * kernel's widening maps f16 infinities/NaN to finite values).
  */
 import { bf16ToF32, f16ToF32, f32ToF16 } from '../../../model/half-float.js';
+import { unpackRows } from './weight-packing.js';
 
 export type WeightDtype = 'f32' | 'bf16' | 'f16';
 
 /** `narrowest`: the smallest exact dtype per matrix; `f32`: always f32 (a benchmark's reference). */
 export type WeightStorage = 'narrowest' | 'f32';
 
-/** A weight matrix in kernel memory (row-major [out, in]). */
+/** A weight matrix [out, in] in kernel memory. */
 export interface WeightMatrix {
   readonly dtype: WeightDtype;
+  /** Laid out as weight-packing.ts describes (the WASM kernel's), else row-major. */
+  readonly packed: boolean;
   /** f32 values, or the bit patterns of bf16 / f16 values. */
   readonly data: Float32Array | Uint16Array;
 }
@@ -39,12 +42,22 @@ export function narrowest(a: Float32Array): { dtype: WeightDtype; bits: Uint16Ar
   return { dtype: 'f16', bits };
 }
 
+/** Row-major 16-bit patterns of rows read from a packed matrix (grown as needed; one row per token on the embedding path). */
+let unpacked = new Uint16Array(0);
+
 /** dst[dstOff ..] = rows [row, row + count) of `w` (width n) as f32 (exact). */
 export function readRows(w: WeightMatrix, row: number, count: number, n: number, dst: Float32Array, dstOff = 0): void {
   const [a, z] = [row * n, (row + count) * n];
   if (w.dtype === 'f32') {
-    dst.set((w.data as Float32Array).subarray(a, z), dstOff);
+    if (w.packed) unpackRows(w.data, w.data.length / n, n, row, count, dst, dstOff);
+    else dst.set((w.data as Float32Array).subarray(a, z), dstOff);
     return;
   }
-  (w.dtype === 'bf16' ? bf16ToF32 : f16ToF32)((w.data as Uint16Array).subarray(a, z), dst.subarray(dstOff, dstOff + z - a));
+  let bits = (w.data as Uint16Array).subarray(a, z);
+  if (w.packed) {
+    if (unpacked.length < z - a) unpacked = new Uint16Array(z - a);
+    bits = unpacked.subarray(0, z - a);
+    unpackRows(w.data, w.data.length / n, n, row, count, bits, 0);
+  }
+  (w.dtype === 'bf16' ? bf16ToF32 : f16ToF32)(bits, dst.subarray(dstOff, dstOff + z - a));
 }

@@ -29,7 +29,7 @@ export const TP_START_TIMEOUT_MS = 60_000;
  */
 export const TP_PHASE_TIMEOUT_MS = 120_000;
 
-/** A weight matrix in kernel memory: byte address, value count, storage dtype. */
+/** A weight matrix in kernel memory (packed, as the WASM kernel stores them): byte address, value count, storage dtype. */
 export type MatrixRef = readonly [address: number, length: number, dtype: WeightDtype];
 
 export interface RankWeights {
@@ -46,8 +46,6 @@ export interface TpWorkerData {
   dims: ModelDims;
   rank: number;
   weights: RankWeights;
-  /** The rank's scratch for widening 16-bit weights (byte address, f32 count), if any. */
-  widen: readonly [number, number] | null;
   pool: { layout: KvLayout; numPages: number; pageBytes: number; inArena: boolean; buffer: SharedArrayBuffer | null };
 }
 

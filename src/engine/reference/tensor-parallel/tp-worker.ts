@@ -22,9 +22,9 @@ const barrier = new StepBarrier(data.memory.buffer, data.controlAddress, dims.tp
 function run(): void {
   const arena = new WasmArena(data.memory);
   const kernels = new WasmKernels(arena);
-  if (data.widen) kernels.useWidenScratch(new Float32Array(arena.buffer(), data.widen[0], data.widen[1]));
   const view = ([address, length, dtype]: MatrixRef): WeightMatrix => ({
     dtype,
+    packed: true,
     data: dtype === 'f32' ? new Float32Array(arena.buffer(), address, length) : new Uint16Array(arena.buffer(), address, length),
   });
   const weights: ShardWeights = {
