@@ -83,14 +83,9 @@ export class Http1ResponseParser {
         case 'head':
           pos = this.readHead(chunk, pos);
           break;
-        case 'length': {
-          const n = Math.min(this.remaining, chunk.length - pos);
-          this.sink.onData(chunk.subarray(pos, pos + n));
-          pos += n;
-          this.remaining -= n;
-          if (this.remaining === 0) this.state = 'done';
+        case 'length':
+          pos = this.readBody(chunk, pos, 'done');
           break;
-        }
         case 'close':
           this.sink.onData(pos === 0 ? chunk : chunk.subarray(pos));
           return -1;
@@ -98,14 +93,9 @@ export class Http1ResponseParser {
         case 'trailers':
           pos = this.readLine(chunk, pos);
           break;
-        case 'chunk': {
-          const n = Math.min(this.remaining, chunk.length - pos);
-          this.sink.onData(chunk.subarray(pos, pos + n));
-          pos += n;
-          this.remaining -= n;
-          if (this.remaining === 0) this.state = 'chunk-cr';
+        case 'chunk':
+          pos = this.readBody(chunk, pos, 'chunk-cr');
           break;
-        }
         case 'chunk-cr':
           if (chunk[pos++] !== CR) throw new Http1ProtocolError('chunk data not followed by CRLF');
           this.state = 'chunk-lf';
@@ -192,6 +182,15 @@ export class Http1ResponseParser {
       this.keepAlive = false;
       this.state = 'close';
     }
+  }
+
+  /** Hands on up to `remaining` body bytes from `pos`; the state becomes `next` once they are all in. */
+  private readBody(chunk: Buffer, pos: number, next: State): number {
+    const n = Math.min(this.remaining, chunk.length - pos);
+    this.sink.onData(chunk.subarray(pos, pos + n));
+    this.remaining -= n;
+    if (this.remaining === 0) this.state = next;
+    return pos + n;
   }
 
   /** A chunk-size or trailer line, CRLF-terminated; may span reads. */
