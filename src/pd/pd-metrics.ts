@@ -1,6 +1,7 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 
-const MS_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500];
+/** Finer around 5-25 ms, where an exposed transfer target sits (pd-bench serve reads its p50 from these). */
+const MS_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 7.5, 10, 15, 20, 25, 50, 100, 250, 500, 1000, 2500];
 
 /**
  * Transfer metrics of a PD node (prefill: what it sent; decode: what it received), and on decode
