@@ -49,6 +49,8 @@ export class RouterContext {
   /** --max-concurrent-requests: generation requests in flight through the router. */
   readonly limit: ConcurrencyLimit;
   private readonly pools = new Map<string, Http1Pool>();
+  /** Nodes that left the membership: a late call to one (a status poll under way) gets a pool that is not kept. */
+  private readonly removed = new WeakSet<UpstreamNode>();
   private readonly inFlight = new Set<UpstreamRequest>();
   private readonly policy: PairPolicy;
   private closed = false;
@@ -65,6 +67,7 @@ export class RouterContext {
       pollMs: options.registryPollMs,
       pollTimeoutMs: options.controlTimeoutSecs * 1000,
       onRemoved: (node) => {
+        this.removed.add(node);
         this.health.forget(node);
         this.pools.get(node.url)?.close();
         this.pools.delete(node.url);
@@ -116,8 +119,9 @@ export class RouterContext {
     let pool = this.pools.get(node.url);
     if (pool === undefined) {
       pool = new Http1Pool(node.target, MAX_CONNECTIONS_PER_NODE);
-      if (!this.closed) this.pools.set(node.url, pool);
-      else pool.close();
+      if (this.closed) pool.close();
+      // Kept only for members; an unkept pool closes its connection once idle and is then garbage.
+      else if (!this.removed.has(node)) this.pools.set(node.url, pool);
     }
     return pool;
   }
