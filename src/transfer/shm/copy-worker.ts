@@ -10,7 +10,7 @@
  * - It takes no writer lock of its own: the sender's lock is held by this process, which this thread
  *   belongs to, so the decode node's cutWriter sees it exactly as long as this thread can write.
  * - No size (SIGBUS) or owner check per segment: the sender checks the object's size before it
- *   hands out a write and the owner after every share of it was copied (shm-sender.ts).
+ *   hands out a write and, at most once per OWNER_CHECK_MS, the owner once every share of it was copied (shm-sender.ts).
  * - `close` unmaps the pool and closes the port, after which the thread exits by itself.
  */
 import { parentPort, workerData } from 'node:worker_threads';

@@ -20,7 +20,7 @@
  *   fails; the workers' start-up is bounded by START_MS and their stop by STOP_MS.
  * - The writer lock, SIGBUS and owner checks stay with the sender (shm-sender.ts): the lock belongs
  *   to the process (every thread of it), the size check runs before a write is handed out and the
- *   owner check after all its shares landed.
+ *   owner check (at most once per OWNER_CHECK_MS) after all its shares landed.
  */
 import type { Worker } from 'node:worker_threads';
 import { WorkerActor } from '../../util/actor/worker-actor.js';
