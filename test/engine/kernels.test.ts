@@ -99,10 +99,14 @@ test('WASM and JS SiLU-gated products are bit-identical and accurate', () => {
   }
 });
 
-test('WASM and JS paged attention are bit-identical', () => {
+test('WASM and JS paged attention are bit-identical, for every head count per call', () => {
   const rand = prng(23);
   const kvHeads = 2;
   const pageSize = 4;
+  // 1..4 heads are one WASM call each (score tiles of 4 and 2 positions, sum tiles of 4 and 2
+  // vectors); 5 and 9 are split into calls of 4 + 1 and 4 + 4 + 1.
+  const headCounts = [1, 2, 3, 4, 5, 9];
+  const maxPos = 24;
   for (const headDim of [8, 16, 20, 64]) {
     const tokenStride = 2 * kvHeads * headDim;
     const g = { pageSize, tokenStride, vOffset: kvHeads * headDim, headDim, scale: Math.fround(1 / Math.sqrt(headDim)) };
@@ -111,16 +115,28 @@ test('WASM and JS paged attention are bit-identical', () => {
     const tableMemory = wasm.alloc(6);
     const table = new Int32Array(tableMemory.buffer, tableMemory.byteOffset, 6);
     table.set([7, 2, 9, 0, 5, 3].map((p) => p * pageFloats));
-    const q = wide(rand, headDim);
-    const scratch = wasm.alloc(2 * 24 + 4);
-    for (const nPos of [1, 3, 4, 5, 17, 24]) {
-      for (const kOff of [0, headDim]) {
-        const outW = wasm.alloc(headDim);
-        const outJ = new Float32Array(headDim);
-        wasm.attend(g, q, 0, kv, table, nPos, kOff, scratch, outW, 0);
-        js.attend(g, q, 0, kv, table, nPos, kOff, new Float32Array(2 * nPos + 4), outJ, 0);
-        assert.ok(bytes(outW).equals(bytes(outJ)), `head dim ${headDim}: attention over ${nPos} positions, K offset ${kOff}`);
-        assert.ok(outJ.every(Number.isFinite) && outJ.some((v) => v !== 0));
+    const most = Math.max(...headCounts);
+    const q = wide(rand, (most + 1) * headDim);
+    const scratch = wasm.alloc(most * maxPos + maxPos);
+    for (const heads of headCounts) {
+      for (const nPos of [1, 2, 3, 4, 5, 7, 17, 24]) {
+        for (const kOff of [0, headDim]) {
+          // offset by one head: the heads' queries and outputs need not start at the array's start
+          const outW = wasm.alloc((heads + 1) * headDim);
+          const outJ = new Float32Array((heads + 1) * headDim);
+          wasm.attend(g, q, headDim, kv, table, nPos, kOff, scratch, outW, headDim, heads);
+          js.attend(g, q, headDim, kv, table, nPos, kOff, new Float32Array(nPos), outJ, headDim, heads);
+          const what = `head dim ${headDim}, ${heads} heads: attention over ${nPos} positions, K offset ${kOff}`;
+          assert.ok(bytes(outW).equals(bytes(outJ)), what);
+          assert.ok(outJ.subarray(0, headDim).every((v) => v === 0), `${what}: nothing written before the first head`);
+          assert.ok(outJ.subarray(headDim).every(Number.isFinite) && outJ.subarray(heads * headDim).some((v) => v !== 0), what);
+          // each head alone (the single-head kernel) gives the same bytes as within the group
+          for (let h = 0; h < heads; h++) {
+            const one = wasm.alloc(headDim);
+            wasm.attend(g, q, (h + 1) * headDim, kv, table, nPos, kOff, scratch, one, 0, 1);
+            assert.ok(bytes(one).equals(bytes(outW.subarray((h + 1) * headDim, (h + 2) * headDim))), `${what}: head ${h} alone`);
+          }
+        }
       }
     }
   }

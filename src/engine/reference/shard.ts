@@ -166,11 +166,14 @@ export class Shard {
     }
     const kv = inPlace ? pool : b.gather;
     const group = numHeads / numKvHeads;
-    const [h0, h1] = this.slice.heads;
+    const h0 = this.slice.heads[0];
+    const [kv0, kv1] = this.slice.kvHeads;
     for (let t = 0; t < item.tokens; t++) {
       const row = item.row0 + t;
-      for (let h = h0; h < h1; h++) {
-        this.kernels.attend(g, b.q, row * qR + (h - h0) * headDim, kv, b.table, item.startPos + t + 1, Math.floor(h / group) * headDim, b.scratch, b.attn, row * qDim + h * headDim);
+      // the query heads of each KV head (a rank owns whole groups) in one call, which shares the K/V loads
+      for (let kvHead = kv0; kvHead < kv1; kvHead++) {
+        const h = kvHead * group;
+        this.kernels.attend(g, b.q, row * qR + (h - h0) * headDim, kv, b.table, item.startPos + t + 1, kvHead * headDim, b.scratch, b.attn, row * qDim + h * headDim, group);
       }
     }
   }

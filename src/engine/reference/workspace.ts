@@ -20,6 +20,8 @@ export interface ModelDims {
   /** f32 values of one layer in one page (pageSize * entries per token). */
   layerPageFloats: number;
   tp: number;
+  /** Query heads per KV head: the most heads one attention call computes (its scratch holds their scores). */
+  groupHeads: number;
   /** Largest per-rank share of each split dimension (ranks may differ by a row). */
   rankQ: number;
   rankKv: number;
@@ -63,7 +65,7 @@ export interface StepBuffers {
   up: Float32Array;
   /** Rank: final-normed rows that need logits [logitRows, hidden]. */
   xf: Float32Array;
-  /** Rank: attention scratch (scores and K row addresses). */
+  /** Rank: attention scratch (scores of a KV group's heads and K row addresses). */
   scratch: Float32Array;
   gather: Float32Array;
   /** Rank: attention page table: f32 offset of each page's layer slice in the attended array. */
@@ -81,7 +83,7 @@ function rankSizes(d: ModelDims, s: StepShape): Record<Exclude<keyof StepBuffers
   const t = s.tokens;
   return {
     xn: t * d.hidden, q: t * d.rankQ, k: t * d.rankKv, v: t * d.rankKv, proj: t * d.rankHidden, gate: t * d.rankInter, up: t * d.rankInter,
-    xf: s.logitRows * d.hidden, scratch: 2 * s.maxPositions + 4, gather: s.gather ? s.maxPages * d.layerPageFloats : 0, table: s.maxPages,
+    xf: s.logitRows * d.hidden, scratch: d.groupHeads * pad(s.maxPositions) + s.maxPositions, gather: s.gather ? s.maxPages * d.layerPageFloats : 0, table: s.maxPages,
   };
 }
 

@@ -91,9 +91,25 @@ export class JsKernels implements Kernels {
     scratch: Float32Array,
     out: Float32Array,
     outOff: number,
+    heads: number,
+  ): void {
+    for (let h = 0; h < heads; h++) this.attendHead(g, q, qOff + h * g.headDim, kv, table, nPos, kOff, scratch, out, outOff + h * g.headDim);
+  }
+
+  /** One head: the kernels' order (kernel-module.ts), which the WASM kernel follows for each of its heads. */
+  private attendHead(
+    g: AttentionGeometry,
+    q: Float32Array,
+    qOff: number,
+    kv: Float32Array,
+    table: Int32Array,
+    nPos: number,
+    kOff: number,
+    scores: Float32Array,
+    out: Float32Array,
+    outOff: number,
   ): void {
     const { pageSize, tokenStride, vOffset, headDim, scale } = g;
-    const scores = scratch;
     const row = (j: number): number => table[Math.floor(j / pageSize)] + kOff + (j % pageSize) * tokenStride;
     let m = -Infinity;
     for (let j = 0; j < nPos; j++) {

@@ -14,9 +14,10 @@
  * independent accumulators hide the add latency and each loaded vector is reused MO or MR times) over
  * weights packed in groups of 4 rows (weight-packing.ts), so the weights stream sequentially; the
  * tile shape changes only speed, never a dot product's order. The driver in wasm-kernels.ts picks the
- * tile by batch size and covers the edges with smaller tiles. Attention likewise runs the score
- * dot products of 4 positions side by side, keeps 16 dimensions of the weighted sum in registers
- * across positions, and computes exp 4 lanes at a time.
+ * tile by batch size and covers the edges with smaller tiles. Attention likewise computes the query
+ * heads of one KV group together (each K and V vector loaded once for all of them), runs the score
+ * dot products of several positions side by side, keeps several vectors of the weighted sums in
+ * registers across positions, and computes exp 4 lanes at a time.
  */
 import { encodeModule, F32, FuncBuilder, I32, ins, V128, type Code } from './wasm-encoder.js';
 import { PACK_ROWS } from './weight-packing.js';
@@ -233,21 +234,40 @@ function siluMulFunc(): FuncBuilder {
   return f;
 }
 
-/** Positions whose score dot products run side by side (independent add chains). */
-const SCORE_TILE = 4;
-/** Vectors of the head (4 dims each) whose weighted sums stay in registers across positions. */
-const SUM_TILE = 4;
+/** Most query heads one attention call computes together (a larger KV group is split by the driver). */
+export const MAX_ATTEND_HEADS = 4;
+
+export function attendExportName(heads: number): string {
+  return `attend_h${heads}`;
+}
 
 /**
- * attend(q, kv, table, nPos, kOff, pageSize, stride, vOff, headDim, scale, scratch, out): one query
- * head over positions [0, nPos). Position j's K row is at kv + 4*table[j / pageSize] + kOff +
- * (j % pageSize)*stride, its V row vOff bytes further (kOff, stride, vOff in bytes; table holds f32
- * element offsets from kv). scratch holds 2*nPos + 4 values: the scores (padded to a multiple of 4
- * for exp_shifted), then the K row addresses. out receives headDim f32.
+ * The attention tile for `heads` heads at once: positions whose score dot products run side by side,
+ * and vectors (4 dims each) of each head whose weighted sums stay in registers across positions.
+ * heads x tile accumulators plus one query (or weight) vector per head and one K (or V) vector must
+ * fit the 16 vector registers, so the tile is 4 up to 2 heads and 2 from 3 heads on (measured on
+ * the `small` shapes, 3 heads over 1..512 positions: tiles of 2 and 2 ~1.1x faster than 4 and 2,
+ * ~1.3x faster than 4 and 4).
  */
-function attendFunc(expIndex: number): FuncBuilder {
-  const f = new FuncBuilder('attend', [I32, I32, I32, I32, I32, I32, I32, I32, I32, F32, I32, I32], []);
-  const [q, kv, table, nPos, kOff, pageSize, stride, vOff, headDim, scale, scores, out] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+function attendTile(heads: number): number {
+  return heads <= 2 ? 4 : 2;
+}
+
+/**
+ * attend_h{heads}(q, kv, table, nPos, kOff, pageSize, stride, vOff, headDim, scale, scratch, out):
+ * `heads` query heads of one KV group over positions [0, nPos). Head h's query is headDim f32 at
+ * q + 4*h*headDim, its result goes to out + 4*h*headDim. Position j's K row is at
+ * kv + 4*table[j / pageSize] + kOff + (j % pageSize)*stride, its V row vOff bytes further (kOff,
+ * stride, vOff in bytes; table holds f32 element offsets from kv). scratch holds
+ * heads*pad4(nPos) + nPos values: each head's scores (padded to a multiple of 4 for exp_shifted),
+ * then the K row addresses. Each K and V vector is loaded once for all the heads; every head's
+ * values are computed in the single-head order (module header), so `heads` changes only speed.
+ */
+function attendFunc(expIndex: number, heads: number): FuncBuilder {
+  const f = new FuncBuilder(attendExportName(heads), [I32, I32, I32, I32, I32, I32, I32, I32, I32, F32, I32, I32], []);
+  const [q, kv, table, nPos, kOff, pageSize, stride, vOff, headDim, scale, scratch, out] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const tile = attendTile(heads);
+  const H = Array.from({ length: heads }, (_, h) => h);
   const j = f.local(I32);
   const slot = f.local(I32);
   const tp = f.local(I32);
@@ -256,32 +276,38 @@ function attendFunc(expIndex: number): FuncBuilder {
   const padded = f.local(I32);
   const db = f.local(I32);
   const hb = f.local(I32);
-  const m = f.local(F32);
-  const sum = f.local(F32);
-  const qv = f.local(V128);
-  const pv = f.local(V128);
-  const sv = f.local(V128);
-  const rows = Array.from({ length: SCORE_TILE }, () => f.local(I32));
-  const acc = Array.from({ length: Math.max(SCORE_TILE, SUM_TILE) }, () => f.local(V128));
+  const qh = H.map(() => f.local(I32));
+  const oh = H.map(() => f.local(I32));
+  const scores = H.map(() => f.local(I32));
+  const m = H.map(() => f.local(F32));
+  const sum = H.map(() => f.local(F32));
+  const hv = H.map(() => f.local(V128));
+  const xv = f.local(V128);
+  const rows = Array.from({ length: tile }, () => f.local(I32));
+  const acc = H.map(() => Array.from({ length: tile }, () => f.local(V128)));
   const at = (base: number, extra = 0): Code => [get(base), get(j), i32Const(2), ins.i32Shl, ins.i32Add, extra ? [i32Const(extra * 4), ins.i32Add] : []];
   // for db in [0, hb) step 16: body
   const overHead = (body: Code): Code => [i32Const(0), set(db), ins.loop, body, bump(db, i32Const(16)), get(db), get(hb), ins.i32LtU, ins.brIf(0), ins.end];
-  // scores[j + i] = dot(q, K_{j+i}) * scale and m = max(m, scores[j + i]) for i < n; then j += n
+  // scores_h[j + i] = dot(q_h, K_{j+i}) * scale and m_h = max(m_h, scores_h[j + i]) for i < n, every h; then j += n
   const scoreTile = (n: number): Code => [
     rows.slice(0, n).map((r, i) => [at(addrs, i), ins.i32Load(), set(r)]),
-    acc.slice(0, n).map((a) => [ins.v128Zero, set(a)]),
-    overHead([get(q), get(db), ins.i32Add, ins.v128Load(), set(qv), rows.slice(0, n).map((r, i) => [get(acc[i]), get(qv), get(r), get(db), ins.i32Add, ins.v128Load(), ins.f32x4Mul, ins.f32x4Add, set(acc[i])])]),
-    acc.slice(0, n).map((a, i) => [at(scores, i), reduceLanes(a), get(scale), ins.f32Mul, ins.f32Store(), get(m), at(scores, i), ins.f32Load(), ins.f32Max, set(m)]),
+    H.map((h) => acc[h].slice(0, n).map((a) => [ins.v128Zero, set(a)])),
+    overHead([
+      H.map((h) => [get(qh[h]), get(db), ins.i32Add, ins.v128Load(), set(hv[h])]),
+      rows.slice(0, n).map((r, i) => [get(r), get(db), ins.i32Add, ins.v128Load(), set(xv), H.map((h) => [get(acc[h][i]), get(hv[h]), get(xv), ins.f32x4Mul, ins.f32x4Add, set(acc[h][i])])]),
+    ]),
+    H.map((h) => acc[h].slice(0, n).map((a, i) => [at(scores[h], i), reduceLanes(a), get(scale), ins.f32Mul, ins.f32Store(), get(m[h]), at(scores[h], i), ins.f32Load(), ins.f32Max, set(m[h])])),
     bump(j, i32Const(n)),
   ];
-  // out[db .. db + 4n) = (sum_j scores[j] * V_j[db .. db + 4n)) / sum; db += 16n
+  // out_h[db .. db + 4n) = (sum_j scores_h[j] * V_j[db .. db + 4n)) / sum_h for every h; db += 16n
   const weightedSum = (n: number): Code => [
-    acc.slice(0, n).map((a) => [ins.v128Zero, set(a)]),
+    H.map((h) => acc[h].slice(0, n).map((a) => [ins.v128Zero, set(a)])),
     i32Const(0), set(j), ins.loop,
-    at(addrs), ins.i32Load(), get(vOff), ins.i32Add, get(db), ins.i32Add, set(addr), at(scores), ins.f32Load(), ins.f32x4Splat, set(pv),
-    acc.slice(0, n).map((a, i) => [get(a), get(pv), get(addr), ins.v128Load(16 * i), ins.f32x4Mul, ins.f32x4Add, set(a)]),
+    at(addrs), ins.i32Load(), get(vOff), ins.i32Add, get(db), ins.i32Add, set(addr),
+    H.map((h) => [at(scores[h]), ins.f32Load(), ins.f32x4Splat, set(hv[h])]),
+    Array.from({ length: n }, (_, i) => [get(addr), ins.v128Load(16 * i), set(xv), H.map((h) => [get(acc[h][i]), get(hv[h]), get(xv), ins.f32x4Mul, ins.f32x4Add, set(acc[h][i])])]),
     bump(j, i32Const(1)), get(j), get(nPos), ins.i32LtU, ins.brIf(0), ins.end,
-    acc.slice(0, n).map((a, i) => [get(out), get(db), ins.i32Add, get(a), get(sv), ins.f32x4Div, ins.v128Store(16 * i)]),
+    H.map((h) => [get(sum[h]), ins.f32x4Splat, set(xv), acc[h].slice(0, n).map((a, i) => [get(oh[h]), get(db), ins.i32Add, get(a), get(xv), ins.f32x4Div, ins.v128Store(16 * i)])]),
     bump(db, i32Const(16 * n)),
   ];
   // while (db + 16n <= hb) weightedSum(n)
@@ -289,30 +315,37 @@ function attendFunc(expIndex: number): FuncBuilder {
   // while (j + n <= nPos) scoreTile(n)
   const scoreTiles = (n: number): Code => [ins.block, ins.loop, get(j), i32Const(n), ins.i32Add, get(nPos), ins.i32GtU, ins.brIf(1), scoreTile(n), ins.br(0), ins.end, ins.end];
 
-  f.emit(get(headDim), i32Const(2), ins.i32Shl, set(hb), f32Const(-Infinity), set(m));
-  // K row addresses (after the padded scores): walk the page table, next entry at each page boundary
+  f.emit(get(headDim), i32Const(2), ins.i32Shl, set(hb));
   f.emit(get(nPos), i32Const(3), ins.i32Add, i32Const(-4), ins.i32And, set(padded));
-  f.emit(get(scores), get(padded), i32Const(2), ins.i32Shl, ins.i32Add, set(addrs));
+  // per head: query and output addresses, scores at scratch + h * padded, max -inf, sum 0
+  f.emit(H.map((h) => [
+    get(q), get(hb), i32Const(h), ins.i32Mul, ins.i32Add, set(qh[h]),
+    get(out), get(hb), i32Const(h), ins.i32Mul, ins.i32Add, set(oh[h]),
+    get(scratch), get(padded), i32Const(4 * h), ins.i32Mul, ins.i32Add, set(scores[h]),
+    f32Const(-Infinity), set(m[h]), f32Const(0), set(sum[h]),
+  ]));
+  // K row addresses (after the heads' padded scores): walk the page table, next entry at each page boundary
+  f.emit(get(scratch), get(padded), i32Const(4 * heads), ins.i32Mul, ins.i32Add, set(addrs));
   f.emit(i32Const(0), set(j), i32Const(0), set(slot), get(table), set(tp), ins.loop);
   f.emit(at(addrs), get(kv), get(tp), ins.i32Load(), i32Const(2), ins.i32Shl, ins.i32Add, get(kOff), ins.i32Add, get(slot), get(stride), ins.i32Mul, ins.i32Add, ins.i32Store());
   f.emit(bump(j, i32Const(1)), bump(slot, i32Const(1)));
   f.emit(get(slot), get(pageSize), ins.i32Eq, ins.if, i32Const(0), set(slot), bump(tp, i32Const(4)), ins.end);
   f.emit(get(j), get(nPos), ins.i32LtU, ins.brIf(0), ins.end);
-  // scores in tiles of SCORE_TILE positions, then one by one
-  f.emit(i32Const(0), set(j), scoreTiles(SCORE_TILE), scoreTiles(1));
-  // scores[j] = exp(scores[j] - m) (the padding lanes too, harmlessly); sum += scores[j] for j < nPos
-  f.emit(get(scores), get(padded), get(m), ins.call(expIndex));
-  f.emit(f32Const(0), set(sum), i32Const(0), set(j), ins.loop);
-  f.emit(get(sum), at(scores), ins.f32Load(), ins.f32Add, set(sum));
+  // scores in tiles of `tile` positions, then one by one
+  f.emit(i32Const(0), set(j), scoreTiles(tile), tile > 1 ? scoreTiles(1) : []);
+  // scores_h[j] = exp(scores_h[j] - m_h) (the padding lanes too, harmlessly); sum_h += scores_h[j] for j < nPos
+  f.emit(H.map((h) => [get(scores[h]), get(padded), get(m[h]), ins.call(expIndex)]));
+  f.emit(i32Const(0), set(j), ins.loop);
+  f.emit(H.map((h) => [get(sum[h]), at(scores[h]), ins.f32Load(), ins.f32Add, set(sum[h])]));
   f.emit(bump(j, i32Const(1)), get(j), get(nPos), ins.i32LtU, ins.brIf(0), ins.end);
-  // out = (sum_j scores[j] * V_j) / sum, in blocks of SUM_TILE vectors (then single vectors) of the head
-  f.emit(get(sum), ins.f32x4Splat, set(sv), i32Const(0), set(db), weightedSums(SUM_TILE), weightedSums(1));
+  // out_h = (sum_j scores_h[j] * V_j) / sum_h, in blocks of `tile` vectors (then single vectors) of the head
+  f.emit(i32Const(0), set(db), weightedSums(tile), tile > 1 ? weightedSums(1) : []);
   return f;
 }
 
-/** The module bytes: exp_shifted (function 0), attend, silu_mul and the matmul tiles of every weight dtype and group size. */
+/** The module bytes: exp_shifted (function 0), attend for 1..MAX_ATTEND_HEADS heads, silu_mul and the matmul tiles of every weight dtype and group size. */
 export function kernelModuleBytes(): Uint8Array {
-  const funcs = [expShiftedFunc(), attendFunc(0), siluMulFunc()];
+  const funcs = [expShiftedFunc(), ...Array.from({ length: MAX_ATTEND_HEADS }, (_, h) => attendFunc(0, h + 1)), siluMulFunc()];
   for (const dtype of TILE_DTYPES) {
     for (let g = 1; g <= PACK_ROWS; g++) {
       for (const mo of tileRowCounts(g)) for (let mr = 1; mr <= MAX_TILE_ROWS; mr++) funcs.push(matmulTile(dtype, g, mo, mr));

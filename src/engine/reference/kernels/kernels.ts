@@ -42,9 +42,11 @@ export interface Kernels {
   /** gate[i] = silu(gate[i]) * up[i] for i < n (a multiple of 4), with the kernels' exp. */
   siluMul(gate: Float32Array, up: Float32Array, n: number): void;
   /**
-   * Causal attention of one query head (q[qOff .. qOff+headDim)) over positions [0, nPos):
+   * Causal attention of `heads` query heads that share one KV head over positions [0, nPos): head i's
+   * query is q[qOff + i*headDim .. +headDim), its result goes to out[outOff + i*headDim .. +headDim);
    * position j's K row starts at kv[table[floor(j/pageSize)] + kOff + (j % pageSize)*tokenStride].
-   * `scratch` holds at least 2*nPos + 4 values; the result goes to out[outOff .. outOff+headDim).
+   * `scratch` holds at least heads * ceil(nPos/4)*4 + nPos values. Each head's result is the same
+   * whatever `heads` (the kernel only shares the K/V loads).
    */
   attend(
     g: AttentionGeometry,
@@ -57,5 +59,6 @@ export interface Kernels {
     scratch: Float32Array,
     out: Float32Array,
     outOff: number,
+    heads: number,
   ): void;
 }

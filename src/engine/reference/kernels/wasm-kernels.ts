@@ -7,11 +7,12 @@
  * groups with one tile function and the last partial group (nOut % 4 rows) with another, each over
  * the activation rows in blocks of the tile's row count plus one call for the remainder: at most four
  * calls per matmul. The tile is chosen by batch size and dtype (`tileShape`; at most 8 accumulators,
- * so they stay in registers) and never changes a dot product's summation order.
+ * so they stay in registers) and never changes a dot product's summation order. Attention runs
+ * the query heads of a KV group in one call (up to MAX_ATTEND_HEADS; more in several calls).
  * Every array argument must belong to the arena (checked: a view into another buffer would silently
  * address the wrong bytes).
  */
-import { kernelModuleBytes, MAX_TILE_ROWS, TILE_DTYPES, tileExportName, tileRowCounts } from './kernel-module.js';
+import { attendExportName, kernelModuleBytes, MAX_ATTEND_HEADS, MAX_TILE_ROWS, TILE_DTYPES, tileExportName, tileRowCounts } from './kernel-module.js';
 import type { AttentionGeometry, Kernels } from './kernels.js';
 import { webAssembly, type WasmModule } from './wasm-api.js';
 import type { WasmArena } from './wasm-arena.js';
@@ -48,7 +49,8 @@ export class WasmKernels implements Kernels {
   readonly kind = 'wasm';
   /** tiles[dtype][g-1][mo-1][mr-1]: the tile over groups of g rows computing mo x mr at once (kernel-module.ts). */
   private readonly tiles: Record<WeightDtype, (TileFn | undefined)[][][]>;
-  private readonly attendFn: AttendFn;
+  /** attendFns[h-1]: attention of h heads at once (kernel-module.ts). */
+  private readonly attendFns: AttendFn[];
   private readonly expShifted: (p: number, count: number, m: number) => void;
   private readonly siluMulFn: (g: number, u: number, count: number) => void;
 
@@ -59,7 +61,7 @@ export class WasmKernels implements Kernels {
         Array.from({ length: g + 1 }, (_, mo) =>
           tileRowCounts(g + 1).includes(mo + 1) ? Array.from({ length: MAX_TILE_ROWS }, (_, mr) => fns[tileExportName(dtype, g + 1, mo + 1, mr + 1)] as TileFn) : []));
     this.tiles = Object.fromEntries(TILE_DTYPES.map((d) => [d, tiles(d)])) as Record<WeightDtype, (TileFn | undefined)[][][]>;
-    this.attendFn = fns.attend as AttendFn;
+    this.attendFns = Array.from({ length: MAX_ATTEND_HEADS }, (_, h) => fns[attendExportName(h + 1)] as AttendFn);
     this.expShifted = fns.exp_shifted as (p: number, count: number, m: number) => void;
     this.siluMulFn = fns.silu_mul as (g: number, u: number, count: number) => void;
   }
@@ -128,6 +130,7 @@ export class WasmKernels implements Kernels {
     this.siluMulFn(this.address(gate), this.address(up), n);
   }
 
+  /** Heads in calls of at most MAX_ATTEND_HEADS (each head's result does not depend on the split). */
   attend(
     g: AttentionGeometry,
     q: Float32Array,
@@ -139,10 +142,15 @@ export class WasmKernels implements Kernels {
     scratch: Float32Array,
     out: Float32Array,
     outOff: number,
+    heads: number,
   ): void {
-    this.attendFn(
-      this.address(q, qOff), this.address(kv), this.address(table), nPos, kOff * 4, g.pageSize,
-      g.tokenStride * 4, g.vOffset * 4, g.headDim, g.scale, this.address(scratch), this.address(out, outOff),
-    );
+    const [KV, T, S] = [this.address(kv), this.address(table), this.address(scratch)];
+    for (let h = 0; h < heads; h += MAX_ATTEND_HEADS) {
+      const count = Math.min(MAX_ATTEND_HEADS, heads - h);
+      this.attendFns[count - 1](
+        this.address(q, qOff + h * g.headDim), KV, T, nPos, kOff * 4, g.pageSize,
+        g.tokenStride * 4, g.vOffset * 4, g.headDim, g.scale, S, this.address(out, outOff + h * g.headDim),
+      );
+    }
   }
 }
