@@ -15,14 +15,16 @@
  *   share of the write has settled: a failed write lets its room fail and decode reuse the pages, so
  *   no thread may still be writing into them then. A dead worker settles its shares at once (its
  *   exit is watched), so it fails the write quickly instead of hanging it.
- * - Bounded: a write whose shares are not all back within the write's `timeoutMs` terminates every
- *   worker and waits for their exits (a thread inside a copy stops when the copy returns) before it
- *   fails; the workers' start-up is bounded by START_MS and their stop by STOP_MS.
+ * - Calls go through the actor helper (src/util/actor/: WorkerActor to spawn and stop, one
+ *   RequestReply per worker for ids, bounds and a dead worker's pending shares).
+ * - Bounded: a share not back within the write's `timeoutMs` fails the write, but only after every
+ *   worker was terminated and has exited (a thread inside a copy stops when the copy returns), so
+ *   none still writes; the workers' start-up is bounded by START_MS and their stop by STOP_MS.
  * - The writer lock, SIGBUS and owner checks stay with the sender (shm-sender.ts): the lock belongs
  *   to the process (every thread of it), the size check runs before a write is handed out and the
  *   owner check (at most once per OWNER_CHECK_MS) after all its shares landed.
  */
-import type { Worker } from 'node:worker_threads';
+import { RequestReply } from '../../util/actor/request-reply.js';
 import { WorkerActor } from '../../util/actor/worker-actor.js';
 import type { PageRun } from '../kv-transfer.js';
 import { KvLinkError } from '../link-error.js';
@@ -47,28 +49,25 @@ export interface PeerPool {
   pageBytes: number;
 }
 
-interface Pending {
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
-
 export class ParallelCopy {
   private dead: string | null = null;
-  private nextId = 0;
-  private readonly pending: Map<number, Pending>[];
+  private readonly replies: RequestReply<CopyReply>[];
 
   private constructor(
     readonly workers: readonly WorkerActor<true>[],
     private readonly src: SharedArrayBuffer,
   ) {
-    this.pending = workers.map(() => new Map());
-    workers.forEach((actor, i) => {
-      actor.worker.on('message', (msg: CopyReply) => this.settle(i, msg));
+    this.replies = workers.map((actor) => {
+      const replies = new RequestReply<CopyReply>();
+      actor.worker.on('message', (msg: CopyReply) => {
+        if (msg.type === 'copied') replies.settle(msg.id, msg);
+        else if (msg.type === 'copy_failed') replies.fail(msg.id, new Error(msg.message));
+      });
       actor.onGone((reason) => {
         this.dead ??= reason;
-        for (const p of this.pending[i].values()) p.reject(new Error(reason));
-        this.pending[i].clear();
+        replies.close(reason);
       });
+      return replies;
     });
   }
 
@@ -108,21 +107,16 @@ export class ParallelCopy {
     if (this.dead) throw new KvLinkError(`shm copy workers unusable: ${this.dead}`);
     const shares = splitRuns(runs, pageBytes, this.workers.length + 1);
     const own = shares.pop()!;
-    const parts = shares.map((segments, i) => this.send(i, segments));
-    const settled = Promise.allSettled(parts);
+    const settled = Promise.allSettled(
+      shares.map((segments, i) => this.replies[i].request(`shm copy worker ${i + 1}'s share`, timeoutMs, (id) => this.workers[i].worker.postMessage({ type: 'copy', id, segments } satisfies CopyRequest))),
+    );
     copySegments(dst, this.src, own);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
-    const first = await Promise.race([settled, late]);
-    clearTimeout(timer);
-    if (first === 'late') {
-      this.dead ??= `a copy took longer than ${timeoutMs} ms`;
-      await Promise.all(this.workers.map((w) => w.worker.terminate()));
-    }
     const failed = (await settled).find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (!failed) return;
     const message = `shm copy failed: ${(failed.reason as Error).message}`;
     this.dead ??= message;
+    // A share that timed out may still be copying: no thread may write once the write has failed.
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
     throw new KvLinkError(message);
   }
 
@@ -132,26 +126,8 @@ export class ParallelCopy {
     await Promise.all(this.workers.map((w) => stop(w)));
   }
 
-  private send(i: number, segments: number[]): Promise<void> {
-    const id = this.nextId++;
-    return new Promise<void>((resolve, reject) => {
-      this.pending[i].set(id, { resolve, reject });
-      const req: CopyRequest = { type: 'copy', id, segments };
-      this.workers[i].worker.postMessage(req);
-    });
-  }
-
-  private settle(i: number, msg: CopyReply): void {
-    if (msg.type !== 'copied' && msg.type !== 'copy_failed') return;
-    const p = this.pending[i].get(msg.id);
-    if (!p) return;
-    this.pending[i].delete(msg.id);
-    if (msg.type === 'copied') p.resolve();
-    else p.reject(new Error(msg.message));
-  }
 }
 
 function stop(actor: WorkerActor<true>): Promise<void> {
-  const worker: Worker = actor.worker;
-  return actor.stop(() => worker.postMessage({ type: 'close' } satisfies CopyRequest), STOP_MS);
+  return actor.stop(() => actor.worker.postMessage({ type: 'close' } satisfies CopyRequest), STOP_MS);
 }
