@@ -93,42 +93,31 @@ export class JsKernels implements Kernels {
     outOff: number,
     heads: number,
   ): void {
-    for (let h = 0; h < heads; h++) this.attendHead(g, q, qOff + h * g.headDim, kv, table, nPos, kOff, scratch, out, outOff + h * g.headDim);
-  }
-
-  /** One head: the kernels' order (kernel-module.ts), which the WASM kernel follows for each of its heads. */
-  private attendHead(
-    g: AttentionGeometry,
-    q: Float32Array,
-    qOff: number,
-    kv: Float32Array,
-    table: Int32Array,
-    nPos: number,
-    kOff: number,
-    scores: Float32Array,
-    out: Float32Array,
-    outOff: number,
-  ): void {
     const { pageSize, tokenStride, vOffset, headDim, scale } = g;
     const row = (j: number): number => table[Math.floor(j / pageSize)] + kOff + (j % pageSize) * tokenStride;
-    let m = -Infinity;
-    for (let j = 0; j < nPos; j++) {
-      const s = fr(dotF32(q, qOff, kv, row(j), headDim) * scale);
-      scores[j] = s;
-      m = Math.max(m, s);
+    const scores = scratch;
+    // Head by head, each in the kernels' order (kernel-module.ts); the WASM kernel follows it for each of its heads.
+    for (let h = 0; h < heads; h++) {
+      const [qh, oh] = [qOff + h * headDim, outOff + h * headDim];
+      let m = -Infinity;
+      for (let j = 0; j < nPos; j++) {
+        const s = fr(dotF32(q, qh, kv, row(j), headDim) * scale);
+        scores[j] = s;
+        m = Math.max(m, s);
+      }
+      let sum = 0;
+      for (let j = 0; j < nPos; j++) {
+        const e = expF32(fr(scores[j] - m));
+        scores[j] = e;
+        sum = fr(sum + e);
+      }
+      out.fill(0, oh, oh + headDim);
+      for (let j = 0; j < nPos; j++) {
+        const p = scores[j];
+        const v = row(j) + vOffset;
+        for (let d = 0; d < headDim; d++) out[oh + d] = fr(out[oh + d] + fr(p * kv[v + d]));
+      }
+      for (let d = 0; d < headDim; d++) out[oh + d] = fr(out[oh + d] / sum);
     }
-    let sum = 0;
-    for (let j = 0; j < nPos; j++) {
-      const e = expF32(fr(scores[j] - m));
-      scores[j] = e;
-      sum = fr(sum + e);
-    }
-    out.fill(0, outOff, outOff + headDim);
-    for (let j = 0; j < nPos; j++) {
-      const p = scores[j];
-      const v = row(j) + vOffset;
-      for (let d = 0; d < headDim; d++) out[outOff + d] = fr(out[outOff + d] + fr(p * kv[v + d]));
-    }
-    for (let d = 0; d < headDim; d++) out[outOff + d] = fr(out[outOff + d] / sum);
   }
 }
