@@ -88,6 +88,7 @@ export interface PrefillRoomsDeps {
   maxPerPeer: number;
   /** Rooms remembered after they ended unclaimed (so the other side's late message is answered at once). */
   maxClosed: number;
+  /** The one clock of deadlines and expiries (ms). */
   now: () => number;
   /** A decode node claimed the room: its prompt may be computed now. */
   onClaimed: (seq: Sequence) => void;
@@ -115,13 +116,13 @@ export class PrefillRooms {
   }
 
   /** A request for `room` arrived; returns why it fails at once (decode failed the room already), or null. */
-  track(seq: Sequence, room: string, now: number): string | null {
+  track(seq: Sequence, room: string): string | null {
     const closed = this.closed.get(room);
     if (closed?.byPeer) {
       this.closed.delete(room);
       return closed.message;
     }
-    const r: PrefillRoom = { seq, target: null, deadline: now + this.deps.bootstrapTimeoutMs, connected: null, sentPages: 0, inflight: 0, ended: null, first: null, failed: null, tellDecode: true, firstWriteAt: 0, completedAt: 0 };
+    const r: PrefillRoom = { seq, target: null, deadline: this.deps.now() + this.deps.bootstrapTimeoutMs, connected: null, sentPages: 0, inflight: 0, ended: null, first: null, failed: null, tellDecode: true, firstWriteAt: 0, completedAt: 0 };
     this.rooms.set(room, r);
     const parked = this.parked.get(room);
     if (parked) {
@@ -135,7 +136,7 @@ export class PrefillRooms {
   }
 
   /** The decode node's page list for a room (kv_target). */
-  target(room: string, target: RoomTarget, now: number): void {
+  target(room: string, target: RoomTarget): void {
     const r = this.rooms.get(room);
     if (r) return this.setTarget(room, r, target);
     const closed = this.closed.get(room);
@@ -148,7 +149,7 @@ export class PrefillRooms {
       this.deps.emit({ type: 'room_failed_notice', room, peerId: target.peerId, message: 'prefill node has too many rooms waiting for their request; retry' });
       return;
     }
-    this.parked.set(room, { target, expires: now + this.deps.bootstrapTimeoutMs });
+    this.parked.set(room, { target, expires: this.deps.now() + this.deps.bootstrapTimeoutMs });
   }
 
   /** After a forward step: write the pages that are complete now. */
@@ -207,7 +208,8 @@ export class PrefillRooms {
   }
 
   /** Fails rooms whose decode page list never came, and drops stale parked lists. */
-  sweep(now: number): void {
+  sweep(): void {
+    const now = this.deps.now();
     for (const [room, r] of this.rooms) {
       if (r.target === null && !r.failed && now > r.deadline) {
         const message = `no decode node claimed bootstrap_room ${room} within ${this.deps.bootstrapTimeoutMs / 1000} s`;

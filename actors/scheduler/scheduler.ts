@@ -155,7 +155,7 @@ export class Scheduler {
     }
     if (req.pd && this.prefillRooms) {
       // Computed once a decode node claims the room (`claimed`), not before: see prefill-rooms.ts.
-      const closed = this.prefillRooms.track(seq, req.pd.room, this.now());
+      const closed = this.prefillRooms.track(seq, req.pd.room);
       if (closed !== null) this.answerError(seq, `decode node failed the request: ${closed}`, 502);
       return;
     }
@@ -172,7 +172,7 @@ export class Scheduler {
 
   /** PD: the decode node's page list for a room (prefill role). */
   kvTarget(room: string, target: RoomTarget): void {
-    this.prefillRooms?.target(room, target, this.now());
+    this.prefillRooms?.target(room, target);
   }
 
   /** PD: prefill's notice that a room's KV is in place, with the first token (decode role). */
@@ -226,7 +226,7 @@ export class Scheduler {
   /** PD: timeouts of rooms waiting on the other side; retried preallocation. */
   sweep(): void {
     const now = this.now();
-    this.prefillRooms?.sweep(now);
+    this.prefillRooms?.sweep();
     this.decodeRooms?.sweep(now);
     this.decodeRooms?.preallocate(now);
   }

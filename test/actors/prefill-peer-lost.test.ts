@@ -51,9 +51,9 @@ test('prefill rooms: a lost decode node fails its rooms (502) and closes its KV 
     const req = { rid: `r${room}`, input: { kind: 'ids' as const, ids: [] }, sampling: { ...DEFAULT_SAMPLING, maxNewTokens: 1 }, returnLogprob: false, logprobStartLen: -1, topLogprobsNum: 0, returnTextInLogprobs: false };
     // PrefillRooms never detokenizes: the sequence needs no tokenizer
     const seq = new Sequence(req, [1, 2, 3], Number(room), 1024, null as unknown as IncrementalDetokenizer);
-    assert.equal(rooms.track(seq, room, 0), null);
+    assert.equal(rooms.track(seq, room), null);
     const endpoint = { backend: 'tcp' as const, host: '10.0.0.9', port: 7000 };
-    rooms.target(room, { peerId, endpoint, pageIds: [0], writer: WRITER }, 0);
+    rooms.target(room, { peerId, endpoint, pageIds: [0], writer: WRITER });
   };
   claim('1', 'decode-a');
   claim('2', 'decode-b');

@@ -108,7 +108,7 @@ function setup(opts: { maxParkedTargets?: number; maxUnclaimed?: number; maxPerP
     // PrefillRooms never detokenizes: the sequence needs no tokenizer
     const seq = new Sequence(req, Array.from({ length: PROMPT }, (_, i) => i), Number(room), 1024, null as unknown as IncrementalDetokenizer);
     seqs.set(room, seq);
-    return rooms.track(seq, room, clock.now);
+    return rooms.track(seq, room);
   };
   /** Prefill computed `tokens` of the room's prompt (a forward step ended). */
   const compute = (room: string, tokens: number): void => {
@@ -116,7 +116,7 @@ function setup(opts: { maxParkedTargets?: number; maxUnclaimed?: number; maxPerP
     rooms.progress(room);
   };
   const target = (room: string, peerId = 'decode-a', pageIds = [100, 101, 102], writerToken = `w-${peerId}`): void =>
-    rooms.target(room, { peerId, endpoint: ENDPOINT, pageIds, writer: writerToken } satisfies RoomTarget, clock.now);
+    rooms.target(room, { peerId, endpoint: ENDPOINT, pageIds, writer: writerToken } satisfies RoomTarget);
   const notices = () => sent.filter((m) => m.type === 'room_failed_notice');
   const writeCalls = (room: string) => writer.calls.filter((c) => c.startsWith(`write ${room} `));
   return { allocator, writer, sent, failures, claimed, clock, rooms, track, compute, target, notices, writeCalls };
@@ -174,7 +174,7 @@ describe('prefill rooms', () => {
     t.target('3'); // the bound has room again
     assert.equal(t.notices().length, 1);
     t.clock.now = TIMEOUT_MS + 1;
-    t.rooms.sweep(t.clock.now);
+    t.rooms.sweep();
     assert.equal(t.track('3'), null);
     assert.deepEqual(t.claimed, ['r1'], 'the expired list was dropped: room 3 waits for a new one');
   });
@@ -206,7 +206,7 @@ describe('prefill rooms', () => {
     t.rooms.fail('4', 'client went away', { tellDecode: true });
     t.rooms.failedByPeer('5', 'decode-a', 'decode gave up');
     t.clock.now = TIMEOUT_MS + 1;
-    t.rooms.sweep(t.clock.now);
+    t.rooms.sweep();
     t.target('4');
     assert.equal(t.notices().length, 4, 'forgotten: the late list is parked, not answered');
     assert.equal(t.track('5'), null, 'forgotten: the late request waits for a claim');
@@ -262,10 +262,10 @@ describe('prefill rooms', () => {
     const t = setup();
     t.track('1');
     t.clock.now = TIMEOUT_MS;
-    t.rooms.sweep(t.clock.now);
+    t.rooms.sweep();
     assert.equal(t.failures.length, 0);
     t.clock.now = TIMEOUT_MS + 1;
-    t.rooms.sweep(t.clock.now);
+    t.rooms.sweep();
     assert.deepEqual(t.failures, [{ rid: 'r1', message: 'no decode node claimed bootstrap_room 1 within 1 s', status: 504 }]);
     assert.deepEqual(t.notices(), []);
     t.target('1');
