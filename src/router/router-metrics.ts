@@ -1,6 +1,7 @@
 /**
  * The router's Prometheus metrics. Decisions, following the node's metrics.ts: a Registry per router
- * (never prom-client's global one), names prefixed `pd_node_router_`. Client requests are counted by
+ * (never prom-client's global one), names prefixed `pd_node_router_`, and the same data under
+ * sgl-router's names (sgl-router-metrics.ts). Client requests are counted by
  * route and outcome: success (2xx relayed), client_error (a 4xx, the router's or a node's), failed (a
  * node's 5xx or a stream broken after it started), timeout, unavailable (no pair could be formed or
  * every attempt failed: 503), aborted (the client went away). Node gauges are read from the
@@ -10,6 +11,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RegisteredRole } from '../registry/protocol.js';
 import type { UpstreamFailureKind } from './upstream-request.js';
 import type { UpstreamNode } from './upstream-node.js';
+import { registerSglRouterMetrics } from './sgl-router-metrics.js';
 
 export type RouterOutcome = 'success' | 'client_error' | 'failed' | 'timeout' | 'unavailable' | 'aborted';
 /** A node's failure as the router saw it: its connection's, or a 5xx answer. */
@@ -21,10 +23,10 @@ const ROLES: readonly RegisteredRole[] = ['prefill', 'decode'];
 
 export class RouterMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'route' | 'outcome'>;
-  private readonly retries: Counter<'route'>;
-  private readonly upstreamErrors: Counter<'role' | 'kind'>;
-  private readonly latency: Histogram<'route'>;
+  readonly requests: Counter<'route' | 'outcome'>;
+  readonly retries: Counter<'route'>;
+  readonly upstreamErrors: Counter<'role' | 'kind'>;
+  readonly latency: Histogram<'route'>;
 
   constructor(nodes: () => readonly UpstreamNode[]) {
     const registers = [this.registry];
@@ -49,6 +51,7 @@ export class RouterMetrics {
         }
       },
     });
+    registerSglRouterMetrics(this.registry, this, nodes);
   }
 
   requestEnded(route: string, outcome: RouterOutcome, seconds: number): void {

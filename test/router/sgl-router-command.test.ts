@@ -131,5 +131,10 @@ describe("pd-node router with sgl-router's command lines", () => {
     const metrics = await (await fetch(`http://127.0.0.1:${line.prometheusPort}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
     assert.match(metrics, /pd_node_router_requests_total\{route="\/generate",outcome="unavailable"\} 1/);
     assert.match(metrics, /pd_node_router_requests_total\{route="\/generate",outcome="timeout"\} 1/);
+    // The same counts under sgl-router's names, so its dashboards keep working.
+    assert.match(metrics, /sgl_router_requests_total\{route="\/generate",outcome="timeout"\} 1/);
+    assert.match(metrics, /sgl_router_request_duration_seconds_count\{route="\/generate"\} 3/);
+    assert.match(metrics, /sgl_router_pd_errors_total\{role="decode",error_type="timeout"\} 1/);
+    assert.match(metrics, /sgl_router_active_workers 2/);
   });
 });

@@ -70,6 +70,12 @@ test('--workers 2: both workers serve the port, /metrics sums them, SIGTERM stop
   const metrics = await (await fetch(`${router.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
   assert.equal(metricValue(metrics, 'pd_node_router_requests_total{route="/generate",outcome="success"}'), REQUESTS, 'every worker counted');
   assert.equal(metricValue(metrics, 'pd_node_router_nodes{role="decode",state="up"}'), 1, 'a node counted once, not once per worker');
+  // sgl-router's names for the same data, aggregated the same way.
+  assert.equal(metricValue(metrics, 'sgl_router_requests_total{route="/generate",outcome="success"}'), REQUESTS);
+  assert.equal(metricValue(metrics, 'sgl_router_request_duration_seconds_count{route="/generate"}'), REQUESTS);
+  assert.equal(metricValue(metrics, 'sgl_router_active_workers'), 2, 'both nodes, counted once');
+  assert.equal(metricValue(metrics, `sgl_router_worker_health{worker="${decode.url}",role="decode"}`), 1);
+  assert.equal(metricValue(metrics, `sgl_router_running_requests{worker="${decode.url}",role="decode"}`), 0, 'nothing in flight');
 
   await killProcess(router, 'SIGTERM');
   assert.equal(router.child.exitCode, 0, router.logs.join('\n'));
