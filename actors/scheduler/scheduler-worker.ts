@@ -23,6 +23,7 @@ import type { ShmRegion } from '../../native/shm-region.js';
 import { transferBackend } from '../../src/transfer/backends.js';
 import { TransferActorClient } from '../transfer/transfer-actor-client.js';
 import { KvAllocator } from '../../src/kv/kv-allocator.js';
+import { defaultTokenizerDir } from '../../src/model/model-files.js';
 import type { ModelInfo, SchedulerInbound, SchedulerOutbound } from './protocol.js';
 import { contextLengthOf } from './context-length.js';
 import { hostMemoryBytes, poolSize } from './pool-size.js';
@@ -86,7 +87,7 @@ interface Started {
 async function start(): Promise<Started> {
   const descriptor = await resolveEngine(options.engine);
   const engineConfig = checkEngineConfig(descriptor, options.engine.config ?? {});
-  const loaded = await descriptor.load(engineConfig, { modelDir, modelPath: options.modelPath, tokenizerDir: options.tokenizerPath ?? modelDir, pageSize: options.pageSize, tpSize: options.tpSize, warn: (m) => log.warn(m) });
+  const loaded = await descriptor.load(engineConfig, { modelDir, modelPath: options.modelPath, tokenizerDir: options.tokenizerPath ?? defaultTokenizerDir(modelDir), pageSize: options.pageSize, tpSize: options.tpSize, warn: (m) => log.warn(m) });
   const { tokenizer, identity } = loaded;
   const contextLength = contextLengthOf(loaded.contextLength, options.contextLength);
   const { pool, region } = createPool(loaded.layout, pages(loaded), loaded.poolMemory);

@@ -21,6 +21,7 @@ import type { Argv } from 'yargs';
 import { SCHEDULE_POLICIES } from '../../actors/scheduler/schedule-policy.js';
 import type { NodeOptions } from '../node/options.js';
 import { TRANSFER_BACKENDS } from '../transfer/backends.js';
+import { LOAD_FORMATS } from '../model/model-files.js';
 import { FlagError, integerIn, nonEmpty, oneOf, positiveInteger } from './flag-values.js';
 import type { NodeFlag } from './node-flags.js';
 import type { NoEffectFlag } from './no-effect-flag.js';
@@ -74,6 +75,13 @@ function onlyValue(name: string, only: string, describe: string, why: string): N
 /** SGLang's flags implemented here that pd-node did not have before (node-flags.ts adds them to NODE_FLAGS). */
 export const SGLANG_NODE_FLAGS: readonly NodeFlag[] = [
   setting('revision', 'revision', 'Hub id --model-path: the branch, tag or commit of the cached snapshot to serve.', 'main', nonEmpty),
+  setting(
+    'load-format',
+    'loadFormat',
+    `How --model-path stores its weights (${LOAD_FORMATS.join(', ')}): safetensors, a Hugging Face directory; gguf, a .gguf file (f32, f16 or bf16 tensors, architecture llama; the tokenizer is the tokenizer.json beside it or in --tokenizer-path), or a directory holding one; auto, a directory's safetensors, else its .gguf file, and a file as GGUF. SGLang's other formats are refused.`,
+    'auto',
+    (f, raw) => oneOf(f, raw, LOAD_FORMATS),
+  ),
   setting('tokenizer-path', 'tokenizerPath', "Tokenizer directory or hub id (tokenizer.json), when not the model's; its ids must fit the model's vocabulary.", "the model's", nonEmpty),
   setting('context-length', 'contextLength', "Longest sequence (prompt + output) accepted; may lower the model's context length, not raise it.", "the model's (config.json max_position_embeddings)", positiveInteger),
   setting(
@@ -134,7 +142,6 @@ export const SGLANG_NO_EFFECT_FLAGS: readonly NoEffectFlag[] = [
   { name: 'dtype', arity: 'value', why: 'the reference engine computes in float32 from the stored weights; the synthetic one uses its shape\'s dtype' },
   { name: 'kv-cache-dtype', arity: 'value', why: "KV is float32 (reference) or the shape's dtype (synthetic)" },
   { name: 'quantization', arity: 'value', why: 'pd-node serves unquantized safetensors checkpoints' },
-  { name: 'load-format', arity: 'value', why: 'pd-node reads safetensors (model.safetensors or its index)' },
   { name: 'download-dir', arity: 'value', why: 'pd-node never downloads: hub ids are read from the local Hugging Face cache' },
   { name: 'tokenizer-mode', arity: 'value', why: 'one tokenizer implementation (tokenizer.json)' },
   { name: 'disable-radix-cache', arity: 'switch', why: NO_PREFIX_CACHE },
@@ -208,6 +215,7 @@ export const SGLANG_IMPLEMENTED: Readonly<Record<string, string>> = {
   'model-path': 'modelPath (alias --model): a directory or a hub id in the local Hugging Face cache',
   revision: 'revision',
   'tokenizer-path': 'tokenizerPath',
+  'load-format': 'loadFormat: auto, safetensors, gguf (f32, f16, bf16 tensors)',
   'context-length': 'contextLength',
   'served-model-name': 'servedModelName',
   host: 'host',

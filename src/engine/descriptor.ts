@@ -41,11 +41,14 @@ export interface EngineFlag {
 
 /** What the scheduler worker tells an engine's `load`. */
 export interface EngineContext {
-  /** The resolved model directory (the built-in default model when --model-path is absent). */
+  /**
+   * The resolved model: a directory, or a GGUF file (src/model/model-files.ts); the built-in default
+   * model when --model-path is absent.
+   */
   modelDir: string;
   /** --model-path as given; null: the default model. */
   modelPath: string | null;
-  /** Where the tokenizer comes from: `--tokenizer-path`, else `modelDir`. */
+  /** Where the tokenizer comes from: `--tokenizer-path`, else `modelDir` (a GGUF file's directory). */
   tokenizerDir: string;
   pageSize: number;
   /** SGLang's `--tp`: how many tensor-parallel ranks (threads, or modelled GPUs) the engine runs. */

@@ -1,7 +1,8 @@
 /**
  * Model fingerprint for the PD handshake: both nodes must run the same weights and tokenizer, or
- * decode would continue from KV it cannot interpret (silently wrong text). Hashes config.json,
- * tokenizer.json and, per weight file, its name, size and bytes sampled at its start, middle and
+ * decode would continue from KV it cannot interpret (silently wrong text). Hashes config.json (a
+ * GGUF file's config is in its sampled header), the tokenizer.json in use and, per weight file
+ * (the safetensors, or the GGUF file), its name, size and bytes sampled at its start, middle and
  * end (reading whole multi-GB files at start-up would cost seconds; a different seed or checkpoint
  * changes the sampled bytes).
  *
@@ -12,7 +13,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 const SAMPLE_BYTES = 64 * 1024;
 
@@ -30,10 +31,14 @@ export function syntheticFingerprint(shape: object, tokenizerDir: string): strin
   return h.digest('hex');
 }
 
-export function modelFingerprint(dir: string): string {
+/** `path`: the model directory or GGUF file (model-files.ts); `tokenizerDir`: where its tokenizer.json is. */
+export function modelFingerprint(path: string, tokenizerDir: string): string {
   const h = createHash('sha256');
-  hashFiles(h, dir, ['config.json', 'tokenizer.json']);
-  const weights = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort();
+  const gguf = statSync(path).isFile();
+  const dir = gguf ? dirname(path) : path;
+  if (!gguf) hashFiles(h, dir, ['config.json']);
+  hashFiles(h, tokenizerDir, ['tokenizer.json']);
+  const weights = gguf ? [basename(path)] : readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort();
   const sample = Buffer.alloc(SAMPLE_BYTES);
   for (const name of weights) {
     const file = join(dir, name);

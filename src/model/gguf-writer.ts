@@ -8,9 +8,8 @@
  *   [out, in] matrix), GGML type and offset into the data section; every tensor 32-byte aligned.
  * - Matrices are stored as f32 (GGML type 0), f16 (1) or bf16 (30), norms always f32 (as llama.cpp's
  *   own converter does); f32 -> 16-bit rounds to nearest even, so a bf16/f16 model round-trips exactly.
- * - Q and K rows are permuted within each head from Hugging Face's rotate_half pairing (i, i + d/2) to
- *   the adjacent pairing (2i, 2i + 1) that llama.cpp's Llama RoPE uses, as its converter does; the
- *   attention scores are the same sums in another order.
+ * - Q and K rows are permuted within each head from Hugging Face's rotate_half pairing to the adjacent
+ *   pairing llama.cpp's Llama RoPE uses, as its converter does (gguf-format.ts).
  * - Tied embeddings: no `output.weight` (llama.cpp then uses token_embd).
  * - Vocabulary: the benchmark's models are random weights without a tokenizer, so the file gets a
  *   placeholder SentencePiece ("llama") vocabulary of `vocabSize` tokens: the 256 byte tokens, then
@@ -18,15 +17,17 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { f32ToBf16, f32ToF16 } from './half-float.js';
+import { DEFAULT_ALIGNMENT, GGML_TYPE, GGUF_LAYER_TENSORS, GGUF_MAGIC, reorderRopeRows, VALUE } from './gguf-format.js';
 import type { LlamaConfig, ModelWeights } from './types.js';
+import { layerTensorShape } from './weights.js';
 
 export type GgufDtype = 'f32' | 'f16' | 'bf16';
 
-const ALIGNMENT = 32;
-const GGML_TYPE: Record<GgufDtype, number> = { f32: 0, f16: 1, bf16: 30 };
+const ALIGNMENT = DEFAULT_ALIGNMENT;
+const GGML_TYPE_OF: Record<GgufDtype, number> = { f32: GGML_TYPE.F32, f16: GGML_TYPE.F16, bf16: GGML_TYPE.BF16 };
 /** general.file_type: LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_BF16. */
 const FILE_TYPE: Record<GgufDtype, number> = { f32: 0, f16: 1, bf16: 32 };
-const T = { UINT32: 4, INT32: 5, FLOAT32: 6, STRING: 8, ARRAY: 9 } as const;
+const T = VALUE;
 /** SentencePiece token types: normal, control, byte. */
 const TOKEN_TYPE = { NORMAL: 1, CONTROL: 3, BYTE: 6 } as const;
 
@@ -94,18 +95,6 @@ const arr = <V>(key: string, type: number, values: readonly V[], item: (o: Out, 
   },
 });
 
-/** Rows of a [heads * d, n] matrix reordered per head from (i, i + d/2) pairs to (2i, 2i + 1). */
-function ropePermute(a: Float32Array, heads: number, d: number, n: number): Float32Array {
-  const out = new Float32Array(a.length);
-  const half = d / 2;
-  for (let h = 0; h < heads; h++) {
-    for (let i = 0; i < half; i++) {
-      for (let j = 0; j < 2; j++) out.set(a.subarray((h * d + j * half + i) * n, (h * d + j * half + i + 1) * n), (h * d + 2 * i + j) * n);
-    }
-  }
-  return out;
-}
-
 interface GgufTensor {
   name: string;
   /** Row-major shape ([out, in] or [n]). */
@@ -129,18 +118,13 @@ export function writeGguf(path: string, c: LlamaConfig, weights: ModelWeights, d
   const tensors: GgufTensor[] = [m('token_embd.weight', [c.vocabSize, H], weights.embed), norm('output_norm.weight', weights.finalNorm)];
   if (weights.lmHead !== weights.embed) tensors.push(m('output.weight', [c.vocabSize, H], weights.lmHead));
   weights.layers.forEach((l, i) => {
-    const b = `blk.${i}.`;
-    tensors.push(
-      norm(`${b}attn_norm.weight`, l.inputNorm),
-      m(`${b}attn_q.weight`, [c.numHeads * d, H], ropePermute(l.q, c.numHeads, d, H)),
-      m(`${b}attn_k.weight`, [c.numKvHeads * d, H], ropePermute(l.k, c.numKvHeads, d, H)),
-      m(`${b}attn_v.weight`, [c.numKvHeads * d, H], l.v),
-      m(`${b}attn_output.weight`, [H, c.numHeads * d], l.o),
-      norm(`${b}ffn_norm.weight`, l.postNorm),
-      m(`${b}ffn_gate.weight`, [c.intermediateSize, H], l.gate),
-      m(`${b}ffn_up.weight`, [c.intermediateSize, H], l.up),
-      m(`${b}ffn_down.weight`, [H, c.intermediateSize], l.down),
-    );
+    for (const t of GGUF_LAYER_TENSORS) {
+      const name = `blk.${i}.${t.gguf}.weight`;
+      const [data, shape] = [l[t.field], layerTensorShape(c, t.field)];
+      if (shape.length === 1) tensors.push(norm(name, data));
+      else if (t.rope === undefined) tensors.push(m(name, shape, data));
+      else tensors.push(m(name, shape, reorderRopeRows(data, t.rope === 'q' ? c.numHeads : c.numKvHeads, d, H, true)));
+    }
   });
 
   const tokens = Array.from({ length: c.vocabSize }, (_, i) => (i < 256 ? `<0x${i.toString(16).toUpperCase().padStart(2, '0')}>` : `<t${i}>`));
@@ -170,7 +154,7 @@ export function writeGguf(path: string, c: LlamaConfig, weights: ModelWeights, d
   ];
 
   const head = new Out();
-  head.push(Buffer.from('GGUF', 'ascii'));
+  head.push(Buffer.from(GGUF_MAGIC, 'ascii'));
   head.u32(3);
   head.u64(tensors.length);
   head.u64(meta.length);
@@ -184,7 +168,7 @@ export function writeGguf(path: string, c: LlamaConfig, weights: ModelWeights, d
     head.str(t.name);
     head.u32(t.shape.length);
     for (const dim of [...t.shape].reverse()) head.u64(dim);
-    head.u32(GGML_TYPE[t.dtype]);
+    head.u32(GGML_TYPE_OF[t.dtype]);
     head.u64(offset);
     offset += Math.ceil(datas[i].length / ALIGNMENT) * ALIGNMENT;
   });

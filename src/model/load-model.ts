@@ -1,17 +1,22 @@
 /**
- * Loads a model directory (`--model-path`): config, weights and tokenizer, with errors a user can act on.
+ * Loads a model (`--model-path`): config, weights and tokenizer, with errors a user can act on. The
+ * path is a Hugging Face directory (config.json, safetensors) or a GGUF file (model-files.ts says
+ * which); the tokenizer is tokenizer.json in `tokenizerDir` (--tokenizer-path), by default the model
+ * directory or the GGUF file's.
  *
  * Decisions:
  * - Every required file is checked for before anything is parsed, and the messages name the flag and the
- *   directory ("--model-path X: no config.json"), since that is what the user typed.
+ *   path ("--model-path X: no config.json"), since that is what the user typed.
  * - Cheap files first (config, tokenizer), weights last, so a bad config fails in milliseconds, not after
- *   reading hundreds of megabytes.
+ *   reading hundreds of megabytes. (A GGUF file's config is its header, read with the weights.)
  * - A tokenizer with more ids than the config's vocab_size is rejected: it could produce ids the
  *   embedding table has no row for. Fewer is normal (vocab padded for the GPU kernels).
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadLlamaConfig } from './config.js';
+import { readGgufModel } from './gguf-reader.js';
+import { defaultTokenizerDir } from './model-files.js';
 import { INDEX_FILE_NAME, SINGLE_FILE_NAME, type ReadTensorsOptions } from './safetensors.js';
 import { HfTokenizer } from './tokenizer.js';
 import type { LlamaConfig, ModelWeights } from './types.js';
@@ -23,28 +28,47 @@ export interface LoadedModel {
   tokenizer: HfTokenizer;
 }
 
-function checkModelDir(dir: string): void {
-  const where = `--model-path ${dir}`;
-  if (!existsSync(dir)) throw new Error(`${where}: no such directory`);
-  if (!statSync(dir).isDirectory()) throw new Error(`${where}: not a directory`);
-  if (!existsSync(join(dir, 'config.json'))) throw new Error(`${where}: no config.json`);
-  if (!existsSync(join(dir, SINGLE_FILE_NAME)) && !existsSync(join(dir, INDEX_FILE_NAME))) {
-    throw new Error(`${where}: no ${SINGLE_FILE_NAME} or ${INDEX_FILE_NAME}`);
-  }
-  if (!existsSync(join(dir, 'tokenizer.json'))) throw new Error(`${where}: no tokenizer.json`);
+export interface LoadModelOptions extends ReadTensorsOptions {
+  /** --tokenizer-path, resolved; default: the model directory, or the GGUF file's. */
+  tokenizerDir?: string;
 }
 
-export function loadModel(dir: string, options: ReadTensorsOptions = {}): LoadedModel {
-  checkModelDir(dir);
+function checkModelDir(dir: string): void {
+  const where = `--model-path ${dir}`;
+  if (!existsSync(join(dir, 'config.json'))) throw new Error(`${where}: no config.json`);
+  if (!existsSync(join(dir, SINGLE_FILE_NAME)) && !existsSync(join(dir, INDEX_FILE_NAME))) {
+    throw new Error(`${where}: no ${SINGLE_FILE_NAME} or ${INDEX_FILE_NAME} (or give --load-format gguf a .gguf file)`);
+  }
+}
+
+function loadTokenizer(path: string, tokenizerDir: string, given: boolean): HfTokenizer {
+  if (existsSync(join(tokenizerDir, 'tokenizer.json'))) return HfTokenizer.fromDir(tokenizerDir);
+  if (given) throw new Error(`--tokenizer-path ${tokenizerDir}: no tokenizer.json`);
+  if (statSync(path).isFile()) {
+    throw new Error(`--model-path ${path}: no tokenizer.json beside the GGUF file; give --tokenizer-path the original model's directory (pd-node reads tokenizer.json, not the GGUF vocabulary)`);
+  }
+  throw new Error(`--model-path ${path}: no tokenizer.json`);
+}
+
+export function loadModel(path: string, options: LoadModelOptions = {}): LoadedModel {
+  if (!existsSync(path)) throw new Error(`--model-path ${path}: no such file or directory`);
+  const gguf = statSync(path).isFile();
+  if (!gguf) checkModelDir(path);
+  const tokenizerDir = options.tokenizerDir ?? defaultTokenizerDir(path);
+  const ownTokenizer = tokenizerDir === defaultTokenizerDir(path);
+  const tokenizer = loadTokenizer(path, tokenizerDir, !ownTokenizer);
   let config: LlamaConfig;
+  let weights: ModelWeights | null = null;
   try {
-    config = loadLlamaConfig(dir);
+    if (gguf) ({ config, weights } = readGgufModel(path, options));
+    else config = loadLlamaConfig(path);
   } catch (err) {
-    throw new Error(`--model-path ${dir}: ${(err as Error).message}`);
+    // The GGUF reader's messages start with the file's path already.
+    throw new Error(`--model-path ${gguf ? '' : `${path}: `}${(err as Error).message}`);
   }
-  const tokenizer = HfTokenizer.fromDir(dir);
   if (tokenizer.vocabSize > config.vocabSize) {
-    throw new Error(`--model-path ${dir}: tokenizer.json has ${tokenizer.vocabSize} token ids but config.json vocab_size is ${config.vocabSize}`);
+    const from = ownTokenizer ? 'tokenizer.json' : `--tokenizer-path ${tokenizerDir}: tokenizer.json`;
+    throw new Error(`--model-path ${path}: ${from} has ${tokenizer.vocabSize} token ids but ${gguf ? "the GGUF file's" : 'config.json'} vocab_size is ${config.vocabSize}`);
   }
-  return { config, weights: loadModelWeights(dir, config, options), tokenizer };
+  return { config, weights: weights ?? loadModelWeights(path, config, options), tokenizer };
 }

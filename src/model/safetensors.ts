@@ -3,26 +3,24 @@
  * `{name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?}`, then the raw little-endian data.
  *
  * Decisions:
- * - Every tensor is returned as float32 (the engine's compute type). F32 bytes are read straight into
- *   the destination Float32Array (one copy, disk -> result); F16/BF16 go through a fixed 2 MiB scratch
- *   buffer and are converted exactly. Other dtypes are rejected: converting them would be lossy or
- *   meaningless for this engine.
+ * - Every tensor is returned as float32 (the engine's compute type), read by tensor-read.ts. Dtypes
+ *   other than F32, F16 and BF16 are rejected: converting them would be lossy or meaningless here.
  * - The header is validated against the file before any data is read (offsets in range, sizes equal to
  *   shape x dtype width, no overlaps), so a truncated or corrupt file fails with a message, not with
  *   garbage weights.
  * - I/O is synchronous: loading happens once at start-up, typically in the engine's worker, and a plain
  *   loop of readSync calls is the simplest way to fill preallocated arrays.
- * - `shared: true` allocates results in SharedArrayBuffers so worker threads can use them without copies.
  * - Writing pads the header with spaces to a multiple of 8 bytes (as the reference implementation does),
  *   keeping the data section aligned for memory-mapping readers.
  */
-import { closeSync, existsSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
-import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './half-float.js';
+import { f32ToBf16, f32ToF16 } from './half-float.js';
 import { isJsonObject, readJsonFile } from './json-file.js';
+import { BYTES_PER_ELEMENT, readAsF32, readFully, SCRATCH_ELEMENTS, type StoredDtype } from './tensor-read.js';
 
-export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
+export type SafetensorsDtype = StoredDtype;
 /** On-disk dtype for writing, spelled as config.json's torch_dtype. */
 export type StorageDtype = 'float32' | 'float16' | 'bfloat16';
 
@@ -48,11 +46,9 @@ export interface ReadTensorsOptions {
 export const SINGLE_FILE_NAME = 'model.safetensors';
 export const INDEX_FILE_NAME = 'model.safetensors.index.json';
 
-const BYTES_PER_ELEMENT: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
 const DTYPE_OF_STORAGE: Record<StorageDtype, SafetensorsDtype> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };
 /** The format's own limit; a larger value means a corrupt file, not a huge header. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
-const SCRATCH_ELEMENTS = 1 << 20;
 
 interface HeaderEntry {
   name: string;
@@ -80,15 +76,6 @@ function isNonNegativeInteger(value: unknown): value is number {
 
 function elementCount(shape: readonly number[]): number {
   return shape.reduce((product, dim) => product * dim, 1);
-}
-
-function readFully(fd: number, target: Uint8Array, position: number, path: string): void {
-  let done = 0;
-  while (done < target.length) {
-    const n = readSync(fd, target, done, target.length - done, position + done);
-    if (n === 0) throw new Error(`${path}: unexpected end of file`);
-    done += n;
-  }
 }
 
 function parseHeader(path: string, headerBytes: Uint8Array, dataSize: number): HeaderEntry[] {
@@ -135,24 +122,6 @@ function parseHeader(path: string, headerBytes: Uint8Array, dataSize: number): H
   return entries;
 }
 
-function readTensorData(fd: number, path: string, entry: HeaderEntry, dataStart: number, options: ReadTensorsOptions): Float32Array {
-  const count = elementCount(entry.shape);
-  const data = options.shared ? new Float32Array(new SharedArrayBuffer(count * 4)) : new Float32Array(count);
-  const position = dataStart + entry.begin;
-  if (entry.dtype === 'F32') {
-    readFully(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), position, path);
-    return data;
-  }
-  const convert = entry.dtype === 'F16' ? f16ToF32 : bf16ToF32;
-  const scratch = new Uint16Array(Math.min(SCRATCH_ELEMENTS, count));
-  for (let start = 0; start < count; start += scratch.length) {
-    const chunk = scratch.subarray(0, Math.min(scratch.length, count - start));
-    readFully(fd, new Uint8Array(chunk.buffer, 0, chunk.byteLength), position + start * 2, path);
-    convert(chunk, data.subarray(start, start + chunk.length));
-  }
-  return data;
-}
-
 /** All tensors of one .safetensors file, by name, converted to float32. */
 export function readSafetensorsFile(path: string, options: ReadTensorsOptions = {}): Map<string, Tensor> {
   assertLittleEndianHost();
@@ -173,7 +142,7 @@ export function readSafetensorsFile(path: string, options: ReadTensorsOptions = 
 
     const tensors = new Map<string, Tensor>();
     for (const entry of entries) {
-      const data = readTensorData(fd, path, entry, dataStart, options);
+      const data = readAsF32(fd, path, dataStart + entry.begin, elementCount(entry.shape), entry.dtype, options.shared);
       tensors.set(entry.name, { name: entry.name, dtype: entry.dtype, shape: entry.shape, data });
     }
     return tensors;

@@ -34,6 +34,11 @@ const LAYER_TENSORS: ReadonlyArray<{ suffix: string; field: keyof LayerWeights; 
 
 const layerTensorName = (layer: number, suffix: string): string => `model.layers.${layer}.${suffix}`;
 
+/** The row-major shape of a decoder layer's tensor `field` for `cfg` ([out, in], or [n] for a norm). */
+export function layerTensorShape(cfg: LlamaConfig, field: keyof LayerWeights): number[] {
+  return LAYER_TENSORS.find((t) => t.field === field)!.shape(cfg);
+}
+
 /** Every tensor a checkpoint for `cfg` stores, in checkpoint order (lm_head only when not tied). */
 export function checkpointTensorSpecs(cfg: LlamaConfig): TensorSpec[] {
   const specs: TensorSpec[] = [{ name: 'model.embed_tokens.weight', shape: [cfg.vocabSize, cfg.hiddenSize], get: (w) => w.embed }];

@@ -5,6 +5,7 @@
  */
 import type { SchedulerOptions } from '../../actors/scheduler/scheduler-options.js';
 import { NO_ETCD_ACCESS } from '../membership/etcd-access.js';
+import type { LoadFormat } from '../model/model-files.js';
 import type { PdOptions } from '../pd/pd-options.js';
 import type { ServerOptions } from '../server/server-options.js';
 import { defaultTransferConfig } from '../transfer/backends.js';
@@ -17,6 +18,8 @@ export interface NodeOptions extends SchedulerOptions, PdOptions, ServerOptions 
   advertiseHost: string | null;
   /** Hub ids: the branch, tag or commit of the cached snapshot (SGLang's --revision); null: main. */
   revision: string | null;
+  /** How --model-path stores its weights (SGLang's --load-format; src/model/model-files.ts). */
+  loadFormat: LoadFormat;
   /**
    * PD: file holding the cluster secret that authenticates the control plane and KV writes
    * (src/security/cluster-secret.ts); null: `PD_NODE_CLUSTER_SECRET_FILE`, else the per-user default,
@@ -29,6 +32,7 @@ export const DEFAULT_NODE_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   role: 'colocated',
   modelPath: null,
   revision: null,
+  loadFormat: 'auto',
   tokenizerPath: null,
   contextLength: null,
   servedModelName: null,

@@ -55,7 +55,7 @@ describe('loadModel', () => {
   });
 
   it('names the missing piece of a model directory', () => {
-    assert.throws(() => loadModel(join(tmp, 'nope')), /^Error: --model-path .*nope: no such directory$/);
+    assert.throws(() => loadModel(join(tmp, 'nope')), /^Error: --model-path .*nope: no such file or directory$/);
     const noConfig = copyOfTiny('no-config');
     unlinkSync(join(noConfig, 'config.json'));
     assert.throws(() => loadModel(noConfig), new RegExp(`--model-path ${noConfig}: no config\\.json`));

@@ -50,7 +50,7 @@ export class FakeDecode {
 
   /** Reserves `pageIds` of `endpoint`'s pool for `room` (granted to `writer` there by the test). */
   async requestKv(room: string, endpoint: KvEndpoint, pageIds: number[]): Promise<void> {
-    const model = { fingerprint: modelFingerprint(this.modelDir), servedModelName: 'fake-decode' };
+    const model = { fingerprint: modelFingerprint(this.modelDir, this.modelDir), servedModelName: 'fake-decode' };
     await this.socket.send(JSON.stringify({ v: CONTROL_PROTOCOL_VERSION, type: 'kv_request', room, pageIds, endpoint, model, kvLayout: this.layout, writer: this.writer } satisfies DecodeToPrefill));
   }
 

@@ -9,7 +9,6 @@
 import { bytesPerToken, gqaLayout, type KvLayout } from '../../kv/layout.js';
 import { modelFingerprint } from '../../model/fingerprint.js';
 import { heldBytes } from '../../model/held-bytes.js';
-import { HfTokenizer } from '../../model/tokenizer.js';
 import { loadModel } from '../../model/load-model.js';
 import { oneOfNames, type EngineDescriptor } from '../descriptor.js';
 import type { KernelKind } from './kernels/kernels.js';
@@ -44,11 +43,7 @@ export const referenceEngine: EngineDescriptor<ReferenceConfig> = {
   poolDefault: 'reference: 256 MiB of KV (at most 65,536 tokens) but at least one context',
   config: (given) => ({ kernel: (given.kernel as KernelKind | undefined) ?? 'wasm' }),
   load(config, ctx) {
-    const { config: model, weights, tokenizer: own } = loadModel(ctx.modelDir);
-    const tokenizer = ctx.tokenizerDir === ctx.modelDir ? own : HfTokenizer.fromDir(ctx.tokenizerDir);
-    if (tokenizer !== own && tokenizer.vocabSize > model.vocabSize) {
-      throw new Error(`--tokenizer-path ${ctx.tokenizerDir}: tokenizer.json has ${tokenizer.vocabSize} token ids but the model's vocab_size is ${model.vocabSize}`);
-    }
+    const { config: model, weights, tokenizer } = loadModel(ctx.modelDir, { tokenizerDir: ctx.tokenizerDir });
     const layout = gqaLayout(model.numLayers, model.numKvHeads, model.headDim, 'float32', ctx.pageSize);
     const contextLength = model.maxPositionEmbeddings;
     return {
@@ -60,7 +55,7 @@ export const referenceEngine: EngineDescriptor<ReferenceConfig> = {
         servedModelName: ctx.modelPath ?? DEFAULT_MODEL_NAME,
         numLayers: model.numLayers,
         hiddenSize: model.hiddenSize,
-        fingerprint: modelFingerprint(ctx.modelDir),
+        fingerprint: modelFingerprint(ctx.modelDir, ctx.tokenizerDir),
       },
       defaultPoolTokens: Math.max(contextLength, Math.min(POOL_MAX_TOKENS, Math.floor(POOL_BYTES / bytesPerToken(layout)))),
       weightBytes: heldBytes(weights),

@@ -1,0 +1,66 @@
+/**
+ * `--load-format gguf` on real processes: the built-in model written as a GGUF file (no tokenizer
+ * beside it: --tokenizer-path names the model's directory) serves PD through the router with output
+ * and log-probabilities identical to a colocated node reading the safetensors checkpoint, and the
+ * nodes say they loaded the GGUF file.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startNode, type NodeHandle } from '../../src/index.js';
+import { writeGguf } from '../../src/model/gguf-writer.js';
+import { loadModel } from '../../src/model/load-model.js';
+import { getJson, postJson, startProcess, stopAll, type NodeProcess } from '../helpers/processes.js';
+import { startCluster, type Cluster } from './cluster.js';
+
+const PROMPTS = ['The quick brown fox', 'A prompt long enough to fill more than one page of the KV cache on both nodes. '.repeat(3)];
+
+describe('PD with --load-format gguf', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'pd-gguf-'));
+  const ggufPath = join(tmp, 'tiny.gguf');
+  let cluster: Cluster;
+  let colocated: NodeHandle;
+  const nodes: NodeProcess[] = [];
+
+  before(async () => {
+    cluster = await startCluster('tcp');
+    const { config, weights } = loadModel(cluster.modelPath);
+    writeGguf(ggufPath, config, weights, 'f32');
+    const node = (role: 'prefill' | 'decode', format: string[]) =>
+      startProcess([
+        '--role', role, '--model-path', ggufPath, ...format, '--tokenizer-path', cluster.modelPath, '--registry-url', cluster.router.registryUrl!,
+        '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...(role === 'prefill' ? ['--disaggregation-bootstrap-port', '0'] : []),
+      ]);
+    // The prefill node says gguf, the decode node leaves it to auto (a file is GGUF).
+    const [prefill, decode] = await Promise.all([node('prefill', ['--load-format', 'gguf']), node('decode', [])]);
+    nodes.push(prefill, decode);
+    colocated = await startNode({ port: 0, logLevel: 'silent', modelPath: cluster.modelPath });
+    await cluster.waitForNodes(nodes);
+  });
+  after(async () => {
+    await colocated?.close();
+    await stopAll();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('the nodes loaded the GGUF file', async () => {
+    for (const n of nodes) {
+      const info = await getJson(`${n.url}/get_model_info`);
+      assert.equal(info.model_path, ggufPath);
+      assert.ok(n.logs.some((l) => l.includes('"msg":"node listening"') && l.includes(ggufPath)), n.logs.join('\n'));
+    }
+  });
+
+  test('PD output and log-probabilities equal a colocated node reading the safetensors', async () => {
+    for (const text of PROMPTS) {
+      const body = { text, sampling_params: { temperature: 0, max_new_tokens: 8, ignore_eos: true }, return_logprob: true, logprob_start_len: 0 };
+      const [pd, local] = await Promise.all([postJson(`${cluster.router.url}/generate`, body), postJson(`${colocated.url}/generate`, body)]);
+      assert.equal(pd.status, 200, JSON.stringify(pd.body));
+      assert.deepEqual(pd.body.output_ids, local.body.output_ids);
+      assert.deepEqual(pd.body.meta_info.output_token_logprobs, local.body.meta_info.output_token_logprobs);
+      assert.deepEqual(pd.body.meta_info.input_token_logprobs, local.body.meta_info.input_token_logprobs);
+    }
+  });
+});
