@@ -57,8 +57,8 @@ export const DEFAULT_FRONT_LIMITS = {
   headTimeoutMs: 60_000,
   /** nginx's client_body_timeout; Node bounds head and body together by 300 s. */
   bodyTimeoutMs: 60_000,
-  /** Node's keepAliveTimeout: the router's own upstream pool closes its idle connections at 4 s against it. */
-  keepAliveTimeoutMs: 5_000,
+  /** Fastify's keepAliveTimeout (72 s, above common load balancers' 60 s idle), which the router's clients had before this front. */
+  keepAliveTimeoutMs: 72_000,
 } as const;
 
 /** How long the rest of a refused request is read and dropped before the connection is destroyed. */
