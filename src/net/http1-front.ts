@@ -179,7 +179,6 @@ class Connection implements RequestSink, ResponseConnection {
   phase: Phase = 'idle';
   /** When the phase began (performance.now()). */
   since = performance.now();
-  destroyed = false;
   private parser: Http1RequestParser | null = null;
   private head: RequestHead | null = null;
   private handler: Http1Handler | null = null;
@@ -200,6 +199,10 @@ class Connection implements RequestSink, ResponseConnection {
     socket.on('end', this.onEnd);
     socket.on('error', onSocketError);
     socket.on('close', this.onClose);
+  }
+
+  get destroyed(): boolean {
+    return this.socket.destroyed;
   }
 
   get keepAliveSecs(): number {
@@ -254,8 +257,6 @@ class Connection implements RequestSink, ResponseConnection {
   }
 
   destroy(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
     this.socket.destroy();
   }
 
@@ -276,7 +277,6 @@ class Connection implements RequestSink, ResponseConnection {
   };
 
   private readonly onClose = (): void => {
-    this.destroyed = true;
     this.front.forget(this);
     const res = this.res;
     if (res !== null) {

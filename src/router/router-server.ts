@@ -14,7 +14,7 @@
  *   refusal on the front comes before the body is read, as Fastify's onRequest hook does it.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { DEFAULT_FRONT_LIMITS, Http1Front, type Http1FrontOptions, type Http1Handler } from '../net/http1-front.js';
+import { DEFAULT_FRONT_LIMITS, Http1Front, type Http1Handler } from '../net/http1-front.js';
 import type { RequestHead } from '../net/http1-parser.js';
 import { apiKeyRefusal, requireApiKey } from '../server/api-key.js';
 import { errorBody, HttpError, sendHttpError } from '../server/errors.js';
@@ -31,13 +31,13 @@ export interface RouterServer {
   front: Http1Front;
 }
 
-export function createRouterServer(ctx: RouterContext, limits: Omit<Http1FrontOptions, 'errorBody'> = DEFAULT_FRONT_LIMITS): RouterServer {
+export function createRouterServer(ctx: RouterContext): RouterServer {
   const app = Fastify({
     // Typed as Fastify's base logger so the instance is the plain FastifyInstance.
     loggerInstance: ctx.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     // The front's bounds hold on Fastify's side too.
-    bodyLimit: limits.maxBodyBytes,
+    bodyLimit: DEFAULT_FRONT_LIMITS.maxBodyBytes,
   });
 
   app.removeAllContentTypeParsers();
@@ -64,7 +64,7 @@ export function createRouterServer(ctx: RouterContext, limits: Omit<Http1FrontOp
   registerFlushCacheRoute(app, ctx);
   registerMetricsRoute(app, ctx);
 
-  const front = new Http1Front(app.server, frontClaim(ctx), { ...limits, errorBody: (status, message) => JSON.stringify(errorBody(status, message)) }, (err, head) =>
+  const front = new Http1Front(app.server, frontClaim(ctx), { ...DEFAULT_FRONT_LIMITS, errorBody: (status, message) => JSON.stringify(errorBody(status, message)) }, (err, head) =>
     ctx.log.error({ err, method: head.method, url: head.target }, 'unexpected error in a route'),
   );
   return { app, front };
