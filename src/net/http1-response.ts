@@ -79,6 +79,8 @@ export class Http1Response implements ResponseWriter {
   /** One part of a body of unknown length; the head goes with the first. */
   write(chunk: string): boolean {
     if (this.writableEnded || this.conn.destroyed) return false;
+    // An empty chunk would end a chunked body.
+    if (chunk === '') return true;
     const part = this.chunked ? `${Buffer.byteLength(chunk).toString(16)}\r\n${chunk}\r\n` : chunk;
     if (this.headSent) {
       this.conn.send(part);

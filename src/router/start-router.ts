@@ -42,6 +42,7 @@ export async function startRouter(opts: Partial<RouterOptions> = {}): Promise<Ro
     if (options.prometheus !== null) metricsListener = await listenForMetrics(ctx.renderMetrics, ctx.metrics.contentType, options.prometheus.host ?? options.host, options.prometheus.port);
   } catch (err) {
     ctx.close();
+    front.destroyAll();
     await app.close();
     throw err;
   }
