@@ -85,7 +85,7 @@ export class Http1Front {
   private readonly sweeper: NodeJS.Timeout;
   private readonly waiters: (() => void)[] = [];
   private busy = 0;
-  closing = false;
+  private stopping = false;
   readonly maxPipelinedBytes: number;
   readonly keepAliveSecs: number;
 
@@ -111,9 +111,14 @@ export class Http1Front {
     return this.busy;
   }
 
+  /** Whether the front is closing: a connection closes after its response. */
+  get closing(): boolean {
+    return this.stopping;
+  }
+
   /** Stops keeping connections: idle ones close now, busy ones after their response. */
   startClosing(): void {
-    this.closing = true;
+    this.stopping = true;
     for (const conn of this.connections) if (conn.phase !== 'busy') conn.destroy();
   }
 
@@ -128,6 +133,8 @@ export class Http1Front {
     clearInterval(this.sweeper);
     for (const conn of this.connections) conn.destroy();
   }
+
+  // For its connections: a request began or ended being answered; a connection closed or is handed over.
 
   started(): void {
     this.busy++;
