@@ -1,22 +1,29 @@
 /**
- * A strict HTTP/1.1 response parser for the router's upstream client (http1-pool.ts). It is fed the
- * bytes of one connection as they arrive and parses exactly one response (1xx interim responses
- * skipped). Decisions:
- * - Strict, because a node that answers malformed must cost that one request, never a misread
- *   answer: a status line other than `HTTP/1.x NNN`, a header line that is not `token: value` (no
- *   obs-fold, no control characters), a head over MAX_HEAD_BYTES, both Transfer-Encoding and
- *   Content-Length, a Transfer-Encoding other than `chunked`, Content-Length values that are not
- *   digits or disagree, a bad chunk-size line, a chunk not followed by CRLF, and a bare LF where CRLF
- *   belongs are all a `Http1ProtocolError`.
- * - Framing as RFC 9112 section 6.3: 1xx/204/304 have no body; chunked; Content-Length; else the body
- *   runs until the peer closes (the connection is then not reusable).
- * - `feed` returns where the response ended in the chunk (or -1): the bytes after it are not this
- *   response's, and the caller decides what they mean (for one request in flight: a fault).
+ * Strict HTTP/1.1 message parsers: responses for the router's upstream client (http1-pool.ts) and
+ * requests for its server side (http1-front.ts). One core reads heads and bodies for both; each side
+ * only reads its start line and decides the body's framing. A parser is fed the bytes of one
+ * connection as they arrive and parses exactly one message. Decisions:
+ * - Strict, because a peer that sends malformed bytes must cost that one message, never a misread:
+ *   a start line of the wrong shape, a header line that is not `token: value` (no obs-fold, no
+ *   control characters), a head over its bound, both Transfer-Encoding and Content-Length, a
+ *   Transfer-Encoding other than `chunked`, Content-Length values that are not digits or disagree,
+ *   a bad chunk-size line, a chunk not followed by CRLF, and a bare LF where CRLF belongs are all an
+ *   `Http1ProtocolError`. Its `status` is what a server answers for it (400, or 413, 417, 431, 501).
+ * - Response framing as RFC 9112 section 6.3: 1xx/204/304 have no body; chunked; Content-Length;
+ *   else the body runs until the peer closes (the connection is then not reusable). 1xx interim
+ *   responses are skipped.
+ * - Request framing: chunked, Content-Length, else no body (a request is never close-delimited).
+ *   Bodies are bounded (`maxBodyBytes`): a Content-Length above it is refused as soon as the head is
+ *   read (413 before any body byte), a chunked body as soon as its sizes pass it. HTTP/1.1 requests
+ *   need a Host header (RFC 9112 3.2, as Node's server requires); `Expect` may only be 100-continue.
+ * - `feed` returns where the message ended in the chunk (or -1): the bytes after it are not this
+ *   message's, and the caller decides what they mean (a fault upstream; the next pipelined request
+ *   on the server side).
  * - Body bytes are handed on as slices of the received chunks (no copy); only chunk-size lines and a
  *   head split across reads are copied.
  */
 
-/** Longest response head (status line and headers) accepted: Node's own default limit (16 KiB). */
+/** Longest head (start line and headers) accepted by default: Node's own limit (16 KiB). */
 export const MAX_HEAD_BYTES = 16 * 1024;
 /** Longest chunk-size or trailer line: a size is at most 16 hex digits; extensions are not ours to carry. */
 const MAX_LINE_BYTES = 4 * 1024;
@@ -24,7 +31,11 @@ const MAX_LINE_BYTES = 4 * 1024;
 const MAX_BODY_NUMBER = Number.MAX_SAFE_INTEGER;
 
 export class Http1ProtocolError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The status a server answers this fault with. */
+    readonly status = 400,
+  ) {
     super(message);
     this.name = 'Http1ProtocolError';
   }
@@ -43,16 +54,42 @@ export interface ResponseSink {
   onData(chunk: Buffer): void;
 }
 
+export interface RequestHead {
+  method: string;
+  /** The request target as sent, e.g. /generate?x=1. */
+  target: string;
+  /** The target up to its query. */
+  path: string;
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  minor: number;
+  /** Lower-case names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  /** The client allows another request on this connection after this one's response. */
+  keepAlive: boolean;
+  /** The client waits for `100 Continue` before sending its body. */
+  expectContinue: boolean;
+  /** Whether a body follows the head. */
+  hasBody: boolean;
+}
+
+export interface RequestSink {
+  onHead(head: RequestHead): void;
+  onData(chunk: Buffer): void;
+}
+
 type State = 'head' | 'length' | 'size' | 'chunk' | 'chunk-cr' | 'chunk-lf' | 'trailers' | 'close' | 'done';
+type Framing = 'none' | 'length' | 'chunked' | 'close';
 
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\x00-\x08\x0a-\x1f\x7f]*)?$/;
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\x00-\x20\x7f]+) HTTP\/1\.([01])$/;
 const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*$/;
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,13})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?$/;
 const HEAD_END = Buffer.from('\r\n\r\n');
 const CR = 13;
 const LF = 10;
 
-export class Http1ResponseParser {
+/** The head and body machinery both sides share; a side reads its start line and picks the framing. */
+abstract class Http1MessageParser {
   private state: State = 'head';
   /** A head split across reads, kept until it is whole. */
   private partialHead: Buffer | null = null;
@@ -60,20 +97,30 @@ export class Http1ResponseParser {
   private line = '';
   /** Body bytes still expected (Content-Length, or the current chunk). */
   private remaining = 0;
-  private keepAlive = false;
+  /** Chunked body bytes announced so far, against `maxBodyBytes`. */
+  private chunkedBytes = 0;
 
-  constructor(private readonly sink: ResponseSink) {}
+  constructor(
+    private readonly maxHeadBytes: number,
+    /** Bound on a body's bytes (requests); MAX_BODY_NUMBER for none. */
+    private readonly maxBodyBytes: number,
+  ) {}
 
   get done(): boolean {
     return this.state === 'done';
   }
 
-  /** Whether the response started (a byte of a final or interim head arrived). */
+  /** Whether the message started (a byte of its head, or of an interim head, arrived). */
   get started(): boolean {
     return this.state !== 'head' || this.partialHead !== null;
   }
 
-  /** Parses `chunk`; returns the offset just past the response's end in it, or -1 if it has not ended. */
+  /** Whether the head has been read (the body, if any, is being read). */
+  get inBody(): boolean {
+    return this.state !== 'head';
+  }
+
+  /** Parses `chunk`; returns the offset just past the message's end in it, or -1 if it has not ended. */
   feed(chunk: Buffer): number {
     let pos = 0;
     for (;;) {
@@ -87,7 +134,7 @@ export class Http1ResponseParser {
           pos = this.readBody(chunk, pos, 'done');
           break;
         case 'close':
-          this.sink.onData(pos === 0 ? chunk : chunk.subarray(pos));
+          this.onBody(pos === 0 ? chunk : chunk.subarray(pos));
           return -1;
         case 'size':
         case 'trailers':
@@ -108,15 +155,25 @@ export class Http1ResponseParser {
     }
   }
 
-  /** The peer closed the connection: true when that ends the response (a body framed by close). */
+  /** The peer closed the connection: true when that ends the message (a body framed by close). */
   eof(): boolean {
     if (this.state === 'close') this.state = 'done';
     return this.state === 'done';
   }
 
-  /** Whether the connection may carry another request after this (complete) response. */
-  get reusable(): boolean {
-    return this.state === 'done' && this.keepAlive;
+  /** Reads the side's start line and headers; returns the framing, or null for an interim head (another head follows). */
+  protected abstract head(startLine: string, headers: Record<string, string>): Framing | null;
+  protected abstract onBody(chunk: Buffer): void;
+
+  /** The body's length from Content-Length, checked. */
+  protected contentLength(cl: string): number {
+    const values = cl.split(',').map((v) => v.trim());
+    if (!values.every((v) => /^\d{1,16}$/.test(v) && v === values[0])) throw new Http1ProtocolError(`bad Content-Length "${cl}"`);
+    const length = Number(values[0]);
+    if (length > MAX_BODY_NUMBER) throw new Http1ProtocolError(`Content-Length ${cl} too large`);
+    if (length > this.maxBodyBytes) throw new Http1ProtocolError(`request body of ${length} bytes is over the limit of ${this.maxBodyBytes} bytes`, 413);
+    this.remaining = length;
+    return length;
   }
 
   private readHead(chunk: Buffer, pos: number): number {
@@ -129,22 +186,14 @@ export class Http1ResponseParser {
     // Search from just before the new bytes: the end marker may straddle the two reads.
     const end = buf.indexOf(HEAD_END, this.partialHead === null ? from : Math.max(0, this.partialHead.length - 3));
     if (end === -1) {
-      if (buf.length - from > MAX_HEAD_BYTES) throw new Http1ProtocolError(`response head longer than ${MAX_HEAD_BYTES} bytes`);
+      if (buf.length - from > this.maxHeadBytes) throw this.headTooLong();
       this.partialHead = Buffer.from(buf.subarray(from));
       return chunk.length;
     }
-    if (end - from > MAX_HEAD_BYTES) throw new Http1ProtocolError(`response head longer than ${MAX_HEAD_BYTES} bytes`);
+    if (end - from > this.maxHeadBytes) throw this.headTooLong();
     const consumedOfChunk = this.partialHead === null ? end + 4 : end + 4 - this.partialHead.length + pos;
     this.partialHead = null;
-    this.startBody(this.parseHead(buf.toString('latin1', from, end)));
-    return consumedOfChunk;
-  }
-
-  private parseHead(text: string): ResponseHead | null {
-    const lines = text.split('\r\n');
-    const status = STATUS_LINE.exec(lines[0]);
-    if (status === null) throw new Http1ProtocolError(`bad status line ${JSON.stringify(lines[0].slice(0, 80))}`);
-    const code = Number(status[2]);
+    const lines = buf.toString('latin1', from, end).split('\r\n');
     const headers: Record<string, string> = {};
     for (let i = 1; i < lines.length; i++) {
       const m = HEADER_LINE.exec(lines[i]);
@@ -153,41 +202,33 @@ export class Http1ResponseParser {
       const prior = headers[name];
       headers[name] = prior === undefined ? m[2] : `${prior}, ${m[2]}`;
     }
-    // An interim answer (100 Continue, 103 Early Hints): the final one follows. 101 switches protocols, which was never asked for.
-    if (code === 101) throw new Http1ProtocolError('101 Switching Protocols without an upgrade request');
-    if (code < 200) return null;
-    const connection = headers.connection?.toLowerCase();
-    this.keepAlive = status[1] === '1' ? !(connection?.includes('close') ?? false) : (connection?.includes('keep-alive') ?? false);
-    return { status: code, headers, keepAlive: this.keepAlive };
+    switch (this.head(lines[0], headers)) {
+      case null:
+        break; // interim: parse the next head
+      case 'none':
+        this.state = 'done';
+        break;
+      case 'length':
+        this.state = this.remaining === 0 ? 'done' : 'length';
+        break;
+      case 'chunked':
+        this.state = 'size';
+        break;
+      case 'close':
+        this.state = 'close';
+        break;
+    }
+    return consumedOfChunk;
   }
 
-  private startBody(head: ResponseHead | null): void {
-    if (head === null) return; // interim: parse the next head
-    this.sink.onHead(head);
-    const te = head.headers['transfer-encoding'];
-    const cl = head.headers['content-length'];
-    if (head.status === 204 || head.status === 304) {
-      this.state = 'done';
-    } else if (te !== undefined) {
-      if (cl !== undefined) throw new Http1ProtocolError('both Transfer-Encoding and Content-Length');
-      if (te.toLowerCase() !== 'chunked') throw new Http1ProtocolError(`unsupported Transfer-Encoding "${te}"`);
-      this.state = 'size';
-    } else if (cl !== undefined) {
-      const values = cl.split(',').map((v) => v.trim());
-      if (!values.every((v) => /^\d{1,16}$/.test(v) && v === values[0])) throw new Http1ProtocolError(`bad Content-Length "${cl}"`);
-      this.remaining = Number(values[0]);
-      if (this.remaining > MAX_BODY_NUMBER) throw new Http1ProtocolError(`Content-Length ${cl} too large`);
-      this.state = this.remaining === 0 ? 'done' : 'length';
-    } else {
-      this.keepAlive = false;
-      this.state = 'close';
-    }
+  private headTooLong(): Http1ProtocolError {
+    return new Http1ProtocolError(`head longer than ${this.maxHeadBytes} bytes`, 431);
   }
 
   /** Hands on up to `remaining` body bytes from `pos`; the state becomes `next` once they are all in. */
   private readBody(chunk: Buffer, pos: number, next: State): number {
     const n = Math.min(this.remaining, chunk.length - pos);
-    this.sink.onData(chunk.subarray(pos, pos + n));
+    this.onBody(chunk.subarray(pos, pos + n));
     this.remaining -= n;
     if (this.remaining === 0) this.state = next;
     return pos + n;
@@ -208,6 +249,8 @@ export class Http1ResponseParser {
       const m = CHUNK_SIZE.exec(text);
       if (m === null) throw new Http1ProtocolError(`bad chunk size line ${JSON.stringify(text.slice(0, 80))}`);
       this.remaining = parseInt(m[1], 16);
+      this.chunkedBytes += this.remaining;
+      if (this.chunkedBytes > this.maxBodyBytes) throw new Http1ProtocolError(`request body over the limit of ${this.maxBodyBytes} bytes`, 413);
       this.state = this.remaining === 0 ? 'trailers' : 'chunk';
     } else if (text === '') {
       this.state = 'done';
@@ -215,5 +258,88 @@ export class Http1ResponseParser {
       throw new Http1ProtocolError(`bad trailer line ${JSON.stringify(text.slice(0, 80))}`);
     }
     return lf + 1;
+  }
+}
+
+export class Http1ResponseParser extends Http1MessageParser {
+  private keepAlive = false;
+
+  constructor(private readonly sink: ResponseSink) {
+    super(MAX_HEAD_BYTES, MAX_BODY_NUMBER);
+  }
+
+  /** Whether the connection may carry another request after this (complete) response. */
+  get reusable(): boolean {
+    return this.done && this.keepAlive;
+  }
+
+  protected head(startLine: string, headers: Record<string, string>): Framing | null {
+    const status = STATUS_LINE.exec(startLine);
+    if (status === null) throw new Http1ProtocolError(`bad status line ${JSON.stringify(startLine.slice(0, 80))}`);
+    const code = Number(status[2]);
+    // An interim answer (100 Continue, 103 Early Hints): the final one follows. 101 switches protocols, which was never asked for.
+    if (code === 101) throw new Http1ProtocolError('101 Switching Protocols without an upgrade request');
+    if (code < 200) return null;
+    const connection = headers.connection?.toLowerCase();
+    this.keepAlive = status[1] === '1' ? !(connection?.includes('close') ?? false) : (connection?.includes('keep-alive') ?? false);
+    this.sink.onHead({ status: code, headers, keepAlive: this.keepAlive });
+    const te = headers['transfer-encoding'];
+    const cl = headers['content-length'];
+    if (code === 204 || code === 304) return 'none';
+    if (te !== undefined) {
+      if (cl !== undefined) throw new Http1ProtocolError('both Transfer-Encoding and Content-Length');
+      if (te.toLowerCase() !== 'chunked') throw new Http1ProtocolError(`unsupported Transfer-Encoding "${te}"`);
+      return 'chunked';
+    }
+    if (cl !== undefined) {
+      this.contentLength(cl);
+      return 'length';
+    }
+    this.keepAlive = false;
+    return 'close';
+  }
+
+  protected onBody(chunk: Buffer): void {
+    this.sink.onData(chunk);
+  }
+}
+
+export class Http1RequestParser extends Http1MessageParser {
+  constructor(
+    private readonly sink: RequestSink,
+    maxHeadBytes: number,
+    maxBodyBytes: number,
+  ) {
+    super(maxHeadBytes, maxBodyBytes);
+  }
+
+  protected head(startLine: string, headers: Record<string, string>): Framing {
+    const m = REQUEST_LINE.exec(startLine);
+    if (m === null) throw new Http1ProtocolError(`bad request line ${JSON.stringify(startLine.slice(0, 80))}`);
+    const [, method, target, minorText] = m;
+    const minor = minorText === '1' ? 1 : 0;
+    if (minor === 1 && headers.host === undefined) throw new Http1ProtocolError('HTTP/1.1 request without a Host header');
+    const expect = headers.expect;
+    if (expect !== undefined && expect.toLowerCase() !== '100-continue') throw new Http1ProtocolError(`unsupported Expect "${expect}"`, 417);
+    const te = headers['transfer-encoding'];
+    const cl = headers['content-length'];
+    let framing: Framing = 'none';
+    if (te !== undefined) {
+      if (cl !== undefined) throw new Http1ProtocolError('both Transfer-Encoding and Content-Length');
+      if (te.toLowerCase() !== 'chunked') throw new Http1ProtocolError(`unsupported Transfer-Encoding "${te}"`, 501);
+      framing = 'chunked';
+    } else if (cl !== undefined) {
+      framing = this.contentLength(cl) === 0 ? 'none' : 'length';
+    }
+    const connection = headers.connection?.toLowerCase();
+    const keepAlive = minor === 1 ? !(connection?.includes('close') ?? false) : (connection?.includes('keep-alive') ?? false);
+    const query = target.indexOf('?');
+    const path = query === -1 ? target : target.slice(0, query);
+    this.sink.onHead({ method, target, path, minor, headers, keepAlive, expectContinue: expect !== undefined, hasBody: framing !== 'none' });
+    return framing;
+  }
+
+  protected onBody(chunk: Buffer): void {
+    this.sink.onData(chunk);
   }
 }

@@ -1,40 +1,42 @@
 /**
- * The client's side of a relayed SSE stream. Decisions: headers and the error/[DONE] framing come from
- * the node's `SseStream` (the same wire format whether a client talks to a node or to the router);
- * the decode node's events are written as the exact text received, so its own `[DONE]` ends a good
- * stream and the router adds nothing. Nothing is written once the client has gone.
+ * The client's side of a relayed SSE stream, on the raw front's response or on Node's (a connection
+ * handed to Fastify): both are a `ResponseWriter`. Decisions: the head is the node's (`SSE_HEADERS`
+ * of sse.ts) and the error/[DONE] framing is the node's `SseStream`'s (the same wire format whether
+ * a client talks to a node or to the router); the decode node's events are written as the exact text
+ * received, so its own `[DONE]` ends a good stream and the router adds nothing. The head goes out
+ * with the first event (one write on the raw front). Nothing is written once the client has gone.
  */
-import type { FastifyReply } from 'fastify';
+import type { ResponseWriter } from '../net/http1-response.js';
 import { errorBody } from '../server/errors.js';
-import { SseStream } from '../server/sse.js';
+import { SSE_HEADERS } from '../server/sse.js';
 
 export class ClientStream {
-  private readonly sse: SseStream;
+  private opened = false;
 
-  constructor(private readonly reply: FastifyReply) {
-    this.sse = new SseStream(reply);
-  }
+  constructor(private readonly res: ResponseWriter) {}
 
   /** Sends the 200 and the SSE headers: from here on, failures can only be reported in the stream. */
   open(): void {
-    this.sse.open();
+    this.opened = true;
+    this.res.writeHead(200, SSE_HEADERS);
   }
 
   /** One event, exactly as the decode node sent it. */
   write(event: string): void {
-    const res = this.reply.raw;
-    if (!res.writableEnded && !res.destroyed) res.write(event);
+    if (this.writable) this.res.write(event);
   }
 
   /** Ends the stream with `data: {"error": ...}` and `data: [DONE]`. */
   fail(status: number, message: string): void {
-    this.sse.send(errorBody(status, message));
-    this.sse.end();
+    if (this.opened && this.writable) this.res.end(`data: ${JSON.stringify(errorBody(status, message))}\n\ndata: [DONE]\n\n`);
   }
 
   /** Ends the stream after the decode node's own last event. */
   close(): void {
-    const res = this.reply.raw;
-    if (!res.writableEnded && !res.destroyed) res.end();
+    if (this.writable) this.res.end();
+  }
+
+  private get writable(): boolean {
+    return !this.res.writableEnded && !this.res.destroyed;
   }
 }

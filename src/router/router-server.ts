@@ -1,26 +1,43 @@
 /**
- * The router's HTTP front end (Fastify), returned with routes registered, not listening. Decisions,
- * as in the node's http-server.ts: Fastify logs through our pino instance with its per-request lines
- * off (request lines come from `requestLogger`); every error is the JSON error body of errors.ts;
- * unknown routes are 404; unexpected exceptions are logged and answered with 500, never a crash.
- * With `--api-key`, clients need the key as nodes' clients do (api-key.ts). Bodies are kept as text beside their parsed form (client-body.ts), whatever the content type.
+ * The router's HTTP front end: a raw HTTP/1.1 front (src/net/http1-front.ts) for the generation
+ * routes, on the port of a Fastify app that serves everything else (metrics, health, info, admin)
+ * and the generation routes of connections handed to it. Returned not listening. Decisions:
+ * - Only POST on a generation path is claimed (the hot path: bench/README.md, pd-bench router);
+ *   any other request, including other methods on those paths, goes to Fastify, which answers as it
+ *   always did (404 naming the method and path, HEAD included).
+ * - As in the node's http-server.ts: Fastify logs through our pino instance with its per-request
+ *   lines off (request lines come from `requestLogger`); every error is the JSON error body of
+ *   errors.ts; unknown routes are 404; unexpected exceptions are logged and answered with 500,
+ *   never a crash. Bodies are kept as text beside their parsed form (client-body.ts), whatever the
+ *   content type, on both paths.
+ * - With `--api-key`, clients need the key as nodes' clients do (api-key.ts), on both paths; a
+ *   refusal on the front comes before the body is read, as Fastify's onRequest hook does it.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { requireApiKey } from '../server/api-key.js';
+import { DEFAULT_FRONT_LIMITS, Http1Front, type Http1Handler } from '../net/http1-front.js';
+import type { RequestHead } from '../net/http1-parser.js';
+import { apiKeyRefusal, requireApiKey } from '../server/api-key.js';
 import { errorBody, HttpError, sendHttpError } from '../server/errors.js';
-import { parseClientBody } from './client-body.js';
+import { parseClientBody, type ClientBody } from './client-body.js';
 import type { RouterContext } from './router-context.js';
 import { registerFlushCacheRoute } from './routes/flush-cache.js';
-import { registerGenerationRoutes } from './routes/generation.js';
+import { GENERATION_PATHS, registerGenerationRoutes, serveGeneration, writeError, type GenerationPath } from './routes/generation.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerInfoRoutes } from './routes/info.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 
-export function createRouterServer(ctx: RouterContext): FastifyInstance {
+export interface RouterServer {
+  app: FastifyInstance;
+  front: Http1Front;
+}
+
+export function createRouterServer(ctx: RouterContext): RouterServer {
   const app = Fastify({
     // Typed as Fastify's base logger so the instance is the plain FastifyInstance.
     loggerInstance: ctx.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    // The front's bounds hold on Fastify's side too.
+    bodyLimit: DEFAULT_FRONT_LIMITS.maxBodyBytes,
   });
 
   app.removeAllContentTypeParsers();
@@ -46,5 +63,40 @@ export function createRouterServer(ctx: RouterContext): FastifyInstance {
   registerInfoRoutes(app, ctx);
   registerFlushCacheRoute(app, ctx);
   registerMetricsRoute(app, ctx);
-  return app;
+
+  const front = new Http1Front(app.server, frontClaim(ctx), { ...DEFAULT_FRONT_LIMITS, errorBody: (status, message) => JSON.stringify(errorBody(status, message)) }, (err, head) =>
+    ctx.log.error({ err, method: head.method, url: head.target }, 'unexpected error in a route'),
+  );
+  return { app, front };
+}
+
+/** The front's claim: POST on a generation path, with the key if one is set. */
+function frontClaim(ctx: RouterContext): (head: RequestHead) => Http1Handler | null {
+  const handlers = new Map<string, Http1Handler>(GENERATION_PATHS.map((path) => [path, generationHandler(ctx, path)]));
+  const refusal = ctx.options.apiKey === null ? null : apiKeyRefusal(ctx.options.apiKey);
+  return (head) => {
+    if (head.method !== 'POST') return null;
+    const handler = handlers.get(head.path);
+    if (handler === undefined || refusal === null) return handler ?? null;
+    const refused = refusal(head.headers.authorization);
+    if (refused === null) return handler;
+    const text = JSON.stringify(refused);
+    return (_req, res) => {
+      res.writeHead(401, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(text);
+    };
+  };
+}
+
+function generationHandler(ctx: RouterContext, path: GenerationPath): Http1Handler {
+  return (req, res) => {
+    let parsed: ClientBody | undefined;
+    try {
+      parsed = parseClientBody(req.body.toString('utf8'));
+    } catch (err) {
+      writeError(res, err as HttpError);
+      return;
+    }
+    serveGeneration(ctx, path, parsed, res, false);
+  };
 }

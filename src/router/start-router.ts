@@ -6,7 +6,7 @@
  * - A router with no nodes at all starts anyway when it has a node source: nodes may register later.
  * - `close()` cancels every exchange in flight first (clients get 503 or an SSE error event at once),
  *   waits for those answers (bounded by the control timeout), then closes the server and every
- *   connection; it is idempotent.
+ *   connection (Fastify's and the raw front's: router-server.ts); it is idempotent.
  */
 import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
@@ -33,8 +33,8 @@ export async function startRouter(opts: Partial<RouterOptions> = {}): Promise<Ro
   validate(options);
   const log = createLogger(options.logLevel, 'pd-node-router');
   const ctx = new RouterContext(options, log);
-  const app = createRouterServer(ctx);
-  const active = new ActiveRequests(app.server);
+  const { app, front } = createRouterServer(ctx);
+  const active = new ActiveRequests(app.server, front);
   let metricsListener: MetricsListener | null = null;
   try {
     await ctx.pool.start();
@@ -42,6 +42,7 @@ export async function startRouter(opts: Partial<RouterOptions> = {}): Promise<Ro
     if (options.prometheus !== null) metricsListener = await listenForMetrics(ctx.renderMetrics, ctx.metrics.contentType, options.prometheus.host ?? options.host, options.prometheus.port);
   } catch (err) {
     ctx.close();
+    front.destroyAll();
     await app.close();
     throw err;
   }
@@ -58,9 +59,11 @@ export async function startRouter(opts: Partial<RouterOptions> = {}): Promise<Ro
         ctx.close();
         await metricsListener?.close();
         const closed = app.close();
+        front.startClosing();
         // Cancelled above, the requests in flight are being answered; a grace bounds the wait.
         await active.settled(options.controlTimeoutSecs * 1000).catch((err: Error) => log.warn({ problem: err.message }, 'closing with requests still in flight'));
         app.server.closeAllConnections();
+        front.destroyAll();
         await closed;
       })();
       return closing;

@@ -13,7 +13,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { errorBody } from './errors.js';
+import { errorBody, type ErrorBody } from './errors.js';
 
 /** Path prefixes that stay open with a key set (SGLang's: /health covers /health_generate too). */
 const OPEN_PREFIXES = ['/health', '/metrics'] as const;
@@ -26,14 +26,26 @@ export function bearer(apiKey: string): string {
 /** Requires `Authorization: Bearer apiKey` on `app`'s routes; no-op for a null key. */
 export function requireApiKey(app: FastifyInstance, apiKey: string | null): void {
   if (apiKey === null) return;
-  const expected = digest(bearer(apiKey));
+  const refusal = apiKeyRefusal(apiKey);
   app.addHook('onRequest', (request, reply, done) => {
     if (request.method === 'OPTIONS' || OPEN_PREFIXES.some((p) => request.url.startsWith(p))) return done();
-    const given = request.headers.authorization;
-    if (given !== undefined && timingSafeEqual(digest(given), expected)) return done();
-    const message = given === undefined ? 'missing API key: send the header "Authorization: Bearer KEY"' : 'incorrect API key';
-    void reply.code(401).send(errorBody(401, message, null, 'invalid_api_key'));
+    const body = refusal(request.headers.authorization);
+    if (body === null) return done();
+    void reply.code(401).send(body);
   });
+}
+
+/**
+ * The key check alone, for a server outside Fastify (the router's raw front): the 401 error body
+ * for a request with this Authorization header, or null when it carries the key.
+ */
+export function apiKeyRefusal(apiKey: string): (authorization: string | undefined) => ErrorBody | null {
+  const expected = digest(bearer(apiKey));
+  return (given) => {
+    if (given !== undefined && timingSafeEqual(digest(given), expected)) return null;
+    const message = given === undefined ? 'missing API key: send the header "Authorization: Bearer KEY"' : 'incorrect API key';
+    return errorBody(401, message, null, 'invalid_api_key');
+  };
 }
 
 function digest(value: string): Buffer {

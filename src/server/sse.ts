@@ -6,6 +6,15 @@
  */
 import type { FastifyReply } from 'fastify';
 
+/** The head of an event stream; the router's relayed streams send the same (src/router/client-stream.ts). */
+export const SSE_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  connection: 'keep-alive',
+  // Keeps reverse proxies (nginx) from buffering the stream.
+  'x-accel-buffering': 'no',
+};
+
 export class SseStream {
   private opened = false;
 
@@ -26,13 +35,7 @@ export class SseStream {
     this.reply.hijack();
     const res = this.reply.raw;
     if (res.destroyed) return;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      // Keeps reverse proxies (nginx) from buffering the stream.
-      'x-accel-buffering': 'no',
-    });
+    res.writeHead(200, SSE_HEADERS);
     res.flushHeaders();
   }
 

@@ -57,7 +57,10 @@ test('--workers 2: both workers serve the port, /metrics sums them, SIGTERM stop
   }
 
   for (let i = 0; i < REQUESTS; i++) assert.equal(await postFresh(`${router.url}/generate`, JSON.stringify({ text: `hello ${i}`, sampling_params: { max_new_tokens: 2 } })), 200);
-  const sending = router.logs.map((l) => JSON.parse(l) as { msg: string; pid: number }).filter((l) => l.msg === 'sending to a prefill/decode pair');
+  const sendingLines = (): { msg: string; pid: number }[] => router.logs.map((l) => JSON.parse(l) as { msg: string; pid: number }).filter((l) => l.msg === 'sending to a prefill/decode pair');
+  // Log lines are written asynchronously (src/log/logger.ts): the last ones may come after their answers.
+  while (sendingLines().length < REQUESTS && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  const sending = sendingLines();
   assert.equal(sending.length, REQUESTS, 'one debug line per request');
   const pids = new Set(sending.map((l) => l.pid));
   assert.equal(pids.size, WORKERS, `requests went to ${pids.size} worker(s), not ${WORKERS}`);

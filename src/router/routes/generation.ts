@@ -1,16 +1,22 @@
 /**
  * The generation routes: SGLang's POST /generate and OpenAI's /v1/completions and
- * /v1/chat/completions, relayed through a prefill/decode pair (generation-proxy.ts). Decisions:
+ * /v1/chat/completions, relayed through a prefill/decode pair (generation-proxy.ts). They are served
+ * by the raw HTTP/1.1 front (src/net/http1-front.ts, claimed in router-server.ts) and, on a
+ * connection already handed to Fastify, by the same handler as a Fastify route: both write to a
+ * `ResponseWriter`. Decisions:
  * - The router checks only what it must: a JSON object body without bootstrap fields of its own.
- *   Everything else is the nodes' to validate; their 4xx comes back unchanged.
+ *   Everything else is the nodes' to validate; their 4xx comes back unchanged. Invalid JSON is a 400
+ *   before anything else, as Fastify's content-type parser answered it (client-body.ts).
  * - Metrics count each request once, by its outcome, when its response ends.
  * - With --max-concurrent-requests, a request beyond the bound gets 503 + Retry-After before its
  *   body is looked at (concurrency-limit.ts); a slot is held until the response closes (sent, or
  *   the connection gone).
+ * - An exception is logged and answered 500 (as the Fastify error handler does for other routes).
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { performance } from 'node:perf_hooks';
-import { HttpError, sendHttpError } from '../../server/errors.js';
+import type { ResponseWriter } from '../../net/http1-response.js';
+import { errorBody, HttpError } from '../../server/errors.js';
 import { refuseBootstrapFields } from '../bootstrap-fields.js';
 import { ClientGone } from '../client-gone.js';
 import { clientObject, logRid, type ClientBody, type ClientObject } from '../client-body.js';
@@ -21,52 +27,80 @@ import type { RouterContext } from '../router-context.js';
 import type { RouterOutcome } from '../router-metrics.js';
 
 export const GENERATION_PATHS = ['/generate', '/v1/completions', '/v1/chat/completions'] as const;
+export type GenerationPath = (typeof GENERATION_PATHS)[number];
 
+const JSON_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json; charset=utf-8' };
+
+/** The same handler as Fastify routes, for connections the raw front handed over. */
 export function registerGenerationRoutes(app: FastifyInstance, ctx: RouterContext): void {
   for (const path of GENERATION_PATHS) {
-    app.post<{ Body: ClientBody | undefined }>(path, async (request, reply) => {
-      const started = performance.now();
-      const ended = (outcome: RouterOutcome): void => ctx.metrics.requestEnded(path, outcome, (performance.now() - started) / 1000);
-      if (!ctx.limit.tryAcquire()) {
-        ended('unavailable');
-        throw new HttpError(503, `the router has --max-concurrent-requests ${ctx.limit.max} requests in flight; retry later`, null, null, CONCURRENCY_RETRY_AFTER_SECS);
-      }
-      reply.raw.once('close', ctx.limit.release);
-      let body: ClientObject;
-      try {
-        body = clientObject(request.body);
-        refuseBootstrapFields(body.json);
-      } catch (err) {
-        ended('client_error');
-        throw err;
-      }
-
-      const client = new ClientGone();
-      const onClose = (): void => {
-        if (!reply.raw.writableEnded) client.leave();
-      };
-      reply.raw.on('close', onClose);
-      // The socket may have closed while the body was being read, before the listener existed.
-      if (request.raw.socket.destroyed) client.leave();
-      const outcome = await proxyGeneration(ctx, { path, ...body, rid: logRid(body.json) }, new ClientStream(reply), client).finally(() => reply.raw.off('close', onClose));
-      ended(outcomeLabel(outcome));
-      return respond(reply, outcome);
+    app.post<{ Body: ClientBody | undefined }>(path, (request, reply) => {
+      reply.hijack();
+      serveGeneration(ctx, path, request.body, reply.raw, request.raw.socket.destroyed);
     });
   }
 }
 
-function respond(reply: FastifyReply, outcome: ProxyOutcome): FastifyReply | undefined {
+/**
+ * Serves one generation request whose body was read and parsed; `gone`: the client's connection
+ * closed while its body was read. Never throws: failures are answered.
+ */
+export function serveGeneration(ctx: RouterContext, path: GenerationPath, parsed: ClientBody | undefined, res: ResponseWriter, gone: boolean): void {
+  proxied(ctx, path, parsed, res, gone).catch((err: unknown) => {
+    ctx.log.error({ err, method: 'POST', url: path }, 'unexpected error in a route');
+    if (!res.writableEnded) writeError(res, new HttpError(500, 'internal server error'));
+  });
+}
+
+/** Answers `err` with its status, Retry-After if any, and the JSON error body. */
+export function writeError(res: ResponseWriter, err: HttpError): void {
+  const headers = err.retryAfterSecs === null ? JSON_HEADERS : { ...JSON_HEADERS, 'retry-after': String(err.retryAfterSecs) };
+  res.writeHead(err.status, headers);
+  res.end(JSON.stringify(errorBody(err.status, err.message, err.param, err.code)));
+}
+
+async function proxied(ctx: RouterContext, path: GenerationPath, parsed: ClientBody | undefined, res: ResponseWriter, gone: boolean): Promise<void> {
+  const started = performance.now();
+  const ended = (outcome: RouterOutcome): void => ctx.metrics.requestEnded(path, outcome, (performance.now() - started) / 1000);
+  if (!ctx.limit.tryAcquire()) {
+    ended('unavailable');
+    writeError(res, new HttpError(503, `the router has --max-concurrent-requests ${ctx.limit.max} requests in flight; retry later`, null, null, CONCURRENCY_RETRY_AFTER_SECS));
+    return;
+  }
+  const client = new ClientGone();
+  res.once('close', () => {
+    ctx.limit.release();
+    if (!res.writableEnded) client.leave();
+  });
+  if (gone) client.leave();
+  let body: ClientObject;
+  try {
+    body = clientObject(parsed);
+    refuseBootstrapFields(body.json);
+  } catch (err) {
+    ended('client_error');
+    if (!(err instanceof HttpError)) throw err;
+    writeError(res, err);
+    return;
+  }
+  const outcome = await proxyGeneration(ctx, { path, ...body, rid: logRid(body.json) }, new ClientStream(res), client);
+  ended(outcomeLabel(outcome));
+  respond(res, outcome);
+}
+
+function respond(res: ResponseWriter, outcome: ProxyOutcome): void {
   switch (outcome.kind) {
     case 'answer':
-      return reply.code(outcome.status).header('content-type', outcome.contentType).send(outcome.body);
+      res.writeHead(outcome.status, { 'content-type': outcome.contentType });
+      res.end(outcome.body);
+      return;
     case 'error':
-      return sendHttpError(reply, new HttpError(outcome.status, outcome.message, null, null, outcome.retryAfterSecs ?? null));
+      writeError(res, new HttpError(outcome.status, outcome.message, null, null, outcome.retryAfterSecs ?? null));
+      return;
     case 'aborted':
-      if (!reply.sent) reply.hijack();
-      return undefined;
     case 'streamed':
-      // The stream hijacked the reply and has ended.
-      return undefined;
+      // The client is gone, or the stream has ended.
+      return;
   }
 }
 
