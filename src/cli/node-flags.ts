@@ -17,6 +17,7 @@ import { builtInEngine, checkEngineConfig, ENGINE_NAMES, ENGINES } from '../engi
 import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../node/options.js';
 import { HOST_IP_ENV } from '../net/published-host.js';
 import { isWildcardHost } from '../net/address-kind.js';
+import { MAX_PAYLOAD_BYTES_LIMIT } from '../net/payload-limit.js';
 import { FlagError, integerIn, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, registryUrl, ETCD_ACCESS_FLAGS, checkEtcdAccess } from './flag-values.js';
 import { addSglangNoEffectFlags, notSglangBackend, pinoLogLevel, SGLANG_NODE_FLAGS } from './sglang-flags.js';
 import { MAX_TP } from '../engine/reference/tensor-parallel/tp-plan.js';
@@ -154,6 +155,7 @@ export const NODE_FLAGS: readonly NodeFlag[] = [
   flag('max-running-requests', 'maxRunningRequests', 'Most requests decoding at once.', positiveInteger),
   flag('chunked-prefill-size', 'chunkedPrefillSize', 'Most prompt tokens fed in one forward step (longer prompts are chunked).', positiveInteger),
   flag('max-batch-size', 'maxBatchSize', 'Most prompts accepted in one /generate or /v1/completions call.', positiveInteger),
+  flag('max-payload-size', 'maxPayloadBytes', 'Largest request body read, in bytes; a larger one gets 413 (the router has the same flag: give both the same value).', (f, raw) => integerIn(f, raw, 1, MAX_PAYLOAD_BYTES_LIMIT, `a byte count from 1 to ${MAX_PAYLOAD_BYTES_LIMIT}`)),
   flag('log-level', 'logLevel', `Log level (${LOG_LEVELS.join(', ')}; SGLang's warning and critical too); logs go to stderr as JSON.`, (f, raw) => oneOf(f, pinoLogLevel(raw), LOG_LEVELS)),
   engineFlag,
   ...ENGINES.flatMap((e) => e.flags.map((f) => engineSettingFlag(e, f))),

@@ -27,6 +27,7 @@ import yargs from 'yargs';
 import { DEFAULT_ROUTER_OPTIONS, MAX_WORKERS, POLICIES, type DecodeSpec, type PolicyName, type PrefillSpec, type RegistrySetting, type RouterOptions } from '../router/options.js';
 import { httpUrl } from '../router/upstream-node.js';
 import { HOST_IP_ENV } from '../net/published-host.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES_LIMIT } from '../net/payload-limit.js';
 import { CLUSTER_SECRET_DEFAULT, CLUSTER_SECRET_HELP, notWildcard } from './node-flags.js';
 import { FlagError, integerIn, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, registryUrl, ETCD_ACCESS_FLAGS, checkEtcdAccess } from './flag-values.js';
 import { NO_EFFECT_FLAGS, POLICY_FALLBACKS } from './sgl-router-flags.js';
@@ -105,6 +106,15 @@ const VALUE_FLAGS: readonly ValueFlag[] = [
     defaultText: '-1',
     apply: (flags, raw) => {
       flags.options.maxConcurrentRequests = raw === '-1' ? null : integerIn('--max-concurrent-requests', raw, 1, 1_000_000, 'a positive integer, or -1 for no bound');
+    },
+  },
+  {
+    name: 'max-payload-size',
+    arg: 'BYTES',
+    describe: "Largest request body read, in bytes (sgl-router's flag; its default is 512 MiB); a larger one gets 413. Give the nodes the same --max-payload-size.",
+    defaultText: String(DEFAULT_MAX_PAYLOAD_BYTES),
+    apply: (flags, raw) => {
+      flags.options.maxPayloadBytes = integerIn('--max-payload-size', raw, 1, MAX_PAYLOAD_BYTES_LIMIT, `a byte count from 1 to ${MAX_PAYLOAD_BYTES_LIMIT}`);
     },
   },
   {

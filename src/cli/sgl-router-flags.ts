@@ -36,7 +36,6 @@ export const NO_EFFECT_FLAGS: readonly NoEffectFlag[] = [
   { name: 'eviction-interval', arity: 'value', why: CACHE_TUNING },
   { name: 'max-tree-size', arity: 'value', why: CACHE_TUNING },
   { name: 'bucket-adjust-interval-secs', arity: 'value', why: 'tunes the bucket policy, which pd-node runs as least_load' },
-  { name: 'max-payload-size', arity: 'value', why: "request bodies are bounded by the router's HTTP server (1 MiB)" },
   { name: 'dp-aware', arity: 'switch', why: 'pd-node nodes have no data-parallel ranks to address' },
   { name: 'enable-igw', arity: 'switch', why: 'one model per router' },
   { name: 'log-dir', arity: 'value', why: 'logs go to stderr as JSON lines' },

@@ -37,6 +37,7 @@ import type { Socket } from 'node:net';
 import { withTimeout } from '../util/timeout.js';
 import { Http1ProtocolError, Http1RequestParser, MAX_HEAD_BYTES, type RequestHead, type RequestSink } from './http1-parser.js';
 import { Http1Response, type ResponseConnection } from './http1-response.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from './payload-limit.js';
 
 export interface Http1FrontOptions {
   maxHeadBytes: number;
@@ -51,8 +52,8 @@ export interface Http1FrontOptions {
 export const DEFAULT_FRONT_LIMITS = {
   /** Node's default head limit. */
   maxHeadBytes: MAX_HEAD_BYTES,
-  /** Fastify's default body limit (1 MiB), which the generation routes had before this front. */
-  maxBodyBytes: 1024 * 1024,
+  /** The default body limit (--max-payload-size). */
+  maxBodyBytes: DEFAULT_MAX_PAYLOAD_BYTES,
   /** Node's headersTimeout and nginx's client_header_timeout. */
   headTimeoutMs: 60_000,
   /** nginx's client_body_timeout; Node bounds head and body together by 300 s. */

@@ -6,6 +6,7 @@
 import type { SchedulerOptions } from '../../actors/scheduler/scheduler-options.js';
 import { NO_ETCD_ACCESS } from '../membership/etcd-access.js';
 import type { LoadFormat } from '../model/model-files.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '../net/payload-limit.js';
 import type { PdOptions } from '../pd/pd-options.js';
 import type { ServerOptions } from '../server/server-options.js';
 import { defaultTransferConfig } from '../transfer/backends.js';
@@ -49,6 +50,7 @@ export const DEFAULT_NODE_OPTIONS: Readonly<NodeOptions> = Object.freeze({
   schedulePolicy: 'fcfs',
   randomSeed: null,
   maxBatchSize: 64,
+  maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
   logLevel: 'info',
   engine: Object.freeze({ name: 'reference' }),
   tpSize: 1,

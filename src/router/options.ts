@@ -15,6 +15,7 @@
  * - Static nodes (from flags) are permanent; nodes from `nodeSource` come and go with each poll.
  */
 import type { LogLevel } from '../log/logger.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '../net/payload-limit.js';
 import { NO_ETCD_ACCESS, type EtcdAccess } from '../membership/etcd-access.js';
 import type { NodeSource } from '../membership/node-source.js';
 
@@ -54,6 +55,8 @@ export interface RouterOptions {
   decodePolicy: PolicyName | null;
   /** Generation requests in flight through this router at most; more get 503 + Retry-After. null: no bound. */
   maxConcurrentRequests: number | null;
+  /** sgl-router's --max-payload-size: the largest request body read (bytes); a larger one gets 413. */
+  maxPayloadBytes: number;
   /** sgl-router's --prometheus-port/--prometheus-host: GET /metrics also here (host null: `host`); null: only on `port`. */
   prometheus: { host: string | null; port: number } | null;
   /** Further attempts on a fresh pair after a failure before anything reached the client (a full node's 503 does not count). */
@@ -102,6 +105,7 @@ export const DEFAULT_ROUTER_OPTIONS: Readonly<RouterOptions> = Object.freeze({
   prefillPolicy: null,
   decodePolicy: null,
   maxConcurrentRequests: null,
+  maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
   prometheus: null,
   maxRetries: 2,
   // sgl-router's default.

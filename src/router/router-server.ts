@@ -16,6 +16,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { DEFAULT_FRONT_LIMITS, Http1Front, type Http1Handler } from '../net/http1-front.js';
 import type { RequestHead } from '../net/http1-parser.js';
+import { payloadTooLarge } from '../net/payload-limit.js';
 import { apiKeyRefusal, requireApiKey } from '../server/api-key.js';
 import { errorBody, HttpError, sendHttpError } from '../server/errors.js';
 import { parseClientBody, type ClientBody } from './client-body.js';
@@ -36,8 +37,8 @@ export function createRouterServer(ctx: RouterContext): RouterServer {
     // Typed as Fastify's base logger so the instance is the plain FastifyInstance.
     loggerInstance: ctx.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    // The front's bounds hold on Fastify's side too.
-    bodyLimit: DEFAULT_FRONT_LIMITS.maxBodyBytes,
+    // The front's bound holds on Fastify's side too.
+    bodyLimit: ctx.options.maxPayloadBytes,
   });
 
   app.removeAllContentTypeParsers();
@@ -51,7 +52,7 @@ export function createRouterServer(ctx: RouterContext): RouterServer {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof HttpError) return sendHttpError(reply, err);
     const status = err.statusCode ?? 500;
-    if (status < 500) return reply.code(status).send(errorBody(status, err.message));
+    if (status < 500) return reply.code(status).send(errorBody(status, status === 413 ? payloadTooLarge(ctx.options.maxPayloadBytes) : err.message));
     ctx.log.error({ err, method: request.method, url: request.url }, 'unexpected error in a route');
     return reply.code(500).send(errorBody(500, 'internal server error'));
   });
@@ -64,7 +65,7 @@ export function createRouterServer(ctx: RouterContext): RouterServer {
   registerFlushCacheRoute(app, ctx);
   registerMetricsRoute(app, ctx);
 
-  const front = new Http1Front(app.server, frontClaim(ctx), { ...DEFAULT_FRONT_LIMITS, errorBody: (status, message) => JSON.stringify(errorBody(status, message)) }, (err, head) =>
+  const front = new Http1Front(app.server, frontClaim(ctx), { ...DEFAULT_FRONT_LIMITS, maxBodyBytes: ctx.options.maxPayloadBytes, errorBody: (status, message) => JSON.stringify(errorBody(status, status === 413 ? `${message} (--max-payload-size)` : message)) }, (err, head) =>
     ctx.log.error({ err, method: head.method, url: head.target }, 'unexpected error in a route'),
   );
   return { app, front };

@@ -31,6 +31,7 @@ import { registerServerInfoRoutes } from './routes/server-info.js';
 import type { ServerContext } from './server-context.js';
 import type { ServerOptions } from './server-options.js';
 import { describeValidationError } from './validation-error.js';
+import { payloadTooLarge } from '../net/payload-limit.js';
 
 export interface HttpServerDeps {
   client: SchedulerClient;
@@ -45,6 +46,7 @@ export async function createHttpServer({ client, options, logger, metrics: given
     // Typed as Fastify's base logger so the instance is the plain FastifyInstance that startNode expects.
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.maxPayloadBytes,
     ajv: { customOptions: { coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false, allowUnionTypes: true } },
   });
 
@@ -64,7 +66,7 @@ export async function createHttpServer({ client, options, logger, metrics: given
       return reply.code(400).send(errorBody(400, message, param));
     }
     const status = err.statusCode ?? 500;
-    if (status < 500) return reply.code(status).send(errorBody(status, clientErrorMessage(err)));
+    if (status < 500) return reply.code(status).send(errorBody(status, clientErrorMessage(err, options.maxPayloadBytes)));
     logger.error({ err, method: request.method, url: request.url }, 'unexpected error in a route');
     return reply.code(500).send(errorBody(500, 'internal server error'));
   });
@@ -93,10 +95,12 @@ export async function createHttpServer({ client, options, logger, metrics: given
 }
 
 /** Fastify's body errors speak of content types; say what the client must fix. */
-function clientErrorMessage(err: FastifyError): string {
+function clientErrorMessage(err: FastifyError, maxPayloadBytes: number): string {
   switch (err.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return 'request body is not valid JSON';
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return payloadTooLarge(maxPayloadBytes);
     default:
       return err.message;
   }

@@ -12,6 +12,8 @@ export interface ServerOptions extends Pick<SchedulerOptions, 'servedModelName' 
   port: number;
   /** Largest list accepted in one /generate call. */
   maxBatchSize: number;
+  /** The largest request body read (bytes, --max-payload-size); a larger one gets 413. */
+  maxPayloadBytes: number;
   /**
    * SGLang's `--api-key`: the HTTP API wants `Authorization: Bearer KEY` (except /health* and
    * /metrics*; src/server/api-key.ts); null: open.

@@ -106,6 +106,8 @@ describe('parseRouterFlags', () => {
   test('--max-concurrent-requests, retries, timeouts, log level, prometheus in sgl-router spelling', () => {
     assert.equal(parseRouterFlags(['--max-concurrent-requests', '-1']).options.maxConcurrentRequests, null);
     assert.equal(parseRouterFlags(['--max-concurrent-requests', '8']).options.maxConcurrentRequests, 8);
+    assert.equal(parseRouterFlags([]).options.maxPayloadBytes, 1024 * 1024);
+    assert.equal(parseRouterFlags(['--max-payload-size', '536870912']).options.maxPayloadBytes, 536870912, "sgl-router's default, given explicitly");
     assert.equal(parseRouterFlags(['--retry-max-retries', '3']).options.maxRetries, 2);
     assert.equal(parseRouterFlags(['--disable-retries']).options.maxRetries, 0);
     assert.equal(parseRouterFlags(['--health-check-timeout-secs', '3']).options.controlTimeoutSecs, 3);
@@ -125,7 +127,7 @@ describe('parseRouterFlags', () => {
       '--prefill-selector', 'role=prefill', '--decode-selector=role=decode', '--cache-threshold', '0.3', '--balance-abs-threshold', '64',
       '--worker-startup-timeout-secs', '600', '--health-failure-threshold', '3', '--health-check-interval-secs', '60', '--health-check-endpoint', '/health',
       '--cb-failure-threshold', '10', '--disable-circuit-breaker', '--retry-initial-backoff-ms', '50', '--queue-size', '100',
-      '--request-id-headers', 'x-request-id', 'x-trace-id', '--cors-allowed-origins', '--dp-aware', '--mini-lb', '--log-dir', '/tmp/logs', '--max-payload-size', '536870912',
+      '--request-id-headers', 'x-request-id', 'x-trace-id', '--cors-allowed-origins', '--dp-aware', '--mini-lb', '--log-dir', '/tmp/logs',
     ];
     const flags = parseRouterFlags(argv);
     assert.deepEqual(flags.options, { ...DEFAULT_ROUTER_OPTIONS, prefill: [{ url: 'http://p:1', bootstrapPort: 9000 }], decode: [{ url: 'http://d:1' }] });
@@ -160,6 +162,8 @@ describe('parseRouterFlags', () => {
     [['--prefill-policy', 'fastest'], /--prefill-policy must be one of random, round_robin, power_of_two, least_load, cache_aware, bucket \(got "fastest"\)/],
     [['--max-concurrent-requests', '0'], /--max-concurrent-requests must be a positive integer, or -1 for no bound \(got "0"\)/],
     [['--max-concurrent-requests', '-2'], /--max-concurrent-requests must be/],
+    [['--max-payload-size', '0'], /--max-payload-size must be a byte count from 1 to 1073741824 \(got "0"\)/],
+    [['--max-payload-size', '2GB'], /--max-payload-size must be a byte count/],
     [['--retry-max-retries', '0'], /--retry-max-retries must be an integer from 1 to 101 \(attempts in all\)/],
     [['--max-retries', '1', '--retry-max-retries', '3'], /--max-retries and --retry-max-retries exclude each other/],
     [['--disable-retries', '--max-retries', '1'], /--max-retries and --disable-retries exclude each other/],

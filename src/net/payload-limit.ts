@@ -1,0 +1,14 @@
+/**
+ * The largest request body pd-node's HTTP servers read unless `--max-payload-size` says otherwise
+ * (router and nodes alike, so a body the router relays is one the nodes take). Fastify's default,
+ * 1 MiB: about 140,000 prompt tokens as input_ids, and it bounds what one connection can make a
+ * server hold. sgl-router's default is 512 MiB; raise it on the router and the nodes together.
+ */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+/** The flag's ceiling: 1 GiB (a body is held whole in memory before it is parsed). */
+export const MAX_PAYLOAD_BYTES_LIMIT = 1024 * 1024 * 1024;
+
+/** The 413 message of a body over `limit` bytes, naming the flag that raises it. */
+export function payloadTooLarge(limit: number): string {
+  return `request body is over the limit of ${limit} bytes (--max-payload-size)`;
+}
