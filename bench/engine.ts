@@ -60,10 +60,10 @@ const SMALL: LlamaConfig = {
 
 /** The presets to run; `which` is tiny, small or all (checked by parseOptions). */
 function presets(quick: boolean, which: string): Preset[] {
-  if (quick) return [{ name: 'tiny', config: TINY, prompt: 64, decodeContext: 16, decodeSteps: { wasm: 4, js: 4 } }];
+  if (quick) return [{ name: 'tiny', config: TINY, prompt: 64, decodeContext: 16, decodeSteps: { native: 4, wasm: 4, js: 4 } }];
   const all: Preset[] = [
-    { name: 'tiny', config: TINY, prompt: 512, decodeContext: 128, decodeSteps: { wasm: 32, js: 32 } },
-    { name: 'small', config: SMALL, prompt: 512, decodeContext: 128, decodeSteps: { wasm: 16, js: 3 } },
+    { name: 'tiny', config: TINY, prompt: 512, decodeContext: 128, decodeSteps: { native: 32, wasm: 32, js: 32 } },
+    { name: 'small', config: SMALL, prompt: 512, decodeContext: 128, decodeSteps: { native: 16, wasm: 16, js: 3 } },
   ];
   return all.filter((p) => which === 'all' || p.name === which);
 }

@@ -1,5 +1,5 @@
 /**
- * (c) The WebAssembly SIMD kernels and the JS kernels are bit-identical: matmul over every tile shape
+ * (c) The native, WebAssembly SIMD and JS kernels are bit-identical: matmul over every tile shape
  * and edge (row and column counts that are not multiples of the tiles) with weights stored as f32,
  * bf16 or f16 (packed in groups of 4 rows, widened in the kernel), paged attention, exp, and the
  * whole engine (logits and KV bytes) over every kernel/pool set-up. Inputs span many orders of
@@ -10,10 +10,11 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { expF32, JsKernels, siluF32 } from '../../src/engine/reference/kernels/js-kernels.js';
 import { WasmArena } from '../../src/engine/reference/kernels/wasm-arena.js';
+import { NativeKernels } from '../../src/engine/reference/kernels/native-kernels.js';
 import { WasmKernels } from '../../src/engine/reference/kernels/wasm-kernels.js';
 import type { WeightDtype } from '../../src/engine/reference/kernels/weight-storage.js';
 import { f16ToF32 } from '../../src/model/half-float.js';
-import { bytes, kvBytes, makeEngine, PAGE_SIZE, SETUPS, tinyModel } from './engine-harness.js';
+import { bytes, kvBytes, makeEngine, nativeSkip, PAGE_SIZE, SETUPS, tinyModel } from './engine-harness.js';
 import { item, prng, randomTokens } from './random-model.js';
 
 const wasm = new WasmKernels(new WasmArena());
@@ -65,6 +66,43 @@ test('WASM (f32, bf16, f16 weights) and JS matmul are bit-identical for every ti
     }
   }
   assert.ok(sequentialDiffers, 'test inputs did not exercise the summation order');
+});
+
+test('native and JS matmul are bit-identical over every tile, row remainder and partial group, with ldy > nOut', { skip: nativeSkip }, () => {
+  const k = new NativeKernels(wasm.arena); // throws saying why where the library is not built
+  const rand = prng(27);
+  const SENTINEL = -12345.5;
+  for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+    // rows: 1..9 (the small-batch tile of 4 groups below 4 rows, every remainder of the 12-row tile), 12 and 13..37 (full tiles plus remainders)
+    for (const nRows of [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 24, 25, 37]) {
+      // outputs: partial groups alone (1-3), 1-5 full groups (pairs, an odd one, 4-group blocks) with and without a partial group
+      for (const nOut of [1, 2, 3, 4, 5, 7, 8, 10, 12, 15, 16, 17, 19, 20, 23]) {
+        for (const n of [4, 12, 64]) {
+          const w = weightsOf(dtype, rand, nOut * n);
+          const stored = k.adoptWeights(w, 'narrowest', nOut);
+          assert.equal(stored.dtype, dtype, `${dtype} weights are stored as ${dtype}`);
+          const x = wide(rand, nRows * n);
+          for (const ldy of [nOut, nOut + 3]) {
+            const yn = k.alloc(ldy * nRows).fill(SENTINEL);
+            const yj = new Float32Array(ldy * nRows).fill(SENTINEL);
+            k.matmul(stored, x, yn, nOut, nRows, n, ldy);
+            js.matmul(js.adoptWeights(w), x, yj, nOut, nRows, n, ldy);
+            assert.ok(bytes(yn).equals(bytes(yj)), `native matmul ${nOut}x${n} by ${nRows} rows, ${dtype} weights, ldy ${ldy}`);
+            assert.ok(yn.every((v, i) => (i % ldy < nOut) !== (v === SENTINEL)), 'native matmul wrote exactly the outputs');
+          }
+        }
+      }
+    }
+  }
+});
+
+test('native matmul refuses arrays too short for the sizes it is given', { skip: nativeSkip }, () => {
+  const k = new NativeKernels(wasm.arena);
+  const w = k.adoptWeights(k.alloc(8 * 4), 'f32', 8);
+  const x = k.alloc(2 * 4);
+  assert.throws(() => k.matmul(w, x, k.alloc(8 * 3), 8, 3, 4), /arrays too short/);
+  assert.throws(() => k.matmul(w, x, k.alloc(15), 8, 2, 4), /arrays too short/);
+  assert.throws(() => k.matmul(w, x, k.alloc(16), 9, 2, 4), /arrays too short/);
 });
 
 test('WASM and JS exp are bit-identical and accurate on (-inf, 0]', () => {
@@ -156,9 +194,10 @@ test('engine logits and KV bytes are identical for every kernel and pool', () =>
     const r = prng(25);
     const first = engine.forward([item(randomTokens(r, 15, vocab), 0, pagesA, 'all'), item(randomTokens(r, 6, vocab), 0, pagesB)]);
     const second = engine.forward([item(randomTokens(r, 1, vocab), 6, pagesB), item(randomTokens(r, 3, vocab), 15, pagesA, 'all')]);
-    return { name: `${setup.kernel}/${setup.wasmPool ? 'wasm' : 'plain'} pool`, inPlace: engine.attentionInPlace, logits: [...first, ...second], kv: [kvBytes(pool, pagesA), kvBytes(pool, pagesB)] };
+    return { name: `${setup.kernel}/${setup.wasmPool ? 'wasm' : 'plain'} pool`, kernel: engine.kernel, inPlace: engine.attentionInPlace, logits: [...first, ...second], kv: [kvBytes(pool, pagesA), kvBytes(pool, pagesB)] };
   });
-  assert.deepEqual(results.map((r) => r.inPlace), [true, false, true]);
+  assert.deepEqual(results.map((r) => r.inPlace), [true, false, true, true]);
+  if (!nativeSkip) assert.equal(results[3].kernel, 'native', 'the native set-up ran the native kernel');
   const [base, ...rest] = results;
   for (const r of rest) {
     r.logits.forEach((l, i) => assert.ok(bytes(l).equals(bytes(base.logits[i])), `${r.name}: logits ${i} differ from ${base.name}`));

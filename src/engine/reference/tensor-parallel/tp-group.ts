@@ -45,6 +45,8 @@ export interface TpWorkerData {
   config: LlamaConfig;
   dims: ModelDims;
   rank: number;
+  /** The kernel of rank 0 (the native one only where it loaded there). */
+  kernel: 'native' | 'wasm';
   weights: RankWeights;
   pool: { layout: KvLayout; numPages: number; pageBytes: number; inArena: boolean; buffer: SharedArrayBuffer | null };
 }
