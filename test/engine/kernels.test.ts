@@ -180,6 +180,42 @@ test('WASM and JS paged attention are bit-identical, for every head count per ca
   }
 });
 
+test('native and JS paged attention are bit-identical (head dims past one 64-dimension pass, exp tails, 1-9 heads)', { skip: nativeSkip }, () => {
+  const k = new NativeKernels(wasm.arena);
+  const rand = prng(28);
+  const kvHeads = 2;
+  const pageSize = 4;
+  const pages = 12;
+  const headCounts = [1, 2, 3, 4, 5, 9];
+  const positions = [1, 2, 3, 4, 5, 7, 16, 17, 33, 45];
+  for (const headDim of [4, 8, 20, 64, 132]) {
+    const tokenStride = 2 * kvHeads * headDim;
+    const g = { pageSize, tokenStride, vOffset: kvHeads * headDim, headDim, scale: Math.fround(1 / Math.sqrt(headDim)) };
+    const pageFloats = pageSize * tokenStride;
+    const kv = wide(rand, 2 * pages * pageFloats);
+    const tableMemory = k.alloc(pages);
+    const table = new Int32Array(tableMemory.buffer, tableMemory.byteOffset, pages);
+    table.set(Array.from({ length: pages }, (_, i) => ((i * 7 + 3) % (2 * pages)) * pageFloats));
+    const most = Math.max(...headCounts);
+    const maxPos = Math.max(...positions);
+    const q = wide(rand, (most + 1) * headDim);
+    const scratch = k.alloc(most * maxPos + maxPos + 3 * most);
+    for (const heads of headCounts) {
+      for (const nPos of positions) {
+        for (const kOff of [0, headDim]) {
+          const outN = k.alloc((heads + 2) * headDim);
+          const outJ = new Float32Array((heads + 2) * headDim);
+          k.attend(g, q, headDim, kv, table, nPos, kOff, scratch, outN, headDim, heads);
+          js.attend(g, q, headDim, kv, table, nPos, kOff, new Float32Array(nPos), outJ, headDim, heads);
+          const what = `head dim ${headDim}, ${heads} heads: attention over ${nPos} positions, K offset ${kOff}`;
+          assert.ok(bytes(outN).equals(bytes(outJ)), what);
+          assert.ok(outJ.subarray(headDim, (heads + 1) * headDim).some((v) => v !== 0), `${what}: results written`);
+        }
+      }
+    }
+  }
+});
+
 test('the WASM kernel rejects arrays outside its memory', () => {
   const a = new Float32Array(16);
   assert.throws(() => wasm.matmul({ dtype: 'f32', packed: true, data: a }, a, a, 4, 1, 4), /not in the kernel memory/);

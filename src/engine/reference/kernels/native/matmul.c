@@ -17,12 +17,12 @@
  *   memory once per call and the activation rows stream from cache; each weight register is reused
  *   for MT rows and each broadcast activation quad for MG groups.
  * - The last partial group (nOut % 4 rows, laid out differently) runs a scalar loop in the same order.
- * - AVX-512 F + BW only (__builtin_cpu_supports at run time); without it pd_native_matmul_isa()
+ * - AVX-512 F + BW only (__builtin_cpu_supports at run time); without it pd_native_isa()
  *   returns 0 and the engine keeps the WASM kernel.
  */
-#include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
+#include "lanes.h"
 
 #define PACK_ROWS 4
 /* Groups and activation rows of the register tile (see the header). */
@@ -37,8 +37,8 @@
 
 enum { DT_F32 = 0, DT_BF16 = 1, DT_F16 = 2 };
 
-/* 1: the AVX-512 kernels can run on this CPU, else 0. */
-int pd_native_matmul_isa(void) {
+/* 1: the AVX-512 kernels (matmul and attention) can run on this CPU, else 0. */
+int pd_native_isa(void) {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? 1 : 0;
 }
@@ -96,7 +96,7 @@ static void matmul_scalar_group(const void *w, int dtype, int g, const float *x,
 /* Word permutation of a 16-bit quad (4 rows, pairs interleaved) into row-major order: word 4i + l = row i, lane l. */
 #define PAIR_WORD(i, l) (((i) >> 1) * 8 + 2 * (l) + ((i) & 1))
 
-__attribute__((target("avx512f,avx512bw"))) static inline __m512i word_index(int dtype) {
+PD_AVX512 static inline __m512i word_index(int dtype) {
   /* bf16: row i lane l goes to the high word of dword 4i + l (word 8i + 2l + 1); f16: to word 4i + l. */
   short idx[32];
   for (int j = 0; j < 32; j++) idx[j] = 0;
@@ -110,7 +110,7 @@ __attribute__((target("avx512f,avx512bw"))) static inline __m512i word_index(int
 }
 
 /* One full group's quad c as f32, row i in quarter i. */
-__attribute__((target("avx512f,avx512bw"), always_inline)) static inline __m512 load_quad(const void *w, int dtype, size_t c, __m512i index) {
+PD_AVX512 __attribute__((always_inline)) static inline __m512 load_quad(const void *w, int dtype, size_t c, __m512i index) {
   if (dtype == DT_F32) return _mm512_loadu_ps((const float *)w + c * 16);
   __m512i raw = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + c * 16)));
   if (dtype == DT_BF16) return _mm512_castsi512_ps(_mm512_maskz_permutexvar_epi16(0xAAAAAAAAu, index, raw));
@@ -118,17 +118,15 @@ __attribute__((target("avx512f,avx512bw"), always_inline)) static inline __m512 
 }
 
 /* Stores (l0 + l1) + (l2 + l3) of each quarter (row i of the group) to out[0..3]. */
-__attribute__((target("avx512f,avx512bw"), always_inline)) static inline void store_rows(__m512 acc, float *out) {
-  __m512 s = _mm512_add_ps(acc, _mm512_permute_ps(acc, 0xB1));  /* lanes: l0+l1, l1+l0, l2+l3, l3+l2 */
-  __m512 t = _mm512_add_ps(s, _mm512_permute_ps(s, 0x4E));      /* lane 0: (l0+l1) + (l2+l3) */
-  _mm_storeu_ps(out, _mm512_castps512_ps128(_mm512_maskz_compress_ps(0x1111, t)));
+PD_AVX512 __attribute__((always_inline)) static inline void store_rows(__m512 acc, float *out) {
+  _mm_storeu_ps(out, pd_quarter_results(pd_reduce_quarters(acc)));
 }
 
 /*
  * mg full groups from w (group stride gstride elements) x mt activation rows from x: outputs
  * o0 .. o0 + 4*mg - 1 of rows r .. r + mt - 1. mg and mt are constants where inlined.
  */
-__attribute__((target("avx512f,avx512bw"), always_inline)) static inline void tile(
+PD_AVX512 __attribute__((always_inline)) static inline void tile(
     const void *w, int dtype, size_t gstride, int mg, int mt, const float *x, float *y, int o0, int r, int n, int ldy, __m512i index) {
   __m512 acc[MG][MT];
 #pragma GCC unroll 4
@@ -158,7 +156,7 @@ __attribute__((target("avx512f,avx512bw"), always_inline)) static inline void ti
 }
 
 /* Tiles of mg groups (a constant where inlined) over every activation row, MT at a time then the remainder. */
-__attribute__((target("avx512f,avx512bw"), always_inline)) static inline void groups_rows(
+PD_AVX512 __attribute__((always_inline)) static inline void groups_rows(
     const void *w, int dtype, size_t gstride, int mg, const float *x, float *y, int o0, int nRows, int n, int ldy, __m512i index) {
   int r = 0;
   for (; r + MT <= nRows; r += MT) tile(w, dtype, gstride, mg, MT, x, y, o0, r, n, ldy, index);
@@ -170,7 +168,7 @@ __attribute__((target("avx512f,avx512bw"), always_inline)) static inline void gr
   }
 }
 
-__attribute__((target("avx512f,avx512bw"))) static void matmul_full_groups(
+PD_AVX512 static void matmul_full_groups(
     const void *w, int dtype, const float *x, float *y, int fullGroups, int nRows, int n, int ldy) {
   __m512i index = dtype == DT_F32 ? _mm512_setzero_si512() : word_index(dtype);
   size_t gstride = (size_t)PACK_ROWS * n; /* elements per group */
@@ -184,7 +182,7 @@ __attribute__((target("avx512f,avx512bw"))) static void matmul_full_groups(
 
 /*
  * y[r*ldy + o] = dot(weight row o, x row r) for o < nOut, r < nRows; w packed (weight-packing.ts) as
- * dtype (0 f32, 1 bf16, 2 f16); n a multiple of 4. Call only where pd_native_matmul_isa() is 1.
+ * dtype (0 f32, 1 bf16, 2 f16); n a multiple of 4. Call only where pd_native_isa() is 1.
  */
 void pd_native_matmul(const void *w, int dtype, const float *x, float *y, int nOut, int nRows, int n, int ldy) {
   int full = nOut / PACK_ROWS, tail = nOut % PACK_ROWS;
