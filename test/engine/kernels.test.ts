@@ -73,8 +73,9 @@ test('native and JS matmul are bit-identical over every tile, row remainder and 
   const rand = prng(27);
   const SENTINEL = -12345.5;
   for (const dtype of ['f32', 'bf16', 'f16'] as const) {
-    // rows: 1..9 (the small-batch tile of 4 groups below 4 rows, every remainder of the 12-row tile), 12 and 13..37 (full tiles plus remainders)
-    for (const nRows of [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 24, 25, 37]) {
+    // rows: 1..9 (one group per tile below 4 rows, every remainder of the 12-row tile), 12 and 13..37 (full
+    // tiles plus remainders), 49 and 63 (a second 48-row block: 1 row, below 4 rows, and 15 rows)
+    for (const nRows of [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 24, 25, 37, 49, 51, 63]) {
       // outputs: partial groups alone (1-3), 1-5 full groups (pairs, an odd one, 4-group blocks) with and without a partial group
       for (const nOut of [1, 2, 3, 4, 5, 7, 8, 10, 12, 15, 16, 17, 19, 20, 23]) {
         for (const n of [4, 12, 64]) {

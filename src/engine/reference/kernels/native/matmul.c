@@ -34,6 +34,13 @@
  * 15-19 GB/s against 30-40 for one stream (a 49152 x 576 matrix, out of cache).
  */
 #define FEW_ROWS 4
+/*
+ * Activation rows per pass over the weights: the rows' x block stays in L2 (48 x 1536 floats, down_proj
+ * of `small`, is 288 KiB) while the groups stream past it, instead of every group pair reading all
+ * rows from L3; the weights are re-read once per block, from L3 (a layer's matrices are 1-4 MiB).
+ * Measured on `small`'s shapes at 512 rows, bf16: 125-145 GFLOP/s against 108-132 without blocks.
+ */
+#define ROW_BLOCK 48
 
 enum { DT_F32 = 0, DT_BF16 = 1, DT_F16 = 2 };
 
@@ -173,11 +180,16 @@ PD_AVX512 static void matmul_full_groups(
   __m512i index = dtype == DT_F32 ? _mm512_setzero_si512() : word_index(dtype);
   size_t gstride = (size_t)PACK_ROWS * n; /* elements per group */
   size_t esize = dtype == DT_F32 ? 4 : 2;
-  int q = 0;
-  if (nRows >= FEW_ROWS) {
-    for (; q + MG <= fullGroups; q += MG) groups_rows((const char *)w + q * gstride * esize, dtype, gstride, MG, x, y, q * PACK_ROWS, nRows, n, ldy, index);
+  for (int r0 = 0; r0 < nRows; r0 += ROW_BLOCK) {
+    const int rows = nRows - r0 < ROW_BLOCK ? nRows - r0 : ROW_BLOCK;
+    const float *xb = x + (size_t)r0 * n;
+    float *yb = y + (size_t)r0 * ldy;
+    int q = 0;
+    if (rows >= FEW_ROWS) {
+      for (; q + MG <= fullGroups; q += MG) groups_rows((const char *)w + q * gstride * esize, dtype, gstride, MG, xb, yb, q * PACK_ROWS, rows, n, ldy, index);
+    }
+    for (; q < fullGroups; q++) groups_rows((const char *)w + q * gstride * esize, dtype, gstride, 1, xb, yb, q * PACK_ROWS, rows, n, ldy, index);
   }
-  for (; q < fullGroups; q++) groups_rows((const char *)w + q * gstride * esize, dtype, gstride, 1, x, y, q * PACK_ROWS, nRows, n, ldy, index);
 }
 
 /*
