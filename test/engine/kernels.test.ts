@@ -73,7 +73,7 @@ test('native and JS matmul are bit-identical over every tile, row remainder and 
   const rand = prng(27);
   const SENTINEL = -12345.5;
   for (const dtype of ['f32', 'bf16', 'f16'] as const) {
-    // rows: 1..9 (one group per tile below 4 rows, every remainder of the 12-row tile), 12 and 13..37 (full
+    // rows: 1..9 (one group per tile below 4 rows, every remainder of the 6-row tile), 12 and 13..37 (full
     // tiles plus remainders), 49 and 63 (a second 48-row block: 1 row, below 4 rows, and 15 rows)
     for (const nRows of [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 24, 25, 37, 49, 51, 63]) {
       // outputs: partial groups alone (1-3), 1-5 full groups (pairs, an odd one, 4-group blocks) with and without a partial group
