@@ -2,11 +2,13 @@
  * Reference engine benchmark, one thread, random in-memory weights (no model files):
  *   node dist/bench/engine.js [--quick] [--preset tiny|small|all] [--tp 1,2] [--skip-js] [--llama-cpp auto|off] [--json FILE]
  *
- * Measures, for the WASM SIMD and the JS kernel: prefill of one 512-token prompt, decode at batch 1
- * and batch 8 (each sequence first prefilled with 128 tokens, untimed), and a raw matmul
- * micro-benchmark. Every reference is measured in the same run: the JS kernel for the WASM matmul,
- * tp 1 for each `--tp` count besides 1 (same weights), and llama.cpp on the GGUF of the same weights
- * when node-llama-cpp is installed (llama-cpp.ts); each row prints measured / reference.
+ * Measures, for the native (where it can run), WASM SIMD and JS kernels: prefill of one 512-token
+ * prompt, decode at batch 1 and batch 8 (each sequence first prefilled with 128 tokens, untimed), and
+ * a raw matmul micro-benchmark; the `--tp` counts run on the native kernel (the WASM one where native
+ * cannot run). Every reference is measured in the same run: the JS kernel for the WASM matmul, the
+ * WASM kernel for the native matmul, tp 1 for each `--tp` count besides 1 (same weights), and
+ * llama.cpp on the GGUF of the same weights when node-llama-cpp is installed (llama-cpp.ts); each row
+ * prints measured / reference.
  * `--skip-js` leaves out the JS kernel's engine runs. `--quick` runs the tiny preset with few tokens
  * (seconds; used by a test). `--help` prints the usage; a bad flag exits 2 naming it.
  *
@@ -16,7 +18,7 @@
  *
  * Decisions: the pool is made by createWasmKvPool (the WASM attention reads K/V in place); every timed
  * phase follows an untimed warm-up so V8 has tiered the kernels up (WASM Liftoff to TurboFan, JS to
- * optimized code); decode contexts are prefilled untimed by the WASM engine (identical K/V), and decode
+ * optimized code); decode contexts are prefilled untimed by the first engine (identical K/V), and decode
  * runs a fixed number of steps per kernel, so the JS kernel on the `small` shape takes about 1.5 min.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +31,8 @@ import { JsKernels } from '../src/engine/reference/kernels/js-kernels.js';
 import type { KernelKind, Kernels } from '../src/engine/reference/kernels/kernels.js';
 import { createWasmKvPool, WasmArena } from '../src/engine/reference/kernels/wasm-arena.js';
 import { WasmKernels } from '../src/engine/reference/kernels/wasm-kernels.js';
+import { nativeKernelProblem } from '../src/engine/reference/kernels/native-library.js';
+import { NativeKernels } from '../src/engine/reference/kernels/native-kernels.js';
 import { gqaLayout } from '../src/kv/layout.js';
 import type { WeightStorage } from '../src/engine/reference/kernels/weight-storage.js';
 import { bf16ToF32, f32ToBf16 } from '../src/model/half-float.js';
@@ -41,6 +45,12 @@ import { formatMachine, machineDuringRun } from './machine.js';
 const PAGE_SIZE = 16;
 /** Tokens of the untimed prefill that lets V8 tier the kernels up before the timed one. */
 const WARMUP_PROMPT = 32;
+/**
+ * Untimed decode steps before the timed ones: the first engine run pays for V8 optimising the shared
+ * JS of a decode step (norms, RoPE, the shard's loop); with one warm-up step the first run's decode b1
+ * came out ~0.6 x the same engine measured after another (27 against 47-52 tok/s).
+ */
+const DECODE_WARMUP_STEPS = 4;
 
 interface Preset {
   name: 'tiny' | 'small';
@@ -60,10 +70,10 @@ const SMALL: LlamaConfig = {
 
 /** The presets to run; `which` is tiny, small or all (checked by parseOptions). */
 function presets(quick: boolean, which: string): Preset[] {
-  if (quick) return [{ name: 'tiny', config: TINY, prompt: 64, decodeContext: 16, decodeSteps: { wasm: 4, js: 4 } }];
+  if (quick) return [{ name: 'tiny', config: TINY, prompt: 64, decodeContext: 16, decodeSteps: { native: 4, wasm: 4, js: 4 } }];
   const all: Preset[] = [
-    { name: 'tiny', config: TINY, prompt: 512, decodeContext: 128, decodeSteps: { wasm: 32, js: 32 } },
-    { name: 'small', config: SMALL, prompt: 512, decodeContext: 128, decodeSteps: { wasm: 16, js: 3 } },
+    { name: 'tiny', config: TINY, prompt: 512, decodeContext: 128, decodeSteps: { native: 32, wasm: 32, js: 32 } },
+    { name: 'small', config: SMALL, prompt: 512, decodeContext: 128, decodeSteps: { native: 16, wasm: 16, js: 3 } },
   ];
   return all.filter((p) => which === 'all' || p.name === which);
 }
@@ -121,13 +131,15 @@ function timed(fn: () => void): number {
  * memory, so the WASM attention reads it in place; the JS kernel reads any pool); the untimed decode
  * contexts are prefilled by the WASM engine, which writes the same K/V bytes as the JS engine would.
  */
-function benchPreset(p: Preset, weights: ModelWeights, tps: readonly number[], js: boolean): EngineResult[] {
+function benchPreset(p: Preset, weights: ModelWeights, tps: readonly number[], js: boolean, native: boolean): EngineResult[] {
   const c = p.config;
   const pagesFor = (tokens: number): number => Math.ceil(tokens / PAGE_SIZE);
-  const seqTokens = (kernel: KernelKind): number => p.decodeContext + p.decodeSteps[kernel] + 1; // +1: warm-up step
+  const seqTokens = (kernel: KernelKind): number => p.decodeContext + p.decodeSteps[kernel] + DECODE_WARMUP_STEPS;
+  // the engine's kernel at every --tp count; the WASM kernel (the native kernel's predecessor and fallback) at tp 1
   const runs: { kernel: KernelKind; tp: number; storage: WeightStorage }[] = [
+    ...(native ? [{ kernel: 'native' as const, tp: 1, storage: 'f32' as const }, ...tps.map((tp) => ({ kernel: 'native' as const, tp, storage: 'narrowest' as const }))] : []),
     { kernel: 'wasm', tp: 1, storage: 'f32' },
-    ...tps.map((tp) => ({ kernel: 'wasm' as const, tp, storage: 'narrowest' as const })),
+    ...(native ? [{ kernel: 'wasm' as const, tp: 1, storage: 'narrowest' as const }] : tps.map((tp) => ({ kernel: 'wasm' as const, tp, storage: 'narrowest' as const }))),
     ...(js ? [{ kernel: 'js' as const, tp: 1, storage: 'f32' as const }] : []),
   ];
   const numPages = runs.reduce((n, r) => n + pagesFor(WARMUP_PROMPT) + pagesFor(p.prompt) + 9 * pagesFor(seqTokens(r.kernel)), 0);
@@ -157,7 +169,7 @@ function benchPreset(p: Preset, weights: ModelWeights, tps: readonly number[], j
       const step = (): void => {
         engine.forward(seqs.map((s) => item(randomTokens(rand, 1, c.vocabSize), s.pos++, s.table)));
       };
-      step(); // warm-up
+      for (let i = 0; i < DECODE_WARMUP_STEPS; i++) step();
       let flops = 0;
       for (let i = 0; i < steps; i++) for (const s of seqs) flops += layerMatmulFlops(c) + 2 * c.vocabSize * c.hiddenSize + attentionFlops(c, s.pos + i + 1);
       const seconds = timed(() => {
@@ -312,23 +324,34 @@ async function main(): Promise<void> {
   const { quick, tps } = options;
   const minSeconds = quick ? 0.05 : 1;
   const matmul: MatmulResult[] = [];
+  const nativeProblem = nativeKernelProblem();
+  if (nativeProblem !== null) console.log(`native kernel skipped: ${nativeProblem}`);
   for (const rows of [64, 1]) {
-    const wasm = new WasmKernels(new WasmArena());
-    for (const [k, dtype] of [[wasm, 'f32'], [wasm, 'bf16'], [new JsKernels(), 'f32']] as const) matmul.push(benchMatmul(k, rows, minSeconds, dtype));
+    const arena = new WasmArena();
+    const kernels: Kernels[] = [...(nativeProblem === null ? [new NativeKernels(arena)] : []), new WasmKernels(arena)];
+    for (const k of kernels) for (const dtype of ['f32', 'bf16'] as const) matmul.push(benchMatmul(k, rows, minSeconds, dtype));
+    matmul.push(benchMatmul(new JsKernels(), rows, minSeconds, 'f32'));
   }
   const engine: EngineResult[] = [];
   const llamaCpp: LlamaCppResult[] = [];
   const withLlamaCpp = options.llamaCpp && !quick;
   for (const p of presets(quick, options.preset)) {
     const weights = bf16Weights(randomWeights(p.config, 1));
-    engine.push(...benchPreset(p, weights, tps, !options.skipJs));
+    engine.push(...benchPreset(p, weights, tps, !options.skipJs, nativeProblem === null));
     if (withLlamaCpp) llamaCpp.push(...(await benchPresetLlamaCpp(p, weights, tps)));
   }
   if (withLlamaCpp && llamaCpp.length === 0) console.log(`llama.cpp reference skipped: node-llama-cpp is not installed (npm i --no-save ${LLAMA_CPP_PACKAGE})`);
 
-  const mm = (kernel: KernelKind, rows: number): MatmulResult => matmul.find((m) => m.kernel === kernel && m.rows === rows && m.dtype === 'f32') as MatmulResult;
+  const mm = (kernel: KernelKind, rows: number, dtype = 'f32'): MatmulResult | undefined => matmul.find((m) => m.kernel === kernel && m.rows === rows && m.dtype === dtype);
   const comparisons = [
-    ...[64, 1].map((rows) => compare(`WASM matmul f32, ${rows} row(s)`, mm('wasm', rows).gflops, 'GFLOP/s', `JS kernel same run ${mm('js', rows).gflops.toPrecision(3)} GFLOP/s`, mm('js', rows).gflops)),
+    ...[64, 1].map((rows) => {
+      const [wasm, js] = [mm('wasm', rows) as MatmulResult, mm('js', rows) as MatmulResult];
+      return compare(`WASM matmul f32, ${rows} row(s)`, wasm.gflops, 'GFLOP/s', `JS kernel same run ${js.gflops.toPrecision(3)} GFLOP/s`, js.gflops);
+    }),
+    ...[64, 1].flatMap((rows) => (['f32', 'bf16'] as const).flatMap((dtype) => {
+      const [native, wasm] = [mm('native', rows, dtype), mm('wasm', rows, dtype) as MatmulResult];
+      return native ? [compare(`native matmul ${dtype}, ${rows} row(s)`, native.gflops, 'GFLOP/s', `WASM kernel same run ${wasm.gflops.toPrecision(3)} GFLOP/s`, wasm.gflops)] : [];
+    })),
     ...engine
       .filter((e) => e.tp > 1)
       .map((e) => {
@@ -336,13 +359,14 @@ async function main(): Promise<void> {
         const what = `${e.preset} ${e.phase}${e.phase === 'decode' ? ` batch ${e.batch}` : ''}, tp ${e.tp}`;
         return compare(what, e.tokensPerSecond, 'tok/s', `tp 1 same run ${one.tokensPerSecond.toFixed(1)} tok/s`, one.tokensPerSecond);
       }),
-    // pd-node (WASM, weights stored as dtype, tp N) against llama.cpp (same weights as dtype GGUF, N threads)
+    // pd-node (each kernel run at this tp, weights stored as dtype) against llama.cpp (same weights as dtype GGUF, N threads)
     ...llamaCpp.flatMap((l) => {
       const dtype = l.dtype === 'f32' ? 'f32' : 'bf16';
-      const e = engine.find((o) => o.kernel === 'wasm' && o.tp === l.threads && o.weightDtype === dtype && o.preset === l.preset && o.phase === l.phase && o.batch === l.batch);
-      if (!e) return [];
-      const what = `${l.preset} ${dtype}${l.threads > 1 ? ` tp ${l.threads}` : ''} ${l.phase}${l.phase === 'decode' ? ` batch ${l.batch}` : ''}`;
-      return [compare(what, e.tokensPerSecond, 'tok/s', `llama.cpp ${l.dtype}, ${l.threads} thread(s): ${l.tokensPerSecond.toFixed(1)} tok/s`, l.tokensPerSecond)];
+      const es = engine.filter((o) => o.kernel !== 'js' && o.tp === l.threads && o.weightDtype === dtype && o.preset === l.preset && o.phase === l.phase && o.batch === l.batch);
+      return es.map((e) => {
+        const what = `${l.preset} ${e.kernel} ${dtype}${l.threads > 1 ? ` tp ${l.threads}` : ''} ${l.phase}${l.phase === 'decode' ? ` batch ${l.batch}` : ''}`;
+        return compare(what, e.tokensPerSecond, 'tok/s', `llama.cpp ${l.dtype}, ${l.threads} thread(s): ${l.tokensPerSecond.toFixed(1)} tok/s`, l.tokensPerSecond);
+      });
     }),
   ];
 

@@ -161,7 +161,7 @@ export const NODE_FLAGS: readonly NodeFlag[] = [
   ...ENGINES.flatMap((e) => e.flags.map((f) => engineSettingFlag(e, f))),
   ...SGLANG_NODE_FLAGS,
   ...['tp', 'tp-size'].map((name) =>
-    flag(name, 'tpSize', `Tensor parallelism${name === 'tp-size' ? ' (same as --tp)' : ''}: the reference engine runs N threads, each with 1/N of the attention heads and MLP columns (results bit-identical to 1; N at most the KV heads, which may split unevenly; WASM kernel); the synthetic engine models N GPUs (--gpu NAME becomes NxNAME).`, (f, raw) => integerIn(f, raw, 1, MAX_TP, `an integer from 1 to ${MAX_TP}`)),
+    flag(name, 'tpSize', `Tensor parallelism${name === 'tp-size' ? ' (same as --tp)' : ''}: the reference engine runs N threads, each with 1/N of the attention heads and MLP columns (results bit-identical to 1; N at most the KV heads, which may split unevenly; native or WASM kernel); the synthetic engine models N GPUs (--gpu NAME becomes NxNAME).`, (f, raw) => integerIn(f, raw, 1, MAX_TP, `an integer from 1 to ${MAX_TP}`)),
   ),
 ];
 

@@ -1,6 +1,6 @@
 /**
  * The engine benchmark runs: `node dist/bench/engine.js --quick --json FILE` exits 0 and writes every
- * figure (matmul GFLOP/s per kernel, tiny-preset prefill and decode per kernel and batch, same-run
+ * figure (matmul GFLOP/s per kernel, native included where it can run, tiny-preset prefill and decode per kernel and batch, same-run
  * comparisons) as a positive finite number; `--help` prints the usage and exits 0, an unknown flag or
  * a bad value exits 2 naming the flag.
  */
@@ -11,12 +11,16 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { nativeSkip } from './engine-harness.js';
 
 const benchScript = join(dirname(fileURLToPath(import.meta.url)), '../../bench/engine.js');
 
 const positive = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
-test('bench/engine.js --quick writes positive figures for both kernels', () => {
+/** The kernels the bench measures here: native too where it can run. */
+const kernels = nativeSkip ? ['wasm', 'js'] : ['native', 'wasm', 'js'];
+
+test('bench/engine.js --quick writes positive figures for every kernel', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pd-bench-'));
   try {
     const file = join(dir, 'bench.json');
@@ -28,7 +32,7 @@ test('bench/engine.js --quick writes positive figures for both kernels', () => {
       engine: { preset: string; kernel: string; phase: string; batch: number; tokens: number; seconds: number; tokensPerSecond: number; gflops: number }[];
       comparisons: { measured: number; referenceValue: number; ratio: number }[];
     };
-    for (const kernel of ['wasm', 'js']) {
+    for (const kernel of kernels) {
       for (const rows of [1, 64]) {
         const m = r.matmul.find((x) => x.kernel === kernel && x.rows === rows);
         assert.ok(m && positive(m.gflops), `matmul ${kernel} ${rows} rows: ${JSON.stringify(m)}`);
@@ -39,7 +43,9 @@ test('bench/engine.js --quick writes positive figures for both kernels', () => {
         for (const key of ['tokens', 'seconds', 'tokensPerSecond', 'gflops'] as const) assert.ok(positive(e[key]), `${kernel} ${phase} ${batch}: ${key} = ${e[key]}`);
       }
     }
-    assert.equal(r.comparisons.length, 2);
+    // WASM vs JS matmul at 64 and 1 rows; native vs WASM matmul, f32 and bf16, at 64 and 1 rows
+    assert.equal(r.comparisons.length, nativeSkip ? 2 : 6);
+    if (!nativeSkip) assert.match(run.stdout, /native matmul bf16, 64 row\(s\) .* WASM kernel same run/);
     for (const c of r.comparisons) for (const v of Object.values(c)) if (typeof v === 'number') assert.ok(positive(v), JSON.stringify(c));
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -4,6 +4,7 @@
  */
 import { ReferenceEngine } from '../../src/engine/reference/llama-engine.js';
 import type { KernelKind } from '../../src/engine/reference/kernels/kernels.js';
+import { nativeKernelProblem } from '../../src/engine/reference/kernels/native-library.js';
 import { createWasmKvPool } from '../../src/engine/reference/kernels/wasm-arena.js';
 import { gqaLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
@@ -15,14 +16,22 @@ export const NUM_PAGES = 64;
 
 /**
  * Kernel and pool combinations: the WASM kernel over a pool in its own memory (attention in place) or
- * over a plain SharedArrayBuffer pool (pages copied before attention), and the JS kernel.
+ * over a plain SharedArrayBuffer pool (pages copied before attention), the JS kernel, and the native
+ * kernel (the WASM one where the CPU lacks AVX-512).
  */
 export const SETUPS = [
   { kernel: 'wasm', wasmPool: true },
   { kernel: 'wasm', wasmPool: false },
   { kernel: 'js', wasmPool: false },
+  { kernel: 'native', wasmPool: true },
 ] as const satisfies readonly { kernel: KernelKind; wasmPool: boolean }[];
 export type Setup = (typeof SETUPS)[number];
+
+/**
+ * Why the native kernel cannot run on this host (a CPU without AVX-512, not x86-64 Linux), to skip
+ * its tests; false where it can, or where the library is just not built: then they fail saying so.
+ */
+export const nativeSkip: string | false = ((problem) => (problem !== null && !/missing/.test(problem) ? problem : false))(nativeKernelProblem());
 
 export const tinyModel: { config: LlamaConfig; weights: ModelWeights } = (() => {
   const config = tinyConfig();

@@ -19,10 +19,10 @@ describe('engine table', () => {
   test('a config gets its defaults, and is refused naming the flag or field', () => {
     const reference = builtInEngine('reference')!;
     const synthetic = builtInEngine('synthetic')!;
-    assert.deepEqual(checkEngineConfig(reference, {}), { kernel: 'wasm' });
+    assert.deepEqual(checkEngineConfig(reference, {}), { kernel: 'native' });
     assert.deepEqual(checkEngineConfig(synthetic, { modelShape: 'llama-3.1-8b' }), { modelShape: 'llama-3.1-8b', gpu: 'h100' });
     assert.deepEqual(checkEngineConfig(synthetic, { modelShape: 'deepseek-v3', gpu: '8xh200' }), { modelShape: 'deepseek-v3', gpu: '8xh200' });
-    assert.throws(() => checkEngineConfig(reference, { kernel: 'cuda' }), /^Error: --kernel must be one of wasm, js \(got "cuda"\)$/);
+    assert.throws(() => checkEngineConfig(reference, { kernel: 'cuda' }), /^Error: --kernel must be one of native, wasm, js \(got "cuda"\)$/);
     assert.throws(() => checkEngineConfig(reference, { modelShape: 'llama-3.1-8b' }), /engine reference has no setting "modelShape" \(it has: kernel\)/);
     assert.throws(() => checkEngineConfig(synthetic, { gpu: 'h100' }), /--engine synthetic needs --model-shape/);
     assert.throws(() => checkEngineConfig(synthetic, { modelShape: { name: 'x' } }), /--model-shape \(modelShape\) must be a string, number or boolean/);

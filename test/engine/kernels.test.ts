@@ -1,5 +1,5 @@
 /**
- * (c) The WebAssembly SIMD kernels and the JS kernels are bit-identical: matmul over every tile shape
+ * (c) The native, WebAssembly SIMD and JS kernels are bit-identical: matmul over every tile shape
  * and edge (row and column counts that are not multiples of the tiles) with weights stored as f32,
  * bf16 or f16 (packed in groups of 4 rows, widened in the kernel), paged attention, exp, and the
  * whole engine (logits and KV bytes) over every kernel/pool set-up. Inputs span many orders of
@@ -10,10 +10,11 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { expF32, JsKernels, siluF32 } from '../../src/engine/reference/kernels/js-kernels.js';
 import { WasmArena } from '../../src/engine/reference/kernels/wasm-arena.js';
+import { NativeKernels } from '../../src/engine/reference/kernels/native-kernels.js';
 import { WasmKernels } from '../../src/engine/reference/kernels/wasm-kernels.js';
 import type { WeightDtype } from '../../src/engine/reference/kernels/weight-storage.js';
 import { f16ToF32 } from '../../src/model/half-float.js';
-import { bytes, kvBytes, makeEngine, PAGE_SIZE, SETUPS, tinyModel } from './engine-harness.js';
+import { bytes, kvBytes, makeEngine, nativeSkip, PAGE_SIZE, SETUPS, tinyModel } from './engine-harness.js';
 import { item, prng, randomTokens } from './random-model.js';
 
 const wasm = new WasmKernels(new WasmArena());
@@ -65,6 +66,44 @@ test('WASM (f32, bf16, f16 weights) and JS matmul are bit-identical for every ti
     }
   }
   assert.ok(sequentialDiffers, 'test inputs did not exercise the summation order');
+});
+
+test('native and JS matmul are bit-identical over every tile, row remainder and partial group, with ldy > nOut', { skip: nativeSkip }, () => {
+  const k = new NativeKernels(wasm.arena); // throws saying why where the library is not built
+  const rand = prng(27);
+  const SENTINEL = -12345.5;
+  for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+    // rows: 1..9 (one group per tile below 4 rows, every remainder of the 6-row tile), 12 and 13..37 (full
+    // tiles plus remainders), 49 and 63 (a second 48-row block: 1 row, below 4 rows, and 15 rows)
+    for (const nRows of [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 24, 25, 37, 49, 51, 63]) {
+      // outputs: partial groups alone (1-3), 1-5 full groups (pairs, an odd one, 4-group blocks) with and without a partial group
+      for (const nOut of [1, 2, 3, 4, 5, 7, 8, 10, 12, 15, 16, 17, 19, 20, 23]) {
+        for (const n of [4, 12, 64]) {
+          const w = weightsOf(dtype, rand, nOut * n);
+          const stored = k.adoptWeights(w, 'narrowest', nOut);
+          assert.equal(stored.dtype, dtype, `${dtype} weights are stored as ${dtype}`);
+          const x = wide(rand, nRows * n);
+          for (const ldy of [nOut, nOut + 3]) {
+            const yn = k.alloc(ldy * nRows).fill(SENTINEL);
+            const yj = new Float32Array(ldy * nRows).fill(SENTINEL);
+            k.matmul(stored, x, yn, nOut, nRows, n, ldy);
+            js.matmul(js.adoptWeights(w), x, yj, nOut, nRows, n, ldy);
+            assert.ok(bytes(yn).equals(bytes(yj)), `native matmul ${nOut}x${n} by ${nRows} rows, ${dtype} weights, ldy ${ldy}`);
+            assert.ok(yn.every((v, i) => (i % ldy < nOut) !== (v === SENTINEL)), 'native matmul wrote exactly the outputs');
+          }
+        }
+      }
+    }
+  }
+});
+
+test('native matmul refuses arrays too short for the sizes it is given', { skip: nativeSkip }, () => {
+  const k = new NativeKernels(wasm.arena);
+  const w = k.adoptWeights(k.alloc(8 * 4), 'f32', 8);
+  const x = k.alloc(2 * 4);
+  assert.throws(() => k.matmul(w, x, k.alloc(8 * 3), 8, 3, 4), /arrays too short/);
+  assert.throws(() => k.matmul(w, x, k.alloc(15), 8, 2, 4), /arrays too short/);
+  assert.throws(() => k.matmul(w, x, k.alloc(16), 9, 2, 4), /arrays too short/);
 });
 
 test('WASM and JS exp are bit-identical and accurate on (-inf, 0]', () => {
@@ -142,6 +181,42 @@ test('WASM and JS paged attention are bit-identical, for every head count per ca
   }
 });
 
+test('native and JS paged attention are bit-identical (head dims past one 64-dimension pass, exp tails, 1-9 heads)', { skip: nativeSkip }, () => {
+  const k = new NativeKernels(wasm.arena);
+  const rand = prng(28);
+  const kvHeads = 2;
+  const pageSize = 4;
+  const pages = 12;
+  const headCounts = [1, 2, 3, 4, 5, 9];
+  const positions = [1, 2, 3, 4, 5, 7, 16, 17, 33, 45];
+  for (const headDim of [4, 8, 20, 64, 132]) {
+    const tokenStride = 2 * kvHeads * headDim;
+    const g = { pageSize, tokenStride, vOffset: kvHeads * headDim, headDim, scale: Math.fround(1 / Math.sqrt(headDim)) };
+    const pageFloats = pageSize * tokenStride;
+    const kv = wide(rand, 2 * pages * pageFloats);
+    const tableMemory = k.alloc(pages);
+    const table = new Int32Array(tableMemory.buffer, tableMemory.byteOffset, pages);
+    table.set(Array.from({ length: pages }, (_, i) => ((i * 7 + 3) % (2 * pages)) * pageFloats));
+    const most = Math.max(...headCounts);
+    const maxPos = Math.max(...positions);
+    const q = wide(rand, (most + 1) * headDim);
+    const scratch = k.alloc(most * maxPos + maxPos + 3 * most);
+    for (const heads of headCounts) {
+      for (const nPos of positions) {
+        for (const kOff of [0, headDim]) {
+          const outN = k.alloc((heads + 2) * headDim);
+          const outJ = new Float32Array((heads + 2) * headDim);
+          k.attend(g, q, headDim, kv, table, nPos, kOff, scratch, outN, headDim, heads);
+          js.attend(g, q, headDim, kv, table, nPos, kOff, new Float32Array(nPos), outJ, headDim, heads);
+          const what = `head dim ${headDim}, ${heads} heads: attention over ${nPos} positions, K offset ${kOff}`;
+          assert.ok(bytes(outN).equals(bytes(outJ)), what);
+          assert.ok(outJ.subarray(headDim, (heads + 1) * headDim).some((v) => v !== 0), `${what}: results written`);
+        }
+      }
+    }
+  }
+});
+
 test('the WASM kernel rejects arrays outside its memory', () => {
   const a = new Float32Array(16);
   assert.throws(() => wasm.matmul({ dtype: 'f32', packed: true, data: a }, a, a, 4, 1, 4), /not in the kernel memory/);
@@ -156,9 +231,10 @@ test('engine logits and KV bytes are identical for every kernel and pool', () =>
     const r = prng(25);
     const first = engine.forward([item(randomTokens(r, 15, vocab), 0, pagesA, 'all'), item(randomTokens(r, 6, vocab), 0, pagesB)]);
     const second = engine.forward([item(randomTokens(r, 1, vocab), 6, pagesB), item(randomTokens(r, 3, vocab), 15, pagesA, 'all')]);
-    return { name: `${setup.kernel}/${setup.wasmPool ? 'wasm' : 'plain'} pool`, inPlace: engine.attentionInPlace, logits: [...first, ...second], kv: [kvBytes(pool, pagesA), kvBytes(pool, pagesB)] };
+    return { name: `${setup.kernel}/${setup.wasmPool ? 'wasm' : 'plain'} pool`, kernel: engine.kernel, inPlace: engine.attentionInPlace, logits: [...first, ...second], kv: [kvBytes(pool, pagesA), kvBytes(pool, pagesB)] };
   });
-  assert.deepEqual(results.map((r) => r.inPlace), [true, false, true]);
+  assert.deepEqual(results.map((r) => r.inPlace), [true, false, true, true]);
+  if (!nativeSkip) assert.equal(results[3].kernel, 'native', 'the native set-up ran the native kernel');
   const [base, ...rest] = results;
   for (const r of rest) {
     r.logits.forEach((l, i) => assert.ok(bytes(l).equals(bytes(base.logits[i])), `${r.name}: logits ${i} differ from ${base.name}`));

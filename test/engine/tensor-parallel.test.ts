@@ -3,6 +3,7 @@
  * logits and KV bytes identical, byte for byte, to one thread, over prefill chunks and decode steps
  * batched together, with the pool in kernel memory (attention in place) and in a plain
  * SharedArrayBuffer (pages copied), including uneven splits (3 KV heads over 2 ranks, as SmolLM2's).
+ * The native kernel's rank threads give the same bytes as the WASM kernel at --tp 1.
  * A `tp` above the KV heads is refused naming --tp.
  * Through PD (real processes, tcp): prefill and decode nodes both at `--tp 2` produce the greedy
  * tokens and the logprobs of a colocated node at `--tp 1`.
@@ -15,20 +16,21 @@ import { createWasmKvPool } from '../../src/engine/reference/kernels/wasm-arena.
 import { gqaLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import type { LlamaConfig, ModelWeights } from '../../src/model/types.js';
-import { bytes, concat, kvBytes, NUM_PAGES, PAGE_SIZE, tinyModel } from './engine-harness.js';
+import { bytes, concat, kvBytes, nativeSkip, NUM_PAGES, PAGE_SIZE, tinyModel } from './engine-harness.js';
 import { item, prng, randomTokens, randomWeights, tinyConfig } from './random-model.js';
 import { startNode, type NodeHandle } from '../../src/index.js';
 import { postJson, stopAll, type NodeProcess } from '../helpers/processes.js';
 import { startCluster, type Cluster } from '../pd/cluster.js';
 
 /** Logits of every step and the KV bytes of every page, for a fixed workload. */
-function snapshot(model: { config: LlamaConfig; weights: ModelWeights }, tp: number, wasmPool: boolean): { logits: Buffer; kv: Buffer } {
+function snapshot(model: { config: LlamaConfig; weights: ModelWeights }, tp: number, wasmPool: boolean, kernel: 'native' | 'wasm' = 'wasm'): { logits: Buffer; kv: Buffer } {
   const { config, weights } = model;
   const layout = gqaLayout(config.numLayers, config.numKvHeads, config.headDim, 'float32', PAGE_SIZE);
   const pool = wasmPool ? createWasmKvPool(layout, NUM_PAGES) : new KvPool(layout, NUM_PAGES);
-  const engine = new ReferenceEngine(config, weights, pool, { kernel: 'wasm', tp });
+  const engine = new ReferenceEngine(config, weights, pool, { kernel, tp });
   try {
     assert.equal(engine.tp, tp);
+    assert.equal(engine.kernel, kernel);
     assert.equal(engine.attentionInPlace, wasmPool);
     const rand = prng(21);
     const a = randomTokens(rand, 19, config.vocabSize);
@@ -83,6 +85,15 @@ test('--tp 2 over 3 KV heads (uneven: 2 groups and 1) gives results identical to
   const two = snapshot(oddModel, 2, true);
   assert.ok(one.logits.equals(two.logits), 'logits differ between --tp 1 and --tp 2');
   assert.ok(one.kv.equals(two.kv), 'KV bytes differ between --tp 1 and --tp 2');
+});
+
+test('--tp 2 with the native kernel gives results identical to --tp 1 with the WASM kernel (3 KV heads, both pools)', { skip: nativeSkip }, () => {
+  for (const wasmPool of [true, false]) {
+    const one = snapshot(oddModel, 1, wasmPool);
+    const two = snapshot(oddModel, 2, wasmPool, 'native');
+    assert.ok(one.logits.equals(two.logits), 'logits differ between --tp 1 (wasm) and --tp 2 (native)');
+    assert.ok(one.kv.equals(two.kv), 'KV bytes differ between --tp 1 (wasm) and --tp 2 (native)');
+  }
 });
 
 test('a --tp above the KV heads, or with the JS kernel, is refused naming --tp', () => {

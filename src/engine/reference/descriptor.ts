@@ -1,8 +1,9 @@
 /**
  * The reference engine's descriptor (src/engine/descriptor.ts): the Llama transformer of
  * --model-path on the CPU. Decisions:
- * - Config: `kernel`, the matmul kernels (WASM SIMD or plain JS; bit-identical results).
- * - With the WASM kernel the pool lives in the kernel's memory, so attention reads pages in place.
+ * - Config: `kernel`, the kernels (native C matmul over the WASM kernels, WASM SIMD, or plain JS;
+ *   bit-identical results); native by default, the WASM kernel where it cannot run (the engine says why).
+ * - With the native or WASM kernel the pool lives in the kernel's memory, so attention reads pages in place.
  * - Default pool: 256 MiB of KV, at most 65,536 tokens, but always one full context, so any
  *   request the model accepts fits alone.
  */
@@ -15,7 +16,7 @@ import type { KernelKind } from './kernels/kernels.js';
 import { createWasmKvPool } from './kernels/wasm-arena.js';
 import { ReferenceEngine } from './llama-engine.js';
 
-const KERNELS: readonly KernelKind[] = ['wasm', 'js'];
+const KERNELS: readonly KernelKind[] = ['native', 'wasm', 'js'];
 const POOL_BYTES = 256 * 1024 * 1024;
 const POOL_MAX_TOKENS = 65536;
 /**
@@ -35,13 +36,13 @@ export const referenceEngine: EngineDescriptor<ReferenceConfig> = {
     {
       name: 'kernel',
       field: 'kernel',
-      describe: `Reference engine: matmul kernels (${KERNELS.join(', ')}); results are bit-identical.`,
-      defaultText: 'wasm',
+      describe: `Reference engine: kernels (${KERNELS.join(', ')}); results are bit-identical. native (C, AVX-512) falls back to wasm where the CPU or the build lacks it.`,
+      defaultText: 'native',
       parse: (f, raw) => oneOfNames(f, raw, KERNELS),
     },
   ],
   poolDefault: 'reference: 256 MiB of KV (at most 65,536 tokens) but at least one context',
-  config: (given) => ({ kernel: (given.kernel as KernelKind | undefined) ?? 'wasm' }),
+  config: (given) => ({ kernel: (given.kernel as KernelKind | undefined) ?? 'native' }),
   load(config, ctx) {
     const { config: model, weights, tokenizer } = loadModel(ctx.modelDir, { tokenizerDir: ctx.tokenizerDir });
     const layout = gqaLayout(model.numLayers, model.numKvHeads, model.headDim, 'float32', ctx.pageSize);
@@ -59,8 +60,8 @@ export const referenceEngine: EngineDescriptor<ReferenceConfig> = {
       },
       defaultPoolTokens: Math.max(contextLength, Math.min(POOL_MAX_TOKENS, Math.floor(POOL_BYTES / bytesPerToken(layout)))),
       weightBytes: heldBytes(weights),
-      poolMemory: config.kernel === 'wasm' ? (l: KvLayout, pages: number) => createWasmKvPool(l, pages) : undefined,
-      maxPoolBytes: config.kernel === 'wasm' ? WASM_POOL_MAX_BYTES : undefined,
+      poolMemory: config.kernel !== 'js' ? (l: KvLayout, pages: number) => createWasmKvPool(l, pages) : undefined,
+      maxPoolBytes: config.kernel !== 'js' ? WASM_POOL_MAX_BYTES : undefined,
       create(pool) {
         const engine = new ReferenceEngine(model, weights, pool, { kernel: config.kernel, tp: ctx.tpSize, warn: ctx.warn });
         return { engine, logFields: { kernel: engine.kernel, attentionInPlace: engine.attentionInPlace, tp: engine.tp, weightDtypes: engine.weightDtypes } };

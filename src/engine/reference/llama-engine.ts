@@ -17,6 +17,8 @@
  *   lm_head is read from that copy). If the pool was made by `createWasmKvPool`, the engine
  *   shares its memory and attention reads K/V in place; with any other pool, each item's pages of a
  *   layer are copied into kernel memory before its attention (identical results).
+ * - Native kernel (the default): the WASM kernel with matmul in C (kernels/native-kernels.ts); where
+ *   the library is not built or the CPU lacks AVX-512, the WASM kernel, with a warning saying why.
  * - The JS kernel is used when asked for, or (with a warning) when WebAssembly SIMD is unavailable.
  * - `tp` > 1 (`--tp N`): N ranks, this thread and N-1 workers, each with 1/N of every matrix
  *   (tensor-parallel/tp-plan.ts), in lock step through barriers on the kernels' shared memory; the
@@ -36,6 +38,8 @@ import type { KernelKind, Kernels } from './kernels/kernels.js';
 import { WasmArena } from './kernels/wasm-arena.js';
 import { readRows, type WeightDtype, type WeightMatrix, type WeightStorage } from './kernels/weight-storage.js';
 import { kernelModule, WasmKernels } from './kernels/wasm-kernels.js';
+import { nativeKernelProblem } from './kernels/native-library.js';
+import { NativeKernels } from './kernels/native-kernels.js';
 import { Shard, type ShardWeights } from './shard.js';
 import { decodeStep, descriptorInts, encodeStep } from './step-plan.js';
 import { CONTROL_BYTES } from './tensor-parallel/step-barrier.js';
@@ -51,7 +55,7 @@ export interface ReferenceEngineOptions {
   weightStorage?: WeightStorage;
   /** Tensor-parallel ranks (threads), `--tp`; default 1. */
   tp?: number;
-  /** Receives the reason when the WASM kernel is asked for but unavailable (default: console.warn). */
+  /** Receives the reason when the native or WASM kernel is asked for but unavailable (default: console.warn). */
   warn?: (message: string) => void;
 }
 
@@ -63,7 +67,13 @@ function createKernels(kind: KernelKind, pool: KvPool, warn: (message: string) =
     warn(`reference engine: WebAssembly SIMD unavailable (${(err as Error).message}); using the JS kernel (bit-identical, slower)`);
     return new JsKernels();
   }
-  return new WasmKernels(WasmArena.of(pool.buffer) ?? new WasmArena());
+  const arena = WasmArena.of(pool.buffer) ?? new WasmArena();
+  if (kind === 'native') {
+    const problem = nativeKernelProblem();
+    if (problem === null) return new NativeKernels(arena);
+    warn(`reference engine: native kernels unavailable (${problem}); using the WASM kernel (bit-identical, slower)`);
+  }
+  return new WasmKernels(arena);
 }
 
 /** Rank `s`'s rows of every matrix, adopted into kernel memory. */
@@ -98,7 +108,7 @@ export class ReferenceEngine implements Engine {
   readonly name = 'reference';
   readonly layout: KvLayout;
   readonly vocabSize: number;
-  /** The kernel in use ('js' if WebAssembly SIMD was unavailable). */
+  /** The kernel in use ('wasm' if the native one was asked for but unavailable, 'js' if WebAssembly SIMD was). */
   readonly kernel: KernelKind;
   /** Whether attention reads K/V in the pool in place (else pages are copied into kernel memory first). */
   readonly attentionInPlace: boolean;
@@ -153,7 +163,8 @@ export class ReferenceEngine implements Engine {
       const arena = k.arena;
       const control = arena.alloc(CONTROL_BYTES);
       const poolData = { layout: pool.layout, numPages: pool.numPages, pageBytes: pool.pageBytes, inArena: this.attentionInPlace, buffer: this.attentionInPlace ? null : (pool.buffer as SharedArrayBuffer) };
-      this.group = new TpGroup(arena.memory, control, tp, (rank) => ({ config, dims, rank, weights: weightRefs(shards[rank]), pool: poolData }));
+      const kernel = k.kind === 'native' ? 'native' : 'wasm';
+      this.group = new TpGroup(arena.memory, control, tp, (rank) => ({ config, dims, rank, kernel, weights: weightRefs(shards[rank]), pool: poolData }));
       const barrier = this.group.barrier;
       this.shard = new Shard(config, slices[0], k, shards[0], poolView, () => barrier.arrive());
     } else {

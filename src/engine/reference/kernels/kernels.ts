@@ -1,6 +1,6 @@
 /**
- * The compute kernels the reference engine runs on: matmul, paged attention and the SwiGLU activation. Two implementations
- * (WebAssembly SIMD and plain JS) produce bit-identical results; everything else in the engine
+ * The compute kernels the reference engine runs on: matmul, paged attention and the SwiGLU activation. Three implementations
+ * (native C matmul over the WASM kernels, WebAssembly SIMD, plain JS) produce bit-identical results; everything else in the engine
  * (norms, RoPE, residuals) is shared JS code, so the engine output does not depend on the kernel.
  *
  * Arrays are passed as typed-array views; the WASM kernel requires views it allocated (`alloc`,
@@ -9,7 +9,7 @@
 
 import type { WeightMatrix, WeightStorage } from './weight-storage.js';
 
-export type KernelKind = 'wasm' | 'js';
+export type KernelKind = 'native' | 'wasm' | 'js';
 
 /** Where K/V rows of one layer sit in the `kv` array given to `attend` (all counts in f32 elements). */
 export interface AttentionGeometry {

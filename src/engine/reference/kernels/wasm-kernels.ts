@@ -13,7 +13,7 @@
  * address the wrong bytes).
  */
 import { attendExportName, kernelModuleBytes, MAX_ATTEND_HEADS, MAX_TILE_ROWS, TILE_DTYPES, tileExportName, tileRowCounts } from './kernel-module.js';
-import type { AttentionGeometry, Kernels } from './kernels.js';
+import type { AttentionGeometry, KernelKind, Kernels } from './kernels.js';
 import { webAssembly, type WasmModule } from './wasm-api.js';
 import type { WasmArena } from './wasm-arena.js';
 import { pack, PACK_ROWS } from './weight-packing.js';
@@ -46,7 +46,7 @@ function tileShape(dtype: WeightDtype, g: number, nRows: number): [number, numbe
 }
 
 export class WasmKernels implements Kernels {
-  readonly kind = 'wasm';
+  readonly kind: KernelKind = 'wasm';
   /** tiles[dtype][g-1][mo-1][mr-1]: the tile over groups of g rows computing mo x mr at once (kernel-module.ts). */
   private readonly tiles: Record<WeightDtype, (TileFn | undefined)[][][]>;
   /** attendFns[h-1]: attention of h heads at once (kernel-module.ts). */

@@ -45,6 +45,8 @@ export interface TpWorkerData {
   config: LlamaConfig;
   dims: ModelDims;
   rank: number;
+  /** The kernel of rank 0 (the native one only where it loaded there). */
+  kernel: 'native' | 'wasm';
   weights: RankWeights;
   pool: { layout: KvLayout; numPages: number; pageBytes: number; inArena: boolean; buffer: SharedArrayBuffer | null };
 }
@@ -68,7 +70,7 @@ export function writeStepParams(params: Int32Array, block: Float32Array, s: Step
 /** The step block's address, length and shape as rank 0 published them. */
 export function readStepParams(params: Int32Array): { address: number; floats: number; shape: StepShape } {
   return {
-    address: params[P.ADDRESS],
+    address: params[P.ADDRESS] >>> 0, // a wasm32 address (up to 4 GiB) stored in an int32 slot
     floats: params[P.FLOATS],
     shape: {
       tokens: params[P.TOKENS], logitRows: params[P.LOGIT_ROWS], maxPages: params[P.MAX_PAGES], maxPositions: params[P.MAX_POSITIONS],

@@ -6,6 +6,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import { WasmArena } from '../kernels/wasm-arena.js';
+import { NativeKernels } from '../kernels/native-kernels.js';
 import { WasmKernels } from '../kernels/wasm-kernels.js';
 import type { WeightMatrix } from '../kernels/weight-storage.js';
 import { Shard, type ShardWeights } from '../shard.js';
@@ -21,7 +22,7 @@ const barrier = new StepBarrier(data.memory.buffer, data.controlAddress, dims.tp
 
 function run(): void {
   const arena = new WasmArena(data.memory);
-  const kernels = new WasmKernels(arena);
+  const kernels = data.kernel === 'native' ? new NativeKernels(arena) : new WasmKernels(arena);
   const view = ([address, length, dtype]: MatrixRef): WeightMatrix => ({
     dtype,
     packed: true,

@@ -1,0 +1,214 @@
+/*
+ * Native paged attention of the reference engine, bit-identical to the WASM kernel's attend_h*
+ * (kernel-module.ts) and its JS twin, per query head:
+ *   score_j = dot(q, K_j) * scale (the kernels' 4-lane dot product), m = max_j score_j (WASM f32.max);
+ *   e_j = exp(score_j - m) with the kernels' exp (expLanes: the same f32 operations in the same order);
+ *   sum = e_0 + e_1 + ... in position order; out = (sum_j e_j * V_j, in position order) / sum.
+ * Multiplies and adds stay separate (-ffp-contract=off; no FMA).
+ *
+ * Decisions:
+ * - Heads of one KV group go 4 at a time. Scores: one 512-bit accumulator per position holds the four
+ *   heads' lane accumulators in its quarters (the query quads transposed once per call), a K quad is
+ *   broadcast to all quarters by a plain load, and 4 positions run side by side (4 independent add
+ *   chains); the quarters reduce with the matmul's shuffles.
+ * - exp runs 16 scores per register; the sum is a scalar chain per head (its order is position order).
+ * - Weighted sums: 16 dimensions per register, 4 registers (64 dimensions) x 4 heads of accumulators
+ *   per pass over the positions; each V register is loaded once for all heads; partial 16-blocks
+ *   (headDim a multiple of 4) use masked loads and stores.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include "lanes.h"
+
+/* Heads computed together (quarters of a register). */
+#define HEADS 4
+/* Positions whose scores run side by side. */
+#define POS_TILE 4
+/* 16-dimension blocks of a weighted-sum pass (4 heads x 4 blocks = 16 accumulators). */
+#define BLOCKS 4
+/* Largest head dimension (the transposed queries live on the stack: 4 x 512 floats = 8 KiB). */
+#define MAX_HEAD_DIM 512
+
+/* WASM f32.max (and Math.max): NaN if either is NaN, +0 for max(-0, +0). */
+static inline float wasm_max(float a, float b) {
+  if (a != a) return a;
+  if (b != b) return b;
+  if (a == b) {
+    uint32_t ua, ub;
+    memcpy(&ua, &a, 4);
+    memcpy(&ub, &b, 4);
+    ua &= ub;
+    memcpy(&a, &ua, 4);
+    return a;
+  }
+  return a > b ? a : b;
+}
+
+/* The kernels' exp of 16 lanes (each <= 0): expLanes of kernel-module.ts, operation for operation. */
+PD_AVX512 __attribute__((always_inline)) static inline __m512 exp16(__m512 x) {
+  const __m512 t = _mm512_roundscale_ps(_mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps((float)1.4426950408889634)), _mm512_set1_ps(0.5f)), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  const __m512 r = _mm512_sub_ps(_mm512_sub_ps(x, _mm512_mul_ps(t, _mm512_set1_ps(0.693359375f))), _mm512_mul_ps(t, _mm512_set1_ps((float)-2.12194440e-4)));
+  static const double poly[] = {1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 1.0 / 2, 1, 1};
+  __m512 e = _mm512_set1_ps((float)poly[0]);
+#pragma GCC unroll 8
+  for (int i = 1; i < 7; i++) e = _mm512_add_ps(_mm512_mul_ps(e, r), _mm512_set1_ps((float)poly[i]));
+  const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(t), _mm512_set1_epi32(127)), 23);
+  e = _mm512_mul_ps(e, _mm512_castsi512_ps(bits));
+  return _mm512_maskz_mov_ps(~_mm512_cmp_ps_mask(x, _mm512_set1_ps((float)-87.3), _CMP_LT_OQ), e);
+}
+
+/* Mask of the first `lanes` (0..16) lanes. */
+static inline __mmask16 first_lanes(int lanes) {
+  return (__mmask16)((1u << lanes) - 1u);
+}
+
+/*
+ * hc (1..4, a constant where inlined) heads: queries q + h*headDim, results out + h*headDim, scores
+ * at scores + h*pad, K rows at kv + rows[j] (V rows vOff further).
+ */
+PD_AVX512 __attribute__((always_inline)) static inline void attend_heads(const float *q, const float *kv, const int32_t *rows, int nPos, int vOff, int headDim,
+                                                                        float scale, float *scores, int pad, float *out, int hc) {
+  const int quads = headDim / 4;
+  float qt[4 * MAX_HEAD_DIM];
+  /* qt quad c = [head 0 quad c, head 1 quad c, head 2 quad c, head 3 quad c] (zeros past hc) */
+  for (int c = 0; c < quads; c++) {
+    for (int h = 0; h < HEADS; h++) {
+      for (int l = 0; l < 4; l++) qt[16 * c + 4 * h + l] = h < hc ? q[h * headDim + 4 * c + l] : 0.0f;
+    }
+  }
+  const __m128 vscale = _mm_set1_ps(scale);
+  /*
+   * Running maxima: 4 lanes per head over the tiles, then the scalar tail. max is taken in another
+   * order than WASM's, which can only change the sign of a zero maximum, and m enters nothing but
+   * score - m, where a zero's sign changes no exp result (exp(+-0) = 1, s - (+-0) = s otherwise).
+   */
+  __m128 mv[HEADS];
+#pragma GCC unroll 4
+  for (int h = 0; h < HEADS; h++) mv[h] = _mm_set1_ps(-INFINITY);
+  int j = 0;
+  for (; j + POS_TILE <= nPos; j += POS_TILE) {
+    __m512 acc[POS_TILE];
+    const float *k[POS_TILE];
+#pragma GCC unroll 4
+    for (int p = 0; p < POS_TILE; p++) {
+      acc[p] = _mm512_setzero_ps();
+      k[p] = kv + rows[j + p];
+    }
+    for (int c = 0; c < quads; c++) {
+      const __m512 qv = _mm512_loadu_ps(qt + 16 * c);
+#pragma GCC unroll 4
+      for (int p = 0; p < POS_TILE; p++) acc[p] = _mm512_add_ps(acc[p], _mm512_mul_ps(qv, _mm512_broadcast_f32x4(_mm_loadu_ps(k[p] + 4 * c))));
+    }
+    /* r[p] lane h = head h's sum at position j + p; transposed, lane p of r[h] */
+    __m128 r[POS_TILE];
+#pragma GCC unroll 4
+    for (int p = 0; p < POS_TILE; p++) r[p] = pd_quarter_results(pd_reduce_quarters(acc[p]));
+    _MM_TRANSPOSE4_PS(r[0], r[1], r[2], r[3]);
+#pragma GCC unroll 4
+    for (int h = 0; h < hc; h++) {
+      const __m128 sc = _mm_mul_ps(r[h], vscale);
+      _mm_storeu_ps(scores + h * pad + j, sc);
+      mv[h] = _mm_max_ps(mv[h], sc);
+    }
+  }
+  float m[HEADS];
+  float res[4];
+#pragma GCC unroll 4
+  for (int h = 0; h < hc; h++) {
+    _mm_storeu_ps(res, mv[h]);
+    m[h] = wasm_max(wasm_max(res[0], res[1]), wasm_max(res[2], res[3]));
+  }
+  for (; j < nPos; j++) {
+    __m512 acc = _mm512_setzero_ps();
+    const float *k = kv + rows[j];
+    for (int c = 0; c < quads; c++) acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_loadu_ps(qt + 16 * c), _mm512_broadcast_f32x4(_mm_loadu_ps(k + 4 * c))));
+    _mm_storeu_ps(res, _mm_mul_ps(pd_quarter_results(pd_reduce_quarters(acc)), vscale));
+#pragma GCC unroll 4
+    for (int h = 0; h < hc; h++) {
+      scores[h * pad + j] = res[h];
+      m[h] = wasm_max(m[h], res[h]);
+    }
+  }
+  /* e_j = exp(score_j - m), then the sum in position order */
+  float sum[HEADS];
+#pragma GCC unroll 4
+  for (int h = 0; h < hc; h++) {
+    float *s = scores + h * pad;
+    const __m512 mvh = _mm512_set1_ps(m[h]);
+    for (int i = 0; i < nPos; i += 16) {
+      const __mmask16 mask = first_lanes(nPos - i < 16 ? nPos - i : 16);
+      _mm512_mask_storeu_ps(s + i, mask, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, s + i), mvh)));
+    }
+    sum[h] = 0.0f;
+  }
+  for (int i = 0; i < nPos; i++) {
+#pragma GCC unroll 4
+    for (int h = 0; h < hc; h++) sum[h] = sum[h] + scores[h * pad + i];
+  }
+  /* out = (sum_j e_j * V_j) / sum, BLOCKS x 16 dimensions per pass */
+  for (int d0 = 0; d0 < headDim; d0 += 16 * BLOCKS) {
+    __mmask16 mask[BLOCKS];
+#pragma GCC unroll 4
+    for (int b = 0; b < BLOCKS; b++) {
+      const int left = headDim - d0 - 16 * b;
+      mask[b] = first_lanes(left <= 0 ? 0 : left < 16 ? left : 16);
+    }
+    __m512 acc[HEADS][BLOCKS];
+#pragma GCC unroll 4
+    for (int h = 0; h < hc; h++) {
+#pragma GCC unroll 4
+      for (int b = 0; b < BLOCKS; b++) acc[h][b] = _mm512_setzero_ps();
+    }
+    for (int i = 0; i < nPos; i++) {
+      const float *v = kv + rows[i] + vOff + d0;
+      __m512 vv[BLOCKS];
+#pragma GCC unroll 4
+      for (int b = 0; b < BLOCKS; b++) vv[b] = _mm512_maskz_loadu_ps(mask[b], v + 16 * b);
+#pragma GCC unroll 4
+      for (int h = 0; h < hc; h++) {
+        const __m512 p = _mm512_set1_ps(scores[h * pad + i]);
+#pragma GCC unroll 4
+        for (int b = 0; b < BLOCKS; b++) acc[h][b] = _mm512_add_ps(acc[h][b], _mm512_mul_ps(p, vv[b]));
+      }
+    }
+#pragma GCC unroll 4
+    for (int h = 0; h < hc; h++) {
+      const __m512 sv = _mm512_set1_ps(sum[h]);
+#pragma GCC unroll 4
+      for (int b = 0; b < BLOCKS; b++) _mm512_mask_storeu_ps(out + h * headDim + d0 + 16 * b, mask[b], _mm512_div_ps(acc[h][b], sv));
+    }
+  }
+}
+
+/*
+ * Attention of `heads` query heads sharing one KV head over positions [0, nPos) (the Kernels.attend
+ * contract of kernels.ts; all offsets in f32 elements): head i's query at q + qOff + i*headDim, its
+ * result to out + outOff + i*headDim; position j's K row at kv + table[j / pageSize] + kOff + (j % pageSize)*stride,
+ * its V row vOff further. scratch holds heads*pad4(nPos) + nPos floats (scores, then the row
+ * offsets as 32-bit integers: kv has fewer than 2^31 floats, being in a wasm32 memory). headDim a multiple of 4, at most MAX_HEAD_DIM (the caller checks).
+ */
+PD_AVX512 void pd_native_attend(const float *q, int qOff, const float *kv, const int32_t *table, int nPos, int kOff, int pageSize, int stride, int vOff,
+                      int headDim, float scale, float *scratch, float *out, int outOff, int heads) {
+  if (nPos <= 0) return;
+  const int pad = (nPos + 3) & ~3;
+  int32_t *rows = (int32_t *)(void *)(scratch + (size_t)heads * pad);
+  for (int j = 0, page = 0, slot = 0; j < nPos; j++) {
+    rows[j] = table[page] + kOff + slot * stride;
+    if (++slot == pageSize) {
+      slot = 0;
+      page++;
+    }
+  }
+  for (int h = 0; h < heads; h += HEADS) {
+    const int hc = heads - h < HEADS ? heads - h : HEADS;
+    const float *qh = q + qOff + (size_t)h * headDim;
+    float *sh = scratch + (size_t)h * pad, *oh = out + outOff + (size_t)h * headDim;
+    switch (hc) {
+#define HEADS_CASE(n) case n: attend_heads(qh, kv, rows, nPos, vOff, headDim, scale, sh, pad, oh, n); break;
+      HEADS_CASE(1) HEADS_CASE(2) HEADS_CASE(3) HEADS_CASE(4)
+#undef HEADS_CASE
+      default: break;
+    }
+  }
+}
