@@ -117,7 +117,7 @@ const BAD: [string, string, RegExp][] = [
   ['max-batch-size', '99999999999999999999', /--max-batch-size must be a positive integer/],
   ['max-payload-size', '-1', /--max-payload-size must be a byte count from 1 to 1073741824/],
   ['log-level', 'loud', /--log-level must be one of fatal, error, warn, info, debug, trace, silent \(got "loud"\)/],
-  ['kernel', 'cuda', /--kernel must be one of wasm, js \(got "cuda"\)/],
+  ['kernel', 'cuda', /--kernel must be one of native, wasm, js \(got "cuda"\)/],
   ['engine', 'fast', /--engine must be one of reference, synthetic \(got "fast"\)/],
   ['model-shape', 'gpt-5', /--model-shape must be one of deepseek-v3, llama-3.1-8b, llama-3.1-70b, qwen2.5-7b, mixtral-8x7b \(got "gpt-5"\)/],
   ['gpu', 'h1000', /--gpu must be one of a100, h100, h200, b200, l40s, mi300x, optionally as COUNTxNAME with COUNT 1-64 \(got "h1000"\)/],

@@ -217,6 +217,25 @@ test('native and JS paged attention are bit-identical (head dims past one 64-dim
   }
 });
 
+test('native attention refuses a page table entry outside the KV array (C would read past it)', { skip: nativeSkip }, () => {
+  const k = new NativeKernels(wasm.arena);
+  const headDim = 8;
+  const g = { pageSize: 4, tokenStride: 2 * headDim, vOffset: headDim, headDim, scale: Math.fround(1 / Math.sqrt(headDim)) };
+  const pageFloats = g.pageSize * g.tokenStride;
+  const kv = k.alloc(2 * pageFloats);
+  const tableMemory = k.alloc(2);
+  const table = new Int32Array(tableMemory.buffer, tableMemory.byteOffset, 2);
+  const [q, out, scratch] = [k.alloc(headDim), k.alloc(headDim), k.alloc(16)];
+  table.set([pageFloats, 0]);
+  k.attend(g, q, 0, kv, table, 8, 0, scratch, out, 0, 1);
+  for (const bad of [2 * pageFloats, pageFloats + 1, -pageFloats]) {
+    table[1] = bad;
+    assert.throws(() => k.attend(g, q, 0, kv, table, 8, 0, scratch, out, 0, 1), /native attend: page table entry 1 \(-?\d+\) is outside the KV array/);
+  }
+  table[1] = 0;
+  assert.throws(() => k.attend(g, q, 0, kv, table, 8, 1, scratch, out, 0, 1), /page table entry 0 .* is outside/, 'the K offset counts too');
+});
+
 test('the WASM kernel rejects arrays outside its memory', () => {
   const a = new Float32Array(16);
   assert.throws(() => wasm.matmul({ dtype: 'f32', packed: true, data: a }, a, a, 4, 1, 4), /not in the kernel memory/);

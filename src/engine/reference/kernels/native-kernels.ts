@@ -6,8 +6,8 @@
  * pool in its shared memory, `--tp` rank threads working in it) holds unchanged; matmul and attention,
  * 78 % and 15 % of a prefill on the WASM kernel, move to C, where 512-bit registers do four WASM
  * vectors' work per instruction in the same lane order. C trusts its sizes, so each call checks them
- * against the arrays first (an overrun would corrupt memory silently, where WASM would trap); the
- * page table's entries are the engine's own (validated page ids). A head dimension above
+ * against the arrays first, the page table's entries included (an overrun would read or corrupt
+ * memory silently, where WASM would trap). A head dimension above
  * NATIVE_MAX_HEAD_DIM runs the WASM attention.
  */
 import type { AttentionGeometry, KernelKind } from './kernels.js';
@@ -55,6 +55,13 @@ export class NativeKernels extends WasmKernels {
     const span = heads * headDim;
     if (headDim % 4 !== 0 || q.length < qOff + span || out.length < outOff + span || scratch.length < heads * (Math.ceil(nPos / 4) * 4) + nPos || table.length < Math.ceil(nPos / g.pageSize)) {
       throw new Error(`native attend: arrays too short for ${heads} heads of ${headDim} over ${nPos} positions, or headDim not a multiple of 4`);
+    }
+    // Every page the table names must lie inside `kv`: C would read past it where WASM traps.
+    const pages = Math.ceil(nPos / g.pageSize);
+    const reach = kOff + (g.pageSize - 1) * g.tokenStride + g.vOffset + headDim;
+    for (let p = 0; p < pages; p++) {
+      const base = table[p];
+      if (base < 0 || base + reach > kv.length) throw new Error(`native attend: page table entry ${p} (${base}) is outside the KV array (${kv.length} values)`);
     }
     this.lib.attend(q, qOff, kv, table, nPos, kOff, g.pageSize, g.tokenStride, g.vOffset, headDim, g.scale, scratch, out, outOff, heads);
   }
