@@ -14,6 +14,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { isGgufPath } from './model-files.js';
 
 const SAMPLE_BYTES = 64 * 1024;
 
@@ -34,7 +35,7 @@ export function syntheticFingerprint(shape: object, tokenizerDir: string): strin
 /** `path`: the model directory or GGUF file (model-files.ts); `tokenizerDir`: where its tokenizer.json is. */
 export function modelFingerprint(path: string, tokenizerDir: string): string {
   const h = createHash('sha256');
-  const gguf = statSync(path).isFile();
+  const gguf = isGgufPath(path);
   const dir = gguf ? dirname(path) : path;
   if (!gguf) hashFiles(h, dir, ['config.json']);
   hashFiles(h, tokenizerDir, ['tokenizer.json']);

@@ -12,11 +12,11 @@
  * - A tokenizer with more ids than the config's vocab_size is rejected: it could produce ids the
  *   embedding table has no row for. Fewer is normal (vocab padded for the GPU kernels).
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadLlamaConfig } from './config.js';
 import { readGgufModel } from './gguf-reader.js';
-import { defaultTokenizerDir } from './model-files.js';
+import { defaultTokenizerDir, isGgufPath } from './model-files.js';
 import { INDEX_FILE_NAME, SINGLE_FILE_NAME, type ReadTensorsOptions } from './safetensors.js';
 import { HfTokenizer } from './tokenizer.js';
 import type { LlamaConfig, ModelWeights } from './types.js';
@@ -41,10 +41,10 @@ function checkModelDir(dir: string): void {
   }
 }
 
-function loadTokenizer(path: string, tokenizerDir: string, given: boolean): HfTokenizer {
+function loadTokenizer(path: string, gguf: boolean, tokenizerDir: string, given: boolean): HfTokenizer {
   if (existsSync(join(tokenizerDir, 'tokenizer.json'))) return HfTokenizer.fromDir(tokenizerDir);
   if (given) throw new Error(`--tokenizer-path ${tokenizerDir}: no tokenizer.json`);
-  if (statSync(path).isFile()) {
+  if (gguf) {
     throw new Error(`--model-path ${path}: no tokenizer.json beside the GGUF file; give --tokenizer-path the original model's directory (pd-node reads tokenizer.json, not the GGUF vocabulary)`);
   }
   throw new Error(`--model-path ${path}: no tokenizer.json`);
@@ -52,11 +52,12 @@ function loadTokenizer(path: string, tokenizerDir: string, given: boolean): HfTo
 
 export function loadModel(path: string, options: LoadModelOptions = {}): LoadedModel {
   if (!existsSync(path)) throw new Error(`--model-path ${path}: no such file or directory`);
-  const gguf = statSync(path).isFile();
+  const gguf = isGgufPath(path);
   if (!gguf) checkModelDir(path);
-  const tokenizerDir = options.tokenizerDir ?? defaultTokenizerDir(path);
-  const ownTokenizer = tokenizerDir === defaultTokenizerDir(path);
-  const tokenizer = loadTokenizer(path, tokenizerDir, !ownTokenizer);
+  const ownDir = defaultTokenizerDir(path);
+  const tokenizerDir = options.tokenizerDir ?? ownDir;
+  const ownTokenizer = tokenizerDir === ownDir;
+  const tokenizer = loadTokenizer(path, gguf, tokenizerDir, !ownTokenizer);
   let config: LlamaConfig;
   let weights: ModelWeights | null = null;
   try {

@@ -18,7 +18,7 @@ export type LoadFormat = (typeof LOAD_FORMATS)[number];
 /** The path the loader reads: the model directory (safetensors) or the GGUF file. `path` exists. */
 export function resolveWeightsPath(path: string, format: LoadFormat): string {
   const where = `--model-path ${path}`;
-  if (statSync(path).isFile()) {
+  if (isGgufPath(path)) {
     if (format === 'safetensors') throw new Error(`${where}: a file; --load-format safetensors reads a model directory (config.json, *.safetensors, tokenizer.json)`);
     return path;
   }
@@ -30,7 +30,7 @@ export function resolveWeightsPath(path: string, format: LoadFormat): string {
   return join(path, ggufs[0]);
 }
 
-/** Whether the loader reads `weightsPath` (from resolveWeightsPath) as a GGUF file. */
+/** Whether the model at `weightsPath` (from resolveWeightsPath) is a GGUF file: a file, where safetensors are a directory. */
 export function isGgufPath(weightsPath: string): boolean {
   return statSync(weightsPath).isFile();
 }
