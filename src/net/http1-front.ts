@@ -75,8 +75,18 @@ export interface Http1FrontRequest {
 
 export type Http1Handler = (req: Http1FrontRequest, res: Http1Response) => void;
 
-/** The handler for a head the front serves itself; null hands the connection to the http.Server. */
-export type Http1Claim = (head: RequestHead) => Http1Handler | null;
+/** An answer to a head the front gives at once, without reading the body (the connection then closes). */
+export interface Http1Refusal {
+  readonly status: number;
+  /** The JSON text of the answer. */
+  readonly body: string;
+}
+
+/**
+ * The handler for a head the front serves itself, a refusal (a request refused on its head alone:
+ * no body byte is read, no 100 Continue sent), or null: the connection goes to the http.Server.
+ */
+export type Http1Claim = (head: RequestHead) => Http1Handler | Http1Refusal | null;
 
 type Phase = 'idle' | 'head' | 'body' | 'busy' | 'closing';
 
@@ -246,6 +256,10 @@ class Connection implements RequestSink, ResponseConnection {
       this.handingOver = true;
       return;
     }
+    if (typeof handler !== 'function') {
+      this.answerAndClose(handler.status, handler.body);
+      return;
+    }
     this.head = head;
     this.handler = handler;
     this.enter('body');
@@ -253,14 +267,17 @@ class Connection implements RequestSink, ResponseConnection {
   }
 
   onData(chunk: Buffer): void {
-    if (!this.handingOver) this.bodyParts.push(chunk);
+    if (!this.handingOver && this.phase === 'body') this.bodyParts.push(chunk);
   }
 
   /** Answers a fault with its status and closes the connection. */
   refuse(err: Http1ProtocolError): void {
+    this.answerAndClose(err.status, this.front.options.errorBody(err.status, err.message));
+  }
+
+  private answerAndClose(status: number, body: string): void {
     if (this.destroyed || this.phase === 'closing') return;
-    const body = this.front.options.errorBody(err.status, err.message);
-    this.socket.write(`HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? 'Error'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    this.socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     this.linger();
   }
 
@@ -315,6 +332,7 @@ class Connection implements RequestSink, ResponseConnection {
         this.handOver(part);
         return;
       }
+      if ((this.phase as Phase) === 'closing') return; // refused on its head (onHead ran inside feed)
       if (end === -1) {
         if (!this.parser.inBody) this.headParts.push(part);
         return;

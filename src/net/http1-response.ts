@@ -20,7 +20,11 @@ export interface ResponseWriter {
   end(chunk?: string): unknown;
   readonly writableEnded: boolean;
   readonly destroyed: boolean;
+  /** The head went out (a stream is under way): an error can no longer be answered, only the connection cut. */
+  readonly headersSent: boolean;
   once(event: 'close', listener: () => void): unknown;
+  /** Cuts the connection (the client sees a broken response, never a short one taken for whole). */
+  destroy(): unknown;
 }
 
 /** The connection a response is written on. */
@@ -29,6 +33,7 @@ export interface ResponseConnection {
   /** Seconds an idle keep-alive connection is kept, for the Keep-Alive header. */
   readonly keepAliveSecs: number;
   send(text: string): void;
+  destroy(): void;
   /** The response ended; `keepAlive` false: the connection closes after it. */
   responseEnded(keepAlive: boolean): void;
 }
@@ -68,6 +73,14 @@ export class Http1Response implements ResponseWriter {
 
   get destroyed(): boolean {
     return this.conn.destroyed;
+  }
+
+  get headersSent(): boolean {
+    return this.headSent;
+  }
+
+  destroy(): void {
+    this.conn.destroy();
   }
 
   writeHead(status: number, headers: Readonly<Record<string, string>>): this {

@@ -14,8 +14,7 @@
  *   refusal on the front comes before the body is read, as Fastify's onRequest hook does it.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { DEFAULT_FRONT_LIMITS, Http1Front, type Http1Handler } from '../net/http1-front.js';
-import type { RequestHead } from '../net/http1-parser.js';
+import { DEFAULT_FRONT_LIMITS, Http1Front, type Http1Claim, type Http1Handler } from '../net/http1-front.js';
 import { payloadTooLarge } from '../net/payload-limit.js';
 import { apiKeyRefusal, requireApiKey } from '../server/api-key.js';
 import { errorBody, HttpError, sendHttpError } from '../server/errors.js';
@@ -71,8 +70,8 @@ export function createRouterServer(ctx: RouterContext): RouterServer {
   return { app, front };
 }
 
-/** The front's claim: POST on a generation path, with the key if one is set. */
-function frontClaim(ctx: RouterContext): (head: RequestHead) => Http1Handler | null {
+/** The front's claim: POST on a generation path; with a key set, one without it is refused on its head (401, no body read). */
+function frontClaim(ctx: RouterContext): Http1Claim {
   const handlers = new Map<string, Http1Handler>(GENERATION_PATHS.map((path) => [path, generationHandler(ctx, path)]));
   const refusal = ctx.options.apiKey === null ? null : apiKeyRefusal(ctx.options.apiKey);
   return (head) => {
@@ -80,12 +79,7 @@ function frontClaim(ctx: RouterContext): (head: RequestHead) => Http1Handler | n
     const handler = handlers.get(head.path);
     if (handler === undefined || refusal === null) return handler ?? null;
     const refused = refusal(head.headers.authorization);
-    if (refused === null) return handler;
-    const text = JSON.stringify(refused);
-    return (_req, res) => {
-      res.writeHead(401, { 'content-type': 'application/json; charset=utf-8' });
-      res.end(text);
-    };
+    return refused === null ? handler : { status: 401, body: JSON.stringify(refused) };
   };
 }
 

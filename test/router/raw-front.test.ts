@@ -170,10 +170,13 @@ describe('router raw front with bounds', { timeout: 60_000 }, () => {
     const auth = 'authorization: Bearer k\r\n';
     const holder = await RawClient.connect(c.router.port);
     const other = await RawClient.connect(c.router.port);
+    const keyless = await RawClient.connect(c.router.port);
     try {
-      other.send(postText('/generate', '{"text":"hi"}'));
-      const refused = await other.next();
+      // Refused on its head: the answer comes with not one of its 1 MB sent, and no 100 Continue.
+      keyless.send('POST /generate HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\nexpect: 100-continue\r\n\r\n');
+      const refused = await keyless.next();
       assert.equal(refused.status, 401);
+      assert.equal(refused.headers.connection, 'close');
       assert.equal(JSON.parse(refused.body).error.code, 'invalid_api_key');
       holder.send(postText('/generate', JSON.stringify({ text: 'hi', stream: true, hold: true }), auth));
       await holder.waitFor('data: {"text":" first"');
@@ -192,6 +195,7 @@ describe('router raw front with bounds', { timeout: 60_000 }, () => {
     } finally {
       holder.destroy();
       other.destroy();
+      keyless.destroy();
       await c.close();
     }
   });

@@ -48,7 +48,10 @@ export function registerGenerationRoutes(app: FastifyInstance, ctx: RouterContex
 export function serveGeneration(ctx: RouterContext, path: GenerationPath, parsed: ClientBody | undefined, res: ResponseWriter, gone: boolean): void {
   proxied(ctx, path, parsed, res, gone).catch((err: unknown) => {
     ctx.log.error({ err, method: 'POST', url: path }, 'unexpected error in a route');
-    if (!res.writableEnded) writeError(res, new HttpError(500, 'internal server error'));
+    if (res.writableEnded) return;
+    // A stream under way cannot turn into an error answer: cut it, so no client takes it for whole.
+    if (res.headersSent) res.destroy();
+    else writeError(res, new HttpError(500, 'internal server error'));
   });
 }
 
