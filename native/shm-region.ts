@@ -30,8 +30,17 @@
 import { existsSync, fchmodSync, fstatSync, statfsSync, type Stats } from 'node:fs';
 import * as libc from './libc.js';
 
+/** A region's mapping and fd: what `releaseShmMapping` needs (both belong to the process, not a thread). */
+export interface ShmMapping {
+  readonly address: bigint;
+  readonly length: number;
+  readonly fd: number;
+}
+
 export interface ShmRegion {
   readonly name: string;
+  /** For a region a worker thread opened and the thread that outlives it releases (`releaseShmMapping`). */
+  readonly mapping: ShmMapping;
   /** Bytes of the body. */
   readonly bytes: number;
   /** The body (shared, read-write). Valid until `close()`. */
@@ -153,8 +162,10 @@ function map(name: string, fd: number, bytes: number, owner: boolean): ShmRegion
   const header = libc.viewOf(addr, REGION_HEADER_BYTES);
   const buffer = libc.viewOf(addr + BigInt(REGION_HEADER_BYTES), bytes);
   let open = true;
+  const mapping: ShmMapping = { address: addr, length: total, fd };
   const region: ShmRegion = {
     name,
+    mapping,
     bytes,
     buffer,
     header,
@@ -165,10 +176,19 @@ function map(name: string, fd: number, bytes: number, owner: boolean): ShmRegion
       if (!open) return;
       open = false;
       regions.delete(buffer);
-      libc.munmap(addr, total);
-      libc.close(fd);
+      releaseShmMapping(mapping);
     },
   };
   regions.set(buffer, region);
   return region;
+}
+
+/**
+ * Unmaps a region and closes its fd, for a thread other than the one that mapped it: once that
+ * thread has exited (however: a terminated thread runs no `close`), nothing can touch the buffers.
+ * Call it once per mapping.
+ */
+export function releaseShmMapping(m: ShmMapping): void {
+  libc.munmap(m.address, m.length);
+  libc.close(m.fd);
 }

@@ -11,10 +11,13 @@
  *   belongs to, so the decode node's cutWriter sees it exactly as long as this thread can write.
  * - No size (SIGBUS) or owner check per segment: the sender checks the object's size before it
  *   hands out a write and, at most once per OWNER_CHECK_MS, the owner once every share of it was copied (shm-sender.ts).
- * - `close` unmaps the pool and closes the port, after which the thread exits by itself.
+ * - The mapping is released by the sender's thread once this one has exited (it is told the mapping
+ *   in `ready`), not here: a thread that is terminated (a share past its timeout) runs no code of its
+ *   own, and one owner of the munmap means no double unmap. `close` only closes the port, after which
+ *   the thread exits by itself.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { openShmRegion, type ShmRegion } from '../../../native/shm-region.js';
+import { openShmRegion, type ShmMapping, type ShmRegion } from '../../../native/shm-region.js';
 import { copySegments } from './copy-segments.js';
 import { poolHeaderMismatch } from './pool-header.js';
 
@@ -29,7 +32,7 @@ export interface CopyWorkerData {
 }
 
 export type CopyRequest = { type: 'copy'; id: number; segments: number[] } | { type: 'close' };
-export type CopyReply = { type: 'ready' } | { type: 'start_failed'; message: string } | { type: 'copied'; id: number } | { type: 'copy_failed'; id: number; message: string };
+export type CopyReply = { type: 'ready'; mapping: ShmMapping } | { type: 'start_failed'; message: string } | { type: 'copied'; id: number } | { type: 'copy_failed'; id: number; message: string };
 
 if (!parentPort) throw new Error('copy-worker must run in a worker thread');
 const port = parentPort;
@@ -49,7 +52,6 @@ function open(): ShmRegion {
 function serve(region: ShmRegion): void {
   port.on('message', (req: CopyRequest) => {
     if (req.type === 'close') {
-      region.close();
       port.close();
       return;
     }
@@ -60,7 +62,7 @@ function serve(region: ShmRegion): void {
       post({ type: 'copy_failed', id: req.id, message: (err as Error).message });
     }
   });
-  post({ type: 'ready' });
+  post({ type: 'ready', mapping: region.mapping });
 }
 
 try {

@@ -15,6 +15,10 @@
  *   share of the write has settled: a failed write lets its room fail and decode reuse the pages, so
  *   no thread may still be writing into them then. A dead worker settles its shares at once (its
  *   exit is watched), so it fails the write quickly instead of hanging it.
+ * - Each worker's mapping of the pool is released here, once that worker has exited (stopped,
+ *   terminated or crashed): a terminated thread runs no code of its own, so it could not unmap.
+ * - A share that failed (rather than timed out) leaves every worker idle: they are stopped, not
+ *   terminated.
  * - Calls go through the actor helper (src/util/actor/: WorkerActor to spawn and stop, one
  *   RequestReply per worker for ids, bounds and a dead worker's pending shares).
  * - Bounded: a share not back within the write's `timeoutMs` fails the write, but only after every
@@ -24,6 +28,7 @@
  *   to the process (every thread of it), the size check runs before a write is handed out and the
  *   owner check (at most once per OWNER_CHECK_MS) after all its shares landed.
  */
+import { releaseShmMapping, type ShmMapping } from '../../../native/shm-region.js';
 import { RequestReply } from '../../util/actor/request-reply.js';
 import { WorkerActor } from '../../util/actor/worker-actor.js';
 import type { PageRun } from '../kv-transfer.js';
@@ -49,19 +54,22 @@ export interface PeerPool {
   pageBytes: number;
 }
 
+/** A share the worker answered as failed (as opposed to one that timed out, or a worker gone). */
+class ShareFailed extends Error {}
+
 export class ParallelCopy {
   private dead: string | null = null;
   private readonly replies: RequestReply<CopyReply>[];
 
   private constructor(
-    readonly workers: readonly WorkerActor<true>[],
+    readonly workers: readonly WorkerActor<ShmMapping>[],
     private readonly src: SharedArrayBuffer,
   ) {
     this.replies = workers.map((actor) => {
       const replies = new RequestReply<CopyReply>();
       actor.worker.on('message', (msg: CopyReply) => {
         if (msg.type === 'copied') replies.settle(msg.id, msg);
-        else if (msg.type === 'copy_failed') replies.fail(msg.id, new Error(msg.message));
+        else if (msg.type === 'copy_failed') replies.fail(msg.id, new ShareFailed(msg.message));
       });
       actor.onGone((reason) => {
         this.dead ??= reason;
@@ -78,14 +86,14 @@ export class ParallelCopy {
     const workerData: CopyWorkerData = { ...peer, src };
     const started = await Promise.allSettled(
       Array.from({ length: threads - 1 }, (_, i) =>
-        WorkerActor.spawn<true>({
+        WorkerActor.spawn<ShmMapping>({
           name: `shm copy worker ${i + 1} for ${peer.name}`,
           url: WORKER_URL,
           workerData,
           startMs: START_MS,
           handshake: (msg) => {
             const m = msg as CopyReply;
-            return m.type === 'ready' ? true : m.type === 'start_failed' ? new Error(m.message) : undefined;
+            return m.type === 'ready' ? m.mapping : m.type === 'start_failed' ? new Error(m.message) : undefined;
           },
         }),
       ),
@@ -115,8 +123,10 @@ export class ParallelCopy {
     if (!failed) return;
     const message = `shm copy failed: ${(failed.reason as Error).message}`;
     this.dead ??= message;
-    // A share that timed out may still be copying: no thread may write once the write has failed.
-    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+    // A share that timed out may still be copying, and no thread may write once the write has
+    // failed: its worker is terminated. Shares the workers answered leave them idle: they stop.
+    const answered = (await settled).every((s) => s.status === 'fulfilled' || s.reason instanceof ShareFailed);
+    await Promise.all(this.workers.map((w) => (answered ? stop(w) : terminate(w))));
     throw new KvLinkError(message);
   }
 
@@ -128,6 +138,23 @@ export class ParallelCopy {
 
 }
 
-function stop(actor: WorkerActor<true>): Promise<void> {
-  return actor.stop(() => actor.worker.postMessage({ type: 'close' } satisfies CopyRequest), STOP_MS);
+/** Stops a worker (terminated after STOP_MS), then releases its mapping. */
+async function stop(actor: WorkerActor<ShmMapping>): Promise<void> {
+  await actor.stop(() => actor.worker.postMessage({ type: 'close' } satisfies CopyRequest), STOP_MS);
+  release(actor);
+}
+
+async function terminate(actor: WorkerActor<ShmMapping>): Promise<void> {
+  await actor.worker.terminate();
+  await actor.exited;
+  release(actor);
+}
+
+const released = new WeakSet<WorkerActor<ShmMapping>>();
+
+/** Releases an exited worker's mapping, once (a close after a failed write stops the same workers again). */
+function release(actor: WorkerActor<ShmMapping>): void {
+  if (released.has(actor)) return;
+  released.add(actor);
+  releaseShmMapping(actor.ready);
 }
