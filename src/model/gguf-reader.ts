@@ -262,20 +262,21 @@ export function readGgufModel(path: string, options: { shared?: boolean } = {}):
   try {
     const h = readHeader(fd, path);
     const config = llamaConfig(h, path);
-    const read = (name: string, shape: readonly number[]): Float32Array => {
+    // Q and K are read into plain memory and reordered into the shared kind: one copy each.
+    const read = (name: string, shape: readonly number[], shared = options.shared): Float32Array => {
       const t = h.tensors.get(name);
       if (t === undefined) throw new Error(`${path}: tensor ${name} is missing (expected shape [${shape.join(', ')}])`);
       if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
         throw new Error(`${path}: tensor ${name} has shape [${t.shape.join(', ')}], the metadata implies [${shape.join(', ')}]`);
       }
-      return readAsF32(fd, path, h.dataStart + t.offset, shape.reduce((x, y) => x * y, 1), t.dtype, options.shared);
+      return readAsF32(fd, path, h.dataStart + t.offset, shape.reduce((x, y) => x * y, 1), t.dtype, shared);
     };
     const { hiddenSize: H, headDim: d, vocabSize } = config;
     const layers: LayerWeights[] = [];
     for (let i = 0; i < config.numLayers; i++) {
       const layer = {} as LayerWeights;
       for (const t of GGUF_LAYER_TENSORS) {
-        const data = read(`blk.${i}.${t.gguf}.weight`, layerTensorShape(config, t.field));
+        const data = read(`blk.${i}.${t.gguf}.weight`, layerTensorShape(config, t.field), t.rope === undefined ? options.shared : false);
         if (t.rope === undefined) {
           layer[t.field] = data;
           continue;

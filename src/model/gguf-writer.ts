@@ -23,11 +23,9 @@ import { layerTensorShape } from './weights.js';
 
 export type GgufDtype = 'f32' | 'f16' | 'bf16';
 
-const ALIGNMENT = DEFAULT_ALIGNMENT;
 const GGML_TYPE_OF: Record<GgufDtype, number> = { f32: GGML_TYPE.F32, f16: GGML_TYPE.F16, bf16: GGML_TYPE.BF16 };
 /** general.file_type: LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_BF16. */
 const FILE_TYPE: Record<GgufDtype, number> = { f32: 0, f16: 1, bf16: 32 };
-const T = VALUE;
 /** SentencePiece token types: normal, control, byte. */
 const TOKEN_TYPE = { NORMAL: 1, CONTROL: 3, BYTE: 6 } as const;
 
@@ -82,13 +80,13 @@ class Out {
 }
 
 type Meta = { key: string; write: (o: Out) => void };
-const u32 = (key: string, v: number): Meta => ({ key, write: (o) => (o.u32(T.UINT32), o.u32(v)) });
-const f32 = (key: string, v: number): Meta => ({ key, write: (o) => (o.u32(T.FLOAT32), o.f32(v)) });
-const str = (key: string, v: string): Meta => ({ key, write: (o) => (o.u32(T.STRING), o.str(v)) });
+const u32 = (key: string, v: number): Meta => ({ key, write: (o) => (o.u32(VALUE.UINT32), o.u32(v)) });
+const f32 = (key: string, v: number): Meta => ({ key, write: (o) => (o.u32(VALUE.FLOAT32), o.f32(v)) });
+const str = (key: string, v: string): Meta => ({ key, write: (o) => (o.u32(VALUE.STRING), o.str(v)) });
 const arr = <V>(key: string, type: number, values: readonly V[], item: (o: Out, v: V) => void): Meta => ({
   key,
   write: (o) => {
-    o.u32(T.ARRAY);
+    o.u32(VALUE.ARRAY);
     o.u32(type);
     o.u64(values.length);
     for (const v of values) item(o, v);
@@ -133,7 +131,7 @@ export function writeGguf(path: string, c: LlamaConfig, weights: ModelWeights, d
   const meta: Meta[] = [
     str('general.architecture', 'llama'),
     str('general.name', name),
-    u32('general.alignment', ALIGNMENT),
+    u32('general.alignment', DEFAULT_ALIGNMENT),
     u32('general.file_type', FILE_TYPE[dtype]),
     u32('llama.context_length', c.maxPositionEmbeddings),
     u32('llama.embedding_length', H),
@@ -146,9 +144,9 @@ export function writeGguf(path: string, c: LlamaConfig, weights: ModelWeights, d
     f32('llama.rope.freq_base', c.ropeTheta),
     f32('llama.attention.layer_norm_rms_epsilon', c.rmsNormEps),
     str('tokenizer.ggml.model', 'llama'),
-    arr('tokenizer.ggml.tokens', T.STRING, tokens, (o, v) => o.str(v)),
-    arr('tokenizer.ggml.scores', T.FLOAT32, tokens, (o) => o.f32(0)),
-    arr('tokenizer.ggml.token_type', T.INT32, tokens.map((_, id) => tokenType(id)), (o, v) => o.i32(v)),
+    arr('tokenizer.ggml.tokens', VALUE.STRING, tokens, (o, v) => o.str(v)),
+    arr('tokenizer.ggml.scores', VALUE.FLOAT32, tokens, (o) => o.f32(0)),
+    arr('tokenizer.ggml.token_type', VALUE.INT32, tokens.map((_, id) => tokenType(id)), (o, v) => o.i32(v)),
     u32('tokenizer.ggml.bos_token_id', bos),
     u32('tokenizer.ggml.eos_token_id', eos),
   ];
@@ -170,16 +168,16 @@ export function writeGguf(path: string, c: LlamaConfig, weights: ModelWeights, d
     for (const dim of [...t.shape].reverse()) head.u64(dim);
     head.u32(GGML_TYPE_OF[t.dtype]);
     head.u64(offset);
-    offset += Math.ceil(datas[i].length / ALIGNMENT) * ALIGNMENT;
+    offset += Math.ceil(datas[i].length / DEFAULT_ALIGNMENT) * DEFAULT_ALIGNMENT;
   });
-  head.padTo(ALIGNMENT);
+  head.padTo(DEFAULT_ALIGNMENT);
   const fd = openSync(path, 'w');
   try {
     writeSync(fd, head.bytes());
-    const pad = Buffer.alloc(ALIGNMENT);
+    const pad = Buffer.alloc(DEFAULT_ALIGNMENT);
     for (const data of datas) {
       writeSync(fd, data);
-      const rest = (ALIGNMENT - (data.length % ALIGNMENT)) % ALIGNMENT;
+      const rest = (DEFAULT_ALIGNMENT - (data.length % DEFAULT_ALIGNMENT)) % DEFAULT_ALIGNMENT;
       if (rest > 0) writeSync(fd, pad, 0, rest);
     }
   } finally {

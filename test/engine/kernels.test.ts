@@ -104,6 +104,8 @@ test('native matmul refuses arrays too short for the sizes it is given', { skip:
   assert.throws(() => k.matmul(w, x, k.alloc(8 * 3), 8, 3, 4), /arrays too short/);
   assert.throws(() => k.matmul(w, x, k.alloc(15), 8, 2, 4), /arrays too short/);
   assert.throws(() => k.matmul(w, x, k.alloc(16), 9, 2, 4), /arrays too short/);
+  const halfWidth = new Uint16Array(w.data.buffer, w.data.byteOffset, w.data.length);
+  assert.throws(() => k.matmul({ ...w, data: halfWidth }, x, k.alloc(16), 8, 2, 4), /arrays too short/, '16-bit data said to be f32 would be read at twice its size');
 });
 
 test('WASM and JS exp are bit-identical and accurate on (-inf, 0]', () => {
@@ -206,6 +208,9 @@ test('native attention refuses a page table entry outside the KV array (C would 
   }
   table[1] = 0;
   assert.throws(() => k.attend(g, q, 0, kv, table, 8, 1, scratch, out, 0, 1), /page table entry 0 .* is outside/, 'the K offset counts too');
+  for (const [qOff, kOff, outOff] of [[-1, 0, 0], [0, -1, 0], [0, 0, -1]]) {
+    assert.throws(() => k.attend(g, q, qOff, kv, table, 8, kOff, scratch, out, outOff, 1), /native attend: a negative offset, arrays too short/, `negative offset ${[qOff, kOff, outOff]}`);
+  }
 });
 
 test('the WASM kernel rejects arrays outside its memory', () => {

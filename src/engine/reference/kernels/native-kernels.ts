@@ -28,7 +28,8 @@ export class NativeKernels extends WasmKernels {
 
   override matmul(w: WeightMatrix, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number, ldy = nOut): void {
     if (!w.packed) throw new Error('native matmul needs weights it adopted (packed)');
-    if (n % 4 !== 0 || w.data.length < nOut * n || x.length < nRows * n || ldy < nOut || (nRows > 0 && y.length < (nRows - 1) * ldy + nOut)) {
+    const width = w.dtype === 'f32' ? 4 : 2;
+    if (n % 4 !== 0 || w.data.BYTES_PER_ELEMENT !== width || w.data.length < nOut * n || x.length < nRows * n || ldy < nOut || (nRows > 0 && y.length < (nRows - 1) * ldy + nOut)) {
       throw new Error(`native matmul: arrays too short for ${nOut}x${n} by ${nRows} rows (ldy ${ldy}) or n not a multiple of 4`);
     }
     this.lib.matmul(w.data, w.dtype, x, y, nOut, nRows, n, ldy);
@@ -53,8 +54,8 @@ export class NativeKernels extends WasmKernels {
       return;
     }
     const span = heads * headDim;
-    if (headDim % 4 !== 0 || q.length < qOff + span || out.length < outOff + span || scratch.length < heads * (Math.ceil(nPos / 4) * 4) + nPos || table.length < Math.ceil(nPos / g.pageSize)) {
-      throw new Error(`native attend: arrays too short for ${heads} heads of ${headDim} over ${nPos} positions, or headDim not a multiple of 4`);
+    if (qOff < 0 || outOff < 0 || kOff < 0 || headDim % 4 !== 0 || q.length < qOff + span || out.length < outOff + span || scratch.length < heads * (Math.ceil(nPos / 4) * 4) + nPos || table.length < Math.ceil(nPos / g.pageSize)) {
+      throw new Error(`native attend: a negative offset, arrays too short for ${heads} heads of ${headDim} over ${nPos} positions, or headDim not a multiple of 4`);
     }
     // Every page the table names must lie inside `kv`: C would read past it where WASM traps.
     const pages = Math.ceil(nPos / g.pageSize);

@@ -10,7 +10,7 @@
  *   memory's SharedArrayBuffer included, which never moves, so a `--tp` rank thread's views work
  *   too) without copying.
  */
-import koffi from 'koffi';
+import koffi, { type LibraryHandle } from 'koffi';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { WeightDtype } from './weight-storage.js';
@@ -39,7 +39,15 @@ let problem: string | null | undefined;
 function load(): string | null {
   if (process.platform !== 'linux' || process.arch !== 'x64') return `the native kernels are built for Linux on x86-64 (this is ${process.platform}/${process.arch})`;
   if (!existsSync(LIBRARY)) return `${LIBRARY} is missing: run \`npm run build\` with gcc installed`;
-  const lib = koffi.load(LIBRARY);
+  try {
+    return bind(koffi.load(LIBRARY));
+  } catch (err) {
+    // A library that exists but does not load (another libc, a partial build): WASM, saying why.
+    return `cannot load ${LIBRARY}: ${(err as Error).message} (rebuild it with \`npm run build\`)`;
+  }
+}
+
+function bind(lib: LibraryHandle): string | null {
   const isa = lib.func('int pd_native_isa(void)') as () => number;
   if (isa() !== 1) return 'this CPU lacks AVX-512 F/BW, which the native kernels need';
   const matmul = lib.func('void pd_native_matmul(const void *w, int dtype, const float *x, float *y, int nOut, int nRows, int n, int ldy)') as (
