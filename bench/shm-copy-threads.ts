@@ -10,7 +10,7 @@
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { gqaLayout } from '../src/kv/layout.js';
+import { gqaLayout, pageBytes } from '../src/kv/layout.js';
 import { KvPool } from '../src/kv/pool.js';
 import { ShmKvManager } from '../src/transfer/shm/shm-kv-manager.js';
 import { createShmKvPool } from '../src/transfer/shm/shm-kv-pool.js';
@@ -28,7 +28,7 @@ const sizes = positiveIntegers('--sizes', values.sizes!);
 const threadCounts = positiveIntegers('--threads', values.threads!);
 const [rounds] = positiveIntegers('--rounds', values.rounds!);
 
-const pages = Math.ceil((Math.max(...sizes) * MiB) / new KvPool(LAYOUT, 1).pageBytes);
+const pages = Math.ceil((Math.max(...sizes) * MiB) / pageBytes(LAYOUT));
 const { pool: dst, region } = createShmKvPool(LAYOUT, pages);
 const src = new KvPool(LAYOUT, pages);
 new Uint8Array(src.buffer).fill(0x5a);

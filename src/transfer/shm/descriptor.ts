@@ -5,7 +5,6 @@
  * they are; pd-bench compares it with Buffer.copy (and maps the receiver's pool to copy into the
  * very memory the backend writes).
  */
-import { availableParallelism } from 'node:os';
 import { openShmRegion } from '../../../native/shm-region.js';
 import type { TransferBackend } from '../transfer-backend.js';
 import { parseShmEndpoint, type ShmEndpoint } from './endpoint.js';
@@ -19,14 +18,12 @@ export interface ShmSettings {
 }
 
 /**
- * The default: half the host's cores, at most DEFAULT_MAX_COPY_THREADS, at least 1. A copy thread
- * without a core of its own only takes turns with the engine's; and where one thread already fills
- * the memory bandwidth (this 2-core VM: 1 thread 15-17 GB/s, 2 threads 15-19 GB/s, bench/README.md
- * "Parallel shm copy") more threads give nothing. Four threads of ~12 GB/s each are about a 400 Gb/s
- * NIC's rate, what the RDMA path gives a prompt's KV.
+ * The default: the transfer actor copies alone. Parallel copy is for hosts where one thread's copy
+ * leaves memory bandwidth unused, which no host measured so far showed (this 2-core VM: 1 thread
+ * 15-17 GB/s, 2 threads 15-19 GB/s, bench/README.md "Parallel shm copy"); each further thread also
+ * maps the decode pool once per peer. Measure with bench/shm-copy-threads.ts before raising it.
  */
-const DEFAULT_MAX_COPY_THREADS = 4;
-const DEFAULT_COPY_THREADS = Math.max(1, Math.min(DEFAULT_MAX_COPY_THREADS, Math.floor(availableParallelism() / 2)));
+const DEFAULT_COPY_THREADS = 1;
 
 export const SHM_BACKEND: TransferBackend<ShmSettings, ShmEndpoint> = {
   name: 'shm',
@@ -36,7 +33,7 @@ export const SHM_BACKEND: TransferBackend<ShmSettings, ShmEndpoint> = {
     {
       name: 'shm-copy-threads',
       describe: `Threads that copy one large KV write (>= ${MIN_PARALLEL_BYTES / (1 << 20)} MiB) into the decode pool, 1-${MAX_COPY_THREADS}; 1 copies on the transfer actor's thread alone.`,
-      defaultText: `half the cores, 1-${DEFAULT_MAX_COPY_THREADS}`,
+      defaultText: String(DEFAULT_COPY_THREADS),
       apply: (settings, raw, flag) => {
         const n = Number(raw);
         if (!/^\d+$/.test(raw) || n < 1 || n > MAX_COPY_THREADS) throw new Error(`${flag} must be an integer from 1 to ${MAX_COPY_THREADS} (got "${raw}")`);

@@ -13,7 +13,7 @@
  * - The sender holds its writer lock (writer-lock.ts) from before its first write until `close`:
  *   that is what tells the decode node this writer may still write.
  * - SIGBUS: touching the mapping past the end of a truncated object would kill the process, so
- *   before every write (one lseek per batch of runs, about 2 us) the object must still have its
+ *   before every write (one lseek per batch of runs, about 1 us) the object must still have its
  *   full size, or the link is dead (KvLinkError) and nothing is copied. The window that remains, a
  *   truncation between that check and the end of the copy, can only be opened by a process of this
  *   user (or root): the object is 0600 and ours, checked before it was mapped. Such a process can
