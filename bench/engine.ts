@@ -127,9 +127,10 @@ function timed(fn: () => void): number {
 }
 
 /**
- * Prefill and decode figures of every kernel on preset `p`. Both engines share one pool (in WASM
- * memory, so the WASM attention reads it in place; the JS kernel reads any pool); the untimed decode
- * contexts are prefilled by the WASM engine, which writes the same K/V bytes as the JS engine would.
+ * Prefill and decode figures of every kernel on preset `p`. The engines share one pool (in WASM
+ * memory, so the native and WASM attention read it in place; the JS kernel reads any pool); the
+ * untimed decode contexts are prefilled by the first engine, which writes the same K/V bytes as
+ * every other kernel would.
  */
 function benchPreset(p: Preset, weights: ModelWeights, tps: readonly number[], js: boolean, native: boolean): EngineResult[] {
   const c = p.config;

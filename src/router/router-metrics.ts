@@ -23,10 +23,10 @@ const ROLES: readonly RegisteredRole[] = ['prefill', 'decode'];
 
 export class RouterMetrics {
   readonly registry = new Registry();
-  readonly requests: Counter<'route' | 'outcome'>;
-  readonly retries: Counter<'route'>;
-  readonly upstreamErrors: Counter<'role' | 'kind'>;
-  readonly latency: Histogram<'route'>;
+  private readonly requests: Counter<'route' | 'outcome'>;
+  private readonly retries: Counter<'route'>;
+  private readonly upstreamErrors: Counter<'role' | 'kind'>;
+  private readonly latency: Histogram<'route'>;
 
   constructor(nodes: () => readonly UpstreamNode[]) {
     const registers = [this.registry];
@@ -51,7 +51,7 @@ export class RouterMetrics {
         }
       },
     });
-    registerSglRouterMetrics(this.registry, this, nodes);
+    registerSglRouterMetrics(this.registry, { requests: this.requests, latency: this.latency, retries: this.retries, upstreamErrors: this.upstreamErrors }, nodes);
   }
 
   requestEnded(route: string, outcome: RouterOutcome, seconds: number): void {

@@ -171,8 +171,8 @@ PD_AVX512 __attribute__((always_inline)) static inline void groups_rows(
   int r = 0;
   for (; r + MT <= nRows; r += MT) tile(w, dtype, gstride, mg, MT, x, y, o0, r, n, ldy, index);
   switch (nRows - r) {
-#define REST(m) case m: if (m < MT) tile(w, dtype, gstride, mg, m, x, y, o0, r, n, ldy, index); break;
-    REST(1) REST(2) REST(3) REST(4) REST(5) REST(6) REST(7) REST(8) REST(9) REST(10) REST(11)
+#define REST(m) case m: tile(w, dtype, gstride, mg, m, x, y, o0, r, n, ldy, index); break;
+    REST(1) REST(2) REST(3) REST(4) REST(5) /* the rest is below MT = 6 */
 #undef REST
     default: break;
   }
