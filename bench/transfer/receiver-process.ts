@@ -43,6 +43,11 @@ export class ReceiverProcess {
     return new ReceiverProcess(await ControlClient.connect(peer.host, peer.port, START_MS), peer.host, null);
   }
 
+  /** The spawned receiver's process id (null for one started by hand). */
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
   /** Ends the session (the receiver frees its pool); a spawned receiver then exits. */
   async close(): Promise<void> {
     this.control.close();

@@ -14,7 +14,8 @@ export function formatTransferReport(r: TransferBenchResult): string {
   const head =
     `pd-bench transfer: ${o.pattern} pages of ${formatBytes(o.pageBytes)}, ${o.concurrency} writes in flight, ` +
     `${o.iterations === null ? `${o.durationS} s` : `${o.iterations} writes`} per row and per baseline in ${o.rounds} alternating rounds; GB/s = 1e9 B/s\n` +
-    formatMachine(r.machine);
+    formatMachine(r.machine) +
+    (o.pinMain ? 'pinned (--pin-main): main threads alone on one CPU, the transfer on the rest; only the loop p99 columns compare with an unpinned run\n' : '');
   const rows = r.rows.map((row) => [
     row.backend,
     row.pattern,

@@ -26,6 +26,7 @@ import { EventLoopDelay, latencySummary, type LoopDelay } from '../stats.js';
 import { byteLayout } from './byte-layout.js';
 import { runIbWriteBwClient } from './ib-write-bw.js';
 import { runIperf3Client } from './iperf3.js';
+import { pinMainThreads, type PinnedProcess, type PinPlan } from './pin-main-threads.js';
 import { streamPlainSocket } from './plain-socket.js';
 import { ReceiverProcess, type Peer } from './receiver-process.js';
 import { WriteDriver } from './write-driver-client.js';
@@ -53,6 +54,8 @@ export interface TransferBenchOptions {
   writeTimeoutMs: number;
   /** Bound on the receiver's pool; the sender's holds one slot more. */
   maxPoolBytes: number;
+  /** --pin-main: both processes' main threads alone on one CPU, their other threads on the rest (pin-main-threads.ts). */
+  pinMain: PinPlan | null;
 }
 
 export type BaselineName = BenchBaseline['baseline'];
@@ -83,6 +86,8 @@ export interface TransferRow {
   receiverLoop: LoopDelay;
   /** Destination slots whose bytes were checked against the source (all of them). */
   verifiedSlots: number;
+  /** --pin-main: where the threads of both processes were, read back after pinning. */
+  pinned: PinnedProcess[] | null;
 }
 
 export interface TransferBenchResult {
@@ -137,6 +142,7 @@ class BackendSession {
     private readonly sinkPort: number,
     /** shm: the receiver's pool mapped here too (the second copy baseline). */
     private readonly peerMapping: ShmRegion | null,
+    private readonly pinned: PinnedProcess[] | null,
   ) {
     this.bench = transferBackend(backend).bench;
   }
@@ -159,13 +165,14 @@ class BackendSession {
     });
     try {
       await driver.call({ type: 'connect', endpoint }, 'connected', CONTROL_MS);
+      const pinned = o.pinMain ? pinMainThreads(o.pinMain, receiver.pid === null ? [process.pid] : [process.pid, receiver.pid]) : null;
       const { bench } = transferBackend(backend);
       if (bench.baseline === 'Buffer.copy') {
         const target = Buffer.from(new SharedArrayBuffer(dstPages * o.pageBytes));
-        return new BackendSession(backend, o, receiver, plans, src, driver, target, 0, bench.mapPeerPool?.(endpoint) ?? null);
+        return new BackendSession(backend, o, receiver, plans, src, driver, target, 0, bench.mapPeerPool?.(endpoint) ?? null, pinned);
       }
       const { port } = await receiver.control.call({ type: 'sink' }, CONTROL_MS);
-      return new BackendSession(backend, o, receiver, plans, src, driver, null, port, null);
+      return new BackendSession(backend, o, receiver, plans, src, driver, null, port, null, pinned);
     } catch (err) {
       await driver.close(CONTROL_MS);
       throw err;
@@ -258,6 +265,7 @@ class BackendSession {
       senderLoop,
       receiverLoop,
       verifiedSlots,
+      pinned: this.pinned,
     };
   }
 

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import type { RouterBenchResult } from '../../bench/router/router-run.js';
 import type { TransferBenchResult } from '../../bench/transfer/transfer-run.js';
@@ -48,6 +49,25 @@ for (const backend of ['tcp', 'shm'] as const) {
   });
 }
 
+test('pd-bench transfer --pin-main: both main threads alone on one CPU, every other thread of both processes on the other', { skip: availableParallelism() < 2 && 'needs 2 CPUs' }, () => {
+  const { result, stdout } = runPdBenchJson<TransferBenchResult>(['transfer', '--quick', '--backend', 'shm,tcp', '--sizes', '1MiB', '--pin-main']);
+  assert.deepEqual(result.rows.map((r) => r.backend), ['shm', 'tcp']);
+  for (const r of result.rows) {
+    const pinned = r.pinned!;
+    assert.equal(pinned.length, 2, 'the sending and the receiving process');
+    assert.notEqual(pinned[0].pid, pinned[1].pid);
+    for (const p of pinned) {
+      // the main thread, a write driver / transfer actor / V8 and libuv threads: several others
+      assert.ok(p.otherThreads >= 3, JSON.stringify(p));
+      assert.equal(p.otherCpus.length, p.otherThreads);
+      for (const cpus of p.otherCpus) assert.ok(!cpus.includes(p.mainCpus[0]), `no other thread shares the main thread's CPU: ${JSON.stringify(p)}`);
+      assert.equal(p.mainCpus.length, 1);
+    }
+    assert.equal(r.verifiedSlots, 2);
+  }
+  assert.match(stdout, /pinned \(--pin-main\)/);
+});
+
 test('pd-bench router --quick: req/s, added latency and CPU per request, closed and open loop, no failed request', () => {
   const { result, stdout } = runPdBenchJson<RouterBenchResult>(['router', '--quick']);
   // nginx is measured only when on PATH; the test needs it not, and checks its rows when they are there.
@@ -79,6 +99,7 @@ test('pd-bench: bad flags are usage errors naming the flag', () => {
     [['transfer', '--sizes', '4KiB,3000'], /--sizes/],
     [['transfer', '--backend', 'udp'], new RegExp(`--backend must be one of ${TRANSFER_BACKEND_NAMES.join(', ')} \\(got "udp"\\)`)],
     [['transfer', '--pattern', 'random'], /--pattern must be one of contiguous, scattered/],
+    [['transfer', '--pin-main', '--peer', '127.0.0.1:1'], /--pin-main .* --peer/],
     [['router', '--concurrency', '1,,4'], /--concurrency/],
     [['router', '--prefill', 'http://127.0.0.1:1'], /--prefill and --decode go together/],
     [['router', '--bogus'], /Unknown argument: bogus/],
