@@ -56,6 +56,8 @@ export interface DecodeRoomsDeps {
   bootstrapTimeoutMs: number;
   transferTimeoutMs: number;
   maxRoomsPerPeer: number;
+  /** The scheduler's clock (ms): deadlines are read against it. */
+  now: () => number;
   /** The room failed here: answer the HTTP request with this error. */
   onFailed: (seq: Sequence, message: string, status: number) => void;
 }
@@ -81,8 +83,8 @@ export class DecodeRooms {
   }
 
   /** Queues a room for pages (it waits while its peer is at its cap, bounded by the bootstrap timeout). */
-  enqueue(seq: Sequence, bootstrap: PdBootstrap, now: number): void {
-    this.rooms.set(bootstrap.room, { seq, bootstrap, deadline: now + this.deps.bootstrapTimeoutMs, state: 'queued', writer: null });
+  enqueue(seq: Sequence, bootstrap: PdBootstrap): void {
+    this.rooms.set(bootstrap.room, { seq, bootstrap, deadline: this.deps.now() + this.deps.bootstrapTimeoutMs, state: 'queued', writer: null });
     this.queue.push(bootstrap.room);
   }
 
@@ -92,7 +94,7 @@ export class DecodeRooms {
    * position. A room whose peer already holds `maxRoomsPerPeer` rooms with pages is passed over (it
    * keeps its place); the first room that cannot get pages stops the pass, so pages go in order.
    */
-  preallocate(now: number): void {
+  preallocate(): void {
     if (this.queue.length === 0) return;
     const held = this.heldPerPeer;
     held.clear();
@@ -112,7 +114,7 @@ export class DecodeRooms {
       this.queue.splice(i, 1);
       held.set(peer, peerHeld + 1);
       r.state = 'granting';
-      r.deadline = now + this.deps.transferTimeoutMs + this.deps.bootstrapTimeoutMs;
+      r.deadline = this.deps.now() + this.deps.transferTimeoutMs + this.deps.bootstrapTimeoutMs;
       r.writer = this.writerOf(peer);
       const pageIds = Array.from(this.deps.allocator.table(r.seq.rid));
       this.deps.grants.grant(room, r.writer, pageIds).then(
@@ -188,7 +190,8 @@ export class DecodeRooms {
     }
   }
 
-  sweep(now: number): void {
+  sweep(): void {
+    const now = this.deps.now();
     for (const writer of this.uncut.keys()) this.cut(writer);
     for (const [room, r] of this.rooms) {
       if (now <= r.deadline || r.state === 'quarantined') continue;

@@ -101,7 +101,7 @@ export class Scheduler {
       this.maxRooms = pd.maxRooms;
       this.decodeRooms = new DecodeRooms({
         allocator: deps.allocator, grants: pd.grants, emit: deps.emit, log: deps.log, bootstrapTimeoutMs: pd.bootstrapTimeoutMs, transferTimeoutMs: pd.transferTimeoutMs,
-        maxRoomsPerPeer: pd.maxRoomsPerPeer, onFailed,
+        maxRoomsPerPeer: pd.maxRoomsPerPeer, now: this.now, onFailed,
       });
     }
   }
@@ -149,8 +149,8 @@ export class Scheduler {
     this.byRid.set(rid, seq);
     this.deps.emit({ type: 'accepted', rid, promptTokens: ids.length });
     if (req.pd && this.decodeRooms) {
-      this.decodeRooms.enqueue(seq, req.pd, this.now());
-      this.decodeRooms.preallocate(this.now());
+      this.decodeRooms.enqueue(seq, req.pd);
+      this.decodeRooms.preallocate();
       return;
     }
     if (req.pd && this.prefillRooms) {
@@ -225,10 +225,9 @@ export class Scheduler {
 
   /** PD: timeouts of rooms waiting on the other side; retried preallocation. */
   sweep(): void {
-    const now = this.now();
     this.prefillRooms?.sweep();
-    this.decodeRooms?.sweep(now);
-    this.decodeRooms?.preallocate(now);
+    this.decodeRooms?.sweep();
+    this.decodeRooms?.preallocate();
   }
 
   /** `busy`: a capacity refusal (503 + Retry-After), else bad input (400). */
@@ -299,7 +298,7 @@ export class Scheduler {
 
   private buildBatch(): Slot[] {
     // Pages freed by the last step go to queued PD rooms first (they were waiting before anyone here).
-    this.decodeRooms?.preallocate(this.now());
+    this.decodeRooms?.preallocate();
     const slots: Slot[] = [];
     let budget = this.limits.chunkedPrefillSize;
     // Oldest first, so retraction (which takes the youngest) never hits a sequence already in the batch.

@@ -65,9 +65,10 @@ function setup(opts: { pages?: number; maxRoomsPerPeer?: number } = {}) {
   const failures: Failure[] = [];
   const logLines: string[] = [];
   const log = pino({ level: 'warn' }, { write: (line: string) => void logLines.push(line) });
+  const clock = { now: 0 };
   const rooms = new DecodeRooms({
     allocator, grants, emit: (m) => sent.push(m), log, bootstrapTimeoutMs: TIMEOUT_MS, transferTimeoutMs: TIMEOUT_MS,
-    maxRoomsPerPeer: opts.maxRoomsPerPeer ?? 8, onFailed: (seq, message, status) => failures.push({ rid: seq.rid, message, status }),
+    maxRoomsPerPeer: opts.maxRoomsPerPeer ?? 8, now: () => clock.now, onFailed: (seq, message, status) => failures.push({ rid: seq.rid, message, status }),
   });
   /** A 10-token prompt (3 pages with the first decode position) for `room` on PEER (or `peer`). */
   const submit = (room: string, now: number, peer: Partial<PdBootstrap> = {}): Sequence => {
@@ -75,13 +76,14 @@ function setup(opts: { pages?: number; maxRoomsPerPeer?: number } = {}) {
     const req = { rid: `r${room}`, input: { kind: 'ids' as const, ids: [] }, sampling: { ...DEFAULT_SAMPLING, maxNewTokens: 4 }, returnLogprob: false, logprobStartLen: -1, topLogprobsNum: 0, returnTextInLogprobs: false, pd: bootstrap };
     // DecodeRooms never detokenizes: the sequence needs no tokenizer
     const seq = new Sequence(req, Array.from({ length: 10 }, (_, i) => i), Number(room), 1024, null as unknown as IncrementalDetokenizer);
-    rooms.enqueue(seq, bootstrap, now);
-    rooms.preallocate(now);
+    clock.now = now;
+    rooms.enqueue(seq, bootstrap);
+    rooms.preallocate();
     return seq;
   };
   const requests = () => sent.filter((m) => m.type === 'kv_request');
   const notices = () => sent.filter((m) => m.type === 'room_failed_notice');
-  return { allocator, grants, sent, failures, logLines, rooms, submit, requests, notices };
+  return { allocator, grants, sent, failures, logLines, clock, rooms, submit, requests, notices };
 }
 
 /** Lets the fake receiver's answers (promise reactions) run. */
@@ -156,7 +158,8 @@ test('decode rooms: a local abort quarantines until release(unconfirmed) or the 
   t.rooms.abort('2', 'aborted');
   await settle();
   assert.ok(t.grants.calls.includes('release 2 unconfirmed'));
-  t.rooms.sweep(100 * TIMEOUT_MS);
+  t.clock.now = 100 * TIMEOUT_MS;
+  t.rooms.sweep();
   await settle();
   assert.equal(t.rooms.has('2'), true);
   assert.equal(t.allocator.freePages, 13, 'quarantined pages are not freed by a timeout');
@@ -175,9 +178,11 @@ test('decode rooms: a room past its timeout fails (504), tells prefill and is re
   t.grants.releaseAnswer = false;
   t.submit('1', 0);
   await settle();
-  t.rooms.sweep(2 * TIMEOUT_MS - 1);
+  t.clock.now = 2 * TIMEOUT_MS - 1;
+  t.rooms.sweep();
   assert.equal(t.failures.length, 0);
-  t.rooms.sweep(2 * TIMEOUT_MS + 1);
+  t.clock.now = 2 * TIMEOUT_MS + 1;
+  t.rooms.sweep();
   await settle();
   assert.equal(t.failures[0].status, 504);
   assert.match(t.failures[0].message, /did not deliver the KV cache within 2 s/);
@@ -211,21 +216,25 @@ test('decode rooms: a lost peer\'s pages stay quarantined while cutWriter says f
   assert.deepEqual(t.notices().map((n) => n.room), ['1'], 'the peer is told, should it come back');
   assert.deepEqual(t.grants.calls.filter((c) => c.startsWith('cut')), [`cut ${first.writer}`]);
   assert.equal(t.allocator.freePages, 10, 'a stopped writer is alive: its pages stay quarantined');
-  t.rooms.sweep(10);
+  t.clock.now = 10;
+  t.rooms.sweep();
   await settle();
-  t.rooms.sweep(20);
+  t.clock.now = 20;
+  t.rooms.sweep();
   await settle();
   assert.equal(t.grants.calls.filter((c) => c.startsWith('cut')).length, 3, 'asked again on each sweep');
   assert.equal(t.allocator.freePages, 10);
   assert.equal(t.logLines.filter((l) => l.includes('lost prefill writer may still write')).length, 1, 'logged once');
 
   t.grants.cutAnswers.push(true);
-  t.rooms.sweep(30);
+  t.clock.now = 30;
+  t.rooms.sweep();
   await settle();
   assert.equal(t.rooms.has('1'), false);
   assert.equal(t.rooms.has('3'), true, 'the other peer\'s room is untouched');
   assert.equal(t.allocator.freePages, 13);
-  t.rooms.sweep(40);
+  t.clock.now = 40;
+  t.rooms.sweep();
   await settle();
   assert.equal(t.grants.calls.filter((c) => c.startsWith('cut')).length, 4, 'a cut writer is not asked again');
 
@@ -247,13 +256,15 @@ test('decode rooms: beyond the cap per prefill peer a room waits for pages (othe
   assert.equal(t.failures.length, 0);
   // Room 1's KV arrives: room 3 gets its pages on the next pass.
   assert.ok(t.rooms.arrived('1'));
-  t.rooms.preallocate(10);
+  t.clock.now = 10;
+  t.rooms.preallocate();
   await settle();
   assert.deepEqual(t.requests().map((m) => m.room), ['1', '2', '4', '3']);
   // A fifth room for the full peer never gets pages: the bootstrap timeout fails it (504), naming the cap.
   t.submit('5', 20);
   await settle();
-  t.rooms.sweep(20 + TIMEOUT_MS + 1);
+  t.clock.now = 20 + TIMEOUT_MS + 1;
+  t.rooms.sweep();
   assert.equal(t.failures.length, 1);
   assert.equal(t.failures[0].rid, 'r5');
   assert.equal(t.failures[0].status, 504);
@@ -266,7 +277,8 @@ test('decode rooms: a late completion (kv_done after the room timed out here) co
   t.grants.releaseAnswer = false;
   t.submit('1', 0);
   await settle();
-  t.rooms.sweep(2 * TIMEOUT_MS + 1);
+  t.clock.now = 2 * TIMEOUT_MS + 1;
+  t.rooms.sweep();
   await settle();
   assert.equal(t.failures.length, 1);
   assert.equal(t.allocator.freePages, 13, 'quarantined: shm/verbs cannot promise no byte lands');
@@ -326,7 +338,8 @@ test('decode rooms: a quarantined room takes no second abort, timeout or failure
   t.rooms.abort('1', 'client went away');
   await settle();
   t.rooms.abort('1', 'again');
-  t.rooms.sweep(100 * TIMEOUT_MS);
+  t.clock.now = 100 * TIMEOUT_MS;
+  t.rooms.sweep();
   await settle();
   assert.equal(t.notices().length, 1);
   assert.equal(t.failures.length, 0, 'the abort answered the request (the scheduler did), nothing here');
@@ -345,7 +358,8 @@ test('decode rooms: a cutWriter that fails is logged and asked again on the next
   assert.equal(t.allocator.freePages, 13);
   t.grants.cutError = null;
   t.grants.cutAnswers.push(true);
-  t.rooms.sweep(10);
+  t.clock.now = 10;
+  t.rooms.sweep();
   await settle();
   assert.equal(t.grants.calls.filter((c) => c.startsWith('cut')).length, 2);
   assert.equal(t.allocator.freePages, 16);
