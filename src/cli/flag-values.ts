@@ -6,6 +6,7 @@
 import type { Argv } from 'yargs';
 import { etcdAccessProblem, type EtcdAccess } from '../membership/etcd-access.js';
 import { etcdHosts, isEtcdUrl } from '../membership/etcd-url.js';
+import { decimalIntegerIn } from '../util/decimal-integer.js';
 
 export class FlagError extends Error {
   constructor(message: string) {
@@ -42,11 +43,9 @@ export function parseStrictly<T>(y: Argv<T>): ReturnType<Argv<T>['parseSync']> {
     .parseSync();
 }
 
-const DIGITS = /^\d+$/;
-
 export function integerIn(flag: string, raw: string, min: number, max: number, what: string): number {
-  const value = DIGITS.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new FlagError(`${flag} must be ${what} (got "${raw}")`);
+  const value = decimalIntegerIn(raw, min, max);
+  if (value === null) throw new FlagError(`${flag} must be ${what} (got "${raw}")`);
   return value;
 }
 

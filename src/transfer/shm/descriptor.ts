@@ -6,6 +6,7 @@
  * very memory the backend writes).
  */
 import { openShmRegion } from '../../../native/shm-region.js';
+import { decimalIntegerIn } from '../../util/decimal-integer.js';
 import type { TransferBackend } from '../transfer-backend.js';
 import { parseShmEndpoint, type ShmEndpoint } from './endpoint.js';
 import { MAX_COPY_THREADS, MIN_PARALLEL_BYTES } from './parallel-copy.js';
@@ -35,9 +36,9 @@ export const SHM_BACKEND: TransferBackend<ShmSettings, ShmEndpoint> = {
       describe: `Threads that copy one large KV write (>= ${MIN_PARALLEL_BYTES / (1 << 20)} MiB) into the decode pool, 1-${MAX_COPY_THREADS}; 1 copies on the transfer actor's thread alone.`,
       defaultText: String(DEFAULT_COPY_THREADS),
       apply: (settings, raw, flag) => {
-        const n = Number(raw);
-        if (!/^\d+$/.test(raw) || n < 1 || n > MAX_COPY_THREADS) throw new Error(`${flag} must be an integer from 1 to ${MAX_COPY_THREADS} (got "${raw}")`);
-        return { ...settings, copyThreads: n };
+        const copyThreads = decimalIntegerIn(raw, 1, MAX_COPY_THREADS);
+        if (copyThreads === null) throw new Error(`${flag} must be an integer from 1 to ${MAX_COPY_THREADS} (got "${raw}")`);
+        return { ...settings, copyThreads };
       },
     },
   ],
