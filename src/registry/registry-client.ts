@@ -35,8 +35,9 @@ import { Dealer } from 'zeromq';
 import type { Logger } from '../log/logger.js';
 import { RequestReply } from '../util/actor/request-reply.js';
 import { curveClientOptions, type CurveKeys } from '../security/curve-keys.js';
+import type { NodeFilter } from './membership.js';
 import { checkNodeRecord, encodeMessage, MAX_FRAME_BYTES, parseReply, type ErrorCode } from './messages.js';
-import { REGISTRY_PROTOCOL_VERSION, type NodeRecord, type RegisteredRole, type RegistryReply, type RegistryRequest } from './protocol.js';
+import { REGISTRY_PROTOCOL_VERSION, type NodeRecord, type RegistryReply, type RegistryRequest } from './protocol.js';
 
 /** Requests allowed to wait behind the one in flight. */
 export const MAX_QUEUED = 64;
@@ -148,8 +149,9 @@ export class RegistryClient {
     }
   }
 
-  async query(role?: RegisteredRole): Promise<NodeRecord[]> {
-    const reply = await this.call(role === undefined ? { type: 'query' } : { type: 'query', role }, 'nodes');
+  /** The live nodes of `filter.role` and/or with id `filter.id` (every live node without a filter). */
+  async query(filter: NodeFilter = {}): Promise<NodeRecord[]> {
+    const reply = await this.call({ type: 'query', ...filter }, 'nodes');
     return reply.nodes;
   }
 

@@ -68,14 +68,22 @@ describe('registry bad input', () => {
     assert.deepEqual(server.nodes(), []);
   });
 
-  it('a good client still works afterwards', async () => {
+  it('a good client still works afterwards, and its queries filter by role and by id', async () => {
     const client = RegistryClient.connect(server.url, { curve, log });
+    const other = RegistryClient.connect(server.url, { curve, log });
     try {
       const rec = nodeRecord('good', 'prefill', 33100);
+      const dec = nodeRecord('good-decode', 'decode', 33101);
       await client.register(rec);
-      assert.deepEqual(await client.query(), [rec]);
+      await other.register(dec);
+      assert.deepEqual(new Set(await client.query()), new Set([rec, dec]));
+      assert.deepEqual(await client.query({ role: 'decode' }), [dec]);
+      assert.deepEqual(await client.query({ id: 'good' }), [rec]);
+      assert.deepEqual(await client.query({ role: 'decode', id: 'good' }), []);
+      await other.deregister();
     } finally {
       client.close();
+      other.close();
     }
   });
 

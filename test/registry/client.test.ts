@@ -27,7 +27,7 @@ describe('registry client', () => {
     const client = RegistryClient.connect(`tcp://127.0.0.1:${port}`, { curve, log, requestTimeoutMs: 300 });
     try {
       await assert.rejects(client.query(), /query to tcp:\/\/127\.0\.0\.1:\d+ not sent within 0\.3 s/);
-      await assert.rejects(client.query('decode'), /not sent within 0\.3 s/);
+      await assert.rejects(client.query({ role: 'decode' }), /not sent within 0\.3 s/);
     } finally {
       client.close();
     }
@@ -39,11 +39,11 @@ describe('registry client', () => {
     await router.bind('tcp://127.0.0.1:0');
     const client = RegistryClient.connect(router.lastEndpoint!, { curve, log, requestTimeoutMs: 300 });
     try {
-      const first = client.query('prefill');
+      const first = client.query({ role: 'prefill' });
       const late = await receiveRequest(router);
       await assert.rejects(first, /registry query to .* reply timed out after 0\.\d+ s/);
 
-      const second = client.query('decode');
+      const second = client.query({ role: 'decode' });
       const live = await receiveRequest(router);
       assert.notEqual(live.seq, late.seq);
       const stale = nodeRecord('stale', 'prefill', 34000);

@@ -29,7 +29,7 @@ describe('registry liveness', () => {
       assert.deepEqual(second.nodes(), []);
       const change = await nextChange(second, (c) => c.added.some((n) => n.id === 'survivor'));
       assert.deepEqual(change.added, [rec]);
-      assert.deepEqual(await client.query('prefill'), [rec]);
+      assert.deepEqual(await client.query({ role: 'prefill' }), [rec]);
     } finally {
       client.close();
       await first.close();

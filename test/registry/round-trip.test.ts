@@ -37,8 +37,8 @@ describe('registry round trip', () => {
     await prefill.register(prefillRecord);
     await decode.register(decodeRecord);
 
-    assert.deepEqual(await decode.query('prefill'), [prefillRecord]);
-    assert.deepEqual(await prefill.query('decode'), [decodeRecord]);
+    assert.deepEqual(await decode.query({ role: 'prefill' }), [prefillRecord]);
+    assert.deepEqual(await prefill.query({ role: 'decode' }), [decodeRecord]);
     assert.deepEqual((await prefill.query()).map((n) => n.id).sort(), ['decode-b', 'prefill-a']);
     assert.deepEqual(server.nodes('decode'), [decodeRecord]);
 
