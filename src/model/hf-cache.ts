@@ -9,10 +9,13 @@
  *   after `$HF_HUB_CACHE`). A model lives in `models--{org}--{name}`: `refs/{revision}` holds the
  *   commit hash of `snapshots/{hash}/`; a 40-hex-digit revision names the snapshot directly.
  *   The revision defaults to `main`.
+ * - A snapshot counts once it holds what was asked for: a model is config.json (safetensors) or a
+ *   .gguf file (a GGUF-only repo has no config.json), a tokenizer its tokenizer.json. Anything
+ *   else is an interrupted or partial download, and the error says what is missing.
  * - pd-node never downloads: a miss is an error that says where it looked, the command that fetches
  *   the model, and that the synthetic engine runs a model's shape without weights.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -46,11 +49,28 @@ export function repoFolderName(repoId: string): string {
   return `models--${repoId.split('/').join('--')}`;
 }
 
+/** What a cached snapshot must hold to be used; `what` names it in the error when it does not. */
+export interface SnapshotNeeds {
+  what: string;
+  holds(snapshot: string): boolean;
+}
+
+export const MODEL_SNAPSHOT: SnapshotNeeds = {
+  what: 'config.json or a .gguf file',
+  holds: (snapshot) => existsSync(join(snapshot, 'config.json')) || readdirSync(snapshot).some((f) => f.endsWith('.gguf')),
+};
+
+export const TOKENIZER_SNAPSHOT: SnapshotNeeds = {
+  what: 'tokenizer.json',
+  holds: (snapshot) => existsSync(join(snapshot, 'tokenizer.json')),
+};
+
 /**
  * The directory `path` names: itself when it exists, else the cached snapshot of hub id `path` at
- * `revision`. `flag` names the option in errors (`--model-path`, `--tokenizer-path`).
+ * `revision`, when it holds what `needs` says. `flag` names the option in errors (`--model-path`,
+ * `--tokenizer-path`).
  */
-export function resolveModelDir(path: string, revision: string | null, flag: string, env: Env = process.env, home: string = homedir()): string {
+export function resolveModelDir(path: string, revision: string | null, flag: string, needs: SnapshotNeeds, env: Env = process.env, home: string = homedir()): string {
   if (existsSync(path)) return path;
   if (!isHubId(path)) throw new Error(`${flag} ${path}: no such directory (and not a Hugging Face hub id like org/name)`);
   const cache = hfHubCache(env, home);
@@ -63,8 +83,8 @@ export function resolveModelDir(path: string, revision: string | null, flag: str
     hash = existsSync(looked) ? readFileSync(looked, 'utf8').trim() : '';
   }
   const snapshot = join(repo, 'snapshots', hash);
-  if (hash !== '' && existsSync(join(snapshot, 'config.json'))) return snapshot;
-  const found = hash === '' ? `no ${looked}` : `the snapshot ${snapshot} has no config.json (an interrupted download?)`;
+  if (hash !== '' && existsSync(snapshot) && needs.holds(snapshot)) return snapshot;
+  const found = hash === '' ? `no ${looked}` : `the snapshot ${snapshot} has no ${needs.what} (an interrupted download?)`;
   throw new Error(
     `${flag} ${path}: not a local directory, and the Hugging Face cache has no copy of it at revision ${rev}: ${found} ` +
       `(the cache is ${cache.dir}, from ${cache.from}). pd-node never downloads; fetch the model once with ` +

@@ -6,7 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../log/logger.js';
 import { ensureDefaultModel } from '../model/default-model.js';
-import { resolveModelDir } from '../model/hf-cache.js';
+import { MODEL_SNAPSHOT, resolveModelDir, TOKENIZER_SNAPSHOT } from '../model/hf-cache.js';
 import { resolveWeightsPath } from '../model/model-files.js';
 import { startPdPlane, type PdPlane } from '../pd/pd-plane.js';
 import { createHttpServer } from '../server/http-server.js';
@@ -49,8 +49,8 @@ export async function startNode(opts: Partial<NodeOptions> = {}): Promise<NodeHa
   // Hub ids resolve to cached snapshots before any thread starts: a miss fails here, fast, naming the flag.
   // The model path keeps what was given (it names the served model); the worker gets the tokenizer's directory.
   if (given.modelPath === null && given.loadFormat === 'gguf') throw new Error('--load-format gguf needs --model-path (a .gguf file, or a directory with one); the built-in model is safetensors');
-  const modelDir = given.modelPath === null ? await ensureDefaultModel() : resolveWeightsPath(resolveModelDir(given.modelPath, given.revision, '--model-path'), given.loadFormat);
-  const tokenizerPath = given.tokenizerPath === null ? null : resolveModelDir(given.tokenizerPath, given.revision, '--tokenizer-path');
+  const modelDir = given.modelPath === null ? await ensureDefaultModel() : resolveWeightsPath(resolveModelDir(given.modelPath, given.revision, '--model-path', MODEL_SNAPSHOT), given.loadFormat);
+  const tokenizerPath = given.tokenizerPath === null ? null : resolveModelDir(given.tokenizerPath, given.revision, '--tokenizer-path', TOKENIZER_SNAPSHOT);
   const options: NodeOptions = { ...given, tokenizerPath };
   const log = createLogger(options.logLevel).child({ role: options.role });
   // Read here first so a bad secret file is a start-up error naming it, not a worker failure.

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { hfHubCache, isHubId, repoFolderName, resolveModelDir } from '../../src/model/hf-cache.js';
+import { hfHubCache, isHubId, MODEL_SNAPSHOT, repoFolderName, resolveModelDir, TOKENIZER_SNAPSHOT } from '../../src/model/hf-cache.js';
 
 const HOME = '/home/u';
 const MAIN_HASH = 'a'.repeat(40);
@@ -45,25 +45,36 @@ describe('Hugging Face cache', () => {
       mkdirSync(join(cache, 'models--org--partial', 'snapshots', MAIN_HASH), { recursive: true });
       mkdirSync(join(cache, 'models--org--partial', 'refs'));
       writeFileSync(join(cache, 'models--org--partial', 'refs', 'main'), MAIN_HASH);
+      // A GGUF-only repo: no config.json, no tokenizer.
+      mkdirSync(join(cache, 'models--org--model-GGUF', 'snapshots', MAIN_HASH), { recursive: true });
+      mkdirSync(join(cache, 'models--org--model-GGUF', 'refs'));
+      writeFileSync(join(cache, 'models--org--model-GGUF', 'refs', 'main'), MAIN_HASH);
+      writeFileSync(join(cache, 'models--org--model-GGUF', 'snapshots', MAIN_HASH, 'model-bf16.gguf'), 'GGUF');
     });
     after(() => rmSync(cache, { recursive: true, force: true }));
 
     test('an existing directory is itself; a hub id is its snapshot at main, a branch or tag, or a commit', () => {
-      assert.equal(resolveModelDir(cache, null, '--model-path', env(), HOME), cache);
-      assert.equal(resolveModelDir('org/model', null, '--model-path', env(), HOME), join(cache, 'models--org--model', 'snapshots', MAIN_HASH));
-      assert.equal(resolveModelDir('org/model', 'v1', '--model-path', env(), HOME), join(cache, 'models--org--model', 'snapshots', TAG_HASH));
-      assert.equal(resolveModelDir('org/model', TAG_HASH, '--model-path', env(), HOME), join(cache, 'models--org--model', 'snapshots', TAG_HASH));
+      assert.equal(resolveModelDir(cache, null, '--model-path', MODEL_SNAPSHOT, env(), HOME), cache);
+      assert.equal(resolveModelDir('org/model', null, '--model-path', MODEL_SNAPSHOT, env(), HOME), join(cache, 'models--org--model', 'snapshots', MAIN_HASH));
+      assert.equal(resolveModelDir('org/model', 'v1', '--model-path', MODEL_SNAPSHOT, env(), HOME), join(cache, 'models--org--model', 'snapshots', TAG_HASH));
+      assert.equal(resolveModelDir('org/model', TAG_HASH, '--model-path', MODEL_SNAPSHOT, env(), HOME), join(cache, 'models--org--model', 'snapshots', TAG_HASH));
+    });
+
+    test('a GGUF-only repo is a model (its .gguf file) but not a tokenizer', () => {
+      const snapshot = join(cache, 'models--org--model-GGUF', 'snapshots', MAIN_HASH);
+      assert.equal(resolveModelDir('org/model-GGUF', null, '--model-path', MODEL_SNAPSHOT, env(), HOME), snapshot);
+      assert.throws(() => resolveModelDir('org/model-GGUF', null, '--tokenizer-path', TOKENIZER_SNAPSHOT, env(), HOME), /the snapshot .*snapshots\/a{40} has no tokenizer\.json/);
     });
 
     test('a miss says where it looked and how to get the model', () => {
-      assert.throws(() => resolveModelDir('org/other', null, '--model-path', env(), HOME), (err: Error) => {
+      assert.throws(() => resolveModelDir('org/other', null, '--model-path', MODEL_SNAPSHOT, env(), HOME), (err: Error) => {
         assert.match(err.message, /^--model-path org\/other: not a local directory, and the Hugging Face cache has no copy of it at revision main: no .*models--org--other\/refs\/main \(the cache is .*, from \$HF_HUB_CACHE\)/);
         assert.match(err.message, /`huggingface-cli download org\/other`/);
         return true;
       });
-      assert.throws(() => resolveModelDir('org/model', 'v2', '--tokenizer-path', env(), HOME), /^Error: --tokenizer-path org\/model: .*at revision v2: no .*refs\/v2.*`huggingface-cli download org\/model --revision v2`/);
-      assert.throws(() => resolveModelDir('org/partial', null, '--model-path', env(), HOME), /the snapshot .*snapshots\/a{40} has no config\.json \(an interrupted download\?\)/);
-      assert.throws(() => resolveModelDir('/no/such/dir', null, '--model-path', env(), HOME), /^Error: --model-path \/no\/such\/dir: no such directory \(and not a Hugging Face hub id like org\/name\)$/);
+      assert.throws(() => resolveModelDir('org/model', 'v2', '--tokenizer-path', TOKENIZER_SNAPSHOT, env(), HOME), /^Error: --tokenizer-path org\/model: .*at revision v2: no .*refs\/v2.*`huggingface-cli download org\/model --revision v2`/);
+      assert.throws(() => resolveModelDir('org/partial', null, '--model-path', MODEL_SNAPSHOT, env(), HOME), /the snapshot .*snapshots\/a{40} has no config\.json or a \.gguf file \(an interrupted download\?\)/);
+      assert.throws(() => resolveModelDir('/no/such/dir', null, '--model-path', MODEL_SNAPSHOT, env(), HOME), /^Error: --model-path \/no\/such\/dir: no such directory \(and not a Hugging Face hub id like org\/name\)$/);
     });
   });
 });
