@@ -16,9 +16,12 @@
  * PD roles reuse all of this. A prefill node computes the prompt as usual, hands each finished
  * chunk's pages to `PrefillRooms` for transfer, and stops after the first token. A decode node
  * queues the request in `DecodeRooms` for preallocation instead of prefilling it; when prefill's
- * notice arrives the sequence joins the running batch with its prompt already `computed` (after the
- * engine checked the arrived KV, if it can: the synthetic engine). Sequences whose pages a transfer
- * may be reading are never retracted.
+ * notice arrives the sequence is ready to decode, with its prompt already `computed` (after the
+ * engine checked the arrived KV, if it can: the synthetic engine). Ready sequences join the running
+ * batch in arrival order while it is below --max-running-requests, ahead of waiting ones: they hold
+ * their pages already (a waiting sequence at the head that needs those pages would otherwise wait
+ * for sequences that cannot run), and each needs at most one more page per step. Sequences whose
+ * pages a transfer may be reading are never retracted.
  */
 import type { Engine, ForwardItem } from '../../src/engine/engine.js';
 import { bytesPerToken } from '../../src/kv/layout.js';
@@ -75,6 +78,8 @@ interface Slot {
 export class Scheduler {
   private readonly waiting: Sequence[] = [];
   private readonly running: Sequence[] = [];
+  /** PD decode: sequences whose KV arrived, waiting for a running slot, in arrival order (they hold their pages). */
+  private readonly ready: Sequence[] = [];
   private readonly byRid = new Map<string, Sequence>();
   private arrivals = 0;
   private readonly prefillRooms: PrefillRooms | null = null;
@@ -107,7 +112,7 @@ export class Scheduler {
   }
 
   hasWork(): boolean {
-    return this.waiting.length > 0 || this.running.length > 0;
+    return this.waiting.length > 0 || this.running.length > 0 || this.ready.length > 0;
   }
 
   /** PD rooms still open (they need `sweep` calls, not steps). */
@@ -119,7 +124,7 @@ export class Scheduler {
     const a = this.deps.allocator;
     return {
       running: this.running.length,
-      waiting: this.waiting.length,
+      waiting: this.waiting.length + this.ready.length,
       totalPages: a.totalPages,
       freePages: a.freePages,
       pageSize: a.pageSize,
@@ -184,9 +189,9 @@ export class Scheduler {
     if (seq.maxNewTokens === 0) return this.finish(seq, { type: 'length', length: 0 });
     seq.rng.skip(first.draws);
     seq.tokens.push(first.id);
-    let at = this.running.length;
-    while (at > 0 && this.running[at - 1].arrival > seq.arrival) at--;
-    this.running.splice(at, 0, seq);
+    let at = this.ready.length;
+    while (at > 0 && this.ready[at - 1].arrival > seq.arrival) at--;
+    this.ready.splice(at, 0, seq);
     this.emitToken(seq, first.id, first.logprob ? [first.logprob] : undefined, first.logprob ? [first.topLogprobs ?? null] : undefined);
   }
 
@@ -299,6 +304,12 @@ export class Scheduler {
   private buildBatch(): Slot[] {
     // Pages freed by the last step go to queued PD rooms first (they were waiting before anyone here).
     this.decodeRooms?.preallocate();
+    while (this.ready.length > 0 && this.running.length < this.limits.maxRunningRequests) {
+      const seq = this.ready.shift()!;
+      let at = this.running.length;
+      while (at > 0 && this.running[at - 1].arrival > seq.arrival) at--;
+      this.running.splice(at, 0, seq);
+    }
     const slots: Slot[] = [];
     let budget = this.limits.chunkedPrefillSize;
     // Oldest first, so retraction (which takes the youngest) never hits a sequence already in the batch.
@@ -520,7 +531,7 @@ export class Scheduler {
     const roomOwnsPages = room !== undefined && (this.prefillRooms?.has(room) || this.decodeRooms?.has(room));
     if (!roomOwnsPages) this.deps.allocator.release(seq.rid);
     this.byRid.delete(seq.rid);
-    for (const list of [this.running, this.waiting]) {
+    for (const list of [this.running, this.waiting, this.ready]) {
       const i = list.indexOf(seq);
       if (i >= 0) list.splice(i, 1);
     }

@@ -160,21 +160,24 @@ describe('decode scheduler on the synthetic engine', () => {
     tokenizer = HfTokenizer.fromDir(await ensureDefaultModel());
   });
 
-  test('a room whose arrived KV has one wrong byte fails naming it and frees its pages; the next room decodes', async () => {
+  /**
+   * A decode-role scheduler on the synthetic engine, and `arrive`: submits a PD request and plays
+   * prefill for it (its KV lands in the pages decode asked for), then delivers the room's notice.
+   */
+  function decodeNode(maxRunningRequests: number, pages = 16) {
     const s = shape('llama-3.1-8b');
-    const { engine, pool } = engineOn(s, 4, 16);
+    const { engine, pool } = engineOn(s, 4, pages);
     // Prefill's engine writes into the same pool, standing in for the one-sided write into decode's pages.
     const prefillEngine = new SyntheticEngine(pool, { shape: s, gpu: FAST_GPU, vocabSize: VOCAB, outputTokenIds: ORDINARY });
     const allocator = new KvAllocator(pool.numPages, 4);
     const sent: SchedulerOutbound[] = [];
     const scheduler = new Scheduler(
-      { maxRunningRequests: 4, chunkedPrefillSize: 64, contextLength: s.contextLength },
+      { maxRunningRequests, chunkedPrefillSize: 64, contextLength: s.contextLength },
       { engine, allocator, tokenizer, sampler: new Sampler(VOCAB), emit: (m) => sent.push(m), log: createLogger('silent') },
       // grants settle at once: the page list goes out on the next turn
       { role: 'decode', grants: { grant: async () => {}, release: async () => true, cutWriter: async () => true }, bootstrapTimeoutMs: 10_000, transferTimeoutMs: 10_000, maxRooms: 8, maxRoomsPerPeer: 8 },
     );
     const ids = Array.from(tokensOf(10, 6));
-    /** Submits a PD request and plays prefill for it: its KV lands in the pages decode asked for. */
     const arrive = async (rid: string, room: string, corrupt?: (table: Int32Array) => void): Promise<SchedulerOutbound[]> => {
       scheduler.submit({
         rid, input: { kind: 'ids', ids: [...ids] }, sampling: { ...DEFAULT_SAMPLING, temperature: 0, maxNewTokens: 4, ignoreEos: true },
@@ -190,7 +193,20 @@ describe('decode scheduler on the synthetic engine', () => {
       scheduler.kvArrived(room, { id: first, draws: 0 });
       return sent.slice(from);
     };
+    /** What one engine running the whole sequence alone gives after the prompt. */
+    const alone = (): number[] => {
+      const one = engineOn(s, 4, 16);
+      const seq = Array.from(ids);
+      const table = Int32Array.from({ length: 4 }, (_, i) => i);
+      seq.push(prefill(one.engine, Int32Array.from(ids), table, 10));
+      while (seq.length < ids.length + 4) seq.push(prefill(one.engine, Int32Array.from(seq), table, seq.length));
+      return seq.slice(ids.length);
+    };
+    return { scheduler, sent, allocator, pool, arrive, alone };
+  }
 
+  test('a room whose arrived KV has one wrong byte fails naming it and frees its pages; the next room decodes', async () => {
+    const { scheduler, sent, allocator, pool, arrive, alone } = decodeNode(4);
     const bad = await arrive('bad', '1', (table) => {
       slotBytes(pool, table, 7, 20)[1000] ^= 0x10;
     });
@@ -210,12 +226,27 @@ describe('decode scheduler on the synthetic engine', () => {
     assert.ok(finished?.type === 'finished');
     assert.equal(finished.meta.outputIds.length, 4);
     // Decode continued from the arrived KV exactly as one engine running the whole sequence would.
-    const alone = engineOn(s, 4, 16);
-    const seq = Array.from(ids);
-    const table = Int32Array.from({ length: 4 }, (_, i) => i);
-    seq.push(prefill(alone.engine, Int32Array.from(ids), table, 10));
-    while (seq.length < ids.length + 4) seq.push(prefill(alone.engine, Int32Array.from(seq), table, seq.length));
-    assert.deepEqual(finished.meta.outputIds, seq.slice(ids.length));
+    assert.deepEqual(finished.meta.outputIds, alone());
+    assert.equal(allocator.freePages, allocator.totalPages);
+  });
+
+  test('arrived rooms join the running batch only up to --max-running-requests; the rest wait, holding their pages, and all finish', async () => {
+    const { scheduler, sent, allocator, arrive, alone } = decodeNode(2, 32);
+    for (let r = 1; r <= 5; r++) await arrive(`r${r}`, String(r));
+    assert.deepEqual([scheduler.stats().running, scheduler.stats().waiting], [0, 5], 'all five arrived: ready, none running yet');
+    const heldBefore = allocator.totalPages - allocator.freePages;
+    scheduler.step();
+    assert.deepEqual([scheduler.stats().running, scheduler.stats().waiting], [2, 3]);
+    assert.equal(allocator.totalPages - allocator.freePages, heldBefore, 'the waiting rooms still hold their pages (no page needed yet)');
+    let steps = 1;
+    while (scheduler.hasWork()) {
+      scheduler.step();
+      assert.ok(scheduler.stats().running <= 2, `step ${++steps}: ${JSON.stringify(scheduler.stats())}`);
+    }
+    const expected = alone();
+    const finished = sent.filter((m) => m.type === 'finished');
+    assert.deepEqual(finished.map((m) => m.rid), ['r1', 'r2', 'r3', 'r4', 'r5'], 'in arrival order, two at a time');
+    for (const f of finished) assert.deepEqual(f.type === 'finished' && f.meta.outputIds, expected);
     assert.equal(allocator.freePages, allocator.totalPages);
   });
 });
