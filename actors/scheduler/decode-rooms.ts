@@ -58,8 +58,8 @@ export interface DecodeRoomsDeps {
   maxRoomsPerPeer: number;
   /** The scheduler's clock (ms): deadlines are read against it. */
   now: () => number;
-  /** The room failed here: answer the HTTP request with this error. */
-  onFailed: (seq: Sequence, message: string, status: number) => void;
+  /** The room failed here: answer the HTTP request with this error (503s with Retry-After). */
+  onFailed: (seq: Sequence, message: string, status: number, retryAfterSecs?: number) => void;
 }
 
 export class DecodeRooms {
@@ -147,14 +147,16 @@ export class DecodeRooms {
   }
 
   /** Prefill failed the room (its writes are over): fail it, or end its quarantine. */
-  failedByPeer(room: string, message: string): void {
+  failedByPeer(room: string, message: string, retryAfterSecs?: number): void {
     const r = this.rooms.get(room);
     if (!r) return;
+    // A prefill node that gave the room up because it is full is full, not broken: 503 + Retry-After.
+    const status = retryAfterSecs === undefined ? 502 : 503;
     if (r.state === 'queued') {
       this.drop(room, r);
-      return this.deps.onFailed(r.seq, `prefill node failed the request: ${message}`, 502);
+      return this.deps.onFailed(r.seq, `prefill node failed the request: ${message}`, status, retryAfterSecs);
     }
-    if (r.state !== 'quarantined') this.deps.onFailed(r.seq, `prefill node failed the request: ${message}`, 502);
+    if (r.state !== 'quarantined') this.deps.onFailed(r.seq, `prefill node failed the request: ${message}`, status, retryAfterSecs);
     const listSent = r.state !== 'granting';
     this.quarantine(room, r);
     if (listSent) this.release(room, r, 'confirmed');

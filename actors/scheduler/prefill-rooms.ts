@@ -52,6 +52,8 @@ export interface RoomTarget {
 /** How a room fails: `tellDecode` false when decode is gone (lost peer), was told already, or never claimed the room. */
 export interface FailOptions {
   tellDecode: boolean;
+  /** The room was given up because this node is full: decode's client gets 503 + Retry-After too, not 502. */
+  full?: boolean;
 }
 
 interface PrefillRoom {
@@ -66,6 +68,8 @@ interface PrefillRoom {
   ended: Promise<boolean> | null;
   first: FirstToken | null;
   failed: string | null;
+  /** It failed because this node is full (FailOptions.full). */
+  full: boolean;
   /** Whether decode is told if the room fails (not when decode itself is gone or was told already). */
   tellDecode: boolean;
   /** When (wallNow) the first write was issued, and when the first token was sampled. */
@@ -103,7 +107,7 @@ export class PrefillRooms {
   private readonly unclaimed = new Set<string>();
   private readonly claimedPerPeer = new Map<string, number>();
   /** Rooms that ended unclaimed, oldest first: why, whether decode ended it, and until when it is remembered. */
-  private readonly closed = new Map<string, { message: string; byPeer: boolean; expires: number }>();
+  private readonly closed = new Map<string, { message: string; byPeer: boolean; full: boolean; expires: number }>();
 
   constructor(private readonly deps: PrefillRoomsDeps) {}
 
@@ -122,7 +126,7 @@ export class PrefillRooms {
       this.closed.delete(room);
       return closed.message;
     }
-    const r: PrefillRoom = { seq, target: null, deadline: this.deps.now() + this.deps.bootstrapTimeoutMs, connected: null, sentPages: 0, inflight: 0, ended: null, first: null, failed: null, tellDecode: true, firstWriteAt: 0, completedAt: 0 };
+    const r: PrefillRoom = { seq, target: null, deadline: this.deps.now() + this.deps.bootstrapTimeoutMs, connected: null, sentPages: 0, inflight: 0, ended: null, first: null, failed: null, full: false, tellDecode: true, firstWriteAt: 0, completedAt: 0 };
     this.rooms.set(room, r);
     const parked = this.parked.get(room);
     if (parked) {
@@ -142,11 +146,11 @@ export class PrefillRooms {
     const closed = this.closed.get(room);
     if (closed) {
       this.closed.delete(room);
-      this.deps.emit({ type: 'room_failed_notice', room, peerId: target.peerId, message: closed.message });
+      this.noticeToDecode(room, target.peerId, closed.message, closed.full);
       return;
     }
     if (this.parked.size >= this.deps.maxParkedTargets) {
-      this.deps.emit({ type: 'room_failed_notice', room, peerId: target.peerId, message: 'prefill node has too many rooms waiting for their request; retry' });
+      this.noticeToDecode(room, target.peerId, 'prefill node has too many rooms waiting for their request; retry', true);
       return;
     }
     this.parked.set(room, { target, expires: this.deps.now() + this.deps.bootstrapTimeoutMs });
@@ -168,10 +172,11 @@ export class PrefillRooms {
   }
 
   /** Fails a room from this side (abort, engine error, timeout) or because decode said so. */
-  fail(room: string, message: string, { tellDecode }: FailOptions): void {
+  fail(room: string, message: string, { tellDecode, full = false }: FailOptions): void {
     const r = this.rooms.get(room);
     if (!r || r.failed) return;
     r.failed = message;
+    r.full = full;
     this.deps.log.info({ rid: r.seq.rid, room, reason: message }, 'prefill room failed');
     r.tellDecode = tellDecode;
     this.settle(room, r);
@@ -188,8 +193,8 @@ export class PrefillRooms {
     const r = this.rooms.get(room);
     if (r && !r.failed) return this.fail(room, message, { tellDecode: true });
     if (r) return;
-    this.remember(room, message, true);
-    this.deps.emit({ type: 'room_failed_notice', room, peerId, message: 'room closed' });
+    this.remember(room, message, true, false);
+    this.noticeToDecode(room, peerId, 'room closed', false);
   }
 
   /**
@@ -229,15 +234,15 @@ export class PrefillRooms {
     const [room] = this.unclaimed;
     const r = this.rooms.get(room)!;
     const message = `prefill node is full: ${this.deps.maxUnclaimed} rooms wait for a decode node to claim them and bootstrap_room ${room} waited longest; retry`;
-    this.fail(room, message, { tellDecode: false });
+    this.fail(room, message, { tellDecode: false, full: true });
     this.deps.onFailed(r.seq, message, 503, RETRY_AFTER_SECS);
   }
 
   /** Remembers a room that ended before it was claimed, dropping the oldest beyond the bound. */
-  private remember(room: string, message: string, byPeer: boolean): void {
+  private remember(room: string, message: string, byPeer: boolean, full: boolean): void {
     this.closed.delete(room); // re-inserted last: `sweep` relies on expiry order
     if (this.closed.size >= this.deps.maxClosed) this.closed.delete(this.closed.keys().next().value!);
-    this.closed.set(room, { message, byPeer, expires: this.deps.now() + this.deps.bootstrapTimeoutMs });
+    this.closed.set(room, { message, byPeer, full, expires: this.deps.now() + this.deps.bootstrapTimeoutMs });
   }
 
   private setTarget(room: string, r: PrefillRoom, target: RoomTarget): void {
@@ -245,8 +250,8 @@ export class PrefillRooms {
     const claimed = this.claimedPerPeer.get(target.peerId) ?? 0;
     if (claimed >= this.deps.maxPerPeer) {
       const message = `prefill node holds ${claimed} rooms for decode node ${target.peerId}, its bound; retry`;
-      this.deps.emit({ type: 'room_failed_notice', room, peerId: target.peerId, message });
-      this.fail(room, message, { tellDecode: false }); // told above; no target is kept, so nothing of it is written
+      this.noticeToDecode(room, target.peerId, message, true);
+      this.fail(room, message, { tellDecode: false, full: true }); // told above; no target is kept, so nothing of it is written
       this.deps.onFailed(r.seq, message, 503, RETRY_AFTER_SECS);
       return;
     }
@@ -335,6 +340,11 @@ export class PrefillRooms {
     this.deps.log.debug({ rid: r.seq.rid, room, transferMs: now - r.firstWriteAt, sinceFirstTokenMs: now - r.completedAt }, 'room transferred');
   }
 
+  /** Tells decode node `peerId` the room failed; `full`: given up because this node is full (decode answers 503 + Retry-After). */
+  private noticeToDecode(room: string, peerId: string, message: string, full: boolean): void {
+    this.deps.emit(full ? { type: 'room_failed_notice', room, peerId, message, retryAfterSecs: RETRY_AFTER_SECS } : { type: 'room_failed_notice', room, peerId, message });
+  }
+
   /**
    * A failed room leaves once its writes are over: then pages are free and decode may be told,
    * unless the writer already sent decode the completion notice (every write had landed: decode
@@ -344,10 +354,10 @@ export class PrefillRooms {
     if (r.inflight > 0) return;
     this.leave(room, r);
     const target = r.target;
-    if (!target) return this.remember(room, r.failed ?? 'failed', false);
+    if (!target) return this.remember(room, r.failed ?? 'failed', false, r.full);
     const notified = r.ended ?? (r.sentPages > 0 ? this.end(room, r, null) : Promise.resolve(false));
     void notified.then((sent) => {
-      if (!sent && r.tellDecode) this.deps.emit({ type: 'room_failed_notice', room, peerId: target.peerId, message: r.failed ?? 'failed' });
+      if (!sent && r.tellDecode) this.noticeToDecode(room, target.peerId, r.failed ?? 'failed', r.full);
     });
   }
 }

@@ -99,8 +99,11 @@ export type SchedulerInbound =
   | { type: 'kv_target'; room: string; peerId: string; endpoint: KvEndpoint; pageIds: number[]; writer: string }
   /** Decode: prefill finished writing a room's KV; `first` is the first output token. */
   | { type: 'kv_arrived'; room: string; first: FirstToken }
-  /** Either side: the other side failed the room; `peerId` names the decode node on the prefill side. */
-  | { type: 'room_failed'; room: string; message: string; peerId?: string }
+  /**
+   * Either side: the other side failed the room; `peerId` names the decode node on the prefill side.
+   * `retryAfterSecs` (decode side): the prefill node gave the room up because it is full.
+   */
+  | { type: 'room_failed'; room: string; message: string; peerId?: string; retryAfterSecs?: number }
   /** Either side: every room shared with a peer that stopped answering fails. */
   | { type: 'peer_lost'; peerId: string; message: string };
 
@@ -135,8 +138,11 @@ export type SchedulerOutbound =
   | { type: 'flushed'; seq: number; ok: boolean }
   /** Decode: pages are reserved (and granted to `writer`) for a room; ask the prefill node to fill them. */
   | { type: 'kv_request'; room: string; rid: string; bootstrap: PdBootstrap; pageIds: number[]; writer: string }
-  /** Either side: tell the other side the room failed (peerId: prefill side; bootstrap: decode side). */
-  | { type: 'room_failed_notice'; room: string; peerId?: string; bootstrap?: PdBootstrap; message: string }
+  /**
+   * Either side: tell the other side the room failed (peerId: prefill side; bootstrap: decode side).
+   * `retryAfterSecs` (prefill side): the room was given up because this node is full.
+   */
+  | { type: 'room_failed_notice'; room: string; peerId?: string; bootstrap?: PdBootstrap; message: string; retryAfterSecs?: number }
   /** Decode, engines that can check KV (synthetic): a room's arrived KV was checked in `ms`; `ok` false failed it. */
   | { type: 'kv_verified'; room: string; bytes: number; ms: number; ok: boolean };
 

@@ -167,7 +167,7 @@ function serve({ scheduler, engine, transfer, region }: Started): void {
         scheduler.kvArrived(msg.room, msg.first);
         break;
       case 'room_failed':
-        scheduler.roomFailed(msg.room, msg.message, msg.peerId);
+        scheduler.roomFailed(msg.room, msg.message, msg.peerId, msg.retryAfterSecs);
         break;
       case 'peer_lost':
         scheduler.peerLost(msg.peerId, msg.message);

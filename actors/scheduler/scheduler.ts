@@ -213,8 +213,8 @@ export class Scheduler {
   }
 
   /** PD: the other side failed a room (`peerId`: the decode node, on the prefill side). */
-  roomFailed(room: string, message: string, peerId: string | undefined): void {
-    if (this.decodeRooms) return this.decodeRooms.failedByPeer(room, message);
+  roomFailed(room: string, message: string, peerId: string | undefined, retryAfterSecs?: number): void {
+    if (this.decodeRooms) return this.decodeRooms.failedByPeer(room, message, retryAfterSecs);
     if (!this.prefillRooms || peerId === undefined) return;
     const text = `decode node failed the request: ${message}`;
     this.prefillRooms.failedByPeer(room, peerId, message);

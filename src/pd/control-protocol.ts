@@ -25,12 +25,15 @@ export type DecodeToPrefill =
 export type PrefillToDecode =
   | { v: 1; type: 'pong' }
   | { v: 1; type: 'kv_done'; room: string; first: FirstToken; bytes: number; runs: number; transferMs: number; writeMs: number; exposedMs: number }
-  | { v: 1; type: 'room_failed'; room: string; message: string };
+  /** `retryAfterSecs`: the prefill node gave the room up because it is full (decode answers 503, not 502). */
+  | { v: 1; type: 'room_failed'; room: string; message: string; retryAfterSecs?: number };
 
 type Check = (v: unknown) => boolean;
 const isString: Check = (v) => typeof v === 'string';
 const isCount: Check = (v) => Number.isInteger(v) && (v as number) >= 0;
 const isNumber: Check = (v) => typeof v === 'number' && Number.isFinite(v);
+const isPositiveCount: Check = (v) => isCount(v) && (v as number) > 0;
+const optional = (check: Check): Check => (v) => v === undefined || check(v);
 const isRoom: Check = (v) => typeof v === 'string' && /^\d{1,19}$/.test(v);
 const isWriter: Check = (v) => typeof v === 'string' && /^[0-9a-f]{32}$/.test(v);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -47,7 +50,7 @@ const FIELDS: Record<string, Record<string, Check>> = {
   pong: {},
   kv_request: { room: isRoom, pageIds: isPageList, model: isModel, kvLayout: isLayout, writer: isWriter },
   kv_done: { room: isRoom, first: isFirst, bytes: isCount, runs: isCount, transferMs: isNumber, writeMs: isNumber, exposedMs: isNumber },
-  room_failed: { room: isRoom, message: isString },
+  room_failed: { room: isRoom, message: isString, retryAfterSecs: optional(isPositiveCount) },
 };
 
 const DECODE_TO_PREFILL = new Set(['ping', 'kv_request', 'room_failed']);

@@ -126,7 +126,7 @@ export class DecodeControl {
           this.opts.onTransfer?.(msg);
           this.opts.toScheduler({ type: 'kv_arrived', room: msg.room, first: msg.first });
         } else {
-          this.opts.toScheduler({ type: 'room_failed', room: msg.room, message: msg.message });
+          this.opts.toScheduler({ type: 'room_failed', room: msg.room, message: msg.message, retryAfterSecs: msg.retryAfterSecs });
         }
       }
     } catch (err) {

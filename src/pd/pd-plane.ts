@@ -61,7 +61,7 @@ export async function startPdPlane({ options, client, metrics, publishedHost, ht
         pdMetrics.observe(msg);
         control.send(msg.peerId, { v: 1, type: 'kv_done', room: msg.room, first: msg.first, bytes: msg.bytes, runs: msg.runs, transferMs: msg.transferMs, writeMs: msg.writeMs, exposedMs: msg.exposedMs });
       } else if (msg.type === 'room_failed_notice' && msg.peerId !== undefined) {
-        control.send(msg.peerId, { v: 1, type: 'room_failed', room: msg.room, message: msg.message });
+        control.send(msg.peerId, { v: 1, type: 'room_failed', room: msg.room, message: msg.message, retryAfterSecs: msg.retryAfterSecs });
       }
     });
     closeControl = () => control.close();

@@ -56,6 +56,7 @@ interface Failure {
   rid: string;
   message: string;
   status: number;
+  retryAfterSecs?: number;
 }
 
 function setup(opts: { pages?: number; maxRoomsPerPeer?: number } = {}) {
@@ -68,7 +69,7 @@ function setup(opts: { pages?: number; maxRoomsPerPeer?: number } = {}) {
   const clock = { now: 0 };
   const rooms = new DecodeRooms({
     allocator, grants, emit: (m) => sent.push(m), log, bootstrapTimeoutMs: TIMEOUT_MS, transferTimeoutMs: TIMEOUT_MS,
-    maxRoomsPerPeer: opts.maxRoomsPerPeer ?? 8, now: () => clock.now, onFailed: (seq, message, status) => failures.push({ rid: seq.rid, message, status }),
+    maxRoomsPerPeer: opts.maxRoomsPerPeer ?? 8, now: () => clock.now, onFailed: (seq, message, status, retryAfterSecs) => failures.push({ rid: seq.rid, message, status, ...(retryAfterSecs === undefined ? {} : { retryAfterSecs }) }),
   });
   /** A 10-token prompt (3 pages with the first decode position) for `room` on PEER (or `peer`). */
   const submit = (room: string, now: number, peer: Partial<PdBootstrap> = {}): Sequence => {
@@ -296,8 +297,9 @@ test('decode rooms: prefill\'s failure of a queued room fails it with no grant; 
   t.submit('1', 0); // takes the whole pool
   t.submit('2', 0); // queued
   await settle();
-  t.rooms.failedByPeer('2', 'prefill node is full');
-  assert.deepEqual(t.failures, [{ rid: 'r2', message: 'prefill node failed the request: prefill node is full', status: 502 }]);
+  // Given up for capacity there (Retry-After): full, not broken.
+  t.rooms.failedByPeer('2', 'prefill node is full', 1);
+  assert.deepEqual(t.failures, [{ rid: 'r2', message: 'prefill node failed the request: prefill node is full', status: 503, retryAfterSecs: 1 }]);
   assert.equal(t.rooms.has('2'), false);
   assert.ok(!t.grants.calls.some((c) => c.startsWith('grant 2')));
 
@@ -305,7 +307,7 @@ test('decode rooms: prefill\'s failure of a queued room fails it with no grant; 
   u.grants.holdGrants = true;
   u.submit('1', 0);
   u.rooms.failedByPeer('1', 'room closed');
-  assert.equal(u.failures.length, 1);
+  assert.deepEqual(u.failures, [{ rid: 'r1', message: 'prefill node failed the request: room closed', status: 502 }]);
   await settle();
   assert.equal(u.allocator.freePages, 13, 'held while the grant is being made');
   assert.ok(!u.grants.calls.includes('release 1 confirmed'), 'not released before the grant is in place');

@@ -166,7 +166,7 @@ describe('prefill rooms', () => {
     t.target('1');
     assert.deepEqual(t.writer.calls, [], 'parked: no request to compute yet');
     t.target('2');
-    assert.deepEqual(t.notices(), [{ type: 'room_failed_notice', room: '2', peerId: 'decode-a', message: 'prefill node has too many rooms waiting for their request; retry' }]);
+    assert.deepEqual(t.notices(), [{ type: 'room_failed_notice', room: '2', peerId: 'decode-a', message: 'prefill node has too many rooms waiting for their request; retry', retryAfterSecs: 1 }], 'full: decode answers 503 + Retry-After');
     assert.equal(t.track('1'), null);
     assert.deepEqual(t.claimed, ['r1'], 'the parked list claims the request at once');
     assert.deepEqual(t.writer.calls, ['connect decode-a w-decode-a']);
@@ -243,7 +243,7 @@ describe('prefill rooms', () => {
     t.target('2', 'decode-a');
     assert.deepEqual(t.failures.map((f) => [f.rid, f.status, f.retryAfterSecs]), [['r2', 503, 1]]);
     assert.match(t.failures[0].message, /holds 1 rooms for decode node decode-a, its bound/);
-    assert.deepEqual(t.notices().map((n) => [n.room, n.peerId]), [['2', 'decode-a']]);
+    assert.deepEqual(t.notices().map((n) => [n.room, n.peerId, n.type === 'room_failed_notice' && n.retryAfterSecs]), [['2', 'decode-a', 1]], 'decode is told it is a capacity refusal');
     t.target('3', 'decode-b');
     assert.deepEqual(t.claimed, ['r1', 'r3']);
     assert.equal(t.allocator.tableCount, 2, 'the refused room holds no pages');

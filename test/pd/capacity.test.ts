@@ -116,7 +116,7 @@ describe('PD capacity through the router', () => {
     await waitForFreePool(decode.url, 10_000);
   });
 
-  test('beyond the unclaimed bound the oldest unclaimed room is evicted: 503 + Retry-After', async () => {
+  test('beyond the unclaimed bound the oldest unclaimed room is evicted: 503 + Retry-After, on both sides', async () => {
     // --max-running-requests 4: 4 x 4 + 64 = 80 claimed rooms per decode node, 4 x 80 unclaimed.
     const bound = 320;
     const stranger = new AbortController();
@@ -135,6 +135,12 @@ describe('PD capacity through the router', () => {
       assert.match(((await evicted.json()) as { error: { message: string } }).error.message, /waited longest/);
       assert.equal((await poolStats(prefill)).pd_rooms, bound, 'the newest room took the evicted one\'s place');
       rest.push(newest);
+      // The decode side of the evicted room, coming late: prefill gave it up for capacity, so decode's
+      // client is told the same (503 + Retry-After), not that a node broke (502).
+      const late = await fetch(`${decode.url}/generate`, { method: 'POST', body: strangerBody(0), signal: AbortSignal.timeout(30_000) });
+      assert.equal(late.status, 503);
+      assert.equal(late.headers.get('retry-after'), '1');
+      assert.match(((await late.json()) as { error: { message: string } }).error.message, /^prefill node failed the request: prefill node is full: .*waited longest; retry$/);
     } finally {
       stranger.abort();
       await Promise.all(rest);
