@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 /**
  * Test helpers for real pd-node processes (started through src/cli/child-node.ts). `stopAll` ends
  * whatever a test started; the JSON helpers bound every request.
@@ -45,6 +46,20 @@ export async function postJson(url: string, body: unknown, signal?: AbortSignal)
     // SSE or plain text: keep the text
   }
   return { status: res.status, body: parsed };
+}
+
+/**
+ * Waits for a log line of `node` that contains every one of `parts`, or fails after `ms` showing the
+ * logs: a process's stderr reaches the test some time after what it logged about happened.
+ */
+export async function waitForLogLine(node: NodeProcess, parts: readonly string[], ms = 10_000, what = `a line with ${parts.join(' and ')}`): Promise<string> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const line = node.logs.find((l) => parts.every((p) => l.includes(p)));
+    if (line !== undefined) return line;
+    assert.ok(Date.now() < deadline, `${what} within ${ms} ms:\n${node.logs.join('\n')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** Polls a node's /get_server_info until its pool is whole again, or fails after `ms`. */

@@ -13,7 +13,7 @@ import { LEASE_TTL_SECS } from '../../src/membership/etcd-node-registration.js';
 import { LEFT_PREFIX, NODES_PREFIX } from '../../src/membership/etcd-url.js';
 import type { NodeRecord } from '../../src/registry/protocol.js';
 import { etcdMissing, etcdUrl, startEtcdCluster, stopEtcd, type EtcdMember } from '../helpers/etcd.js';
-import { getJson, killProcess, postJson, stopAll } from '../helpers/processes.js';
+import { getJson, killProcess, postJson, stopAll, waitForLogLine } from '../helpers/processes.js';
 import { startCluster, type Cluster } from '../pd/cluster.js';
 import { freePort } from '../registry/support.js';
 
@@ -137,11 +137,7 @@ describe('membership in etcd with authentication', { skip: missing ?? false }, (
     const decode = await cluster.addNode('decode', ['--etcd-user', USER]);
     await cluster.waitForNodes([decode]);
     const stranger = await cluster.addNode('decode');
-    const deadline = Date.now() + 10_000;
-    while (!stranger.logs.some((l) => l.includes('etcd unreachable or refusing this node'))) {
-      assert.ok(Date.now() < deadline, `the node without credentials logs its refusal:\n${stranger.logs.join('\n')}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitForLogLine(stranger, ['etcd unreachable or refusing this node'], 10_000, 'the node without credentials logs its refusal');
     await cluster.waitForNodes([decode]);
     await killProcess(stranger, 'SIGTERM');
     await killProcess(decode, 'SIGTERM');
