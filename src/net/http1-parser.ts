@@ -101,6 +101,8 @@ abstract class Http1MessageParser {
   private chunkedBytes = 0;
 
   constructor(
+    /** Where body bytes go. */
+    private readonly bodySink: { onData(chunk: Buffer): void },
     private readonly maxHeadBytes: number,
     /** Bound on a body's bytes (requests); MAX_BODY_NUMBER for none. */
     private readonly maxBodyBytes: number,
@@ -163,10 +165,30 @@ abstract class Http1MessageParser {
 
   /** Reads the side's start line and headers; returns the framing, or null for an interim head (another head follows). */
   protected abstract head(startLine: string, headers: Record<string, string>): Framing | null;
-  protected abstract onBody(chunk: Buffer): void;
+
+  private onBody(chunk: Buffer): void {
+    this.bodySink.onData(chunk);
+  }
+
+  /**
+   * The framing the headers give a message that may have a body: chunked, Content-Length (`none`
+   * when 0 and `zeroIsNone`), or `absent` when neither is there (each side decides what that means).
+   * `teStatus`: what a server answers for a Transfer-Encoding it cannot read.
+   */
+  protected bodyFraming(headers: Record<string, string>, teStatus: number, zeroIsNone: boolean): Framing | 'absent' {
+    const te = headers['transfer-encoding'];
+    const cl = headers['content-length'];
+    if (te !== undefined) {
+      if (cl !== undefined) throw new Http1ProtocolError('both Transfer-Encoding and Content-Length');
+      if (te.toLowerCase() !== 'chunked') throw new Http1ProtocolError(`unsupported Transfer-Encoding "${te}"`, teStatus);
+      return 'chunked';
+    }
+    if (cl === undefined) return 'absent';
+    return this.contentLength(cl) === 0 && zeroIsNone ? 'none' : 'length';
+  }
 
   /** The body's length from Content-Length, checked. */
-  protected contentLength(cl: string): number {
+  private contentLength(cl: string): number {
     const values = cl.split(',').map((v) => v.trim());
     if (!values.every((v) => /^\d{1,16}$/.test(v) && v === values[0])) throw new Http1ProtocolError(`bad Content-Length "${cl}"`);
     const length = Number(values[0]);
@@ -265,7 +287,7 @@ export class Http1ResponseParser extends Http1MessageParser {
   private keepAlive = false;
 
   constructor(private readonly sink: ResponseSink) {
-    super(MAX_HEAD_BYTES, MAX_BODY_NUMBER);
+    super(sink, MAX_HEAD_BYTES, MAX_BODY_NUMBER);
   }
 
   /** Whether the connection may carry another request after this (complete) response. */
@@ -280,27 +302,13 @@ export class Http1ResponseParser extends Http1MessageParser {
     // An interim answer (100 Continue, 103 Early Hints): the final one follows. 101 switches protocols, which was never asked for.
     if (code === 101) throw new Http1ProtocolError('101 Switching Protocols without an upgrade request');
     if (code < 200) return null;
-    const connection = headers.connection?.toLowerCase();
-    this.keepAlive = status[1] === '1' ? !(connection?.includes('close') ?? false) : (connection?.includes('keep-alive') ?? false);
+    this.keepAlive = keepAliveOf(status[1] === '1', headers);
     this.sink.onHead({ status: code, headers, keepAlive: this.keepAlive });
-    const te = headers['transfer-encoding'];
-    const cl = headers['content-length'];
     if (code === 204 || code === 304) return 'none';
-    if (te !== undefined) {
-      if (cl !== undefined) throw new Http1ProtocolError('both Transfer-Encoding and Content-Length');
-      if (te.toLowerCase() !== 'chunked') throw new Http1ProtocolError(`unsupported Transfer-Encoding "${te}"`);
-      return 'chunked';
-    }
-    if (cl !== undefined) {
-      this.contentLength(cl);
-      return 'length';
-    }
+    const framing = this.bodyFraming(headers, 400, false);
+    if (framing !== 'absent') return framing;
     this.keepAlive = false;
     return 'close';
-  }
-
-  protected onBody(chunk: Buffer): void {
-    this.sink.onData(chunk);
   }
 }
 
@@ -310,7 +318,7 @@ export class Http1RequestParser extends Http1MessageParser {
     maxHeadBytes: number,
     maxBodyBytes: number,
   ) {
-    super(maxHeadBytes, maxBodyBytes);
+    super(sink, maxHeadBytes, maxBodyBytes);
   }
 
   protected head(startLine: string, headers: Record<string, string>): Framing {
@@ -321,25 +329,19 @@ export class Http1RequestParser extends Http1MessageParser {
     if (minor === 1 && headers.host === undefined) throw new Http1ProtocolError('HTTP/1.1 request without a Host header');
     const expect = headers.expect;
     if (expect !== undefined && expect.toLowerCase() !== '100-continue') throw new Http1ProtocolError(`unsupported Expect "${expect}"`, 417);
-    const te = headers['transfer-encoding'];
-    const cl = headers['content-length'];
-    let framing: Framing = 'none';
-    if (te !== undefined) {
-      if (cl !== undefined) throw new Http1ProtocolError('both Transfer-Encoding and Content-Length');
-      if (te.toLowerCase() !== 'chunked') throw new Http1ProtocolError(`unsupported Transfer-Encoding "${te}"`, 501);
-      framing = 'chunked';
-    } else if (cl !== undefined) {
-      framing = this.contentLength(cl) === 0 ? 'none' : 'length';
-    }
-    const connection = headers.connection?.toLowerCase();
-    const keepAlive = minor === 1 ? !(connection?.includes('close') ?? false) : (connection?.includes('keep-alive') ?? false);
+    const given = this.bodyFraming(headers, 501, true);
+    // A request without either header has no body (it is never close-delimited).
+    const framing: Framing = given === 'absent' ? 'none' : given;
+    const keepAlive = keepAliveOf(minor === 1, headers);
     const query = target.indexOf('?');
     const path = query === -1 ? target : target.slice(0, query);
     this.sink.onHead({ method, target, path, minor, headers, keepAlive, expectContinue: expect !== undefined, hasBody: framing !== 'none' });
     return framing;
   }
+}
 
-  protected onBody(chunk: Buffer): void {
-    this.sink.onData(chunk);
-  }
+/** Whether the peer allows another message on the connection: HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with `keep-alive`. */
+function keepAliveOf(http11: boolean, headers: Record<string, string>): boolean {
+  const connection = headers.connection?.toLowerCase();
+  return http11 ? !(connection?.includes('close') ?? false) : (connection?.includes('keep-alive') ?? false);
 }

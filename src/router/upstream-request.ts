@@ -12,8 +12,8 @@
  *   unanswered within its bound), `reset` (the connection broke after it
  *   was made), `protocol` (the node's answer was not valid HTTP/1.1: that request fails, as a broken
  *   connection does), `timeout`, `cancelled` (the router gave up on it). The first failure wins.
- * - The body is collected as it arrives, whether or not anyone reads it yet (the slices of the
- *   connection's reads are fresh buffers, kept without a copy); `text()` joins it, `chunks()` drains it.
+ * - The body is collected as it arrives, whether or not anyone reads it yet (copied out of the
+ *   pool's shared read buffer); `text()` joins it, `chunks()` drains it.
  * - `failed` never rejects, so it can be raced without unhandled rejections. The promises are made
  *   only when asked for, and the router's accounting hears of each exchange through an
  *   `UpstreamWatcher`'s plain calls (a routed request makes two exchanges: every promise counts).
@@ -163,7 +163,7 @@ export class UpstreamRequest implements ExchangeHandler {
   }
 
   onData(chunk: Buffer): void {
-    this.parts.push(chunk);
+    this.parts.push(Buffer.from(chunk));
     this.wakeReader();
   }
 
