@@ -82,7 +82,12 @@ type Framing = 'none' | 'length' | 'chunked' | 'close';
 
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\x00-\x08\x0a-\x1f\x7f]*)?$/;
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\x00-\x20\x7f]+) HTTP\/1\.([01])$/;
-const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*$/;
+/** RFC 9110 tchar: the characters of a header name. */
+const TOKEN_CHARS = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN_CHARS[c.charCodeAt(0)] = 1;
+const TAB = 9;
+const SPACE = 32;
+const DEL = 0x7f;
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,13})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?$/;
 const HEAD_END = Buffer.from('\r\n\r\n');
 const CR = 13;
@@ -106,7 +111,14 @@ abstract class Http1MessageParser {
     private readonly maxHeadBytes: number,
     /** Bound on a body's bytes (requests); MAX_BODY_NUMBER for none. */
     private readonly maxBodyBytes: number,
-  ) {}
+    /** What raises the bound, named in its 413 message; null: nothing named. */
+    maxBodyBytesSetBy: string | null,
+  ) {
+    this.overLimit = maxBodyBytesSetBy === null ? '' : ` (${maxBodyBytesSetBy})`;
+  }
+
+  /** Appended to a 413 message: what raises the bound. */
+  private readonly overLimit: string;
 
   get done(): boolean {
     return this.state === 'done';
@@ -193,7 +205,7 @@ abstract class Http1MessageParser {
     if (!values.every((v) => /^\d{1,16}$/.test(v) && v === values[0])) throw new Http1ProtocolError(`bad Content-Length "${cl}"`);
     const length = Number(values[0]);
     if (length > MAX_BODY_NUMBER) throw new Http1ProtocolError(`Content-Length ${cl} too large`);
-    if (length > this.maxBodyBytes) throw new Http1ProtocolError(`request body of ${length} bytes is over the limit of ${this.maxBodyBytes} bytes`, 413);
+    if (length > this.maxBodyBytes) throw new Http1ProtocolError(`request body of ${length} bytes is over the limit of ${this.maxBodyBytes} bytes${this.overLimit}`, 413);
     this.remaining = length;
     return length;
   }
@@ -215,16 +227,11 @@ abstract class Http1MessageParser {
     if (end - from > this.maxHeadBytes) throw this.headTooLong();
     const consumedOfChunk = this.partialHead === null ? end + 4 : end + 4 - this.partialHead.length + pos;
     this.partialHead = null;
-    const lines = buf.toString('latin1', from, end).split('\r\n');
+    const text = buf.toString('latin1', from, end);
+    const startEnd = text.indexOf('\r\n');
     const headers: Record<string, string> = {};
-    for (let i = 1; i < lines.length; i++) {
-      const m = HEADER_LINE.exec(lines[i]);
-      if (m === null) throw new Http1ProtocolError(`bad header line ${JSON.stringify(lines[i].slice(0, 80))}`);
-      const name = m[1].toLowerCase();
-      const prior = headers[name];
-      headers[name] = prior === undefined ? m[2] : `${prior}, ${m[2]}`;
-    }
-    switch (this.head(lines[0], headers)) {
+    if (startEnd !== -1) readHeaderLines(text, startEnd + 2, headers);
+    switch (this.head(startEnd === -1 ? text : text.slice(0, startEnd), headers)) {
       case null:
         break; // interim: parse the next head
       case 'none':
@@ -272,11 +279,11 @@ abstract class Http1MessageParser {
       if (m === null) throw new Http1ProtocolError(`bad chunk size line ${JSON.stringify(text.slice(0, 80))}`);
       this.remaining = parseInt(m[1], 16);
       this.chunkedBytes += this.remaining;
-      if (this.chunkedBytes > this.maxBodyBytes) throw new Http1ProtocolError(`request body over the limit of ${this.maxBodyBytes} bytes`, 413);
+      if (this.chunkedBytes > this.maxBodyBytes) throw new Http1ProtocolError(`request body over the limit of ${this.maxBodyBytes} bytes${this.overLimit}`, 413);
       this.state = this.remaining === 0 ? 'trailers' : 'chunk';
     } else if (text === '') {
       this.state = 'done';
-    } else if (!HEADER_LINE.test(text)) {
+    } else if (headerLine(text, 0, text.length, null) === -1) {
       throw new Http1ProtocolError(`bad trailer line ${JSON.stringify(text.slice(0, 80))}`);
     }
     return lf + 1;
@@ -287,7 +294,7 @@ export class Http1ResponseParser extends Http1MessageParser {
   private keepAlive = false;
 
   constructor(private readonly sink: ResponseSink) {
-    super(sink, MAX_HEAD_BYTES, MAX_BODY_NUMBER);
+    super(sink, MAX_HEAD_BYTES, MAX_BODY_NUMBER, null);
   }
 
   /** Whether the connection may carry another request after this (complete) response. */
@@ -317,8 +324,10 @@ export class Http1RequestParser extends Http1MessageParser {
     private readonly sink: RequestSink,
     maxHeadBytes: number,
     maxBodyBytes: number,
+    /** What raises `maxBodyBytes` (e.g. a CLI flag), named in the 413 message; null: nothing named. */
+    maxBodyBytesSetBy: string | null = null,
   ) {
-    super(sink, maxHeadBytes, maxBodyBytes);
+    super(sink, maxHeadBytes, maxBodyBytes, maxBodyBytesSetBy);
   }
 
   protected head(startLine: string, headers: Record<string, string>): Framing {
@@ -338,6 +347,53 @@ export class Http1RequestParser extends Http1MessageParser {
     this.sink.onHead({ method, target, path, minor, headers, keepAlive, expectContinue: expect !== undefined, hasBody: framing !== 'none' });
     return framing;
   }
+}
+
+/**
+ * The header lines of `text` from `pos` to its end (lines separated by CRLF) into `headers`: names
+ * lower-cased, repeated headers joined with ", ". A line that is not `token: value` throws.
+ * Character loops rather than a regular expression per line: three heads per routed request made
+ * the regular expression one of the router's largest costs (bench/README.md, pd-bench router).
+ */
+function readHeaderLines(text: string, pos: number, headers: Record<string, string>): void {
+  while (pos <= text.length) {
+    let eol = text.indexOf('\r\n', pos);
+    if (eol === -1) eol = text.length;
+    if (headerLine(text, pos, eol, headers) === -1) throw new Http1ProtocolError(`bad header line ${JSON.stringify(text.slice(pos, Math.min(eol, pos + 80)))}`);
+    pos = eol + 2;
+  }
+}
+
+/**
+ * Checks the header line text[start, end) (`token ":" OWS value OWS`, the value without control
+ * characters but tab) and, given `headers`, adds it there; -1 when it is not such a line.
+ */
+function headerLine(text: string, start: number, end: number, headers: Record<string, string> | null): number {
+  let i = start;
+  let upper = false;
+  for (; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || TOKEN_CHARS[c] === 0) break;
+    if (c >= 65 && c <= 90) upper = true;
+  }
+  if (i === start || i === end || text.charCodeAt(i) !== 58 /* : */) return -1;
+  const nameEnd = i;
+  i++;
+  while (i < end && (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === TAB)) i++;
+  const valueStart = i;
+  let valueEnd = i;
+  for (; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < SPACE && c !== TAB) || c === DEL) return -1;
+    if (c !== SPACE && c !== TAB) valueEnd = i + 1;
+  }
+  if (headers === null) return 0;
+  const raw = text.slice(start, nameEnd);
+  const name = upper ? raw.toLowerCase() : raw;
+  const value = text.slice(valueStart, valueEnd);
+  const prior = headers[name];
+  headers[name] = prior === undefined ? value : `${prior}, ${value}`;
+  return 0;
 }
 
 /** Whether the peer allows another message on the connection: HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with `keep-alive`. */
