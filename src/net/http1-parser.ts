@@ -88,6 +88,8 @@ for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL
 const TAB = 9;
 const SPACE = 32;
 const DEL = 0x7f;
+/** A Content-Length value: 16 digits at most, so it stays an exact JS integer below. */
+const DIGITS = /^\d{1,16}$/;
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,13})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?$/;
 const HEAD_END = Buffer.from('\r\n\r\n');
 const CR = 13;
@@ -201,9 +203,14 @@ abstract class Http1MessageParser {
 
   /** The body's length from Content-Length, checked. */
   private contentLength(cl: string): number {
-    const values = cl.split(',').map((v) => v.trim());
-    if (!values.every((v) => /^\d{1,16}$/.test(v) && v === values[0])) throw new Http1ProtocolError(`bad Content-Length "${cl}"`);
-    const length = Number(values[0]);
+    // One plain value is what every peer sends; a list of equal values is allowed (RFC 9110 8.6).
+    let text = cl;
+    if (!DIGITS.test(cl)) {
+      const values = cl.split(',').map((v) => v.trim());
+      if (!values.every((v) => DIGITS.test(v) && v === values[0])) throw new Http1ProtocolError(`bad Content-Length "${cl}"`);
+      text = values[0];
+    }
+    const length = Number(text);
     if (length > MAX_BODY_NUMBER) throw new Http1ProtocolError(`Content-Length ${cl} too large`);
     if (length > this.maxBodyBytes) throw new Http1ProtocolError(`request body of ${length} bytes is over the limit of ${this.maxBodyBytes} bytes${this.overLimit}`, 413);
     this.remaining = length;

@@ -133,6 +133,11 @@ export class UpstreamRequest implements ExchangeHandler {
     this.fail(new UpstreamError('cancelled', reason));
   }
 
+  /** The response head once it arrived (always, once `text()` resolved); null before. */
+  get headNow(): ResponseHead | null {
+    return this.head;
+  }
+
   /** The whole response body as text; rejects with the exchange's UpstreamError. */
   text(): Promise<string> {
     if (this.error !== null) return Promise.reject(this.error);
