@@ -5,8 +5,11 @@
  *   routed request makes two (bench/README.md, pd-bench router); the client also bounds the TCP
  *   connect separately, and cancelling destroys the connection so the node sees the disconnect at
  *   once (nodes abort a request whose client went away and free its pages).
- * - Two timers: connect (the pool's, for a new connection; a reused keep-alive one skips it) and the
- *   whole exchange (here, from start, including a wait for a free connection, to the last byte).
+ * - Two bounds: connect (the pool's timer, for a new connection; a reused keep-alive one skips it)
+ *   and the whole exchange (from start, including a wait for a free connection, to the last byte).
+ *   The whole exchange's is a deadline the owner's sweep checks (`expireIfDue`: router-context.ts),
+ *   not a timer per exchange: a timer set and cleared twice per routed request cost more than the
+ *   sweep, which lets an exchange outlive its bound by at most one sweep interval.
  * - Every failure is an `UpstreamError` whose `kind` drives the router's reaction: `connect` (nothing
  *   reached the node: refused, unreachable), `connect_timeout` (nor did it: the connect went
  *   unanswered within its bound), `reset` (the connection broke after it
@@ -86,7 +89,8 @@ export class UpstreamRequest implements ExchangeHandler {
   private error: UpstreamError | null = null;
   private over = false;
   private readonly exchange: Http1Exchange;
-  private readonly timer: NodeJS.Timeout;
+  /** performance.now() past which the exchange fails as `timeout`. */
+  private readonly deadline: number;
   /** Body bytes received and not yet taken by `chunks()`. */
   private parts: Buffer[] = [];
   /** Wakes a reader waiting in `chunks()`. */
@@ -103,8 +107,8 @@ export class UpstreamRequest implements ExchangeHandler {
 
   constructor(readonly call: UpstreamCall) {
     this.nodeAnswersAtStart = call.node === null ? 0 : call.node.answers;
-    const { method, path, pool, timeoutMs } = call;
-    this.timer = setTimeout(() => this.fail(new UpstreamError('timeout', `${method} ${pool.origin.url}${path} timed out after ${timeoutMs / 1000} s`)), timeoutMs);
+    const { method, path, pool } = call;
+    this.deadline = performance.now() + call.timeoutMs;
     const headerLines = call.apiKey === null ? ACCEPT : `${ACCEPT}authorization: ${bearer(call.apiKey)}\r\n`;
     this.exchange = pool.request({ method, path, headerLines, body: call.body, connectTimeoutMs: call.connectTimeoutMs }, this);
   }
@@ -158,6 +162,13 @@ export class UpstreamRequest implements ExchangeHandler {
     }
   }
 
+  /** Fails the exchange as `timeout` if it is still going at `now` (performance.now()) past its deadline. */
+  expireIfDue(now: number): void {
+    if (this.over || now < this.deadline) return;
+    const { method, pool, path, timeoutMs } = this.call;
+    this.fail(new UpstreamError('timeout', `${method} ${pool.origin.url}${path} timed out after ${timeoutMs / 1000} s`));
+  }
+
   // ExchangeHandler: called by the pool's connection.
 
   onHead(head: ResponseHead): void {
@@ -175,7 +186,6 @@ export class UpstreamRequest implements ExchangeHandler {
   onEnd(): void {
     if (this.over) return;
     this.over = true;
-    clearTimeout(this.timer);
     this.textWaiter?.resolve(this.joined());
     this.textWaiter = null;
     this.wakeReader();
@@ -197,7 +207,6 @@ export class UpstreamRequest implements ExchangeHandler {
     this.over = true;
     this.error = err;
     this.parts = [];
-    clearTimeout(this.timer);
     this.exchange?.abort();
     this.headWaiter?.reject(err);
     this.headWaiter = null;
