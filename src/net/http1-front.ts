@@ -26,6 +26,8 @@
  *   `keepAliveTimeoutMs`.
  * - Timeouts are checked by one sweep over the connections (as Node's server does), not a timer per
  *   request: a request costs no timer and one clock read per phase.
+ * - The front keeps no count of its requests in flight: it tells the app's `RequestTracker` when one
+ *   starts and ends, so an app with other paths (Fastify's) has one count and one wait when closing.
  * - `Expect: 100-continue` is answered with 100 Continue when the head is claimed (or by Node after
  *   a handover); a Content-Length over the bound is refused before it.
  * - A client that closes its side (FIN) or resets closes the connection: a response in flight
