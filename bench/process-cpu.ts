@@ -31,6 +31,20 @@ function readStat(pid: string): Stat | null {
 
 /** CPU ms used so far by `pid` and every process below it; null without /proc. */
 export function processTreeCpuMs(pid: number): number | null {
+  const tree = processTreeStats(pid);
+  if (tree === null) return null;
+  let ticks = 0;
+  for (const stat of tree.values()) ticks += stat.ticks;
+  return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
+/** `pid` and every process below it; null without /proc (or when `pid` is gone). */
+export function processTree(pid: number): number[] | null {
+  const tree = processTreeStats(pid);
+  return tree === null ? null : [...tree.keys()];
+}
+
+function processTreeStats(pid: number): Map<number, Stat> | null {
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
@@ -54,7 +68,5 @@ export function processTreeCpuMs(pid: number): number | null {
       }
     }
   }
-  let ticks = 0;
-  for (const p of inTree) ticks += stats.get(p)!.ticks;
-  return (ticks * 1000) / TICKS_PER_SECOND;
+  return new Map([...inTree].map((p) => [p, stats.get(p)!]));
 }

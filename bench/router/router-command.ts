@@ -10,11 +10,12 @@ import type { Argv, CommandModule } from 'yargs';
 import { FlagError, nonEmpty, oneOf, portNumber, positiveInteger, positiveSeconds } from '../../src/cli/flag-values.js';
 import { waitForStopSignal } from '../../src/cli/wait-for-signal.js';
 import { httpUrl } from '../../src/router/upstream-node.js';
+import { pinningUnavailable } from '../cpu-pin.js';
 import { addStringFlags, flagReader, positiveIntegers, quickValues, type BenchFlag, type FlagReader } from '../bench-flags.js';
 import { formatMachine } from '../machine.js';
 import { fixed, formatTable } from '../table.js';
 import { startInstantNode } from './instant-node.js';
-import { runRouterBench, type RouterBenchOptions, type RouterBenchResult } from './router-run.js';
+import { BENCH_CPU, PROXY_CPU, runRouterBench, type RouterBenchOptions, type RouterBenchResult } from './router-run.js';
 
 const FLAGS: Record<string, BenchFlag> = {
   role: { describe: 'bench runs the benchmark; upstream only serves the instant prefill and decode nodes (for another host)', default: 'bench' },
@@ -31,6 +32,7 @@ const FLAGS: Record<string, BenchFlag> = {
   'prefill-port': { describe: 'Upstream role: port of the instant prefill node', default: '30000' },
   'decode-port': { describe: 'Upstream role: port of the instant decode node', default: '30001' },
   'request-timeout': { describe: 'Seconds a request may take before it counts as an error', default: '30' },
+  pin: { describe: 'on: run each proxy (nginx, the router) alone on CPU 1 and the load generator and instant nodes on CPU 0 (taskset), for per-core figures', default: 'off' },
   json: { describe: 'Also write the results as JSON to this file', absent: 'none' },
 };
 
@@ -47,6 +49,9 @@ function optionsFrom({ given, value }: FlagReader): RouterBenchOptions {
   const prefill = given('prefill');
   const decode = given('decode');
   if ((prefill === undefined) !== (decode === undefined)) throw new FlagError('--prefill and --decode go together (instant nodes started elsewhere), or neither');
+  const pin = oneOf('--pin', value('pin'), ['on', 'off'] as const) === 'on';
+  const unpinnable = pin ? pinningUnavailable() : null;
+  if (unpinnable !== null) throw new FlagError(`--pin on cannot be done here: ${unpinnable}`);
   return {
     concurrencies: positiveIntegers('--concurrency', value('concurrency')),
     rates: positiveIntegers('--rate', value('rate')),
@@ -59,10 +64,11 @@ function optionsFrom({ given, value }: FlagReader): RouterBenchOptions {
     upstream: prefill === undefined ? null : { prefill: urlFlag('--prefill', prefill), decode: urlFlag('--decode', decode!) },
     bootstrapPort: 8998,
     requestTimeoutMs: positiveSeconds('--request-timeout', value('request-timeout')) * 1000,
+    pin,
   };
 }
 
-const HEADER = ['mode', 'load', 'target', 'req/s', 'p50 ms', 'p99 ms', 'added p50 ms', 'added p99 ms', 'x nginx', 'CPU us/req', 'errors'];
+const HEADER = ['mode', 'load', 'target', 'req/s', 'p50 ms', 'p99 ms', 'added p50 ms', 'added p99 ms', 'x nginx', 'CPU us/req', 'CPU busy', 'req/s per CPU', 'x nginx per CPU', 'errors'];
 
 function formatRouterReport(r: RouterBenchResult): string {
   const rows = r.rows.map((row) => [
@@ -76,11 +82,15 @@ function formatRouterReport(r: RouterBenchResult): string {
     fixed(row.addedP99Ms, 3),
     fixed(row.vsNginx, 2),
     fixed(row.cpuUsPerRequest, 0),
+    fixed(row.cpuShare, 2),
+    fixed(row.reqPerCpuSec, 0),
+    fixed(row.vsNginxPerCpu, 2),
     String(row.errors),
   ]);
   return (
     `pd-bench router: POST /generate, ${r.options.durationS} s per target and load; direct = the decode node ${r.upstream.decode}; ` +
     `nginx = nginx proxying to it${r.nginxSkipped === null ? '' : ` (skipped: ${r.nginxSkipped})`}; router xN = pd-node --role router --workers N\n` +
+    (r.options.pin ? `pinned: each proxy alone on CPU ${PROXY_CPU}, load generator and instant nodes on CPU ${BENCH_CPU} (other work on the machine still shares both)\n` : '') +
     `${formatMachine(r.machine)}\n` +
     formatTable(HEADER, rows)
   );

@@ -16,11 +16,17 @@
  *   workers included) is reported beside req/s: on a shared machine it is the steady figure.
  * - A short warm-up per target and load (connections, JIT) is not counted. Any failed request fails
  *   the benchmark after the report (a router that errors against instant nodes has no figure).
+ * - `--pin`: the proxy under test (nginx's processes, the router's) runs alone on CPU 1, and this
+ *   process (load generator and instant nodes) on CPU 0 (cpu-pin.ts). On 2 cores the closed loop
+ *   otherwise measures the whole machine; pinned, each proxy's req/s per CPU second it used (the
+ *   inverse of its CPU per request) is its throughput per core, and the ratio of the two proxies'
+ *   is the per-core comparison. Those columns are reported either way; pinned, they are the proxy's alone.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startChildNode, stopChildNode, type ChildNode } from '../../src/cli/child-node.js';
 import { withTimeout } from '../../src/util/timeout.js';
 import { WorkerActor } from '../../src/util/actor/worker-actor.js';
+import { pinProcessTree } from '../cpu-pin.js';
 import { machineDuringRun, type Machine } from '../machine.js';
 import { processTreeCpuMs } from '../process-cpu.js';
 import { closedLoop, type LoadResult } from './closed-loop.js';
@@ -51,7 +57,13 @@ export interface RouterBenchOptions {
   upstream: Upstream | null;
   bootstrapPort: number;
   requestTimeoutMs: number;
+  /** Run each proxy alone on PROXY_CPU and this process on BENCH_CPU (the caller checked that pinning works). */
+  pin: boolean;
 }
+
+/** With --pin: the CPU the proxy under test gets to itself, and the one the load generator and instant nodes share. */
+export const PROXY_CPU = 1;
+export const BENCH_CPU = 0;
 
 export type LoadMode = 'closed' | 'open';
 
@@ -71,6 +83,12 @@ export interface RouterRow {
   vsNginx: number | null;
   /** CPU ms of the target's processes per answered request, in us (null for direct: it shares the benchmark's process). */
   cpuUsPerRequest: number | null;
+  /** The target's CPU time over the measurement's wall time (1 = one CPU busy throughout). */
+  cpuShare: number | null;
+  /** Requests answered per CPU second the target used (1e6 / cpuUsPerRequest): its throughput per core. */
+  reqPerCpuSec: number | null;
+  /** A router's reqPerCpuSec over nginx's with as many workers, same load. */
+  vsNginxPerCpu: number | null;
   requests: number;
   errors: number;
 }
@@ -102,6 +120,8 @@ const POLL_MS = 50;
 
 export async function runRouterBench(o: RouterBenchOptions, onRow: (row: RouterRow) => void): Promise<RouterBenchResult> {
   const machine = machineDuringRun();
+  // Before the instant nodes' worker thread starts, so it inherits the pin.
+  if (o.pin) pinProcessTree(process.pid, BENCH_CPU);
   const nodes = o.upstream
     ? null
     : await WorkerActor.spawn<Upstream>({ name: 'instant nodes', url: new URL('./instant-nodes-worker.js', import.meta.url), workerData: o.host, startMs: START_MS, handshake: (m) => m as Upstream });
@@ -131,6 +151,7 @@ export async function runRouterBench(o: RouterBenchOptions, onRow: (row: RouterR
         mode === 'closed' ? closedLoop(`${url}/generate`, BODY, load, seconds * 1000, o.requestTimeoutMs) : openLoop(`${url}/generate`, BODY, load, seconds * 1000, o.requestTimeoutMs, o.openConnections);
       const measured: { target: Target; result: LoadResult; cpuMs: number | null }[] = [];
       for (const target of targets) {
+        if (o.pin && target.pid !== null) pinProcessTree(target.pid, PROXY_CPU);
         await run(target.url, o.warmupS);
         const cpu0 = target.pid === null ? null : processTreeCpuMs(target.pid);
         const result = await run(target.url, o.durationS);
@@ -139,9 +160,13 @@ export async function runRouterBench(o: RouterBenchOptions, onRow: (row: RouterR
       }
       const direct = measured[0].result;
       const perSec = (r: LoadResult): number => r.requests / r.seconds;
+      const perCpuSec = (result: LoadResult, cpuMs: number | null): number | null => (cpuMs === null || cpuMs === 0 ? null : result.requests / (cpuMs / 1000));
       for (const { target, result, cpuMs } of measured) {
         const reqPerSec = perSec(result);
-        const reference = measured.find((m) => m.target.name === target.reference)?.result;
+        const referenced = measured.find((m) => m.target.name === target.reference);
+        const reference = referenced?.result;
+        const reqPerCpuSec = perCpuSec(result, cpuMs);
+        const referencePerCpu = referenced === undefined ? null : perCpuSec(referenced.result, referenced.cpuMs);
         const row: RouterRow = {
           mode,
           load,
@@ -153,6 +178,9 @@ export async function runRouterBench(o: RouterBenchOptions, onRow: (row: RouterR
           addedP99Ms: result.p99Ms - direct.p99Ms,
           vsNginx: reference === undefined ? null : reqPerSec / perSec(reference),
           cpuUsPerRequest: cpuMs === null || result.requests === 0 ? null : (cpuMs * 1000) / result.requests,
+          cpuShare: cpuMs === null ? null : cpuMs / 1000 / result.seconds,
+          reqPerCpuSec,
+          vsNginxPerCpu: reqPerCpuSec === null || referencePerCpu === null ? null : reqPerCpuSec / referencePerCpu,
           requests: result.requests,
           errors: result.errors,
         };

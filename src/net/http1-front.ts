@@ -26,6 +26,8 @@
  *   `keepAliveTimeoutMs`.
  * - Timeouts are checked by one sweep over the connections (as Node's server does), not a timer per
  *   request: a request costs no timer and one clock read per phase.
+ * - The front keeps no count of its requests in flight: it tells the app's `RequestTracker` when one
+ *   starts and ends, so an app with other paths (Fastify's) has one count and one wait when closing.
  * - `Expect: 100-continue` is answered with 100 Continue when the head is claimed (or by Node after
  *   a handover); a Content-Length over the bound is refused before it.
  * - A client that closes its side (FIN) or resets closes the connection: a response in flight
@@ -34,19 +36,27 @@
  */
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { withTimeout } from '../util/timeout.js';
 import { Http1ProtocolError, Http1RequestParser, MAX_HEAD_BYTES, type RequestHead, type RequestSink } from './http1-parser.js';
 import { Http1Response, type ResponseConnection } from './http1-response.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './payload-limit.js';
 
+/** Told when a request starts and ends being answered (the app's count of requests in flight, on all its paths). */
+export interface RequestTracker {
+  started(): void;
+  finished(): void;
+}
+
 export interface Http1FrontOptions {
   maxHeadBytes: number;
   maxBodyBytes: number;
+  /** What raises `maxBodyBytes` (e.g. a CLI flag), named in the 413 answer; null: nothing named. */
+  maxBodyBytesSetBy: string | null;
   headTimeoutMs: number;
   bodyTimeoutMs: number;
   keepAliveTimeoutMs: number;
   /** The JSON text of an error answer (the app's error shape). */
   errorBody(status: number, message: string): string;
+  requests: RequestTracker;
 }
 
 export const DEFAULT_FRONT_LIMITS = {
@@ -94,8 +104,6 @@ export class Http1Front {
   private readonly connections = new Set<Connection>();
   private readonly handOverTo: ((socket: Socket) => void)[];
   private readonly sweeper: NodeJS.Timeout;
-  private readonly waiters: (() => void)[] = [];
-  private busy = 0;
   private stopping = false;
   readonly maxPipelinedBytes: number;
   readonly keepAliveSecs: number;
@@ -117,11 +125,6 @@ export class Http1Front {
     this.sweeper = setInterval(() => this.sweep(), sweepMs).unref();
   }
 
-  /** Requests being answered by the front. */
-  get inFlight(): number {
-    return this.busy;
-  }
-
   /** Whether the front is closing: a connection closes after its response. */
   get closing(): boolean {
     return this.stopping;
@@ -133,27 +136,13 @@ export class Http1Front {
     for (const conn of this.connections) if (conn.phase !== 'busy') conn.destroy();
   }
 
-  /** Resolves when no request is being answered by the front, or rejects after `timeoutMs`. */
-  settled(timeoutMs: number): Promise<void> {
-    if (this.busy === 0) return Promise.resolve();
-    return withTimeout(new Promise<void>((resolve) => this.waiters.push(resolve)), timeoutMs, `the front's ${this.busy} requests in flight`);
-  }
-
   /** Destroys every connection the front still holds and stops its sweeps. */
   destroyAll(): void {
     clearInterval(this.sweeper);
     for (const conn of this.connections) conn.destroy();
   }
 
-  // For its connections: a request began or ended being answered; a connection closed or is handed over.
-
-  started(): void {
-    this.busy++;
-  }
-
-  finished(): void {
-    if (--this.busy === 0) for (const wake of this.waiters.splice(0)) wake();
-  }
+  // For its connections: a connection closed or is handed over.
 
   forget(conn: Connection): void {
     this.connections.delete(conn);
@@ -233,7 +222,7 @@ class Connection implements RequestSink, ResponseConnection {
 
   responseEnded(keepAlive: boolean): void {
     this.res = null;
-    this.front.finished();
+    this.front.options.requests.finished();
     if (!keepAlive || this.front.closing) {
       this.linger();
       return;
@@ -306,7 +295,7 @@ class Connection implements RequestSink, ResponseConnection {
     const res = this.res;
     if (res !== null) {
       this.res = null;
-      this.front.finished();
+      this.front.options.requests.finished();
       res.close();
     }
   };
@@ -316,7 +305,8 @@ class Connection implements RequestSink, ResponseConnection {
     while (pos < chunk.length) {
       if (this.phase !== 'idle' && this.phase !== 'head' && this.phase !== 'body') break;
       if (this.parser === null) {
-        this.parser = new Http1RequestParser(this, this.front.options.maxHeadBytes, this.front.options.maxBodyBytes);
+        const o = this.front.options;
+        this.parser = new Http1RequestParser(this, o.maxHeadBytes, o.maxBodyBytes, o.maxBodyBytesSetBy);
         this.enter('head');
       }
       const part = pos === 0 ? chunk : chunk.subarray(pos);
@@ -354,7 +344,7 @@ class Connection implements RequestSink, ResponseConnection {
     this.headParts.length = 0;
     this.bodyParts = [];
     this.enter('busy');
-    this.front.started();
+    this.front.options.requests.started();
     const res = new Http1Response(this, head.keepAlive, head.minor === 1);
     this.res = res;
     try {

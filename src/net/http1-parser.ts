@@ -82,7 +82,14 @@ type Framing = 'none' | 'length' | 'chunked' | 'close';
 
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\x00-\x08\x0a-\x1f\x7f]*)?$/;
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\x00-\x20\x7f]+) HTTP\/1\.([01])$/;
-const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*$/;
+/** RFC 9110 tchar: the characters of a header name. */
+const TOKEN_CHARS = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN_CHARS[c.charCodeAt(0)] = 1;
+const TAB = 9;
+const SPACE = 32;
+const DEL = 0x7f;
+/** A Content-Length value: 16 digits at most, so it stays an exact JS integer below. */
+const DIGITS = /^\d{1,16}$/;
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,13})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?$/;
 const HEAD_END = Buffer.from('\r\n\r\n');
 const CR = 13;
@@ -101,10 +108,19 @@ abstract class Http1MessageParser {
   private chunkedBytes = 0;
 
   constructor(
+    /** Where body bytes go. */
+    private readonly bodySink: { onData(chunk: Buffer): void },
     private readonly maxHeadBytes: number,
     /** Bound on a body's bytes (requests); MAX_BODY_NUMBER for none. */
     private readonly maxBodyBytes: number,
-  ) {}
+    /** What raises the bound, named in its 413 message; null: nothing named. */
+    maxBodyBytesSetBy: string | null,
+  ) {
+    this.overLimit = maxBodyBytesSetBy === null ? '' : ` (${maxBodyBytesSetBy})`;
+  }
+
+  /** Appended to a 413 message: what raises the bound. */
+  private readonly overLimit: string;
 
   get done(): boolean {
     return this.state === 'done';
@@ -163,15 +179,40 @@ abstract class Http1MessageParser {
 
   /** Reads the side's start line and headers; returns the framing, or null for an interim head (another head follows). */
   protected abstract head(startLine: string, headers: Record<string, string>): Framing | null;
-  protected abstract onBody(chunk: Buffer): void;
+
+  private onBody(chunk: Buffer): void {
+    this.bodySink.onData(chunk);
+  }
+
+  /**
+   * The framing the headers give a message that may have a body: chunked, Content-Length (`none`
+   * when 0 and `zeroIsNone`), or `absent` when neither is there (each side decides what that means).
+   * `teStatus`: what a server answers for a Transfer-Encoding it cannot read.
+   */
+  protected bodyFraming(headers: Record<string, string>, teStatus: number, zeroIsNone: boolean): Framing | 'absent' {
+    const te = headers['transfer-encoding'];
+    const cl = headers['content-length'];
+    if (te !== undefined) {
+      if (cl !== undefined) throw new Http1ProtocolError('both Transfer-Encoding and Content-Length');
+      if (te.toLowerCase() !== 'chunked') throw new Http1ProtocolError(`unsupported Transfer-Encoding "${te}"`, teStatus);
+      return 'chunked';
+    }
+    if (cl === undefined) return 'absent';
+    return this.contentLength(cl) === 0 && zeroIsNone ? 'none' : 'length';
+  }
 
   /** The body's length from Content-Length, checked. */
-  protected contentLength(cl: string): number {
-    const values = cl.split(',').map((v) => v.trim());
-    if (!values.every((v) => /^\d{1,16}$/.test(v) && v === values[0])) throw new Http1ProtocolError(`bad Content-Length "${cl}"`);
-    const length = Number(values[0]);
+  private contentLength(cl: string): number {
+    // One plain value is what every peer sends; a list of equal values is allowed (RFC 9110 8.6).
+    let text = cl;
+    if (!DIGITS.test(cl)) {
+      const values = cl.split(',').map((v) => v.trim());
+      if (!values.every((v) => DIGITS.test(v) && v === values[0])) throw new Http1ProtocolError(`bad Content-Length "${cl}"`);
+      text = values[0];
+    }
+    const length = Number(text);
     if (length > MAX_BODY_NUMBER) throw new Http1ProtocolError(`Content-Length ${cl} too large`);
-    if (length > this.maxBodyBytes) throw new Http1ProtocolError(`request body of ${length} bytes is over the limit of ${this.maxBodyBytes} bytes`, 413);
+    if (length > this.maxBodyBytes) throw new Http1ProtocolError(`request body of ${length} bytes is over the limit of ${this.maxBodyBytes} bytes${this.overLimit}`, 413);
     this.remaining = length;
     return length;
   }
@@ -193,16 +234,11 @@ abstract class Http1MessageParser {
     if (end - from > this.maxHeadBytes) throw this.headTooLong();
     const consumedOfChunk = this.partialHead === null ? end + 4 : end + 4 - this.partialHead.length + pos;
     this.partialHead = null;
-    const lines = buf.toString('latin1', from, end).split('\r\n');
+    const text = buf.toString('latin1', from, end);
+    const startEnd = text.indexOf('\r\n');
     const headers: Record<string, string> = {};
-    for (let i = 1; i < lines.length; i++) {
-      const m = HEADER_LINE.exec(lines[i]);
-      if (m === null) throw new Http1ProtocolError(`bad header line ${JSON.stringify(lines[i].slice(0, 80))}`);
-      const name = m[1].toLowerCase();
-      const prior = headers[name];
-      headers[name] = prior === undefined ? m[2] : `${prior}, ${m[2]}`;
-    }
-    switch (this.head(lines[0], headers)) {
+    if (startEnd !== -1) readHeaderLines(text, startEnd + 2, headers);
+    switch (this.head(startEnd === -1 ? text : text.slice(0, startEnd), headers)) {
       case null:
         break; // interim: parse the next head
       case 'none':
@@ -250,11 +286,11 @@ abstract class Http1MessageParser {
       if (m === null) throw new Http1ProtocolError(`bad chunk size line ${JSON.stringify(text.slice(0, 80))}`);
       this.remaining = parseInt(m[1], 16);
       this.chunkedBytes += this.remaining;
-      if (this.chunkedBytes > this.maxBodyBytes) throw new Http1ProtocolError(`request body over the limit of ${this.maxBodyBytes} bytes`, 413);
+      if (this.chunkedBytes > this.maxBodyBytes) throw new Http1ProtocolError(`request body over the limit of ${this.maxBodyBytes} bytes${this.overLimit}`, 413);
       this.state = this.remaining === 0 ? 'trailers' : 'chunk';
     } else if (text === '') {
       this.state = 'done';
-    } else if (!HEADER_LINE.test(text)) {
+    } else if (headerLine(text, 0, text.length, null) === -1) {
       throw new Http1ProtocolError(`bad trailer line ${JSON.stringify(text.slice(0, 80))}`);
     }
     return lf + 1;
@@ -265,7 +301,7 @@ export class Http1ResponseParser extends Http1MessageParser {
   private keepAlive = false;
 
   constructor(private readonly sink: ResponseSink) {
-    super(MAX_HEAD_BYTES, MAX_BODY_NUMBER);
+    super(sink, MAX_HEAD_BYTES, MAX_BODY_NUMBER, null);
   }
 
   /** Whether the connection may carry another request after this (complete) response. */
@@ -280,27 +316,13 @@ export class Http1ResponseParser extends Http1MessageParser {
     // An interim answer (100 Continue, 103 Early Hints): the final one follows. 101 switches protocols, which was never asked for.
     if (code === 101) throw new Http1ProtocolError('101 Switching Protocols without an upgrade request');
     if (code < 200) return null;
-    const connection = headers.connection?.toLowerCase();
-    this.keepAlive = status[1] === '1' ? !(connection?.includes('close') ?? false) : (connection?.includes('keep-alive') ?? false);
+    this.keepAlive = keepAliveOf(status[1] === '1', headers);
     this.sink.onHead({ status: code, headers, keepAlive: this.keepAlive });
-    const te = headers['transfer-encoding'];
-    const cl = headers['content-length'];
     if (code === 204 || code === 304) return 'none';
-    if (te !== undefined) {
-      if (cl !== undefined) throw new Http1ProtocolError('both Transfer-Encoding and Content-Length');
-      if (te.toLowerCase() !== 'chunked') throw new Http1ProtocolError(`unsupported Transfer-Encoding "${te}"`);
-      return 'chunked';
-    }
-    if (cl !== undefined) {
-      this.contentLength(cl);
-      return 'length';
-    }
+    const framing = this.bodyFraming(headers, 400, false);
+    if (framing !== 'absent') return framing;
     this.keepAlive = false;
     return 'close';
-  }
-
-  protected onBody(chunk: Buffer): void {
-    this.sink.onData(chunk);
   }
 }
 
@@ -309,8 +331,10 @@ export class Http1RequestParser extends Http1MessageParser {
     private readonly sink: RequestSink,
     maxHeadBytes: number,
     maxBodyBytes: number,
+    /** What raises `maxBodyBytes` (e.g. a CLI flag), named in the 413 message; null: nothing named. */
+    maxBodyBytesSetBy: string | null = null,
   ) {
-    super(maxHeadBytes, maxBodyBytes);
+    super(sink, maxHeadBytes, maxBodyBytes, maxBodyBytesSetBy);
   }
 
   protected head(startLine: string, headers: Record<string, string>): Framing {
@@ -321,25 +345,66 @@ export class Http1RequestParser extends Http1MessageParser {
     if (minor === 1 && headers.host === undefined) throw new Http1ProtocolError('HTTP/1.1 request without a Host header');
     const expect = headers.expect;
     if (expect !== undefined && expect.toLowerCase() !== '100-continue') throw new Http1ProtocolError(`unsupported Expect "${expect}"`, 417);
-    const te = headers['transfer-encoding'];
-    const cl = headers['content-length'];
-    let framing: Framing = 'none';
-    if (te !== undefined) {
-      if (cl !== undefined) throw new Http1ProtocolError('both Transfer-Encoding and Content-Length');
-      if (te.toLowerCase() !== 'chunked') throw new Http1ProtocolError(`unsupported Transfer-Encoding "${te}"`, 501);
-      framing = 'chunked';
-    } else if (cl !== undefined) {
-      framing = this.contentLength(cl) === 0 ? 'none' : 'length';
-    }
-    const connection = headers.connection?.toLowerCase();
-    const keepAlive = minor === 1 ? !(connection?.includes('close') ?? false) : (connection?.includes('keep-alive') ?? false);
+    const given = this.bodyFraming(headers, 501, true);
+    // A request without either header has no body (it is never close-delimited).
+    const framing: Framing = given === 'absent' ? 'none' : given;
+    const keepAlive = keepAliveOf(minor === 1, headers);
     const query = target.indexOf('?');
     const path = query === -1 ? target : target.slice(0, query);
     this.sink.onHead({ method, target, path, minor, headers, keepAlive, expectContinue: expect !== undefined, hasBody: framing !== 'none' });
     return framing;
   }
+}
 
-  protected onBody(chunk: Buffer): void {
-    this.sink.onData(chunk);
+/**
+ * The header lines of `text` from `pos` to its end (lines separated by CRLF) into `headers`: names
+ * lower-cased, repeated headers joined with ", ". A line that is not `token: value` throws.
+ * Character loops rather than a regular expression per line: three heads per routed request made
+ * the regular expression one of the router's largest costs (bench/README.md, pd-bench router).
+ */
+function readHeaderLines(text: string, pos: number, headers: Record<string, string>): void {
+  while (pos <= text.length) {
+    let eol = text.indexOf('\r\n', pos);
+    if (eol === -1) eol = text.length;
+    if (headerLine(text, pos, eol, headers) === -1) throw new Http1ProtocolError(`bad header line ${JSON.stringify(text.slice(pos, Math.min(eol, pos + 80)))}`);
+    pos = eol + 2;
   }
+}
+
+/**
+ * Checks the header line text[start, end) (`token ":" OWS value OWS`, the value without control
+ * characters but tab) and, given `headers`, adds it there; -1 when it is not such a line.
+ */
+function headerLine(text: string, start: number, end: number, headers: Record<string, string> | null): number {
+  let i = start;
+  let upper = false;
+  for (; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || TOKEN_CHARS[c] === 0) break;
+    if (c >= 65 && c <= 90) upper = true;
+  }
+  if (i === start || i === end || text.charCodeAt(i) !== 58 /* : */) return -1;
+  const nameEnd = i;
+  i++;
+  while (i < end && (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === TAB)) i++;
+  const valueStart = i;
+  let valueEnd = i;
+  for (; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < SPACE && c !== TAB) || c === DEL) return -1;
+    if (c !== SPACE && c !== TAB) valueEnd = i + 1;
+  }
+  if (headers === null) return 0;
+  const raw = text.slice(start, nameEnd);
+  const name = upper ? raw.toLowerCase() : raw;
+  const value = text.slice(valueStart, valueEnd);
+  const prior = headers[name];
+  headers[name] = prior === undefined ? value : `${prior}, ${value}`;
+  return 0;
+}
+
+/** Whether the peer allows another message on the connection: HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with `keep-alive`. */
+function keepAliveOf(http11: boolean, headers: Record<string, string>): boolean {
+  const connection = headers.connection?.toLowerCase();
+  return http11 ? !(connection?.includes('close') ?? false) : (connection?.includes('keep-alive') ?? false);
 }

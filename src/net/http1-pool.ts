@@ -19,6 +19,11 @@
  *   closed after IDLE_CLOSE_MS, before a server's keep-alive timeout would close them under a request.
  * - Callbacks, not promises or streams: an exchange allocates its head string, its parser and the
  *   slices of body it hands on. The caller builds its promises on top (router's upstream-request.ts).
+ * - Plain TCP connections read into one buffer shared by every connection (net's `onread`): no
+ *   64 KiB buffer allocated per read and no stream machinery ('data' events) between the socket and
+ *   the parser; a read is parsed before the next one can land, so the bytes handed on are valid only
+ *   during `onData` (a handler that keeps them copies them). TLS sockets read as streams (`onread`
+ *   is a plain socket's option) and hand on the same way.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -31,6 +36,10 @@ import { Http1ProtocolError, Http1ResponseParser, type ResponseHead } from './ht
 export const IDLE_CLOSE_MS = 4_000;
 /** How often idle connections are checked against their idle limit. */
 const IDLE_SWEEP_MS = 1_000;
+/** Size of the read buffer shared by plain connections: libuv's own read size, so a read is never split further. */
+const READ_BUFFER_BYTES = 64 * 1024;
+/** Reads of every plain connection land here; each is parsed (and copied by whoever keeps it) before the next read. */
+const sharedReadBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
 
 /** `connect`: refused, unreachable or closed while connecting; `connect_timeout`: no answer to the connect within its bound. */
 export type Http1FailureKind = 'connect' | 'connect_timeout' | 'reset' | 'protocol';
@@ -59,7 +68,7 @@ export interface Http1Origin {
 export interface ExchangeHandler {
   /** The final response head. */
   onHead(head: ResponseHead): void;
-  /** Body bytes as they arrive (slices of the connection's reads, which are fresh buffers). */
+  /** Body bytes as they arrive: a view of a read buffer, valid only during the call (copy to keep). */
   onData(chunk: Buffer): void;
   /** The response was read to its end. */
   onEnd(): void;
@@ -210,12 +219,21 @@ class Connection {
     first: Http1Exchange,
   ) {
     const { origin } = pool;
-    this.socket = origin.secure
-      ? tls.connect({ host: origin.hostname, port: origin.port, servername: net.isIP(origin.hostname) === 0 ? origin.hostname : undefined })
-      : net.connect({ host: origin.hostname, port: origin.port });
+    if (origin.secure) {
+      this.socket = tls.connect({ host: origin.hostname, port: origin.port, servername: net.isIP(origin.hostname) === 0 ? origin.hostname : undefined });
+      this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    } else {
+      const onread = {
+        buffer: sharedReadBuffer,
+        callback: (n: number, buf: Uint8Array): boolean => {
+          this.onData((buf as Buffer).subarray(0, n));
+          return true; // keep reading
+        },
+      };
+      this.socket = net.connect({ host: origin.hostname, port: origin.port, onread });
+    }
     this.socket.setNoDelay(true);
     this.socket.once(origin.secure ? 'secureConnect' : 'connect', () => this.onConnect());
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('end', () => this.onEnd());
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.fail(this.connected ? 'reset' : 'connect', `${this.connected ? `connection to ${origin.host} broke` : `cannot connect to ${origin.host}`}: ${err.code ?? err.message}`));
     this.socket.on('close', () => this.fail(this.connected ? 'reset' : 'connect', this.connected ? `connection to ${origin.host} closed before the response ended` : `connection to ${origin.host} closed while connecting`));

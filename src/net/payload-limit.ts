@@ -8,7 +8,10 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 /** The flag's ceiling: 1 GiB (a body is held whole in memory before it is parsed). */
 export const MAX_PAYLOAD_BYTES_LIMIT = 1024 * 1024 * 1024;
 
+/** The flag that raises the limit, named in 413 answers. */
+export const MAX_PAYLOAD_FLAG = '--max-payload-size';
+
 /** The 413 message of a body over `limit` bytes, naming the flag that raises it. */
 export function payloadTooLarge(limit: number): string {
-  return `request body is over the limit of ${limit} bytes (--max-payload-size)`;
+  return `request body is over the limit of ${limit} bytes (${MAX_PAYLOAD_FLAG})`;
 }

@@ -20,10 +20,16 @@ import { HttpError } from '../server/errors.js';
 export const BOOTSTRAP_FIELDS = ['bootstrap_host', 'bootstrap_port', 'bootstrap_room'] as const;
 
 export function refuseBootstrapFields(body: Readonly<Record<string, unknown>>): void {
-  const given = (v: unknown): boolean => v !== undefined && v !== null && !(Array.isArray(v) && v.every((x) => x === null));
-  const own = BOOTSTRAP_FIELDS.find((field) => given(body[field]));
-  if (own !== undefined) throw new HttpError(400, `${own} is set by the router; remove it from the request`, own);
+  for (const field of BOOTSTRAP_FIELDS) if (given(body[field])) throw new HttpError(400, `${field} is set by the router; remove it from the request`, field);
 }
+
+/** Not SGLang's "not given": null, or a list of nulls. */
+function given(v: unknown): boolean {
+  return v !== undefined && v !== null && !(Array.isArray(v) && v.every((x) => x === null));
+}
+
+/** The fields that make a body a batch when they hold a list of prompts. */
+const BATCH_FIELDS = ['text', 'input_ids', 'prompt'] as const;
 
 export function mintRoom(): bigint {
   return secureRandomU64() >> 1n;
@@ -31,7 +37,7 @@ export function mintRoom(): bigint {
 
 /** The number of prompts when the body is a batch; null for a single prompt. */
 export function batchSize(body: Readonly<Record<string, unknown>>): number | null {
-  for (const field of ['text', 'input_ids', 'prompt']) {
+  for (const field of BATCH_FIELDS) {
     const value = body[field];
     if (Array.isArray(value) && value.length > 0 && (typeof value[0] === 'string' || Array.isArray(value[0]))) return value.length;
   }

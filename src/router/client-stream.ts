@@ -8,7 +8,7 @@
  */
 import type { ResponseWriter } from '../net/http1-response.js';
 import { errorBody } from '../server/errors.js';
-import { SSE_HEADERS } from '../server/sse.js';
+import { SSE_DONE, SSE_HEADERS, sseEvent } from '../server/sse.js';
 
 export class ClientStream {
   private opened = false;
@@ -28,7 +28,7 @@ export class ClientStream {
 
   /** Ends the stream with `data: {"error": ...}` and `data: [DONE]`. */
   fail(status: number, message: string): void {
-    if (this.opened && this.writable) this.res.end(`data: ${JSON.stringify(errorBody(status, message))}\n\ndata: [DONE]\n\n`);
+    if (this.opened && this.writable) this.res.end(sseEvent(errorBody(status, message)) + SSE_DONE);
   }
 
   /** Ends the stream after the decode node's own last event. */

@@ -65,10 +65,11 @@ export async function proxyGeneration(ctx: RouterContext, request: GenerationReq
   const logFor = (rooms?: readonly bigint[]): Logger => requestLogger(ctx.log, (rid ??= freshRid()), rooms?.join(','));
   const batch = batchSize(json);
   const wantLogprobs = path === '/generate' && json.return_logprob === true;
-  const empty = Object.keys(json).length === 0;
-  const exclude = new Set<UpstreamNode>();
+  const empty = isEmpty(json);
+  // Made on the first failure: most requests have none.
+  let exclude: Set<UpstreamNode> | null = null;
   /** Nodes that answered full (503 + Retry-After), and the longest wait they asked for. */
-  const full = new Set<UpstreamNode>();
+  let full: Set<UpstreamNode> | null = null;
   let fullWaitMs = 0;
   const failures: AttemptFailure[] = [];
   const maxRetries = ctx.options.maxRetries;
@@ -77,13 +78,13 @@ export async function proxyGeneration(ctx: RouterContext, request: GenerationReq
 
   for (let attempt = 0; ; attempt++) {
     if (client.gone) return { kind: 'aborted' };
-    let pair = full.size === 0 ? ctx.pickPair(exclude) : ctx.pickPair(new Set([...exclude, ...full]));
-    if (typeof pair === 'string' && full.size > 0) {
+    let pair = full === null ? ctx.pickPair(exclude ?? NO_NODES) : ctx.pickPair(new Set([...(exclude ?? []), ...full]));
+    if (typeof pair === 'string' && full !== null) {
       // Only full nodes are left: come back to them once they said they may have room.
       const waitMs = Math.min(Math.min(fullWaitMs, MAX_RETRY_AFTER_MS) * (1 + Math.random() / 2), Math.max(0, queueDeadline - performance.now()));
       await client.wait(waitMs);
       if (client.gone) return { kind: 'aborted' };
-      pair = ctx.pickPair(exclude);
+      pair = ctx.pickPair(exclude ?? NO_NODES);
     }
     if (typeof pair === 'string') {
       logFor().warn({ path, problem: pair, attempts: attempt }, 'no prefill/decode pair to send the request to');
@@ -97,7 +98,12 @@ export async function proxyGeneration(ctx: RouterContext, request: GenerationReq
 
     const run = new PdAttempt(ctx, pair, path, body, wantLogprobs, log);
     client.onLeave(() => run.cancel('the client disconnected'));
-    const result = await run.run(stream).finally(() => client.onLeave(null));
+    let result: Answer | Streamed | Failure;
+    try {
+      result = await run.run(stream);
+    } finally {
+      client.onLeave(null);
+    }
     if (client.gone) {
       log().info({ path }, 'client disconnected; the requests to both nodes were cancelled');
       return { kind: 'aborted' };
@@ -108,11 +114,11 @@ export async function proxyGeneration(ctx: RouterContext, request: GenerationReq
     if (failures.length > MAX_NAMED_FAILURES) failures.shift();
     let retrying: boolean;
     if (result.retryAfterMs === null) {
-      exclude.add(result.node);
+      (exclude ??= new Set()).add(result.node);
       retrying = retries < maxRetries;
       retries++;
     } else {
-      full.add(result.node);
+      (full ??= new Set()).add(result.node);
       fullWaitMs = Math.max(fullWaitMs, result.retryAfterMs);
       // The queue wait starts at the first full answer (one clock read per request that meets one).
       if (queueDeadline === 0) queueDeadline = performance.now() + ctx.options.queueTimeoutSecs * 1000;
@@ -123,6 +129,14 @@ export async function proxyGeneration(ctx: RouterContext, request: GenerationReq
     if (!retrying) return exhausted(failures, null);
     ctx.metrics.retried(path);
   }
+}
+
+/** No node excluded (a request's first attempt). */
+const NO_NODES: ReadonlySet<UpstreamNode> = new Set();
+
+function isEmpty(json: Readonly<Record<string, unknown>>): boolean {
+  for (const _ in json) return false;
+  return true;
 }
 
 function exhausted(failures: readonly AttemptFailure[], noPair: string | null): ProxyError {

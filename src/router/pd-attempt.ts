@@ -90,15 +90,13 @@ export class PdAttempt {
   async run(stream: ClientStream | null): Promise<AttemptResult> {
     const prefillOutcome = readAnswer(this.prefill, this.pair.prefill);
     const prefillStop = prefillOutcome.then((o) => (o.kind === 'failed' || o.status >= 400 ? o : never()));
-    const decodeFirst = (async (): Promise<Answer | Failure | StreamStart> => {
-      try {
-        const res = await this.decode.response;
-        if (stream !== null && res.status === 200 && isEventStream(res.headers['content-type'])) return { kind: 'stream', to: stream };
-      } catch (err) {
-        return failure(this.pair.decode, err);
-      }
-      return readAnswer(this.decode, this.pair.decode);
-    })();
+    const decodeFirst: Promise<Answer | Failure | StreamStart> =
+      stream === null
+        ? readAnswer(this.decode, this.pair.decode)
+        : this.decode.response.then<Answer | Failure | StreamStart, Failure>(
+            (res) => (res.status === 200 && isEventStream(res.headers['content-type']) ? { kind: 'stream', to: stream } : readAnswer(this.decode, this.pair.decode)),
+            (err: unknown) => failure(this.pair.decode, err),
+          );
 
     const first = await race(prefillStop, decodeFirst);
     if (first.side === 'prefill') return this.endedBy('prefill', first.value);
@@ -166,19 +164,20 @@ export class PdAttempt {
   }
 }
 
-async function readAnswer(req: UpstreamRequest, node: UpstreamNode): Promise<Answer | Failure> {
-  try {
-    const res = await req.response;
-    const body = await req.text();
-    const { status } = res;
-    if (status >= 500) {
-      const retryAfterMs = status === 503 ? retryAfter(res.headers['retry-after']) : null;
-      return { kind: 'failed', node, cause: 'http', status, retryAfterMs, message: `${node.role} node ${node.url} answered ${status}: ${errorMessage(body)}` };
-    }
-    return { kind: 'answer', status, contentType: res.headers['content-type'] ?? 'application/json', body };
-  } catch (err) {
-    return failure(node, err);
-  }
+/** The node's whole answer (one promise: the body's, which settles after the head), or its failure. */
+function readAnswer(req: UpstreamRequest, node: UpstreamNode): Promise<Answer | Failure> {
+  return req.text().then(
+    (body): Answer | Failure => {
+      const res = req.headNow!;
+      const { status } = res;
+      if (status >= 500) {
+        const retryAfterMs = status === 503 ? retryAfter(res.headers['retry-after']) : null;
+        return { kind: 'failed', node, cause: 'http', status, retryAfterMs, message: `${node.role} node ${node.url} answered ${status}: ${errorMessage(body)}` };
+      }
+      return { kind: 'answer', status, contentType: res.headers['content-type'] ?? 'application/json', body };
+    },
+    (err: unknown) => failure(node, err),
+  );
 }
 
 function failure(node: UpstreamNode, err: unknown): Failure {

@@ -5,7 +5,9 @@
  *   below 500 means up, a failed connect means down) and count upstream errors. Control calls (info,
  *   flush, probes) do none of that and are bounded by the control timeout.
  * - Every exchange in flight is tracked, so `close()` can cancel them all: a closing router ends its
- *   clients' requests (503 or an SSE error) instead of waiting up to the request timeout.
+ *   clients' requests (503 or an SSE error) instead of waiting up to the request timeout; and one
+ *   sweep over them every TIMEOUT_SWEEP_MS at most (a quarter of the shortest timeout when that is
+ *   less) ends those past their timeout, instead of a timer per exchange.
  * - One keep-alive connection pool per node (src/net/http1-pool.ts), made on the node's first
  *   exchange and closed when the node leaves the membership, at most MAX_CONNECTIONS_PER_NODE.
  */
@@ -28,6 +30,9 @@ import type { UpstreamNode } from './upstream-node.js';
  * descriptors; beyond it, exchanges wait for a free connection within their own timeout.
  */
 export const MAX_CONNECTIONS_PER_NODE = 1024;
+
+/** Longest interval between sweeps for exchanges past their timeout: a timeout fires at most this late (or a quarter of itself). */
+const TIMEOUT_SWEEP_MS = 1_000;
 
 export interface NodePair {
   prefill: UpstreamNode;
@@ -53,6 +58,7 @@ export class RouterContext {
   private readonly removed = new WeakSet<UpstreamNode>();
   private readonly inFlight = new Set<UpstreamRequest>();
   private readonly policy: PairPolicy;
+  private readonly sweeper: NodeJS.Timeout;
   private closed = false;
 
   constructor(
@@ -79,6 +85,8 @@ export class RouterContext {
     this.renderMetrics = options.workers > 1 ? clusterMetricsRenderer(this.metrics.registry, options.controlTimeoutSecs * 1000) : () => this.metrics.render();
     this.limit = new ConcurrencyLimit(options.maxConcurrentRequests);
     this.policy = createPairPolicy({ prefill: options.prefillPolicy ?? options.policy, decode: options.decodePolicy ?? options.policy });
+    const sweepMs = Math.min(TIMEOUT_SWEEP_MS, (Math.min(options.requestTimeoutSecs, options.controlTimeoutSecs) * 1000) / 4);
+    this.sweeper = setInterval(() => this.expireOverdue(), sweepMs).unref();
   }
 
   /** One prefill and one decode node by policy, avoiding `exclude`; a string says why there is none. */
@@ -109,10 +117,16 @@ export class RouterContext {
   /** Cancels every exchange in flight and stops polling, probing and keep-alive sockets. */
   close(): void {
     this.closed = true;
+    clearInterval(this.sweeper);
     this.pool.close();
     this.health.close();
     for (const req of this.inFlight) req.cancel('the router is shutting down');
     for (const pool of this.pools.values()) pool.close();
+  }
+
+  private expireOverdue(): void {
+    const now = performance.now();
+    for (const req of this.inFlight) req.expireIfDue(now);
   }
 
   private poolOf(node: UpstreamNode): Http1Pool {

@@ -15,9 +15,10 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { DEFAULT_FRONT_LIMITS, Http1Front, type Http1Claim, type Http1Handler } from '../net/http1-front.js';
-import { payloadTooLarge } from '../net/payload-limit.js';
+import { MAX_PAYLOAD_FLAG, payloadTooLarge } from '../net/payload-limit.js';
 import { apiKeyRefusal, requireApiKey } from '../server/api-key.js';
 import { errorBody, HttpError, sendHttpError } from '../server/errors.js';
+import type { ActiveRequests } from './active-requests.js';
 import { parseClientBody, type ClientBody } from './client-body.js';
 import type { RouterContext } from './router-context.js';
 import { registerFlushCacheRoute } from './routes/flush-cache.js';
@@ -31,7 +32,8 @@ export interface RouterServer {
   front: Http1Front;
 }
 
-export function createRouterServer(ctx: RouterContext): RouterServer {
+/** `active` counts the requests in flight on both paths. */
+export function createRouterServer(ctx: RouterContext, active: ActiveRequests): RouterServer {
   const app = Fastify({
     // Typed as Fastify's base logger so the instance is the plain FastifyInstance.
     loggerInstance: ctx.log as FastifyBaseLogger,
@@ -64,9 +66,9 @@ export function createRouterServer(ctx: RouterContext): RouterServer {
   registerFlushCacheRoute(app, ctx);
   registerMetricsRoute(app, ctx);
 
-  const front = new Http1Front(app.server, frontClaim(ctx), { ...DEFAULT_FRONT_LIMITS, maxBodyBytes: ctx.options.maxPayloadBytes, errorBody: (status, message) => JSON.stringify(errorBody(status, status === 413 ? `${message} (--max-payload-size)` : message)) }, (err, head) =>
-    ctx.log.error({ err, method: head.method, url: head.target }, 'unexpected error in a route'),
-  );
+  active.watch(app.server);
+  const frontOptions = { ...DEFAULT_FRONT_LIMITS, maxBodyBytes: ctx.options.maxPayloadBytes, maxBodyBytesSetBy: MAX_PAYLOAD_FLAG, errorBody: (status: number, message: string) => JSON.stringify(errorBody(status, message)), requests: active };
+  const front = new Http1Front(app.server, frontClaim(ctx), frontOptions, (err, head) => ctx.log.error({ err, method: head.method, url: head.target }, 'unexpected error in a route'));
   return { app, front };
 }
 

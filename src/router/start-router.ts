@@ -33,8 +33,8 @@ export async function startRouter(opts: Partial<RouterOptions> = {}): Promise<Ro
   validate(options);
   const log = createLogger(options.logLevel, 'pd-node-router');
   const ctx = new RouterContext(options, log);
-  const { app, front } = createRouterServer(ctx);
-  const active = new ActiveRequests(app.server, front);
+  const active = new ActiveRequests();
+  const { app, front } = createRouterServer(ctx, active);
   let metricsListener: MetricsListener | null = null;
   try {
     await ctx.pool.start();

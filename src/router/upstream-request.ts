@@ -5,15 +5,18 @@
  *   routed request makes two (bench/README.md, pd-bench router); the client also bounds the TCP
  *   connect separately, and cancelling destroys the connection so the node sees the disconnect at
  *   once (nodes abort a request whose client went away and free its pages).
- * - Two timers: connect (the pool's, for a new connection; a reused keep-alive one skips it) and the
- *   whole exchange (here, from start, including a wait for a free connection, to the last byte).
+ * - Two bounds: connect (the pool's timer, for a new connection; a reused keep-alive one skips it)
+ *   and the whole exchange (from start, including a wait for a free connection, to the last byte).
+ *   The whole exchange's is a deadline the owner's sweep checks (`expireIfDue`: router-context.ts),
+ *   not a timer per exchange: a timer set and cleared twice per routed request cost more than the
+ *   sweep, which lets an exchange outlive its bound by at most one sweep interval.
  * - Every failure is an `UpstreamError` whose `kind` drives the router's reaction: `connect` (nothing
  *   reached the node: refused, unreachable), `connect_timeout` (nor did it: the connect went
  *   unanswered within its bound), `reset` (the connection broke after it
  *   was made), `protocol` (the node's answer was not valid HTTP/1.1: that request fails, as a broken
  *   connection does), `timeout`, `cancelled` (the router gave up on it). The first failure wins.
- * - The body is collected as it arrives, whether or not anyone reads it yet (the slices of the
- *   connection's reads are fresh buffers, kept without a copy); `text()` joins it, `chunks()` drains it.
+ * - The body is collected as it arrives, whether or not anyone reads it yet (copied out of the
+ *   pool's shared read buffer); `text()` joins it, `chunks()` drains it.
  * - `failed` never rejects, so it can be raced without unhandled rejections. The promises are made
  *   only when asked for, and the router's accounting hears of each exchange through an
  *   `UpstreamWatcher`'s plain calls (a routed request makes two exchanges: every promise counts).
@@ -86,7 +89,8 @@ export class UpstreamRequest implements ExchangeHandler {
   private error: UpstreamError | null = null;
   private over = false;
   private readonly exchange: Http1Exchange;
-  private readonly timer: NodeJS.Timeout;
+  /** performance.now() past which the exchange fails as `timeout`. */
+  private readonly deadline: number;
   /** Body bytes received and not yet taken by `chunks()`. */
   private parts: Buffer[] = [];
   /** Wakes a reader waiting in `chunks()`. */
@@ -103,8 +107,8 @@ export class UpstreamRequest implements ExchangeHandler {
 
   constructor(readonly call: UpstreamCall) {
     this.nodeAnswersAtStart = call.node === null ? 0 : call.node.answers;
-    const { method, path, pool, timeoutMs } = call;
-    this.timer = setTimeout(() => this.fail(new UpstreamError('timeout', `${method} ${pool.origin.url}${path} timed out after ${timeoutMs / 1000} s`)), timeoutMs);
+    const { method, path, pool } = call;
+    this.deadline = performance.now() + call.timeoutMs;
     const headerLines = call.apiKey === null ? ACCEPT : `${ACCEPT}authorization: ${bearer(call.apiKey)}\r\n`;
     this.exchange = pool.request({ method, path, headerLines, body: call.body, connectTimeoutMs: call.connectTimeoutMs }, this);
   }
@@ -133,6 +137,11 @@ export class UpstreamRequest implements ExchangeHandler {
     this.fail(new UpstreamError('cancelled', reason));
   }
 
+  /** The response head once it arrived (always, once `text()` resolved); null before. */
+  get headNow(): ResponseHead | null {
+    return this.head;
+  }
+
   /** The whole response body as text; rejects with the exchange's UpstreamError. */
   text(): Promise<string> {
     if (this.error !== null) return Promise.reject(this.error);
@@ -153,6 +162,13 @@ export class UpstreamRequest implements ExchangeHandler {
     }
   }
 
+  /** Fails the exchange as `timeout` if it is still going at `now` (performance.now()) past its deadline. */
+  expireIfDue(now: number): void {
+    if (this.over || now < this.deadline) return;
+    const { method, pool, path, timeoutMs } = this.call;
+    this.fail(new UpstreamError('timeout', `${method} ${pool.origin.url}${path} timed out after ${timeoutMs / 1000} s`));
+  }
+
   // ExchangeHandler: called by the pool's connection.
 
   onHead(head: ResponseHead): void {
@@ -163,14 +179,13 @@ export class UpstreamRequest implements ExchangeHandler {
   }
 
   onData(chunk: Buffer): void {
-    this.parts.push(chunk);
+    this.parts.push(Buffer.from(chunk));
     this.wakeReader();
   }
 
   onEnd(): void {
     if (this.over) return;
     this.over = true;
-    clearTimeout(this.timer);
     this.textWaiter?.resolve(this.joined());
     this.textWaiter = null;
     this.wakeReader();
@@ -192,7 +207,6 @@ export class UpstreamRequest implements ExchangeHandler {
     this.over = true;
     this.error = err;
     this.parts = [];
-    clearTimeout(this.timer);
     this.exchange?.abort();
     this.headWaiter?.reject(err);
     this.headWaiter = null;

@@ -26,10 +26,24 @@ export class HttpError extends Error {
   }
 }
 
-/** Answers `err` (status, Retry-After if any, JSON error body); shared by the node's and the router's error handlers. */
+/** The answer to `err` on any response: its status, headers (JSON; Retry-After for a capacity refusal) and JSON text. */
+export interface ErrorAnswer {
+  status: number;
+  headers: Readonly<Record<string, string>>;
+  body: string;
+}
+
+const JSON_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json; charset=utf-8' };
+
+export function errorAnswer(err: HttpError): ErrorAnswer {
+  const headers = err.retryAfterSecs === null ? JSON_HEADERS : { ...JSON_HEADERS, 'retry-after': String(err.retryAfterSecs) };
+  return { status: err.status, headers, body: JSON.stringify(errorBody(err.status, err.message, err.param, err.code)) };
+}
+
+/** Answers `err` on a Fastify reply (the node's and the router's error handlers); the router's raw front writes the same `errorAnswer`. */
 export function sendHttpError(reply: FastifyReply, err: HttpError): FastifyReply {
-  if (err.retryAfterSecs !== null) void reply.header('retry-after', String(err.retryAfterSecs));
-  return reply.code(err.status).send(errorBody(err.status, err.message, err.param, err.code));
+  const answer = errorAnswer(err);
+  return reply.code(answer.status).headers(answer.headers).send(answer.body);
 }
 
 export function errorBody(status: number, message: string, param: string | null = null, code: string | null = null): ErrorBody {

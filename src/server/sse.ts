@@ -15,6 +15,14 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = {
   'x-accel-buffering': 'no',
 };
 
+/** The last event of every stream. */
+export const SSE_DONE = 'data: [DONE]\n\n';
+
+/** One event carrying `data` as JSON. */
+export function sseEvent(data: unknown): string {
+  return `data: ${JSON.stringify(data)}\n\n`;
+}
+
 export class SseStream {
   private opened = false;
 
@@ -40,10 +48,10 @@ export class SseStream {
   }
 
   send(data: unknown): void {
-    if (this.writable) this.reply.raw.write(`data: ${JSON.stringify(data)}\n\n`);
+    if (this.writable) this.reply.raw.write(sseEvent(data));
   }
 
   end(): void {
-    if (this.writable) this.reply.raw.end('data: [DONE]\n\n');
+    if (this.writable) this.reply.raw.end(SSE_DONE);
   }
 }

@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import type { RouterBenchResult } from '../../bench/router/router-run.js';
 import type { TransferBenchResult } from '../../bench/transfer/transfer-run.js';
 import { TRANSFER_BACKEND_NAMES } from '../../src/transfer/backends.js';
+import { pinningUnavailable } from '../../bench/cpu-pin.js';
 import { PD_BENCH, runPdBench, runPdBenchJson } from './pd-bench-process.js';
 
 const positive = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
@@ -87,11 +88,24 @@ test('pd-bench router --quick: req/s, added latency and CPU per request, closed 
     const direct = result.rows.find((d) => d.mode === r.mode && d.load === r.load && d.target === 'direct')!;
     assert.equal(r.addedP50Ms, r.p50Ms - direct.p50Ms, what);
     assert.equal(r.cpuUsPerRequest === null, r.target === 'direct', `CPU per request for every target with processes of its own: ${what}`);
+    // Throughput per CPU second is the inverse of CPU per request (null only when no CPU was counted).
+    if (r.reqPerCpuSec !== null) assert.ok(Math.abs(r.reqPerCpuSec * r.cpuUsPerRequest! - 1e6) < 1, what);
     assert.equal(r.vsNginx === null, r.target !== 'router' || result.nginxSkipped !== null, what);
     assert.equal(r.errors, 0, what);
   }
   assert.match(stdout, /mode +load +target +req\/s/);
   assert.match(stdout, /open +100 req\/s +router/);
+});
+
+test('pd-bench router --pin on: the proxies alone on a CPU, per-core columns', { skip: pinningUnavailable() ?? false }, () => {
+  const { result, stdout } = runPdBenchJson<RouterBenchResult>(['router', '--quick', '--concurrency', '16', '--rate', '100', '--pin', 'on']);
+  assert.equal(result.options.pin, true);
+  assert.match(stdout, /pinned: each proxy alone on CPU 1, load generator and instant nodes on CPU 0/);
+  const router = result.rows.find((r) => r.target === 'router' && r.mode === 'closed')!;
+  // One CPU at most (within /proc's 10 ms ticks): the router's processes could run on CPU 1 only.
+  assert.ok(router.cpuShare !== null && router.cpuShare > 0 && router.cpuShare <= 1.1, JSON.stringify(router));
+  assert.ok(positive(router.reqPerCpuSec), JSON.stringify(router));
+  if (result.nginxSkipped === null) assert.ok(positive(router.vsNginxPerCpu), JSON.stringify(router));
 });
 
 test('pd-bench: bad flags are usage errors naming the flag', () => {
@@ -103,6 +117,7 @@ test('pd-bench: bad flags are usage errors naming the flag', () => {
     [['router', '--concurrency', '1,,4'], /--concurrency/],
     [['router', '--prefill', 'http://127.0.0.1:1'], /--prefill and --decode go together/],
     [['router', '--bogus'], /Unknown argument: bogus/],
+    [['router', '--pin', 'yes'], /--pin must be one of on, off/],
   ] as const) {
     const run = runPdBench([...args]);
     assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);

@@ -13,7 +13,10 @@ import { after, before, describe, test } from 'node:test';
 import { Http1Front, type Http1Handler } from '../../src/net/http1-front.js';
 import { postText, RawClient } from '../helpers/raw-http-client.js';
 
-const LIMITS = { maxHeadBytes: 1024, maxBodyBytes: 4096, headTimeoutMs: 300, bodyTimeoutMs: 300, keepAliveTimeoutMs: 60_000 };
+const LIMITS = { maxHeadBytes: 1024, maxBodyBytes: 4096, maxBodyBytesSetBy: '--body-limit', headTimeoutMs: 300, bodyTimeoutMs: 300, keepAliveTimeoutMs: 60_000 };
+/** Requests the front is answering, as it reports them. */
+let inFlight = 0;
+const requests = { started: () => void inFlight++, finished: () => void inFlight-- };
 /** Good clients running beside each fault, and the requests each sends. */
 const GOOD_CLIENTS = 3;
 const GOOD_REQUESTS = 4;
@@ -48,7 +51,7 @@ describe('http1 front', () => {
       res.write('data: 2\n\n');
       res.end('data: [DONE]\n\n');
     };
-    front = new Http1Front(server, (head) => (head.method !== 'POST' ? null : head.path === '/echo' ? echo : head.path === '/stream' ? stream : null), { ...LIMITS, errorBody: (status, message) => JSON.stringify({ error: { status, message } }) }, (err) => handlerErrors.push(err));
+    front = new Http1Front(server, (head) => (head.method !== 'POST' ? null : head.path === '/echo' ? echo : head.path === '/stream' ? stream : null), { ...LIMITS, errorBody: (status, message) => JSON.stringify({ error: { status, message } }), requests }, (err) => handlerErrors.push(err));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;
   });
@@ -171,6 +174,8 @@ describe('http1 front', () => {
     assert.equal(declared.status, 413);
     const chunked = await fault('bigchunks', `POST /echo HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n${(LIMITS.maxBodyBytes + 1).toString(16)}\r\n`);
     assert.equal(chunked.status, 413);
+    // The answer names what raises the bound, as the front was told.
+    for (const got of [declared, chunked]) assert.match(got.message, new RegExp(`over the limit of ${LIMITS.maxBodyBytes} bytes \\(--body-limit\\)`));
   });
 
   test('bad framing is 400 (bad Content-Length, both Content-Length and Transfer-Encoding, bad chunk size) or 501 (unknown coding)', async () => {
@@ -202,7 +207,7 @@ describe('http1 front', () => {
       next.send(postText('/echo', '{"id":"after-leaver"}'));
       assert.equal(JSON.parse((await next.next()).body).id, 'after-leaver');
       assert.ok(!served.includes('left-mid-body'));
-      assert.equal(front.inFlight, 0);
+      assert.equal(inFlight, 0);
     } finally {
       next.destroy();
     }

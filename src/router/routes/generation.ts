@@ -16,7 +16,7 @@
 import type { FastifyInstance } from 'fastify';
 import { performance } from 'node:perf_hooks';
 import type { ResponseWriter } from '../../net/http1-response.js';
-import { errorBody, HttpError } from '../../server/errors.js';
+import { errorAnswer, HttpError } from '../../server/errors.js';
 import { refuseBootstrapFields } from '../bootstrap-fields.js';
 import { ClientGone } from '../client-gone.js';
 import { clientObject, logRid, type ClientBody, type ClientObject } from '../client-body.js';
@@ -28,8 +28,6 @@ import type { RouterOutcome } from '../router-metrics.js';
 
 export const GENERATION_PATHS = ['/generate', '/v1/completions', '/v1/chat/completions'] as const;
 export type GenerationPath = (typeof GENERATION_PATHS)[number];
-
-const JSON_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json; charset=utf-8' };
 
 /** The same handler as Fastify routes, for connections the raw front handed over. */
 export function registerGenerationRoutes(app: FastifyInstance, ctx: RouterContext): void {
@@ -55,11 +53,11 @@ export function serveGeneration(ctx: RouterContext, path: GenerationPath, parsed
   });
 }
 
-/** Answers `err` with its status, Retry-After if any, and the JSON error body. */
+/** Answers `err` as Fastify's error handler does (errors.ts `errorAnswer`), on either path's response. */
 export function writeError(res: ResponseWriter, err: HttpError): void {
-  const headers = err.retryAfterSecs === null ? JSON_HEADERS : { ...JSON_HEADERS, 'retry-after': String(err.retryAfterSecs) };
-  res.writeHead(err.status, headers);
-  res.end(JSON.stringify(errorBody(err.status, err.message, err.param, err.code)));
+  const answer = errorAnswer(err);
+  res.writeHead(answer.status, answer.headers);
+  res.end(answer.body);
 }
 
 async function proxied(ctx: RouterContext, path: GenerationPath, parsed: ClientBody | undefined, res: ResponseWriter, gone: boolean): Promise<void> {
