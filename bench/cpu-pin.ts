@@ -9,8 +9,13 @@
  *   before each measurement, so a worker forked after the last pin is caught.
  * - Pinning sets where processes may run, not what else runs there: other work on the machine
  *   still shares both CPUs, so the figures to read stay CPU per request and the ratio.
+ * - `pinMainThread` (pd-bench transfer --pin-main) splits one process instead: its main thread
+ *   alone on one CPU, every other thread on the others, which is what a host with a spare core
+ *   gives an idle main thread. It runs after the process's workers started (they would inherit the
+ *   main thread's CPU) and reads the placement back from /proc, failing if any thread is elsewhere.
  */
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { processTree } from './process-cpu.js';
 
@@ -38,4 +43,39 @@ export function pinProcessTree(pid: number, cpu: number): void {
       if (processTree(p) !== null) throw new Error(`taskset could not pin process ${p} to CPU ${cpu}: ${(err as Error).message}`);
     }
   }
+}
+
+/** Where pinMainThread left a process's threads, read back from /proc. */
+export interface PinnedThreads {
+  pid: number;
+  mainCpus: number[];
+  /** Every thread but the main one, and the CPUs each may use. */
+  otherThreads: number;
+  otherCpus: number[][];
+}
+
+/** The CPUs a thread may run on, from its status file ("Cpus_allowed_list: 0-3,8"). */
+function allowedCpus(statusPath: string): number[] {
+  const line = /^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync(statusPath, 'utf8'));
+  if (!line) throw new Error(`${statusPath} has no Cpus_allowed_list`);
+  return line[1].split(',').flatMap((part) => {
+    const [a, b] = part.split('-').map(Number);
+    return Array.from({ length: (b ?? a) - a + 1 }, (_, i) => a + i);
+  });
+}
+
+/** The main thread of `pid` (its thread id is the process id) alone on `mainCpu`, every other thread on `otherCpus`. */
+export function pinMainThread(pid: number, mainCpu: number, otherCpus: readonly number[]): PinnedThreads {
+  execFileSync('taskset', ['-a', '-p', '-c', otherCpus.join(','), String(pid)], { stdio: 'ignore', timeout: TASKSET_TIMEOUT_MS });
+  execFileSync('taskset', ['-p', '-c', String(mainCpu), String(pid)], { stdio: 'ignore', timeout: TASKSET_TIMEOUT_MS });
+  const others = readdirSync(`/proc/${pid}/task`).filter((tid) => tid !== String(pid));
+  const pinned: PinnedThreads = {
+    pid,
+    mainCpus: allowedCpus(`/proc/${pid}/status`),
+    otherThreads: others.length,
+    otherCpus: others.map((tid) => allowedCpus(`/proc/${pid}/task/${tid}/status`)),
+  };
+  const misplaced = pinned.mainCpus.join(',') !== String(mainCpu) || pinned.otherCpus.some((cpus) => cpus.join(',') !== otherCpus.join(','));
+  if (misplaced) throw new Error(`process ${pid}'s threads are not where taskset was told to put them: ${JSON.stringify(pinned)}`);
+  return pinned;
 }

@@ -13,9 +13,9 @@
 import { writeFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { FlagError, nonEmpty, oneOf, portNumber, positiveInteger, positiveSeconds } from '../../src/cli/flag-values.js';
+import { pinningUnavailable } from '../cpu-pin.js';
 import { addStringFlags, byteSize, flagReader, formatBytes, listOf, quickValues, type BenchFlag, type FlagReader } from '../bench-flags.js';
 import { BACKEND_FLAG_HELP, resolveBackends } from '../transfer-backends.js';
-import { pinPlan, type PinPlan } from './pin-main-threads.js';
 import { runReceiver } from './receiver-role.js';
 import { formatTransferReport } from './transfer-report.js';
 import { runTransferBench, type TransferBenchOptions } from './transfer-run.js';
@@ -40,12 +40,12 @@ const FLAGS: Record<string, BenchFlag> = {
   'write-timeout': { describe: 'Seconds a single write may take before the benchmark fails', default: '30' },
   'max-pool': { describe: "Bound on the receiver's pool (fewer slots than writes in flight for large sizes)", default: '512MiB' },
   json: { describe: 'Also write the results as JSON to this file', absent: 'none' },
+  'pin-main': { describe: 'on: both main threads alone on CPU 0, every other thread on the other CPUs (taskset): the event-loop delay a spare core gives (not with --peer)', default: 'off' },
 };
 
 function addFlags(y: Argv): Argv {
   return addStringFlags(y, FLAGS)
     .option('quick', { type: 'boolean', describe: `Small and fast (for tests): ${quickValues(FLAGS)}, no iperf3 or ib_write_bw`, default: false })
-    .option('pin-main', { type: 'boolean', describe: 'Both main threads alone on one CPU, every other thread on the rest (taskset): the event-loop delay a spare core gives (not with --peer)', default: false })
     .option('once', { type: 'boolean', describe: 'Receiver: exit after the first control session', default: false });
 }
 
@@ -56,7 +56,7 @@ function peerOf(raw: string): { host: string; port: number } {
 }
 
 /** Every option but the backends (resolved after every other flag is checked: it may probe for RDMA). */
-function optionsFrom({ given, value }: FlagReader, quick: boolean, pinMain: boolean): Omit<TransferBenchOptions, 'backends'> {
+function optionsFrom({ given, value }: FlagReader, quick: boolean): Omit<TransferBenchOptions, 'backends'> {
   const pageBytes = byteSize('--page-bytes', value('page-bytes'));
   if (pageBytes % 16 !== 0) throw new FlagError(`--page-bytes must be a multiple of 16 bytes (got "${value('page-bytes')}")`);
   const sizes = listOf('--sizes', value('sizes'), byteSize);
@@ -65,7 +65,10 @@ function optionsFrom({ given, value }: FlagReader, quick: boolean, pinMain: bool
   const iterations = given('iterations');
   const maxPoolBytes = byteSize('--max-pool', value('max-pool'));
   if (sizes.some((s) => s > maxPoolBytes)) throw new FlagError(`--max-pool (${formatBytes(maxPoolBytes)}) must hold at least the largest of --sizes`);
-  if (pinMain && peer !== undefined) throw new FlagError('--pin-main pins the receiver spawned here: it cannot be given with --peer');
+  const pinMain = oneOf('--pin-main', value('pin-main'), ['on', 'off'] as const) === 'on';
+  if (pinMain && peer !== undefined) throw new FlagError('--pin-main on pins the receiver spawned here: it cannot be given with --peer');
+  const unpinnable = pinMain ? pinningUnavailable() : null;
+  if (unpinnable !== null) throw new FlagError(`--pin-main on cannot be done here: ${unpinnable}`);
   return {
     sizes,
     pageBytes,
@@ -81,16 +84,8 @@ function optionsFrom({ given, value }: FlagReader, quick: boolean, pinMain: bool
     ibWriteBw: !quick && oneOf('--ib-write-bw', value('ib-write-bw'), ['auto', 'off'] as const) === 'auto',
     writeTimeoutMs: positiveSeconds('--write-timeout', value('write-timeout')) * 1000,
     maxPoolBytes,
-    pinMain: pinMain ? pinnable() : null,
+    pinMain,
   };
-}
-
-function pinnable(): PinPlan {
-  try {
-    return pinPlan();
-  } catch (err) {
-    throw new FlagError((err as Error).message);
-  }
 }
 
 async function run(argv: Record<string, unknown>): Promise<void> {
@@ -98,7 +93,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
   const role = oneOf('--role', flags.value('role'), ['sender', 'receiver'] as const);
   if (role === 'receiver') return runReceiver(nonEmpty('--host', flags.value('host')), portNumber('--control-port', flags.value('control-port')), argv.once === true);
   const json = flags.given('json');
-  const options = optionsFrom(flags, argv.quick === true, argv['pin-main'] === true);
+  const options = optionsFrom(flags, argv.quick === true);
   const result = await runTransferBench({ backends: await resolveBackends(flags.value('backend'), 'pd-bench transfer'), ...options }, (row) => process.stderr.write(`pd-bench transfer: ${row.backend} ${formatBytes(row.size)} done\n`));
   process.stdout.write(formatTransferReport(result));
   if (json !== undefined) writeFileSync(nonEmpty('--json', json), `${JSON.stringify(result, null, 2)}\n`);

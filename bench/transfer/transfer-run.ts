@@ -17,16 +17,17 @@
  * - Baselines run on this process's main thread (between timed phases), as plain code would.
  * - A row whose bytes do not verify fails the benchmark: a fast transfer of wrong bytes is no figure.
  */
+import { cpus } from 'node:os';
 import type { ShmRegion } from '../../native/shm-region.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { transferBackend } from '../../src/transfer/backends.js';
 import type { BenchBaseline } from '../../src/transfer/transfer-backend.js';
+import { pinMainThread, type PinnedThreads } from '../cpu-pin.js';
 import { machineDuringRun, type Machine } from '../machine.js';
 import { EventLoopDelay, latencySummary, type LoopDelay } from '../stats.js';
 import { byteLayout } from './byte-layout.js';
 import { runIbWriteBwClient } from './ib-write-bw.js';
 import { runIperf3Client } from './iperf3.js';
-import { pinMainThreads, type PinnedProcess, type PinPlan } from './pin-main-threads.js';
 import { streamPlainSocket } from './plain-socket.js';
 import { ReceiverProcess, type Peer } from './receiver-process.js';
 import { WriteDriver } from './write-driver-client.js';
@@ -54,8 +55,8 @@ export interface TransferBenchOptions {
   writeTimeoutMs: number;
   /** Bound on the receiver's pool; the sender's holds one slot more. */
   maxPoolBytes: number;
-  /** --pin-main: both processes' main threads alone on one CPU, their other threads on the rest (pin-main-threads.ts). */
-  pinMain: PinPlan | null;
+  /** --pin-main: both processes' main threads alone on MAIN_CPU, their other threads on the rest (cpu-pin.ts). */
+  pinMain: boolean;
 }
 
 export type BaselineName = BenchBaseline['baseline'];
@@ -87,7 +88,7 @@ export interface TransferRow {
   /** Destination slots whose bytes were checked against the source (all of them). */
   verifiedSlots: number;
   /** --pin-main: where the threads of both processes were, read back after pinning. */
-  pinned: PinnedProcess[] | null;
+  pinned: PinnedThreads[] | null;
 }
 
 export interface TransferBenchResult {
@@ -99,6 +100,19 @@ export interface TransferBenchResult {
 }
 
 const CONTROL_MS = 60_000;
+/** --pin-main: the CPU both main threads get to themselves; every other thread runs on the others. */
+const MAIN_CPU = 0;
+
+/**
+ * Both processes' main threads alone on MAIN_CPU, their other threads on the other CPUs; called once
+ * each backend's workers started (a worker made later by a pinned main thread would share its CPU).
+ */
+function pinMainThreads(receiver: ReceiverProcess): PinnedThreads[] {
+  // cpus(), not availableParallelism(): once this main thread is pinned the latter counts its one CPU.
+  const others = cpus().map((_, cpu) => cpu).filter((cpu) => cpu !== MAIN_CPU);
+  const pids = receiver.pid === null ? [process.pid] : [process.pid, receiver.pid];
+  return pids.map((pid) => pinMainThread(pid, MAIN_CPU, others));
+}
 
 export async function runTransferBench(o: TransferBenchOptions, onRow: (row: TransferRow) => void): Promise<TransferBenchResult> {
   const machine = machineDuringRun();
@@ -142,7 +156,7 @@ class BackendSession {
     private readonly sinkPort: number,
     /** shm: the receiver's pool mapped here too (the second copy baseline). */
     private readonly peerMapping: ShmRegion | null,
-    private readonly pinned: PinnedProcess[] | null,
+    private readonly pinned: PinnedThreads[] | null,
   ) {
     this.bench = transferBackend(backend).bench;
   }
@@ -165,7 +179,7 @@ class BackendSession {
     });
     try {
       await driver.call({ type: 'connect', endpoint }, 'connected', CONTROL_MS);
-      const pinned = o.pinMain ? pinMainThreads(o.pinMain, receiver.pid === null ? [process.pid] : [process.pid, receiver.pid]) : null;
+      const pinned = o.pinMain ? pinMainThreads(receiver) : null;
       const { bench } = transferBackend(backend);
       if (bench.baseline === 'Buffer.copy') {
         const target = Buffer.from(new SharedArrayBuffer(dstPages * o.pageBytes));

@@ -51,7 +51,7 @@ for (const backend of ['tcp', 'shm'] as const) {
 }
 
 test('pd-bench transfer --pin-main: both main threads alone on one CPU, every other thread of both processes on the other', { skip: availableParallelism() < 2 && 'needs 2 CPUs' }, () => {
-  const { result, stdout } = runPdBenchJson<TransferBenchResult>(['transfer', '--quick', '--backend', 'shm,tcp', '--sizes', '1MiB', '--pin-main']);
+  const { result, stdout } = runPdBenchJson<TransferBenchResult>(['transfer', '--quick', '--backend', 'shm,tcp', '--sizes', '1MiB', '--pin-main', 'on']);
   assert.deepEqual(result.rows.map((r) => r.backend), ['shm', 'tcp']);
   for (const r of result.rows) {
     const pinned = r.pinned!;
@@ -66,7 +66,7 @@ test('pd-bench transfer --pin-main: both main threads alone on one CPU, every ot
     }
     assert.equal(r.verifiedSlots, 2);
   }
-  assert.match(stdout, /pinned \(--pin-main\)/);
+  assert.match(stdout, /pinned \(--pin-main on\)/);
 });
 
 test('pd-bench router --quick: req/s, added latency and CPU per request, closed and open loop, no failed request', () => {
@@ -113,7 +113,8 @@ test('pd-bench: bad flags are usage errors naming the flag', () => {
     [['transfer', '--sizes', '4KiB,3000'], /--sizes/],
     [['transfer', '--backend', 'udp'], new RegExp(`--backend must be one of ${TRANSFER_BACKEND_NAMES.join(', ')} \\(got "udp"\\)`)],
     [['transfer', '--pattern', 'random'], /--pattern must be one of contiguous, scattered/],
-    [['transfer', '--pin-main', '--peer', '127.0.0.1:1'], /--pin-main .* --peer/],
+    [['transfer', '--pin-main', 'on', '--peer', '127.0.0.1:1'], /--pin-main on .* --peer/],
+    [['transfer', '--pin-main', 'yes'], /--pin-main must be one of on, off/],
     [['router', '--concurrency', '1,,4'], /--concurrency/],
     [['router', '--prefill', 'http://127.0.0.1:1'], /--prefill and --decode go together/],
     [['router', '--bogus'], /Unknown argument: bogus/],
