@@ -71,7 +71,7 @@ function createKernels(kind: KernelKind, pool: KvPool, warn: (message: string) =
   if (kind === 'native') {
     const problem = nativeKernelProblem();
     if (problem === null) return new NativeKernels(arena);
-    warn(`reference engine: native kernels unavailable (${problem}); using the WASM kernel (bit-identical, slower)`);
+    warn(`reference engine: native kernels unavailable (${problem.reason}); using the WASM kernel (bit-identical, slower)`);
   }
   return new WasmKernels(arena);
 }
