@@ -117,7 +117,7 @@ PD_AVX512 __attribute__((always_inline)) static inline void attend_heads(const f
       m[h] = wasm_max(m[h], res[h]);
     }
   }
-  /* e_j = exp(score_j - m), then the sum in position order */
+  /* e_j = exp(score_j - m); their sum is taken in position order during the first weighted-sum pass */
   float sum[HEADS];
 #pragma GCC unroll 4
   for (int h = 0; h < hc; h++) {
@@ -129,11 +129,11 @@ PD_AVX512 __attribute__((always_inline)) static inline void attend_heads(const f
     }
     sum[h] = 0.0f;
   }
-  for (int i = 0; i < nPos; i++) {
-#pragma GCC unroll 4
-    for (int h = 0; h < hc; h++) sum[h] = sum[h] + scores[h * pad + i];
-  }
-  /* out = (sum_j e_j * V_j) / sum, BLOCKS x 16 dimensions per pass */
+  /*
+   * out = (sum_j e_j * V_j) / sum, BLOCKS x 16 dimensions per pass. The first pass also adds up sum
+   * (a serial chain of scalar adds, one per position and head, which runs alongside the vector work
+   * instead of in a loop of its own).
+   */
   for (int d0 = 0; d0 < headDim; d0 += 16 * BLOCKS) {
     __mmask16 mask[BLOCKS];
 #pragma GCC unroll 4
@@ -147,6 +147,7 @@ PD_AVX512 __attribute__((always_inline)) static inline void attend_heads(const f
 #pragma GCC unroll 4
       for (int b = 0; b < BLOCKS; b++) acc[h][b] = _mm512_setzero_ps();
     }
+    const int first = d0 == 0;
     for (int i = 0; i < nPos; i++) {
       const float *v = kv + rows[i] + vOff + d0;
       __m512 vv[BLOCKS];
@@ -154,7 +155,9 @@ PD_AVX512 __attribute__((always_inline)) static inline void attend_heads(const f
       for (int b = 0; b < BLOCKS; b++) vv[b] = _mm512_maskz_loadu_ps(mask[b], v + 16 * b);
 #pragma GCC unroll 4
       for (int h = 0; h < hc; h++) {
-        const __m512 p = _mm512_set1_ps(scores[h * pad + i]);
+        const float e = scores[h * pad + i];
+        if (first) sum[h] = sum[h] + e;
+        const __m512 p = _mm512_set1_ps(e);
 #pragma GCC unroll 4
         for (int b = 0; b < BLOCKS; b++) acc[h][b] = _mm512_add_ps(acc[h][b], _mm512_mul_ps(p, vv[b]));
       }
@@ -180,11 +183,14 @@ PD_AVX512 void pd_native_attend(const float *q, int qOff, const float *kv, const
   if (nPos <= 0) return;
   const int pad = (nPos + 3) & ~3;
   int32_t *rows = (int32_t *)(void *)(scratch + (size_t)heads * pad);
-  for (int j = 0, page = 0, slot = 0; j < nPos; j++) {
-    rows[j] = table[page] + kOff + slot * stride;
-    if (++slot == pageSize) {
-      slot = 0;
-      page++;
+  /* page by page, 16 slots per store */
+  const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  for (int j0 = 0, page = 0; j0 < nPos; j0 += pageSize, page++) {
+    const int base = table[page] + kOff, slots = nPos - j0 < pageSize ? nPos - j0 : pageSize;
+    for (int s = 0; s < slots; s += 16) {
+      const __m512i slot = _mm512_add_epi32(iota, _mm512_set1_epi32(s));
+      const __m512i row = _mm512_add_epi32(_mm512_set1_epi32(base), _mm512_mullo_epi32(slot, _mm512_set1_epi32(stride)));
+      _mm512_mask_storeu_epi32(rows + j0 + s, first_lanes(slots - s < 16 ? slots - s : 16), row);
     }
   }
   for (int h = 0; h < heads; h += HEADS) {
