@@ -11,7 +11,8 @@
  *   heads' lane accumulators in its quarters (the query quads transposed once per call), a K quad is
  *   broadcast to all quarters by a plain load, and 4 positions run side by side (4 independent add
  *   chains); the quarters reduce with the matmul's shuffles.
- * - exp runs 16 scores per register; the sum is a scalar chain per head (its order is position order).
+ * - exp runs 16 scores per register; the sum is a scalar chain per head in position order, taken
+ *   inside the first weighted-sum pass so that it overlaps the vector work.
  * - Weighted sums: 16 dimensions per register, 4 registers (64 dimensions) x 4 heads of accumulators
  *   per pass over the positions; each V register is loaded once for all heads; partial 16-blocks
  *   (headDim a multiple of 4) use masked loads and stores.
