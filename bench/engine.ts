@@ -326,7 +326,7 @@ async function main(): Promise<void> {
   const minSeconds = quick ? 0.05 : 1;
   const matmul: MatmulResult[] = [];
   const nativeProblem = nativeKernelProblem();
-  if (nativeProblem !== null) console.log(`native kernel skipped: ${nativeProblem}`);
+  if (nativeProblem !== null) console.log(`native kernel skipped: ${nativeProblem.reason}`);
   for (const rows of [64, 1]) {
     const arena = new WasmArena();
     const kernels: Kernels[] = [...(nativeProblem === null ? [new NativeKernels(arena)] : []), new WasmKernels(arena)];

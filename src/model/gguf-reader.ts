@@ -174,12 +174,19 @@ function unsupportedType(path: string, tensor: string, type: number): never {
   throw new Error(`${path}: tensor ${tensor} is ${name}; pd-node reads f32, f16 and bf16 GGUF files (no quantized weights): convert with --outtype f32, f16 or bf16`);
 }
 
-/** The header of the GGUF file at `path` (fd open on it). */
+/**
+ * The header of the GGUF file at `path` (fd open on it). Its size is known only once parsed, so the
+ * bytes are read in growing steps; each step reads only the bytes after those already read (kept in
+ * the larger buffer) and parses again from the start.
+ */
 function readHeader(fd: number, path: string): GgufHeader {
   const fileSize = fstatSync(fd).size;
+  let b = Buffer.alloc(0);
   for (let size = Math.min(HEADER_STEP_BYTES, fileSize); ; size = Math.min(size * 2, fileSize, MAX_HEADER_BYTES)) {
-    const b = Buffer.alloc(size);
-    readFully(fd, b, 0, path);
+    const grown = Buffer.alloc(size);
+    b.copy(grown);
+    readFully(fd, grown.subarray(b.length), b.length, path);
+    b = grown;
     try {
       return parseHeader(b, size === fileSize, path, fileSize);
     } catch (err) {

@@ -4,7 +4,7 @@
  */
 import { ReferenceEngine } from '../../src/engine/reference/llama-engine.js';
 import type { KernelKind } from '../../src/engine/reference/kernels/kernels.js';
-import { nativeKernelProblem } from '../../src/engine/reference/kernels/native-library.js';
+import { nativeKernelProblem, type NativeProblem } from '../../src/engine/reference/kernels/native-library.js';
 import { createWasmKvPool } from '../../src/engine/reference/kernels/wasm-arena.js';
 import { gqaLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
@@ -27,11 +27,14 @@ export const SETUPS = [
 ] as const satisfies readonly { kernel: KernelKind; wasmPool: boolean }[];
 export type Setup = (typeof SETUPS)[number];
 
+/** Native problems a host cannot mend (its OS, CPU, or a build without gcc, which build.sh says): their tests skip. */
+const HOST_LIMITS: readonly NativeProblem['kind'][] = ['platform', 'cpu', 'not-built'];
+
 /**
- * Why the native kernel cannot run on this host (a CPU without AVX-512, not x86-64 Linux), to skip
- * its tests; false where it can, or where the library is just not built: then they fail saying so.
+ * Why the native kernel cannot run on this host, to skip its tests; false where it can, or where the
+ * library is missing or does not load (a broken build): then they fail saying so.
  */
-export const nativeSkip: string | false = ((problem) => (problem !== null && !/missing/.test(problem) ? problem : false))(nativeKernelProblem());
+export const nativeSkip: string | false = ((problem) => (problem !== null && HOST_LIMITS.includes(problem.kind) ? problem.reason : false))(nativeKernelProblem());
 
 export const tinyModel: { config: LlamaConfig; weights: ModelWeights } = (() => {
   const config = tinyConfig();

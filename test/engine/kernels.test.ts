@@ -97,15 +97,27 @@ test('native and JS matmul are bit-identical over every tile, row remainder and 
   }
 });
 
-test('native matmul refuses arrays too short for the sizes it is given', { skip: nativeSkip }, () => {
-  const k = new NativeKernels(wasm.arena);
-  const w = k.adoptWeights(k.alloc(8 * 4), 'f32', 8);
-  const x = k.alloc(2 * 4);
-  assert.throws(() => k.matmul(w, x, k.alloc(8 * 3), 8, 3, 4), /arrays too short/);
-  assert.throws(() => k.matmul(w, x, k.alloc(15), 8, 2, 4), /arrays too short/);
-  assert.throws(() => k.matmul(w, x, k.alloc(16), 9, 2, 4), /arrays too short/);
-  const halfWidth = new Uint16Array(w.data.buffer, w.data.byteOffset, w.data.length);
-  assert.throws(() => k.matmul({ ...w, data: halfWidth }, x, k.alloc(16), 8, 2, 4), /arrays too short/, '16-bit data said to be f32 would be read at twice its size');
+/** The WASM kernel and, where it can run, the native one: both check every call's sizes (bounds.ts). */
+const checked = (): WasmKernels[] => [wasm, ...(nativeSkip ? [] : [new NativeKernels(wasm.arena)])];
+
+test('the WASM and native kernels refuse arrays too short for the sizes they are given', () => {
+  for (const k of checked()) {
+    const w = k.adoptWeights(k.alloc(8 * 4), 'f32', 8);
+    const x = k.alloc(2 * 4);
+    assert.throws(() => k.matmul(w, x, k.alloc(8 * 3), 8, 3, 4), /matmul: arrays too short/, k.kind);
+    assert.throws(() => k.matmul(w, x, k.alloc(15), 8, 2, 4), /arrays too short/);
+    assert.throws(() => k.matmul(w, x, k.alloc(16), 9, 2, 4), /arrays too short/);
+    const halfWidth = new Uint16Array(w.data.buffer, w.data.byteOffset, w.data.length);
+    assert.throws(() => k.matmul({ ...w, data: halfWidth }, x, k.alloc(16), 8, 2, 4), /arrays too short/, '16-bit data said to be f32 would be read at twice its size');
+    const [a, norm] = [k.alloc(3 * 8), k.alloc(8)];
+    assert.throws(() => k.rmsNorm(a, 0, 8, norm, 1e-5, a, 1, 8, 8, 3), /rmsNorm: arrays too short/, `${k.kind} rmsNorm past the end`);
+    assert.throws(() => k.rmsNorm(a, 0, 8, norm, 1e-5, a, 0, 8, 6, 3), /not a multiple of 4/);
+    const [cos, sin] = [new Float64Array(4), new Float64Array(4)];
+    assert.throws(() => k.rope(a, 0, 8, 3, 2, 4, cos, sin), /rope: arrays too short/, `${k.kind} rope: 3 rows need 6 angles`);
+    assert.throws(() => k.rope(a, 0, 8, 2, 3, 4, cos, sin), /rope: arrays too short/, 'heads wider than the row');
+    assert.throws(() => k.addRows(a, 1, 8, a, 8, 3), /addRows: arrays too short/);
+    assert.throws(() => k.siluMul(a, norm, 12), /siluMul: arrays too short/);
+  }
 });
 
 test('WASM and JS exp are bit-identical and accurate on (-inf, 0]', () => {
@@ -183,6 +195,64 @@ function attentionMatchesJs(k: WasmKernels, seed: number, headDims: readonly num
   }
 }
 
+test('native and JS element-wise steps (RMSNorm, RoPE, residual add, SiLU-gated product) are bit-identical over odd sizes', { skip: nativeSkip }, () => {
+  const k = new NativeKernels(wasm.arena);
+  const rand = prng(31);
+  const SENTINEL = -12345.5;
+  const same = (a: Float32Array, b: Float32Array, what: string): void => assert.ok(bytes(a).equals(bytes(b)), what);
+  for (const rows of [1, 2, 3, 5, 7]) {
+    // RMSNorm: widths of 1..25 quads (the 8-wide f64 loop's tail), rows apart by a stride, written at an offset
+    for (const n of [4, 8, 12, 20, 36, 100]) {
+      const [lds, ldd] = [n + 4, n + 8];
+      const src = wide(rand, rows * lds);
+      const weight = wide(rand, n);
+      const eps = [1e-5, 1e-6, 0.25][rows % 3];
+      const [dn, dj] = [k.alloc(3 + rows * ldd).fill(SENTINEL), new Float32Array(3 + rows * ldd).fill(SENTINEL)];
+      k.rmsNorm(src, 4, lds, weight, eps, dn, 3, ldd, n, rows);
+      js.rmsNorm(src, 4, lds, weight, eps, dj, 3, ldd, n, rows);
+      same(dn, dj, `rmsNorm ${rows} rows of ${n}`);
+      assert.ok(dn.every((v, i) => (i >= 3 && (i - 3) % ldd < n) !== (v === SENTINEL)), 'rmsNorm wrote exactly the rows');
+    }
+    // RoPE: head dims whose halves run the 8-wide f64 loop, its tail, or only the tail; the angles of large positions
+    for (const headDim of [2, 6, 16, 18, 64, 130]) {
+      for (const heads of [1, 3]) {
+        const ld = heads * headDim + 2;
+        const xn = wide(rand, 1 + rows * ld);
+        const xj = new Float32Array(xn);
+        const half = headDim / 2;
+        const angle = Float64Array.from({ length: rows * half }, () => rand() * 1e4);
+        const [cos, sin] = [angle.map(Math.cos), angle.map(Math.sin)];
+        k.rope(xn, 1, ld, rows, heads, headDim, cos, sin);
+        js.rope(xj, 1, ld, rows, heads, headDim, cos, sin);
+        same(xn, xj, `rope ${rows} rows of ${heads} heads of ${headDim}`);
+      }
+    }
+    // residual add: widths below, at and past one 16-wide vector
+    for (const n of [1, 3, 15, 16, 17, 33, 64]) {
+      const ldh = n + 5;
+      const hn = wide(rand, 2 + rows * ldh);
+      const hj = new Float32Array(hn);
+      const p = wide(rand, rows * n);
+      k.addRows(hn, 2, ldh, p, n, rows);
+      js.addRows(hj, 2, ldh, p, n, rows);
+      same(hn, hj, `addRows ${rows} rows of ${n}`);
+    }
+  }
+  // SiLU: lengths that end a 16-wide vector part way (masked), signed zeros, exp's cut-off and beyond
+  for (const n of [4, 8, 12, 16, 20, 36, 1028]) {
+    const gate = wide(rand, n);
+    gate.set([0, -0, 1e-30, -90].slice(0, n));
+    const up = wide(rand, n);
+    const [gn, gj] = [k.alloc(n + 4).fill(SENTINEL), new Float32Array(n + 4).fill(SENTINEL)];
+    gn.set(gate);
+    gj.set(gate);
+    k.siluMul(gn, up, n);
+    js.siluMul(gj, up, n);
+    same(gn, gj, `siluMul of ${n}`);
+    assert.equal(gn[n], SENTINEL, 'siluMul stopped at n');
+  }
+});
+
 test('WASM and JS paged attention are bit-identical, for every head count per call', () => {
   attentionMatchesJs(wasm, 23, [8, 16, 20, 64], [1, 2, 3, 4, 5, 7, 17, 24]);
 });
@@ -191,8 +261,11 @@ test('native and JS paged attention are bit-identical (head dims past one 64-dim
   attentionMatchesJs(new NativeKernels(wasm.arena), 28, [4, 8, 20, 64, 132], [1, 2, 3, 4, 5, 7, 16, 17, 33, 45]);
 });
 
-test('native attention refuses a page table entry outside the KV array (C would read past it)', { skip: nativeSkip }, () => {
-  const k = new NativeKernels(wasm.arena);
+test('the WASM and native attention refuse a page table entry outside the KV array (C would read past it, WASM read other data)', () => {
+  for (const k of checked()) refusesBadPages(k);
+});
+
+function refusesBadPages(k: WasmKernels): void {
   const headDim = 8;
   const g = { pageSize: 4, tokenStride: 2 * headDim, vOffset: headDim, headDim, scale: Math.fround(1 / Math.sqrt(headDim)) };
   const pageFloats = g.pageSize * g.tokenStride;
@@ -204,14 +277,14 @@ test('native attention refuses a page table entry outside the KV array (C would 
   k.attend(g, q, 0, kv, table, 8, 0, scratch, out, 0, 1);
   for (const bad of [2 * pageFloats, pageFloats + 1, -pageFloats]) {
     table[1] = bad;
-    assert.throws(() => k.attend(g, q, 0, kv, table, 8, 0, scratch, out, 0, 1), /native attend: page table entry 1 \(-?\d+\) is outside the KV array/);
+    assert.throws(() => k.attend(g, q, 0, kv, table, 8, 0, scratch, out, 0, 1), /attend: page table entry 1 \(-?\d+\) is outside the KV array/, k.kind);
   }
   table[1] = 0;
   assert.throws(() => k.attend(g, q, 0, kv, table, 8, 1, scratch, out, 0, 1), /page table entry 0 .* is outside/, 'the K offset counts too');
   for (const [qOff, kOff, outOff] of [[-1, 0, 0], [0, -1, 0], [0, 0, -1]]) {
-    assert.throws(() => k.attend(g, q, qOff, kv, table, 8, kOff, scratch, out, outOff, 1), /native attend: a negative offset, arrays too short/, `negative offset ${[qOff, kOff, outOff]}`);
+    assert.throws(() => k.attend(g, q, qOff, kv, table, 8, kOff, scratch, out, outOff, 1), /attend: a negative offset, arrays too short/, `negative offset ${[qOff, kOff, outOff]}`);
   }
-});
+}
 
 test('the WASM kernel rejects arrays outside its memory', () => {
   const a = new Float32Array(16);

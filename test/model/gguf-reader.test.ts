@@ -85,6 +85,18 @@ describe('GGUF reader', () => {
     sameWeights(f16.weights, original.weights, rounded);
   });
 
+  it('a header larger than the first read (a 9 MiB general.name) is read in steps and parses whole', () => {
+    const dir = join(tmp, 'big-header');
+    mkdirSync(dir);
+    const name = 'x'.repeat(9 * 1024 * 1024);
+    writeGguf(join(dir, 'model.gguf'), original.config, original.weights, 'f32', name);
+    copyFileSync(join(tinyDir, 'tokenizer.json'), join(dir, 'tokenizer.json'));
+    assert.ok(readFileSync(join(dir, 'model.gguf')).includes('x'.repeat(1024), 8 * 1024 * 1024), 'the name spans past the first two steps (4 and 8 MiB)');
+    const loaded = loadModel(join(dir, 'model.gguf'));
+    sameConfig(loaded.config, original.config, 'float32');
+    sameWeights(loaded.weights, original.weights);
+  });
+
   it('tied embeddings: no output.weight, the lm head is the embedding array', () => {
     const config = { ...original.config, tieWordEmbeddings: true };
     const loaded = loadModel(ggufOf('tied', config, { ...original.weights, lmHead: original.weights.embed }, 'f32'));

@@ -17,17 +17,19 @@
  *   lm_head is read from that copy). If the pool was made by `createWasmKvPool`, the engine
  *   shares its memory and attention reads K/V in place; with any other pool, each item's pages of a
  *   layer are copied into kernel memory before its attention (identical results).
- * - Native kernel (the default): the WASM kernel with matmul in C (kernels/native-kernels.ts); where
- *   the library is not built or the CPU lacks AVX-512, the WASM kernel, with a warning saying why.
+ * - Native kernel (the default): the WASM kernel with matmul, attention and the element-wise steps in C
+ *   (kernels/native-kernels.ts); where the library is not built or the CPU lacks AVX-512, the WASM
+ *   kernel, with a warning saying why.
  * - The JS kernel is used when asked for, or (with a warning) when WebAssembly SIMD is unavailable.
  * - `tp` > 1 (`--tp N`): N ranks, this thread and N-1 workers, each with 1/N of every matrix
  *   (tensor-parallel/tp-plan.ts), in lock step through barriers on the kernels' shared memory; the
  *   per-rank code (shard.ts) is the same with one rank, and the results are bit-identical for any N.
  *   Needs the WASM kernel (its memory is what the threads share) and a pool the threads can share
  *   (any pool but the shm backend's decode pool, an mmap'ed region).
- * - The rest of the element-wise math (norm scaling, RoPE, residual adds) is f64 rounded once to f32
- *   on store; Math.cos/sin are V8's own deterministic ports (same results on every host of a Node
- *   version). SiLU runs in the kernels, with their exp, because Math.exp cost ~10% of a prefill.
+ * - The element-wise math (norm scaling, RoPE, residual adds; kernels/elementwise.ts, in C for the
+ *   native kernel) is f64 rounded once to f32 on store; RoPE's cos/sin come from V8's Math.cos/sin,
+ *   deterministic ports (same results on every host of a Node version), computed in JS for every
+ *   kernel. SiLU runs in the kernels, with their exp, because Math.exp cost ~10% of a prefill.
  */
 import type { Engine, ForwardItem, ForwardOutput } from '../engine.js';
 import { gqaLayout, sameLayout, type KvLayout } from '../../kv/layout.js';
@@ -71,7 +73,7 @@ function createKernels(kind: KernelKind, pool: KvPool, warn: (message: string) =
   if (kind === 'native') {
     const problem = nativeKernelProblem();
     if (problem === null) return new NativeKernels(arena);
-    warn(`reference engine: native kernels unavailable (${problem}); using the WASM kernel (bit-identical, slower)`);
+    warn(`reference engine: native kernels unavailable (${problem.reason}); using the WASM kernel (bit-identical, slower)`);
   }
   return new WasmKernels(arena);
 }

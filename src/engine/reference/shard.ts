@@ -9,13 +9,13 @@
  * Every output value is computed by exactly one rank with the same kernel call shape as with one
  * rank (a whole dot product in the kernels' order; element-wise math per element), so the results do
  * not depend on N. Norms are recomputed by every rank (cheap next to the matmuls, and it saves a
- * barrier per norm).
+ * barrier per norm). Every step of a layer is one kernel call over all the step's rows (the native
+ * kernel's are C calls, so a layer makes a fixed number of them whatever the batch).
  */
 import type { KvLayout } from '../../kv/layout.js';
 import type { LlamaConfig } from '../../model/types.js';
 import type { AttentionGeometry, Kernels } from './kernels/kernels.js';
 import type { WeightMatrix } from './kernels/weight-storage.js';
-import { rmsNorm } from './rms-norm.js';
 import { Rope } from './rope.js';
 import type { StepItem, StepPlan } from './step-plan.js';
 import type { RankSlice } from './tensor-parallel/tp-plan.js';
@@ -77,7 +77,7 @@ export class Shard {
     const { cos, sin } = this.rope.angles(plan.positions);
     this.w.layers.forEach((layer, l) => this.layer(l, layer, plan, b, cos, sin));
     const rows = plan.logitRows.length;
-    for (let i = 0; i < rows; i++) rmsNorm(b.h, plan.logitRows[i] * H, this.w.finalNorm, eps, b.xf, i * H, H);
+    for (let i = 0; i < rows; i++) this.kernels.rmsNorm(b.h, plan.logitRows[i] * H, H, this.w.finalNorm, eps, b.xf, i * H, H, H, 1);
     const [v0, v1] = this.slice.vocab;
     if (rows > 0) this.kernels.matmul(this.w.lmHead, b.xf, b.logits.subarray(v0), v1 - v0, rows, H, V);
     this.sync();
@@ -91,21 +91,19 @@ export class Shard {
     const kvHeads = s.kvHeads[1] - s.kvHeads[0];
     const [qR, kvR, iR] = [heads * headDim, kvHeads * headDim, s.inter[1] - s.inter[0]];
     const k = this.kernels;
-    for (let t = 0; t < T; t++) rmsNorm(b.h, t * H, w.inputNorm, eps, b.xn, t * H, H);
+    k.rmsNorm(b.h, 0, H, w.inputNorm, eps, b.xn, 0, H, H, T);
     k.matmul(w.q, b.xn, b.q, qR, T, H);
     k.matmul(w.k, b.xn, b.k, kvR, T, H);
     k.matmul(w.v, b.xn, b.v, kvR, T, H);
-    for (let t = 0; t < T; t++) {
-      this.rope.apply(b.q, t * qR, heads, cos, sin, t);
-      this.rope.apply(b.k, t * kvR, kvHeads, cos, sin, t);
-    }
+    k.rope(b.q, 0, qR, T, heads, headDim, cos, sin);
+    k.rope(b.k, 0, kvR, T, kvHeads, headDim, cos, sin);
     // Every item's new K/V goes into the pool before any attention reads it.
     for (const item of plan.items) this.writeKv(l, item, b, kvR);
     for (const item of plan.items) this.attention(l, item, b, qR, numHeads * headDim);
     this.sync(); // attention output of every head
     this.project(w.o, b.attn, numHeads * headDim, b, T);
     this.sync(); // residual stream after attention
-    for (let t = 0; t < T; t++) rmsNorm(b.h, t * H, w.postNorm, eps, b.xn, t * H, H);
+    k.rmsNorm(b.h, 0, H, w.postNorm, eps, b.xn, 0, H, H, T);
     k.matmul(w.gate, b.xn, b.gate, iR, T, H);
     k.matmul(w.up, b.xn, b.up, iR, T, H);
     k.siluMul(b.gate, b.up, pad4(T * iR));
@@ -123,11 +121,7 @@ export class Shard {
     const [a, z] = this.slice.hidden;
     const hR = z - a;
     this.kernels.matmul(wRows, x, b.proj, hR, T, n);
-    for (let t = 0; t < T; t++) {
-      const dst = t * H + a;
-      const src = t * hR;
-      for (let i = 0; i < hR; i++) b.h[dst + i] += b.proj[src + i];
-    }
+    this.kernels.addRows(b.h, a, H, b.proj, hR, T);
   }
 
   /** f32 offset in the pool of (layer l, position pos) of an item: its K row; V follows after kvDim. */

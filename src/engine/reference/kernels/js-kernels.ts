@@ -3,8 +3,9 @@
  * lane accumulators, the same lane reduction, the same exp, with Math.fround after every f32
  * operation (a product or sum of two f32 values computed in f64 and rounded once equals the f32
  * operation, so fround reproduces it exactly). Used when WebAssembly SIMD is unavailable, as the
- * readable statement of the kernels' order, and for the shared RMSNorm sum of squares.
+ * readable statement of the kernels' order, and for the RMSNorm sum of squares of elementwise.ts.
  */
+import { addRows, rmsNormRows, ropeRows } from './elementwise.js';
 import { EXP } from './kernel-module.js';
 import type { AttentionGeometry, Kernels } from './kernels.js';
 import type { WeightMatrix } from './weight-storage.js';
@@ -78,6 +79,18 @@ export class JsKernels implements Kernels {
 
   siluMul(gate: Float32Array, up: Float32Array, n: number): void {
     for (let i = 0; i < n; i++) gate[i] = fr(siluF32(gate[i]) * up[i]);
+  }
+
+  rmsNorm(src: Float32Array, srcOff: number, lds: number, weight: Float32Array, eps: number, dst: Float32Array, dstOff: number, ldd: number, n: number, rows: number): void {
+    rmsNormRows(src, srcOff, lds, weight, eps, dst, dstOff, ldd, n, rows);
+  }
+
+  rope(x: Float32Array, xOff: number, ld: number, rows: number, heads: number, headDim: number, cos: Float64Array, sin: Float64Array): void {
+    ropeRows(x, xOff, ld, rows, heads, headDim, cos, sin);
+  }
+
+  addRows(h: Float32Array, hOff: number, ldh: number, p: Float32Array, n: number, rows: number): void {
+    addRows(h, hOff, ldh, p, n, rows);
   }
 
   attend(

@@ -1,7 +1,8 @@
 /**
- * The compute kernels the reference engine runs on: matmul, paged attention and the SwiGLU activation. Three implementations
- * (native C matmul over the WASM kernels, WebAssembly SIMD, plain JS) produce bit-identical results; everything else in the engine
- * (norms, RoPE, residuals) is shared JS code, so the engine output does not depend on the kernel.
+ * The compute kernels the reference engine runs on: matmul, paged attention, the SwiGLU activation and the element-wise steps
+ * of a layer (RMSNorm, RoPE rotation, residual add). Three implementations (native C over the WASM kernels, WebAssembly SIMD,
+ * plain JS; the element-wise steps are shared JS code, elementwise.ts, except in C) produce bit-identical results, so the
+ * engine output does not depend on the kernel.
  *
  * Arrays are passed as typed-array views; the WASM kernel requires views it allocated (`alloc`,
  * `adopt`) or buffers it `canRead`, and uses their byteOffset as the address.
@@ -41,6 +42,12 @@ export interface Kernels {
   matmul(w: WeightMatrix, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number, ldy?: number): void;
   /** gate[i] = silu(gate[i]) * up[i] for i < n (a multiple of 4), with the kernels' exp. */
   siluMul(gate: Float32Array, up: Float32Array, n: number): void;
+  /** RMSNorm of `rows` rows of n values (a multiple of 4): elementwise.ts rmsNormRows. */
+  rmsNorm(src: Float32Array, srcOff: number, lds: number, weight: Float32Array, eps: number, dst: Float32Array, dstOff: number, ldd: number, n: number, rows: number): void;
+  /** RoPE rotation of `heads` heads in each of `rows` rows by the rows' cos / sin (rope.ts): elementwise.ts ropeRows. */
+  rope(x: Float32Array, xOff: number, ld: number, rows: number, heads: number, headDim: number, cos: Float64Array, sin: Float64Array): void;
+  /** h[hOff + r*ldh + i] += p[r*n + i] for i < n, r < rows: elementwise.ts addRows. */
+  addRows(h: Float32Array, hOff: number, ldh: number, p: Float32Array, n: number, rows: number): void;
   /**
    * Causal attention of `heads` query heads that share one KV head over positions [0, nPos): head i's
    * query is q[qOff + i*headDim .. +headDim), its result goes to out[outOff + i*headDim .. +headDim);

@@ -1,13 +1,13 @@
 /**
- * The native kernels: the WASM kernels (same memory, same packed weights, same SwiGLU) with matmul
- * and attention in C (native/matmul.c, native/attend.c, AVX-512), bit-identical to both other kernels.
+ * The native kernels: the WASM kernels (same memory, same packed weights) with matmul, attention,
+ * the SwiGLU activation and the element-wise steps (RMSNorm, RoPE rotation, residual add) in C
+ * (native/matmul.c, attend.c, elementwise.c, AVX-512), bit-identical to both other kernels.
  *
  * Decisions: a subclass of WasmKernels, so everything that holds for the WASM kernel (weights and
- * pool in its shared memory, `--tp` rank threads working in it) holds unchanged; matmul and attention,
- * 78 % and 15 % of a prefill on the WASM kernel, move to C, where 512-bit registers do four WASM
- * vectors' work per instruction in the same lane order. C trusts its sizes, so each call checks them
- * against the arrays first, the page table's entries included (an overrun would read or corrupt
- * memory silently, where WASM would trap). A head dimension above
+ * pool in its shared memory, `--tp` rank threads working in it) holds unchanged, and its size checks
+ * (bounds.ts) run before every native call (C trusts its sizes); only the `run*` steps are replaced.
+ * Matmul and attention were 78 % and 15 % of a prefill on the WASM kernel; the element-wise steps,
+ * 13 % of a native bf16 prefill while they ran in JS, followed. A head dimension above
  * NATIVE_MAX_HEAD_DIM runs the WASM attention.
  */
 import type { AttentionGeometry, KernelKind } from './kernels.js';
@@ -26,44 +26,34 @@ export class NativeKernels extends WasmKernels {
     this.lib = nativeKernelLibrary();
   }
 
-  override matmul(w: WeightMatrix, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number, ldy = nOut): void {
-    if (!w.packed) throw new Error('native matmul needs weights it adopted (packed)');
-    const width = w.dtype === 'f32' ? 4 : 2;
-    if (n % 4 !== 0 || w.data.BYTES_PER_ELEMENT !== width || w.data.length < nOut * n || x.length < nRows * n || ldy < nOut || (nRows > 0 && y.length < (nRows - 1) * ldy + nOut)) {
-      throw new Error(`native matmul: arrays too short for ${nOut}x${n} by ${nRows} rows (ldy ${ldy}) or n not a multiple of 4`);
-    }
+  protected override runMatmul(w: WeightMatrix, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number, ldy: number): void {
     this.lib.matmul(w.data, w.dtype, x, y, nOut, nRows, n, ldy);
   }
 
-  override attend(
-    g: AttentionGeometry,
-    q: Float32Array,
-    qOff: number,
-    kv: Float32Array,
-    table: Int32Array,
-    nPos: number,
-    kOff: number,
-    scratch: Float32Array,
-    out: Float32Array,
-    outOff: number,
-    heads: number,
+  protected override runSiluMul(gate: Float32Array, up: Float32Array, n: number): void {
+    this.lib.siluMul(gate, up, n);
+  }
+
+  protected override runRmsNorm(src: Float32Array, srcOff: number, lds: number, weight: Float32Array, eps: number, dst: Float32Array, dstOff: number, ldd: number, n: number, rows: number): void {
+    this.lib.rmsNorm(src, srcOff, lds, weight, eps, dst, dstOff, ldd, n, rows);
+  }
+
+  protected override runRope(x: Float32Array, xOff: number, ld: number, rows: number, heads: number, headDim: number, cos: Float64Array, sin: Float64Array): void {
+    this.lib.rope(x, xOff, ld, rows, heads, headDim, cos, sin);
+  }
+
+  protected override runAddRows(h: Float32Array, hOff: number, ldh: number, p: Float32Array, n: number, rows: number): void {
+    this.lib.addRows(h, hOff, ldh, p, n, rows);
+  }
+
+  protected override runAttend(
+    g: AttentionGeometry, q: Float32Array, qOff: number, kv: Float32Array, table: Int32Array, nPos: number, kOff: number, scratch: Float32Array,
+    out: Float32Array, outOff: number, heads: number,
   ): void {
-    const { headDim } = g;
-    if (headDim > NATIVE_MAX_HEAD_DIM) {
-      super.attend(g, q, qOff, kv, table, nPos, kOff, scratch, out, outOff, heads);
+    if (g.headDim > NATIVE_MAX_HEAD_DIM) {
+      super.runAttend(g, q, qOff, kv, table, nPos, kOff, scratch, out, outOff, heads);
       return;
     }
-    const span = heads * headDim;
-    if (qOff < 0 || outOff < 0 || kOff < 0 || headDim % 4 !== 0 || q.length < qOff + span || out.length < outOff + span || scratch.length < heads * (Math.ceil(nPos / 4) * 4) + nPos || table.length < Math.ceil(nPos / g.pageSize)) {
-      throw new Error(`native attend: a negative offset, arrays too short for ${heads} heads of ${headDim} over ${nPos} positions, or headDim not a multiple of 4`);
-    }
-    // Every page the table names must lie inside `kv`: C would read past it where WASM traps.
-    const pages = Math.ceil(nPos / g.pageSize);
-    const reach = kOff + (g.pageSize - 1) * g.tokenStride + g.vOffset + headDim;
-    for (let p = 0; p < pages; p++) {
-      const base = table[p];
-      if (base < 0 || base + reach > kv.length) throw new Error(`native attend: page table entry ${p} (${base}) is outside the KV array (${kv.length} values)`);
-    }
-    this.lib.attend(q, qOff, kv, table, nPos, kOff, g.pageSize, g.tokenStride, g.vOffset, headDim, g.scale, scratch, out, outOff, heads);
+    this.lib.attend(q, qOff, kv, table, nPos, kOff, g.pageSize, g.tokenStride, g.vOffset, g.headDim, g.scale, scratch, out, outOff, heads);
   }
 }

@@ -10,9 +10,13 @@
  * so they stay in registers) and never changes a dot product's summation order. Attention runs
  * the query heads of a KV group in one call (up to MAX_ATTEND_HEADS; more in several calls).
  * Every array argument must belong to the arena (checked: a view into another buffer would silently
- * address the wrong bytes).
+ * address the wrong bytes), and every call's sizes are checked against its arrays (bounds.ts) before
+ * the kernel runs (`run*`, which NativeKernels overrides). The element-wise steps run the shared JS
+ * code (elementwise.ts).
  */
 import { attendExportName, kernelModuleBytes, MAX_ATTEND_HEADS, MAX_TILE_ROWS, TILE_DTYPES, tileExportName, tileRowCounts } from './kernel-module.js';
+import { checkAddRows, checkAttend, checkMatmul, checkRmsNorm, checkRope, checkSiluMul } from './bounds.js';
+import { addRows, rmsNormRows, ropeRows } from './elementwise.js';
 import type { AttentionGeometry, KernelKind, Kernels } from './kernels.js';
 import { webAssembly, type WasmModule } from './wasm-api.js';
 import type { WasmArena } from './wasm-arena.js';
@@ -107,7 +111,11 @@ export class WasmKernels implements Kernels {
   }
 
   matmul(w: WeightMatrix, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number, ldy = nOut): void {
-    if (!w.packed) throw new Error('WASM matmul needs weights it adopted (packed)');
+    checkMatmul(w, x, y, nOut, nRows, n, ldy);
+    this.runMatmul(w, x, y, nOut, nRows, n, ldy);
+  }
+
+  protected runMatmul(w: WeightMatrix, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number, ldy: number): void {
     const [W, X, Y] = [this.address(w.data), this.address(x), this.address(y)];
     const tiles = this.tiles[w.dtype];
     const groupBytes = PACK_ROWS * n * (w.dtype === 'f32' ? 4 : 2);
@@ -127,11 +135,60 @@ export class WasmKernels implements Kernels {
   }
 
   siluMul(gate: Float32Array, up: Float32Array, n: number): void {
+    checkSiluMul(gate, up, n);
+    this.runSiluMul(gate, up, n);
+  }
+
+  protected runSiluMul(gate: Float32Array, up: Float32Array, n: number): void {
     this.siluMulFn(this.address(gate), this.address(up), n);
   }
 
-  /** Heads in calls of at most MAX_ATTEND_HEADS (each head's result does not depend on the split). */
+  rmsNorm(src: Float32Array, srcOff: number, lds: number, weight: Float32Array, eps: number, dst: Float32Array, dstOff: number, ldd: number, n: number, rows: number): void {
+    checkRmsNorm(src, srcOff, lds, weight, dst, dstOff, ldd, n, rows);
+    this.runRmsNorm(src, srcOff, lds, weight, eps, dst, dstOff, ldd, n, rows);
+  }
+
+  protected runRmsNorm(src: Float32Array, srcOff: number, lds: number, weight: Float32Array, eps: number, dst: Float32Array, dstOff: number, ldd: number, n: number, rows: number): void {
+    rmsNormRows(src, srcOff, lds, weight, eps, dst, dstOff, ldd, n, rows);
+  }
+
+  rope(x: Float32Array, xOff: number, ld: number, rows: number, heads: number, headDim: number, cos: Float64Array, sin: Float64Array): void {
+    checkRope(x, xOff, ld, rows, heads, headDim, cos, sin);
+    this.runRope(x, xOff, ld, rows, heads, headDim, cos, sin);
+  }
+
+  protected runRope(x: Float32Array, xOff: number, ld: number, rows: number, heads: number, headDim: number, cos: Float64Array, sin: Float64Array): void {
+    ropeRows(x, xOff, ld, rows, heads, headDim, cos, sin);
+  }
+
+  addRows(h: Float32Array, hOff: number, ldh: number, p: Float32Array, n: number, rows: number): void {
+    checkAddRows(h, hOff, ldh, p, n, rows);
+    this.runAddRows(h, hOff, ldh, p, n, rows);
+  }
+
+  protected runAddRows(h: Float32Array, hOff: number, ldh: number, p: Float32Array, n: number, rows: number): void {
+    addRows(h, hOff, ldh, p, n, rows);
+  }
+
   attend(
+    g: AttentionGeometry,
+    q: Float32Array,
+    qOff: number,
+    kv: Float32Array,
+    table: Int32Array,
+    nPos: number,
+    kOff: number,
+    scratch: Float32Array,
+    out: Float32Array,
+    outOff: number,
+    heads: number,
+  ): void {
+    checkAttend(g, q, qOff, kv, table, nPos, kOff, scratch, out, outOff, heads);
+    this.runAttend(g, q, qOff, kv, table, nPos, kOff, scratch, out, outOff, heads);
+  }
+
+  /** Heads in calls of at most MAX_ATTEND_HEADS (each head's result does not depend on the split). */
+  protected runAttend(
     g: AttentionGeometry,
     q: Float32Array,
     qOff: number,

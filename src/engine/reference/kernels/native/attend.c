@@ -11,7 +11,8 @@
  *   heads' lane accumulators in its quarters (the query quads transposed once per call), a K quad is
  *   broadcast to all quarters by a plain load, and 4 positions run side by side (4 independent add
  *   chains); the quarters reduce with the matmul's shuffles.
- * - exp runs 16 scores per register; the sum is a scalar chain per head (its order is position order).
+ * - exp runs 16 scores per register; the sum is a scalar chain per head in position order, taken
+ *   inside the first weighted-sum pass so that it overlaps the vector work.
  * - Weighted sums: 16 dimensions per register, 4 registers (64 dimensions) x 4 heads of accumulators
  *   per pass over the positions; each V register is loaded once for all heads; partial 16-blocks
  *   (headDim a multiple of 4) use masked loads and stores.
@@ -43,19 +44,6 @@ static inline float wasm_max(float a, float b) {
     return a;
   }
   return a > b ? a : b;
-}
-
-/* The kernels' exp of 16 lanes (each <= 0): expLanes of kernel-module.ts, operation for operation. */
-PD_AVX512 __attribute__((always_inline)) static inline __m512 exp16(__m512 x) {
-  const __m512 t = _mm512_roundscale_ps(_mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps((float)1.4426950408889634)), _mm512_set1_ps(0.5f)), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-  const __m512 r = _mm512_sub_ps(_mm512_sub_ps(x, _mm512_mul_ps(t, _mm512_set1_ps(0.693359375f))), _mm512_mul_ps(t, _mm512_set1_ps((float)-2.12194440e-4)));
-  static const double poly[] = {1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 1.0 / 2, 1, 1};
-  __m512 e = _mm512_set1_ps((float)poly[0]);
-#pragma GCC unroll 8
-  for (int i = 1; i < 7; i++) e = _mm512_add_ps(_mm512_mul_ps(e, r), _mm512_set1_ps((float)poly[i]));
-  const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(t), _mm512_set1_epi32(127)), 23);
-  e = _mm512_mul_ps(e, _mm512_castsi512_ps(bits));
-  return _mm512_maskz_mov_ps(~_mm512_cmp_ps_mask(x, _mm512_set1_ps((float)-87.3), _CMP_LT_OQ), e);
 }
 
 /* Mask of the first `lanes` (0..16) lanes. */
@@ -130,7 +118,7 @@ PD_AVX512 __attribute__((always_inline)) static inline void attend_heads(const f
       m[h] = wasm_max(m[h], res[h]);
     }
   }
-  /* e_j = exp(score_j - m), then the sum in position order */
+  /* e_j = exp(score_j - m); their sum is taken in position order during the first weighted-sum pass */
   float sum[HEADS];
 #pragma GCC unroll 4
   for (int h = 0; h < hc; h++) {
@@ -142,11 +130,11 @@ PD_AVX512 __attribute__((always_inline)) static inline void attend_heads(const f
     }
     sum[h] = 0.0f;
   }
-  for (int i = 0; i < nPos; i++) {
-#pragma GCC unroll 4
-    for (int h = 0; h < hc; h++) sum[h] = sum[h] + scores[h * pad + i];
-  }
-  /* out = (sum_j e_j * V_j) / sum, BLOCKS x 16 dimensions per pass */
+  /*
+   * out = (sum_j e_j * V_j) / sum, BLOCKS x 16 dimensions per pass. The first pass also adds up sum
+   * (a serial chain of scalar adds, one per position and head, which runs alongside the vector work
+   * instead of in a loop of its own).
+   */
   for (int d0 = 0; d0 < headDim; d0 += 16 * BLOCKS) {
     __mmask16 mask[BLOCKS];
 #pragma GCC unroll 4
@@ -160,6 +148,7 @@ PD_AVX512 __attribute__((always_inline)) static inline void attend_heads(const f
 #pragma GCC unroll 4
       for (int b = 0; b < BLOCKS; b++) acc[h][b] = _mm512_setzero_ps();
     }
+    const int first = d0 == 0;
     for (int i = 0; i < nPos; i++) {
       const float *v = kv + rows[i] + vOff + d0;
       __m512 vv[BLOCKS];
@@ -167,7 +156,9 @@ PD_AVX512 __attribute__((always_inline)) static inline void attend_heads(const f
       for (int b = 0; b < BLOCKS; b++) vv[b] = _mm512_maskz_loadu_ps(mask[b], v + 16 * b);
 #pragma GCC unroll 4
       for (int h = 0; h < hc; h++) {
-        const __m512 p = _mm512_set1_ps(scores[h * pad + i]);
+        const float e = scores[h * pad + i];
+        if (first) sum[h] = sum[h] + e;
+        const __m512 p = _mm512_set1_ps(e);
 #pragma GCC unroll 4
         for (int b = 0; b < BLOCKS; b++) acc[h][b] = _mm512_add_ps(acc[h][b], _mm512_mul_ps(p, vv[b]));
       }
@@ -193,11 +184,14 @@ PD_AVX512 void pd_native_attend(const float *q, int qOff, const float *kv, const
   if (nPos <= 0) return;
   const int pad = (nPos + 3) & ~3;
   int32_t *rows = (int32_t *)(void *)(scratch + (size_t)heads * pad);
-  for (int j = 0, page = 0, slot = 0; j < nPos; j++) {
-    rows[j] = table[page] + kOff + slot * stride;
-    if (++slot == pageSize) {
-      slot = 0;
-      page++;
+  /* page by page, 16 slots per store */
+  const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  for (int j0 = 0, page = 0; j0 < nPos; j0 += pageSize, page++) {
+    const int base = table[page] + kOff, slots = nPos - j0 < pageSize ? nPos - j0 : pageSize;
+    for (int s = 0; s < slots; s += 16) {
+      const __m512i slot = _mm512_add_epi32(iota, _mm512_set1_epi32(s));
+      const __m512i row = _mm512_add_epi32(_mm512_set1_epi32(base), _mm512_mullo_epi32(slot, _mm512_set1_epi32(stride)));
+      _mm512_mask_storeu_epi32(rows + j0 + s, first_lanes(slots - s < 16 ? slots - s : 16), row);
     }
   }
   for (int h = 0; h < heads; h += HEADS) {

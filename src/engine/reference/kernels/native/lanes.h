@@ -20,4 +20,17 @@ PD_AVX512 __attribute__((always_inline)) static inline __m128 pd_quarter_results
   return _mm512_castps512_ps128(_mm512_maskz_compress_ps(0x1111, v));
 }
 
+/* The kernels' exp of 16 lanes (each <= 0): expLanes of kernel-module.ts, operation for operation. */
+PD_AVX512 __attribute__((always_inline)) static inline __m512 exp16(__m512 x) {
+  const __m512 t = _mm512_roundscale_ps(_mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps((float)1.4426950408889634)), _mm512_set1_ps(0.5f)), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  const __m512 r = _mm512_sub_ps(_mm512_sub_ps(x, _mm512_mul_ps(t, _mm512_set1_ps(0.693359375f))), _mm512_mul_ps(t, _mm512_set1_ps((float)-2.12194440e-4)));
+  static const double poly[] = {1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 1.0 / 2, 1, 1};
+  __m512 e = _mm512_set1_ps((float)poly[0]);
+#pragma GCC unroll 8
+  for (int i = 1; i < 7; i++) e = _mm512_add_ps(_mm512_mul_ps(e, r), _mm512_set1_ps((float)poly[i]));
+  const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(t), _mm512_set1_epi32(127)), 23);
+  e = _mm512_mul_ps(e, _mm512_castsi512_ps(bits));
+  return _mm512_maskz_mov_ps(~_mm512_cmp_ps_mask(x, _mm512_set1_ps((float)-87.3), _CMP_LT_OQ), e);
+}
+
 #endif
