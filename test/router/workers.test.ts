@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, test } from 'node:test';
-import { killProcess, startProcess, stopAll } from '../helpers/processes.js';
+import { killProcess, startProcess, stopAll, waitForLogLine } from '../helpers/processes.js';
 import { metricValue } from '../server/support.js';
 import { FakeNode, goodDecode, goodPrefill, RoomBoard } from './fake-pd-node.js';
 
@@ -51,10 +51,7 @@ test('--workers 2: both workers serve the port, /metrics sums them, SIGTERM stop
   const [prefill, decode] = nodes;
   const router = await startProcess(['--role', 'router', '--prefill', prefill.url, '9123', '--decode', decode.url, '--port', '0', '--registry-port', '0', '--log-level', 'debug', '--workers', String(WORKERS)]);
   const deadline = Date.now() + ALL_LISTENING_MS;
-  while (!router.logs.some((l) => l.includes('"msg":"router workers listening"'))) {
-    assert.ok(Date.now() < deadline, `no 'router workers listening' line:\n${router.logs.join('\n')}`);
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
+  await waitForLogLine(router, ['"msg":"router workers listening"'], ALL_LISTENING_MS, "a 'router workers listening' line");
 
   for (let i = 0; i < REQUESTS; i++) assert.equal(await postFresh(`${router.url}/generate`, JSON.stringify({ text: `hello ${i}`, sampling_params: { max_new_tokens: 2 } })), 200);
   const sendingLines = (): { msg: string; pid: number }[] => router.logs.map((l) => JSON.parse(l) as { msg: string; pid: number }).filter((l) => l.msg === 'sending to a prefill/decode pair');
