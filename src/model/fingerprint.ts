@@ -44,7 +44,9 @@ export function modelFingerprint(path: string, tokenizerDir: string): string {
   for (const name of weights) {
     const file = join(dir, name);
     const size = statSync(file).size;
-    h.update(`${name}:${size}`);
+    // A GGUF file's name is the user's (a hub snapshot and a local copy of the same bytes differ):
+    // only its bytes count; safetensors shard names are part of the checkpoint.
+    h.update(`${gguf ? 'gguf' : name}:${size}`);
     const fd = openSync(file, 'r');
     try {
       for (const at of [0, Math.floor(size / 2), Math.max(0, size - SAMPLE_BYTES)]) {

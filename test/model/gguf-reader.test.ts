@@ -9,6 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { modelFingerprint } from '../../src/model/fingerprint.js';
 import { genModel } from '../../src/model/gen-model.js';
 import { writeGguf, type GgufDtype } from '../../src/model/gguf-writer.js';
 import { f16ToF32, f32ToF16 } from '../../src/model/half-float.js';
@@ -103,6 +104,15 @@ describe('GGUF reader', () => {
     assert.equal(loaded.config.tieWordEmbeddings, true);
     assert.equal(loaded.weights.lmHead, loaded.weights.embed);
     sameBits(loaded.weights.embed, original.weights.embed, 'embed');
+  });
+
+  it('the PD fingerprint of a GGUF file is its bytes, not its name (a hub snapshot and a local copy match)', () => {
+    const path = ggufOf('fingerprinted', original.config, original.weights, 'f32');
+    const renamed = join(tmp, 'fingerprinted', 'tiny-f32.gguf');
+    copyFileSync(path, renamed);
+    assert.equal(modelFingerprint(renamed, tinyDir), modelFingerprint(path, tinyDir));
+    const other = ggufOf('fingerprinted-bf16', original.config, original.weights, 'bf16');
+    assert.notEqual(modelFingerprint(other, tinyDir), modelFingerprint(path, tinyDir), 'other bytes, another fingerprint');
   });
 
   it('--tokenizer-path instead of a tokenizer beside the file; without either, the error says what to give', () => {
