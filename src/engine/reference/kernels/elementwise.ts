@@ -16,7 +16,8 @@ import { dotF32 } from './js-kernels.js';
  */
 export function rmsNormRows(src: Float32Array, srcOff: number, lds: number, weight: Float32Array, eps: number, dst: Float32Array, dstOff: number, ldd: number, n: number, rows: number): void {
   for (let r = 0; r < rows; r++) {
-    const [s, d] = [srcOff + r * lds, dstOff + r * ldd];
+    const s = srcOff + r * lds;
+    const d = dstOff + r * ldd;
     const inv = 1 / Math.sqrt(dotF32(src, s, src, s, n) / n + eps);
     for (let i = 0; i < n; i++) dst[d + i] = src[s + i] * inv * weight[i];
   }
@@ -46,7 +47,8 @@ export function ropeRows(x: Float32Array, xOff: number, ld: number, rows: number
 /** Rows r < rows: h[hOff + r*ldh + i] += p[r*n + i] for i < n. */
 export function addRows(h: Float32Array, hOff: number, ldh: number, p: Float32Array, n: number, rows: number): void {
   for (let r = 0; r < rows; r++) {
-    const [d, s] = [hOff + r * ldh, r * n];
+    const d = hOff + r * ldh;
+    const s = r * n;
     for (let i = 0; i < n; i++) h[d + i] += p[s + i];
   }
 }
