@@ -342,7 +342,7 @@ export class PrefillRooms {
 
   /** Tells decode node `peerId` the room failed; `full`: given up because this node is full (decode answers 503 + Retry-After). */
   private noticeToDecode(room: string, peerId: string, message: string, full: boolean): void {
-    this.deps.emit(full ? { type: 'room_failed_notice', room, peerId, message, retryAfterSecs: RETRY_AFTER_SECS } : { type: 'room_failed_notice', room, peerId, message });
+    this.deps.emit({ type: 'room_failed_notice', room, peerId, message, ...(full && { retryAfterSecs: RETRY_AFTER_SECS }) });
   }
 
   /**

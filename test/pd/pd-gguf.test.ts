@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startNode, type NodeHandle } from '../../src/index.js';
 import { writeGguf } from '../../src/model/gguf-writer.js';
+import { repoFolderName } from '../../src/model/hf-cache.js';
 import { loadModel } from '../../src/model/load-model.js';
 import { getJson, postJson, startProcess, stopAll, type NodeProcess } from '../helpers/processes.js';
 import { startCluster, type Cluster } from './cluster.js';
@@ -90,7 +91,7 @@ const HUB_ID = 'test-org/tiny-GGUF';
  */
 async function startFromHubCache(cache: string, ggufPath: string, tokenizerDir: string): Promise<NodeHandle> {
   const hash = 'c'.repeat(40);
-  const repo = join(cache, 'models--test-org--tiny-GGUF');
+  const repo = join(cache, repoFolderName(HUB_ID));
   mkdirSync(join(repo, 'snapshots', hash), { recursive: true });
   mkdirSync(join(repo, 'refs'));
   writeFileSync(join(repo, 'refs', 'main'), hash);

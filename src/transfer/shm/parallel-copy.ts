@@ -42,7 +42,7 @@ export const MIN_PARALLEL_BYTES = 4 << 20;
 export const MAX_COPY_THREADS = 16;
 /** A worker maps the pool through koffi on start (koffi must not be terminated while it loads libc): generous, like the transfer actor's. */
 const START_MS = 120_000;
-/** A worker asked to close unmaps and exits at once; after this it is terminated. */
+/** A worker asked to close exits at once (the sending thread releases its mapping); after this it is terminated. */
 const STOP_MS = 5_000;
 const WORKER_URL = new URL('./copy-worker.js', import.meta.url);
 
@@ -130,7 +130,7 @@ export class ParallelCopy {
     throw new KvLinkError(message);
   }
 
-  /** Stops every worker (each unmaps the pool); copies still waiting fail. */
+  /** Stops every worker (the sending thread then releases each one's mapping); copies still waiting fail. */
   async close(): Promise<void> {
     this.dead ??= 'the sender was closed';
     await Promise.all(this.workers.map((w) => stop(w)));
