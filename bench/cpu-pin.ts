@@ -15,7 +15,7 @@
  *   main thread's CPU) and reads the placement back from /proc, failing if any thread is elsewhere.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { processTree } from './process-cpu.js';
 
@@ -40,7 +40,7 @@ export function pinProcessTree(pid: number, cpu: number): void {
       execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(p)], { stdio: 'ignore', timeout: TASKSET_TIMEOUT_MS });
     } catch (err) {
       // A process of the tree that exited since the scan has nothing left to pin.
-      if (processTree(p) !== null) throw new Error(`taskset could not pin process ${p} to CPU ${cpu}: ${(err as Error).message}`);
+      if (existsSync(`/proc/${p}`)) throw new Error(`taskset could not pin process ${p} to CPU ${cpu}: ${(err as Error).message}`);
     }
   }
 }
@@ -49,13 +49,12 @@ export function pinProcessTree(pid: number, cpu: number): void {
 export interface PinnedThreads {
   pid: number;
   mainCpus: number[];
-  /** Every thread but the main one, and the CPUs each may use. */
-  otherThreads: number;
+  /** The CPUs each thread but the main one may use. */
   otherCpus: number[][];
 }
 
-/** The CPUs a thread may run on, from its status file ("Cpus_allowed_list: 0-3,8"). */
-function allowedCpus(statusPath: string): number[] {
+/** The CPUs a thread may run on, from its status file ("Cpus_allowed_list: 0-3,8"); this thread's by default. */
+export function allowedCpus(statusPath = '/proc/self/status'): number[] {
   const line = /^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync(statusPath, 'utf8'));
   if (!line) throw new Error(`${statusPath} has no Cpus_allowed_list`);
   return line[1].split(',').flatMap((part) => {
@@ -72,7 +71,6 @@ export function pinMainThread(pid: number, mainCpu: number, otherCpus: readonly 
   const pinned: PinnedThreads = {
     pid,
     mainCpus: allowedCpus(`/proc/${pid}/status`),
-    otherThreads: others.length,
     otherCpus: others.map((tid) => allowedCpus(`/proc/${pid}/task/${tid}/status`)),
   };
   const misplaced = pinned.mainCpus.join(',') !== String(mainCpu) || pinned.otherCpus.some((cpus) => cpus.join(',') !== otherCpus.join(','));

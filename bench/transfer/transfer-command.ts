@@ -40,7 +40,7 @@ const FLAGS: Record<string, BenchFlag> = {
   'write-timeout': { describe: 'Seconds a single write may take before the benchmark fails', default: '30' },
   'max-pool': { describe: "Bound on the receiver's pool (fewer slots than writes in flight for large sizes)", default: '512MiB' },
   json: { describe: 'Also write the results as JSON to this file', absent: 'none' },
-  'pin-main': { describe: 'on: both main threads alone on CPU 0, every other thread on the other CPUs (taskset): the event-loop delay a spare core gives (not with --peer)', default: 'off' },
+  'pin-main': { describe: 'on: both main threads alone on the first CPU this process may use (CPU 0 here), every other thread on the others (taskset): the event-loop delay a spare core gives (not with --peer)', default: 'off' },
 };
 
 function addFlags(y: Argv): Argv {

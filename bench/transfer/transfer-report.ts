@@ -15,7 +15,7 @@ export function formatTransferReport(r: TransferBenchResult): string {
     `pd-bench transfer: ${o.pattern} pages of ${formatBytes(o.pageBytes)}, ${o.concurrency} writes in flight, ` +
     `${o.iterations === null ? `${o.durationS} s` : `${o.iterations} writes`} per row and per baseline in ${o.rounds} alternating rounds; GB/s = 1e9 B/s\n` +
     formatMachine(r.machine) +
-    (o.pinMain ? 'pinned (--pin-main on): main threads alone on CPU 0, every other thread on the other CPUs; only the loop p99 columns compare with an unpinned run\n' : '');
+    (o.pinMain ? 'pinned (--pin-main on): main threads alone on one CPU, every other thread on the others; only the loop p99 columns compare with an unpinned run\n' : '');
   const rows = r.rows.map((row) => [
     row.backend,
     row.pattern,

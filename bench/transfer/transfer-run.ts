@@ -17,12 +17,11 @@
  * - Baselines run on this process's main thread (between timed phases), as plain code would.
  * - A row whose bytes do not verify fails the benchmark: a fast transfer of wrong bytes is no figure.
  */
-import { cpus } from 'node:os';
 import type { ShmRegion } from '../../native/shm-region.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { transferBackend } from '../../src/transfer/backends.js';
 import type { BenchBaseline } from '../../src/transfer/transfer-backend.js';
-import { pinMainThread, type PinnedThreads } from '../cpu-pin.js';
+import { allowedCpus, pinMainThread, type PinnedThreads } from '../cpu-pin.js';
 import { machineDuringRun, type Machine } from '../machine.js';
 import { EventLoopDelay, latencySummary, type LoopDelay } from '../stats.js';
 import { byteLayout } from './byte-layout.js';
@@ -55,7 +54,7 @@ export interface TransferBenchOptions {
   writeTimeoutMs: number;
   /** Bound on the receiver's pool; the sender's holds one slot more. */
   maxPoolBytes: number;
-  /** --pin-main: both processes' main threads alone on MAIN_CPU, their other threads on the rest (cpu-pin.ts). */
+  /** --pin-main: both processes' main threads alone on one CPU, their other threads on the rest (cpu-pin.ts). */
   pinMain: boolean;
 }
 
@@ -100,28 +99,26 @@ export interface TransferBenchResult {
 }
 
 const CONTROL_MS = 60_000;
-/** --pin-main: the CPU both main threads get to themselves; every other thread runs on the others. */
-const MAIN_CPU = 0;
-
 /**
- * Both processes' main threads alone on MAIN_CPU, their other threads on the other CPUs; called once
- * each backend's workers started (a worker made later by a pinned main thread would share its CPU).
+ * Both processes' main threads alone on the first of the `allowed` CPUs, their other threads on the
+ * rest; called once each backend's workers started (a worker made later by a pinned main thread
+ * would share its CPU). `allowed` is read before any pinning: a pinned main thread's own list is one CPU.
  */
-function pinMainThreads(receiver: ReceiverProcess): PinnedThreads[] {
-  // cpus(), not availableParallelism(): once this main thread is pinned the latter counts its one CPU.
-  const others = cpus().map((_, cpu) => cpu).filter((cpu) => cpu !== MAIN_CPU);
+function pinMainThreads(receiver: ReceiverProcess, allowed: readonly number[]): PinnedThreads[] {
+  const [mainCpu, ...others] = allowed;
   const pids = receiver.pid === null ? [process.pid] : [process.pid, receiver.pid];
-  return pids.map((pid) => pinMainThread(pid, MAIN_CPU, others));
+  return pids.map((pid) => pinMainThread(pid, mainCpu, others));
 }
 
 export async function runTransferBench(o: TransferBenchOptions, onRow: (row: TransferRow) => void): Promise<TransferBenchResult> {
   const machine = machineDuringRun();
   const rows: TransferRow[] = [];
   let iperf3Gbps: number | null = null;
+  const allowed = o.pinMain ? allowedCpus() : [];
   for (const backend of o.backends) {
     const receiver = o.peer ? await ReceiverProcess.connect(o.peer) : await ReceiverProcess.spawn(o.host);
     try {
-      const session = await BackendSession.start(backend, o, receiver);
+      const session = await BackendSession.start(backend, o, receiver, allowed);
       try {
         if (transferBackend(backend).bench.reference === 'iperf3' && o.iperf3 && iperf3Gbps === null) iperf3Gbps = await session.iperf3();
         for (const plan of session.plans) {
@@ -161,7 +158,7 @@ class BackendSession {
     this.bench = transferBackend(backend).bench;
   }
 
-  static async start(backend: string, o: TransferBenchOptions, receiver: ReceiverProcess): Promise<BackendSession> {
+  static async start(backend: string, o: TransferBenchOptions, receiver: ReceiverProcess, allowed: readonly number[]): Promise<BackendSession> {
     const plans = o.sizes.map((size) => new RowPlan(size, o.pageBytes, o.pattern, o.concurrency, o.maxPoolBytes));
     const dstPages = Math.max(...plans.map((p) => p.dstSlots * p.pages));
     const srcPages = Math.max(...plans.map((p) => p.srcSlots * p.pages));
@@ -179,7 +176,7 @@ class BackendSession {
     });
     try {
       await driver.call({ type: 'connect', endpoint }, 'connected', CONTROL_MS);
-      const pinned = o.pinMain ? pinMainThreads(receiver) : null;
+      const pinned = o.pinMain ? pinMainThreads(receiver, allowed) : null;
       const { bench } = transferBackend(backend);
       if (bench.baseline === 'Buffer.copy') {
         const target = Buffer.from(new SharedArrayBuffer(dstPages * o.pageBytes));

@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import type { RouterBenchResult } from '../../bench/router/router-run.js';
 import type { TransferBenchResult } from '../../bench/transfer/transfer-run.js';
@@ -50,20 +49,16 @@ for (const backend of ['tcp', 'shm'] as const) {
   });
 }
 
-test('pd-bench transfer --pin-main: both main threads alone on one CPU, every other thread of both processes on the other', { skip: availableParallelism() < 2 && 'needs 2 CPUs' }, () => {
+test('pd-bench transfer --pin-main: both main threads alone on one CPU, every other thread of both processes on the other', { skip: pinningUnavailable() ?? false }, () => {
   const { result, stdout } = runPdBenchJson<TransferBenchResult>(['transfer', '--quick', '--backend', 'shm,tcp', '--sizes', '1MiB', '--pin-main', 'on']);
   assert.deepEqual(result.rows.map((r) => r.backend), ['shm', 'tcp']);
   for (const r of result.rows) {
     const pinned = r.pinned!;
     assert.equal(pinned.length, 2, 'the sending and the receiving process');
     assert.notEqual(pinned[0].pid, pinned[1].pid);
-    for (const p of pinned) {
-      // the main thread, a write driver / transfer actor / V8 and libuv threads: several others
-      assert.ok(p.otherThreads >= 3, JSON.stringify(p));
-      assert.equal(p.otherCpus.length, p.otherThreads);
-      for (const cpus of p.otherCpus) assert.ok(!cpus.includes(p.mainCpus[0]), `no other thread shares the main thread's CPU: ${JSON.stringify(p)}`);
-      assert.equal(p.mainCpus.length, 1);
-    }
+    // Besides the main thread, the write driver / transfer actor, V8's and libuv's threads were found
+    // and placed (pinMainThread fails the run if any is elsewhere).
+    for (const p of pinned) assert.ok(p.otherCpus.length >= 3 && p.mainCpus.length === 1, JSON.stringify(p));
     assert.equal(r.verifiedSlots, 2);
   }
   assert.match(stdout, /pinned \(--pin-main on\)/);
