@@ -170,9 +170,7 @@ export class Scheduler {
   /** Prefill: a decode node claimed the sequence's room; it queues for compute in arrival order. */
   private claimed(seq: Sequence): void {
     if (!this.byRid.has(seq.rid)) return;
-    let at = this.waiting.length;
-    while (at > 0 && this.waiting[at - 1].arrival > seq.arrival) at--;
-    this.waiting.splice(at, 0, seq);
+    insertByArrival(this.waiting, seq);
   }
 
   /** PD: the decode node's page list for a room (prefill role). */
@@ -189,9 +187,7 @@ export class Scheduler {
     if (seq.maxNewTokens === 0) return this.finish(seq, { type: 'length', length: 0 });
     seq.rng.skip(first.draws);
     seq.tokens.push(first.id);
-    let at = this.ready.length;
-    while (at > 0 && this.ready[at - 1].arrival > seq.arrival) at--;
-    this.ready.splice(at, 0, seq);
+    insertByArrival(this.ready, seq);
     this.emitToken(seq, first.id, first.logprob ? [first.logprob] : undefined, first.logprob ? [first.topLogprobs ?? null] : undefined);
   }
 
@@ -305,10 +301,7 @@ export class Scheduler {
     // Pages freed by the last step go to queued PD rooms first (they were waiting before anyone here).
     this.decodeRooms?.preallocate();
     while (this.ready.length > 0 && this.running.length < this.limits.maxRunningRequests) {
-      const seq = this.ready.shift()!;
-      let at = this.running.length;
-      while (at > 0 && this.running[at - 1].arrival > seq.arrival) at--;
-      this.running.splice(at, 0, seq);
+      insertByArrival(this.running, this.ready.shift()!);
     }
     const slots: Slot[] = [];
     let budget = this.limits.chunkedPrefillSize;
@@ -368,9 +361,7 @@ export class Scheduler {
     this.deps.allocator.release(seq.rid);
     seq.computed = 0;
     this.running.splice(this.running.indexOf(seq), 1);
-    let at = 0;
-    while (at < this.waiting.length && this.waiting[at].arrival < seq.arrival) at++;
-    this.waiting.splice(at, 0, seq);
+    insertByArrival(this.waiting, seq);
   }
 
   private slot(seq: Sequence, n: number): Slot {
@@ -536,4 +527,11 @@ export class Scheduler {
       if (i >= 0) list.splice(i, 1);
     }
   }
+}
+
+/** Puts `seq` into `list` (kept in arrival order) after every sequence that arrived before it; found from the end, where newcomers usually go. */
+function insertByArrival(list: Sequence[], seq: Sequence): void {
+  let at = list.length;
+  while (at > 0 && list[at - 1].arrival > seq.arrival) at--;
+  list.splice(at, 0, seq);
 }
