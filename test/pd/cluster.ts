@@ -28,7 +28,9 @@ export async function startCluster(backend: TransferBackendName, routerExtra: st
     modelPath,
     backend,
     addNode(role, extra = []) {
-      const args = ['--role', role, '--model-path', modelPath, '--disaggregation-transfer-backend', backend, '--registry-url', router.registryUrl!, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info'];
+      const args = ['--role', role, '--disaggregation-transfer-backend', backend, '--registry-url', router.registryUrl!, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info'];
+      // The cluster's model unless the test names another (a GGUF file of it, say).
+      if (!extra.includes('--model-path')) args.push('--model-path', modelPath);
       // Peers are declared lost after 1 s unless the test says otherwise (a load test on a busy host).
       if (!extra.includes('--disaggregation-peer-timeout')) args.push('--disaggregation-peer-timeout', '1');
       if (role === 'prefill' && !extra.includes('--disaggregation-bootstrap-port')) args.push('--disaggregation-bootstrap-port', '0');

@@ -14,7 +14,7 @@ import { startNode, type NodeHandle } from '../../src/index.js';
 import { writeGguf } from '../../src/model/gguf-writer.js';
 import { repoFolderName } from '../../src/model/hf-cache.js';
 import { loadModel } from '../../src/model/load-model.js';
-import { getJson, postJson, startProcess, stopAll, type NodeProcess } from '../helpers/processes.js';
+import { getJson, postJson, stopAll, type NodeProcess } from '../helpers/processes.js';
 import { startCluster, type Cluster } from './cluster.js';
 
 const PROMPTS = ['The quick brown fox', 'A prompt long enough to fill more than one page of the KV cache on both nodes. '.repeat(3)];
@@ -32,10 +32,7 @@ describe('PD with --load-format gguf', () => {
     const { config, weights } = loadModel(cluster.modelPath);
     writeGguf(ggufPath, config, weights, 'f32');
     const node = (role: 'prefill' | 'decode', format: string[]) =>
-      startProcess([
-        '--role', role, '--model-path', ggufPath, ...format, '--tokenizer-path', cluster.modelPath, '--registry-url', cluster.router.registryUrl!,
-        '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...(role === 'prefill' ? ['--disaggregation-bootstrap-port', '0'] : []),
-      ]);
+      cluster.addNode(role, ['--model-path', ggufPath, ...format, '--tokenizer-path', cluster.modelPath]);
     // The prefill node says gguf, the decode node leaves it to auto (a file is GGUF).
     const [prefill, decode] = await Promise.all([node('prefill', ['--load-format', 'gguf']), node('decode', [])]);
     nodes.push(prefill, decode);
