@@ -6,7 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startNode, type NodeHandle } from '../../src/index.js';
 import { withTimeout } from '../../src/util/timeout.js';
-import { generate, waitForIdlePool } from '../helpers/generate.js';
+import { generate } from '../helpers/generate.js';
+import { waitForIdle } from '../helpers/wait.js';
 
 const prompts = Array.from({ length: 64 }, (_, i) => `Request number ${i}: tell me about ${['cats', 'rivers', 'the sea', 'old maps'][i % 4]} and ${'more '.repeat(i % 5)}`);
 
@@ -39,7 +40,7 @@ describe('scheduler', () => {
       assert.equal(together[i].text, alone[i].text);
       assert.deepEqual(together[i].meta.finishReason, { type: 'length', length: 24 });
     }
-    await waitForIdlePool(tight.client);
+    await waitForIdle(tight.client);
   });
 
   test('chunked prefill (5-token chunks, 2-token pages) gives the same tokens and input logprobs', async () => {
@@ -53,7 +54,7 @@ describe('scheduler', () => {
     assert.deepEqual(b.meta.inputTokenLogprobs, a.meta.inputTokenLogprobs);
     assert.equal(a.meta.inputTokenLogprobs?.[0][0], null);
     for (const [lp] of a.meta.inputTokenLogprobs!.slice(1)) assert.ok(typeof lp === 'number' && lp <= 0);
-    await waitForIdlePool(chunky.client);
+    await waitForIdle(chunky.client);
   });
 
   test('stop strings, stop token ids, eos and max_new_tokens end a request as SGLang reports them', async () => {
@@ -121,7 +122,7 @@ describe('scheduler', () => {
     const done = await other;
     assert.equal(done.ids.length, 40);
     assert.ok(aborted);
-    await waitForIdlePool(roomy.client);
+    await waitForIdle(roomy.client);
     // No event follows an abort: the victim's promise never settles.
     const settled = await Promise.race([victim.then(() => true, () => true), new Promise((r) => setTimeout(() => r(false), 100))]);
     assert.equal(settled, false);
@@ -137,7 +138,7 @@ describe('scheduler', () => {
     await assert.rejects(generate(roomy.client, { kind: 'ids', ids: Array(ctx).fill(5) }), /context length/);
     await assert.rejects(generate(roomy.client, { kind: 'ids', ids: [1, 2, 100000] }), /input_ids\[2\] = 100000 is outside the vocabulary/);
     await assert.rejects(generate(roomy.client, { kind: 'ids', ids: [] }), /empty/);
-    await waitForIdlePool(tight.client);
-    await waitForIdlePool(roomy.client);
+    await waitForIdle(tight.client);
+    await waitForIdle(roomy.client);
   });
 });

@@ -15,7 +15,8 @@
  */
 import assert from 'node:assert/strict';
 import { startProcess, killProcess } from '../helpers/processes.js';
-import { metricValue, waitFor } from '../server/support.js';
+import { metricValue } from '../server/support.js';
+import { waitFor } from '../helpers/wait.js';
 import { Load } from './fault-load.js';
 import { getJson, localHttp, type HttpClient } from './timed-fetch.js';
 

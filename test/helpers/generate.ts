@@ -3,7 +3,6 @@ import { DEFAULT_SAMPLING, type SamplingParams } from '../../src/sampling/params
 import type { SchedulerClient } from '../../actors/scheduler/scheduler-client.js';
 import type { FinishMeta, TokenLogprob } from '../../src/generation/output.js';
 import type { PromptInput } from '../../actors/scheduler/protocol.js';
-import type { SchedulerStats } from '../../actors/scheduler/protocol.js';
 
 export interface Collected {
   text: string;
@@ -51,15 +50,4 @@ export function generate(client: SchedulerClient, input: PromptInput | string, o
       },
     );
   });
-}
-
-/** Polls until the pool is whole again (every page free, no page table), or fails after `ms`. */
-export async function waitForIdlePool(client: SchedulerClient, ms = 5000): Promise<SchedulerStats> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const s = await client.stats();
-    if (s.freePages === s.totalPages && s.pageTables === 0 && s.running === 0 && s.waiting === 0) return s;
-    if (Date.now() > deadline) throw new Error(`pool not idle after ${ms} ms: ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

@@ -1,9 +1,9 @@
-import assert from 'node:assert/strict';
 /**
  * Test helpers for real pd-node processes (started through src/cli/child-node.ts). `stopAll` ends
  * whatever a test started; the JSON helpers bound every request.
  */
 import { startChildNode, stopChildNode, type ChildNode } from '../../src/cli/child-node.js';
+import { waitFor } from './wait.js';
 
 export type NodeProcess = ChildNode;
 
@@ -53,23 +53,16 @@ export async function postJson(url: string, body: unknown, signal?: AbortSignal)
  * logs: a process's stderr reaches the test some time after what it logged about happened.
  */
 export async function waitForLogLine(node: NodeProcess, parts: readonly string[], ms = 10_000, what = `a line with ${parts.join(' and ')}`): Promise<string> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const line = node.logs.find((l) => parts.every((p) => l.includes(p)));
-    if (line !== undefined) return line;
-    assert.ok(Date.now() < deadline, `${what} within ${ms} ms:\n${node.logs.join('\n')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const line = await waitFor(() => node.logs.find((l) => parts.every((p) => l.includes(p))), (l) => l !== undefined, what, ms, () => `missing from the logs:\n${node.logs.join('\n')}`);
+  return line!;
 }
 
 /** Polls a node's /get_server_info until its pool is whole again, or fails after `ms`. */
 export async function waitForFreePool(url: string, ms = 5000): Promise<{ free_pages: number; total_pages: number }> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const info = await getJson(`${url}/get_server_info`);
-    const s = info.scheduler_stats as { free_pages: number; total_pages: number; page_tables: number; pd_rooms: number };
-    if (s.free_pages === s.total_pages && s.page_tables === 0 && s.pd_rooms === 0) return s;
-    if (Date.now() > deadline) throw new Error(`${url}: pool not free after ${ms} ms: ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return waitFor(
+    async () => (await getJson(`${url}/get_server_info`)).scheduler_stats as { free_pages: number; total_pages: number; page_tables: number; pd_rooms: number },
+    (s) => s.free_pages === s.total_pages && s.page_tables === 0 && s.pd_rooms === 0,
+    `${url}: pool free`,
+    ms,
+  );
 }

@@ -6,6 +6,7 @@
 import { ensureDefaultModel } from '../../src/model/default-model.js';
 import type { TransferBackendName } from '../../src/transfer/backends.js';
 import { getJson, killProcess, startProcess, type NodeProcess } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 
 export interface Cluster {
   router: NodeProcess;
@@ -38,14 +39,9 @@ export async function startCluster(backend: TransferBackendName, routerExtra: st
     },
     async waitForNodes(nodes, ms = 15_000) {
       const want = nodes.map((n) => n.url).sort().join(' ');
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const info = await getJson(`${router.url}/get_server_info`);
-        const live = (info.router.nodes as { url: string; up: boolean }[]).filter((n) => n.up).map((n) => n.url).sort().join(' ');
-        if (live === want) return;
-        if (Date.now() > deadline) throw new Error(`router lists [${live}], want [${want}]`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const live = async (): Promise<string> =>
+        ((await getJson(`${router.url}/get_server_info`)).router.nodes as { url: string; up: boolean }[]).filter((n) => n.up).map((n) => n.url).sort().join(' ');
+      await waitFor(live, (l) => l === want, `router lists [${want}]`, ms);
     },
     kill: (node) => killProcess(node),
   };

@@ -24,7 +24,7 @@ import { localHostId } from '../../src/transfer/shm/host-id.js';
 import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
 import { getJson, postJson, stopAll, startProcess, waitForFreePool, type NodeProcess } from '../helpers/processes.js';
 import { refusedPort } from '../router/fake-pd-node.js';
-import { waitFor } from '../server/support.js';
+import { waitFor } from '../helpers/wait.js';
 import { FakeDecode } from './fake-decode.js';
 
 /** Four 16-token pages in the prefill pool: one 60-token prompt (plus 4 new tokens) fills it. */

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startNode, type NodeHandle } from '../../src/node/start-node.js';
-import { metricValue, postJson, waitFor, waitForIdle } from './support.js';
+import { metricValue, postJson } from './support.js';
+import { waitFor, waitForIdle } from '../helpers/wait.js';
 
 const LONG = JSON.stringify({
   text: Array.from({ length: 8 }, (_, i) => `story number ${i}`),

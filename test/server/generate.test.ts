@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startNode, type NodeHandle } from '../../src/node/start-node.js';
-import { postJson, sseChunks, waitForIdle } from './support.js';
+import { postJson, sseChunks } from './support.js';
+import { waitForIdle } from '../helpers/wait.js';
 
 const PROMPT = 'Let me tell you a lonnng story ';
 const GREEDY = { temperature: 0, max_new_tokens: 12, ignore_eos: true };

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startNode, type NodeHandle } from '../../src/node/start-node.js';
-import { getJson, postJson, postRaw, waitForIdle } from './support.js';
+import { getJson, postJson, postRaw } from './support.js';
+import { waitForIdle } from '../helpers/wait.js';
 
 const MAX_BATCH = 4;
 

@@ -3,8 +3,6 @@
  * scheduler's stats (a bound, never a timing assertion).
  */
 import assert from 'node:assert/strict';
-import type { SchedulerStats } from '../../actors/scheduler/protocol.js';
-import type { SchedulerClient } from '../../actors/scheduler/scheduler-client.js';
 
 export interface JsonReply {
   status: number;
@@ -50,24 +48,6 @@ export function sseChunks(body: string): any[] {
   return data.slice(0, -1).map((d) => JSON.parse(d));
 }
 
-export async function waitFor<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) assert.fail(`${what}: still ${JSON.stringify(value)} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/** Waits until no request runs, waits or holds pages, and every page is free again. */
-export function waitForIdle(client: SchedulerClient): Promise<SchedulerStats> {
-  return waitFor(
-    () => client.stats(),
-    (s) => s.running === 0 && s.waiting === 0 && s.pageTables === 0 && s.freePages === s.totalPages,
-    'scheduler idle with every page free',
-  );
-}
 
 /** The value of one sample line of Prometheus text, e.g. `pd_node_requests_total{outcome="finished"`; 0 when absent. */
 export function metricValue(text: string, series: string): number {

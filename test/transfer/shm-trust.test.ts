@@ -22,7 +22,7 @@ import type { ShmEndpoint } from '../../src/transfer/shm/endpoint.js';
 import { ShmKvManager } from '../../src/transfer/shm/shm-kv-manager.js';
 import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
 import { LineProcess, START_MS } from '../helpers/line-process.js';
-import { waitFor } from '../server/support.js';
+import { waitFor } from '../helpers/wait.js';
 import { fillRandom } from './pages.js';
 
 const LAYOUT = gqaLayout(3, 1, 5, 'float32', 7); // 840-byte pages

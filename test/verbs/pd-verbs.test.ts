@@ -12,7 +12,8 @@ import { after, before, describe, test } from 'node:test';
 import { startNode, type NodeHandle } from '../../src/index.js';
 import { getJson, killProcess, postJson, stopAll, waitForFreePool, type NodeProcess } from '../helpers/processes.js';
 import { startCluster, type Cluster } from '../pd/cluster.js';
-import { metricValue, waitFor } from '../server/support.js';
+import { metricValue } from '../server/support.js';
+import { waitFor } from '../helpers/wait.js';
 import { skipOutsideVm } from './rxe-device.js';
 
 const SHORT = 'Let me tell you a lonnng story ';
