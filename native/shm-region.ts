@@ -30,17 +30,13 @@
 import { existsSync, fchmodSync, fstatSync, statfsSync, type Stats } from 'node:fs';
 import * as libc from './libc.js';
 
-/** A region's mapping and fd: what `releaseShmMapping` needs (both belong to the process, not a thread). */
-export interface ShmMapping {
-  readonly address: bigint;
-  readonly length: number;
-  readonly fd: number;
-}
-
 export interface ShmRegion {
   readonly name: string;
-  /** For a region a worker thread opened and the thread that outlives it releases (`releaseShmMapping`). */
-  readonly mapping: ShmMapping;
+  /**
+   * The body's address, for views of it in other threads of this process (`viewOf` in native/libc.ts):
+   * valid until `close()`, so those threads must have exited before it.
+   */
+  readonly address: bigint;
   /** Bytes of the body. */
   readonly bytes: number;
   /** The body (shared, read-write). Valid until `close()`. */
@@ -162,10 +158,9 @@ function map(name: string, fd: number, bytes: number, owner: boolean): ShmRegion
   const header = libc.viewOf(addr, REGION_HEADER_BYTES);
   const buffer = libc.viewOf(addr + BigInt(REGION_HEADER_BYTES), bytes);
   let open = true;
-  const mapping: ShmMapping = { address: addr, length: total, fd };
   const region: ShmRegion = {
     name,
-    mapping,
+    address: addr + BigInt(REGION_HEADER_BYTES),
     bytes,
     buffer,
     header,
@@ -176,19 +171,10 @@ function map(name: string, fd: number, bytes: number, owner: boolean): ShmRegion
       if (!open) return;
       open = false;
       regions.delete(buffer);
-      releaseShmMapping(mapping);
+      libc.munmap(addr, total);
+      libc.close(fd);
     },
   };
   regions.set(buffer, region);
   return region;
-}
-
-/**
- * Unmaps a region and closes its fd, for a thread other than the one that mapped it: once that
- * thread has exited (however: a terminated thread runs no `close`), nothing can touch the buffers.
- * Call it once per mapping.
- */
-export function releaseShmMapping(m: ShmMapping): void {
-  libc.munmap(m.address, m.length);
-  libc.close(m.fd);
 }

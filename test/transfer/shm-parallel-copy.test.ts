@@ -1,7 +1,7 @@
 /**
  * Parallel shm copy (src/transfer/shm/parallel-copy.ts): a large write split across copy workers
  * lands every byte, through the transfer actor, into a decode pool in another process; each worker
- * writes its own share into its own mapping of the pool; a dead copy worker, or a share that fails,
+ * writes its own share through the sender's mapping of the pool (none maps it again); a dead copy worker, or a share that fails,
  * fails the write (KvLinkError, the link is dropped) instead of hanging it.
  */
 import assert from 'node:assert/strict';
@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
 import { gqaLayout, pageBytes } from '../../src/kv/layout.js';
+import { openShmRegion } from '../../native/shm-region.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { coalescePages, type PageRun } from '../../src/transfer/kv-transfer.js';
 import { KvLinkError } from '../../src/transfer/link-error.js';
@@ -85,25 +86,28 @@ test('shm, 3 copy threads: a write split across them lands every byte in scatter
   }
 });
 
-/** A decode pool of this process and copy workers mapping it; always cleaned up. */
+/** A decode pool of this process, the sender's mapping of it, and copy workers writing through that; always cleaned up. */
 async function withCopier(threads: number, body: (copier: ParallelCopy, dst: KvPool, src: KvPool) => Promise<void>): Promise<void> {
   const { pool: dst, region } = createShmKvPool(LAYOUT, RX_PAGES);
   const receiver = await new ShmKvManager(() => {}).listen(dst);
   const peer = receiver.endpoint as ShmEndpoint;
   const mappings = (): number => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.endsWith(`/dev/shm${peer.name}`)).length;
+  const sender = openShmRegion(peer.name, peer.bytes);
   const own = mappings();
   let copier: ParallelCopy | null = null;
   try {
     const src = new KvPool(LAYOUT, 24);
     fillRandom(src);
-    copier = await ParallelCopy.start({ name: peer.name, bytes: peer.bytes, poolId: peer.poolId, pageBytes: src.pageBytes }, src.buffer, threads);
+    copier = await ParallelCopy.start({ name: peer.name, address: sender.address, bytes: sender.bytes }, src.buffer, threads);
     assert.ok(copier, 'copy workers started');
-    assert.equal(mappings(), own + threads - 1, 'each worker maps the pool');
+    assert.equal(copier.workers.length, threads - 1);
+    assert.equal(mappings(), own, 'the workers map nothing of their own');
     await body(copier, dst, src);
   } finally {
     await copier?.close();
-    // However the workers ended (stopped, terminated, crashed), their mappings are gone with them.
-    assert.equal(mappings(), own, 'no mapping of an ended worker is left');
+    // However the workers ended (stopped, terminated, crashed), none is left to write through the mapping.
+    assert.ok(copier === null || copier.workers.every((w) => w.worker.threadId === -1), 'every worker exited before the mapping is released');
+    sender.close();
     await receiver.close();
     region.unlink();
     region.close();
@@ -112,7 +116,7 @@ async function withCopier(threads: number, body: (copier: ParallelCopy, dst: KvP
 
 const pageOf = (pool: KvPool, p: number): Buffer => Buffer.from(pool.buffer, p * pool.pageBytes, pool.pageBytes);
 
-test('parallel copy: each worker writes its share through its own mapping of the pool; the calling thread copies the last share', async () => {
+test('parallel copy: each worker writes its share through the sender\'s mapping of the pool; the calling thread copies the last share', async () => {
   await withCopier(3, async (copier, dst, src) => {
     // The calling thread's share goes to a decoy buffer: what reaches the pool was written by the workers.
     const decoy = new SharedArrayBuffer(dst.buffer.byteLength);

@@ -1,7 +1,7 @@
 /**
  * Parallel copy for the shm sender: a large write is split into equal shares (copy-segments.ts),
  * one copied by the sender's own thread and one by each of `threads - 1` copy workers
- * (copy-worker.ts), each of which maps the peer's pool itself. Where one thread's copy bandwidth is
+ * (copy-worker.ts), each viewing the sender's mapping of the peer's pool. Where one thread's copy bandwidth is
  * the floor (it is, per core, on most hosts: a memcpy stream rarely fills a socket's memory
  * bandwidth), N threads copy a prompt's KV up to N times faster.
  *
@@ -15,8 +15,9 @@
  *   share of the write has settled: a failed write lets its room fail and decode reuse the pages, so
  *   no thread may still be writing into them then. A dead worker settles its shares at once (its
  *   exit is watched), so it fails the write quickly instead of hanging it.
- * - Each worker's mapping of the pool is released here, once that worker has exited (stopped,
- *   terminated or crashed): a terminated thread runs no code of its own, so it could not unmap.
+ * - The workers write through the sender's mapping (ShmRegion.address), so it must outlive them:
+ *   `close` resolves only once every worker has exited (stopped, or terminated: Worker.terminate
+ *   resolves at the thread's exit), and the sender unmaps after it (shm-sender.ts).
  * - A share that failed (rather than timed out) leaves every worker idle: they are stopped, not
  *   terminated.
  * - Calls go through the actor helper (src/util/actor/: WorkerActor to spawn and stop, one
@@ -28,7 +29,6 @@
  *   to the process (every thread of it), the size check runs before a write is handed out and the
  *   owner check (at most once per OWNER_CHECK_MS) after all its shares landed.
  */
-import { releaseShmMapping, type ShmMapping } from '../../../native/shm-region.js';
 import { RequestReply } from '../../util/actor/request-reply.js';
 import { WorkerActor } from '../../util/actor/worker-actor.js';
 import type { PageRun } from '../kv-transfer.js';
@@ -40,18 +40,18 @@ import type { CopyReply, CopyRequest, CopyWorkerData } from './copy-worker.js';
 export const MIN_PARALLEL_BYTES = 4 << 20;
 /** Most copy threads a link may use (its own included): past the memory channels more threads only add contention. */
 export const MAX_COPY_THREADS = 16;
-/** A worker maps the pool through koffi on start (koffi must not be terminated while it loads libc): generous, like the transfer actor's. */
+/** A worker loads koffi on start (koffi must not be terminated while it loads libc): generous, like the transfer actor's. */
 const START_MS = 120_000;
-/** A worker asked to close exits at once (the sending thread releases its mapping); after this it is terminated. */
+/** A worker asked to close exits at once; after this it is terminated. */
 const STOP_MS = 5_000;
 const WORKER_URL = new URL('./copy-worker.js', import.meta.url);
 
-/** The peer pool the workers map, as the sender checked it. */
-export interface PeerPool {
+/** The sender's mapping of the peer's pool body, which the workers write through. */
+export interface PeerMapping {
+  /** For the workers' messages. */
   name: string;
+  address: bigint;
   bytes: number;
-  poolId: string;
-  pageBytes: number;
 }
 
 /** A share the worker answered as failed (as opposed to one that timed out, or a worker gone). */
@@ -62,7 +62,7 @@ export class ParallelCopy {
   private readonly replies: RequestReply<CopyReply>[];
 
   private constructor(
-    readonly workers: readonly WorkerActor<ShmMapping>[],
+    readonly workers: readonly WorkerActor<true>[],
     private readonly src: SharedArrayBuffer,
   ) {
     this.replies = workers.map((actor) => {
@@ -79,21 +79,21 @@ export class ParallelCopy {
     });
   }
 
-  /** Starts `threads - 1` workers mapping `peer`; null when there is nothing to share (one thread, or a pool outside a SharedArrayBuffer). */
-  static async start(peer: PeerPool, src: ArrayBufferLike, threads: number): Promise<ParallelCopy | null> {
+  /** Starts `threads - 1` workers writing through `peer`; null when there is nothing to share (one thread, or a pool outside a SharedArrayBuffer). */
+  static async start(peer: PeerMapping, src: ArrayBufferLike, threads: number): Promise<ParallelCopy | null> {
     if (!Number.isInteger(threads) || threads < 1 || threads > MAX_COPY_THREADS) throw new Error(`shm copy threads must be 1-${MAX_COPY_THREADS}, got ${threads}`);
     if (threads === 1 || !(src instanceof SharedArrayBuffer)) return null;
-    const workerData: CopyWorkerData = { ...peer, src };
+    const workerData: CopyWorkerData = { address: peer.address, bytes: peer.bytes, src };
     const started = await Promise.allSettled(
       Array.from({ length: threads - 1 }, (_, i) =>
-        WorkerActor.spawn<ShmMapping>({
+        WorkerActor.spawn<true>({
           name: `shm copy worker ${i + 1} for ${peer.name}`,
           url: WORKER_URL,
           workerData,
           startMs: START_MS,
           handshake: (msg) => {
             const m = msg as CopyReply;
-            return m.type === 'ready' ? m.mapping : m.type === 'start_failed' ? new Error(m.message) : undefined;
+            return m.type === 'ready' ? true : m.type === 'start_failed' ? new Error(m.message) : undefined;
           },
         }),
       ),
@@ -130,7 +130,7 @@ export class ParallelCopy {
     throw new KvLinkError(message);
   }
 
-  /** Stops every worker (the sending thread then releases each one's mapping); copies still waiting fail. */
+  /** Stops every worker; resolves once each has exited (copies still waiting fail). */
   async close(): Promise<void> {
     this.dead ??= 'the sender was closed';
     await Promise.all(this.workers.map((w) => stop(w)));
@@ -138,23 +138,12 @@ export class ParallelCopy {
 
 }
 
-/** Stops a worker (terminated after STOP_MS), then releases its mapping. */
-async function stop(actor: WorkerActor<ShmMapping>): Promise<void> {
-  await actor.stop(() => actor.worker.postMessage({ type: 'close' } satisfies CopyRequest), STOP_MS);
-  release(actor);
+/** Stops a worker (terminated after STOP_MS); resolves once it has exited. */
+function stop(actor: WorkerActor<true>): Promise<void> {
+  return actor.stop(() => actor.worker.postMessage({ type: 'close' } satisfies CopyRequest), STOP_MS);
 }
 
-async function terminate(actor: WorkerActor<ShmMapping>): Promise<void> {
+/** Terminates a worker; resolves once it has exited (a thread inside a copy stops when the copy returns). */
+async function terminate(actor: WorkerActor<true>): Promise<void> {
   await actor.worker.terminate();
-  await actor.exited;
-  release(actor);
-}
-
-const released = new WeakSet<WorkerActor<ShmMapping>>();
-
-/** Releases an exited worker's mapping, once (a close after a failed write stops the same workers again). */
-function release(actor: WorkerActor<ShmMapping>): void {
-  if (released.has(actor)) return;
-  released.add(actor);
-  releaseShmMapping(actor.ready);
 }

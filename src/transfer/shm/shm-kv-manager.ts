@@ -16,7 +16,7 @@
  *   taken (writer-lock.ts), and it is held before the first byte is written.
  * - Page sizes are compared in the header; the PD handshake compares full KV layouts beforehand.
  * - With `copyThreads` > 1 each link starts its copy workers (parallel-copy.ts) after the lock is
- *   taken; each maps the pool and checks its header again. A worker that cannot start fails the
+ *   taken; they write through this link's mapping (checked above). A worker that cannot start fails the
  *   connect, like any other refusal.
  */
 import { LibcError } from '../../../native/libc.js';
@@ -65,7 +65,7 @@ export class ShmKvManager implements KvManager {
       if (mismatch) throw new Error(`refusing shm pool ${peer.name}: ${mismatch}`);
       const lock = await holdWriterLock(lockName);
       try {
-        const copier = await ParallelCopy.start({ name: peer.name, bytes: peer.bytes, poolId: peer.poolId, pageBytes: pool.pageBytes }, pool.buffer, this.copyThreads);
+        const copier = await ParallelCopy.start({ name: peer.name, address: region.address, bytes: region.bytes }, pool.buffer, this.copyThreads);
         return new ShmKvSender(region, pool, lock, copier);
       } catch (err) {
         lock.release();
