@@ -12,7 +12,9 @@
  * - `pinMainThread` (pd-bench transfer --pin-main) splits one process instead: its main thread
  *   alone on one CPU, every other thread on the others, which is what a host with a spare core
  *   gives an idle main thread. It runs after the process's workers started (they would inherit the
- *   main thread's CPU) and reads the placement back from /proc, failing if any thread is elsewhere.
+ *   main thread's CPU) and reads the placement back from /proc, failing if any thread is elsewhere;
+ *   `checkPinned` reads it again after a measurement, which catches a thread the main thread made
+ *   since (a libuv pool thread on first use, say: it would have shared the main thread's CPU).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -67,6 +69,11 @@ export function allowedCpus(statusPath = '/proc/self/status'): number[] {
 export function pinMainThread(pid: number, mainCpu: number, otherCpus: readonly number[]): PinnedThreads {
   execFileSync('taskset', ['-a', '-p', '-c', otherCpus.join(','), String(pid)], { stdio: 'ignore', timeout: TASKSET_TIMEOUT_MS });
   execFileSync('taskset', ['-p', '-c', String(mainCpu), String(pid)], { stdio: 'ignore', timeout: TASKSET_TIMEOUT_MS });
+  return checkPinned(pid, mainCpu, otherCpus);
+}
+
+/** Where `pid`'s threads may run now; fails unless the main thread is alone on `mainCpu` and every other thread on `otherCpus`. */
+export function checkPinned(pid: number, mainCpu: number, otherCpus: readonly number[]): PinnedThreads {
   const others = readdirSync(`/proc/${pid}/task`).filter((tid) => tid !== String(pid));
   const pinned: PinnedThreads = {
     pid,

@@ -21,7 +21,7 @@ import type { ShmRegion } from '../../native/shm-region.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { transferBackend } from '../../src/transfer/backends.js';
 import type { BenchBaseline } from '../../src/transfer/transfer-backend.js';
-import { allowedCpus, pinMainThread, type PinnedThreads } from '../cpu-pin.js';
+import { allowedCpus, checkPinned, pinMainThread, type PinnedThreads } from '../cpu-pin.js';
 import { machineDuringRun, type Machine } from '../machine.js';
 import { EventLoopDelay, latencySummary, type LoopDelay } from '../stats.js';
 import { byteLayout } from './byte-layout.js';
@@ -110,6 +110,12 @@ function pinMainThreads(receiver: ReceiverProcess, allowed: readonly number[]): 
   return pids.map((pid) => pinMainThread(pid, mainCpu, others));
 }
 
+/** The same processes' placement read again (after a row: a thread made during it must not share a main thread's CPU). */
+function checkMainThreads(pinned: readonly PinnedThreads[], allowed: readonly number[]): PinnedThreads[] {
+  const [mainCpu, ...others] = allowed;
+  return pinned.map((p) => checkPinned(p.pid, mainCpu, others));
+}
+
 export async function runTransferBench(o: TransferBenchOptions, onRow: (row: TransferRow) => void): Promise<TransferBenchResult> {
   const machine = machineDuringRun();
   const rows: TransferRow[] = [];
@@ -154,6 +160,8 @@ class BackendSession {
     /** shm: the receiver's pool mapped here too (the second copy baseline). */
     private readonly peerMapping: ShmRegion | null,
     private readonly pinned: PinnedThreads[] | null,
+    /** --pin-main: the CPUs this process was allowed before pinning (the first for the main threads). */
+    private readonly allowed: readonly number[],
   ) {
     this.bench = transferBackend(backend).bench;
   }
@@ -180,10 +188,10 @@ class BackendSession {
       const { bench } = transferBackend(backend);
       if (bench.baseline === 'Buffer.copy') {
         const target = Buffer.from(new SharedArrayBuffer(dstPages * o.pageBytes));
-        return new BackendSession(backend, o, receiver, plans, src, driver, target, 0, bench.mapPeerPool?.(endpoint) ?? null, pinned);
+        return new BackendSession(backend, o, receiver, plans, src, driver, target, 0, bench.mapPeerPool?.(endpoint) ?? null, pinned, allowed);
       }
       const { port } = await receiver.control.call({ type: 'sink' }, CONTROL_MS);
-      return new BackendSession(backend, o, receiver, plans, src, driver, null, port, null, pinned);
+      return new BackendSession(backend, o, receiver, plans, src, driver, null, port, null, pinned, allowed);
     } catch (err) {
       await driver.close(CONTROL_MS);
       throw err;
@@ -276,7 +284,7 @@ class BackendSession {
       senderLoop,
       receiverLoop,
       verifiedSlots,
-      pinned: this.pinned,
+      pinned: this.pinned && checkMainThreads(this.pinned, this.allowed),
     };
   }
 
