@@ -194,8 +194,12 @@ class Connection implements RequestSink, ResponseConnection {
   /** Reads of the current request's head before the one being parsed (a head split across reads). */
   private readonly headParts: Buffer[] = [];
   private bodyParts: Buffer[] = [];
-  /** Bytes that arrived while a response was being made (pipelined requests). */
-  private pending: Buffer | null = null;
+  /**
+   * Bytes that arrived while a response was being made (pipelined requests), in order: a list joined
+   * once when the response ends, not a buffer grown per read (quadratic in the bytes that queue up).
+   */
+  private readonly pending: Buffer[] = [];
+  private pendingBytes = 0;
   private res: Http1Response | null = null;
 
   constructor(
@@ -228,9 +232,9 @@ class Connection implements RequestSink, ResponseConnection {
       return;
     }
     this.enter('idle');
-    const pending = this.pending;
-    if (pending !== null) {
-      this.pending = null;
+    if (this.pending.length > 0) {
+      const pending = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+      this.dropPending();
       if (this.socket.isPaused()) this.socket.resume();
       // After the handler's own code that ended the response has run.
       queueMicrotask(() => this.parse(pending));
@@ -277,8 +281,9 @@ class Connection implements RequestSink, ResponseConnection {
   private readonly onRead = (chunk: Buffer): void => {
     if (this.phase === 'closing') return; // the rest of a refused request
     if (this.phase === 'busy') {
-      this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
-      if (this.pending.length > this.front.maxPipelinedBytes) this.socket.pause();
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      if (this.pendingBytes > this.front.maxPipelinedBytes) this.socket.pause();
       return;
     }
     this.parse(chunk);
@@ -330,7 +335,10 @@ class Connection implements RequestSink, ResponseConnection {
       pos += end;
       this.dispatch();
     }
-    if (pos < chunk.length) this.pending = chunk.subarray(pos);
+    if (pos < chunk.length) {
+      this.pending.push(chunk.subarray(pos));
+      this.pendingBytes += chunk.length - pos;
+    }
   }
 
   private dispatch(): void {
@@ -367,9 +375,14 @@ class Connection implements RequestSink, ResponseConnection {
   /** Ends our side and drops what the client still sends, for LINGER_MS at most. */
   private linger(): void {
     this.enter('closing');
-    this.pending = null;
+    this.dropPending();
     if (this.socket.isPaused()) this.socket.resume();
     this.socket.end();
+  }
+
+  private dropPending(): void {
+    this.pending.length = 0;
+    this.pendingBytes = 0;
   }
 
   private enter(phase: Phase): void {

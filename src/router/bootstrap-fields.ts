@@ -57,9 +57,8 @@ export function withBootstrap(text: string, empty: boolean, b: Bootstrap): strin
   const body = text.trimEnd();
   if (!body.endsWith('}')) throw new Error('withBootstrap: the body is not a JSON object');
   const host = JSON.stringify(b.host);
-  const rooms = b.rooms.map((r) => r.toString());
   const fields = b.batch
-    ? `"bootstrap_host":[${rooms.map(() => host).join(',')}],"bootstrap_port":[${rooms.map(() => b.port).join(',')}],"bootstrap_room":[${rooms.join(',')}]`
-    : `"bootstrap_host":${host},"bootstrap_port":${b.port},"bootstrap_room":${rooms[0]}`;
+    ? `"bootstrap_host":[${b.rooms.map(() => host).join(',')}],"bootstrap_port":[${b.rooms.map(() => b.port).join(',')}],"bootstrap_room":[${b.rooms.join(',')}]`
+    : `"bootstrap_host":${host},"bootstrap_port":${b.port},"bootstrap_room":${b.rooms[0]}`;
   return `${body.slice(0, -1)}${empty ? '' : ','}${fields}}`;
 }

@@ -90,7 +90,7 @@ export async function proxyGeneration(ctx: RouterContext, request: GenerationReq
       logFor().warn({ path, problem: pair, attempts: attempt }, 'no prefill/decode pair to send the request to');
       return exhausted(failures, pair);
     }
-    const rooms = Array.from({ length: batch ?? 1 }, mintRoom);
+    const rooms = batch === null ? [mintRoom()] : Array.from({ length: batch }, mintRoom);
     let attemptLog: Logger | null = null;
     const log = (): Logger => (attemptLog ??= logFor(rooms));
     const body = withBootstrap(text, empty, { host: pair.prefill.bootstrapHost, port: pair.prefill.bootstrapPort ?? DEFAULT_BOOTSTRAP_PORT, rooms, batch: batch !== null });

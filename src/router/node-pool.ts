@@ -55,6 +55,11 @@ export class NodePool {
   private readonly probing = new Set<UpstreamNode>();
   /** Static prefill nodes whose flag named a bootstrap port (the others take the registry's). */
   private readonly portGiven = new Set<UpstreamNode>();
+  /**
+   * Each role's nodes in policy order, made when the membership changes (not per request: a routed
+   * request asks for both roles' candidates); null: to be made.
+   */
+  private byRole: Readonly<Record<RegisteredRole, readonly UpstreamNode[]>> | null = null;
 
   constructor(private readonly opts: NodePoolOptions) {
     const add = (role: RegisteredRole, url: string, port: number | null): void => {
@@ -74,9 +79,15 @@ export class NodePool {
     return role === undefined ? all : all.filter((n) => n.role === role);
   }
 
-  /** The nodes of a role a policy may pick: up and not excluded. */
-  candidates(role: RegisteredRole, exclude: ReadonlySet<UpstreamNode>): UpstreamNode[] {
-    return this.nodes(role).filter((n) => n.up && !exclude.has(n));
+  /**
+   * The nodes of a role a policy may pick: up and not excluded. When all are (a request's first
+   * attempt on a healthy cluster), the role's own list, allocating nothing.
+   */
+  candidates(role: RegisteredRole, exclude: ReadonlySet<UpstreamNode>): readonly UpstreamNode[] {
+    this.byRole ??= { prefill: this.nodes('prefill'), decode: this.nodes('decode') };
+    const all = this.byRole[role];
+    for (const n of all) if (!n.up || exclude.has(n)) return all.filter((m) => m.up && !exclude.has(m));
+    return all;
   }
 
   /** Polls the source once now (so the first requests see its nodes), then every poll interval. */
@@ -165,6 +176,7 @@ export class NodePool {
       next.set(url, node);
     }
     this.dynamic = next;
+    this.byRole = null;
     this.listed = listed;
   }
 
@@ -187,6 +199,7 @@ export class NodePool {
   /** Takes a registry node out of the membership. */
   private drop(node: UpstreamNode, why: string): void {
     if (this.dynamic.get(node.url) === node) this.dynamic.delete(node.url);
+    this.byRole = null;
     this.remove(node, why);
   }
 

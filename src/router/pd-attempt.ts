@@ -59,11 +59,6 @@ interface StreamStart {
   to: ClientStream;
 }
 
-/** A promise that never settles; one per use, so that nothing global holds every attempt's reactions. */
-function never(): Promise<never> {
-  return new Promise<never>(() => undefined);
-}
-
 export class PdAttempt {
   private readonly prefill: UpstreamRequest;
   private readonly decode: UpstreamRequest;
@@ -89,7 +84,8 @@ export class PdAttempt {
   /** `stream` is where a decode SSE answer goes; null reads every answer whole. */
   async run(stream: ClientStream | null): Promise<AttemptResult> {
     const prefillOutcome = readAnswer(this.prefill, this.pair.prefill);
-    const prefillStop = prefillOutcome.then((o) => (o.kind === 'failed' || o.status >= 400 ? o : never()));
+    // Settles only when the prefill side ends the attempt; on success it never does.
+    const prefillStop = new Promise<Answer | Failure>((resolve) => void prefillOutcome.then((o) => (o.kind === 'failed' || o.status >= 400 ? resolve(o) : undefined)));
     const decodeFirst: Promise<Answer | Failure | StreamStart> =
       stream === null
         ? readAnswer(this.decode, this.pair.decode)
@@ -213,7 +209,14 @@ function errorMessage(body: string): string {
   return body.length > 200 ? `${body.slice(0, 200)}...` : body;
 }
 
-/** Which side settles first, and with what. */
-async function race<P, D>(prefill: Promise<P>, decode: Promise<D>): Promise<{ side: 'prefill'; value: P } | { side: 'decode'; value: D }> {
-  return Promise.race([prefill.then((value) => ({ side: 'prefill' as const, value })), decode.then((value) => ({ side: 'decode' as const, value }))]);
+/**
+ * Which side settles first, and with what (prefill first when both already have). Both promises
+ * never reject here (failures are values), so one promise and a reaction on each, not Promise.race
+ * over two derived promises inside an async function.
+ */
+function race<P, D>(prefill: Promise<P>, decode: Promise<D>): Promise<{ side: 'prefill'; value: P } | { side: 'decode'; value: D }> {
+  return new Promise((resolve) => {
+    void prefill.then((value) => resolve({ side: 'prefill', value }));
+    void decode.then((value) => resolve({ side: 'decode', value }));
+  });
 }

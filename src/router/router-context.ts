@@ -171,7 +171,7 @@ export class RouterContext {
   };
 
   /** The role's candidates (never empty), or why there are none. */
-  private candidates(role: RegisteredRole, exclude: ReadonlySet<UpstreamNode>): UpstreamNode[] | string {
+  private candidates(role: RegisteredRole, exclude: ReadonlySet<UpstreamNode>): readonly UpstreamNode[] | string {
     const candidates = this.pool.candidates(role, exclude);
     if (candidates.length > 0) return candidates;
     const known = this.pool.nodes(role);

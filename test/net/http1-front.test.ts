@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Http1Front, type Http1Handler } from '../../src/net/http1-front.js';
 import { postText, RawClient } from '../helpers/raw-http-client.js';
 
@@ -132,6 +133,27 @@ describe('http1 front', () => {
       client.send(ids.map((id, i) => postText('/echo', JSON.stringify({ id, delay: (ids.length - i) * 20 }))).join(''));
       for (const id of ids) assert.equal(JSON.parse((await client.next()).body).id, id);
       await good;
+    } finally {
+      client.destroy();
+    }
+  });
+
+  test('pipelined requests that arrive in pieces while one is answered are kept in order and whole', async () => {
+    const client = await RawClient.connect(port);
+    try {
+      const before = served.length;
+      client.send(postText('/echo', JSON.stringify({ id: 'busy', delay: 300 })));
+      while (served.length === before) await sleep(5);
+      // Two requests cut at arbitrary points, each piece its own read while 'busy' is being answered.
+      const rest = postText('/echo', JSON.stringify({ id: 'q1' })) + postText('/echo', JSON.stringify({ id: 'q2' }));
+      const cuts = [0, 7, 40, 90, 130, rest.length];
+      for (let i = 0; i + 1 < cuts.length; i++) {
+        client.send(rest.slice(cuts[i], cuts[i + 1]));
+        await sleep(10);
+      }
+      // Every piece arrived before the busy request was answered: none of them was parsed yet.
+      assert.deepEqual(served.slice(before), ['busy']);
+      for (const id of ['busy', 'q1', 'q2']) assert.equal(JSON.parse((await client.next()).body).id, id);
     } finally {
       client.destroy();
     }
