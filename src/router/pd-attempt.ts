@@ -85,7 +85,7 @@ export class PdAttempt {
   async run(stream: ClientStream | null): Promise<AttemptResult> {
     const prefillOutcome = readAnswer(this.prefill, this.pair.prefill);
     // Settles only when the prefill side ends the attempt; on success it never does.
-    const prefillStop = new Promise<Answer | Failure>((resolve) => void prefillOutcome.then((o) => (o.kind === 'failed' || o.status >= 400 ? resolve(o) : undefined)));
+    const prefillStop = new Promise<Answer | Failure>((resolve, reject) => void prefillOutcome.then((o) => (o.kind === 'failed' || o.status >= 400 ? resolve(o) : undefined), reject));
     const decodeFirst: Promise<Answer | Failure | StreamStart> =
       stream === null
         ? readAnswer(this.decode, this.pair.decode)
@@ -210,13 +210,14 @@ function errorMessage(body: string): string {
 }
 
 /**
- * Which side settles first, and with what (prefill first when both already have). Both promises
- * never reject here (failures are values), so one promise and a reaction on each, not Promise.race
- * over two derived promises inside an async function.
+ * Which side settles first, and with what (prefill first when both already have): one promise and a
+ * reaction on each, not Promise.race over two derived promises inside an async function. Failures
+ * are values here, but a side that rejects (a bug) still rejects the race instead of leaving it
+ * unsettled with a rejection nobody handles.
  */
 function race<P, D>(prefill: Promise<P>, decode: Promise<D>): Promise<{ side: 'prefill'; value: P } | { side: 'decode'; value: D }> {
-  return new Promise((resolve) => {
-    void prefill.then((value) => resolve({ side: 'prefill', value }));
-    void decode.then((value) => resolve({ side: 'decode', value }));
+  return new Promise((resolve, reject) => {
+    prefill.then((value) => resolve({ side: 'prefill', value }), reject);
+    decode.then((value) => resolve({ side: 'decode', value }), reject);
   });
 }
