@@ -23,6 +23,8 @@
  * - Native kernel (the default): the WASM kernel with matmul, attention and the element-wise steps in C
  *   (kernels/native-kernels.ts); where the library is not built or the CPU lacks AVX-512, the WASM
  *   kernel, with a warning saying why.
+ * - The WASM and native kernels' memory asks for transparent huge pages before anything is written
+ *   to it (kernels/huge-pages.ts); `hugePages` says, once the weights are in, how much the host granted.
  * - The JS kernel is used when asked for, or (with a warning) when WebAssembly SIMD is unavailable.
  * - `tp` > 1 (`--tp N`): N ranks, this thread and N-1 workers, each with 1/N of every matrix
  *   (tensor-parallel/tp-plan.ts), in lock step through barriers on the kernels' shared memory; the
@@ -38,6 +40,7 @@ import type { Engine, ForwardItem, ForwardOutput } from '../engine.js';
 import { gqaLayout, sameLayout, type KvLayout } from '../../kv/layout.js';
 import type { KvPool } from '../../kv/pool.js';
 import type { LlamaConfig, ModelWeights } from '../../model/types.js';
+import { hugePageBytes, type HugePageAdvice } from './kernels/huge-pages.js';
 import { JsKernels } from './kernels/js-kernels.js';
 import type { KernelKind, Kernels } from './kernels/kernels.js';
 import { WasmArena } from './kernels/wasm-arena.js';
@@ -121,6 +124,8 @@ export class ReferenceEngine implements Engine {
   readonly tp: number;
   /** How the weight matrices are stored in kernel memory (e.g. ['bf16'], or ['bf16', 'f32'] if mixed). */
   readonly weightDtypes: readonly WeightDtype[];
+  /** Huge pages of the kernels' memory once the weights are in it (null with the JS kernel), for the start-up log line. */
+  readonly hugePages: { advice: HugePageAdvice | null; grantedBytes: number; memoryBytes: number } | null;
 
   private readonly embed: WeightMatrix;
   private readonly shard: Shard;
@@ -164,6 +169,9 @@ export class ReferenceEngine implements Engine {
       rankInter: most((s) => s.inter[1] - s.inter[0]), rankHidden: most((s) => s.hidden[1] - s.hidden[0]),
     };
     this.workspace = new Workspace(k, dims);
+    this.hugePages = k instanceof WasmKernels
+      ? { advice: k.arena.hugePageAdvice, grantedBytes: hugePageBytes(k.arena.memory), memoryBytes: k.arena.memory.buffer.byteLength }
+      : null;
     if (k instanceof WasmKernels && tp > 1) {
       const arena = k.arena;
       const control = arena.alloc(CONTROL_BYTES);
