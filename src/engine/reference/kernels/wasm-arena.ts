@@ -93,6 +93,10 @@ export class WasmArena {
  */
 export function createWasmKvPool(layout: KvLayout, numPages: number): KvPool {
   const arena = new WasmArena();
-  arena.alloc(pageBytes(layout) * numPages);
-  return new KvPool(layout, numPages, arena.buffer());
+  const end = arena.alloc(pageBytes(layout) * numPages) + pageBytes(layout) * numPages;
+  // The memory grew to a huge page boundary: reserve the rest, so the pool's buffer (the memory as it
+  // is now) holds the pool alone and the weights allocated next land past it.
+  const buffer = arena.buffer();
+  if (buffer.byteLength > end) arena.alloc(buffer.byteLength - end);
+  return new KvPool(layout, numPages, buffer);
 }
