@@ -146,6 +146,9 @@ function benchPreset(p: Preset, weights: ModelWeights, tps: readonly number[], j
   const numPages = runs.reduce((n, r) => n + pagesFor(WARMUP_PROMPT) + pagesFor(p.prompt) + 9 * pagesFor(seqTokens(r.kernel)), 0);
   const pool = createWasmKvPool(gqaLayout(c.numLayers, c.numKvHeads, c.headDim, 'float32', PAGE_SIZE), numPages);
   const engines = runs.map((r) => ({ ...r, engine: new ReferenceEngine(c, weights, pool, { kernel: r.kernel, tp: r.tp, weightStorage: r.storage }) }));
+  // every engine's weights are in the pool's memory: the last WASM or native engine's report covers them all
+  const huge = engines.map((e) => e.engine.hugePages).filter((h) => h !== null).pop();
+  if (huge) console.log(`${p.name}: kernel memory on transparent huge pages: ${(huge.grantedBytes / 1e6).toFixed(0)} of ${(huge.memoryBytes / 1e6).toFixed(0)} MB (${huge.advice ?? 'advised by its owner'})`);
   const filler = engines[0].engine;
   let nextPage = 0;
   const pageTable = (tokens: number): Int32Array => Int32Array.from({ length: pagesFor(tokens) }, () => nextPage++);

@@ -16,7 +16,8 @@ export interface ForwardItem {
 
 /**
  * Logits per item: [vocab] for 'last', [tokens.length * vocab] for 'all', empty for 'none'. Valid
- * until the next `forward` call (an engine may reuse its output buffers).
+ * until the next `forward` call (an engine may reuse its output buffers), and possibly views of a
+ * larger buffer (read them by their own offset and length, not through `.buffer`).
  */
 export type ForwardOutput = Float32Array[];
 

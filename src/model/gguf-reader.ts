@@ -10,6 +10,13 @@
  * - Architecture `llama` only (the converter writes Mistral-style and SmolLM models as `llama` too).
  *   What the engine cannot run is refused by name, not approximated: quantized tensors (Q4_K, ...),
  *   RoPE scaling (`llama.rope.scaling.type`, a `rope_freqs` tensor), and a RoPE over part of the head.
+ * - Hostile or corrupt headers fail with an error naming the file and the metadata key (or tensor) being
+ *   read, never a stack overflow or an allocation the file cannot back: array nesting is bounded
+ *   (MAX_ARRAY_NESTING), and every count and length is checked against the bytes left in the file
+ *   (each item takes at least its type's size) before anything is read or allocated.
+ * - Array values are skipped, not built: the reader needs only one array's length (the vocabulary size
+ *   from `tokenizer.ggml.tokens` when nothing else gives it), so a 150,000-token vocabulary and its
+ *   merges cost a walk over their bytes, no strings.
  * - float32 metadata is read as the shortest decimal that rounds to it (`shortestDecimal`).
  * - Q and K rows are put back in Hugging Face's order (gguf-format.ts), so the engine's RoPE and every
  *   other part read the same ModelWeights as from safetensors: a GGUF written from a checkpoint loads
@@ -28,8 +35,29 @@ const HEADER_STEP_BYTES = 4 * 1024 * 1024;
 const MAX_HEADER_BYTES = 256 * 1024 * 1024;
 /** A tensor has at most this many dimensions in GGML. */
 const MAX_DIMS = 4;
+/**
+ * Levels of arrays inside arrays a metadata value may have. The format allows nesting; the files
+ * llama.cpp's converter writes nest none (token lists, scores, merges are flat), so 3 is generous, and
+ * the bound keeps a crafted file (12 bytes per level) from driving the reader into a stack overflow.
+ */
+const MAX_ARRAY_NESTING = 3;
 
-type GgufValue = number | bigint | boolean | string | GgufValue[];
+/** An array value: only its item type and length are kept (see the header). */
+interface GgufArray {
+  readonly itemType: number;
+  readonly length: number;
+}
+
+type GgufValue = number | bigint | boolean | string | GgufArray;
+
+/** The fewest bytes an item of each value type takes (a string: its 8-byte length; an array: its type and count). */
+const MIN_VALUE_BYTES: Readonly<Record<number, number>> = {
+  [VALUE.UINT8]: 1, [VALUE.INT8]: 1, [VALUE.BOOL]: 1, [VALUE.UINT16]: 2, [VALUE.INT16]: 2, [VALUE.UINT32]: 4, [VALUE.INT32]: 4,
+  [VALUE.FLOAT32]: 4, [VALUE.UINT64]: 8, [VALUE.INT64]: 8, [VALUE.FLOAT64]: 8, [VALUE.STRING]: 8, [VALUE.ARRAY]: 12,
+};
+/** The fewest bytes of one metadata entry (an empty key's length, the value type, a 1-byte value) and of one tensor info (name length, dims count, one dim, type, offset). */
+const MIN_METADATA_BYTES = 8 + 4 + 1;
+const MIN_TENSOR_INFO_BYTES = 8 + 4 + 8 + 4 + 8;
 
 interface TensorInfo {
   name: string;
@@ -67,11 +95,17 @@ class NeedMore extends Error {}
 
 class Cursor {
   at = 0;
-  constructor(private readonly b: Buffer, private readonly complete: boolean, private readonly path: string) {}
+  /** What is being read (a metadata key or a tensor), for errors; empty before the first one. */
+  what = '';
+  constructor(private readonly b: Buffer, private readonly complete: boolean, private readonly path: string, private readonly fileSize: number) {}
+
+  corrupt(why: string): Error {
+    return new Error(`${this.path}: corrupt GGUF header${this.what ? ` at ${this.what}` : ''} (${why})`);
+  }
 
   private take(n: number): number {
     if (this.at + n > this.b.length) {
-      if (this.complete) throw new Error(`${this.path}: corrupt GGUF header (it runs past the end of the file)`);
+      if (this.complete) throw this.corrupt('it runs past the end of the file');
       throw new NeedMore();
     }
     const start = this.at;
@@ -85,17 +119,25 @@ class Cursor {
 
   u64(): number {
     const v = this.b.readBigUInt64LE(this.take(8));
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`${this.path}: corrupt GGUF header (a count of ${v})`);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw this.corrupt(`a count of ${v}`);
     return Number(v);
   }
 
-  str(): string {
+  /** A count of items of at least `itemBytes` each, refused unless the rest of the file can hold them. */
+  count(itemBytes: number, what: string): number {
     const n = this.u64();
-    if (n > MAX_HEADER_BYTES) throw new Error(`${this.path}: corrupt GGUF header (a string of ${n} bytes)`);
+    const left = this.fileSize - this.at;
+    if (n * itemBytes > left) throw this.corrupt(`${what} ${n} needs at least ${n * itemBytes} bytes; ${left} are left in the file`);
+    return n;
+  }
+
+  str(): string {
+    const n = this.count(1, 'a string length');
     const start = this.take(n);
     return this.b.toString('utf8', start, start + n);
   }
 
+  /** A metadata value of `type`; arrays are skipped to their length (see the header). */
   value(type: number): GgufValue {
     const b = this.b;
     switch (type) {
@@ -111,42 +153,57 @@ class Cursor {
       case VALUE.UINT64: return b.readBigUInt64LE(this.take(8));
       case VALUE.INT64: return b.readBigInt64LE(this.take(8));
       case VALUE.FLOAT64: return b.readDoubleLE(this.take(8));
-      case VALUE.ARRAY: {
-        const itemType = this.u32();
-        const n = this.u64();
-        if (n > MAX_HEADER_BYTES) throw new Error(`${this.path}: corrupt GGUF header (an array of ${n} items)`);
-        const items: GgufValue[] = [];
-        for (let i = 0; i < n; i++) items.push(this.value(itemType));
-        return items;
-      }
+      case VALUE.ARRAY: return this.skipArray(1);
       default:
-        throw new Error(`${this.path}: corrupt GGUF header (metadata value type ${type})`);
+        throw this.corrupt(`metadata value type ${type}`);
     }
+  }
+
+  /** Skips an array at nesting level `level` (1: a value's own array); returns its item type and length. */
+  private skipArray(level: number): GgufArray {
+    if (level > MAX_ARRAY_NESTING) throw this.corrupt(`arrays nested deeper than ${MAX_ARRAY_NESTING} levels`);
+    const itemType = this.u32();
+    const size = MIN_VALUE_BYTES[itemType];
+    if (size === undefined) throw this.corrupt(`array item type ${itemType}`);
+    const length = this.count(size, 'an array length');
+    if (itemType === VALUE.STRING) {
+      for (let i = 0; i < length; i++) this.take(this.count(1, 'a string length'));
+    } else if (itemType === VALUE.ARRAY) {
+      for (let i = 0; i < length; i++) this.skipArray(level + 1);
+    } else {
+      this.take(length * size);
+    }
+    return { itemType, length };
   }
 }
 
 function parseHeader(b: Buffer, complete: boolean, path: string, fileSize: number): GgufHeader {
-  const c = new Cursor(b, complete, path);
+  const c = new Cursor(b, complete, path, fileSize);
   const magic = b.toString('latin1', c.at, c.at + 4);
   c.u32();
   if (magic !== GGUF_MAGIC) throw new Error(`${path}: not a GGUF file (it starts with ${JSON.stringify(magic)}, not "GGUF")`);
   const version = c.u32();
   if (version === 0x03000000 || version === 0x02000000) throw new Error(`${path}: a big-endian GGUF file; pd-node reads little-endian ones`);
   if (version !== 2 && version !== 3) throw new Error(`${path}: GGUF version ${version} is unsupported (2 and 3 are)`);
-  const tensorCount = c.u64();
-  const metaCount = c.u64();
+  const tensorCount = c.count(MIN_TENSOR_INFO_BYTES, 'a tensor count');
+  const metaCount = c.count(MIN_METADATA_BYTES, 'a metadata count');
   const metadata = new Map<string, GgufValue>();
   for (let i = 0; i < metaCount; i++) {
+    c.what = `metadata entry ${i}`;
     const key = c.str();
+    c.what = `metadata key ${key}`;
     metadata.set(key, c.value(c.u32()));
   }
+  c.what = 'the tensor infos';
   const alignment = metadata.get('general.alignment') ?? DEFAULT_ALIGNMENT;
   if (typeof alignment !== 'number' || !Number.isInteger(alignment) || alignment <= 0 || alignment % 8 !== 0) {
     throw new Error(`${path}: general.alignment ${String(alignment)} is not a positive multiple of 8`);
   }
   const infos: Array<TensorInfo & { type: number }> = [];
   for (let i = 0; i < tensorCount; i++) {
+    c.what = `tensor info ${i}`;
     const name = c.str();
+    c.what = `tensor ${name}`;
     const nDims = c.u32();
     if (nDims < 1 || nDims > MAX_DIMS) throw new Error(`${path}: tensor ${name} has ${nDims} dimensions`);
     const dims: number[] = [];
@@ -234,7 +291,7 @@ function llamaConfig(h: GgufHeader, path: string): LlamaConfig {
   if (ropeDims !== headDim) throw new Error(`${path}: llama.rope.dimension_count ${ropeDims} != head dimension ${headDim} (partial RoPE) is unsupported`);
   const embed = h.tensors.get('token_embd.weight');
   const tokens = h.metadata.get('tokenizer.ggml.tokens');
-  const vocabSize = metaInteger(h, path, 'llama.vocab_size', embed?.shape[0] ?? (Array.isArray(tokens) ? tokens.length : undefined));
+  const vocabSize = metaInteger(h, path, 'llama.vocab_size', embed?.shape[0] ?? (typeof tokens === 'object' ? tokens.length : undefined));
   const tokenId = (key: string): number | null => {
     const v = h.metadata.get(key);
     return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < vocabSize ? v : null;

@@ -39,7 +39,7 @@ function run(engine: ReferenceEngine, pages: Int32Array, sizes: number[], others
     const batch = others(step);
     const at = step % (batch.length + 1);
     batch.splice(at, 0, item(SEQUENCE.subarray(pos, pos + n), pos, pages, 'all'));
-    logits.push(engine.forward(batch)[at]);
+    logits.push(engine.forward(batch)[at].slice()); // a copy: the output is valid until the next step
     pos += n;
   });
   return concat(logits);

@@ -113,9 +113,9 @@ for (const tied of [true, false]) {
       const prompt = randomTokens(prng(7), 13, config.vocabSize);
       const decoded = randomTokens(prng(8), 4, config.vocabSize);
       const pageTable = Int32Array.from([9, 2, 7, 0, 11]); // 17 positions: 5 pages, scattered
-      const got = engine.forward([item(prompt, 0, pageTable, 'all')])[0];
+      const got = engine.forward([item(prompt, 0, pageTable, 'all')])[0].slice(); // outputs are valid until the next step
       const rows = Array.from({ length: prompt.length }, (_, t) => got.subarray(t * config.vocabSize, (t + 1) * config.vocabSize));
-      decoded.forEach((tok, i) => rows.push(engine.forward([item(Int32Array.of(tok), prompt.length + i, pageTable)])[0]));
+      decoded.forEach((tok, i) => rows.push(engine.forward([item(Int32Array.of(tok), prompt.length + i, pageTable)])[0].slice()));
       const ref = denseLogits(config, weights, Int32Array.from([...prompt, ...decoded]));
       const err = relativeError(rows, ref);
       assert.ok(err < 1e-4, `relative error ${err}`);

@@ -42,7 +42,7 @@ function snapshot(model: { config: LlamaConfig; weights: ModelWeights }, tp: num
       [item(a.subarray(12), 12, aPages, 'all'), item(randomTokens(rand, 1, config.vocabSize), 7, bPages)],
     ];
     for (let s = 0; s < 6; s++) steps.push([item(randomTokens(rand, 1, config.vocabSize), 8 + s, bPages), item(randomTokens(rand, 1, config.vocabSize), 19 + s, aPages, 'none')]);
-    const logits = steps.flatMap((batch) => engine.forward(batch));
+    const logits = steps.flatMap((batch) => engine.forward(batch).map((l) => l.slice())); // each valid until the next step
     const pages = Int32Array.from([...aPages, ...bPages]);
     return { logits: bytes(concat(logits)), kv: kvBytes(pool, pages) };
   } finally {

@@ -46,6 +46,20 @@ test('forward accepts a read-only shared prefix page and exactly covering tables
   assert.deepEqual(engine.forward([]), []);
 });
 
+test('forward hands out logits as views of one reused buffer, valid until the next step (no copy per token)', () => {
+  for (const setup of SETUPS) {
+    const { engine } = makeEngine(setup);
+    engine.forward([item(toks(1, 2, 3), 0, pages(5), 'none')]);
+    const [first] = engine.forward([item(toks(4), 3, pages(5))]);
+    const kept = first.slice();
+    const [second] = engine.forward([item(toks(5), 4, pages(5, 6))]);
+    assert.equal(second.buffer, first.buffer, `${setup.kernel}: the same buffer`);
+    assert.equal(second.byteOffset, first.byteOffset, `${setup.kernel}: the same place`);
+    assert.notDeepEqual(kept, second, `${setup.kernel}: the two steps' logits differ`);
+    assert.deepEqual(first, second, `${setup.kernel}: the first step's view now shows the second step's logits`);
+  }
+});
+
 test('construction rejects a pool layout that does not fit the model', () => {
   const { config, weights } = tinyModel;
   const wrong = [

@@ -53,8 +53,9 @@ function run(weights: ModelWeights, storage: WeightStorage, tp: number): { logit
     const rand = prng(31);
     const pages = [Int32Array.from([3, 14, 27, 8, 40, 19]), Int32Array.from([50, 1, 36])];
     const prompts = [randomTokens(rand, 17, config.vocabSize), randomTokens(rand, 6, config.vocabSize)];
-    const logits = [engine.forward([item(prompts[0], 0, pages[0], 'all'), item(prompts[1], 0, pages[1], 'all')])];
-    for (let s = 0; s < 4; s++) logits.push(engine.forward(prompts.map((p, i) => item(randomTokens(rand, 1, config.vocabSize), p.length + s, pages[i]))));
+    // copies: each step's outputs are valid until the next step
+    const logits = [engine.forward([item(prompts[0], 0, pages[0], 'all'), item(prompts[1], 0, pages[1], 'all')]).map((l) => l.slice())];
+    for (let s = 0; s < 4; s++) logits.push(engine.forward(prompts.map((p, i) => item(randomTokens(rand, 1, config.vocabSize), p.length + s, pages[i]))).map((l) => l.slice()));
     return { logits: bytes(concat(logits.flat())), kv: kvBytes(pool, Int32Array.from([...pages[0], ...pages[1]])), dtypes: engine.weightDtypes };
   } finally {
     engine.close();

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { modelFingerprint } from '../../src/model/fingerprint.js';
 import { genModel } from '../../src/model/gen-model.js';
+import { readGgufModel } from '../../src/model/gguf-reader.js';
 import { writeGguf, type GgufDtype } from '../../src/model/gguf-writer.js';
 import { f16ToF32, f32ToF16 } from '../../src/model/half-float.js';
 import { loadModel } from '../../src/model/load-model.js';
@@ -143,12 +144,61 @@ describe('GGUF reader', () => {
     v1.writeUInt32LE(1, 4);
     assert.throws(() => loadModel(variant('v1.gguf', v1)), /GGUF version 1 is unsupported/);
     assert.throws(() => loadModel(variant('cut.gguf', good.subarray(0, good.length - 1000))), /tensor .* runs past the end of the file .*truncated\?/);
-    assert.throws(() => loadModel(variant('head.gguf', good.subarray(0, 200))), /corrupt GGUF header \(it runs past the end of the file\)/);
+    assert.throws(() => loadModel(variant('head.gguf', good.subarray(0, 200))), /head\.gguf: corrupt GGUF header \(a tensor count 21 needs at least 672 bytes; 184 are left in the file\)/);
     // The tensor info of blk.0.attn_q.weight: name, dimension count, dims, then the GGML type.
     const quantized = Buffer.from(good);
     const at = quantized.indexOf('blk.0.attn_q.weight') + 'blk.0.attn_q.weight'.length;
     quantized.writeUInt32LE(12, at + 4 + 8 * quantized.readUInt32LE(at));
     assert.throws(() => loadModel(variant('q4k.gguf', quantized)), /tensor blk\.0\.attn_q\.weight is Q4_K; pd-node reads f32, f16 and bf16 GGUF files/);
+  });
+
+  it('hostile headers (deep nesting, huge counts and lengths, a cut inside an array) fail naming the file and the key', () => {
+    const dir = join(tmp, 'hostile');
+    mkdirSync(dir);
+    const good = readFileSync(ggufOf('hostile-base', original.config, original.weights, 'f32'));
+    const u32 = (v: number): Buffer => Buffer.from(Uint32Array.of(v).buffer);
+    const u64 = (v: bigint): Buffer => Buffer.from(BigUint64Array.of(v).buffer);
+    const str = (s: string): Buffer => Buffer.concat([u64(BigInt(s.length)), Buffer.from(s)]);
+    const [ARRAY, STRING] = [9, 8];
+    /** A version 3 header with no tensors and these metadata entries, padded so a loader could read past it. */
+    const file = (name: string, entries: Buffer[], metaCount = BigInt(entries.length)): string => {
+      const path = join(dir, name);
+      writeFileSync(path, Buffer.concat([Buffer.from('GGUF'), u32(3), u64(0n), u64(metaCount), ...entries, Buffer.alloc(64)]));
+      return path;
+    };
+    const deep = Buffer.concat([str('evil.nested'), u32(ARRAY), ...Array.from({ length: 100_000 }, () => Buffer.concat([u32(ARRAY), u64(1n)]))]);
+    assert.throws(() => readGgufModel(file('deep.gguf', [deep])), /deep\.gguf: corrupt GGUF header at metadata key evil\.nested \(arrays nested deeper than 3 levels\)/);
+    const huge = Buffer.concat([str('tokenizer.ggml.tokens'), u32(ARRAY), u32(STRING), u64(1n << 40n)]);
+    assert.throws(() => readGgufModel(file('count.gguf', [huge])), /count\.gguf: corrupt GGUF header at metadata key tokenizer\.ggml\.tokens \(an array length 1099511627776 needs at least 8796093022208 bytes; \d+ are left in the file\)/);
+    const long = Buffer.concat([str('general.name'), u32(STRING), u64(1n << 50n)]);
+    assert.throws(() => readGgufModel(file('string.gguf', [long])), /string\.gguf: corrupt GGUF header at metadata key general\.name \(a string length 1125899906842624 needs/);
+    assert.throws(() => readGgufModel(file('keys.gguf', [], 1n << 40n)), /keys\.gguf: corrupt GGUF header \(a metadata count 1099511627776 needs/);
+    const keyLength = Buffer.concat([u64(1n << 45n)]);
+    assert.throws(() => readGgufModel(file('key.gguf', [keyLength])), /key\.gguf: corrupt GGUF header at metadata entry 0 \(a string length 35184372088832 needs/);
+    // a real file cut inside its token list, after room for the list's lengths (8 bytes a token) but before its end
+    const cut = join(dir, 'cut.gguf');
+    const list = good.indexOf('tokenizer.ggml.tokens') + 'tokenizer.ggml.tokens'.length + 4 + 4 + 8;
+    writeFileSync(cut, good.subarray(0, list + 8 * Number(good.readBigUInt64LE(list - 8)) + 16));
+    assert.throws(() => readGgufModel(cut), /cut\.gguf: corrupt GGUF header at metadata key tokenizer\.ggml\.tokens \(a string length \d+ needs at least \d+ bytes; \d+ are left in the file\)/);
+  });
+
+  it('a real GGUF with a nested array value (within the bound) still loads: arrays are skipped, not built', () => {
+    const good = readFileSync(ggufOf('nested-base', original.config, original.weights, 'f32'));
+    const u32 = (v: number): Buffer => Buffer.from(Uint32Array.of(v).buffer);
+    const u64 = (v: bigint): Buffer => Buffer.from(BigUint64Array.of(v).buffer);
+    const bytes = (n: number): Buffer => Buffer.concat([u32(0), u64(BigInt(n)), Buffer.alloc(n, 7)]); // an array of n UINT8
+    // 64 bytes (twice the default alignment), so the data section and every tensor offset stay valid
+    const entry = Buffer.concat([u64(10n), Buffer.from('pd.nested2'), u32(9), u32(9), u64(2n), bytes(3), bytes(3)]);
+    assert.equal(entry.length, 64);
+    const metaCount = good.readBigUInt64LE(16);
+    const patched = Buffer.concat([good.subarray(0, 16), u64(metaCount + 1n), entry, good.subarray(24)]);
+    const dir = join(tmp, 'nested');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'model.gguf'), patched);
+    copyFileSync(join(tinyDir, 'tokenizer.json'), join(dir, 'tokenizer.json'));
+    const loaded = loadModel(join(dir, 'model.gguf'));
+    sameConfig(loaded.config, original.config, 'float32');
+    sameWeights(loaded.weights, original.weights);
   });
 });
 

@@ -64,7 +64,7 @@ export const referenceEngine: EngineDescriptor<ReferenceConfig> = {
       maxPoolBytes: config.kernel !== 'js' ? WASM_POOL_MAX_BYTES : undefined,
       create(pool) {
         const engine = new ReferenceEngine(model, weights, pool, { kernel: config.kernel, tp: ctx.tpSize, warn: ctx.warn });
-        return { engine, logFields: { kernel: engine.kernel, attentionInPlace: engine.attentionInPlace, tp: engine.tp, weightDtypes: engine.weightDtypes } };
+        return { engine, logFields: { kernel: engine.kernel, attentionInPlace: engine.attentionInPlace, tp: engine.tp, weightDtypes: engine.weightDtypes, hugePages: engine.hugePages } };
       },
     };
   },

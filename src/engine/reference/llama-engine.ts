@@ -11,6 +11,9 @@
  * - All tokens of a step (prefill chunks and decode tokens of every item) form one activation matrix,
  *   so each weight row is read once per step.
  * - KV dtype float32 (stored K/V are the computed values exactly).
+ * - The logits handed out are views of the step's buffer in kernel memory, valid until the next
+ *   `forward` (the Engine contract): a copy per step (196 KB at `small`'s vocabulary) cost a fresh
+ *   allocation and its page faults every decode token, ~5 % of a bf16 decode b1 step in a profile.
  * - WASM kernel: weight matrices are copied once into the kernel's WebAssembly memory, packed in
  *   groups of 4 rows (kernels/weight-packing.ts), as bf16/f16 when every value is exactly one
  *   (kernels/weight-storage.ts; widened exactly in the kernel), else f32 (an embedding tied to
@@ -20,6 +23,8 @@
  * - Native kernel (the default): the WASM kernel with matmul, attention and the element-wise steps in C
  *   (kernels/native-kernels.ts); where the library is not built or the CPU lacks AVX-512, the WASM
  *   kernel, with a warning saying why.
+ * - The WASM and native kernels' memory asks for transparent huge pages before anything is written
+ *   to it (kernels/huge-pages.ts); `hugePages` says, once the weights are in, how much the host granted.
  * - The JS kernel is used when asked for, or (with a warning) when WebAssembly SIMD is unavailable.
  * - `tp` > 1 (`--tp N`): N ranks, this thread and N-1 workers, each with 1/N of every matrix
  *   (tensor-parallel/tp-plan.ts), in lock step through barriers on the kernels' shared memory; the
@@ -35,6 +40,7 @@ import type { Engine, ForwardItem, ForwardOutput } from '../engine.js';
 import { gqaLayout, sameLayout, type KvLayout } from '../../kv/layout.js';
 import type { KvPool } from '../../kv/pool.js';
 import type { LlamaConfig, ModelWeights } from '../../model/types.js';
+import { hugePageBytes, type HugePageAdvice } from './kernels/huge-pages.js';
 import { JsKernels } from './kernels/js-kernels.js';
 import type { KernelKind, Kernels } from './kernels/kernels.js';
 import { WasmArena } from './kernels/wasm-arena.js';
@@ -118,6 +124,8 @@ export class ReferenceEngine implements Engine {
   readonly tp: number;
   /** How the weight matrices are stored in kernel memory (e.g. ['bf16'], or ['bf16', 'f32'] if mixed). */
   readonly weightDtypes: readonly WeightDtype[];
+  /** Huge pages of the kernels' memory once the weights are in it (null with the JS kernel), for the start-up log line. */
+  readonly hugePages: { advice: HugePageAdvice | null; grantedBytes: number; memoryBytes: number } | null;
 
   private readonly embed: WeightMatrix;
   private readonly shard: Shard;
@@ -161,6 +169,9 @@ export class ReferenceEngine implements Engine {
       rankInter: most((s) => s.inter[1] - s.inter[0]), rankHidden: most((s) => s.hidden[1] - s.hidden[0]),
     };
     this.workspace = new Workspace(k, dims);
+    this.hugePages = k instanceof WasmKernels
+      ? { advice: k.arena.hugePageAdvice, grantedBytes: hugePageBytes(k.arena.memory), memoryBytes: k.arena.memory.buffer.byteLength }
+      : null;
     if (k instanceof WasmKernels && tp > 1) {
       const arena = k.arena;
       const control = arena.alloc(CONTROL_BYTES);
@@ -205,7 +216,7 @@ export class ReferenceEngine implements Engine {
     return items.map((it) => {
       const rows = it.logits === 'all' ? it.tokens.length : it.logits === 'last' ? 1 : 0;
       next += rows;
-      return b.logits.slice((next - rows) * V, next * V);
+      return b.logits.subarray((next - rows) * V, next * V);
     });
   }
 

@@ -3,6 +3,7 @@
  * into dist/ next to this file) through koffi, as native/libc.ts loads libc.
  *
  * Decisions:
+ * - Also asks for transparent huge pages on a memory range (native/huge-pages.c; huge-pages.ts).
  * - Loaded on first use; `nativeKernelProblem()` says why it cannot be used, as a kind (tests skip on
  *   what a host cannot change, and fail on a broken build) and a reason, so the engine can fall back
  *   to the WASM kernel and say why, once per engine. A library build.sh chose not to build (no gcc,
@@ -46,6 +47,8 @@ export interface NativeKernelLibrary {
   rope(x: Float32Array, xOff: number, ld: number, rows: number, heads: number, headDim: number, cos: Float64Array, sin: Float64Array): void;
   addRows(h: Float32Array, hOff: number, ldh: number, p: Float32Array, n: number, rows: number): void;
   siluMul(gate: Float32Array, up: Float32Array, n: number): void;
+  /** pd_native_advise_huge_pages of huge-pages.c: 0 or madvise's errno, for `bytes` from `base`'s first byte. */
+  adviseHugePages(base: Uint8Array, bytes: number): number;
 }
 
 /** MAX_HEAD_DIM of attend.c. */
@@ -83,7 +86,8 @@ function bind(lib: LibraryHandle): NativeProblem | null {
   const rope = lib.func('void pd_native_rope(float *x, int xOff, int ld, int rows, int heads, int headDim, const double *cos, const double *sin)') as NativeKernelLibrary['rope'];
   const addRows = lib.func('void pd_native_add_rows(float *h, int hOff, int ldh, const float *p, int n, int rows)') as NativeKernelLibrary['addRows'];
   const siluMul = lib.func('void pd_native_silu_mul(float *g, const float *u, int n)') as NativeKernelLibrary['siluMul'];
-  library = { matmul: (w, dtype, x, y, nOut, nRows, n, ldy) => matmul(w, DTYPE_CODE[dtype], x, y, nOut, nRows, n, ldy), attend, rmsNorm, rope, addRows, siluMul };
+  const adviseHugePages = lib.func('int pd_native_advise_huge_pages(void *base, uint64_t bytes)') as NativeKernelLibrary['adviseHugePages'];
+  library = { matmul: (w, dtype, x, y, nOut, nRows, n, ldy) => matmul(w, DTYPE_CODE[dtype], x, y, nOut, nRows, n, ldy), attend, rmsNorm, rope, addRows, siluMul, adviseHugePages };
   return null;
 }
 

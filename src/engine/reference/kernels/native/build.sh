@@ -1,5 +1,5 @@
 #!/bin/sh
-# Compiles the native kernels (matmul.c, attend.c, elementwise.c) into dist/, next to the compiled
+# Compiles the native kernels (matmul.c, attend.c, elementwise.c, huge-pages.c) into dist/, next to the compiled
 # native-library.js that loads them; run from the package root by `npm run build` / `prepare`. The
 # flags are part of the kernels' bit-identity contract: -ffp-contract=off (a multiply and an add never
 # fuse into an FMA) and no -ffast-math; the AVX-512 code is enabled per function (target attributes),
@@ -21,5 +21,5 @@ skip() {
 }
 [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] || skip "they are built for Linux on x86-64, this is $(uname -s)-$(uname -m)"
 command -v gcc >/dev/null 2>&1 || skip "gcc was not found at build time (install gcc and run npm run build)"
-gcc -O2 -ffp-contract=off -fno-fast-math -fPIC -shared -Wall -Wextra -Werror -o "$out/libpd-kernels.so.tmp" "$src/matmul.c" "$src/attend.c" "$src/elementwise.c"
+gcc -O2 -ffp-contract=off -fno-fast-math -fPIC -shared -Wall -Wextra -Werror -o "$out/libpd-kernels.so.tmp" "$src/matmul.c" "$src/attend.c" "$src/elementwise.c" "$src/huge-pages.c"
 mv "$out/libpd-kernels.so.tmp" "$out/libpd-kernels.so"
