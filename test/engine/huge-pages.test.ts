@@ -17,17 +17,34 @@ const THP = '/sys/kernel/mm/transparent_hugepage/enabled';
 const thpOff = !existsSync(THP) ? 'no transparent huge pages in this kernel' : /\[never\]/.test(readFileSync(THP, 'utf8')) ? 'transparent huge pages are off (never)' : false;
 const skip = nativeSkip || thpOff;
 
-test('a new arena asks for huge pages, grows to whole ones, and what it writes is backed by them', { skip }, () => {
+test('a new arena asks for huge pages, grows to whole ones, and what it writes may be backed by them', { skip }, (t) => {
   const arena = new WasmArena();
   assert.equal(arena.hugePageAdvice, 'advised');
   const bytes = 8 * HUGE_PAGE_BYTES;
   arena.allocF32(bytes / 4).fill(1);
   const base = koffi.address(new Uint8Array(arena.memory.buffer)) as bigint;
   assert.equal((base + BigInt(arena.memory.buffer.byteLength)) % BigInt(HUGE_PAGE_BYTES), 0n, 'the memory ends on a huge page boundary');
-  const granted = hugePageBytes(arena.memory);
-  // all of it but the part before the memory's first 2 MiB boundary (V8 places it on 64 KiB ones)
-  assert.ok(granted >= bytes - HUGE_PAGE_BYTES, `${granted} of ${bytes} written bytes on huge pages`);
+  // The advice is a flag on the mappings (deterministic); whether the host then finds free 2 MiB
+  // blocks depends on its memory's fragmentation, so the grant is reported, not asserted.
+  assert.ok(thpEligible(base, arena.memory.buffer.byteLength), 'every mapping of the memory is eligible for huge pages');
+  t.diagnostic(`${hugePageBytes(arena.memory)} of ${bytes} written bytes on huge pages`);
 });
+
+/** Whether every mapping overlapping [address, address + bytes) says `THPeligible: 1` in /proc/self/smaps. */
+function thpEligible(address: bigint, bytes: number): boolean {
+  const end = address + BigInt(bytes);
+  let inside = false;
+  let seen = 0;
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    const range = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+    if (range) inside = BigInt(`0x${range[1]}`) < end && BigInt(`0x${range[2]}`) > address;
+    else if (inside && line.startsWith('THPeligible:')) {
+      if (!/^THPeligible:\s+1$/.test(line)) return false;
+      seen++;
+    }
+  }
+  return seen > 0;
+}
 
 test('an arena on another arena\'s memory (a --tp rank thread) does not advise again', () => {
   assert.equal(new WasmArena(new WasmArena().memory).hugePageAdvice, null);
