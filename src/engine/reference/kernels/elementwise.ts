@@ -8,7 +8,7 @@
  * not depend on the batch; RoPE takes the angles' cos / sin from the caller (rope.ts, V8's Math.cos /
  * sin), so no kernel computes a transcendental function of its own there.
  */
-import { dotF32 } from './js-kernels.js';
+import { dotF32 } from './dot-f32.js';
 
 /**
  * Rows r < rows: dst[dstOff + r*ldd ..] = src row * w / sqrt(mean(src row^2) + eps) over n values

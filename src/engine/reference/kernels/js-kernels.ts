@@ -3,29 +3,15 @@
  * lane accumulators, the same lane reduction, the same exp, with Math.fround after every f32
  * operation (a product or sum of two f32 values computed in f64 and rounded once equals the f32
  * operation, so fround reproduces it exactly). Used when WebAssembly SIMD is unavailable, as the
- * readable statement of the kernels' order, and for the RMSNorm sum of squares of elementwise.ts.
+ * readable statement of the kernels' order (the dot product's is dot-f32.ts).
  */
+import { dotF32 } from './dot-f32.js';
 import { addRows, rmsNormRows, ropeRows } from './elementwise.js';
 import { EXP } from './kernel-module.js';
 import type { AttentionGeometry, Kernels } from './kernels.js';
 import type { WeightMatrix } from './weight-storage.js';
 
 const fr = Math.fround;
-
-/** dot(a[ao..ao+n), b[bo..bo+n)) in the kernels' order (see kernel-module.ts); n a multiple of 4. */
-export function dotF32(a: Float32Array, ao: number, b: Float32Array, bo: number, n: number): number {
-  let l0 = 0;
-  let l1 = 0;
-  let l2 = 0;
-  let l3 = 0;
-  for (let k = 0; k < n; k += 4) {
-    l0 = fr(l0 + fr(a[ao + k] * b[bo + k]));
-    l1 = fr(l1 + fr(a[ao + k + 1] * b[bo + k + 1]));
-    l2 = fr(l2 + fr(a[ao + k + 2] * b[bo + k + 2]));
-    l3 = fr(l3 + fr(a[ao + k + 3] * b[bo + k + 3]));
-  }
-  return fr(fr(l0 + l1) + fr(l2 + l3));
-}
 
 const MIN_ARG = fr(EXP.minArg);
 const LOG2E = fr(EXP.log2e);
