@@ -22,7 +22,8 @@ import { CHATML_TEMPLATE } from './chat-template.js';
 import { llamaConfigToJson } from './config.js';
 import { Prng } from '../random/prng.js';
 import { presetConfig, type PresetName } from './presets.js';
-import { isStorageDtype, SINGLE_FILE_NAME, writeSafetensors, type StorageDtype, type TensorToWrite } from './safetensors.js';
+import { SINGLE_FILE_NAME, writeSafetensors, type TensorToWrite } from './safetensors.js';
+import { isStorageDtype, type StorageDtype } from './tensor-read.js';
 import type { LlamaConfig } from './types.js';
 import { checkpointTensorSpecs } from './weights.js';
 

@@ -25,7 +25,7 @@
  */
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { DEFAULT_ALIGNMENT, GGML_TYPE, GGUF_LAYER_TENSORS, GGUF_MAGIC, OTHER_GGML_TYPES, reorderRopeRows, VALUE } from './gguf-format.js';
-import { BYTES_PER_ELEMENT, readAsF32, readFully, type StoredDtype } from './tensor-read.js';
+import { BYTES_PER_ELEMENT, readAsF32, readFully, STORAGE_DTYPE_OF, type StoredDtype } from './tensor-read.js';
 import type { LayerWeights, LlamaConfig, ModelWeights } from './types.js';
 import { layerTensorShape } from './weights.js';
 
@@ -272,7 +272,7 @@ function metaInteger(h: GgufHeader, path: string, key: string, fallback?: number
 
 function storageDtype(h: GgufHeader): string {
   const embed = h.tensors.get('token_embd.weight');
-  return embed === undefined ? 'float32' : { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[embed.dtype];
+  return embed === undefined ? 'float32' : STORAGE_DTYPE_OF[embed.dtype];
 }
 
 /** The Llama config the metadata of `h` describes. */
@@ -315,18 +315,32 @@ function llamaConfig(h: GgufHeader, path: string): LlamaConfig {
   };
 }
 
-export interface GgufModel {
-  config: LlamaConfig;
-  weights: ModelWeights;
-}
+/**
+ * A GGUF model file, open, with its header read: the config at once (cheap), the weights when asked,
+ * so a caller can refuse a model (a tokenizer that does not fit) before reading hundreds of megabytes.
+ */
+export class GgufModelFile {
+  private constructor(
+    private readonly fd: number,
+    private readonly path: string,
+    private readonly header: GgufHeader,
+    readonly config: LlamaConfig,
+  ) {}
 
-/** Config and weights of the Llama model in the GGUF file at `path`. */
-export function readGgufModel(path: string, options: { shared?: boolean } = {}): GgufModel {
-  const fd = openSync(path, 'r');
-  try {
-    const h = readHeader(fd, path);
-    const config = llamaConfig(h, path);
+  static open(path: string): GgufModelFile {
+    const fd = openSync(path, 'r');
+    try {
+      const header = readHeader(fd, path);
+      return new GgufModelFile(fd, path, header, llamaConfig(header, path));
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+  }
+
+  readWeights(options: { shared?: boolean } = {}): ModelWeights {
     // Q and K are read into plain memory and reordered into the shared kind: one copy each.
+    const { fd, path, header: h, config } = this;
     const read = (name: string, shape: readonly number[], shared = options.shared): Float32Array => {
       const t = h.tensors.get(name);
       if (t === undefined) throw new Error(`${path}: tensor ${name} is missing (expected shape [${shape.join(', ')}])`);
@@ -351,14 +365,15 @@ export function readGgufModel(path: string, options: { shared?: boolean } = {}):
       layers.push(layer);
     }
     const embed = read('token_embd.weight', [vocabSize, H]);
-    const weights: ModelWeights = {
+    return {
       embed,
       layers,
       finalNorm: read('output_norm.weight', [H]),
       lmHead: config.tieWordEmbeddings ? embed : read('output.weight', [vocabSize, H]),
     };
-    return { config, weights };
-  } finally {
-    closeSync(fd);
+  }
+
+  close(): void {
+    closeSync(this.fd);
   }
 }

@@ -8,14 +8,14 @@
  * - Every required file is checked for before anything is parsed, and the messages name the flag and the
  *   path ("--model-path X: no config.json"), since that is what the user typed.
  * - Cheap files first (config, tokenizer), weights last, so a bad config fails in milliseconds, not after
- *   reading hundreds of megabytes. (A GGUF file's config is its header, read with the weights.)
+ *   reading hundreds of megabytes. (A GGUF file's config is its header, read before its weights.)
  * - A tokenizer with more ids than the config's vocab_size is rejected: it could produce ids the
  *   embedding table has no row for. Fewer is normal (vocab padded for the GPU kernels).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadLlamaConfig } from './config.js';
-import { readGgufModel } from './gguf-reader.js';
+import { GgufModelFile } from './gguf-reader.js';
 import { defaultTokenizerDir, isGgufPath } from './model-files.js';
 import { INDEX_FILE_NAME, SINGLE_FILE_NAME, type ReadTensorsOptions } from './safetensors.js';
 import { HfTokenizer } from './tokenizer.js';
@@ -58,18 +58,28 @@ export function loadModel(path: string, options: LoadModelOptions = {}): LoadedM
   const tokenizerDir = options.tokenizerDir ?? ownDir;
   const ownTokenizer = tokenizerDir === ownDir;
   const tokenizer = loadTokenizer(path, gguf, tokenizerDir, !ownTokenizer);
+  // The GGUF reader's messages start with the file's path already.
+  const where = `--model-path ${gguf ? '' : `${path}: `}`;
+  let file: GgufModelFile | null = null;
   let config: LlamaConfig;
-  let weights: ModelWeights | null = null;
   try {
-    if (gguf) ({ config, weights } = readGgufModel(path, options));
+    if (gguf) ({ config } = file = GgufModelFile.open(path));
     else config = loadLlamaConfig(path);
   } catch (err) {
-    // The GGUF reader's messages start with the file's path already.
-    throw new Error(`--model-path ${gguf ? '' : `${path}: `}${(err as Error).message}`);
+    throw new Error(`${where}${(err as Error).message}`);
   }
-  if (tokenizer.vocabSize > config.vocabSize) {
-    const from = ownTokenizer ? 'tokenizer.json' : `--tokenizer-path ${tokenizerDir}: tokenizer.json`;
-    throw new Error(`--model-path ${path}: ${from} has ${tokenizer.vocabSize} token ids but ${gguf ? "the GGUF file's" : 'config.json'} vocab_size is ${config.vocabSize}`);
+  try {
+    if (tokenizer.vocabSize > config.vocabSize) {
+      const from = ownTokenizer ? 'tokenizer.json' : `--tokenizer-path ${tokenizerDir}: tokenizer.json`;
+      throw new Error(`--model-path ${path}: ${from} has ${tokenizer.vocabSize} token ids but ${gguf ? "the GGUF file's" : 'config.json'} vocab_size is ${config.vocabSize}`);
+    }
+    if (file === null) return { config, weights: loadModelWeights(path, config, options), tokenizer };
+    try {
+      return { config, weights: file.readWeights(options), tokenizer };
+    } catch (err) {
+      throw new Error(`${where}${(err as Error).message}`);
+    }
+  } finally {
+    file?.close();
   }
-  return { config, weights: weights ?? loadModelWeights(path, config, options), tokenizer };
 }

@@ -15,7 +15,7 @@
  *   SmolLM2's checkpoint, half the bytes to write and read).
  */
 import { BPE_SPECIAL_TOKENS, END_OF_TEXT, IM_END } from './bpe-trainer.js';
-import type { StorageDtype } from './safetensors.js';
+import type { StorageDtype } from './tensor-read.js';
 import type { LlamaConfig } from './types.js';
 
 export const PRESET_NAMES = ['tiny', 'tiny-8kv', 'small'] as const;

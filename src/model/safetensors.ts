@@ -18,11 +18,9 @@ import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { f32ToBf16, f32ToF16 } from './half-float.js';
 import { isJsonObject, readJsonFile } from './json-file.js';
-import { BYTES_PER_ELEMENT, readAsF32, readFully, SCRATCH_ELEMENTS, type StoredDtype } from './tensor-read.js';
+import { BYTES_PER_ELEMENT, isStorageDtype, readAsF32, readFully, SCRATCH_ELEMENTS, STORED_DTYPE_OF, type StorageDtype, type StoredDtype } from './tensor-read.js';
 
 export type SafetensorsDtype = StoredDtype;
-/** On-disk dtype for writing, spelled as config.json's torch_dtype. */
-export type StorageDtype = 'float32' | 'float16' | 'bfloat16';
 
 export interface Tensor {
   name: string;
@@ -46,7 +44,6 @@ export interface ReadTensorsOptions {
 export const SINGLE_FILE_NAME = 'model.safetensors';
 export const INDEX_FILE_NAME = 'model.safetensors.index.json';
 
-const DTYPE_OF_STORAGE: Record<StorageDtype, SafetensorsDtype> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };
 /** The format's own limit; a larger value means a corrupt file, not a huge header. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
@@ -60,10 +57,6 @@ interface HeaderEntry {
 
 function assertLittleEndianHost(): void {
   if (endianness() !== 'LE') throw new Error('safetensors: only little-endian hosts are supported');
-}
-
-export function isStorageDtype(dtype: string): dtype is StorageDtype {
-  return Object.hasOwn(DTYPE_OF_STORAGE, dtype);
 }
 
 function isSupportedDtype(dtype: unknown): dtype is SafetensorsDtype {
@@ -210,7 +203,7 @@ function buildHeader(tensors: readonly TensorToWrite[], dtype: SafetensorsDtype)
 export function writeSafetensors(path: string, tensors: readonly TensorToWrite[], dtype: StorageDtype): void {
   assertLittleEndianHost();
   if (!isStorageDtype(dtype)) throw new Error(`writeSafetensors: dtype must be float32, float16 or bfloat16 (got ${dtype})`);
-  const fileDtype = DTYPE_OF_STORAGE[dtype];
+  const fileDtype = STORED_DTYPE_OF[dtype];
   const header = buildHeader(tensors, fileDtype);
   const fd = openSync(path, 'w');
   try {

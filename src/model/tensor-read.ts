@@ -11,6 +11,15 @@ import { bf16ToF32, f16ToF32 } from './half-float.js';
 /** The stored element types pd-node reads (both formats' other types are refused by their readers). */
 export type StoredDtype = 'F32' | 'F16' | 'BF16';
 
+/** The same types as config.json's torch_dtype spells them. */
+export type StorageDtype = 'float32' | 'float16' | 'bfloat16';
+export const STORED_DTYPE_OF: Readonly<Record<StorageDtype, StoredDtype>> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };
+export const STORAGE_DTYPE_OF = Object.fromEntries(Object.entries(STORED_DTYPE_OF).map(([storage, stored]) => [stored, storage])) as Readonly<Record<StoredDtype, StorageDtype>>;
+
+export function isStorageDtype(dtype: string): dtype is StorageDtype {
+  return Object.hasOwn(STORED_DTYPE_OF, dtype);
+}
+
 export const BYTES_PER_ELEMENT: Readonly<Record<StoredDtype, number>> = { F32: 4, F16: 2, BF16: 2 };
 /** Elements widened per read of a 16-bit tensor (2 MiB of scratch). */
 export const SCRATCH_ELEMENTS = 1 << 20;

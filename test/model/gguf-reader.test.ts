@@ -5,13 +5,14 @@
  * files for each --load-format.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import fs, { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { modelFingerprint } from '../../src/model/fingerprint.js';
 import { genModel } from '../../src/model/gen-model.js';
-import { readGgufModel } from '../../src/model/gguf-reader.js';
+import { GgufModelFile } from '../../src/model/gguf-reader.js';
 import { writeGguf, type GgufDtype } from '../../src/model/gguf-writer.js';
 import { f16ToF32, f32ToF16 } from '../../src/model/half-float.js';
 import { loadModel } from '../../src/model/load-model.js';
@@ -116,6 +117,32 @@ describe('GGUF reader', () => {
     assert.notEqual(modelFingerprint(other, tinyDir), modelFingerprint(path, tinyDir), 'other bytes, another fingerprint');
   });
 
+  it('a tokenizer with more ids than the GGUF file\'s vocab_size is refused before any weight is read', () => {
+    const vocabSize = 500;
+    const small = { ...original.config, vocabSize, eosTokenIds: [0] };
+    const cut = (a: Float32Array): Float32Array => a.slice(0, vocabSize * small.hiddenSize);
+    const path = ggufOf('small-vocab', small, { ...original.weights, embed: cut(original.weights.embed), lmHead: cut(original.weights.lmHead) }, 'f32');
+    // Every read of the file goes through fs.readSync; count the bytes the refusal read.
+    const realReadSync = fs.readSync;
+    let bytesRead = 0;
+    fs.readSync = ((...args: Parameters<typeof fs.readSync>) => {
+      const n = realReadSync(...args);
+      bytesRead += n;
+      return n;
+    }) as typeof fs.readSync;
+    syncBuiltinESMExports();
+    try {
+      assert.throws(() => loadModel(path), /tokenizer\.json has 512 token ids but the GGUF file's vocab_size is 500/);
+    } finally {
+      fs.readSync = realReadSync;
+      syncBuiltinESMExports();
+    }
+    const weightBytes = 4 * (cut(original.weights.embed).length * 2 + original.weights.layers.reduce((n, l) => n + l.q.length + l.k.length + l.v.length + l.o.length + l.gate.length + l.up.length + l.down.length, 0));
+    // The header's first read (4 MiB) takes in this small file whole; reading the weights would read
+    // their bytes a second time.
+    assert.ok(bytesRead > 0 && bytesRead <= statSync(path).size, `read ${bytesRead} bytes of a ${statSync(path).size}-byte file with ${weightBytes} bytes of weights: the header only`);
+  });
+
   it('--tokenizer-path instead of a tokenizer beside the file; without either, the error says what to give', () => {
     const dir = join(tmp, 'bare');
     mkdirSync(dir);
@@ -167,19 +194,19 @@ describe('GGUF reader', () => {
       return path;
     };
     const deep = Buffer.concat([str('evil.nested'), u32(ARRAY), ...Array.from({ length: 100_000 }, () => Buffer.concat([u32(ARRAY), u64(1n)]))]);
-    assert.throws(() => readGgufModel(file('deep.gguf', [deep])), /deep\.gguf: corrupt GGUF header at metadata key evil\.nested \(arrays nested deeper than 3 levels\)/);
+    assert.throws(() => GgufModelFile.open(file('deep.gguf', [deep])), /deep\.gguf: corrupt GGUF header at metadata key evil\.nested \(arrays nested deeper than 3 levels\)/);
     const huge = Buffer.concat([str('tokenizer.ggml.tokens'), u32(ARRAY), u32(STRING), u64(1n << 40n)]);
-    assert.throws(() => readGgufModel(file('count.gguf', [huge])), /count\.gguf: corrupt GGUF header at metadata key tokenizer\.ggml\.tokens \(an array length 1099511627776 needs at least 8796093022208 bytes; \d+ are left in the file\)/);
+    assert.throws(() => GgufModelFile.open(file('count.gguf', [huge])), /count\.gguf: corrupt GGUF header at metadata key tokenizer\.ggml\.tokens \(an array length 1099511627776 needs at least 8796093022208 bytes; \d+ are left in the file\)/);
     const long = Buffer.concat([str('general.name'), u32(STRING), u64(1n << 50n)]);
-    assert.throws(() => readGgufModel(file('string.gguf', [long])), /string\.gguf: corrupt GGUF header at metadata key general\.name \(a string length 1125899906842624 needs/);
-    assert.throws(() => readGgufModel(file('keys.gguf', [], 1n << 40n)), /keys\.gguf: corrupt GGUF header \(a metadata count 1099511627776 needs/);
+    assert.throws(() => GgufModelFile.open(file('string.gguf', [long])), /string\.gguf: corrupt GGUF header at metadata key general\.name \(a string length 1125899906842624 needs/);
+    assert.throws(() => GgufModelFile.open(file('keys.gguf', [], 1n << 40n)), /keys\.gguf: corrupt GGUF header \(a metadata count 1099511627776 needs/);
     const keyLength = Buffer.concat([u64(1n << 45n)]);
-    assert.throws(() => readGgufModel(file('key.gguf', [keyLength])), /key\.gguf: corrupt GGUF header at metadata entry 0 \(a string length 35184372088832 needs/);
+    assert.throws(() => GgufModelFile.open(file('key.gguf', [keyLength])), /key\.gguf: corrupt GGUF header at metadata entry 0 \(a string length 35184372088832 needs/);
     // a real file cut inside its token list, after room for the list's lengths (8 bytes a token) but before its end
     const cut = join(dir, 'cut.gguf');
     const list = good.indexOf('tokenizer.ggml.tokens') + 'tokenizer.ggml.tokens'.length + 4 + 4 + 8;
     writeFileSync(cut, good.subarray(0, list + 8 * Number(good.readBigUInt64LE(list - 8)) + 16));
-    assert.throws(() => readGgufModel(cut), /cut\.gguf: corrupt GGUF header at metadata key tokenizer\.ggml\.tokens \(a string length \d+ needs at least \d+ bytes; \d+ are left in the file\)/);
+    assert.throws(() => GgufModelFile.open(cut), /cut\.gguf: corrupt GGUF header at metadata key tokenizer\.ggml\.tokens \(a string length \d+ needs at least \d+ bytes; \d+ are left in the file\)/);
   });
 
   it('a real GGUF with a nested array value (within the bound) still loads: arrays are skipped, not built', () => {
