@@ -24,40 +24,27 @@ export type PresetName = (typeof PRESET_NAMES)[number];
 const BOS_TOKEN_ID = BPE_SPECIAL_TOKENS.indexOf(END_OF_TEXT);
 const EOS_TOKEN_IDS = [BPE_SPECIAL_TOKENS.indexOf(END_OF_TEXT), BPE_SPECIAL_TOKENS.indexOf(IM_END)];
 
+const TINY: LlamaConfig = {
+  vocabSize: 512,
+  hiddenSize: 64,
+  intermediateSize: 172,
+  numLayers: 2,
+  numHeads: 4,
+  numKvHeads: 2,
+  headDim: 16,
+  maxPositionEmbeddings: 2048,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  tieWordEmbeddings: false,
+  bosTokenId: BOS_TOKEN_ID,
+  eosTokenIds: EOS_TOKEN_IDS,
+  torchDtype: 'float32' satisfies StorageDtype,
+};
+
 const PRESETS: Record<PresetName, LlamaConfig> = {
-  tiny: {
-    vocabSize: 512,
-    hiddenSize: 64,
-    intermediateSize: 172,
-    numLayers: 2,
-    numHeads: 4,
-    numKvHeads: 2,
-    headDim: 16,
-    maxPositionEmbeddings: 2048,
-    rmsNormEps: 1e-5,
-    ropeTheta: 10000,
-    tieWordEmbeddings: false,
-    bosTokenId: BOS_TOKEN_ID,
-    eosTokenIds: EOS_TOKEN_IDS,
-    torchDtype: 'float32' satisfies StorageDtype,
-  },
+  tiny: TINY,
   // The tiny model with 8 KV heads: `--tp 8` (SGLang's seed command lines) can split it.
-  'tiny-8kv': {
-    vocabSize: 512,
-    hiddenSize: 128,
-    intermediateSize: 256,
-    numLayers: 2,
-    numHeads: 8,
-    numKvHeads: 8,
-    headDim: 16,
-    maxPositionEmbeddings: 2048,
-    rmsNormEps: 1e-5,
-    ropeTheta: 10000,
-    tieWordEmbeddings: false,
-    bosTokenId: BOS_TOKEN_ID,
-    eosTokenIds: EOS_TOKEN_IDS,
-    torchDtype: 'float32' satisfies StorageDtype,
-  },
+  'tiny-8kv': { ...TINY, hiddenSize: 128, intermediateSize: 256, numHeads: 8, numKvHeads: 8 },
   small: {
     vocabSize: 49152,
     hiddenSize: 576,
