@@ -83,7 +83,8 @@ function formatRouterReport(r: RouterBenchResult): string {
     fixed(row.vsNginx, 2),
     fixed(row.cpuUsPerRequest, 0),
     fixed(row.cpuShare, 2),
-    fixed(row.reqPerCpuSec, 0),
+    // Requests per CPU second the target used: its throughput per core.
+    fixed(row.cpuUsPerRequest === null ? null : 1e6 / row.cpuUsPerRequest, 0),
     fixed(row.vsNginxPerCpu, 2),
     String(row.errors),
   ]);

@@ -85,9 +85,7 @@ export interface RouterRow {
   cpuUsPerRequest: number | null;
   /** The target's CPU time over the measurement's wall time (1 = one CPU busy throughout). */
   cpuShare: number | null;
-  /** Requests answered per CPU second the target used (1e6 / cpuUsPerRequest): its throughput per core. */
-  reqPerCpuSec: number | null;
-  /** A router's reqPerCpuSec over nginx's with as many workers, same load. */
+  /** A router's throughput per CPU second over nginx's with as many workers, same load: nginx's cpuUsPerRequest over the router's. */
   vsNginxPerCpu: number | null;
   requests: number;
   errors: number;
@@ -160,13 +158,13 @@ export async function runRouterBench(o: RouterBenchOptions, onRow: (row: RouterR
       }
       const direct = measured[0].result;
       const perSec = (r: LoadResult): number => r.requests / r.seconds;
-      const perCpuSec = (result: LoadResult, cpuMs: number | null): number | null => (cpuMs === null || cpuMs === 0 ? null : result.requests / (cpuMs / 1000));
+      const cpuUsPer = (result: LoadResult, cpuMs: number | null): number | null => (cpuMs === null || result.requests === 0 ? null : (cpuMs * 1000) / result.requests);
       for (const { target, result, cpuMs } of measured) {
         const reqPerSec = perSec(result);
         const referenced = measured.find((m) => m.target.name === target.reference);
         const reference = referenced?.result;
-        const reqPerCpuSec = perCpuSec(result, cpuMs);
-        const referencePerCpu = referenced === undefined ? null : perCpuSec(referenced.result, referenced.cpuMs);
+        const cpuUsPerRequest = cpuUsPer(result, cpuMs);
+        const referenceCpuUs = referenced === undefined ? null : cpuUsPer(referenced.result, referenced.cpuMs);
         const row: RouterRow = {
           mode,
           load,
@@ -177,10 +175,9 @@ export async function runRouterBench(o: RouterBenchOptions, onRow: (row: RouterR
           addedP50Ms: result.p50Ms - direct.p50Ms,
           addedP99Ms: result.p99Ms - direct.p99Ms,
           vsNginx: reference === undefined ? null : reqPerSec / perSec(reference),
-          cpuUsPerRequest: cpuMs === null || result.requests === 0 ? null : (cpuMs * 1000) / result.requests,
+          cpuUsPerRequest,
           cpuShare: cpuMs === null ? null : cpuMs / 1000 / result.seconds,
-          reqPerCpuSec,
-          vsNginxPerCpu: reqPerCpuSec === null || referencePerCpu === null ? null : reqPerCpuSec / referencePerCpu,
+          vsNginxPerCpu: cpuUsPerRequest === null || referenceCpuUs === null ? null : referenceCpuUs / cpuUsPerRequest,
           requests: result.requests,
           errors: result.errors,
         };

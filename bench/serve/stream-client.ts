@@ -64,10 +64,11 @@ export async function streamGenerate(baseUrl: string, prompt: BenchPrompt, index
 async function readEvents(body: ReadableStream<Uint8Array>, record: RequestRecord, originMs: number): Promise<string | null> {
   // Every event of one read gets that read's arrival time (tokens read together: a zero gap).
   let readAtMs = 0;
-  async function* stamped(): AsyncGenerator<Buffer> {
+  async function* stamped(): AsyncGenerator<string> {
+    const decoder = new TextDecoder();
     for await (const chunk of body) {
       readAtMs = performance.now() - originMs;
-      yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      yield decoder.decode(chunk, { stream: true });
     }
   }
   let tokens = 0;

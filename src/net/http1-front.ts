@@ -34,10 +34,10 @@
  *   'close's unended, which is how a handler learns the client left (as with Node's server, which
  *   does not keep half-open connections by default).
  */
-import { STATUS_CODES, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { Http1ProtocolError, Http1RequestParser, MAX_HEAD_BYTES, type RequestHead, type RequestSink } from './http1-parser.js';
-import { Http1Response, type ResponseConnection } from './http1-response.js';
+import { Http1Response, responseHead, type ResponseConnection } from './http1-response.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './payload-limit.js';
 
 /** Told when a request starts and ends being answered (the app's count of requests in flight, on all its paths). */
@@ -71,6 +71,9 @@ export const DEFAULT_FRONT_LIMITS = {
   /** Fastify's keepAliveTimeout (72 s, above common load balancers' 60 s idle), which the router's clients had before this front. */
   keepAliveTimeoutMs: 72_000,
 } as const;
+
+/** The head of the front's own answers: refusals and a handler's exception (the app's JSON error shape). */
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
 
 /** How long the rest of a refused request is read and dropped before the connection is destroyed. */
 const LINGER_MS = 2_000;
@@ -270,7 +273,7 @@ class Connection implements RequestSink, ResponseConnection {
 
   private answerAndClose(status: number, body: string): void {
     if (this.destroyed || this.phase === 'closing') return;
-    this.socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    this.socket.write(responseHead(status, JSON_HEADERS, `content-length: ${Buffer.byteLength(body)}\r\n`, null) + body);
     this.linger();
   }
 
@@ -359,7 +362,7 @@ class Connection implements RequestSink, ResponseConnection {
       handler({ head, body }, res);
     } catch (err) {
       this.front.onHandlerError(err, head);
-      if (!res.writableEnded) res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' }).end(this.front.options.errorBody(500, 'internal server error'));
+      if (!res.writableEnded) res.writeHead(500, JSON_HEADERS).end(this.front.options.errorBody(500, 'internal server error'));
     }
   }
 

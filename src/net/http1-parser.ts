@@ -22,6 +22,7 @@
  * - Body bytes are handed on as slices of the received chunks (no copy); only chunk-size lines and a
  *   head split across reads are copied.
  */
+import { payloadTooLarge } from './payload-limit.js';
 
 /** Longest head (start line and headers) accepted by default: Node's own limit (16 KiB). */
 export const MAX_HEAD_BYTES = 16 * 1024;
@@ -114,13 +115,8 @@ abstract class Http1MessageParser {
     /** Bound on a body's bytes (requests); MAX_BODY_NUMBER for none. */
     private readonly maxBodyBytes: number,
     /** What raises the bound, named in its 413 message; null: nothing named. */
-    maxBodyBytesSetBy: string | null,
-  ) {
-    this.overLimit = maxBodyBytesSetBy === null ? '' : ` (${maxBodyBytesSetBy})`;
-  }
-
-  /** Appended to a 413 message: what raises the bound. */
-  private readonly overLimit: string;
+    private readonly maxBodyBytesSetBy: string | null,
+  ) {}
 
   get done(): boolean {
     return this.state === 'done';
@@ -212,7 +208,7 @@ abstract class Http1MessageParser {
     }
     const length = Number(text);
     if (length > MAX_BODY_NUMBER) throw new Http1ProtocolError(`Content-Length ${cl} too large`);
-    if (length > this.maxBodyBytes) throw new Http1ProtocolError(`request body of ${length} bytes is over the limit of ${this.maxBodyBytes} bytes${this.overLimit}`, 413);
+    if (length > this.maxBodyBytes) throw new Http1ProtocolError(payloadTooLarge(this.maxBodyBytes, this.maxBodyBytesSetBy), 413);
     this.remaining = length;
     return length;
   }
@@ -286,7 +282,7 @@ abstract class Http1MessageParser {
       if (m === null) throw new Http1ProtocolError(`bad chunk size line ${JSON.stringify(text.slice(0, 80))}`);
       this.remaining = parseInt(m[1], 16);
       this.chunkedBytes += this.remaining;
-      if (this.chunkedBytes > this.maxBodyBytes) throw new Http1ProtocolError(`request body over the limit of ${this.maxBodyBytes} bytes${this.overLimit}`, 413);
+      if (this.chunkedBytes > this.maxBodyBytes) throw new Http1ProtocolError(payloadTooLarge(this.maxBodyBytes, this.maxBodyBytesSetBy), 413);
       this.state = this.remaining === 0 ? 'trailers' : 'chunk';
     } else if (text === '') {
       this.state = 'done';

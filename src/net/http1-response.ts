@@ -135,10 +135,18 @@ export class Http1Response implements ResponseWriter {
 
   private head(framing: string): string {
     this.headSent = true;
-    let text = `HTTP/1.1 ${this.status} ${STATUS_CODES[this.status] ?? 'Unknown'}\r\n`;
-    const headers = this.headers;
-    if (headers !== null) for (const name in headers) if (!FRAMING_HEADERS.has(name)) text += `${name}: ${headers[name]}\r\n`;
-    const connection = this.keepAlive ? `connection: keep-alive\r\nkeep-alive: timeout=${this.conn.keepAliveSecs}\r\n` : 'connection: close\r\n';
-    return `${text}${framing}date: ${httpDate()}\r\n${connection}\r\n`;
+    return responseHead(this.status, this.headers, framing, this.keepAlive ? this.conn.keepAliveSecs : null);
   }
+}
+
+/**
+ * A response head: status line, the caller's headers (framing ones dropped), `framing` (its
+ * Content-Length or Transfer-Encoding line), Date, and Connection: keep-alive for `keepAliveSecs`,
+ * or close when null.
+ */
+export function responseHead(status: number, headers: Readonly<Record<string, string>> | null, framing: string, keepAliveSecs: number | null): string {
+  let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
+  if (headers !== null) for (const name in headers) if (!FRAMING_HEADERS.has(name)) text += `${name}: ${headers[name]}\r\n`;
+  const connection = keepAliveSecs === null ? 'connection: close\r\n' : `connection: keep-alive\r\nkeep-alive: timeout=${keepAliveSecs}\r\n`;
+  return `${text}${framing}date: ${httpDate()}\r\n${connection}\r\n`;
 }

@@ -11,7 +11,7 @@ export const MAX_PAYLOAD_BYTES_LIMIT = 1024 * 1024 * 1024;
 /** The flag that raises the limit, named in 413 answers. */
 export const MAX_PAYLOAD_FLAG = '--max-payload-size';
 
-/** The 413 message of a body over `limit` bytes, naming the flag that raises it. */
-export function payloadTooLarge(limit: number): string {
-  return `request body is over the limit of ${limit} bytes (${MAX_PAYLOAD_FLAG})`;
+/** The 413 message of a body over `limit` bytes, naming what raises the limit (null: nothing named). */
+export function payloadTooLarge(limit: number, setBy: string | null = MAX_PAYLOAD_FLAG): string {
+  return `request body is over the limit of ${limit} bytes${setBy === null ? '' : ` (${setBy})`}`;
 }

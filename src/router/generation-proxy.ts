@@ -28,11 +28,12 @@ import type { ClientStream } from './client-stream.js';
 import { DEFAULT_BOOTSTRAP_PORT } from './options.js';
 import { PdAttempt, type Answer, type Failure, type Streamed } from './pd-attempt.js';
 import type { RouterContext } from './router-context.js';
+import type { GenerationPath } from './routes/generation.js';
 import type { UpstreamNode } from './upstream-node.js';
 
 export interface GenerationRequest {
   /** The node route, e.g. /generate. */
-  path: string;
+  path: GenerationPath;
   /** The client's JSON object, as text (sent on with its exact bytes) and parsed (to read its shape). */
   text: string;
   json: Readonly<Record<string, unknown>>;

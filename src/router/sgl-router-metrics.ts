@@ -15,13 +15,13 @@
  *   describe the shared membership are taken from one worker, as the router's own metrics are
  *   (cluster-metrics.ts); per-worker load is summed, each worker holding its own requests.
  */
-import { Gauge, type Metric, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
+import { Gauge, type Metric, type Registry } from 'prom-client';
+import type { Exposition } from '../server/scrape-instruments.js';
 import type { UpstreamNode } from './upstream-node.js';
 
-type Values = MetricObjectWithValues<MetricValue<string>>;
-/** What `renamed` reads of a prom-client metric: its values as the registry renders them. */
+/** What `renamed` reads of a router metric (a scrape-instrument): its values as the registry renders them. */
 interface Readable {
-  get(): Promise<Values>;
+  get(): Promise<Exposition>;
 }
 
 /** A metric that shows another one's values under a new name and with some labels renamed. */
@@ -29,7 +29,7 @@ function renamed(source: Readable, name: string, help: string, labelNames: Reado
   const view = {
     name,
     help,
-    async get(): Promise<Values> {
+    async get(): Promise<Exposition> {
       const from = await source.get();
       return {
         ...from,
@@ -37,10 +37,9 @@ function renamed(source: Readable, name: string, help: string, labelNames: Reado
         help,
         values: from.values.map((v) => {
           const labels: Record<string, string | number> = {};
-          for (const [k, value] of Object.entries(v.labels)) if (value !== undefined) labels[labelNames[k] ?? k] = value;
+          for (const [k, value] of Object.entries(v.labels)) labels[labelNames[k] ?? k] = value;
           // A histogram's values are named `<name>_bucket`, `_sum`, `_count`.
-          const metricName = (v as { metricName?: string }).metricName;
-          return { ...v, labels, ...(metricName === undefined ? {} : { metricName: name + metricName.slice(from.name.length) }) };
+          return { ...v, labels, ...(v.metricName === undefined ? {} : { metricName: name + v.metricName.slice(from.name.length) }) };
         }),
       };
     },

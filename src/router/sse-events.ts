@@ -1,16 +1,16 @@
 /**
- * Server-sent events read from an upstream byte stream. Decisions: events are yielded as their exact
- * text (terminating blank line included), so a relayed stream is byte-for-byte what the node sent;
- * only whole events are relayed, so a stream cut mid-event never shows the client half an event;
- * an unterminated tail at the end is dropped, as the SSE spec says.
+ * Server-sent events read from an upstream stream's text (decoded once, as it arrived:
+ * upstream-request.ts). Decisions: events are yielded as their exact text (terminating blank line
+ * included), so a relayed stream is byte-for-byte what the node sent; only whole events are relayed,
+ * so a stream cut mid-event never shows the client half an event; an unterminated tail at the end is
+ * dropped, as the SSE spec says.
  */
 const EVENT_END = /\r?\n\r?\n/;
 
-export async function* sseEvents(chunks: AsyncIterable<Buffer>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
+export async function* sseEvents(chunks: AsyncIterable<string>): AsyncGenerator<string> {
   let pending = '';
   for await (const chunk of chunks) {
-    pending += decoder.decode(chunk, { stream: true });
+    pending += chunk;
     for (let m = EVENT_END.exec(pending); m !== null; m = EVENT_END.exec(pending)) {
       const end = m.index + m[0].length;
       yield pending.slice(0, end);

@@ -15,12 +15,15 @@
  *   unanswered within its bound), `reset` (the connection broke after it
  *   was made), `protocol` (the node's answer was not valid HTTP/1.1: that request fails, as a broken
  *   connection does), `timeout`, `cancelled` (the router gave up on it). The first failure wins.
- * - The body is collected as it arrives, whether or not anyone reads it yet (copied out of the
- *   pool's shared read buffer); `text()` joins it, `chunks()` drains it.
+ * - The body is collected as it arrives, whether or not anyone reads it yet, as text: decoded
+ *   straight out of the pool's shared read buffer, its one copy on the way to the client (a
+ *   StringDecoder only once a read ends inside a multi-byte character); `text()` joins it,
+ *   `chunks()` drains it.
  * - `failed` never rejects, so it can be raced without unhandled rejections. The promises are made
  *   only when asked for, and the router's accounting hears of each exchange through an
  *   `UpstreamWatcher`'s plain calls (a routed request makes two exchanges: every promise counts).
  */
+import { StringDecoder } from 'node:string_decoder';
 import type { Http1Error, Http1Exchange, Http1Origin, Http1Pool, ExchangeHandler } from '../net/http1-pool.js';
 import type { ResponseHead } from '../net/http1-parser.js';
 import { bearer } from '../server/api-key.js';
@@ -91,8 +94,10 @@ export class UpstreamRequest implements ExchangeHandler {
   private readonly exchange: Http1Exchange;
   /** performance.now() past which the exchange fails as `timeout`. */
   private readonly deadline: number;
-  /** Body bytes received and not yet taken by `chunks()`. */
-  private parts: Buffer[] = [];
+  /** Body text received and not yet taken by `chunks()`. */
+  private parts: string[] = [];
+  /** Made once a read ends inside a multi-byte character, and used from then on; null: none needed yet. */
+  private decoder: StringDecoder | null = null;
   /** Wakes a reader waiting in `chunks()`. */
   private wake: (() => void) | null = null;
   // Made only when asked for: most exchanges need `response` and `text()`, few `failed`.
@@ -149,8 +154,8 @@ export class UpstreamRequest implements ExchangeHandler {
     return new Promise((resolve, reject) => (this.textWaiter = { resolve, reject }));
   }
 
-  /** The response body as it arrives; throws the exchange's UpstreamError if it breaks off. */
-  async *chunks(): AsyncGenerator<Buffer> {
+  /** The response body's text as it arrives; throws the exchange's UpstreamError if it breaks off. */
+  async *chunks(): AsyncGenerator<string> {
     await this.response;
     for (;;) {
       const parts = this.parts;
@@ -179,13 +184,17 @@ export class UpstreamRequest implements ExchangeHandler {
   }
 
   onData(chunk: Buffer): void {
-    this.parts.push(Buffer.from(chunk));
+    // A read that ends on an ASCII byte ends no character halfway (nor began one, without a decoder).
+    if (this.decoder === null && chunk[chunk.length - 1] < 0x80) this.parts.push(chunk.toString('utf8'));
+    else this.parts.push((this.decoder ??= new StringDecoder('utf8')).write(chunk));
     this.wakeReader();
   }
 
   onEnd(): void {
     if (this.over) return;
     this.over = true;
+    const tail = this.decoder?.end() ?? '';
+    if (tail !== '') this.parts.push(tail);
     this.textWaiter?.resolve(this.joined());
     this.textWaiter = null;
     this.wakeReader();
@@ -199,7 +208,7 @@ export class UpstreamRequest implements ExchangeHandler {
   private joined(): string {
     const parts = this.parts;
     this.parts = [];
-    return (parts.length === 1 ? parts[0] : Buffer.concat(parts)).toString('utf8');
+    return parts.length === 1 ? parts[0] : parts.join('');
   }
 
   private fail(err: UpstreamError): void {

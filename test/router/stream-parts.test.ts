@@ -1,28 +1,57 @@
 /**
- * SSE event splitting (events split across chunks and multi-byte characters, CRLF framing, a cut-off
- * tail) and the input-logprob merge for whole answers and streams.
+ * An upstream body's text (multi-byte characters split across reads of a reused read buffer), SSE
+ * event splitting (events split across chunks, CRLF framing, a cut-off tail) and the input-logprob
+ * merge for whole answers and streams.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { ExchangeHandler, Http1Pool } from '../../src/net/http1-pool.js';
 import { mergeStreamEvent, mergeWhole, prefillInputLogprobs } from '../../src/router/logprob-merge.js';
 import { sseData, sseEvents } from '../../src/router/sse-events.js';
+import { UpstreamRequest } from '../../src/router/upstream-request.js';
 
-async function collect(chunks: string[] | Buffer[]): Promise<string[]> {
-  async function* source(): AsyncGenerator<Buffer> {
-    for (const c of chunks) yield Buffer.isBuffer(c) ? c : Buffer.from(c);
+async function collect(chunks: AsyncIterable<string> | string[]): Promise<string[]> {
+  async function* source(): AsyncGenerator<string> {
+    for await (const c of chunks) yield c;
   }
   const out: string[] = [];
   for await (const e of sseEvents(source())) out.push(e);
   return out;
 }
 
-describe('sse events', () => {
+/**
+ * An exchange whose body arrives one byte per read, each read in the same buffer (as the pool's
+ * shared read buffer is reused), overwritten after the read was handed on.
+ */
+function oneByteReads(body: string | Buffer): UpstreamRequest {
+  let handler: ExchangeHandler | null = null;
+  const pool = { origin: { url: 'http://fake' }, request: (_r: unknown, h: ExchangeHandler) => ((handler = h), { abort() {} }) } as unknown as Http1Pool;
+  const watcher = { answered() {}, over() {} };
+  const req = new UpstreamRequest({ method: 'POST', pool, path: '/generate', timeoutMs: 1000, connectTimeoutMs: 1000, apiKey: null, node: null, watcher });
+  const feed = handler as unknown as ExchangeHandler;
+  feed.onHead({ status: 200, headers: { 'content-type': 'text/event-stream' } } as never);
+  const shared = Buffer.alloc(1);
+  for (const byte of Buffer.from(body)) {
+    shared[0] = byte;
+    feed.onData(shared);
+    shared[0] = 0;
+  }
+  feed.onEnd();
+  return req;
+}
+
+describe('upstream body text and sse events', () => {
+  const text = 'data: {"text":"é, 漢, 😀"}\n\ndata: [DONE]\n\n';
+
+  test('a body split inside multi-byte characters, read through a reused buffer, arrives whole and exact', async () => {
+    assert.equal(await oneByteReads(text).text(), text);
+    assert.deepEqual(await collect(oneByteReads(text).chunks()), ['data: {"text":"é, 漢, 😀"}\n\n', 'data: [DONE]\n\n']);
+    assert.equal(await oneByteReads(Buffer.from('{"text":"é').subarray(0, -1)).text(), '{"text":"\ufffd', 'a body cut inside a character ends with U+FFFD, as a decoder does');
+  });
+
   test('events are yielded whole and exact, whatever the chunking', async () => {
-    const text = 'data: {"text":"é"}\n\ndata: [DONE]\n\n';
-    const bytes = Buffer.from(text);
-    const oneByteChunks = [...bytes].map((b) => Buffer.from([b]));
-    assert.deepEqual(await collect(oneByteChunks), ['data: {"text":"é"}\n\n', 'data: [DONE]\n\n']);
-    assert.deepEqual(await collect([text]), ['data: {"text":"é"}\n\n', 'data: [DONE]\n\n']);
+    assert.deepEqual(await collect([...text]), ['data: {"text":"é, 漢, 😀"}\n\n', 'data: [DONE]\n\n']);
+    assert.deepEqual(await collect([text]), ['data: {"text":"é, 漢, 😀"}\n\n', 'data: [DONE]\n\n']);
   });
 
   test('CRLF framing, comments, multi-line data, and a cut-off tail', async () => {

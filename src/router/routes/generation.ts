@@ -62,9 +62,8 @@ export function writeError(res: ResponseWriter, err: HttpError): void {
 
 async function proxied(ctx: RouterContext, path: GenerationPath, parsed: ClientBody | undefined, res: ResponseWriter, gone: boolean): Promise<void> {
   const started = performance.now();
-  const ended = (outcome: RouterOutcome): void => ctx.metrics.requestEnded(path, outcome, (performance.now() - started) / 1000);
   if (!ctx.limit.tryAcquire()) {
-    ended('unavailable');
+    ctx.metrics.requestEnded(path, 'unavailable', secondsSince(started));
     writeError(res, new HttpError(503, `the router has --max-concurrent-requests ${ctx.limit.max} requests in flight; retry later`, null, null, CONCURRENCY_RETRY_AFTER_SECS));
     return;
   }
@@ -79,14 +78,18 @@ async function proxied(ctx: RouterContext, path: GenerationPath, parsed: ClientB
     body = clientObject(parsed);
     refuseBootstrapFields(body.json);
   } catch (err) {
-    ended('client_error');
+    ctx.metrics.requestEnded(path, 'client_error', secondsSince(started));
     if (!(err instanceof HttpError)) throw err;
     writeError(res, err);
     return;
   }
   const outcome = await proxyGeneration(ctx, { path, ...body, rid: logRid(body.json) }, new ClientStream(res), client);
-  ended(outcomeLabel(outcome));
+  ctx.metrics.requestEnded(path, outcomeLabel(outcome), secondsSince(started));
   respond(res, outcome);
+}
+
+function secondsSince(started: number): number {
+  return (performance.now() - started) / 1000;
 }
 
 function respond(res: ResponseWriter, outcome: ProxyOutcome): void {

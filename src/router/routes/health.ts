@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { HttpError } from '../../server/errors.js';
 import { freshRid } from '../../server/request-ids.js';
 import { ClientGone } from '../client-gone.js';
-import { proxyGeneration } from '../generation-proxy.js';
+import { proxyGeneration, type GenerationRequest } from '../generation-proxy.js';
 import type { RouterContext } from '../router-context.js';
 
 const PROBE_BODY = { input_ids: [0], sampling_params: { max_new_tokens: 1, temperature: 0 } };
@@ -27,7 +27,7 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: RouterContext): 
   app.get('/health_generate', async (request, reply) => {
     const client = new ClientGone();
     request.raw.on('close', client.leave);
-    const probe = { path: '/generate', text: JSON.stringify(PROBE_BODY), json: PROBE_BODY, rid: `health-${freshRid()}` };
+    const probe: GenerationRequest = { path: '/generate', text: JSON.stringify(PROBE_BODY), json: PROBE_BODY, rid: `health-${freshRid()}` };
     const outcome = await proxyGeneration(ctx, probe, null, client).finally(() => request.raw.off('close', client.leave));
     if (outcome.kind === 'aborted') return reply.hijack();
     if (outcome.kind === 'error') throw new HttpError(503, `the probe generation failed: ${outcome.message}`);
