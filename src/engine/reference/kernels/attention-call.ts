@@ -15,8 +15,9 @@
  *   forgets every validated entry) and `setPage` (which writes an entry only once it passed), so no
  *   validated entry can change behind the count. `kv` never shrinks (a typed array over a fixed or a
  *   shared WebAssembly buffer; the latter never detaches when it grows).
- * - `q`, `out` and `scratch` are bound per step too, but their bounds depend on the per-call offsets,
- *   so they are checked per call (O(1)).
+ * - `q`, `out` and `scratch` are bound per step too (`useBuffers`), but their bounds depend on the
+ *   per-call offsets, so they are checked per call (O(1)). Every array is read through a getter and
+ *   bound through a method; only the four per-call numbers are plain fields.
  */
 
 /** Where K/V rows of one layer sit in the `kv` array (all counts in f32 elements). */
@@ -31,6 +32,8 @@ export interface AttentionGeometry {
   readonly scale: number;
 }
 
+/** The table is an Int32Array (the kernels read 32-bit offsets): a larger offset would wrap. */
+const MAX_OFFSET = 2 ** 31 - 1;
 const EMPTY_F32 = new Float32Array(0);
 const EMPTY_I32 = new Int32Array(0);
 
@@ -45,12 +48,9 @@ export class AttentionCall implements AttentionGeometry {
   /** Values of one page's layer slice: what each table entry must leave room for inside `kv`. */
   private readonly pageSpan: number;
 
-  /** Queries: head i of a call at q[qOff + i*headDim .. +headDim). */
-  q: Float32Array = EMPTY_F32;
-  /** Results: head i of a call to out[outOff + i*headDim .. +headDim). */
-  out: Float32Array = EMPTY_F32;
-  /** Scores and K row addresses: at least heads * ceil(nPos/4)*4 + nPos values. */
-  scratch: Float32Array = EMPTY_F32;
+  private qValues: Float32Array = EMPTY_F32;
+  private outValues: Float32Array = EMPTY_F32;
+  private scratchValues: Float32Array = EMPTY_F32;
   private kvValues: Float32Array = EMPTY_F32;
   private tableValues: Int32Array = EMPTY_I32;
   private validPages = 0;
@@ -80,9 +80,9 @@ export class AttentionCall implements AttentionGeometry {
 
   /** Binds the query, result and scratch arrays (per step; checked on each call). */
   useBuffers(q: Float32Array, out: Float32Array, scratch: Float32Array): void {
-    this.q = q;
-    this.out = out;
-    this.scratch = scratch;
+    this.qValues = q;
+    this.outValues = out;
+    this.scratchValues = scratch;
   }
 
   /** Binds the K/V array and the page table; no entry counts as validated until `setPage` writes it. */
@@ -101,12 +101,27 @@ export class AttentionCall implements AttentionGeometry {
     if (!(i >= 0 && i <= this.validPages && i < table.length)) {
       throw new Error(`attend: page table entry ${i} is out of order or past the table (${this.validPages} of ${table.length} entries set)`);
     }
-    // NaN fails both comparisons; a fraction inside the range is truncated by the Int32Array to a value also inside.
-    if (!(offset >= 0 && offset + this.pageSpan <= this.kvValues.length)) {
-      throw new Error(`attend: page table entry ${i} (${offset}) is outside the KV array (${this.kvValues.length} values, ${this.pageSpan} per page)`);
+    // NaN fails every comparison; a fraction inside the range is truncated by the Int32Array to a value also inside.
+    if (!(offset >= 0 && offset + this.pageSpan <= this.kvValues.length && offset <= MAX_OFFSET)) {
+      throw new Error(`attend: page table entry ${i} (${offset}) is outside the KV array (${this.kvValues.length} values, ${this.pageSpan} per page) or past a 32-bit offset`);
     }
     table[i] = offset;
     if (i === this.validPages) this.validPages++;
+  }
+
+  /** Queries: head i of a call at q[qOff + i*headDim .. +headDim). */
+  get q(): Float32Array {
+    return this.qValues;
+  }
+
+  /** Results: head i of a call to out[outOff + i*headDim .. +headDim). */
+  get out(): Float32Array {
+    return this.outValues;
+  }
+
+  /** Scores and K row addresses: at least heads * ceil(nPos/4)*4 + nPos values. */
+  get scratch(): Float32Array {
+    return this.scratchValues;
   }
 
   get kv(): Float32Array {
