@@ -188,8 +188,8 @@ function attentionMatchesJs(k: WasmKernels, seed: number, headDims: readonly num
         for (const kOff of [0, headDim]) {
           const out = k.alloc((heads + 2) * headDim);
           const outJ = new Float32Array((heads + 2) * headDim);
-          c.useBuffers(q, out, scratch);
-          cj.useBuffers(q, outJ, new Float32Array(nPos));
+          [c.q, c.out, c.scratch] = [q, out, scratch];
+          [cj.q, cj.out, cj.scratch] = [q, outJ, new Float32Array(nPos)];
           for (const call of [c, cj]) [call.qOff, call.kOff, call.outOff, call.nPos] = [headDim, kOff, headDim, nPos];
           k.attend(c);
           js.attend(cj);
@@ -282,7 +282,7 @@ function refusesBadPages(k: WasmKernels): void {
   const tableMemory = k.alloc(2);
   const table = new Int32Array(tableMemory.buffer, tableMemory.byteOffset, 2);
   const c = new AttentionCall(g, 1);
-  c.useBuffers(k.alloc(headDim), k.alloc(headDim), k.alloc(32)); // scratch enough for 9 positions: only the page table limits them
+  [c.q, c.out, c.scratch] = [k.alloc(headDim), k.alloc(headDim), k.alloc(32)]; // scratch enough for 9 positions: only the page table limits them
   c.usePages(kv, table);
   c.nPos = 8;
   assert.throws(() => k.attend(c), /attend: 8 positions need more than the 0 page table entries set/, `${k.kind}: nothing set yet`);

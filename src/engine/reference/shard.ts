@@ -79,8 +79,11 @@ export class Shard {
   run(plan: StepPlan, b: StepBuffers): void {
     const { hiddenSize: H, vocabSize: V, rmsNormEps: eps } = this.config;
     const { cos, sin } = this.rope.angles(plan.positions);
-    this.call.useBuffers(b.q, b.attn, b.scratch);
-    this.call.usePages(this.pool.inPlace ? this.pool.kv : b.gather, b.table);
+    const c = this.call;
+    c.q = b.q;
+    c.out = b.attn;
+    c.scratch = b.scratch;
+    c.usePages(this.pool.inPlace ? this.pool.kv : b.gather, b.table);
     this.w.layers.forEach((layer, l) => this.layer(l, layer, plan, b, cos, sin));
     const rows = plan.logitRows.length;
     for (let i = 0; i < rows; i++) this.kernels.rmsNorm(b.h, plan.logitRows[i] * H, H, this.w.finalNorm, eps, b.xf, i * H, H, H, 1);

@@ -1,6 +1,6 @@
 /**
  * The arguments of one paged attention call (kernels.ts `attend`), as a record a shard makes once
- * and reuses for every call: the geometry and head count fixed at construction, the arrays bound once
+ * and reuses for every call: the geometry and head count fixed at construction, the arrays set once
  * per step, the page table filled entry by entry through `setPage`, and four fields set before each
  * call (`qOff`, `kOff`, `outOff`, `nPos`).
  *
@@ -15,9 +15,9 @@
  *   forgets every validated entry) and `setPage` (which writes an entry only once it passed), so no
  *   validated entry can change behind the count. `kv` never shrinks (a typed array over a fixed or a
  *   shared WebAssembly buffer; the latter never detaches when it grows).
- * - `q`, `out` and `scratch` are bound per step too (`useBuffers`), but their bounds depend on the
- *   per-call offsets, so they are checked per call (O(1)). Every array is read through a getter and
- *   bound through a method; only the four per-call numbers are plain fields.
+ * - What is checked per call (O(1)) is a plain field: `q`, `out` and `scratch` (set per step; their
+ *   bounds depend on the per-call offsets) and the four per-call numbers. What is checked as it is
+ *   written (`kv`, `table`) is private, read through getters.
  */
 
 /** Where K/V rows of one layer sit in the `kv` array (all counts in f32 elements). */
@@ -48,9 +48,12 @@ export class AttentionCall implements AttentionGeometry {
   /** Values of one page's layer slice: what each table entry must leave room for inside `kv`. */
   private readonly pageSpan: number;
 
-  private qValues: Float32Array = EMPTY_F32;
-  private outValues: Float32Array = EMPTY_F32;
-  private scratchValues: Float32Array = EMPTY_F32;
+  /** Queries: head i of a call at q[qOff + i*headDim .. +headDim). */
+  q: Float32Array = EMPTY_F32;
+  /** Results: head i of a call to out[outOff + i*headDim .. +headDim). */
+  out: Float32Array = EMPTY_F32;
+  /** Scores and K row addresses: at least heads * ceil(nPos/4)*4 + nPos values. */
+  scratch: Float32Array = EMPTY_F32;
   private kvValues: Float32Array = EMPTY_F32;
   private tableValues: Int32Array = EMPTY_I32;
   private validPages = 0;
@@ -78,13 +81,6 @@ export class AttentionCall implements AttentionGeometry {
     this.pageSpan = pageSize * tokenStride;
   }
 
-  /** Binds the query, result and scratch arrays (per step; checked on each call). */
-  useBuffers(q: Float32Array, out: Float32Array, scratch: Float32Array): void {
-    this.qValues = q;
-    this.outValues = out;
-    this.scratchValues = scratch;
-  }
-
   /** Binds the K/V array and the page table; no entry counts as validated until `setPage` writes it. */
   usePages(kv: Float32Array, table: Int32Array): void {
     this.kvValues = kv;
@@ -107,21 +103,6 @@ export class AttentionCall implements AttentionGeometry {
     }
     table[i] = offset;
     if (i === this.validPages) this.validPages++;
-  }
-
-  /** Queries: head i of a call at q[qOff + i*headDim .. +headDim). */
-  get q(): Float32Array {
-    return this.qValues;
-  }
-
-  /** Results: head i of a call to out[outOff + i*headDim .. +headDim). */
-  get out(): Float32Array {
-    return this.outValues;
-  }
-
-  /** Scores and K row addresses: at least heads * ceil(nPos/4)*4 + nPos values. */
-  get scratch(): Float32Array {
-    return this.scratchValues;
   }
 
   get kv(): Float32Array {
