@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import koffi from 'koffi';
 import { HUGE_PAGE_BYTES, hugePageBytes, hugePageBytesIn } from '../../src/engine/reference/kernels/huge-pages.js';
+import { smapsField } from '../../src/engine/reference/kernels/smaps.js';
 import { WasmArena } from '../../src/engine/reference/kernels/wasm-arena.js';
 import { makeEngine, nativeSkip, SETUPS } from './engine-harness.js';
 
@@ -32,18 +33,8 @@ test('a new arena asks for huge pages, grows to whole ones, and what it writes m
 
 /** Whether every mapping overlapping [address, address + bytes) says `THPeligible: 1` in /proc/self/smaps. */
 function thpEligible(address: bigint, bytes: number): boolean {
-  const end = address + BigInt(bytes);
-  let inside = false;
-  let seen = 0;
-  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
-    const range = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
-    if (range) inside = BigInt(`0x${range[1]}`) < end && BigInt(`0x${range[2]}`) > address;
-    else if (inside && line.startsWith('THPeligible:')) {
-      if (!/^THPeligible:\s+1$/.test(line)) return false;
-      seen++;
-    }
-  }
-  return seen > 0;
+  const flags = smapsField('THPeligible', address, bytes);
+  return flags.length > 0 && flags.every((f) => f === 1);
 }
 
 test('an arena on another arena\'s memory (a --tp rank thread) does not advise again', () => {
@@ -57,7 +48,7 @@ test('the engine reports its huge pages once the weights are in: native advised,
   assert.equal(makeEngine(SETUPS[2]).engine.hugePages, null);
 });
 
-test('huge page bytes of a range count only the mappings overlapping it', () => {
+test('huge page bytes of a range count only the mappings overlapping it; other smaps fields parse the same way', () => {
   const smaps = [
     '7f0000000000-7f0000200000 rw-p 00000000 00:00 0',
     'AnonHugePages:      2048 kB',
@@ -70,4 +61,7 @@ test('huge page bytes of a range count only the mappings overlapping it', () => 
   assert.equal(hugePageBytesIn(0x7f0000200000n, 0x400000, smaps), 4096 * 1024);
   assert.equal(hugePageBytesIn(0x7f0000100000n, 0x200000, smaps), (2048 + 4096) * 1024);
   assert.equal(hugePageBytesIn(0x7f0000800000n, 0x200000, smaps), 0);
+  const flags = smaps.replace(/AnonHugePages: +(\d+) kB/g, (_, kB: string) => `THPeligible:    ${kB === '4096' ? 0 : 1}`);
+  assert.deepEqual(smapsField('THPeligible', 0x7f0000000000n, 0x800000, flags), [1, 0, 1], 'a flag field of each mapping, in order');
+  assert.deepEqual(smapsField('Rss', 0x7f0000000000n, 0x200000, smaps), [], 'a field the overlapping mappings lack');
 });

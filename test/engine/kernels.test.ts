@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
+import { AttentionCall } from '../../src/engine/reference/kernels/attention-call.js';
 import { expF32, JsKernels, siluF32 } from '../../src/engine/reference/kernels/js-kernels.js';
 import { WasmArena } from '../../src/engine/reference/kernels/wasm-arena.js';
 import { NativeKernels } from '../../src/engine/reference/kernels/native-kernels.js';
@@ -174,16 +175,24 @@ function attentionMatchesJs(k: WasmKernels, seed: number, headDims: readonly num
     const kv = wide(rand, 2 * pages * pageFloats);
     const tableMemory = k.alloc(pages);
     const table = new Int32Array(tableMemory.buffer, tableMemory.byteOffset, pages);
-    table.set(Array.from({ length: pages }, (_, i) => ((i * 7 + 3) % (2 * pages)) * pageFloats));
     const q = wide(rand, (most + 1) * headDim);
     const scratch = k.alloc(most * maxPos + maxPos + 3 * most);
     for (const heads of headCounts) {
+      // one record per kernel, bound to the same pages out of order (the JS one with a plain scratch of nPos values)
+      const [c, cj] = [new AttentionCall(g, heads), new AttentionCall(g, heads)];
+      for (const call of [c, cj]) {
+        call.usePages(kv, table);
+        for (let i = 0; i < pages; i++) call.setPage(i, ((i * 7 + 3) % (2 * pages)) * pageFloats);
+      }
       for (const nPos of positions) {
         for (const kOff of [0, headDim]) {
           const out = k.alloc((heads + 2) * headDim);
           const outJ = new Float32Array((heads + 2) * headDim);
-          k.attend(g, q, headDim, kv, table, nPos, kOff, scratch, out, headDim, heads);
-          js.attend(g, q, headDim, kv, table, nPos, kOff, new Float32Array(nPos), outJ, headDim, heads);
+          [c.q, c.out, c.scratch] = [q, out, scratch];
+          [cj.q, cj.out, cj.scratch] = [q, outJ, new Float32Array(nPos)];
+          for (const call of [c, cj]) [call.qOff, call.kOff, call.outOff, call.nPos] = [headDim, kOff, headDim, nPos];
+          k.attend(c);
+          js.attend(cj);
           const what = `${k.kind}: head dim ${headDim}, ${heads} heads, attention over ${nPos} positions, K offset ${kOff}`;
           assert.ok(bytes(out).equals(bytes(outJ)), what);
           const [before, results, after] = [outJ.subarray(0, headDim), outJ.subarray(headDim, (heads + 1) * headDim), outJ.subarray((heads + 1) * headDim)];
@@ -261,7 +270,7 @@ test('native and JS paged attention are bit-identical (head dims past one 64-dim
   attentionMatchesJs(new NativeKernels(wasm.arena), 28, [4, 8, 20, 64, 132], [1, 2, 3, 4, 5, 7, 16, 17, 33, 45]);
 });
 
-test('the WASM and native attention refuse a page table entry outside the KV array (C would read past it, WASM read other data)', () => {
+test('a page table entry outside the KV array is refused as it is set, and the WASM and native attention refuse positions past the entries set', () => {
   for (const k of checked()) refusesBadPages(k);
 });
 
@@ -272,18 +281,49 @@ function refusesBadPages(k: WasmKernels): void {
   const kv = k.alloc(2 * pageFloats);
   const tableMemory = k.alloc(2);
   const table = new Int32Array(tableMemory.buffer, tableMemory.byteOffset, 2);
-  const [q, out, scratch] = [k.alloc(headDim), k.alloc(headDim), k.alloc(16)];
-  table.set([pageFloats, 0]);
-  k.attend(g, q, 0, kv, table, 8, 0, scratch, out, 0, 1);
-  for (const bad of [2 * pageFloats, pageFloats + 1, -pageFloats]) {
-    table[1] = bad;
-    assert.throws(() => k.attend(g, q, 0, kv, table, 8, 0, scratch, out, 0, 1), /attend: page table entry 1 \(-?\d+\) is outside the KV array/, k.kind);
+  const c = new AttentionCall(g, 1);
+  [c.q, c.out, c.scratch] = [k.alloc(headDim), k.alloc(headDim), k.alloc(32)]; // scratch enough for 9 positions: only the page table limits them
+  c.usePages(kv, table);
+  c.nPos = 8;
+  assert.throws(() => k.attend(c), /attend: 8 positions need more than the 0 page table entries set/, `${k.kind}: nothing set yet`);
+  c.setPage(0, pageFloats);
+  for (const bad of [2 * pageFloats, pageFloats + 1, -pageFloats, NaN]) {
+    assert.throws(() => c.setPage(1, bad), /attend: page table entry 1 \((-?\d+|NaN)\) is outside the KV array/, `${k.kind}: entry ${bad}`);
   }
-  table[1] = 0;
-  assert.throws(() => k.attend(g, q, 0, kv, table, 8, 1, scratch, out, 0, 1), /page table entry 0 .* is outside/, 'the K offset counts too');
-  for (const [qOff, kOff, outOff] of [[-1, 0, 0], [0, -1, 0], [0, 0, -1]]) {
-    assert.throws(() => k.attend(g, q, qOff, kv, table, 8, kOff, scratch, out, outOff, 1), /attend: a negative offset, arrays too short/, `negative offset ${[qOff, kOff, outOff]}`);
+  assert.equal(c.pages, 1, 'a refused entry is not counted');
+  assert.throws(() => k.attend(c), /8 positions need more than the 1 page table entries set/, `${k.kind}: a call past the entries set`);
+  c.nPos = 4;
+  k.attend(c); // within the one entry set
+  c.setPage(1, 0);
+  c.nPos = 8;
+  k.attend(c);
+  // rewriting a validated entry with a bad one leaves the good one in place
+  assert.throws(() => c.setPage(0, 2 * pageFloats), /page table entry 0 .* is outside/);
+  assert.equal(table[0], pageFloats, 'the refused entry was not written');
+  k.attend(c);
+  // positions within the table: no entry past its end, none out of order, no call past its capacity
+  assert.throws(() => c.setPage(2, 0), /page table entry 2 is out of order or past the table \(2 of 2 entries set\)/);
+  c.usePages(kv, table);
+  assert.throws(() => c.setPage(1, 0), /page table entry 1 is out of order/, 'binding the pages again forgets the entries set');
+  c.setPage(0, 0);
+  c.setPage(1, pageFloats);
+  c.nPos = 9;
+  assert.throws(() => k.attend(c), /9 positions need more than the 2 page table entries set/, 'nPos beyond the table');
+  // a shorter KV array: the same offsets must be set again, and are refused
+  c.usePages(kv.subarray(0, pageFloats), table);
+  c.setPage(0, 0);
+  assert.throws(() => c.setPage(1, pageFloats), /page table entry 1 \(\d+\) is outside the KV array \(64 values/);
+  c.usePages(kv, table);
+  c.setPage(0, 0);
+  c.setPage(1, pageFloats);
+  c.nPos = 8;
+  c.kOff = 1;
+  assert.throws(() => k.attend(c), /attend: K offset 1 puts a K or V row outside its slot/, 'the K offset counts too');
+  for (const [qOff, kOff, outOff] of [[-1, 0, 0], [0, -1, 0], [0, 0, -1], [1, 0, 0], [0, 0, 1]]) {
+    [c.qOff, c.kOff, c.outOff] = [qOff, kOff, outOff];
+    assert.throws(() => k.attend(c), /attend: (a negative offset|K offset -1)/, `offsets ${[qOff, kOff, outOff]}`);
   }
+  assert.throws(() => new AttentionCall({ ...g, vOffset: headDim + 1 }, 1), /no room for a K and a V row per slot/);
 }
 
 test('the WASM kernel rejects arrays outside its memory', () => {

@@ -14,7 +14,8 @@
  */
 import type { KvLayout } from '../../kv/layout.js';
 import type { LlamaConfig } from '../../model/types.js';
-import type { AttentionGeometry, Kernels } from './kernels/kernels.js';
+import { AttentionCall } from './kernels/attention-call.js';
+import type { Kernels } from './kernels/kernels.js';
 import type { WeightMatrix } from './kernels/weight-storage.js';
 import { Rope } from './rope.js';
 import type { StepItem, StepPlan } from './step-plan.js';
@@ -55,7 +56,8 @@ const pad4 = (n: number): number => Math.ceil(n / 4) * 4;
 
 export class Shard {
   private readonly rope: Rope;
-  private readonly geometry: AttentionGeometry;
+  /** The attention calls' record: bound to the step's buffers in `run`, its page table filled per item and layer. */
+  private readonly call: AttentionCall;
 
   constructor(
     private readonly config: LlamaConfig,
@@ -65,16 +67,23 @@ export class Shard {
     private readonly pool: ShardPool,
     private readonly sync: () => void,
   ) {
-    const { numKvHeads, headDim } = config;
+    const { numHeads, numKvHeads, headDim } = config;
     const kvDim = numKvHeads * headDim;
     this.rope = new Rope(headDim, config.ropeTheta);
-    this.geometry = { pageSize: pool.layout.pageSize, tokenStride: 2 * kvDim, vOffset: kvDim, headDim, scale: Math.fround(1 / Math.sqrt(headDim)) };
+    const geometry = { pageSize: pool.layout.pageSize, tokenStride: 2 * kvDim, vOffset: kvDim, headDim, scale: Math.fround(1 / Math.sqrt(headDim)) };
+    // the query heads of one KV head per call (a rank owns whole groups), which shares the K/V loads
+    this.call = new AttentionCall(geometry, numHeads / numKvHeads);
   }
 
   /** Runs the step; on return (after the last barrier) every rank's logits are in `b.logits`. */
   run(plan: StepPlan, b: StepBuffers): void {
     const { hiddenSize: H, vocabSize: V, rmsNormEps: eps } = this.config;
     const { cos, sin } = this.rope.angles(plan.positions);
+    const c = this.call;
+    c.q = b.q;
+    c.out = b.attn;
+    c.scratch = b.scratch;
+    c.usePages(this.pool.inPlace ? this.pool.kv : b.gather, b.table);
     this.w.layers.forEach((layer, l) => this.layer(l, layer, plan, b, cos, sin));
     const rows = plan.logitRows.length;
     for (let i = 0; i < rows; i++) this.kernels.rmsNorm(b.h, plan.logitRows[i] * H, H, this.w.finalNorm, eps, b.xf, i * H, H, H, 1);
@@ -132,7 +141,7 @@ export class Shard {
 
   /** The rank's K/V heads of each token of `item` into the pool. */
   private writeKv(l: number, item: StepItem, b: StepBuffers, kvR: number): void {
-    const kvDim = this.geometry.vOffset;
+    const kvDim = this.call.vOffset;
     const head0 = this.slice.kvHeads[0] * this.config.headDim;
     const kv = this.pool.kv;
     for (let t = 0; t < item.tokens; t++) {
@@ -144,30 +153,33 @@ export class Shard {
   }
 
   private attention(l: number, item: StepItem, b: StepBuffers, qR: number, qDim: number): void {
-    const { numHeads, numKvHeads, headDim } = this.config;
-    const g = this.geometry;
-    const pages = Math.ceil((item.startPos + item.tokens) / g.pageSize);
-    const slice = g.pageSize * g.tokenStride;
+    const { headDim } = this.config;
+    const c = this.call;
+    const pages = Math.ceil((item.startPos + item.tokens) / c.pageSize);
+    const slice = c.pageSize * c.tokenStride;
     const { kv: pool, inPlace } = this.pool;
+    // setPage checks each entry against the attended array once here, not on every call below
     for (let i = 0; i < pages; i++) {
-      const src = this.slotOffset(item, l, i * g.pageSize);
+      const src = this.slotOffset(item, l, i * c.pageSize);
       if (inPlace) {
-        b.table[i] = src;
+        c.setPage(i, src);
       } else {
         b.gather.set(pool.subarray(src, src + slice), i * slice);
-        b.table[i] = i * slice;
+        c.setPage(i, i * slice);
       }
     }
-    const kv = inPlace ? pool : b.gather;
-    const group = numHeads / numKvHeads;
+    const group = c.heads;
     const h0 = this.slice.heads[0];
     const [kv0, kv1] = this.slice.kvHeads;
     for (let t = 0; t < item.tokens; t++) {
       const row = item.row0 + t;
-      // the query heads of each KV head (a rank owns whole groups) in one call, which shares the K/V loads
+      c.nPos = item.startPos + t + 1;
       for (let kvHead = kv0; kvHead < kv1; kvHead++) {
         const h = kvHead * group;
-        this.kernels.attend(g, b.q, row * qR + (h - h0) * headDim, kv, b.table, item.startPos + t + 1, kvHead * headDim, b.scratch, b.attn, row * qDim + h * headDim, group);
+        c.qOff = row * qR + (h - h0) * headDim;
+        c.kOff = kvHead * headDim;
+        c.outOff = row * qDim + h * headDim;
+        this.kernels.attend(c);
       }
     }
   }

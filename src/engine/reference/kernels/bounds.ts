@@ -3,8 +3,10 @@
  * runs either kernel (NativeKernels inherits them). Neither kernel bounds-checks inside: C would read or
  * write past an array silently, and WASM only traps outside its whole memory (which also holds the
  * weights, the pool and the other buffers), so a wrong size must be refused here, naming the call.
+ * Every check is O(1) per call: attention's page table, the one argument whose check grows with the
+ * call, is checked entry by entry as it is written (attention-call.ts), once per item and layer.
  */
-import type { AttentionGeometry } from './kernels.js';
+import type { AttentionCall } from './attention-call.js';
 import type { WeightMatrix } from './weight-storage.js';
 
 /** Whether rows r < rows of n values at off + r*ld lie inside an array of `length` values. */
@@ -20,22 +22,18 @@ export function checkMatmul(w: WeightMatrix, x: Float32Array, y: Float32Array, n
   }
 }
 
-export function checkAttend(
-  g: AttentionGeometry, q: Float32Array, qOff: number, kv: Float32Array, table: Int32Array, nPos: number, kOff: number, scratch: Float32Array,
-  out: Float32Array, outOff: number, heads: number,
-): void {
-  const { headDim } = g;
+/**
+ * O(1): the page table's entries were checked as they were written (AttentionCall.setPage), so a call
+ * only has to stay within the validated entries and keep its K and V rows inside one slot.
+ */
+export function checkAttend(c: AttentionCall): void {
+  const { headDim, heads, nPos, qOff, kOff, outOff } = c;
   const span = heads * headDim;
-  if (qOff < 0 || outOff < 0 || kOff < 0 || headDim % 4 !== 0 || q.length < qOff + span || out.length < outOff + span || scratch.length < heads * (Math.ceil(nPos / 4) * 4) + nPos || table.length < Math.ceil(nPos / g.pageSize)) {
-    throw new Error(`attend: a negative offset, arrays too short for ${heads} heads of ${headDim} over ${nPos} positions, or headDim not a multiple of 4`);
+  if (qOff < 0 || outOff < 0 || nPos < 0 || headDim % 4 !== 0 || c.q.length < qOff + span || c.out.length < outOff + span || c.scratch.length < heads * (Math.ceil(nPos / 4) * 4) + nPos) {
+    throw new Error(`attend: a negative offset or count, arrays too short for ${heads} heads of ${headDim} over ${nPos} positions, or headDim not a multiple of 4`);
   }
-  // Every page the table names must lie inside `kv`.
-  const pages = Math.ceil(nPos / g.pageSize);
-  const reach = kOff + (g.pageSize - 1) * g.tokenStride + g.vOffset + headDim;
-  for (let p = 0; p < pages; p++) {
-    const base = table[p];
-    if (base < 0 || base + reach > kv.length) throw new Error(`attend: page table entry ${p} (${base}) is outside the KV array (${kv.length} values)`);
-  }
+  if (nPos > c.pages * c.pageSize) throw new Error(`attend: ${nPos} positions need more than the ${c.pages} page table entries set (${c.pageSize} positions each)`);
+  if (kOff < 0 || kOff + c.vOffset + headDim > c.tokenStride) throw new Error(`attend: K offset ${kOff} puts a K or V row outside its slot (${c.tokenStride} values)`);
 }
 
 export function checkRmsNorm(src: Float32Array, srcOff: number, lds: number, weight: Float32Array, dst: Float32Array, dstOff: number, ldd: number, n: number, rows: number): void {

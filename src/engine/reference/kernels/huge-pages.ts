@@ -11,13 +11,13 @@
  *   and decode b1 +3 % on `small`, which this advice now gets without a host setting.
  * - Where the native library cannot run, or the kernel lacks THP (EINVAL), nothing is advised and the
  *   reason is kept: the engine works the same with 4 KiB pages.
- * - Granted bytes come from /proc/self/smaps (AnonHugePages of the mappings in the range): the only
- *   place Linux says it, read once per engine, never on a step.
+ * - Granted bytes come from /proc/self/smaps (AnonHugePages of the mappings in the range, smaps.ts):
+ *   the only place Linux says it, read once per engine, never on a step.
  */
 import koffi from 'koffi';
-import { readFileSync } from 'node:fs';
 import { MAX_MEMORY_PAGES } from './kernel-module.js';
 import { nativeKernelLibrary, nativeKernelProblem } from './native-library.js';
+import { smapsField } from './smaps.js';
 import type { WasmMemory } from './wasm-api.js';
 
 /** x86-64's transparent huge page (a PMD mapping): the WasmArena grows its memory in these steps. */
@@ -51,24 +51,11 @@ export function adviseHugePages(memory: WasmMemory): HugePageAdvice {
 
 /**
  * Bytes of [address, address + bytes) backed by huge pages: AnonHugePages of every mapping of
- * `smaps` (/proc/self/smaps) that overlaps the range (a WebAssembly memory's accessible part is one
- * or a few mappings of its own, so nothing outside it is counted).
+ * `smaps` (/proc/self/smaps; smaps.ts) that overlaps the range (a WebAssembly memory's accessible part
+ * is one or a few mappings of its own, so nothing outside it is counted).
  */
-export function hugePageBytesIn(address: bigint, bytes: number, smaps = readFileSync('/proc/self/smaps', 'utf8')): number {
-  const end = address + BigInt(bytes);
-  let total = 0;
-  let inside = false;
-  for (const line of smaps.split('\n')) {
-    const range = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
-    if (range) {
-      const [from, to] = [BigInt(`0x${range[1]}`), BigInt(`0x${range[2]}`)];
-      inside = from < end && to > address;
-      continue;
-    }
-    const huge = inside ? /^AnonHugePages:\s+(\d+) kB/.exec(line) : null;
-    if (huge) total += Number(huge[1]) * 1024;
-  }
-  return total;
+export function hugePageBytesIn(address: bigint, bytes: number, smaps?: string): number {
+  return smapsField('AnonHugePages', address, bytes, smaps).reduce((sum, kB) => sum + kB * 1024, 0);
 }
 
 /** Bytes of `memory`'s current size backed by huge pages (reads /proc/self/smaps: call once, not per step). */

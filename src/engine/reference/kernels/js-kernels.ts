@@ -5,10 +5,11 @@
  * operation, so fround reproduces it exactly). Used when WebAssembly SIMD is unavailable, as the
  * readable statement of the kernels' order (the dot product's is dot-f32.ts).
  */
+import type { AttentionCall } from './attention-call.js';
 import { dotF32 } from './dot-f32.js';
 import { addRows, rmsNormRows, ropeRows } from './elementwise.js';
 import { EXP } from './kernel-module.js';
-import type { AttentionGeometry, Kernels } from './kernels.js';
+import type { Kernels } from './kernels.js';
 import type { WeightMatrix } from './weight-storage.js';
 
 const fr = Math.fround;
@@ -33,6 +34,11 @@ export function expF32(x: number): number {
 export function siluF32(g: number): number {
   const e = expF32(-Math.abs(g));
   return fr(g * fr((g >= 0 ? 1 : e) / fr(1 + e)));
+}
+
+/** Where position j's K row starts in `c.kv`. */
+function kRow(c: AttentionCall, j: number): number {
+  return c.table[Math.floor(j / c.pageSize)] + c.kOff + (j % c.pageSize) * c.tokenStride;
 }
 
 export class JsKernels implements Kernels {
@@ -79,28 +85,16 @@ export class JsKernels implements Kernels {
     addRows(h, hOff, ldh, p, n, rows);
   }
 
-  attend(
-    g: AttentionGeometry,
-    q: Float32Array,
-    qOff: number,
-    kv: Float32Array,
-    table: Int32Array,
-    nPos: number,
-    kOff: number,
-    scratch: Float32Array,
-    out: Float32Array,
-    outOff: number,
-    heads: number,
-  ): void {
-    const { pageSize, tokenStride, vOffset, headDim, scale } = g;
-    const row = (j: number): number => table[Math.floor(j / pageSize)] + kOff + (j % pageSize) * tokenStride;
-    const scores = scratch;
+  attend(c: AttentionCall): void {
+    const { q, kv, out, heads, nPos, headDim, vOffset, scale } = c;
+    const scores = c.scratch;
     // Head by head, each in the kernels' order (kernel-module.ts); the WASM kernel follows it for each of its heads.
     for (let h = 0; h < heads; h++) {
-      const [qh, oh] = [qOff + h * headDim, outOff + h * headDim];
+      const qh = c.qOff + h * headDim;
+      const oh = c.outOff + h * headDim;
       let m = -Infinity;
       for (let j = 0; j < nPos; j++) {
-        const s = fr(dotF32(q, qh, kv, row(j), headDim) * scale);
+        const s = fr(dotF32(q, qh, kv, kRow(c, j), headDim) * scale);
         scores[j] = s;
         m = Math.max(m, s);
       }
@@ -113,7 +107,7 @@ export class JsKernels implements Kernels {
       out.fill(0, oh, oh + headDim);
       for (let j = 0; j < nPos; j++) {
         const p = scores[j];
-        const v = row(j) + vOffset;
+        const v = kRow(c, j) + vOffset;
         for (let d = 0; d < headDim; d++) out[oh + d] = fr(out[oh + d] + fr(p * kv[v + d]));
       }
       for (let d = 0; d < headDim; d++) out[oh + d] = fr(out[oh + d] / sum);

@@ -8,21 +8,10 @@
  * `adopt`) or buffers it `canRead`, and uses their byteOffset as the address.
  */
 
+import type { AttentionCall } from './attention-call.js';
 import type { WeightMatrix, WeightStorage } from './weight-storage.js';
 
 export type KernelKind = 'native' | 'wasm' | 'js';
-
-/** Where K/V rows of one layer sit in the `kv` array given to `attend` (all counts in f32 elements). */
-export interface AttentionGeometry {
-  readonly pageSize: number;
-  /** Distance between the K rows of two adjacent slots of a page (entries per token). */
-  readonly tokenStride: number;
-  /** Distance from a K row to the V row of the same slot and head. */
-  readonly vOffset: number;
-  readonly headDim: number;
-  /** Score scale (1/sqrt(headDim), as f32). */
-  readonly scale: number;
-}
 
 export interface Kernels {
   readonly kind: KernelKind;
@@ -49,23 +38,12 @@ export interface Kernels {
   /** h[hOff + r*ldh + i] += p[r*n + i] for i < n, r < rows: elementwise.ts addRows. */
   addRows(h: Float32Array, hOff: number, ldh: number, p: Float32Array, n: number, rows: number): void;
   /**
-   * Causal attention of `heads` query heads that share one KV head over positions [0, nPos): head i's
-   * query is q[qOff + i*headDim .. +headDim), its result goes to out[outOff + i*headDim .. +headDim);
-   * position j's K row starts at kv[table[floor(j/pageSize)] + kOff + (j % pageSize)*tokenStride].
+   * Causal attention of `c.heads` query heads that share one KV head over positions [0, c.nPos): head
+   * i's query is q[qOff + i*headDim .. +headDim), its result goes to out[outOff + i*headDim .. +headDim);
+   * position j's K row starts at kv[table[floor(j/pageSize)] + kOff + (j % pageSize)*tokenStride], its
+   * V row vOffset further (all fields of `c`, attention-call.ts, whose `setPage` validated the table).
    * `scratch` holds at least heads * ceil(nPos/4)*4 + nPos values. Each head's result is the same
    * whatever `heads` (the kernel only shares the K/V loads).
    */
-  attend(
-    g: AttentionGeometry,
-    q: Float32Array,
-    qOff: number,
-    kv: Float32Array,
-    table: Int32Array,
-    nPos: number,
-    kOff: number,
-    scratch: Float32Array,
-    out: Float32Array,
-    outOff: number,
-    heads: number,
-  ): void;
+  attend(c: AttentionCall): void;
 }

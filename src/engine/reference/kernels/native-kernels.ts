@@ -10,7 +10,8 @@
  * 13 % of a native bf16 prefill while they ran in JS, followed. A head dimension above
  * NATIVE_MAX_HEAD_DIM runs the WASM attention.
  */
-import type { AttentionGeometry, KernelKind } from './kernels.js';
+import type { AttentionCall } from './attention-call.js';
+import type { KernelKind } from './kernels.js';
 import { NATIVE_MAX_HEAD_DIM, nativeKernelLibrary, type NativeKernelLibrary } from './native-library.js';
 import type { WasmArena } from './wasm-arena.js';
 import { WasmKernels } from './wasm-kernels.js';
@@ -46,14 +47,8 @@ export class NativeKernels extends WasmKernels {
     this.lib.addRows(h, hOff, ldh, p, n, rows);
   }
 
-  protected override runAttend(
-    g: AttentionGeometry, q: Float32Array, qOff: number, kv: Float32Array, table: Int32Array, nPos: number, kOff: number, scratch: Float32Array,
-    out: Float32Array, outOff: number, heads: number,
-  ): void {
-    if (g.headDim > NATIVE_MAX_HEAD_DIM) {
-      super.runAttend(g, q, qOff, kv, table, nPos, kOff, scratch, out, outOff, heads);
-      return;
-    }
-    this.lib.attend(q, qOff, kv, table, nPos, kOff, g.pageSize, g.tokenStride, g.vOffset, g.headDim, g.scale, scratch, out, outOff, heads);
+  protected override runAttend(c: AttentionCall): void {
+    if (c.headDim > NATIVE_MAX_HEAD_DIM) super.runAttend(c);
+    else this.lib.attend(c);
   }
 }

@@ -15,6 +15,7 @@
 import koffi, { type LibraryHandle } from 'koffi';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { AttentionCall } from './attention-call.js';
 import type { WeightDtype } from './weight-storage.js';
 
 const LIBRARY = fileURLToPath(new URL('./native/libpd-kernels.so', import.meta.url));
@@ -37,11 +38,8 @@ const DTYPE_CODE: Record<WeightDtype, number> = { f32: 0, bf16: 1, f16: 2 };
 export interface NativeKernelLibrary {
   /** pd_native_matmul of matmul.c: w packed (weight-packing.ts), n a multiple of 4; the caller checks the bounds. */
   matmul(w: Float32Array | Uint16Array, dtype: WeightDtype, x: Float32Array, y: Float32Array, nOut: number, nRows: number, n: number, ldy: number): void;
-  /** pd_native_attend of attend.c (offsets in f32 elements; headDim a multiple of 4 up to NATIVE_MAX_HEAD_DIM); the caller checks the bounds. */
-  attend(
-    q: Float32Array, qOff: number, kv: Float32Array, table: Int32Array, nPos: number, kOff: number, pageSize: number, stride: number, vOff: number,
-    headDim: number, scale: number, scratch: Float32Array, out: Float32Array, outOff: number, heads: number,
-  ): void;
+  /** pd_native_attend of attend.c with the call's fields (offsets in f32 elements; headDim a multiple of 4 up to NATIVE_MAX_HEAD_DIM); the caller checks the bounds. */
+  attend(c: AttentionCall): void;
   /** The functions of elementwise.c (the Kernels contract of kernels.ts; the caller checks the bounds). */
   rmsNorm(src: Float32Array, srcOff: number, lds: number, weight: Float32Array, eps: number, dst: Float32Array, dstOff: number, ldd: number, n: number, rows: number): void;
   rope(x: Float32Array, xOff: number, ld: number, rows: number, heads: number, headDim: number, cos: Float64Array, sin: Float64Array): void;
@@ -79,7 +77,7 @@ function bind(lib: LibraryHandle): NativeProblem | null {
   ) => void;
   const attend = lib.func(
     'void pd_native_attend(const float *q, int qOff, const float *kv, const int32_t *table, int nPos, int kOff, int pageSize, int stride, int vOff, int headDim, float scale, float *scratch, float *out, int outOff, int heads)',
-  ) as NativeKernelLibrary['attend'];
+  );
   const rmsNorm = lib.func(
     'void pd_native_rms_norm(const float *src, int srcOff, int lds, const float *w, double eps, float *dst, int dstOff, int ldd, int n, int rows)',
   ) as NativeKernelLibrary['rmsNorm'];
@@ -87,7 +85,15 @@ function bind(lib: LibraryHandle): NativeProblem | null {
   const addRows = lib.func('void pd_native_add_rows(float *h, int hOff, int ldh, const float *p, int n, int rows)') as NativeKernelLibrary['addRows'];
   const siluMul = lib.func('void pd_native_silu_mul(float *g, const float *u, int n)') as NativeKernelLibrary['siluMul'];
   const adviseHugePages = lib.func('int pd_native_advise_huge_pages(void *base, uint64_t bytes)') as NativeKernelLibrary['adviseHugePages'];
-  library = { matmul: (w, dtype, x, y, nOut, nRows, n, ldy) => matmul(w, DTYPE_CODE[dtype], x, y, nOut, nRows, n, ldy), attend, rmsNorm, rope, addRows, siluMul, adviseHugePages };
+  library = {
+    matmul: (w, dtype, x, y, nOut, nRows, n, ldy) => matmul(w, DTYPE_CODE[dtype], x, y, nOut, nRows, n, ldy),
+    attend: (c) => attend(c.q, c.qOff, c.kv, c.table, c.nPos, c.kOff, c.pageSize, c.tokenStride, c.vOffset, c.headDim, c.scale, c.scratch, c.out, c.outOff, c.heads),
+    rmsNorm,
+    rope,
+    addRows,
+    siluMul,
+    adviseHugePages,
+  };
   return null;
 }
 

@@ -14,10 +14,11 @@
  * the kernel runs (`run*`, which NativeKernels overrides). The element-wise steps run the shared JS
  * code (elementwise.ts).
  */
+import type { AttentionCall } from './attention-call.js';
 import { attendExportName, kernelModuleBytes, MAX_ATTEND_HEADS, MAX_TILE_ROWS, TILE_DTYPES, tileExportName, tileRowCounts } from './kernel-module.js';
 import { checkAddRows, checkAttend, checkMatmul, checkRmsNorm, checkRope, checkSiluMul } from './bounds.js';
 import { addRows, rmsNormRows, ropeRows } from './elementwise.js';
-import type { AttentionGeometry, KernelKind, Kernels } from './kernels.js';
+import type { KernelKind, Kernels } from './kernels.js';
 import { webAssembly, type WasmModule } from './wasm-api.js';
 import type { WasmArena } from './wasm-arena.js';
 import { pack, PACK_ROWS } from './weight-packing.js';
@@ -53,7 +54,7 @@ export class WasmKernels implements Kernels {
   readonly kind: KernelKind = 'wasm';
   /** tiles[dtype][g-1][mo-1][mr-1]: the tile over groups of g rows computing mo x mr at once (kernel-module.ts). */
   private readonly tiles: Record<WeightDtype, (TileFn | undefined)[][][]>;
-  /** attendFns[h-1]: attention of h heads at once (kernel-module.ts). */
+  /** attendFns[h-1]: attention of h heads at once (kernel-module.ts; byte addresses and strides). */
   private readonly attendFns: AttendFn[];
   private readonly expShifted: (p: number, count: number, m: number) => void;
   private readonly siluMulFn: (g: number, u: number, count: number) => void;
@@ -170,43 +171,22 @@ export class WasmKernels implements Kernels {
     addRows(h, hOff, ldh, p, n, rows);
   }
 
-  attend(
-    g: AttentionGeometry,
-    q: Float32Array,
-    qOff: number,
-    kv: Float32Array,
-    table: Int32Array,
-    nPos: number,
-    kOff: number,
-    scratch: Float32Array,
-    out: Float32Array,
-    outOff: number,
-    heads: number,
-  ): void {
-    checkAttend(g, q, qOff, kv, table, nPos, kOff, scratch, out, outOff, heads);
-    this.runAttend(g, q, qOff, kv, table, nPos, kOff, scratch, out, outOff, heads);
+  attend(c: AttentionCall): void {
+    checkAttend(c);
+    this.runAttend(c);
   }
 
   /** Heads in calls of at most MAX_ATTEND_HEADS (each head's result does not depend on the split). */
-  protected runAttend(
-    g: AttentionGeometry,
-    q: Float32Array,
-    qOff: number,
-    kv: Float32Array,
-    table: Int32Array,
-    nPos: number,
-    kOff: number,
-    scratch: Float32Array,
-    out: Float32Array,
-    outOff: number,
-    heads: number,
-  ): void {
-    const [KV, T, S] = [this.address(kv), this.address(table), this.address(scratch)];
+  protected runAttend(c: AttentionCall): void {
+    const { headDim, heads } = c;
+    const kv = this.address(c.kv);
+    const table = this.address(c.table);
+    const scratch = this.address(c.scratch);
     for (let h = 0; h < heads; h += MAX_ATTEND_HEADS) {
       const count = Math.min(MAX_ATTEND_HEADS, heads - h);
       this.attendFns[count - 1](
-        this.address(q, qOff + h * g.headDim), KV, T, nPos, kOff * 4, g.pageSize,
-        g.tokenStride * 4, g.vOffset * 4, g.headDim, g.scale, S, this.address(out, outOff + h * g.headDim),
+        this.address(c.q, c.qOff + h * headDim), kv, table, c.nPos, c.kOff * 4, c.pageSize,
+        c.tokenStride * 4, c.vOffset * 4, headDim, c.scale, scratch, this.address(c.out, c.outOff + h * headDim),
       );
     }
   }
