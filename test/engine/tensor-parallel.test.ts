@@ -17,6 +17,7 @@ import { gqaLayout } from '../../src/kv/layout.js';
 import { KvPool } from '../../src/kv/pool.js';
 import type { LlamaConfig, ModelWeights } from '../../src/model/types.js';
 import { bytes, concat, kvBytes, nativeSkip, NUM_PAGES, PAGE_SIZE, tinyModel } from './engine-harness.js';
+import { BALANCED_ATTENTION_MIN_ROWS } from '../../src/engine/reference/shard.js';
 import { item, prng, randomTokens, randomWeights, tinyConfig } from './random-model.js';
 import { startNode, type NodeHandle } from '../../src/index.js';
 import { postJson, stopAll, type NodeProcess } from '../helpers/processes.js';
@@ -42,6 +43,9 @@ function snapshot(model: { config: LlamaConfig; weights: ModelWeights }, tp: num
       [item(a.subarray(12), 12, aPages, 'all'), item(randomTokens(rand, 1, config.vocabSize), 7, bPages)],
     ];
     for (let s = 0; s < 6; s++) steps.push([item(randomTokens(rand, 1, config.vocabSize), 8 + s, bPages), item(randomTokens(rand, 1, config.vocabSize), 19 + s, aPages, 'none')]);
+    // both ways a step splits attention over the ranks (shard.ts): evenly (the 19-row first step), by KV head (the rest)
+    const rows = steps.map((batch) => batch.reduce((n, it) => n + it.tokens.length, 0));
+    assert.ok(rows[0] >= BALANCED_ATTENTION_MIN_ROWS && rows.slice(1).every((n) => n < BALANCED_ATTENTION_MIN_ROWS), `rows per step ${rows}`);
     const logits = steps.flatMap((batch) => engine.forward(batch).map((l) => l.slice())); // each valid until the next step
     const pages = Int32Array.from([...aPages, ...bPages]);
     return { logits: bytes(concat(logits)), kv: kvBytes(pool, pages) };

@@ -165,7 +165,7 @@ export class ReferenceEngine implements Engine {
     const dims: ModelDims = {
       hidden: hiddenSize, qDim: numHeads * headDim, kvDim, intermediate: config.intermediateSize, vocab: config.vocabSize,
       layerPageFloats: pool.layout.pageSize * 2 * kvDim, tp, groupHeads: numHeads / numKvHeads,
-      rankQ: most((s) => (s.heads[1] - s.heads[0]) * headDim), rankKv: most((s) => (s.kvHeads[1] - s.kvHeads[0]) * headDim),
+      rankKv: most((s) => (s.kvHeads[1] - s.kvHeads[0]) * headDim),
       rankInter: most((s) => s.inter[1] - s.inter[0]), rankHidden: most((s) => s.hidden[1] - s.hidden[0]),
     };
     this.workspace = new Workspace(k, dims);

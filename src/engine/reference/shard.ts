@@ -54,6 +54,15 @@ export interface ShardPool {
 
 const pad4 = (n: number): number => Math.ceil(n / 4) * 4;
 
+/**
+ * With `--tp`, steps of at least this many rows split attention evenly over the ranks instead of by
+ * KV head: a rank owns whole KV heads, which split unevenly when N does not divide them (SmolLM2's
+ * 3 over 2 ranks: the rank with one head waited 117-153 ms of a 600 ms 512-token prefill at the
+ * barriers, 56-75 ms with this; what remains is its share of the Q/K/V matmuls). It costs one more
+ * barrier per layer, which a decode batch's few short attention calls would not pay back.
+ */
+export const BALANCED_ATTENTION_MIN_ROWS = 16;
+
 export class Shard {
   private readonly rope: Rope;
   /** The attention calls' record: bound to the step's buffers in `run`, its page table filled per item and layer. */
@@ -101,14 +110,19 @@ export class Shard {
     const [qR, kvR, iR] = [heads * headDim, kvHeads * headDim, s.inter[1] - s.inter[0]];
     const k = this.kernels;
     k.rmsNorm(b.h, 0, H, w.inputNorm, eps, b.xn, 0, H, H, T);
-    k.matmul(w.q, b.xn, b.q, qR, T, H);
+    const qDim = numHeads * headDim;
+    // the rank's heads' columns of the (with --tp, shared) Q of every head
+    const q0 = s.heads[0] * headDim;
+    k.matmul(w.q, b.xn, b.q.subarray(q0), qR, T, H, qDim);
     k.matmul(w.k, b.xn, b.k, kvR, T, H);
     k.matmul(w.v, b.xn, b.v, kvR, T, H);
-    k.rope(b.q, 0, qR, T, heads, headDim, cos, sin);
+    k.rope(b.q, q0, qDim, T, heads, headDim, cos, sin);
     k.rope(b.k, 0, kvR, T, kvHeads, headDim, cos, sin);
     // Every item's new K/V goes into the pool before any attention reads it.
     for (const item of plan.items) this.writeKv(l, item, b, kvR);
-    for (const item of plan.items) this.attention(l, item, b, qR, numHeads * headDim);
+    const balanced = s.tp > 1 && T >= BALANCED_ATTENTION_MIN_ROWS;
+    if (balanced) this.sync(); // every head's Q and K/V, which any rank may now attend
+    for (const item of plan.items) this.attention(l, item, b, qDim, balanced);
     this.sync(); // attention output of every head
     this.project(w.o, b.attn, numHeads * headDim, b, T);
     this.sync(); // residual stream after attention
@@ -152,7 +166,8 @@ export class Shard {
     }
   }
 
-  private attention(l: number, item: StepItem, b: StepBuffers, qR: number, qDim: number): void {
+  /** `balanced`: this rank's share of every (row, KV head) pair (Q and K/V of every head are in place); else its own KV heads. */
+  private attention(l: number, item: StepItem, b: StepBuffers, qDim: number, balanced: boolean): void {
     const { headDim } = this.config;
     const c = this.call;
     const pages = Math.ceil((item.startPos + item.tokens) / c.pageSize);
@@ -169,14 +184,18 @@ export class Shard {
       }
     }
     const group = c.heads;
-    const h0 = this.slice.heads[0];
-    const [kv0, kv1] = this.slice.kvHeads;
+    const { numKvHeads } = this.config;
+    const { rank, tp } = this.slice;
+    // balanced: every rank takes every tp-th (row, KV head) pair of the step, so neighbouring pairs
+    // (about the same positions) go to different ranks; else the rank's own KV heads
+    const [kv0, kv1] = balanced ? [0, numKvHeads] : this.slice.kvHeads;
     for (let t = 0; t < item.tokens; t++) {
       const row = item.row0 + t;
       c.nPos = item.startPos + t + 1;
       for (let kvHead = kv0; kvHead < kv1; kvHead++) {
+        if (balanced && (row * numKvHeads + kvHead) % tp !== rank) continue;
         const h = kvHead * group;
-        c.qOff = row * qR + (h - h0) * headDim;
+        c.qOff = row * qDim + h * headDim;
         c.kOff = kvHead * headDim;
         c.outOff = row * qDim + h * headDim;
         this.kernels.attend(c);

@@ -23,7 +23,6 @@ export interface ModelDims {
   /** Query heads per KV head: the most heads one attention call computes (its scratch holds their scores). */
   groupHeads: number;
   /** Largest per-rank share of each split dimension (ranks may differ by a row). */
-  rankQ: number;
   rankKv: number;
   rankInter: number;
   rankHidden: number;
@@ -54,8 +53,9 @@ export interface StepBuffers {
   desc: Int32Array;
   /** Rank: normed input of a matmul [tokens, hidden]. */
   xn: Float32Array;
-  /** Rank: its heads' Q [tokens, rankQ], K and V [tokens, rankKv]. */
+  /** Q of every head [tokens, qDim], each rank writing its heads' columns: shared with `--tp` (any rank may attend any head, shard.ts). */
   q: Float32Array;
+  /** Rank: its KV heads' K and V [tokens, rankKv]. */
   k: Float32Array;
   v: Float32Array;
   /** Rank: its hidden block of the O / down projection [tokens, its hidden rows]. */
@@ -74,15 +74,16 @@ export interface StepBuffers {
 
 const pad = (n: number): number => Math.ceil(n / 4) * 4;
 
-function sharedSizes(d: ModelDims, s: StepShape): Record<'h' | 'attn' | 'inter' | 'logits' | 'desc', number> {
+function sharedSizes(d: ModelDims, s: StepShape): Record<'h' | 'attn' | 'inter' | 'logits' | 'desc' | 'qAll', number> {
   const t = s.tokens;
-  return { h: t * d.hidden, attn: t * d.qDim, inter: d.tp > 1 ? t * d.intermediate : 0, logits: s.logitRows * d.vocab, desc: s.descInts };
+  const tp = d.tp > 1;
+  return { h: t * d.hidden, attn: t * d.qDim, inter: tp ? t * d.intermediate : 0, logits: s.logitRows * d.vocab, desc: s.descInts, qAll: tp ? t * d.qDim : 0 };
 }
 
 function rankSizes(d: ModelDims, s: StepShape): Record<Exclude<keyof StepBuffers, keyof ReturnType<typeof sharedSizes>>, number> {
   const t = s.tokens;
   return {
-    xn: t * d.hidden, q: t * d.rankQ, k: t * d.rankKv, v: t * d.rankKv, proj: t * d.rankHidden, gate: t * d.rankInter, up: t * d.rankInter,
+    xn: t * d.hidden, q: d.tp > 1 ? 0 : t * d.qDim, k: t * d.rankKv, v: t * d.rankKv, proj: t * d.rankHidden, gate: t * d.rankInter, up: t * d.rankInter,
     xf: s.logitRows * d.hidden, scratch: d.groupHeads * pad(s.maxPositions) + s.maxPositions, gather: s.gather ? s.maxPages * d.layerPageFloats : 0, table: s.maxPages,
   };
 }
@@ -110,7 +111,8 @@ export function carve(block: Float32Array, d: ModelDims, s: StepShape, rank: num
   at += rank * total(rs);
   const own = take(rs);
   const ints = (a: Float32Array): Int32Array => new Int32Array(a.buffer, a.byteOffset, a.length);
-  return { ...shared, ...own, inter: d.tp > 1 ? shared.inter : own.gate, desc: ints(shared.desc), table: ints(own.table) };
+  const { qAll, ...rest } = shared;
+  return { ...rest, ...own, inter: d.tp > 1 ? shared.inter : own.gate, q: d.tp > 1 ? qAll : own.q, desc: ints(shared.desc), table: ints(own.table) };
 }
 
 export class Workspace {

@@ -4,7 +4,9 @@
  * Decisions (bit-identity with `--tp 1` is the contract, so no dot product is ever split):
  * - Attention: rank r owns a contiguous block of KV heads and the query heads of their GQA groups:
  *   its rows of q/k/v (column-parallel, whole dot products over hidden), its RoPE, its slice of each
- *   K/V row in the pool, its heads' attention, written into the shared attention output.
+ *   K/V row in the pool. Q is one shared buffer; a step of many rows (a prefill chunk) then splits the
+ *   attention calls, one per (row, KV head), evenly over the ranks after one more barrier, while a
+ *   decode step attends each rank's own heads (shard.ts, BALANCED_ATTENTION_MIN_ROWS).
  * - o_proj and down_proj are split by OUTPUT rows (a block of hidden dimensions per rank) over the
  *   full gathered input, not by input columns with an all-reduce: on shared memory an all-gather costs
  *   the same barriers as an all-reduce, and every output is then one whole dot product in the
@@ -14,8 +16,8 @@
  * - Each rank owns whole GQA groups, so N may not exceed the KV heads. N need not divide them (nor
  *   the intermediate size): blocks then differ by a group (or a row) between ranks, e.g. SmolLM2's 3
  *   KV heads over 2 ranks as 2 + 1. SGLang asks N to divide the heads and replicates KV heads when
- *   N exceeds them; here an uneven split costs some balance (attention is the smaller part of a
- *   layer; the MLP and projections split evenly) but lets `--tp 2` run shapes like SmolLM2's.
+ *   N exceeds them; here an uneven split costs some balance in the Q/K/V matmuls (prefill's attention
+ *   is split evenly regardless; the MLP and projections split evenly) but lets `--tp 2` run shapes like SmolLM2's.
  */
 import type { LlamaConfig } from '../../../model/types.js';
 
