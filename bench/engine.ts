@@ -2,7 +2,7 @@
  * Reference engine benchmark, one thread, random in-memory weights (no model files):
  *   node dist/bench/engine.js [--quick] [--preset tiny|small|all] [--tp 1,2] [--skip-js] [--llama-cpp auto|off] [--json FILE]
  *
- * Measures, for the native (where it can run), WASM SIMD and JS kernels: prefill of one 512-token
+ * Measures, for the native (where it can run), WASM SIMD and JS kernels: prefill of a 512-token
  * prompt, decode at batch 1 and batch 8 (each sequence first prefilled with 128 tokens, untimed), and
  * a raw matmul micro-benchmark; the `--tp` counts run on the native kernel (the WASM one where native
  * cannot run). Every reference is measured in the same run: the JS kernel for the WASM matmul, the
@@ -40,6 +40,7 @@ import type { LlamaConfig, ModelWeights } from '../src/model/types.js';
 import { item, prng, randomTokens, randomWeights, tinyConfig } from '../test/engine/random-model.js';
 import { writeGguf, type GgufDtype } from '../src/model/gguf-writer.js';
 import { benchLlamaCpp, LLAMA_CPP_PACKAGE, loadLlamaCpp } from './llama-cpp.js';
+import { median } from './stats.js';
 import { formatMachine, machineDuringRun } from './machine.js';
 
 const PAGE_SIZE = 16;
@@ -51,6 +52,11 @@ const WARMUP_PROMPT = 32;
  * came out ~0.6 x the same engine measured after another (27 against 47-52 tok/s).
  */
 const DECODE_WARMUP_STEPS = 4;
+/**
+ * Timed prefills per engine (and per llama.cpp configuration), each of a fresh prompt; the median is
+ * reported. One prefill of `small` is about a second, and a single one moved 20 % between runs.
+ */
+const PREFILL_RUNS = 3;
 
 interface Preset {
   name: 'tiny' | 'small';
@@ -143,7 +149,7 @@ function benchPreset(p: Preset, weights: ModelWeights, tps: readonly number[], j
     ...(native ? [{ kernel: 'wasm' as const, tp: 1, storage: 'narrowest' as const }] : tps.map((tp) => ({ kernel: 'wasm' as const, tp, storage: 'narrowest' as const }))),
     ...(js ? [{ kernel: 'js' as const, tp: 1, storage: 'f32' as const }] : []),
   ];
-  const numPages = runs.reduce((n, r) => n + pagesFor(WARMUP_PROMPT) + pagesFor(p.prompt) + 9 * pagesFor(seqTokens(r.kernel)), 0);
+  const numPages = runs.reduce((n, r) => n + pagesFor(WARMUP_PROMPT) + PREFILL_RUNS * pagesFor(p.prompt) + 9 * pagesFor(seqTokens(r.kernel)), 0);
   const pool = createWasmKvPool(gqaLayout(c.numLayers, c.numKvHeads, c.headDim, 'float32', PAGE_SIZE), numPages);
   const engines = runs.map((r) => ({ ...r, engine: new ReferenceEngine(c, weights, pool, { kernel: r.kernel, tp: r.tp, weightStorage: r.storage }) }));
   // every engine's weights are in the pool's memory: the last WASM or native engine's report covers them all
@@ -160,8 +166,10 @@ function benchPreset(p: Preset, weights: ModelWeights, tps: readonly number[], j
       preset: p.name, kernel, tp, weightDtype, phase, batch, tokens, seconds, tokensPerSecond: tokens / seconds, gflops: flops / seconds / 1e9,
     });
     engine.forward([item(randomTokens(rand, WARMUP_PROMPT, c.vocabSize), 0, pageTable(WARMUP_PROMPT))]);
-    const prompt = item(randomTokens(rand, p.prompt, c.vocabSize), 0, pageTable(p.prompt));
-    const prefillSeconds = timed(() => engine.forward([prompt]));
+    const prefillSeconds = median(Array.from({ length: PREFILL_RUNS }, () => {
+      const prompt = item(randomTokens(rand, p.prompt, c.vocabSize), 0, pageTable(p.prompt));
+      return timed(() => engine.forward([prompt]));
+    }));
     let prefillFlops = p.prompt * layerMatmulFlops(c) + 2 * c.vocabSize * c.hiddenSize;
     for (let pos = 0; pos < p.prompt; pos++) prefillFlops += attentionFlops(c, pos + 1);
     out.push(result('prefill', 1, p.prompt, prefillSeconds, prefillFlops));
@@ -211,8 +219,7 @@ function benchMatmul(k: Kernels, rows: number, minSeconds: number, dtype: 'f32' 
   const times: number[] = [];
   const end = performance.now() + minSeconds * 1000;
   while (performance.now() < end || times.length < 3) times.push(timed(() => k.matmul(w, x, y, nOut, rows, n)));
-  times.sort((a, b) => a - b);
-  return { kernel: k.kind, dtype: w.dtype, out: nOut, in: n, rows, gflops: (2 * nOut * n * rows) / times[times.length >> 1] / 1e9 };
+  return { kernel: k.kind, dtype: w.dtype, out: nOut, in: n, rows, gflops: (2 * nOut * n * rows) / median(times) / 1e9 };
 }
 
 interface Comparison {
@@ -253,7 +260,7 @@ async function benchPresetLlamaCpp(p: Preset, weights: ModelWeights, threads: re
       const path = join(dir, `${p.name}-${dtype}.gguf`);
       writeGguf(path, c, weights, dtype, `pd-bench ${p.name}`);
       for (const t of threads) {
-        const run = { prompt: tokens(p.prompt), contexts: Array.from({ length: 8 }, () => tokens(p.decodeContext)), steps: p.decodeSteps.wasm, threads: t };
+        const run = { prompt: tokens(p.prompt), prefillRuns: PREFILL_RUNS, contexts: Array.from({ length: 8 }, () => tokens(p.decodeContext)), steps: p.decodeSteps.wasm, threads: t };
         const f = await benchLlamaCpp(lib, path, run);
         out.push({ preset: p.name, dtype, threads: t, phase: 'prefill', batch: 1, tokensPerSecond: f.prefillTokensPerSecond });
         for (const d of f.decode) out.push({ preset: p.name, dtype, threads: t, phase: 'decode', batch: d.batch, tokensPerSecond: d.tokensPerSecond });

@@ -11,6 +11,7 @@
  * concurrently in one context, which node-llama-cpp batches into one llama_decode per step.
  */
 import { performance } from 'node:perf_hooks';
+import { median } from './stats.js';
 
 /** The version measured; newer releases may not install on this host (Node 20). */
 export const LLAMA_CPP_PACKAGE = 'node-llama-cpp@3.21.1';
@@ -47,6 +48,8 @@ export async function loadLlamaCpp(): Promise<NodeLlamaCpp | null> {
 
 export interface LlamaCppRun {
   prompt: number[];
+  /** Timed prefills of `prompt`, each in a fresh context; the median is reported. */
+  prefillRuns: number;
   /** Contexts of the decode sequences (8 of them, or as many as given). */
   contexts: number[][];
   steps: number;
@@ -80,12 +83,15 @@ export async function benchLlamaCpp(lib: NodeLlamaCpp, modelPath: string, run: L
     const seq = one.getSequence();
     await seq.evaluateWithoutGeneratingNewTokens(run.prompt.slice(0, 32)); // warm-up
     await one.dispose();
-    const fresh = await model.createContext({ contextSize: size, batchSize: run.prompt.length, sequences: 1, threads: run.threads });
-    const t0 = performance.now();
-    await fresh.getSequence().evaluateWithoutGeneratingNewTokens(run.prompt);
-    const prefillTokensPerSecond = run.prompt.length / ((performance.now() - t0) / 1000);
-    await fresh.dispose();
-    const out: LlamaCppFigures = { prefillTokensPerSecond, decode: [] };
+    const prefillSeconds: number[] = [];
+    for (let i = 0; i < run.prefillRuns; i++) {
+      const fresh = await model.createContext({ contextSize: size, batchSize: run.prompt.length, sequences: 1, threads: run.threads });
+      const t0 = performance.now();
+      await fresh.getSequence().evaluateWithoutGeneratingNewTokens(run.prompt);
+      prefillSeconds.push((performance.now() - t0) / 1000);
+      await fresh.dispose();
+    }
+    const out: LlamaCppFigures = { prefillTokensPerSecond: run.prompt.length / median(prefillSeconds), decode: [] };
     for (const batch of [1, 8]) {
       const ctx = await model.createContext({ contextSize: size * batch, batchSize: 512, sequences: batch, threads: run.threads });
       const seqs = Array.from({ length: batch }, () => ctx.getSequence());

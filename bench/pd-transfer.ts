@@ -19,6 +19,7 @@ import { startPdDeployment } from '../src/cli/pd-deployment.js';
 import { parseMetrics, sumOf } from './serve/prometheus-text.js';
 import { ensurePresetModel } from '../src/model/default-model.js';
 import { resolveBackends } from './transfer-backends.js';
+import { median } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -51,7 +52,6 @@ async function ttftMs(url: string, inputIds: number[]): Promise<number> {
   return t;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function measure(backend: string, modelPath: string, colocated: ChildNode): Promise<Record<string, number | string>> {
   const deployment = await startPdDeployment(['--model-path', modelPath, '--disaggregation-transfer-backend', backend, '--max-total-tokens', String(promptTokens * 4)], 60_000);

@@ -17,6 +17,11 @@ export function percentile(sorted: Float64Array | readonly number[], p: number):
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
 }
 
+/** The middle value of `values` (the lower of the two middles for an even count). */
+export function median(values: readonly number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50);
+}
+
 /** Latency samples in ms, kept in a growing typed array (recording allocates nothing). */
 export class LatencyRecorder {
   private buffer = new Float64Array(1024);
