@@ -182,7 +182,7 @@ describe('PD capacity through the router', () => {
     const lastAbort = performance.now();
     const ends = counts((await Promise.all(clients)).map((e) => (e === 'finished' ? 1 : 0)));
     // A fast host finishes a few of the running requests between the check above and the aborts
-    // (CI once finished 12 of 400 tokens each); the scenario is the many that left holding pages.
+    // (CI's once finished 12 requests of 400 tokens); the scenario is the many that left holding pages.
     assert.ok((ends[0] ?? 0) >= 80, `most clients left mid-request: ${JSON.stringify(ends)}`);
     // What is asserted is the mechanism: pages come back because each side tells the other, well
     // before any timeout (30 s bootstrap and transfer timeouts) could free them; how fast is a figure.

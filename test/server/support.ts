@@ -48,7 +48,6 @@ export function sseChunks(body: string): any[] {
   return data.slice(0, -1).map((d) => JSON.parse(d));
 }
 
-
 /** The value of one sample line of Prometheus text, e.g. `pd_node_requests_total{outcome="finished"`; 0 when absent. */
 export function metricValue(text: string, series: string): number {
   const line = text.split('\n').find((l) => l.startsWith(series) && (l[series.length] === ' ' || l[series.length] === '{' || l[series.length] === ','));

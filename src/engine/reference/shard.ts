@@ -3,8 +3,8 @@
  * decoder over the rank's slice of the weights (tensor-parallel/tp-plan.ts), reading and writing the
  * step's buffers (workspace.ts) and the KV pool. The calling thread runs rank 0; with `--tp N` worker
  * threads run ranks 1..N-1 with this same code, and `sync` is the barrier between phases whose
- * inputs other ranks write (gathered attention output, residual stream, MLP activation, logits);
- * with one rank it does nothing.
+ * inputs other ranks write (Q and K/V before an evenly split attention, gathered attention output,
+ * residual stream, MLP activation, logits); with one rank it does nothing.
  *
  * Every output value is computed by exactly one rank with the same kernel call shape as with one
  * rank (a whole dot product in the kernels' order; element-wise math per element), so the results do
@@ -107,10 +107,9 @@ export class Shard {
     const T = plan.tokens;
     const heads = s.heads[1] - s.heads[0];
     const kvHeads = s.kvHeads[1] - s.kvHeads[0];
-    const [qR, kvR, iR] = [heads * headDim, kvHeads * headDim, s.inter[1] - s.inter[0]];
+    const [qDim, qR, kvR, iR] = [numHeads * headDim, heads * headDim, kvHeads * headDim, s.inter[1] - s.inter[0]];
     const k = this.kernels;
     k.rmsNorm(b.h, 0, H, w.inputNorm, eps, b.xn, 0, H, H, T);
-    const qDim = numHeads * headDim;
     // the rank's heads' columns of the (with --tp, shared) Q of every head
     const q0 = s.heads[0] * headDim;
     k.matmul(w.q, b.xn, b.q.subarray(q0), qR, T, H, qDim);
@@ -124,7 +123,7 @@ export class Shard {
     if (balanced) this.sync(); // every head's Q and K/V, which any rank may now attend
     for (const item of plan.items) this.attention(l, item, b, qDim, balanced);
     this.sync(); // attention output of every head
-    this.project(w.o, b.attn, numHeads * headDim, b, T);
+    this.project(w.o, b.attn, qDim, b, T);
     this.sync(); // residual stream after attention
     k.rmsNorm(b.h, 0, H, w.postNorm, eps, b.xn, 0, H, H, T);
     k.matmul(w.gate, b.xn, b.gate, iR, T, H);
