@@ -23,7 +23,7 @@
  * for sequences that cannot run), and each needs at most one more page per step. Sequences whose
  * pages a transfer may be reading are never retracted.
  */
-import type { Engine, ForwardItem } from '../../src/engine/engine.js';
+import { EngineLostError, type Engine, type ForwardItem } from '../../src/engine/engine.js';
 import { bytesPerToken } from '../../src/kv/layout.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { TextTokenizer } from '../../src/model/types.js';
@@ -264,9 +264,12 @@ export class Scheduler {
     try {
       logits = this.deps.engine.forward(slots.map((s) => s.item));
     } catch (err) {
-      // An engine fault fails this batch only; the pool and other requests are untouched.
+      // An engine fault fails this batch only; the pool and other requests are untouched. A lost
+      // engine can run no further step: rethrown, it ends this actor, which fails every other
+      // request and stops the node (its peers and the router then see it gone, as after a kill).
       this.deps.log.error({ err, rids: slots.map((s) => s.seq.rid) }, 'forward step failed');
       for (const { seq } of slots) this.endRoomAndAnswerError(seq, `engine error: ${(err as Error).message}`, 500);
+      if (err instanceof EngineLostError) throw err;
       return;
     }
     for (let i = 0; i < slots.length; i++) this.afterForward(slots[i], logits[i]);

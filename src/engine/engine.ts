@@ -30,6 +30,7 @@ export interface Engine {
   readonly name: string;
   readonly layout: KvLayout;
   readonly vocabSize: number;
+  /** Throws `EngineLostError` when no step can run any more; any other error fails this step only. */
   forward(items: readonly ForwardItem[]): ForwardOutput;
   /**
    * Optional, for engines whose KV bytes are a known function of the tokens (synthetic): checks the
@@ -40,4 +41,14 @@ export interface Engine {
   verifyKv?(tokens: ArrayLike<number>, pageTable: Int32Array, fromPos: number, toPos: number): string | null;
   /** Optional: stops what the engine started (the reference engine's `--tp` rank threads); called once at shutdown. */
   close?(): void;
+}
+
+/**
+ * Thrown by `forward` when the engine can run no further step (a `--tp` rank thread is gone). The
+ * scheduler fails the step's requests and stops, and the node with it, as SGLang's server does when
+ * a tensor-parallel worker dies: a node that answered every later request with an error would stay
+ * in the router's pool.
+ */
+export class EngineLostError extends Error {
+  override readonly name = 'EngineLostError';
 }

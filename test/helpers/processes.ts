@@ -2,7 +2,7 @@
  * Test helpers for real pd-node processes (started through src/cli/child-node.ts). `stopAll` ends
  * whatever a test started; the JSON helpers bound every request.
  */
-import { startChildNode, stopChildNode, type ChildNode } from '../../src/cli/child-node.js';
+import { startChildNode, stopChildNode, type ChildNode, type ChildNodeSpawn } from '../../src/cli/child-node.js';
 import { waitFor } from './wait.js';
 
 export type NodeProcess = ChildNode;
@@ -15,8 +15,8 @@ const started = new Set<ChildNode>();
  */
 export const NODE_START_MS = process.env.SOFTROCE_GUEST === '1' ? 240_000 : 60_000;
 
-export async function startProcess(args: string[], timeoutMs = NODE_START_MS): Promise<ChildNode> {
-  const node = await startChildNode(args, timeoutMs);
+export async function startProcess(args: string[], timeoutMs = NODE_START_MS, spawnAs?: ChildNodeSpawn): Promise<ChildNode> {
+  const node = await startChildNode(args, timeoutMs, spawnAs);
   started.add(node);
   return node;
 }

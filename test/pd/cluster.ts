@@ -3,6 +3,7 @@
  * a `--registry-url` in `routerExtra` names: etcd), prefill and decode nodes registered with it, and
  * helpers to add or kill nodes. Nodes find each other through the registry, as in the demo.
  */
+import type { ChildNodeSpawn } from '../../src/cli/child-node.js';
 import { ensureDefaultModel } from '../../src/model/default-model.js';
 import type { TransferBackendName } from '../../src/transfer/backends.js';
 import { getJson, killProcess, startProcess, type NodeProcess } from '../helpers/processes.js';
@@ -12,7 +13,8 @@ export interface Cluster {
   router: NodeProcess;
   modelPath: string;
   backend: string;
-  addNode(role: 'prefill' | 'decode', extra?: string[]): Promise<NodeProcess>;
+  /** `spawnAs`: how the node's process is started (a network namespace, a preloaded fault). */
+  addNode(role: 'prefill' | 'decode', extra?: string[], spawnAs?: ChildNodeSpawn): Promise<NodeProcess>;
   /** Waits until the live nodes the router lists are exactly `nodes` (dead ones expired, new ones joined). */
   waitForNodes(nodes: NodeProcess[], ms?: number): Promise<void>;
   kill(node: NodeProcess): Promise<void>;
@@ -28,14 +30,14 @@ export async function startCluster(backend: TransferBackendName, routerExtra: st
     router,
     modelPath,
     backend,
-    addNode(role, extra = []) {
+    addNode(role, extra = [], spawnAs) {
       const args = ['--role', role, '--disaggregation-transfer-backend', backend, '--registry-url', router.registryUrl!, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info'];
       // The cluster's model unless the test names another (a GGUF file of it, say).
       if (!extra.includes('--model-path')) args.push('--model-path', modelPath);
       // Peers are declared lost after 1 s unless the test says otherwise (a load test on a busy host).
       if (!extra.includes('--disaggregation-peer-timeout')) args.push('--disaggregation-peer-timeout', '1');
       if (role === 'prefill' && !extra.includes('--disaggregation-bootstrap-port')) args.push('--disaggregation-bootstrap-port', '0');
-      return startProcess([...args, ...extra]);
+      return startProcess([...args, ...extra], undefined, spawnAs);
     },
     async waitForNodes(nodes, ms = 15_000) {
       const want = nodes.map((n) => n.url).sort().join(' ');

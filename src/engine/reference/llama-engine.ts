@@ -36,7 +36,7 @@
  *   deterministic ports (same results on every host of a Node version), computed in JS for every
  *   kernel. SiLU runs in the kernels, with their exp, because Math.exp cost ~10% of a prefill.
  */
-import type { Engine, ForwardItem, ForwardOutput } from '../engine.js';
+import { EngineLostError, type Engine, type ForwardItem, type ForwardOutput } from '../engine.js';
 import { gqaLayout, sameLayout, type KvLayout } from '../../kv/layout.js';
 import type { KvPool } from '../../kv/pool.js';
 import type { LlamaConfig, ModelWeights } from '../../model/types.js';
@@ -55,7 +55,7 @@ import { TpGroup, type MatrixRef, type RankWeights } from './tensor-parallel/tp-
 import { rankSlice, tpProblem, type RankSlice } from './tensor-parallel/tp-plan.js';
 import { validateItems } from '../validate-items.js';
 import { validateModel } from './validate.js';
-import { Workspace, type ModelDims } from './workspace.js';
+import { Workspace, type ModelDims, type StepBuffers, type StepShape } from './workspace.js';
 
 export interface ReferenceEngineOptions {
   kernel: KernelKind;
@@ -209,8 +209,8 @@ export class ReferenceEngine implements Engine {
     for (const it of items) {
       for (const tok of it.tokens) readRows(this.embed, tok, 1, H, b.h, H * row++);
     }
-    this.group?.begin(block, shape);
-    this.shard.run(decodeStep(b.desc), b);
+    if (this.group) this.runRanks(this.group, block, shape, b);
+    else this.shard.run(decodeStep(b.desc), b);
     const V = this.vocabSize;
     let next = 0;
     return items.map((it) => {
@@ -218,6 +218,23 @@ export class ReferenceEngine implements Engine {
       next += rows;
       return b.logits.subarray((next - rows) * V, next * V);
     });
+  }
+
+  /**
+   * One step on every rank. An error of this thread's shard is recorded in the barrier too, so the
+   * other ranks throw instead of waiting out the phase bound; the ranks are then out of phase, so
+   * the group is lost either way.
+   */
+  private runRanks(group: TpGroup, block: Float32Array, shape: StepShape, b: StepBuffers): void {
+    try {
+      group.begin(block, shape);
+      this.shard.run(decodeStep(b.desc), b);
+    } catch (err) {
+      if (err instanceof EngineLostError) throw err;
+      const message = `rank 0: ${(err as Error).message}`;
+      group.barrier.fail(message);
+      throw new EngineLostError(`tensor-parallel step failed: ${message}`, { cause: err });
+    }
   }
 
   /** Stops the rank threads of `--tp` (they also end with this thread). */

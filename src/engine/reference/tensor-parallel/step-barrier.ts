@@ -7,10 +7,14 @@
  *   the others wait on (Atomics.wait). A short spin before sleeping saves the sleep/wake round trip
  *   when the other ranks are a few microseconds behind (the usual case between two matmul phases).
  * - A failing rank records its message and bumps GEN with FAILED set, so no rank waits for it: every
- *   waiter throws with that message. STOP wakes idle ranks to exit.
+ *   waiter throws with that message. FAILED is never cleared: a failed step leaves the ranks out of
+ *   phase (and a rank may be gone), so every later arrival throws too (EngineLostError). STOP wakes
+ *   idle ranks to exit.
  * - Every wait is bounded: inside a step by `phaseTimeoutMs` (a rank that neither arrives nor fails
  *   has died); an idle rank waits for the next step without bound, in slices that re-check STOP.
  */
+
+import { EngineLostError } from '../../engine.js';
 
 /** Int32 slots of the control block. */
 export const CTL = {
@@ -104,6 +108,6 @@ export class StepBarrier {
   private throwIfFailed(): void {
     if (Atomics.load(this.ctl, CTL.FAILED) === 0) return;
     const len = Atomics.load(this.ctl, CTL.ERROR_LEN);
-    throw new Error(`tensor-parallel step failed: ${Buffer.from(this.errorBytes.subarray(0, len)).toString()}`);
+    throw new EngineLostError(`tensor-parallel step failed: ${Buffer.from(this.errorBytes.subarray(0, len)).toString()}`);
   }
 }

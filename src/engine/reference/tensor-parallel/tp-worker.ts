@@ -2,7 +2,8 @@
  * Worker-thread entry of one `--tp` rank (1..N-1): attaches to the kernels' shared memory, builds its
  * shard over the weight rows rank 0 placed there, signals ready at the first barrier, then runs each
  * step rank 0 starts until told to stop. Any error is reported through the barrier, so rank 0 throws
- * it from `forward` instead of waiting.
+ * it from `forward` instead of waiting; so is an exit that skips the catch (`process.exit` inside this
+ * thread, from any code it runs), through the thread's 'exit' event, which runs before it ends.
  */
 import { workerData } from 'node:worker_threads';
 import { WasmArena } from '../kernels/wasm-arena.js';
@@ -19,6 +20,10 @@ import { rankSlice } from './tp-plan.js';
 const data = workerData as TpWorkerData;
 const { config, dims, rank } = data;
 const barrier = new StepBarrier(data.memory.buffer, data.controlAddress, dims.tp, TP_PHASE_TIMEOUT_MS);
+let stopped = false;
+process.on('exit', (code) => {
+  if (!stopped) barrier.fail(`rank ${rank} exited (code ${code}) in the middle of its work`);
+});
 
 function run(): void {
   const arena = new WasmArena(data.memory);
@@ -46,6 +51,7 @@ function run(): void {
     const b = carve(new Float32Array(arena.buffer(), address, floats), dims, shape, rank);
     shard.run(decodeStep(b.desc), b);
   }
+  stopped = true;
 }
 
 try {

@@ -1,0 +1,48 @@
+/**
+ * A `--tp` rank thread that ends in the middle of a step without reaching its error handling (here:
+ * `process.exit` inside the rank, preloaded by rank-exit-hook.cts) loses the engine: rank 0 learns it
+ * at once through the barrier (not after the phase bound, TP_PHASE_TIMEOUT_MS), the request fails
+ * with the reason, and the prefill node stops, so the router and its decode peer see it gone and
+ * the decode node's pages come back. A node that kept serving would answer every later request
+ * with an error while still listed.
+ */
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+import { TP_PHASE_TIMEOUT_MS } from '../../src/engine/reference/tensor-parallel/tp-group.js';
+import { withTimeout } from '../../src/util/timeout.js';
+import { postJson, stopAll, waitForFreePool, type NodeProcess } from '../helpers/processes.js';
+import { startCluster, type Cluster } from '../pd/cluster.js';
+
+const HOOK = fileURLToPath(new URL('./rank-exit-hook.cjs', import.meta.url));
+/** How long the dead node may take to close and exit: far below the phase bound it must not wait out. */
+const EXIT_MS = 30_000;
+
+let cluster: Cluster;
+let prefill: NodeProcess;
+let decode: NodeProcess;
+
+before(async () => {
+  assert.ok(EXIT_MS < TP_PHASE_TIMEOUT_MS / 2);
+  cluster = await startCluster('tcp');
+  [prefill, decode] = await Promise.all([
+    // Rank 1 exits at its third barrier arrival: inside the first forward step (rank-exit-hook.cts).
+    cluster.addNode('prefill', ['--tp', '2'], { prefix: ['env', `NODE_OPTIONS=--require "${HOOK}"`, 'PD_TEST_RANK_EXIT=1:3:7'], where: 'with a rank set to exit mid-step' }),
+    cluster.addNode('decode'),
+  ]);
+  await cluster.waitForNodes([prefill, decode]);
+});
+after(() => stopAll());
+
+test('a --tp rank that exits mid-step fails the request at once and stops its node; the decode peer frees its pages', async () => {
+  const body = { text: 'A rank thread that exits in the middle of a step.', sampling_params: { temperature: 0, max_new_tokens: 8 } };
+  const res = await postJson(`${cluster.router.url}/generate`, body);
+  const logs = (): string => prefill.logs.join('\n');
+  assert.ok(res.status >= 500 && /rank 1 exited \(code 7\)/.test(JSON.stringify(res.body)), `the request failed naming the rank: ${res.status} ${JSON.stringify(res.body)}`);
+  assert.match(logs(), /rank-exit-hook: rank 1 calls process\.exit\(7\) at barrier arrival 3/, 'the rank exited mid-step');
+  assert.equal(await withTimeout(prefill.exited, EXIT_MS, 'the prefill node to exit'), 1, logs());
+  assert.match(logs(), /"level":60.*rank 1 exited \(code 7\) in the middle of its work/, 'the node stopped naming the rank');
+  assert.doesNotMatch(logs(), /did not reach the barrier/, 'rank 0 did not wait for the phase bound');
+  await waitForFreePool(decode.url, 10_000);
+  await cluster.waitForNodes([decode]);
+});
