@@ -1,10 +1,11 @@
 /**
  * A fault for the `--tp` tests, preloaded into a pd-node process with `node --require` (NODE_OPTIONS),
- * which also runs it in every worker thread: in the rank thread named by PD_TEST_RANK_EXIT
- * ("rank:arrival:code"), `process.exit(code)` at that rank's arrival-th barrier arrival. A rank arrives
- * once when ready, once as each step starts, then at every barrier inside the step, so arrival 3 is
- * inside the first forward step. The exit skips the rank's error handling, as a library calling
- * process.exit would. One line on stderr (written synchronously, before the exit) says it happened.
+ * which also runs it in every worker thread. PD_TEST_RANK_EXIT = "rank:arrival:action": in that rank's
+ * thread, at its arrival-th barrier arrival, `process.exit(action)` when the action is a number (the
+ * exit skips the rank's error handling, as a library calling process.exit would), or an exception
+ * when it is `throw` (the rank's own catch reports it). A rank arrives once when ready, once as each
+ * step starts, then at every barrier inside the step, so arrival 3 is inside the first forward step.
+ * One line on stderr (written synchronously, before the fault) says it happened.
  */
 import { writeSync } from 'node:fs';
 import { isMainThread, workerData } from 'node:worker_threads';
@@ -12,7 +13,8 @@ import { isMainThread, workerData } from 'node:worker_threads';
 const spec = process.env.PD_TEST_RANK_EXIT;
 const data = workerData as { rank?: unknown; controlAddress?: unknown } | null;
 if (spec && !isMainThread && typeof data?.rank === 'number' && typeof data.controlAddress === 'number') {
-  const [rank, arrival, code] = spec.split(':').map(Number);
+  const [rank, arrival] = spec.split(':').map(Number);
+  const action = spec.split(':')[2];
   const controlAddress = data.controlAddress;
   // The barrier's arrival counter is the control block's Int32 slot 1 (step-barrier.ts CTL.COUNT).
   const COUNT_SLOT = 1;
@@ -21,8 +23,12 @@ if (spec && !isMainThread && typeof data?.rank === 'number' && typeof data.contr
     let arrivals = 0;
     Atomics.add = ((array: Int32Array, index: number, value: number): number => {
       if (array.byteOffset === controlAddress && index === COUNT_SLOT && ++arrivals === arrival) {
-        writeSync(2, `rank-exit-hook: rank ${rank} calls process.exit(${code}) at barrier arrival ${arrival}\n`);
-        process.exit(code);
+        if (action === 'throw') {
+          writeSync(2, `rank-exit-hook: rank ${rank} throws at barrier arrival ${arrival}\n`);
+          throw new Error('an injected fault in the rank');
+        }
+        writeSync(2, `rank-exit-hook: rank ${rank} calls process.exit(${action}) at barrier arrival ${arrival}\n`);
+        process.exit(Number(action));
       }
       return add(array, index, value);
     }) as typeof Atomics.add;
