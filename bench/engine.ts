@@ -50,7 +50,7 @@ import { median } from './stats.js';
 import { formatMachine, machineDuringRun } from './machine.js';
 
 const PAGE_SIZE = 16;
-/** Tokens of the untimed prefill that lets V8 tier the kernels up before the timed one. */
+/** Tokens of the untimed prefill (each engine's, and llama.cpp's) that lets the first timed one skip first-use costs (V8 tiering the kernels up). */
 const WARMUP_PROMPT = 32;
 /**
  * Untimed decode steps before the timed ones: the first engine run pays for V8 optimising the shared
@@ -262,7 +262,7 @@ async function benchPreset(
         const prompt = llamaTokens(p.prompt);
         const contexts = Array.from({ length: Math.max(...DECODE_BATCHES) }, () => llamaTokens(p.decodeContext));
         const shape = { promptTokens: p.prompt, contextTokens: p.decodeContext, steps: p.decodeSteps[e.kernel], batches: DECODE_BATCHES, threads: e.tp };
-        const runner = await LlamaCppRunner.open(model, shape, prompt);
+        const runner = await LlamaCppRunner.open(model, shape, prompt.slice(0, WARMUP_PROMPT));
         runners.push(runner);
         theirs = async (ph) => (ph.phase === 'prefill' ? p.prompt / median(await runner.prefillSeconds(prompt, PREFILL_RUNS)) : runner.decodeTokensPerSecond(contexts.slice(0, ph.batch)));
       }

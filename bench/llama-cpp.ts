@@ -60,9 +60,6 @@ export interface LlamaCppShape {
   threads: number;
 }
 
-/** Tokens of the prompt prefilled untimed once, so the first timed prefill does not pay for first use. */
-const WARMUP_PROMPT = 32;
-
 /** llama.cpp on the CPU with the models it loaded; dispose() frees every model, then llama.cpp. */
 export class LlamaCpp {
   private readonly models: Model[] = [];
@@ -99,8 +96,8 @@ export class LlamaCppRunner {
     private readonly contexts: Context[],
   ) {}
 
-  /** The contexts for `shape`, warmed up by an untimed prefill. */
-  static async open(model: Model, shape: LlamaCppShape, warmupPrompt: number[]): Promise<LlamaCppRunner> {
+  /** The contexts for `shape`, warmed up by an untimed prefill of `warmup`, so the first timed prefill does not pay for first use. */
+  static async open(model: Model, shape: LlamaCppShape, warmup: number[]): Promise<LlamaCppRunner> {
     const size = Math.max(shape.promptTokens, shape.contextTokens) + shape.steps + 8;
     const contexts: Context[] = [];
     try {
@@ -113,7 +110,7 @@ export class LlamaCppRunner {
         decodeSequences.set(batch, Array.from({ length: batch }, () => ctx.getSequence()));
       }
       const runner = new LlamaCppRunner(shape, one.getSequence(), decodeSequences, contexts);
-      await runner.prefillSequence.evaluateWithoutGeneratingNewTokens(warmupPrompt.slice(0, WARMUP_PROMPT));
+      await runner.prefillSequence.evaluateWithoutGeneratingNewTokens(warmup);
       return runner;
     } catch (err) {
       for (const c of contexts) await c.dispose();

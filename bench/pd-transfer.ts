@@ -52,7 +52,6 @@ async function ttftMs(url: string, inputIds: number[]): Promise<number> {
   return t;
 }
 
-
 async function measure(backend: string, modelPath: string, colocated: ChildNode): Promise<Record<string, number | string>> {
   const deployment = await startPdDeployment(['--model-path', modelPath, '--disaggregation-transfer-backend', backend, '--max-total-tokens', String(promptTokens * 4)], 60_000);
   const { router, decode } = deployment;

@@ -48,8 +48,7 @@ export class RouterMetrics {
   private readonly retries: ScrapeCounter;
   private readonly upstreamErrors: ScrapeCounter;
   private readonly latency: ScrapeHistogram;
-  /** By the route's index in GENERATION_PATHS. */
-  private readonly routes: readonly RouteSlots[];
+  private readonly routes: Readonly<Record<GenerationPath, RouteSlots>>;
   private readonly errors: Readonly<Record<RegisteredRole, Readonly<Record<UpstreamErrorKind, number>>>>;
 
   constructor(nodes: () => readonly UpstreamNode[]) {
@@ -59,7 +58,7 @@ export class RouterMetrics {
     this.retries = new ScrapeCounter(r, 'pd_node_router_retries_total', 'Attempts on a fresh pair after a failure before anything reached the client.', route);
     this.upstreamErrors = new ScrapeCounter(r, 'pd_node_router_upstream_errors_total', 'Failed exchanges with nodes, by role and kind.', { name: 'role', values: ROLES }, { name: 'kind', values: ERROR_KINDS });
     this.latency = new ScrapeHistogram(r, 'pd_node_router_request_duration_seconds', 'Time from a client request to the end of its response.', LATENCY_BUCKETS, route);
-    this.routes = GENERATION_PATHS.map((path) => ({
+    this.routes = slots(GENERATION_PATHS, (path) => ({
       requests: slots(OUTCOMES, (outcome) => this.requests.slot([path, outcome])),
       latency: this.latency.slot([path]),
       retries: this.retries.slot([path]),
@@ -86,13 +85,13 @@ export class RouterMetrics {
   }
 
   requestEnded(route: GenerationPath, outcome: RouterOutcome, seconds: number): void {
-    const at = this.routes[GENERATION_PATHS.indexOf(route)];
+    const at = this.routes[route];
     this.requests.incAt(at.requests[outcome]);
     this.latency.observeAt(at.latency, seconds);
   }
 
   retried(route: GenerationPath): void {
-    this.retries.incAt(this.routes[GENERATION_PATHS.indexOf(route)].retries);
+    this.retries.incAt(this.routes[route].retries);
   }
 
   upstreamError(role: RegisteredRole, kind: UpstreamErrorKind): void {

@@ -9,20 +9,18 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { TP_PHASE_TIMEOUT_MS } from '../../src/engine/reference/tensor-parallel/tp-group.js';
 import { withTimeout } from '../../src/util/timeout.js';
 import { postJson, stopAll, waitForFreePool, type NodeProcess } from '../helpers/processes.js';
 import { startCluster, type Cluster } from '../pd/cluster.js';
 
 const HOOK = fileURLToPath(new URL('./rank-exit-hook.cjs', import.meta.url));
-/** How long the dead node may take to close and exit: far below the phase bound it must not wait out. */
+/** How long the dead node may take to close and exit: far below the phase bound (TP_PHASE_TIMEOUT_MS, 120 s) it must not wait out. */
 const EXIT_MS = 30_000;
 
 let cluster: Cluster;
 let decode: NodeProcess;
 
 before(async () => {
-  assert.ok(EXIT_MS < TP_PHASE_TIMEOUT_MS / 2);
   cluster = await startCluster('tcp');
   decode = await cluster.addNode('decode');
 });

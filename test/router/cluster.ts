@@ -4,7 +4,7 @@
  */
 import { startRouter, type RouterHandle } from '../../src/router/start-router.js';
 import type { RouterOptions } from '../../src/router/options.js';
-import { FakeNode, type Behavior } from './fake-pd-node.js';
+import { FakeNode, goodDecode, goodPrefill, refusedPort, RoomBoard, type Behavior } from './fake-pd-node.js';
 
 export const BOOTSTRAP_PORT = 9123;
 
@@ -32,6 +32,35 @@ export async function startCluster(prefills: Behavior[], decodes: Behavior[], op
     async close() {
       await router.close();
       await Promise.all([...p, ...d].map((n) => n.close()));
+    },
+  };
+}
+
+export interface DeadPrefillCluster {
+  router: RouterHandle;
+  /** The first --prefill: a port nothing listens on. */
+  dead: string;
+  /** The second --prefill (bootstrap port BOOTSTRAP_PORT + 1), which serves. */
+  good: FakeNode;
+  decode: FakeNode;
+  close(): Promise<void>;
+}
+
+/** A router whose first prefill refuses connections: round_robin starts with it, so the first request is retried on the good one. */
+export async function startClusterWithDeadPrefill(): Promise<DeadPrefillCluster> {
+  const kv = new RoomBoard();
+  const [good, decode] = await Promise.all([FakeNode.start(goodPrefill(kv)), FakeNode.start(goodDecode(kv))]);
+  const dead = `http://127.0.0.1:${await refusedPort()}`;
+  const prefill = [{ url: dead, bootstrapPort: BOOTSTRAP_PORT }, { url: good.url, bootstrapPort: BOOTSTRAP_PORT + 1 }];
+  const router = await startRouter({ port: 0, logLevel: 'silent', prefill, decode: [{ url: decode.url }] });
+  return {
+    router,
+    dead,
+    good,
+    decode,
+    async close() {
+      await router.close();
+      await Promise.all([good.close(), decode.close()]);
     },
   };
 }

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { startRouter } from '../../src/router/start-router.js';
 import { metricValue, sseData } from '../server/support.js';
-import { post, startCluster } from './cluster.js';
+import { BOOTSTRAP_PORT, post, startCluster, startClusterWithDeadPrefill } from './cluster.js';
 import { failing, FakeNode, fullThen, goodDecode, goodPrefill, hanging, refusedPort, RoomBoard, streamThen } from './fake-pd-node.js';
 
 const BODY = JSON.stringify({ text: 'hello', sampling_params: { max_new_tokens: 2 } });
@@ -26,18 +26,14 @@ async function routerNodes(url: string): Promise<{ url: string; up: boolean; loa
 
 describe('router failures', { timeout: 60_000 }, () => {
   test('a prefill that refuses connections: retried on the other prefill, then skipped while down', async () => {
-    const kv = new RoomBoard();
-    const good = await FakeNode.start(goodPrefill(kv));
-    const decode = await FakeNode.start(goodDecode(kv));
-    const dead = `http://127.0.0.1:${await refusedPort()}`;
-    // round_robin starts with the first --prefill: the dead one.
-    const router = await startRouter({ port: 0, logLevel: 'silent', prefill: [{ url: dead, bootstrapPort: 9001 }, { url: good.url, bootstrapPort: 9002 }], decode: [{ url: decode.url }] });
+    const c = await startClusterWithDeadPrefill();
+    const { router, dead, good } = c;
     try {
       const first = await post(`${router.url}/generate`, BODY);
       assert.equal(first.status, 200);
       assert.equal(JSON.parse(first.text).text, ' decoded text');
       assert.equal(good.generations.length, 1);
-      assert.equal(good.generations[0].json.bootstrap_port, 9002, 'the retry names the prefill that serves it');
+      assert.equal(good.generations[0].json.bootstrap_port, BOOTSTRAP_PORT + 1, 'the retry names the prefill that serves it');
       let text = await metrics(router.url);
       assert.equal(metricValue(text, 'pd_node_router_retries_total{route="/generate"}'), 1);
       assert.equal(metricValue(text, 'pd_node_router_upstream_errors_total{role="prefill",kind="connect"}'), 1);
@@ -51,9 +47,7 @@ describe('router failures', { timeout: 60_000 }, () => {
       assert.equal(metricValue(text, 'pd_node_router_requests_total{route="/generate",outcome="success"}'), 3);
       assert.equal(good.generations.length, 3);
     } finally {
-      await router.close();
-      await good.close();
-      await decode.close();
+      await c.close();
     }
   });
 

@@ -6,9 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startRouter } from '../../src/router/start-router.js';
-import { post } from './cluster.js';
-import { FakeNode, goodDecode, goodPrefill, refusedPort, RoomBoard } from './fake-pd-node.js';
+import { post, startClusterWithDeadPrefill } from './cluster.js';
 
 const BODY = JSON.stringify({ text: 'hello', sampling_params: { max_new_tokens: 2 } });
 const GENERATE = 4;
@@ -91,12 +89,9 @@ function histogramCounts(f: Family, name: string): Map<string, number> {
 }
 
 test('/metrics after routed requests: names, types, labels, buckets and counts', { timeout: 60_000 }, async () => {
-  const kv = new RoomBoard();
-  const good = await FakeNode.start(goodPrefill(kv));
-  const decode = await FakeNode.start(goodDecode(kv));
-  const dead = `http://127.0.0.1:${await refusedPort()}`;
-  // round_robin starts with the first --prefill: the dead one, so the first request is retried.
-  const router = await startRouter({ port: 0, logLevel: 'silent', prefill: [{ url: dead, bootstrapPort: 9001 }, { url: good.url, bootstrapPort: 9002 }], decode: [{ url: decode.url }] });
+  // the first request is retried: its first prefill refuses connections
+  const c = await startClusterWithDeadPrefill();
+  const { router, dead, decode } = c;
   try {
     for (let i = 0; i < GENERATE; i++) assert.equal((await post(`${router.url}/generate`, BODY)).status, 200);
     for (let i = 0; i < COMPLETIONS; i++) assert.equal((await post(`${router.url}/v1/completions`, JSON.stringify({ model: 'm', prompt: 'hello', max_tokens: 2 }))).status, 200);
@@ -161,8 +156,6 @@ test('/metrics after routed requests: names, types, labels, buckets and counts',
       assert.equal(load.samples.reduce((a, s) => a + s.value, 0), 0, `${name}: nothing in flight`);
     }
   } finally {
-    await router.close();
-    await good.close();
-    await decode.close();
+    await c.close();
   }
 });
