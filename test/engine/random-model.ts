@@ -4,6 +4,7 @@
  * Weights are uniform with variance 1/fan_in so activations keep a sane scale through the layers.
  */
 import type { ForwardItem } from '../../src/engine/engine.js';
+import { presetConfig } from '../../src/model/presets.js';
 import type { LayerWeights, LlamaConfig, ModelWeights } from '../../src/model/types.js';
 
 /** Uniform [0, 1) generator, deterministic for a seed. */
@@ -18,23 +19,18 @@ export function prng(seed: number): () => number {
   };
 }
 
-/** The engine tests' tiny shape (page size is the pool's business, not the config's). */
+/**
+ * The engine tests' tiny shape: the `tiny` preset's layers and heads (page size is the pool's business,
+ * not the config's), with a vocabulary and context of their own, tied embeddings and no special tokens.
+ */
 export function tinyConfig(overrides: Partial<LlamaConfig> = {}): LlamaConfig {
   return {
+    ...presetConfig('tiny'),
     vocabSize: 300,
-    hiddenSize: 64,
-    intermediateSize: 172,
-    numLayers: 2,
-    numHeads: 4,
-    numKvHeads: 2,
-    headDim: 16,
     maxPositionEmbeddings: 256,
-    rmsNormEps: 1e-5,
-    ropeTheta: 10000,
     tieWordEmbeddings: true,
     bosTokenId: null,
     eosTokenIds: [],
-    torchDtype: 'float32',
     ...overrides,
   };
 }
