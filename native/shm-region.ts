@@ -51,6 +51,21 @@ export interface ShmRegion {
   unlink(): void;
   /** Unmaps the region and closes its fd. */
   close(): void;
+  /** What `releaseShmRegion` needs to end this region from another thread of this process. */
+  readonly handle: ShmRegionHandle;
+}
+
+/**
+ * A region as plain data (structured-cloneable): a creator's region can then be released by the
+ * thread that outlives every thread using it (a decode node's pool: its scheduler worker makes it,
+ * the main thread releases it once that worker, and every worker under it, has exited).
+ */
+export interface ShmRegionHandle {
+  readonly name: string;
+  readonly fd: number;
+  /** The mapping: header page and body. */
+  readonly mapAddress: bigint;
+  readonly mapBytes: number;
 }
 
 /** One page: the body that follows stays page-aligned. */
@@ -129,6 +144,21 @@ export function notPrivate(s: Stats): string | null {
   return null;
 }
 
+/**
+ * Unmaps a region by its handle, closes its fd (which drops a creator's lock, so openers see it
+ * gone) and removes its name if still there. Only for a region whose `close` will never be called
+ * and whose buffers no thread touches any more.
+ */
+export function releaseShmRegion(h: ShmRegionHandle): void {
+  libc.munmap(h.mapAddress, h.mapBytes);
+  libc.close(h.fd);
+  try {
+    libc.shmUnlink(h.name);
+  } catch (err) {
+    if (!(err instanceof libc.LibcError && err.code === 'ENOENT')) throw err;
+  }
+}
+
 /** Whether the creator of an existing object still holds it (opens and closes it to ask). */
 export function shmOwnerAlive(name: string): boolean {
   checkArgs(name, 1);
@@ -167,6 +197,7 @@ function map(name: string, fd: number, bytes: number, owner: boolean): ShmRegion
     ownerAlive: () => (owner ? open : open && lockHeld(fd)),
     intact: () => open && libc.fileSize(fd) === total,
     unlink: () => libc.shmUnlink(name),
+    handle: { name, fd, mapAddress: addr, mapBytes: total },
     close: () => {
       if (!open) return;
       open = false;

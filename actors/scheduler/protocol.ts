@@ -2,6 +2,7 @@
  * Messages between the HTTP front end (main thread) and the scheduler actor (worker thread).
  * One discriminated union per direction; everything is structured-clone safe.
  */
+import type { ShmRegionHandle } from '../../native/shm-region.js';
 import type { ChatMessage } from '../../src/model/types.js';
 import type { SamplingParams } from '../../src/sampling/params.js';
 import type { KvEndpoint } from '../../src/transfer/kv-transfer.js';
@@ -109,8 +110,15 @@ export type SchedulerInbound =
 
 /** Scheduler -> main thread. */
 export type SchedulerOutbound =
+  /**
+   * Decode node whose backend placed the pool in shared memory (shm), before 'ready': the main
+   * thread releases the region once the worker has exited, however it ends.
+   */
+  | { type: 'pool_placed'; region: ShmRegionHandle }
   | { type: 'ready'; model: ModelInfo }
   | { type: 'init_failed'; message: string }
+  /** An uncaught exception after start-up: the worker serves nothing more and exits once its transfer actor closed. */
+  | { type: 'crashed'; message: string }
   /** The request is invalid (400 to the client); nothing was allocated for it. */
   | { type: 'rejected'; rid: string; message: string }
   /** The node is full (rooms): 503 with Retry-After to the client; nothing was allocated for it. */

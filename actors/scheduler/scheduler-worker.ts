@@ -10,6 +10,14 @@
  * already queued: one step can outlast a room's bound (a long prompt chunk on a loaded host), and
  * after it timers run before queued messages, so a page list or notice that arrived in time would
  * otherwise count as missing.
+ *
+ * A fatal error (start-up failed, or an uncaught exception later: a lost `--tp` rank, a bug) ends
+ * the worker in one way: the main thread is told at once ('init_failed' / 'crashed'), nothing more
+ * is served, and the transfer actor is closed (bounded by TRANSFER_CLOSE_MS) before the thread
+ * exits. Only the transfer actor's own close releases what it holds in this process (its mapping of
+ * the pool, peers' pools it mapped, their writer locks); terminated with this worker it would leave
+ * them to the process, and a process that embeds nodes outlives its nodes. A decode peer would also
+ * keep seeing a writer lock held, and never reclaim the pages it granted to this node.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { LoadedEngine } from '../../src/engine/descriptor.js';
@@ -22,6 +30,7 @@ import { Sampler } from '../../src/sampling/sampler.js';
 import type { ShmRegion } from '../../native/shm-region.js';
 import { transferBackend } from '../../src/transfer/backends.js';
 import { TransferActorClient } from '../transfer/transfer-actor-client.js';
+import { withTimeout } from '../../src/util/timeout.js';
 import { KvAllocator } from '../../src/kv/kv-allocator.js';
 import { defaultTokenizerDir } from '../../src/model/model-files.js';
 import type { ModelInfo, SchedulerInbound, SchedulerOutbound } from './protocol.js';
@@ -37,10 +46,16 @@ const { options, modelDir, notices, clusterSecret } = workerData as SchedulerWor
 const log = createLogger(options.logLevel).child({ actor: 'scheduler', role: options.role });
 const post = (msg: SchedulerOutbound): void => port.postMessage(msg);
 const SWEEP_MS = 100;
+/** Bound on closing the transfer actor after a fatal error. */
+const TRANSFER_CLOSE_MS = 5_000;
+/** Set once, as soon as it runs: what a fatal error must close. */
+let transfer: TransferActorClient | null = null;
+/** A fatal error happened: serve nothing more. */
+let ending = false;
 
 /**
  * The pool: on a decode node, where its transfer backend places it if it does (shm: a shared-memory
- * object prefill maps; `region` is unlinked at shutdown), else in the engine's own memory when it has
+ * object prefill maps; the main thread releases it by `region.handle` once this worker has exited), else in the engine's own memory when it has
  * one (the reference engine's WASM kernel reads it in place), else a SharedArrayBuffer.
  */
 function backendPlacesPool(): boolean {
@@ -79,8 +94,6 @@ function pdSettings(o: SchedulerOptions, transfer: TransferActorClient | null): 
 interface Started {
   scheduler: Scheduler;
   engine: Engine;
-  transfer: TransferActorClient | null;
-  region: ShmRegion | null;
   model: ModelInfo;
 }
 
@@ -91,8 +104,10 @@ async function start(): Promise<Started> {
   const { tokenizer, identity } = loaded;
   const contextLength = contextLengthOf(loaded.contextLength, options.contextLength);
   const { pool, region } = createPool(loaded.layout, pages(loaded), loaded.poolMemory);
+  // First, so the main thread can release the region whatever happens to this worker from here on.
+  if (region) post({ type: 'pool_placed', region: region.handle });
   const { engine, logFields } = loaded.create(pool);
-  const transfer = options.role === 'colocated' ? null : await TransferActorClient.start(options.transfer, pool, options.logLevel, {
+  transfer = options.role === 'colocated' ? null : await TransferActorClient.start(options.transfer, pool, options.logLevel, {
     notices,
     clusterSecret: clusterSecret && Buffer.from(clusterSecret),
   });
@@ -122,13 +137,13 @@ async function start(): Promise<Started> {
     kvEndpoint,
   };
   log.info({ modelDir, engine: engine.name, pages: pool.numPages, pageSize: options.pageSize, poolBytes: pool.numPages * pool.pageBytes, ...logFields, kvEndpoint }, 'scheduler ready');
-  return { scheduler, engine, transfer, region, model };
+  return { scheduler, engine, model };
 }
 
-function serve({ scheduler, engine, transfer, region }: Started): void {
+function serve({ scheduler, engine }: Started): void {
   let stepQueued = false;
   const kick = (): void => {
-    if (stepQueued || !scheduler.hasWork()) return;
+    if (stepQueued || ending || !scheduler.hasWork()) return;
     stepQueued = true;
     setImmediate(() => {
       stepQueued = false;
@@ -138,6 +153,7 @@ function serve({ scheduler, engine, transfer, region }: Started): void {
   };
   let stopped = false;
   const sweeper = setInterval(() => {
+    if (ending) return clearInterval(sweeper);
     if (scheduler.openRooms() === 0) return;
     for (let queued = receiveMessageOnPort(port!); queued && !stopped; queued = receiveMessageOnPort(port!)) handle(queued.message as SchedulerInbound);
     if (stopped) return;
@@ -146,6 +162,7 @@ function serve({ scheduler, engine, transfer, region }: Started): void {
   }, SWEEP_MS);
 
   const handle = (msg: SchedulerInbound): void => {
+    if (ending) return;
     switch (msg.type) {
       case 'generate':
         scheduler.submit(msg.req);
@@ -176,10 +193,7 @@ function serve({ scheduler, engine, transfer, region }: Started): void {
         stopped = true;
         clearInterval(sweeper);
         engine.close?.();
-        void (transfer?.close() ?? Promise.resolve()).finally(() => {
-          region?.unlink();
-          port!.close();
-        });
+        void (transfer?.close() ?? Promise.resolve()).finally(() => port!.close());
         return;
     }
     kick();
@@ -187,13 +201,21 @@ function serve({ scheduler, engine, transfer, region }: Started): void {
   port!.on('message', handle);
 }
 
+/** Ends the worker after a fatal error (see the header): tells the main thread, closes the transfer actor, exits. */
+function end(type: 'init_failed' | 'crashed', err: Error): void {
+  if (ending) return;
+  ending = true;
+  post({ type, message: err.message });
+  const closing = transfer ? withTimeout(transfer.close(), TRANSFER_CLOSE_MS, 'transfer actor close') : Promise.resolve();
+  void closing.catch((e: Error) => log.error({ err: e.message }, 'could not close the transfer actor after a fatal error')).finally(() => process.exit(1));
+}
+
+// Later uncaught exceptions while ending are the dying scheduler's: the first one is the reason.
+process.on('uncaughtException', (err) => end('crashed', err));
 start().then(
   (started) => {
     serve(started);
     post({ type: 'ready', model: started.model });
   },
-  (err: Error) => {
-    post({ type: 'init_failed', message: err.message });
-    process.exit(1);
-  },
+  (err: Error) => end('init_failed', err),
 );

@@ -3,8 +3,15 @@
  * listeners, and turns a dead worker into errors for everyone waiting (never a hang). Started,
  * stopped and queried through the one actor helper (src/util/actor/). Queries go over the worker's
  * own port: this thread runs no step long enough to leave a reply queued past its bound.
+ *
+ * A decode pool in shared memory (the worker reports it first, 'pool_placed') is released here, once
+ * the worker has exited however it ended (shutdown, crash, failed start-up): only then has every
+ * thread that could touch the mapping (the engine, its ranks, the transfer actor: workers of that
+ * worker) stopped. A process that embeds nodes and lives on would otherwise keep each dead node's
+ * pool mapped, its fd open and its name in /dev/shm.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { releaseShmRegion, type ShmRegionHandle } from '../../native/shm-region.js';
 import type { Logger } from '../../src/log/logger.js';
 import { RequestReply } from '../../src/util/actor/request-reply.js';
 import { WorkerActor } from '../../src/util/actor/worker-actor.js';
@@ -44,8 +51,10 @@ export class WorkerSchedulerClient implements SchedulerClient {
     private readonly notices: MessagePort | null,
     private readonly log: Logger,
     private readonly timeouts: WorkerSchedulerTimeouts,
+    pool: ShmRegionHandle | null,
   ) {
     this.model = actor.ready;
+    if (pool) void actor.exited.then(() => releasePool(pool, log));
     actor.worker.on('message', (msg: SchedulerOutbound) => this.onMessage(msg));
     notices?.on('message', (msg: PdOutbound) => this.pdHandler(msg));
     actor.onGone((reason) => this.onDeath(reason));
@@ -55,18 +64,22 @@ export class WorkerSchedulerClient implements SchedulerClient {
   static async start(options: SchedulerOptions, modelDir: string, log: Logger, timeouts = DEFAULT_SCHEDULER_TIMEOUTS, clusterSecret?: Buffer): Promise<WorkerSchedulerClient> {
     const channel = options.role === 'prefill' ? new MessageChannel() : null;
     const workerData: SchedulerWorkerData = { options, modelDir, notices: channel?.port2, clusterSecret: clusterSecret && new Uint8Array(clusterSecret) };
+    let pool: ShmRegionHandle | null = null;
     try {
       const actor = await WorkerActor.spawn<ModelInfo>({
         name: 'scheduler worker', url: timeouts.workerUrl, workerData, transferList: channel ? [channel.port2] : [], startMs: timeouts.startMs,
         handshake: (msg) => {
           const m = msg as SchedulerOutbound;
+          if (m.type === 'pool_placed') pool = m.region;
           if (m.type === 'ready') return m.model;
           if (m.type === 'init_failed') return new Error(`node start-up failed (model ${modelDir}): ${m.message}`);
           return undefined;
         },
       });
-      return new WorkerSchedulerClient(actor, channel?.port1 ?? null, log, timeouts);
+      return new WorkerSchedulerClient(actor, channel?.port1 ?? null, log, timeouts, pool);
     } catch (err) {
+      // spawn terminated the worker (it has exited) before rejecting.
+      if (pool) releasePool(pool, log);
       channel?.port1.close();
       throw err;
     }
@@ -150,6 +163,10 @@ export class WorkerSchedulerClient implements SchedulerClient {
       case 'kv_verified':
         this.pdHandler(msg);
         return;
+      case 'crashed':
+        this.onDeath(`scheduler worker crashed: ${msg.message}`);
+        return;
+      case 'pool_placed':
       case 'ready':
       case 'init_failed':
         return;
@@ -174,5 +191,14 @@ export class WorkerSchedulerClient implements SchedulerClient {
     this.listeners.clear();
     for (const l of waiting) l({ type: 'error', status: 503, message: reason });
     this.queries.close(reason);
+  }
+}
+
+/** Releases a dead worker's shared-memory pool; a failure is logged (nothing else is left to do with it). */
+function releasePool(pool: ShmRegionHandle, log: Logger): void {
+  try {
+    releaseShmRegion(pool);
+  } catch (err) {
+    log.error({ shmObject: pool.name, err: (err as Error).message }, 'could not release the KV pool in shared memory');
   }
 }
