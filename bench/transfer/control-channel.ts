@@ -33,6 +33,11 @@ export class ControlClient {
     return reply as ReplyOf<K>;
   }
 
+  /** The address this side reaches the receiver from (where the receiver can dial it back). */
+  get localHost(): string {
+    return this.socket.localAddress!;
+  }
+
   close(): void {
     this.socket.end();
   }

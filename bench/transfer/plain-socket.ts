@@ -1,41 +1,58 @@
 /**
  * The tcp baseline: a plain single-stream Node socket between the same two processes, on their main
- * threads, with Node's defaults (a 'data' handler, write + 'drain'). The sender streams `size`-byte
- * views of its source pool back to back; the sink answers one byte per `size` bytes received, so the
- * sender knows when the last byte arrived. The figure is the ceiling one Node socket reaches, which
- * the transfer backend is compared with.
+ * threads. The sender streams `size`-byte views of its source pool back to back (write + 'drain');
+ * the sink answers one byte per `size` bytes received, so the sender knows when the last byte
+ * arrived. The figure is the ceiling one Node socket reaches delivering the bytes where a KV
+ * receiver must put them, which the transfer backend is compared with.
+ *
+ * Decisions:
+ * - The sink reads with `onread` straight into a region as large as the receiver's pool, piece after
+ *   piece at successive offsets (wrapping), each read aimed at the rest of the current piece: the
+ *   bytes land in memory of a pool's size, as the tcp backend's direct reads put them in its pool.
+ *   A sink that drops its reads (Node's 'data' chunks, or iperf3's one buffer) keeps its
+ *   destination in the cache and streamed 1.1-1.3 x faster than reading into a pool-sized region
+ *   on the same machine (bench/README.md), and a new Buffer per read made the figure erratic
+ *   (0.5-3.5 GB/s within minutes on one VM: scavenges for "external memory pressure").
+ * - `onread` needs a socket this side dialed, so the sink dials the sender (as the tcp backend's
+ *   receiver dials back): the sender listens on the address it reaches the receiver from, the
+ *   receiver is asked to dial it over the control channel.
+ * - The region is not the pool: the timed writes are checked against the pool after the baseline ran.
  */
 import { once } from 'node:events';
-import { connect, createServer, type Server } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { withTimeout } from '../../src/util/timeout.js';
 import { listenOnFreePort } from '../../src/transfer/listen-port.js';
 
-/** Acknowledgement bytes (their value means nothing), shared by every write: a view per chunk, no new memory. */
-const ACK_BYTES = Buffer.alloc(4096);
+/** The acknowledgement of one piece (its value means nothing), the same buffer for every piece. */
+const ACK = Buffer.alloc(1);
 
-/** Receiver side. Each connection starts with a u32 LE: the bytes per acknowledgement. */
-export async function startSink(host: string): Promise<{ server: Server; port: number }> {
-  const server = createServer({ noDelay: true }, (socket) => {
-    socket.on('error', () => {});
-    let ackBytes = 0;
-    let pending = 0;
-    socket.on('data', (chunk: Buffer) => {
-      let n = chunk.length;
-      if (ackBytes === 0) {
-        ackBytes = chunk.readUInt32LE(0);
-        n -= 4;
-      }
-      pending += n;
-      let acks = 0;
-      while (pending >= ackBytes) {
-        pending -= ackBytes;
-        acks++;
-      }
-      for (; acks > 0; acks -= ACK_BYTES.length) socket.write(ACK_BYTES.subarray(0, Math.min(acks, ACK_BYTES.length)));
-    });
-  });
-  const port = await listenOnFreePort(server, host, 5000, 'plain-socket sink');
-  return { server, port };
+/**
+ * Receiver side: dials the sender at `host:port` and reads its stream into `region`, `size` bytes
+ * per piece, acknowledging each piece with one byte. Resolves once connected; the connection ends
+ * when the sender closes it.
+ */
+export async function dialSink(host: string, port: number, size: number, region: Buffer, timeoutMs: number): Promise<void> {
+  if (size > region.length) throw new Error(`a ${size} B piece does not fit the sink's ${region.length} B region`);
+  let start = 0;
+  let filled = 0;
+  let socket: Socket | null = null;
+  const onRead = (n: number): boolean => {
+    filled += n;
+    if (filled < size) return true;
+    filled = 0;
+    start = start + 2 * size > region.length ? 0 : start + size;
+    socket!.write(ACK);
+    return true;
+  };
+  socket = connect({ host, port, noDelay: true, onread: { buffer: () => region.subarray(start + filled, start + size), callback: (n) => onRead(n) } });
+  socket.on('error', () => {});
+  socket.on('end', () => socket!.end());
+  try {
+    await withTimeout(once(socket, 'connect'), timeoutMs, `plain-socket sink dialing ${host}:${port}`);
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
 }
 
 export interface StreamResult {
@@ -45,26 +62,33 @@ export interface StreamResult {
 }
 
 /**
- * Sender side: writes `piece(k)` (each `size` bytes) until `stop(k, elapsedMs)` says so, then waits for
- * every acknowledgement.
+ * Sender side: listens on `host`, has `dial(port)` make the receiver's sink dial it, then writes
+ * `piece(k)` (each `size` bytes) until `stop(k, elapsedMs)` says so, and waits for every
+ * acknowledgement.
  */
-export async function streamPlainSocket(host: string, port: number, size: number, piece: (k: number) => Buffer, stop: (writes: number, elapsedMs: number) => boolean, timeoutMs: number): Promise<StreamResult> {
-  const socket = connect({ host, port, noDelay: true });
-  socket.on('error', () => {});
-  await withTimeout(once(socket, 'connect'), timeoutMs, `plain socket connect to ${host}:${port}`);
-  let acked = 0;
-  let wake: (() => void) | null = null;
-  socket.on('data', (chunk: Buffer) => {
-    acked += chunk.length;
-    wake?.();
-  });
-  const closed = once(socket, 'close').then(() => {
-    throw new Error('the plain-socket sink closed the connection');
-  });
+export async function streamPlainSocket(
+  host: string, dial: (port: number) => Promise<unknown>, size: number, piece: (k: number) => Buffer, stop: (writes: number, elapsedMs: number) => boolean, timeoutMs: number,
+): Promise<StreamResult> {
+  const server = createServer({ noDelay: true });
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  accepted.catch(() => {}); // awaited below unless the dial fails first
+  const port = await listenOnFreePort(server, host, timeoutMs, 'plain-socket sender');
+  let socket: Socket | null = null;
   try {
-    const header = Buffer.alloc(4);
-    header.writeUInt32LE(size);
-    socket.write(header);
+    await dial(port);
+    [socket] = await withTimeout(accepted, timeoutMs, 'the plain-socket sink to dial');
+    socket.setNoDelay(true);
+    socket.on('error', () => {});
+    let acked = 0;
+    let wake: (() => void) | null = null;
+    socket.on('data', (chunk: Buffer) => {
+      acked += chunk.length;
+      wake?.();
+    });
+    const closed = once(socket, 'close').then(() => {
+      throw new Error('the plain-socket sink closed the connection');
+    });
+    closed.catch(() => {}); // raced below; it also settles when this side destroys the socket
     const t0 = performance.now();
     let writes = 0;
     while (!stop(writes, performance.now() - t0)) {
@@ -80,6 +104,7 @@ export async function streamPlainSocket(host: string, port: number, size: number
     await withTimeout(Promise.race([allAcked, closed]), timeoutMs, 'plain socket acknowledgements');
     return { writes, bytes: writes * size, seconds: (performance.now() - t0) / 1000 };
   } finally {
-    socket.destroy();
+    socket?.destroy();
+    server.close();
   }
 }

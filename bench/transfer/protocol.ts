@@ -34,8 +34,8 @@ export type ControlRequest =
   | { type: 'loop_stop' }
   /** SHA-256 of each range's bytes, in order. */
   | { type: 'digest'; ranges: PageRange[] }
-  /** Start the plain-socket sink (tcp baseline). */
-  | { type: 'sink' }
+  /** Dial the sender's plain socket at host:port and sink its `size`-byte pieces (tcp baseline, plain-socket.ts). */
+  | { type: 'sink'; host: string; port: number; size: number }
   /** Start a one-shot `iperf3 -s` if iperf3 is on PATH. */
   | { type: 'iperf3' }
   /** Start a one-shot `ib_write_bw` server if perftest and an RDMA device are there. */
@@ -51,7 +51,7 @@ export type ControlReply =
   | { type: 'loop_resumed' }
   | { type: 'loop_stopped'; loop: LoopDelay }
   | { type: 'digests'; digests: string[] }
-  | { type: 'sink_listening'; port: number }
+  | { type: 'sink_dialed' }
   | { type: 'iperf3_listening'; port: number }
   | { type: 'iperf3_missing' }
   | { type: 'ib_write_bw_listening'; port: number }
@@ -68,7 +68,7 @@ export const REPLY_TO = {
   loop_resume: ['loop_resumed'],
   loop_stop: ['loop_stopped'],
   digest: ['digests'],
-  sink: ['sink_listening'],
+  sink: ['sink_dialed'],
   iperf3: ['iperf3_listening', 'iperf3_missing'],
   ib_write_bw: ['ib_write_bw_listening', 'ib_write_bw_missing'],
   release: ['released'],

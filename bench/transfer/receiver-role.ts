@@ -21,16 +21,20 @@ import { EventLoopDelay } from '../stats.js';
 import { serveControl } from './control-channel.js';
 import { ibWriteBwAvailable, startIbWriteBwServer } from './ib-write-bw.js';
 import { iperf3Installed, startIperf3Server } from './iperf3.js';
-import { startSink } from './plain-socket.js';
+import { dialSink } from './plain-socket.js';
 import { BENCH_ROOM, BENCH_WRITER, type ControlReply, type ControlRequest } from './protocol.js';
 import { byteLayout } from './byte-layout.js';
 import { rangeDigest } from './row-plan.js';
+
+/** Bound on the sink's dial to the sender. */
+const SINK_DIAL_MS = 10_000;
 
 class ReceiverSession {
   private actor: TransferActorClient | null = null;
   private pool: KvPool | null = null;
   private region: ShmRegion | null = null;
-  private sink: { server: Server; port: number } | null = null;
+  /** The plain-socket sink's destination: memory of the pool's size, not the pool (plain-socket.ts). */
+  private sinkRegion: Buffer | null = null;
   private readonly loop = new EventLoopDelay();
 
   constructor(private readonly host: string) {}
@@ -67,8 +71,9 @@ class ReceiverSession {
         return { type: 'digests', digests: req.ranges.map((r) => rangeDigest(pool, r)) };
       }
       case 'sink':
-        this.sink ??= await startSink(this.host);
-        return { type: 'sink_listening', port: this.sink.port };
+        this.sinkRegion ??= Buffer.alloc(this.need().buffer.byteLength);
+        await dialSink(req.host, req.port, req.size, this.sinkRegion, SINK_DIAL_MS);
+        return { type: 'sink_dialed' };
       case 'iperf3':
         return iperf3Installed() ? { type: 'iperf3_listening', port: await startIperf3Server(this.host) } : { type: 'iperf3_missing' };
       case 'ib_write_bw':
@@ -82,8 +87,7 @@ class ReceiverSession {
   async release(): Promise<void> {
     await this.actor?.close();
     this.actor = null;
-    this.sink?.server.close();
-    this.sink = null;
+    this.sinkRegion = null;
     this.region?.unlink();
     this.region?.close();
     this.region = null;

@@ -154,9 +154,8 @@ class BackendSession {
     readonly plans: RowPlan[],
     private readonly src: KvPool,
     private readonly driver: WriteDriver,
-    /** shm: the Buffer.copy baseline's destination; else the plain-socket sink's port. */
+    /** shm: the Buffer.copy baseline's destination. */
     private readonly copyTarget: Buffer | null,
-    private readonly sinkPort: number,
     /** shm: the receiver's pool mapped here too (the second copy baseline). */
     private readonly peerMapping: ShmRegion | null,
     private readonly pinned: PinnedThreads[] | null,
@@ -188,10 +187,9 @@ class BackendSession {
       const { bench } = transferBackend(backend);
       if (bench.baseline === 'Buffer.copy') {
         const target = Buffer.from(new SharedArrayBuffer(dstPages * o.pageBytes));
-        return new BackendSession(backend, o, receiver, plans, src, driver, target, 0, bench.mapPeerPool?.(endpoint) ?? null, pinned, allowed);
+        return new BackendSession(backend, o, receiver, plans, src, driver, target, bench.mapPeerPool?.(endpoint) ?? null, pinned, allowed);
       }
-      const { port } = await receiver.control.call({ type: 'sink' }, CONTROL_MS);
-      return new BackendSession(backend, o, receiver, plans, src, driver, null, port, null, pinned, allowed);
+      return new BackendSession(backend, o, receiver, plans, src, driver, null, null, pinned, allowed);
     } catch (err) {
       await driver.close(CONTROL_MS);
       throw err;
@@ -346,10 +344,12 @@ class BackendSession {
     return r.bytes / r.seconds / 1e9;
   }
 
-  /** The same bytes streamed over a plain socket to the receiving process's sink. */
+  /** The same bytes streamed over a plain socket to the receiving process's sink, which dials this process. */
   private async socketBaseline(plan: RowPlan, stop: (done: number, elapsedMs: number) => boolean): Promise<{ bytes: number; seconds: number }> {
     const views = Array.from({ length: plan.srcSlots }, (_, s) => Buffer.from(this.src.buffer, s * plan.pages * plan.pageBytes, plan.size));
-    return streamPlainSocket(this.receiver.host, this.sinkPort, plan.size, (k) => views[k % views.length], stop, this.o.writeTimeoutMs);
+    const host = this.receiver.control.localHost;
+    const dial = (port: number): Promise<unknown> => this.receiver.control.call({ type: 'sink', host, port, size: plan.size }, CONTROL_MS);
+    return streamPlainSocket(host, dial, plan.size, (k) => views[k % views.length], stop, this.o.writeTimeoutMs);
   }
 }
 
