@@ -8,11 +8,12 @@
  * Decisions:
  * - The sink reads with `onread` straight into a region as large as the receiver's pool, piece after
  *   piece at successive offsets (wrapping), each read aimed at the rest of the current piece: the
- *   bytes land in memory of a pool's size, as the tcp backend's direct reads put them in its pool.
- *   A sink that drops its reads (Node's 'data' chunks, or iperf3's one buffer) keeps its
- *   destination in the cache and streamed 1.1-1.3 x faster than reading into a pool-sized region
- *   on the same machine (bench/README.md), and a new Buffer per read made the figure erratic
- *   (0.5-3.5 GB/s within minutes on one VM: scavenges for "external memory pressure").
+ *   bytes land in memory of a pool's size, as the tcp backend's direct reads put them in its pool,
+ *   and no Buffer is made per read. The sink before took Node's 'data' chunks (a new Buffer per
+ *   read) and dropped them: its figure moved between 0.5 and 3.5 GB/s within minutes on one VM
+ *   (scavenges for "external memory pressure"), and a destination that stays in the cache is not
+ *   one a KV receiver has (one socket read into one reused 4 MiB buffer streamed 1.1-1.3 x faster
+ *   than into successive views of 1 GiB, 2026-12-07).
  * - `onread` needs a socket this side dialed, so the sink dials the sender (as the tcp backend's
  *   receiver dials back): the sender listens on the address it reaches the receiver from, the
  *   receiver is asked to dial it over the control channel.
