@@ -55,8 +55,9 @@ let ending = false;
 
 /**
  * The pool: on a decode node, where its transfer backend places it if it does (shm: a shared-memory
- * object prefill maps; the main thread releases it by `region.handle` once this worker has exited), else in the engine's own memory when it has
- * one (the reference engine's WASM kernel reads it in place), else a SharedArrayBuffer.
+ * object prefill maps; the main thread releases it by `region.handle` once this worker has exited),
+ * else in the engine's own memory when it has one (the reference engine's WASM kernel reads it in
+ * place), else a SharedArrayBuffer.
  */
 function backendPlacesPool(): boolean {
   return options.role === 'decode' && transferBackend(options.transfer.backend).createPool !== undefined;

@@ -72,7 +72,7 @@ export class WorkerSchedulerClient implements SchedulerClient {
           const m = msg as SchedulerOutbound;
           if (m.type === 'pool_placed') pool = m.region;
           if (m.type === 'ready') return m.model;
-          if (m.type === 'init_failed') return new Error(`node start-up failed (model ${modelDir}): ${m.message}`);
+          if (m.type === 'init_failed' || m.type === 'crashed') return new Error(`node start-up failed (model ${modelDir}): ${m.message}`);
           return undefined;
         },
       });
