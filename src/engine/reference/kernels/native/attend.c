@@ -16,6 +16,11 @@
  * - Weighted sums: 16 dimensions per register, 4 registers (64 dimensions) x 4 heads of accumulators
  *   per pass over the positions; each V register is loaded once for all heads; partial 16-blocks
  *   (headDim a multiple of 4) use masked loads and stores.
+ * - K and V rows are prefetched PREFETCH positions ahead. At decode the KV rows come from memory
+ *   (the weights streamed through the cache since the last step) and sit a token record apart in
+ *   the pages, where the hardware prefetcher does not run ahead of them: this halved attention's
+ *   share of a `small` decode step (7.4-7.7 % -> 3.7-4.1 %, perf, 2026-12-07; 8 positions ahead
+ *   4.2-5.3 %). A prefetch changes no result.
  */
 #include <math.h>
 #include <stdint.h>
@@ -28,6 +33,8 @@
 #define POS_TILE 4
 /* 16-dimension blocks of a weighted-sum pass (4 heads x 4 blocks = 16 accumulators). */
 #define BLOCKS 4
+/* Positions ahead whose K and V rows are prefetched. */
+#define PREFETCH 16
 /* Largest head dimension (the transposed queries live on the stack: 4 x 512 floats = 8 KiB). */
 #define MAX_HEAD_DIM 512
 
@@ -82,6 +89,10 @@ PD_AVX512 __attribute__((always_inline)) static inline void attend_heads(const f
     for (int p = 0; p < POS_TILE; p++) {
       acc[p] = _mm512_setzero_ps();
       k[p] = kv + rows[j + p];
+      if (j + PREFETCH + p < nPos) {
+        const char *n = (const char *)(kv + rows[j + PREFETCH + p]);
+        for (int c = 0; c < headDim * 4; c += 64) _mm_prefetch(n + c, _MM_HINT_T0);
+      }
     }
     for (int c = 0; c < quads; c++) {
       const __m512 qv = _mm512_loadu_ps(qt + 16 * c);
@@ -151,6 +162,10 @@ PD_AVX512 __attribute__((always_inline)) static inline void attend_heads(const f
     const int first = d0 == 0;
     for (int i = 0; i < nPos; i++) {
       const float *v = kv + rows[i] + vOff + d0;
+      if (i + PREFETCH < nPos) {
+        const char *n = (const char *)(kv + rows[i + PREFETCH] + vOff + d0);
+        for (int c = 0; c < 64 * BLOCKS && c < (headDim - d0) * 4; c += 64) _mm_prefetch(n + c, _MM_HINT_T0);
+      }
       __m512 vv[BLOCKS];
 #pragma GCC unroll 4
       for (int b = 0; b < BLOCKS; b++) vv[b] = _mm512_maskz_loadu_ps(mask[b], v + 16 * b);
