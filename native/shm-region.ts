@@ -150,13 +150,17 @@ export function notPrivate(s: Stats): string | null {
  * and whose buffers no thread touches any more.
  */
 export function releaseShmRegion(h: ShmRegionHandle): void {
-  libc.munmap(h.mapAddress, h.mapBytes);
-  libc.close(h.fd);
+  unmapAndClose(h);
   try {
     libc.shmUnlink(h.name);
   } catch (err) {
     if (!(err instanceof libc.LibcError && err.code === 'ENOENT')) throw err;
   }
+}
+
+function unmapAndClose(h: ShmRegionHandle): void {
+  libc.munmap(h.mapAddress, h.mapBytes);
+  libc.close(h.fd);
 }
 
 /** Whether the creator of an existing object still holds it (opens and closes it to ask). */
@@ -187,6 +191,7 @@ function map(name: string, fd: number, bytes: number, owner: boolean): ShmRegion
   const addr = libc.mmapShared(fd, total);
   const header = libc.viewOf(addr, REGION_HEADER_BYTES);
   const buffer = libc.viewOf(addr + BigInt(REGION_HEADER_BYTES), bytes);
+  const handle: ShmRegionHandle = { name, fd, mapAddress: addr, mapBytes: total };
   let open = true;
   const region: ShmRegion = {
     name,
@@ -197,13 +202,12 @@ function map(name: string, fd: number, bytes: number, owner: boolean): ShmRegion
     ownerAlive: () => (owner ? open : open && lockHeld(fd)),
     intact: () => open && libc.fileSize(fd) === total,
     unlink: () => libc.shmUnlink(name),
-    handle: { name, fd, mapAddress: addr, mapBytes: total },
+    handle,
     close: () => {
       if (!open) return;
       open = false;
       regions.delete(buffer);
-      libc.munmap(addr, total);
-      libc.close(fd);
+      unmapAndClose(handle);
     },
   };
   regions.set(buffer, region);

@@ -50,8 +50,8 @@ const SWEEP_MS = 100;
 const TRANSFER_CLOSE_MS = 5_000;
 /** Set once, as soon as it runs: what a fatal error must close. */
 let transfer: TransferActorClient | null = null;
-/** A fatal error happened: serve nothing more. */
-let ending = false;
+/** Shut down, or ended by a fatal error: serve nothing more. */
+let stopped = false;
 
 /**
  * The pool: on a decode node, where its transfer backend places it if it does (shm: a shared-memory
@@ -144,7 +144,7 @@ async function start(): Promise<Started> {
 function serve({ scheduler, engine }: Started): void {
   let stepQueued = false;
   const kick = (): void => {
-    if (stepQueued || ending || !scheduler.hasWork()) return;
+    if (stepQueued || stopped || !scheduler.hasWork()) return;
     stepQueued = true;
     setImmediate(() => {
       stepQueued = false;
@@ -152,9 +152,8 @@ function serve({ scheduler, engine }: Started): void {
       kick();
     });
   };
-  let stopped = false;
   const sweeper = setInterval(() => {
-    if (ending) return clearInterval(sweeper);
+    if (stopped) return clearInterval(sweeper);
     if (scheduler.openRooms() === 0) return;
     for (let queued = receiveMessageOnPort(port!); queued && !stopped; queued = receiveMessageOnPort(port!)) handle(queued.message as SchedulerInbound);
     if (stopped) return;
@@ -163,7 +162,7 @@ function serve({ scheduler, engine }: Started): void {
   }, SWEEP_MS);
 
   const handle = (msg: SchedulerInbound): void => {
-    if (ending) return;
+    if (stopped) return;
     switch (msg.type) {
       case 'generate':
         scheduler.submit(msg.req);
@@ -204,14 +203,14 @@ function serve({ scheduler, engine }: Started): void {
 
 /** Ends the worker after a fatal error (see the header): tells the main thread, closes the transfer actor, exits. */
 function end(type: 'init_failed' | 'crashed', err: Error): void {
-  if (ending) return;
-  ending = true;
+  if (stopped) return;
+  stopped = true;
   post({ type, message: err.message });
   const closing = transfer ? withTimeout(transfer.close(), TRANSFER_CLOSE_MS, 'transfer actor close') : Promise.resolve();
   void closing.catch((e: Error) => log.error({ err: e.message }, 'could not close the transfer actor after a fatal error')).finally(() => process.exit(1));
 }
 
-// Later uncaught exceptions while ending are the dying scheduler's: the first one is the reason.
+// Later uncaught exceptions (while ending, or shutting down) are the dying scheduler's: the first one is the reason.
 process.on('uncaughtException', (err) => end('crashed', err));
 start().then(
   (started) => {
