@@ -4,7 +4,9 @@
  * 30 layers of q, k, v, o, gate, up, down and the 49152 x 576 lm_head, 269 MB of bf16 per token),
  * so the gap between the kernel and what one thread can read from this machine's memory is measured
  * in one run. The plain read sums the bytes with eight independent 512-bit streams of adds (no
- * order to keep), the fastest one-thread read tried here.
+ * order to keep), prefetching READ_PREFETCH_BYTES ahead as the kernel does (matmul.c's
+ * PREFETCH_BYTES): the fastest one-thread read tried here (2026-12-07, HUGE=1, GB/s: no prefetch
+ * 34-35, 4 KiB 36, 16 KiB 38, 64 KiB 38-39).
  *
  * Build and run from the package root (the flags of native/build.sh):
  *   gcc -O2 -ffp-contract=off -fno-fast-math -o /tmp/matmul-bandwidth bench/matmul-bandwidth.c && /tmp/matmul-bandwidth
@@ -23,6 +25,7 @@
 #define VOCAB 49152
 /* Passes over all the weights per figure; the best of them is reported (the machine is shared). */
 #define PASSES 12
+#define READ_PREFETCH_BYTES 65536
 
 static double now(void) {
   struct timespec t;
@@ -36,7 +39,10 @@ PD_AVX512 static float plain_read(const void *p, size_t bytes) {
   for (int i = 0; i < 8; i++) a[i] = _mm512_setzero_ps();
   size_t n = bytes / 64;
   for (size_t i = 0; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; j++) a[j] = _mm512_add_ps(a[j], _mm512_loadu_ps((const float *)(v + i + j)));
+    for (int j = 0; j < 8; j++) {
+      _mm_prefetch((const char *)(v + i + j) + READ_PREFETCH_BYTES, _MM_HINT_T0);
+      a[j] = _mm512_add_ps(a[j], _mm512_loadu_ps((const float *)(v + i + j)));
+    }
   }
   for (int i = 1; i < 8; i++) a[0] = _mm512_add_ps(a[0], a[i]);
   return _mm512_reduce_add_ps(a[0]);
