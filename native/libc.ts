@@ -1,6 +1,7 @@
 /**
- * libc through koffi: the POSIX shared-memory calls the shm transfer backend needs, and the
- * poll(2) / eventfd(2) calls a verbs completion poller sleeps and is woken with.
+ * libc through koffi: the POSIX shared-memory calls the shm transfer backend needs, the
+ * poll(2) / eventfd(2) calls a verbs completion poller sleeps and is woken with, and the socket
+ * send buffer the tcp backend sizes (Node has no call for it).
  *
  * Decisions:
  * - Linux only (64-bit): the flag values below are Linux's (the same on x86-64 and arm64) and
@@ -29,6 +30,8 @@ const MAP_SHARED = 1;
 const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 const EWOULDBLOCK = 11;
 const SEEK_END = 2;
+const SOL_SOCKET = 1;
+const SO_SNDBUF = 7;
 
 /** A failed libc call: `code` is the errno name (ENOENT, EEXIST, ...). */
 export class LibcError extends Error {
@@ -53,6 +56,8 @@ interface Bindings {
   eventfd(initval: number, flags: number): number;
   eventfd_read(fd: number, value: BigUint64Array): number;
   eventfd_write(fd: number, value: bigint): number;
+  setsockopt(fd: number, level: number, name: number, value: Int32Array, length: number): number;
+  getsockopt(fd: number, level: number, name: number, value: Int32Array, length: Uint32Array): number;
 }
 
 let bindings: Bindings | undefined;
@@ -80,6 +85,8 @@ function load(): Bindings {
     eventfd: c.func('int eventfd(unsigned int initval, int flags)'),
     eventfd_read: c.func('int eventfd_read(int fd, void *value)'),
     eventfd_write: c.func('int eventfd_write(int fd, uint64_t value)'),
+    setsockopt: c.func('int setsockopt(int fd, int level, int name, void *value, uint32_t length)'),
+    getsockopt: c.func('int getsockopt(int fd, int level, int name, void *value, void *length)'),
   };
   return bindings;
 }
@@ -153,6 +160,20 @@ export function flock(fd: number, op: number): boolean {
   const errno = koffi.errno();
   if (errno === EWOULDBLOCK && (op & LOCK_NB) !== 0) return false;
   fail(b, 'flock', errno);
+}
+
+/**
+ * Asks for a socket send buffer of `bytes` (SO_SNDBUF, which also turns off the kernel's autotuning
+ * of it) and returns the size the socket got: Linux doubles the request for its bookkeeping and caps
+ * it at net.core.wmem_max.
+ */
+export function setSendBuffer(fd: number, bytes: number): number {
+  const b = load();
+  const value = Int32Array.of(bytes);
+  if (b.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, value, 4) < 0) fail(b, 'setsockopt(SO_SNDBUF)', koffi.errno());
+  const length = Uint32Array.of(4);
+  if (b.getsockopt(fd, SOL_SOCKET, SO_SNDBUF, value, length) < 0) fail(b, 'getsockopt(SO_SNDBUF)', koffi.errno());
+  return value[0];
 }
 
 export function close(fd: number): void {

@@ -162,7 +162,7 @@ async function start(): Promise<TransferActor> {
   const { pool, mapping } = fromPoolSpec(data.pool);
   try {
     const linkKey = deriveKey(Buffer.from(data.clusterSecret), 'tcp-kv');
-    const manager = await createKvManager(data.transfer, { connectTimeoutMs: data.connectTimeoutMs, onRefuse: (reason) => log.warn(reason), linkKey });
+    const manager = await createKvManager(data.transfer, { connectTimeoutMs: data.connectTimeoutMs, onRefuse: (reason) => log.warn(reason), linkKey, warn: (message) => log.warn(message) });
     return new TransferActor(manager, pool, mapping);
   } catch (err) {
     mapping?.close();

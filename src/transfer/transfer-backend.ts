@@ -52,6 +52,8 @@ export interface ManagerEnv {
   onRefuse: (reason: string) => void;
   /** deriveKey(clusterSecret, 'tcp-kv'): links that authenticate prove they hold it. */
   linkKey: Buffer;
+  /** Told when the backend cannot work as configured (a setting the host refused); each once. */
+  warn: (message: string) => void;
 }
 
 /** A decode pool the backend placed; the caller unlinks `region` at shutdown (null: nothing to undo). */

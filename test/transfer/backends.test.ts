@@ -18,7 +18,7 @@ import type { TransferBackend } from '../../src/transfer/transfer-backend.js';
 import type { VerbsEndpoint } from '../../src/transfer/verbs/endpoint.js';
 
 const LAYOUT = gqaLayout(1, 1, 4, 'float16', 2); // 16-byte pages
-const ENV = { connectTimeoutMs: 1_000, onRefuse: () => {}, linkKey: randomBytes(32) };
+const ENV = { connectTimeoutMs: 1_000, onRefuse: () => {}, linkKey: randomBytes(32), warn: () => {} };
 
 const VERBS: VerbsEndpoint = {
   backend: 'verbs',

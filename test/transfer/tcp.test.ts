@@ -12,7 +12,9 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomFillSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
@@ -24,7 +26,9 @@ import { withTimeout } from '../../src/util/timeout.js';
 import { deriveKey, loadClusterSecret } from '../../src/security/cluster-secret.js';
 import { coalescePages, type KvEndpoint, type KvSender } from '../../src/transfer/kv-transfer.js';
 import { helloProof } from '../../src/transfer/tcp/link-proof.js';
+import { DEFAULT_SEND_BUFFER_BYTES } from '../../src/transfer/tcp/send-buffer.js';
 import { TcpKvManager, type TcpKvOptions } from '../../src/transfer/tcp/tcp-kv-manager.js';
+import type { TcpKvSender } from '../../src/transfer/tcp/tcp-sender.js';
 import { CHALLENGE_BYTES, decodeHead, encodeHead, encodeWithBody, encodeWrite, HEAD_BYTES, Kind, TOKEN_BYTES, WELCOME_BODY_BYTES, writerBytes } from '../../src/transfer/tcp/wire.js';
 import { allPages, TEST_ROOM, TEST_WRITER } from './grant.js';
 import { assertScatterLanded, fillRandom, pageDigests, SCATTER, zeroDigest } from './pages.js';
@@ -182,7 +186,7 @@ function refusal(bytes: Buffer): string {
 
 /** A tcp manager of this process (a receiver in-process, or a sender with its own key). */
 function manager(options: Partial<TcpKvOptions> = {}): TcpKvManager {
-  return new TcpKvManager({ connectTimeoutMs: 5_000, onRefuse: () => {}, linkKey: LINK_KEY, ...options });
+  return new TcpKvManager({ connectTimeoutMs: 5_000, onRefuse: () => {}, linkKey: LINK_KEY, sendBufferBytes: DEFAULT_SEND_BUFFER_BYTES, warn: () => {}, ...options });
 }
 
 test('tcp: pages reach scattered destinations intact across processes; untouched pages stay zero', async () => {
@@ -493,6 +497,44 @@ test('tcp: release(unconfirmed) of a write whose sender went silent mid-write cu
     const atRelease = pageDigests(pool);
     assert.equal(dataFrames(await raw.closed).length, 0, 'cut, not answered');
     assert.deepEqual(pageDigests(pool), atRelease);
+  } finally {
+    await receiver.close();
+  }
+});
+
+/** The send buffers (skmem tb) of this process's established TCP sockets, as the kernel reports them (ss, iproute2). */
+function sendBuffersOfThisProcess(): number[] {
+  const lines = execFileSync('ss', ['-tnmpH', 'state', 'established'], { encoding: 'utf8' }).split('\n');
+  const sizes: number[] = [];
+  lines.forEach((line, i) => {
+    const skmem = /tb(\d+)/.exec(line.includes('skmem:') ? line : (lines[i + 1] ?? ''));
+    if (line.includes(`pid=${process.pid},`) && skmem) sizes.push(Number(skmem[1]));
+  });
+  return sizes;
+}
+
+test('tcp: a sender asks for --tcp-send-buffer on its data socket and the kernel holds it to that; 0 leaves it to autotuning', async () => {
+  const pool = new KvPool(LAYOUT, 8);
+  const receiver = await manager().listen(pool, '127.0.0.1');
+  receiver.grant(TEST_ROOM, TEST_WRITER, allPages(8));
+  const src = new KvPool(LAYOUT, 8);
+  fillRandom(src);
+  // Linux grants twice what is asked, capped at net.core.wmem_max: an odd size no autotuned socket has
+  const asked = 100_003;
+  const granted = 2 * Math.min(asked, Number(readFileSync('/proc/sys/net/core/wmem_max', 'utf8')));
+  try {
+    const sized = (await manager({ sendBufferBytes: asked }).connect(receiver.endpoint, src, TEST_WRITER)) as TcpKvSender;
+    assert.deepEqual(sized.sendBuffer, { bytes: granted });
+    assert.ok(sendBuffersOfThisProcess().includes(granted), `a socket of this process has a ${granted}-byte send buffer: ${sendBuffersOfThisProcess().join(' ')}`);
+    await sized.write([{ src: 0, dst: 0, count: 8 }], 5_000, TEST_ROOM);
+    await sized.close();
+    for (const deadline = Date.now() + 5_000; sendBuffersOfThisProcess().includes(granted) && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 50));
+    const autotuned = (await manager({ sendBufferBytes: 0 }).connect(receiver.endpoint, src, TEST_WRITER)) as TcpKvSender;
+    assert.equal(autotuned.sendBuffer, null);
+    assert.ok(!sendBuffersOfThisProcess().includes(granted), 'no socket of this process has the sized buffer once that link closed');
+    await autotuned.write([{ src: 0, dst: 0, count: 8 }], 5_000, TEST_ROOM);
+    await autotuned.close();
+    assert.deepEqual(pageDigests(pool), pageDigests(src));
   } finally {
     await receiver.close();
   }

@@ -17,10 +17,15 @@ export interface TcpKvOptions {
   linkKey: Buffer;
   /** The receiver's handshake timeout and connection caps (tests lower them). */
   receiverLimits?: TcpReceiverLimits;
+  /** SO_SNDBUF asked for on each sender's data socket (send-buffer.ts); 0: the kernel's autotuning. */
+  sendBufferBytes: number;
+  /** Told once when a send buffer could not be set. */
+  warn: (message: string) => void;
 }
 
 export class TcpKvManager implements KvManager {
   readonly backend = 'tcp';
+  private toldSendBuffer = false;
 
   constructor(private readonly options: TcpKvOptions) {}
 
@@ -31,6 +36,12 @@ export class TcpKvManager implements KvManager {
   async connect(peer: KvEndpoint, pool: PoolRegion, writer: string): Promise<KvSender> {
     if (peer.backend !== 'tcp') throw new Error(`the tcp backend cannot connect to a ${peer.backend} endpoint`);
     const { host, port } = peer as TcpEndpoint;
-    return TcpKvSender.connect(host, port, pool, this.options.connectTimeoutMs, this.options.linkKey, writer);
+    const sender = await TcpKvSender.connect(host, port, pool, this.options.connectTimeoutMs, this.options.linkKey, writer, this.options.sendBufferBytes);
+    const buffer = sender.sendBuffer;
+    if (buffer && 'problem' in buffer && !this.toldSendBuffer) {
+      this.toldSendBuffer = true;
+      this.options.warn(`tcp KV links keep the kernel's send buffer (--tcp-send-buffer ${this.options.sendBufferBytes} not applied): ${buffer.problem}`);
+    }
+    return sender;
   }
 }
