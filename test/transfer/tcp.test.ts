@@ -8,7 +8,7 @@
  * way when its room is released lands nothing and fails alone (NACK) while the link and the other
  * rooms on it carry on (a release whose write's sender went silent mid-write cuts that connection
  * within a bound instead); a bad frame refuses the connection; unproven connections are timed out and
- * capped.
+ * capped. The sender's data socket gets the send buffer it asked for (as the kernel reports it).
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';

@@ -22,7 +22,7 @@
  *   handed to the socket, so the caller must not change `runs` or the source pages until the write
  *   settles (the scheduler's pages are pinned until then anyway).
  * - The data socket's send buffer is sized once the link is up (send-buffer.ts: a small fixed one
- *   keeps the bytes in cache on one host, 1.4-1.6 x the autotuned throughput on loopback).
+ *   keeps the bytes in cache on one host, 1.3-2.2 x the autotuned throughput on loopback).
  * - Writes are pipelined: sent whole and in order without waiting for ACKs, which are cumulative (one
  *   settles every write up to its id, oldest first; a NACKed write has already left the queue, since
  *   the receiver answers writes in order and sends any ACK due before a NACK). Backpressure: after `socket.write` returns false,

@@ -48,7 +48,7 @@
  * How far ahead of its loads a tile prefetches each group's weights. At one activation row a bf16
  * quad is 32 bytes per dependent add (the lane order allows no other chain), too few loads in
  * flight for the hardware prefetcher alone to keep memory busy: decode b1 of `small` bf16 streamed
- * its weights at 29 GB/s in the engine. Measured here (2-core EPYC VM, `small`, ms per token,
+ * its weights at about 30 GB/s in the engine. Measured here (2-core EPYC VM, `small`, ms per token,
  * alternated builds): bf16 b1 10.1-10.4 without, 8.0-8.5 at 4 KiB, 7.4-7.8 at 8 KiB, 7.3-7.6 at
  * 16 KiB, 7.4-7.9 at 32 KiB; bf16 b8 3.3 -> 2.1, f32 b8 4.5 -> 3.8; f32 b1 (64 bytes per add) and
  * prefill 1,024 unchanged. T0 beat T1, T2 and NTA. Prefetches never fault, so running past a
