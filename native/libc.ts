@@ -65,7 +65,7 @@ let bindings: Bindings | undefined;
 function load(): Bindings {
   if (bindings) return bindings;
   if (process.platform !== 'linux' || process.arch.endsWith('32')) {
-    throw new Error(`the shm and verbs transfer backends need 64-bit Linux (this is ${process.platform}/${process.arch}); use --disaggregation-transfer-backend tcp`);
+    throw new Error(`libc is called only on 64-bit Linux (this is ${process.platform}/${process.arch}): the shm and verbs backends cannot run here (use --disaggregation-transfer-backend tcp), and tcp links keep the kernel's send buffer`);
   }
   const c = koffi.load('libc.so.6');
   const shmLib = hasSymbol(c, 'shm_open') ? c : koffi.load('librt.so.1');

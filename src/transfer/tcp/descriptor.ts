@@ -22,7 +22,7 @@ export const TCP_BACKEND: TransferBackend<TcpSettings, TcpEndpoint> = {
   flags: [
     {
       name: 'tcp-send-buffer',
-      describe: `Bytes of send buffer (SO_SNDBUF) a prefill node asks for on each KV data connection; Linux grants twice that, capped at net.core.wmem_max. Small keeps the bytes in cache on one host; raise it where a link's bandwidth x round trip is larger. 0: the kernel's autotuning.`,
+      describe: "Bytes of send buffer (SO_SNDBUF) a prefill node asks for on each KV data connection; Linux grants twice that, capped at net.core.wmem_max. Small keeps the bytes in cache on one host; raise it where a link's bandwidth x round trip is larger. 0: the kernel's autotuning.",
       defaultText: String(DEFAULT_SEND_BUFFER_BYTES),
       apply: (settings, raw, flag) => {
         const sendBufferBytes = decimalIntegerIn(raw, 0, MAX_SEND_BUFFER_BYTES);

@@ -29,7 +29,6 @@ export type SendBuffer = { bytes: number } | { problem: string };
 /** Asks for a send buffer of `bytes` on `socket` (0: leave it to the kernel's autotuning, null returned). */
 export function sizeSendBuffer(socket: Socket, bytes: number): SendBuffer | null {
   if (bytes === 0) return null;
-  if (process.platform !== 'linux') return { problem: `it is set through Linux's libc, and this is ${process.platform}` };
   const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) return { problem: 'the socket has no file descriptor here' };
   try {

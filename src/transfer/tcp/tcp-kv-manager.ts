@@ -4,23 +4,17 @@
  * sender holds one connection per decode node. See wire.ts for the frames.
  */
 import type { KvEndpoint, KvManager, KvReceiver, KvSender, PoolRegion } from '../kv-transfer.js';
+import type { ManagerEnv } from '../transfer-backend.js';
 import type { TcpEndpoint } from './endpoint.js';
 import { DEFAULT_TCP_RECEIVER_LIMITS, TcpKvReceiver, type TcpReceiverLimits } from './tcp-receiver.js';
 import { TcpKvSender } from './tcp-sender.js';
 
-export interface TcpKvOptions {
-  /** Bound on connect (TCP handshake + CHALLENGE/HELLO/WELCOME). */
-  connectTimeoutMs: number;
-  /** Told why the receiver refused a sender (no proof, bad frame, write outside its grant, caps); once per peer. */
-  onRefuse: (reason: string) => void;
-  /** deriveKey(clusterSecret, 'tcp-kv'): both ends of a link prove they hold it. */
-  linkKey: Buffer;
+/** What every manager gets (the connect bound covers TCP + CHALLENGE/HELLO/WELCOME), and the tcp backend's own settings. */
+export interface TcpKvOptions extends ManagerEnv {
   /** The receiver's handshake timeout and connection caps (tests lower them). */
   receiverLimits?: TcpReceiverLimits;
   /** SO_SNDBUF asked for on each sender's data socket (send-buffer.ts); 0: the kernel's autotuning. */
   sendBufferBytes: number;
-  /** Told once when a send buffer could not be set. */
-  warn: (message: string) => void;
 }
 
 export class TcpKvManager implements KvManager {
