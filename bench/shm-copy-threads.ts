@@ -1,8 +1,9 @@
 /**
  * The shm sender's parallel copy (src/transfer/shm/parallel-copy.ts) by thread count: one write of
  * each size through a real shm link (ShmKvManager.connect, copy workers included) into a decode pool
- * in shared memory, against `Buffer.copy`-style `Uint8Array.set` of the same bytes into the same
- * pool, interleaved in the same run (each round times the link, then the copy). Reported per row:
+ * in shared memory, against one thread's memcpy of the same bytes into the same pool (the call the
+ * link itself makes, src/transfer/shm/copy-segments.ts), interleaved in the same run (each round
+ * times the link, then the copy). Reported per row:
  * p50 ms, GB/s, the copy's p50 in the same rounds, and link / copy. Sender and pool share this
  * process (the backend's threads are what is measured; pd-bench transfer has the cross-process view).
  *
@@ -12,6 +13,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { gqaLayout, pageBytes } from '../src/kv/layout.js';
 import { KvPool } from '../src/kv/pool.js';
+import { areaOf, copyBytes } from '../src/transfer/shm/copy-segments.js';
 import { ShmKvManager } from '../src/transfer/shm/shm-kv-manager.js';
 import { createShmKvPool } from '../src/transfer/shm/shm-kv-pool.js';
 import { positiveIntegers } from './bench-flags.js';
@@ -35,6 +37,7 @@ new Uint8Array(src.buffer).fill(0x5a);
 new Uint8Array(dst.buffer).fill(1); // every page touched before timing
 const p50 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const load0 = loadavg()[0];
+const [from, to] = [areaOf(src.buffer), areaOf(dst.buffer)];
 const receiver = await new ShmKvManager(() => {}).listen(dst);
 const rows: Record<string, number>[] = [];
 try {
@@ -51,7 +54,7 @@ try {
           await sender.write([{ src: 0, dst: 0, count }], WRITE_TIMEOUT_MS, 'bench');
           link.push(performance.now() - t);
           t = performance.now();
-          new Uint8Array(dst.buffer, 0, bytes).set(new Uint8Array(src.buffer, 0, bytes));
+          copyBytes(to, 0, from, 0, bytes);
           copy.push(performance.now() - t);
         }
         if (!Buffer.from(dst.buffer, 0, bytes).equals(Buffer.from(src.buffer, 0, bytes))) throw new Error(`${threads} threads, ${size} MiB: the pool does not hold the written bytes`);

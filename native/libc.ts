@@ -1,5 +1,5 @@
 /**
- * libc through koffi: the POSIX shared-memory calls the shm transfer backend needs, the
+ * libc through koffi: the POSIX shared-memory calls and the memcpy the shm transfer backend needs, the
  * poll(2) / eventfd(2) calls a verbs completion poller sleeps and is woken with, and the socket
  * send buffer the tcp backend sizes (Node has no call for it).
  *
@@ -10,7 +10,9 @@
  * - Every binding checks its result and throws a `LibcError` carrying the errno name (`code`, e.g.
  *   ENOENT) and strerror's text, so callers can branch on `code` and users read a clear message. errno
  *   is read right after the failing call, before any other FFI call can overwrite it.
- * - Pointers are BigInt (koffi 3); mmap's failure value MAP_FAILED is (void *)-1, not NULL.
+ * - Pointers are BigInt (koffi 3); mmap's failure value MAP_FAILED is (void *)-1, not NULL. memcpy
+ *   alone takes its addresses as numbers (`addressOf`): it runs per write, and a BigInt per offset
+ *   would allocate on that path.
  * - shm_open is in libc.so.6 since glibc 2.34; older glibc has it in librt.so.1, tried second.
  */
 import koffi, { type LibraryHandle } from 'koffi';
@@ -58,6 +60,7 @@ interface Bindings {
   eventfd_write(fd: number, value: bigint): number;
   setsockopt(fd: number, level: number, name: number, value: Int32Array, length: number): number;
   getsockopt(fd: number, level: number, name: number, value: Int32Array, length: Uint32Array): number;
+  memcpy(dst: number, src: number, bytes: number): void;
 }
 
 let bindings: Bindings | undefined;
@@ -87,6 +90,9 @@ function load(): Bindings {
     eventfd_write: c.func('int eventfd_write(int fd, uint64_t value)'),
     setsockopt: c.func('int setsockopt(int fd, int level, int name, void *value, uint32_t length)'),
     getsockopt: c.func('int getsockopt(int fd, int level, int name, void *value, void *length)'),
+    // Addresses as uint64_t (the same registers as pointers on x86-64 and arm64), so numbers pass
+    // without a BigInt; the result (dst again) is not read.
+    memcpy: c.func('void memcpy(uint64_t dst, uint64_t src, size_t n)'),
   };
   return bindings;
 }
@@ -246,6 +252,32 @@ export function eventFdDrain(fd: number): boolean {
   const errno = koffi.errno();
   if (errno === EWOULDBLOCK) return false;
   fail(b, 'eventfd_read', errno);
+}
+
+/**
+ * The address of `buffer`'s first byte as a number, for `copyMemory`. Exact: user-space addresses
+ * on 64-bit Linux are below 2^47 (2^56 with 5-level paging), far below 2^53, checked anyway. Valid
+ * as long as the buffer lives (an ArrayBuffer's memory never moves).
+ */
+export function addressOf(buffer: ArrayBufferLike): number {
+  if (buffer.byteLength === 0) throw new Error('an empty buffer has no address to copy to or from');
+  return exactAddress(koffi.address(new Uint8Array(buffer, 0, 1)) as bigint);
+}
+
+/** `addr` (a BigInt pointer, such as an ShmRegion's) as a number, for `copyMemory`. */
+export function exactAddress(addr: bigint): number {
+  const n = Number(addr);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`address 0x${addr.toString(16)} cannot be held exactly as a number`);
+  return n;
+}
+
+/**
+ * memcpy(3) of `bytes` from address `src` to address `dst` (numbers from `addressOf` /
+ * `exactAddress`). Nothing is checked here: the caller must have checked both ranges against the
+ * memory they belong to, since a wrong one corrupts this process or faults.
+ */
+export function copyMemory(dst: number, src: number, bytes: number): void {
+  load().memcpy(dst, src, bytes);
 }
 
 /** An ArrayBuffer over `bytes` of external memory at `addr` (no copy; invalid once unmapped). */

@@ -13,21 +13,27 @@
  *   builds a fresh one; a bad run, or a write the receiver refused (tcp NACK: its room released or
  *   outside its grant), fails only its own write.
  * - Receiver refusals (bad frames) are logged here as warnings: the sender side gets its own error.
- * - Requests queued behind the one that woke the thread are drained (receiveMessageOnPort) and
- *   handled in the same turn, in order; the replies of a turn leave as one message (reply-batch.ts).
+ * - Requests queued behind the one that woke the thread are handled in the same turn, in order; the
+ *   replies of a turn leave as one message (reply-batch.ts), or earlier while long writes are still
+ *   queued (request-queue.ts).
+ * - A write the backend finishes within the call (shm copying alone) is answered at once, not after
+ *   the promise chain: its reply can then leave before the next write starts.
  * - On shutdown everything is closed, the replies waiting are posted, then the port (the client's
  *   channel) is closed, so the thread exits by itself.
  */
-import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { ShmRegion } from '../../native/shm-region.js';
 import { createLogger } from '../../src/log/logger.js';
 import { deriveKey } from '../../src/security/cluster-secret.js';
 import { createKvManager } from '../../src/transfer/backends.js';
-import type { KvEndpoint, KvManager, KvReceiver, KvSender, PageRun, PoolRegion } from '../../src/transfer/kv-transfer.js';
+import type { KvEndpoint, KvManager, KvReceiver, KvSender, PoolRegion, WriteResult } from '../../src/transfer/kv-transfer.js';
 import { KvLinkError } from '../../src/transfer/link-error.js';
 import { ReplyBatch } from '../../src/util/actor/reply-batch.js';
 import { fromPoolSpec } from './pool-spec.js';
 import type { TransferReply, TransferRequest, TransferStart, TransferWorkerData } from './protocol.js';
+
+type WriteRequest = Extract<TransferRequest, { type: 'write' }>;
+import { RequestQueue } from './request-queue.js';
 import { RoomNotices } from './room-notices.js';
 
 if (!parentPort) throw new Error('transfer-worker must run in a worker thread');
@@ -53,7 +59,7 @@ class TransferActor {
 
   constructor(private readonly manager: KvManager, private readonly pool: PoolRegion, private readonly mapping: ShmRegion | null) {}
 
-  async handle(req: TransferRequest): Promise<TransferReply> {
+  async handle(req: Exclude<TransferRequest, WriteRequest>): Promise<TransferReply> {
     if (this.closing) throw new Error('the transfer actor is shutting down');
     switch (req.type) {
       case 'listen':
@@ -61,8 +67,6 @@ class TransferActor {
       case 'connect':
         await this.link(req.peerId, req.endpoint, req.writer).sender;
         return { type: 'connected', id: req.id };
-      case 'write':
-        return this.write(req.id, req.peerId, req.writer, req.runs, req.timeoutMs, req.room);
       case 'end_room':
         return { type: 'room_ended', id: req.id, notified: await this.notices.end(req.room, req.peerId, req.first, req.times) };
       case 'close_peer':
@@ -113,28 +117,37 @@ class TransferActor {
     return link;
   }
 
-  private async write(id: number, peerId: string, writer: string, runs: readonly PageRun[], timeoutMs: number, room: string): Promise<TransferReply> {
-    this.notices.writeStarted(room);
-    const reply = await this.send(id, peerId, writer, runs, timeoutMs, room);
-    this.notices.writeSettled(room, reply.type === 'written' ? reply : null);
-    return reply;
+  /** The write's reply: at once when the backend wrote within the call (shm copying alone), else once it settles. */
+  write(req: WriteRequest): TransferReply | Promise<TransferReply> {
+    if (this.closing) throw new Error('the transfer actor is shutting down');
+    this.notices.writeStarted(req.room);
+    const settled = (reply: TransferReply): TransferReply => {
+      this.notices.writeSettled(req.room, reply.type === 'written' ? reply : null);
+      return reply;
+    };
+    const reply = this.send(req);
+    return reply instanceof Promise ? reply.then(settled) : settled(reply);
   }
 
-  private async send(id: number, peerId: string, writer: string, runs: readonly PageRun[], timeoutMs: number, room: string): Promise<TransferReply> {
+  private send({ id, peerId, writer, runs, timeoutMs, room }: WriteRequest): TransferReply | Promise<TransferReply> {
     const link = this.links.get(peerId);
     if (!link) return { type: 'write_failed', id, message: `no KV link to peer ${peerId}: connect first` };
     // A room granted to an older token must not write through the new link: the decode node may
     // have freed (and reused) its pages once it cut the old writer.
     if (link.writer !== writer) return { type: 'write_failed', id, message: `decode node ${peerId} replaced the writer token of this room's pages (it declared this node lost)` };
-    try {
-      const r = await (link.ready ?? (await link.sender)).write(runs, timeoutMs, room);
-      return { type: 'written', id, bytes: r.bytes, runs: r.runs, ms: r.ms };
-    } catch (err) {
+    const written = (r: WriteResult): TransferReply => ({ type: 'written', id, bytes: r.bytes, runs: r.runs, ms: r.ms });
+    const failed = (err: unknown): TransferReply => {
       if (err instanceof KvLinkError && this.links.get(peerId) === link) {
         log.warn({ peerId, err: err.message }, 'KV link lost');
         void this.retire(peerId);
       }
       return { type: 'write_failed', id, message: (err as Error).message };
+    };
+    try {
+      const result = link.ready ? link.ready.write(runs, timeoutMs, room) : link.sender.then((sender) => sender.write(runs, timeoutMs, room));
+      return result instanceof Promise ? result.then(written, failed) : written(result);
+    } catch (err) {
+      return failed(err);
     }
   }
 
@@ -179,22 +192,27 @@ async function main(): Promise<void> {
     port.close();
     return;
   }
-  const serve = (req: TransferRequest): void => {
-    actor.handle(req).then(
-      (reply) => {
-        replies.post(reply);
-        if (reply.type === 'shut_down') {
-          replies.flush();
-          port.close();
-        }
-      },
-      (err: Error) => replies.post(req.type === 'write' ? { type: 'write_failed', id: req.id, message: err.message } : { type: 'failed', id: req.id, message: err.message }),
-    );
+  const failed = (req: TransferRequest, err: Error): TransferReply =>
+    req.type === 'write' ? { type: 'write_failed', id: req.id, message: err.message } : { type: 'failed', id: req.id, message: err.message };
+  const answer = (reply: TransferReply): void => {
+    replies.post(reply);
+    if (reply.type === 'shut_down') {
+      replies.flush();
+      port.close();
+    }
   };
-  port.on('message', (req: TransferRequest) => {
-    serve(req);
-    for (let queued = receiveMessageOnPort(port); queued; queued = receiveMessageOnPort(port)) serve(queued.message as TransferRequest);
-  });
+  const serve = (req: TransferRequest): void => {
+    let reply: TransferReply | Promise<TransferReply>;
+    try {
+      reply = req.type === 'write' ? actor.write(req) : actor.handle(req);
+    } catch (err) {
+      reply = failed(req, err as Error);
+    }
+    if (reply instanceof Promise) reply.then(answer, (err: Error) => answer(failed(req, err)));
+    else answer(reply);
+  };
+  const queue = new RequestQueue(port, data.pool.pageBytes, replies);
+  port.on('message', (first: TransferRequest) => queue.turn(first, serve));
   port.postMessage({ type: 'ready' } satisfies TransferStart);
 }
 

@@ -1,6 +1,6 @@
 /**
  * The text report of `pd-bench transfer`: what ran where, then one line per row (columns are
- * explained in bench/README.md), then the iperf3 and ib_write_bw references when they ran.
+ * explained in bench/README.md), then the memcpy, iperf3 and ib_write_bw references when they ran.
  */
 import { formatBytes } from '../bench-flags.js';
 import { formatMachine } from '../machine.js';
@@ -36,9 +36,13 @@ export function formatTransferReport(r: TransferBenchResult): string {
     `${row.verifiedSlots} slots`,
   ]);
   const iperf3 = r.iperf3Gbps === null ? '' : `iperf3 single stream between the same hosts: ${r.iperf3Gbps.toFixed(2)} GB/s\n`;
+  const memcpy = r.rows
+    .filter((row) => row.memcpyGbps !== null)
+    .map((row) => `memcpy (libc) of the same runs between the baseline's buffers, ${formatBytes(row.size)}: ${row.memcpyGbps!.toFixed(2)} GB/s; ${row.backend} ${formatBytes(row.size)} writes / memcpy = ${(row.gbps / row.memcpyGbps!).toFixed(2)}, Buffer.copy / memcpy = ${(row.baselineGbps / row.memcpyGbps!).toFixed(2)}\n`)
+    .join('');
   const perftest = r.rows
     .filter((row) => row.ibWriteBwGbps !== null)
     .map((row) => `ib_write_bw (perftest, RC, ${formatBytes(row.size)} messages) between the same hosts: ${row.ibWriteBwGbps!.toFixed(3)} GB/s; verbs ${formatBytes(row.size)} writes / ib_write_bw = ${(row.gbps / row.ibWriteBwGbps!).toFixed(2)}\n`)
     .join('');
-  return `${head}\n${formatTable(HEADER, rows)}${iperf3}${perftest}`;
+  return `${head}\n${formatTable(HEADER, rows)}${memcpy}${iperf3}${perftest}`;
 }

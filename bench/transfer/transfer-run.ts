@@ -24,6 +24,7 @@ import type { BenchBaseline } from '../../src/transfer/transfer-backend.js';
 import { allowedCpus, checkPinned, pinMainThread, type PinnedThreads } from '../cpu-pin.js';
 import { machineDuringRun, type Machine } from '../machine.js';
 import { EventLoopDelay, latencySummary, type LoopDelay } from '../stats.js';
+import { areaOf, copyBytes } from '../../src/transfer/shm/copy-segments.js';
 import { byteLayout } from './byte-layout.js';
 import { runIbWriteBwClient } from './ib-write-bw.js';
 import { runIperf3Client } from './iperf3.js';
@@ -82,6 +83,8 @@ export interface TransferRow {
   peerMappingGbps: number | null;
   /** verbs: perftest's ib_write_bw between the same hosts with this size's messages (GB/s), when it ran. */
   ibWriteBwGbps: number | null;
+  /** shm: libc's memcpy of the same runs between the Buffer.copy baseline's two buffers, in the same rounds (GB/s). */
+  memcpyGbps: number | null;
   senderLoop: LoopDelay;
   receiverLoop: LoopDelay;
   /** Destination slots whose bytes were checked against the source (all of them). */
@@ -225,11 +228,13 @@ class BackendSession {
     const spec = { size: plan.size, pattern: plan.pattern };
     await this.driver.call({ type: 'run', plan: spec, stop: { writes: plan.srcSlots + 1 } }, 'ran', this.runTimeoutMs(plan.srcSlots + 1));
     await this.baseline(plan, { writes: plan.srcSlots + 1 });
+    if (this.bench.reference === 'memcpy') this.memcpyBaseline(plan, stopWhen({ writes: plan.srcSlots + 1 }));
 
     const lastSrc = new Array<number>(plan.dstSlots).fill(-1);
     const latencies: Float64Array[] = [];
     const timed = { writes: 0, seconds: 0, cpuUs: 0 };
     const base = { bytes: 0, seconds: 0 };
+    const memcpy = { bytes: 0, seconds: 0 };
     await control.call({ type: 'loop_start' }, CONTROL_MS);
     this.loop.start();
     for (let round = 0; round < this.o.rounds; round++) {
@@ -250,6 +255,11 @@ class BackendSession {
       const b = await this.baseline(plan, this.roundRule());
       base.bytes += b.bytes;
       base.seconds += b.seconds;
+      if (this.bench.reference === 'memcpy') {
+        const m = this.memcpyBaseline(plan, stopWhen(this.roundRule()));
+        memcpy.bytes += m.bytes;
+        memcpy.seconds += m.seconds;
+      }
     }
     const senderLoop = this.loop.stop();
     const { loop: receiverLoop } = await control.call({ type: 'loop_stop' }, CONTROL_MS);
@@ -279,6 +289,7 @@ class BackendSession {
       txCpuUsPerWrite: timed.cpuUs / timed.writes,
       peerMappingGbps,
       ibWriteBwGbps,
+      memcpyGbps: memcpy.seconds > 0 ? memcpy.bytes / memcpy.seconds / 1e9 : null,
       senderLoop,
       receiverLoop,
       verifiedSlots,
@@ -328,6 +339,19 @@ class BackendSession {
     let n = 0;
     while (!stop(n, performance.now() - t0)) {
       for (const r of plan.runs(n++)) from.copy(to, r.dst * pb, r.src * pb, (r.src + r.count) * pb);
+    }
+    return { bytes: n * plan.size, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /** libc's memcpy (by address, as the shm backend copies) of the same runs between the same two buffers as copyBaseline. */
+  private memcpyBaseline(plan: RowPlan, stop: (done: number, elapsedMs: number) => boolean): { bytes: number; seconds: number } {
+    const from = areaOf(this.src.buffer);
+    const to = areaOf(this.copyTarget!.buffer);
+    const pb = plan.pageBytes;
+    const t0 = performance.now();
+    let n = 0;
+    while (!stop(n, performance.now() - t0)) {
+      for (const r of plan.runs(n++)) copyBytes(to, r.dst * pb, from, r.src * pb, r.count * pb);
     }
     return { bytes: n * plan.size, seconds: (performance.now() - t0) / 1000 };
   }

@@ -42,8 +42,10 @@ export interface KvSender {
    * broken link, a bad run, a write the receiver refused (outside the room's grant, or the room released;
    * only that write fails, not the link), or `timeoutMs`.
    * `room`: the bootstrap room the runs belong to (the receiver checks its grant).
+   * A sender that finishes a write within the call (shm copying alone) returns its result, or
+   * throws, at once: the transfer actor can then answer it before it starts the next request.
    */
-  write(runs: readonly PageRun[], timeoutMs: number, room: string): Promise<WriteResult>;
+  write(runs: readonly PageRun[], timeoutMs: number, room: string): WriteResult | Promise<WriteResult>;
   close(): Promise<void>;
 }
 

@@ -65,12 +65,13 @@ export interface PlacedPool {
 /**
  * How pd-bench transfer compares the backend with plain code on the same bytes in the same run:
  * `baseline` is run per row (a Buffer.copy within the sender, or a plain single-stream socket
- * between the two processes); `reference` is a standard tool run when it is installed (iperf3 once,
- * ib_write_bw per size).
+ * between the two processes); `reference` is the fastest plain way the machine has to move the same
+ * bytes: a standard tool run when it is installed (iperf3 once, ib_write_bw per size), or libc's
+ * memcpy of the same runs between the baseline's two buffers, in the same rounds (shm).
  */
 export interface BenchBaseline {
   readonly baseline: 'Buffer.copy' | 'plain socket';
-  readonly reference: 'iperf3' | 'ib_write_bw' | null;
+  readonly reference: 'iperf3' | 'ib_write_bw' | 'memcpy' | null;
   /** Maps the receiver's pool into the benchmark (shm), so the copy baseline also runs into the memory the backend writes. */
   mapPeerPool?(endpoint: KvEndpoint): ShmRegion;
 }

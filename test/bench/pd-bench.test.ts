@@ -39,6 +39,7 @@ for (const backend of ['tcp', 'shm'] as const) {
       for (const key of ['writes', 'seconds', 'writesPerSec', 'gbps', 'p50Ms', 'p99Ms', 'baselineGbps', 'ratio', 'txCpuUsPerWrite'] as const) assert.ok(positive(r[key]), `${key} in ${what}`);
       assert.ok(r.p99Ms >= r.p50Ms, what);
       assert.equal(r.baseline, backend === 'shm' ? 'Buffer.copy' : 'plain socket');
+      assert.equal(r.memcpyGbps !== null && positive(r.memcpyGbps), backend === 'shm', `shm alone has the memcpy reference: ${what}`);
       assert.equal(r.runsPerWrite > 1, r.size > 16384, `a scattered write of several pages has several runs: ${what}`);
       // 2 writes in flight: two destination slots, each checked against the source after the row
       assert.equal(r.verifiedSlots, 2, what);
@@ -46,6 +47,7 @@ for (const backend of ['tcp', 'shm'] as const) {
     }
     assert.match(stdout, /backend +pattern +size +runs\/write/);
     assert.match(stdout, new RegExp(`${backend} +scattered +1MiB`));
+    if (backend === 'shm') assert.match(stdout, /memcpy \(libc\) of the same runs .*, 1MiB: [\d.]+ GB\/s; shm 1MiB writes \/ memcpy = [\d.]+/);
   });
 }
 

@@ -13,7 +13,7 @@ import { openShmRegion } from '../../native/shm-region.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { coalescePages, type PageRun } from '../../src/transfer/kv-transfer.js';
 import { KvLinkError } from '../../src/transfer/link-error.js';
-import { SEGMENT_FIELDS, splitRuns } from '../../src/transfer/shm/copy-segments.js';
+import { areaOf, copyBytes, SEGMENT_FIELDS, splitRuns } from '../../src/transfer/shm/copy-segments.js';
 import { createShmKvPool } from '../../src/transfer/shm/shm-kv-pool.js';
 import { ShmKvManager } from '../../src/transfer/shm/shm-kv-manager.js';
 import { MIN_PARALLEL_BYTES, ParallelCopy } from '../../src/transfer/shm/parallel-copy.js';
@@ -57,6 +57,21 @@ test('splitRuns: equal 4 KiB-aligned shares, in run order, that cover every byte
   }
   assert.equal(at, walked.length);
   assert.deepEqual(splitRuns([{ src: 0, dst: 0, count: 1 }], 4096, 4), [[0, 0, 4096]], 'fewer bytes than shares: one share');
+});
+
+test('copyBytes: memcpy by address between two buffers, at offsets; a range that leaves either one throws and copies nothing', () => {
+  const src = Buffer.from(new SharedArrayBuffer(64 * 1024));
+  for (let i = 0; i < src.length; i++) src[i] = (i * 7 + 3) & 0xff;
+  const dst = Buffer.from(new SharedArrayBuffer(32 * 1024));
+  const [from, to] = [areaOf(src.buffer), areaOf(dst.buffer)];
+  copyBytes(to, 1000, from, 40_000, 20_000);
+  assert.ok(dst.subarray(1000, 21_000).equals(src.subarray(40_000, 60_000)), 'the bytes landed where asked');
+  assert.equal(dst.subarray(0, 1000).every((b) => b === 0) && dst.subarray(21_000).every((b) => b === 0), true, 'nothing else was written');
+  const before = Buffer.from(dst);
+  for (const [dstAt, srcAt, bytes] of [[32 * 1024 - 100, 0, 101], [0, 64 * 1024 - 10, 11], [-1, 0, 10], [0, -4096, 4096], [0, 0, -1], [0, 0, Number.NaN]]) {
+    assert.throws(() => copyBytes(to, dstAt, from, srcAt, bytes), /^RangeError: copy of .* leaves its memory/, `dst ${dstAt}, src ${srcAt}, ${bytes} B`);
+  }
+  assert.ok(dst.equals(before), 'a refused copy wrote nothing');
 });
 
 test('--shm-copy-threads: 1-16 threads; anything else is refused naming the flag', () => {
@@ -120,7 +135,7 @@ test('parallel copy: each worker writes its share through the sender\'s mapping 
   await withCopier(3, async (copier, dst, src) => {
     // The calling thread's share goes to a decoy buffer: what reaches the pool was written by the workers.
     const decoy = new SharedArrayBuffer(dst.buffer.byteLength);
-    await copier.copy(decoy, [{ src: 0, dst: 0, count: 12 }], src.pageBytes, LONG_MS);
+    await copier.copy(areaOf(decoy), [{ src: 0, dst: 0, count: 12 }], src.pageBytes, LONG_MS);
     for (let p = 0; p < 12; p++) {
       const byWorker = p < 8;
       assert.ok(pageOf(dst, p).equals(pageOf(src, p)) === byWorker, `page ${p} in the pool: ${byWorker ? 'a worker copied it' : 'not there, the caller copied it elsewhere'}`);
@@ -132,8 +147,8 @@ test('parallel copy: each worker writes its share through the sender\'s mapping 
 test('parallel copy: a killed copy worker fails the write (KvLinkError naming its exit) instead of hanging it, and every later write', async () => {
   await withCopier(3, async (copier, dst, src) => {
     void copier.workers[0].worker.terminate();
-    await assert.rejects(copier.copy(dst.buffer, [{ src: 0, dst: 0, count: 12 }], src.pageBytes, LONG_MS), (err: unknown) => err instanceof KvLinkError && /shm copy worker 1 .* exited with code/.test((err as Error).message));
-    await assert.rejects(copier.copy(dst.buffer, [{ src: 0, dst: 0, count: 12 }], src.pageBytes, LONG_MS), (err: unknown) => err instanceof KvLinkError && /shm copy workers unusable: shm copy worker 1 .* exited/.test((err as Error).message));
+    await assert.rejects(copier.copy(areaOf(dst.buffer), [{ src: 0, dst: 0, count: 12 }], src.pageBytes, LONG_MS), (err: unknown) => err instanceof KvLinkError && /shm copy worker 1 .* exited with code/.test((err as Error).message));
+    await assert.rejects(copier.copy(areaOf(dst.buffer), [{ src: 0, dst: 0, count: 12 }], src.pageBytes, LONG_MS), (err: unknown) => err instanceof KvLinkError && /shm copy workers unusable: shm copy worker 1 .* exited/.test((err as Error).message));
   });
 });
 
@@ -141,8 +156,8 @@ test('parallel copy: a share that fails in a worker fails the write and the link
   await withCopier(2, async (copier, dst, src) => {
     // The first share (a worker's) points past the pool; the second (this thread's) is fine.
     const runs: PageRun[] = [{ src: 0, dst: RX_PAGES + 100, count: 4 }, { src: 4, dst: 4, count: 4 }];
-    await assert.rejects(copier.copy(dst.buffer, runs, src.pageBytes, LONG_MS), (err: unknown) => err instanceof KvLinkError && /shm copy failed/.test((err as Error).message));
+    await assert.rejects(copier.copy(areaOf(dst.buffer), runs, src.pageBytes, LONG_MS), (err: unknown) => err instanceof KvLinkError && /shm copy failed/.test((err as Error).message));
     assert.ok(pageOf(dst, 4).equals(pageOf(src, 4)), 'the share that could be copied was (it is why the write waits for every share before failing)');
-    await assert.rejects(copier.copy(dst.buffer, [{ src: 4, dst: 4, count: 8 }], src.pageBytes, LONG_MS), /shm copy workers unusable: shm copy failed/);
+    await assert.rejects(copier.copy(areaOf(dst.buffer), [{ src: 4, dst: 4, count: 8 }], src.pageBytes, LONG_MS), /shm copy workers unusable: shm copy failed/);
   });
 });

@@ -38,7 +38,9 @@ lines.on('line', (line) => {
   if (command === 'ping') say({ pong: process.pid });
   else if (command === 'exit') void exit();
   else if (command === 'write' && sender) {
-    sender.write(JSON.parse(arg) as PageRun[], 10_000, '1').then(
+    const writing = sender;
+    // An shm write answers within the call (or throws): through a promise, both reach `say`.
+    Promise.resolve().then(() => writing.write(JSON.parse(arg) as PageRun[], 10_000, '1')).then(
       (r) => say({ bytes: r.bytes }),
       (err: Error) => say({ error: err.message }),
     );

@@ -45,7 +45,7 @@ describe('verbs cutWriter on rxe0', { skip: skipOutsideVm }, () => {
 
       const cutting = receiver.cutWriter(cut);
       // Posted in the same tick: the sender has not yet heard its exchange connection close.
-      const late = a.write([{ src: 4, dst: 8, count: 4 }], 20_000, '1');
+      const late = Promise.resolve(a.write([{ src: 4, dst: 8, count: 4 }], 20_000, '1'));
       assert.equal(await cutting, true);
       const lateError = await late.then(() => null, (err: Error) => err);
       t.diagnostic(`the late write failed with: ${lateError?.message}`);

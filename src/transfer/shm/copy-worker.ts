@@ -1,10 +1,10 @@
 /**
  * Worker-thread entry of one shm copy worker (parallel-copy.ts): copies the segments it is sent from
- * the local pool (a SharedArrayBuffer) into the peer's pool, through a view of the mapping the
+ * the local pool (a SharedArrayBuffer) into the peer's pool, by the address of the mapping the
  * sender's thread made.
  *
  * Decisions:
- * - No mapping of its own: the sender's mapping belongs to the process, so this thread views it by
+ * - No mapping of its own: the sender's mapping belongs to the process, so this thread writes it by
  *   address. The object is then exactly the one the sender checked on connect (no second open by
  *   name that another object could have replaced), and a thread that is terminated leaves nothing
  *   to release. The sender unmaps only after every worker has exited (parallel-copy.ts).
@@ -15,8 +15,7 @@
  * - `close` only closes the port, after which the thread exits by itself.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { viewOf } from '../../../native/libc.js';
-import { copySegments } from './copy-segments.js';
+import { areaAt, areaOf, copySegments, type CopyArea } from './copy-segments.js';
 
 export interface CopyWorkerData {
   /** The sender's mapping of the peer's pool body (ShmRegion.address) and its bytes. */
@@ -34,14 +33,14 @@ const port = parentPort;
 const data = workerData as CopyWorkerData;
 const post = (msg: CopyReply): void => port.postMessage(msg);
 
-function serve(dst: ArrayBuffer): void {
+function serve(dst: CopyArea, src: CopyArea): void {
   port.on('message', (req: CopyRequest) => {
     if (req.type === 'close') {
       port.close();
       return;
     }
     try {
-      copySegments(dst, data.src, req.segments);
+      copySegments(dst, src, req.segments);
       post({ type: 'copied', id: req.id });
     } catch (err) {
       post({ type: 'copy_failed', id: req.id, message: (err as Error).message });
@@ -51,7 +50,7 @@ function serve(dst: ArrayBuffer): void {
 }
 
 try {
-  serve(viewOf(data.address, data.bytes));
+  serve(areaAt(data.address, data.bytes), areaOf(data.src));
 } catch (err) {
   post({ type: 'start_failed', message: (err as Error).message });
   port.close();

@@ -2,8 +2,8 @@
  * The shm backend as the rest of pd-node sees it (transfer-backend.ts): `--shm-copy-threads` (how
  * many threads copy a large write, parallel-copy.ts); a decode pool in POSIX shared memory (prefill
  * processes on the host map it); endpoints name that object, not a host, so they are published as
- * they are; pd-bench compares it with Buffer.copy (and maps the receiver's pool to copy into the
- * very memory the backend writes).
+ * they are; pd-bench compares it with Buffer.copy and libc's memcpy (and maps the receiver's pool to
+ * copy into the very memory the backend writes).
  */
 import { openShmRegion } from '../../../native/shm-region.js';
 import { decimalIntegerIn } from '../../util/decimal-integer.js';
@@ -49,7 +49,7 @@ export const SHM_BACKEND: TransferBackend<ShmSettings, ShmEndpoint> = {
   unavailable: async () => null,
   bench: {
     baseline: 'Buffer.copy',
-    reference: null,
+    reference: 'memcpy',
     mapPeerPool: (endpoint) => {
       const { name, bytes } = endpoint as ShmEndpoint;
       return openShmRegion(name, bytes);

@@ -3,8 +3,8 @@
  * directly (one-sided, like an RDMA WRITE; the decode CPU is not involved).
  *
  * Decisions:
- * - One `Uint8Array.set` per run (the runs are contiguous on both sides; per MAX_VIEW_BYTES of a run
- *   beyond 1 GiB, see pool-views.ts), after every run was checked against both pools, so a bad write
+ * - One memcpy per run (the runs are contiguous on both sides; copy-segments.ts says why memcpy
+ *   and not `Uint8Array.set`), after every run was checked against both pools, so a bad write
  *   changes nothing.
  * - A write of at least MIN_PARALLEL_BYTES is split across the link's copy threads when it has them
  *   (parallel-copy.ts: this thread copies one share, copy workers the others; `timeoutMs` bounds the
@@ -44,7 +44,7 @@ import type { ShmRegion } from '../../../native/shm-region.js';
 import type { KvSender, PageRun, PoolRegion, WriteResult } from '../kv-transfer.js';
 import { KvLinkError } from '../link-error.js';
 import { checkRuns } from '../run-bounds.js';
-import { copyBytes } from './copy-segments.js';
+import { areaAt, areaOf, copyBytes, type CopyArea } from './copy-segments.js';
 import { MIN_PARALLEL_BYTES, type ParallelCopy } from './parallel-copy.js';
 import type { WriterLock } from './writer-lock.js';
 
@@ -53,6 +53,9 @@ export const OWNER_CHECK_MS = 100;
 
 export class ShmKvSender implements KvSender {
   private readonly peerPages: number;
+  /** The peer's pool body as this process maps it, and the local pool, for memcpy. */
+  private readonly dst: CopyArea;
+  private readonly src: CopyArea;
   private broken: string | null = null;
   /** When (performance.now) the owner was last found alive. */
   private ownerSeenAt = -Infinity;
@@ -60,9 +63,12 @@ export class ShmKvSender implements KvSender {
   /** `copier`: the link's copy workers (null: this thread copies every write alone). */
   constructor(private readonly peer: ShmRegion, private readonly pool: PoolRegion, private readonly lock: WriterLock, private readonly copier: ParallelCopy | null) {
     this.peerPages = Math.floor(peer.bytes / pool.pageBytes);
+    this.dst = areaAt(peer.address, peer.bytes);
+    this.src = areaOf(pool.buffer);
   }
 
-  async write(runs: readonly PageRun[], timeoutMs: number): Promise<WriteResult> {
+  /** Synchronous (the result, or a throw) when this thread copies alone; a promise when copy workers share the write. */
+  write(runs: readonly PageRun[], timeoutMs: number): WriteResult | Promise<WriteResult> {
     if (this.broken) throw this.error(this.broken);
     const start = performance.now();
     const pages = checkRuns(runs, this.pool.numPages, this.peerPages);
@@ -72,11 +78,17 @@ export class ShmKvSender implements KvSender {
     }
     const pageBytes = this.pool.pageBytes;
     if (this.copier && pages * pageBytes >= MIN_PARALLEL_BYTES) {
-      await this.copier.copy(this.peer.buffer, runs, pageBytes, timeoutMs);
-      if (this.broken) throw this.error(this.broken); // closed while the workers copied
-    } else {
-      for (const r of runs) copyBytes(this.peer.buffer, r.dst * pageBytes, this.pool.buffer, r.src * pageBytes, r.count * pageBytes);
+      return this.copier.copy(this.dst, runs, pageBytes, timeoutMs).then(() => {
+        if (this.broken) throw this.error(this.broken); // closed while the workers copied
+        return this.landed(start, pages, runs.length);
+      });
     }
+    for (const r of runs) copyBytes(this.dst, r.dst * pageBytes, this.src, r.src * pageBytes, r.count * pageBytes);
+    return this.landed(start, pages, runs.length);
+  }
+
+  /** The result of a write whose bytes are all in the peer's pool, once the owner is known to be alive (at most OWNER_CHECK_MS ago). */
+  private landed(start: number, pages: number, runs: number): WriteResult {
     const end = performance.now();
     if (end - this.ownerSeenAt >= OWNER_CHECK_MS) {
       if (!this.peer.ownerAlive()) {
@@ -85,7 +97,7 @@ export class ShmKvSender implements KvSender {
       }
       this.ownerSeenAt = end;
     }
-    return { bytes: pages * pageBytes, runs: runs.length, ms: end - start };
+    return { bytes: pages * this.pool.pageBytes, runs, ms: end - start };
   }
 
   async close(): Promise<void> {

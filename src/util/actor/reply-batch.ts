@@ -14,20 +14,26 @@
  *   costs no wake-up (the port's wake-up is already pending), and a client that deferred its
  *   requests to the end of its own turn would hold them through whatever synchronous work follows
  *   (a scheduler's forward step).
- * - `flush` posts at once what is waiting (an actor about to close its port answers its last
- *   requests first).
+ * - `flush` posts at once what is waiting: an actor about to close its port answers its last
+ *   requests first, and one with long work still queued lets its client refill meanwhile
+ *   (actors/transfer/request-queue.ts).
  */
 import type { MessagePort } from 'node:worker_threads';
 
 export class ReplyBatch<Reply> {
-  private waiting: Reply[] = [];
+  private batch: Reply[] = [];
   private scheduled = false;
 
   constructor(private readonly port: MessagePort) {}
 
+  /** Replies made and not yet posted. */
+  get waiting(): number {
+    return this.batch.length;
+  }
+
   /** Queues `reply`; it leaves with the others of this turn. */
   post(reply: Reply): void {
-    this.waiting.push(reply);
+    this.batch.push(reply);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.flush);
@@ -37,9 +43,9 @@ export class ReplyBatch<Reply> {
   /** Posts the replies waiting now, as one message (nothing when none is). */
   readonly flush = (): void => {
     this.scheduled = false;
-    if (this.waiting.length === 0) return;
-    const batch = this.waiting;
-    this.waiting = [];
+    if (this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
     this.port.postMessage(batch);
   };
 }
