@@ -31,10 +31,10 @@ import { KvLinkError } from '../../src/transfer/link-error.js';
 import { ReplyBatch } from '../../src/util/actor/reply-batch.js';
 import { fromPoolSpec } from './pool-spec.js';
 import type { TransferReply, TransferRequest, TransferStart, TransferWorkerData } from './protocol.js';
-
-type WriteRequest = Extract<TransferRequest, { type: 'write' }>;
 import { RequestQueue } from './request-queue.js';
 import { RoomNotices } from './room-notices.js';
+
+type WriteRequest = Extract<TransferRequest, { type: 'write' }>;
 
 if (!parentPort) throw new Error('transfer-worker must run in a worker thread');
 const data = workerData as TransferWorkerData;
