@@ -3,10 +3,15 @@
  * names from src/transfer/backends.ts, comma-separated, or `auto`: every backend that can run here.
  * With auto, one that cannot (verbs without a usable RDMA device) is skipped with a note on stderr;
  * named explicitly, it fails with the message a node would give.
+ *
+ * The backends' own flags (`--shm-copy-threads`, `--tcp-send-buffer`, `--disaggregation-ib-device`),
+ * as a node takes them: each checked whatever the backends run, applied to its own backend's
+ * defaults, absent ones leaving the default.
  */
-import { oneOf } from '../src/cli/flag-values.js';
-import { TRANSFER_BACKEND_NAMES, transferBackend } from '../src/transfer/backends.js';
-import { listOf } from './bench-flags.js';
+import { FlagError, oneOf } from '../src/cli/flag-values.js';
+import { TRANSFER_BACKEND_NAMES, TRANSFER_BACKENDS, transferBackend } from '../src/transfer/backends.js';
+import type { TransferBackend, TransferConfig } from '../src/transfer/transfer-backend.js';
+import { listOf, type BenchFlag } from './bench-flags.js';
 
 export const BACKEND_FLAG_HELP = `Comma-separated backends (${TRANSFER_BACKEND_NAMES.join(', ')}), or auto: every one that can run here (verbs: an RDMA device is usable)`;
 
@@ -22,4 +27,39 @@ export async function resolveBackends(raw: string, command: string): Promise<str
     else throw new Error(problem);
   }
   return backends;
+}
+
+/** Every backend's flags as bench flags (no value when absent: the backend's default). */
+export const BACKEND_SETTING_FLAGS: Readonly<Record<string, BenchFlag>> = Object.fromEntries(
+  TRANSFER_BACKENDS.flatMap((b) => b.flags.map((f) => [f.name, { describe: `${b.name}: ${f.describe}`, absent: f.defaultText } satisfies BenchFlag])),
+);
+
+/**
+ * Every backend's config from its flags that were given (`given(name)`: the raw value or
+ * undefined); throws a FlagError naming the first bad flag, whichever backend it belongs to.
+ */
+export function transferConfigs(given: (name: string) => string | undefined): Record<string, TransferConfig> {
+  const configs: Record<string, TransferConfig> = {};
+  for (const backend of TRANSFER_BACKENDS as readonly TransferBackend[]) {
+    let settings = backend.defaults;
+    for (const f of backend.flags) {
+      const raw = given(f.name);
+      if (raw === undefined) continue;
+      try {
+        settings = f.apply(settings, raw, `--${f.name}`);
+      } catch (err) {
+        throw new FlagError((err as Error).message);
+      }
+    }
+    configs[backend.name] = { backend: backend.name, settings };
+  }
+  return configs;
+}
+
+/** The backend flags that were given, as arguments for another process of the same benchmark (a receiver spawned here). */
+export function backendFlagArgs(given: (name: string) => string | undefined): string[] {
+  return Object.keys(BACKEND_SETTING_FLAGS).flatMap((name) => {
+    const raw = given(name);
+    return raw === undefined ? [] : [`--${name}`, raw];
+  });
 }

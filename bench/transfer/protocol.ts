@@ -44,7 +44,8 @@ export type ControlRequest =
   | { type: 'release' };
 
 export type ControlReply =
-  | { type: 'prepared'; endpoint: KvEndpoint }
+  /** `settings`: the backend's settings on the receiving side (the flags it was started with). */
+  | { type: 'prepared'; endpoint: KvEndpoint; settings: unknown }
   | { type: 'zeroed' }
   | { type: 'loop_started' }
   | { type: 'loop_paused' }

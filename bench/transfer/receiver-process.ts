@@ -21,9 +21,9 @@ export interface Peer {
 export class ReceiverProcess {
   private constructor(readonly control: ControlClient, readonly host: string, private readonly child: ChildProcess | null) {}
 
-  /** Spawns a receiver listening on `host`. */
-  static async spawn(host: string): Promise<ReceiverProcess> {
-    const child = spawn(process.execPath, [PD_BENCH, 'transfer', '--role', 'receiver', '--host', host, '--control-port', '0', '--once'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  /** Spawns a receiver listening on `host`; `backendArgs`: the backend flags it gets (the sender's). */
+  static async spawn(host: string, backendArgs: readonly string[]): Promise<ReceiverProcess> {
+    const child = spawn(process.execPath, [PD_BENCH, 'transfer', '--role', 'receiver', '--host', host, '--control-port', '0', '--once', ...backendArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
       const exited = once(child, 'exit').then(([code]) => {

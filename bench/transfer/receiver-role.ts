@@ -16,7 +16,8 @@ import type { ShmRegion } from '../../native/shm-region.js';
 import { TransferActorClient } from '../../actors/transfer/transfer-actor-client.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { listenOnFreePort } from '../../src/transfer/listen-port.js';
-import { defaultTransferConfig, transferBackend } from '../../src/transfer/backends.js';
+import { transferBackend } from '../../src/transfer/backends.js';
+import type { TransferConfig } from '../../src/transfer/transfer-backend.js';
 import { EventLoopDelay } from '../stats.js';
 import { serveControl } from './control-channel.js';
 import { ibWriteBwAvailable, startIbWriteBwServer } from './ib-write-bw.js';
@@ -37,7 +38,11 @@ class ReceiverSession {
   private sinkRegion: Buffer | null = null;
   private readonly loop = new EventLoopDelay();
 
-  constructor(private readonly host: string) {}
+  constructor(
+    private readonly host: string,
+    /** Per backend, the settings this process was started with (its backend flags). */
+    private readonly configs: Readonly<Record<string, TransferConfig>>,
+  ) {}
 
   async handle(req: ControlRequest): Promise<ControlReply> {
     switch (req.type) {
@@ -47,10 +52,10 @@ class ReceiverSession {
         const placed = transferBackend(req.backend).createPool?.(layout, req.numPages);
         this.pool = placed?.pool ?? new KvPool(layout, req.numPages);
         this.region = placed?.region ?? null;
-        this.actor = await TransferActorClient.start(defaultTransferConfig(req.backend), this.pool, 'warn');
+        this.actor = await TransferActorClient.start(this.configs[req.backend], this.pool, 'warn');
         const endpoint = await this.actor.listen(this.host);
         await this.actor.grant(BENCH_ROOM, BENCH_WRITER, Array.from({ length: req.numPages }, (_, p) => p));
-        return { type: 'prepared', endpoint };
+        return { type: 'prepared', endpoint, settings: this.configs[req.backend].settings };
       }
       case 'zero':
         new Uint8Array(this.need().buffer).fill(0);
@@ -100,11 +105,11 @@ class ReceiverSession {
   }
 }
 
-export async function runReceiver(host: string, controlPort: number, once: boolean): Promise<void> {
+export async function runReceiver(host: string, controlPort: number, once: boolean, configs: Readonly<Record<string, TransferConfig>>): Promise<void> {
   let control!: Server;
   const done = new Promise<void>((resolve) => {
     control = createServer((socket) => {
-      const session = new ReceiverSession(host);
+      const session = new ReceiverSession(host, configs);
       void serveControl(socket, (req) => session.handle(req))
         .finally(() => session.release())
         .finally(() => {

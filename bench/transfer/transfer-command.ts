@@ -9,13 +9,16 @@
  *   (verbs needs a usable RDMA device; a note on stderr says why one was skipped). Asking for one
  *   explicitly that cannot run fails (exit 1) with the message a node would give (require-verbs.ts).
  * - `--quick` is for tests: two small sizes, short rows, no iperf3; explicit flags still win.
+ * - The backends' own flags (--shm-copy-threads, --tcp-send-buffer, --disaggregation-ib-device) set
+ *   each side's settings as a node's would; a receiver spawned here gets the sender's, a receiver
+ *   started by hand its own.
  */
 import { writeFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { FlagError, nonEmpty, oneOf, portNumber, positiveInteger, positiveSeconds } from '../../src/cli/flag-values.js';
 import { pinningUnavailable } from '../cpu-pin.js';
 import { addStringFlags, byteSize, flagReader, formatBytes, listOf, quickValues, type BenchFlag, type FlagReader } from '../bench-flags.js';
-import { BACKEND_FLAG_HELP, resolveBackends } from '../transfer-backends.js';
+import { BACKEND_FLAG_HELP, BACKEND_SETTING_FLAGS, backendFlagArgs, resolveBackends, transferConfigs } from '../transfer-backends.js';
 import { runReceiver } from './receiver-role.js';
 import { formatTransferReport } from './transfer-report.js';
 import { runTransferBench, type TransferBenchOptions } from './transfer-run.js';
@@ -41,6 +44,7 @@ const FLAGS: Record<string, BenchFlag> = {
   'max-pool': { describe: "Bound on the receiver's pool (fewer slots than writes in flight for large sizes)", default: '512MiB' },
   json: { describe: 'Also write the results as JSON to this file', absent: 'none' },
   'pin-main': { describe: 'on: both main threads alone on the first CPU this process may use (CPU 0 here), every other thread on the others (taskset): the event-loop delay a spare core gives (not with --peer)', default: 'off' },
+  ...BACKEND_SETTING_FLAGS,
 };
 
 function addFlags(y: Argv): Argv {
@@ -57,6 +61,7 @@ function peerOf(raw: string): { host: string; port: number } {
 
 /** Every option but the backends (resolved after every other flag is checked: it may probe for RDMA). */
 function optionsFrom({ given, value }: FlagReader, quick: boolean): Omit<TransferBenchOptions, 'backends'> {
+  const transfer = transferConfigs(given);
   const pageBytes = byteSize('--page-bytes', value('page-bytes'));
   if (pageBytes % 16 !== 0) throw new FlagError(`--page-bytes must be a multiple of 16 bytes (got "${value('page-bytes')}")`);
   const sizes = listOf('--sizes', value('sizes'), byteSize);
@@ -85,13 +90,15 @@ function optionsFrom({ given, value }: FlagReader, quick: boolean): Omit<Transfe
     writeTimeoutMs: positiveSeconds('--write-timeout', value('write-timeout')) * 1000,
     maxPoolBytes,
     pinMain,
+    transfer,
+    backendArgs: backendFlagArgs(given),
   };
 }
 
 async function run(argv: Record<string, unknown>): Promise<void> {
   const flags = flagReader(argv, FLAGS);
   const role = oneOf('--role', flags.value('role'), ['sender', 'receiver'] as const);
-  if (role === 'receiver') return runReceiver(nonEmpty('--host', flags.value('host')), portNumber('--control-port', flags.value('control-port')), argv.once === true);
+  if (role === 'receiver') return runReceiver(nonEmpty('--host', flags.value('host')), portNumber('--control-port', flags.value('control-port')), argv.once === true, transferConfigs(flags.given));
   const json = flags.given('json');
   const options = optionsFrom(flags, argv.quick === true);
   const result = await runTransferBench({ backends: await resolveBackends(flags.value('backend'), 'pd-bench transfer'), ...options }, (row) => process.stderr.write(`pd-bench transfer: ${row.backend} ${formatBytes(row.size)} done\n`));

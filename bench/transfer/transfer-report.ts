@@ -9,11 +9,18 @@ import type { TransferBenchResult } from './transfer-run.js';
 
 const HEADER = ['backend', 'pattern', 'size', 'runs/write', 'in flight', 'writes/s', 'GB/s', 'p50 ms', 'p99 ms', 'baseline', 'base GB/s', 'ratio', 'tx CPU us/write', 'copy to peer GB/s', 'loop p99 tx ms', 'loop p99 rx ms', 'verified'];
 
+/** Each backend's settings on both sides, once per backend that ran. */
+function settingsLines(r: TransferBenchResult): string {
+  const seen = new Map(r.rows.map((row) => [row.backend, row.settings]));
+  return [...seen].map(([backend, { sender, receiver }]) => `${backend} settings: sender ${JSON.stringify(sender)}, receiver ${JSON.stringify(receiver)}\n`).join('');
+}
+
 export function formatTransferReport(r: TransferBenchResult): string {
   const o = r.options;
   const head =
     `pd-bench transfer: ${o.pattern} pages of ${formatBytes(o.pageBytes)}, ${o.concurrency} writes in flight, ` +
     `${o.iterations === null ? `${o.durationS} s` : `${o.iterations} writes`} per row and per baseline in ${o.rounds} alternating rounds; GB/s = 1e9 B/s\n` +
+    settingsLines(r) +
     formatMachine(r.machine) +
     (o.pinMain ? 'pinned (--pin-main on): main threads alone on one CPU, every other thread on the others; only the loop p99 columns compare with an unpinned run\n' : '');
   const rows = r.rows.map((row) => [

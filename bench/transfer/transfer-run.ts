@@ -20,11 +20,11 @@
 import type { ShmRegion } from '../../native/shm-region.js';
 import { KvPool } from '../../src/kv/pool.js';
 import { transferBackend } from '../../src/transfer/backends.js';
-import type { BenchBaseline } from '../../src/transfer/transfer-backend.js';
+import { areaOf, copyBytes } from '../../src/transfer/shm/copy-segments.js';
+import type { BenchBaseline, TransferConfig } from '../../src/transfer/transfer-backend.js';
 import { allowedCpus, checkPinned, pinMainThread, type PinnedThreads } from '../cpu-pin.js';
 import { machineDuringRun, type Machine } from '../machine.js';
 import { EventLoopDelay, latencySummary, type LoopDelay } from '../stats.js';
-import { areaOf, copyBytes } from '../../src/transfer/shm/copy-segments.js';
 import { byteLayout } from './byte-layout.js';
 import { runIbWriteBwClient } from './ib-write-bw.js';
 import { runIperf3Client } from './iperf3.js';
@@ -57,6 +57,10 @@ export interface TransferBenchOptions {
   maxPoolBytes: number;
   /** --pin-main: both processes' main threads alone on one CPU, their other threads on the rest (cpu-pin.ts). */
   pinMain: boolean;
+  /** Per backend, the sending side's settings (the backend flags given, on the backend's defaults). */
+  transfer: Record<string, TransferConfig>;
+  /** Those flags as given, for a receiver spawned here (which then uses the same settings on its side). */
+  backendArgs: string[];
 }
 
 export type BaselineName = BenchBaseline['baseline'];
@@ -91,6 +95,8 @@ export interface TransferRow {
   verifiedSlots: number;
   /** --pin-main: where the threads of both processes were, read back after pinning. */
   pinned: PinnedThreads[] | null;
+  /** The backend's settings on each side (its flags; a receiver spawned here has the sender's). */
+  settings: { sender: unknown; receiver: unknown };
 }
 
 export interface TransferBenchResult {
@@ -125,7 +131,7 @@ export async function runTransferBench(o: TransferBenchOptions, onRow: (row: Tra
   let iperf3Gbps: number | null = null;
   const allowed = o.pinMain ? allowedCpus() : [];
   for (const backend of o.backends) {
-    const receiver = o.peer ? await ReceiverProcess.connect(o.peer) : await ReceiverProcess.spawn(o.host);
+    const receiver = o.peer ? await ReceiverProcess.connect(o.peer) : await ReceiverProcess.spawn(o.host, o.backendArgs);
     try {
       const session = await BackendSession.start(backend, o, receiver, allowed);
       try {
@@ -164,6 +170,8 @@ class BackendSession {
     private readonly pinned: PinnedThreads[] | null,
     /** --pin-main: the CPUs this process was allowed before pinning (the first for the main threads). */
     private readonly allowed: readonly number[],
+    /** The backend's settings on the receiving side, as it reported them. */
+    private readonly receiverSettings: unknown,
   ) {
     this.bench = transferBackend(backend).bench;
   }
@@ -172,11 +180,11 @@ class BackendSession {
     const plans = o.sizes.map((size) => new RowPlan(size, o.pageBytes, o.pattern, o.concurrency, o.maxPoolBytes));
     const dstPages = Math.max(...plans.map((p) => p.dstSlots * p.pages));
     const srcPages = Math.max(...plans.map((p) => p.srcSlots * p.pages));
-    const { endpoint } = await receiver.control.call({ type: 'prepare', backend, pageBytes: o.pageBytes, numPages: dstPages }, CONTROL_MS);
+    const { endpoint, settings } = await receiver.control.call({ type: 'prepare', backend, pageBytes: o.pageBytes, numPages: dstPages }, CONTROL_MS);
     const src = new KvPool(byteLayout(o.pageBytes), srcPages);
     fillPseudoRandom(src);
     const driver = await WriteDriver.start({
-      backend,
+      transfer: o.transfer[backend],
       pool: src.buffer as SharedArrayBuffer,
       pageBytes: o.pageBytes,
       numPages: srcPages,
@@ -190,9 +198,9 @@ class BackendSession {
       const { bench } = transferBackend(backend);
       if (bench.baseline === 'Buffer.copy') {
         const target = Buffer.from(new SharedArrayBuffer(dstPages * o.pageBytes));
-        return new BackendSession(backend, o, receiver, plans, src, driver, target, bench.mapPeerPool?.(endpoint) ?? null, pinned, allowed);
+        return new BackendSession(backend, o, receiver, plans, src, driver, target, bench.mapPeerPool?.(endpoint) ?? null, pinned, allowed, settings);
       }
-      return new BackendSession(backend, o, receiver, plans, src, driver, null, null, pinned, allowed);
+      return new BackendSession(backend, o, receiver, plans, src, driver, null, null, pinned, allowed, settings);
     } catch (err) {
       await driver.close(CONTROL_MS);
       throw err;
@@ -294,6 +302,7 @@ class BackendSession {
       receiverLoop,
       verifiedSlots,
       pinned: this.pinned && checkMainThreads(this.pinned, this.allowed),
+      settings: { sender: this.o.transfer[this.backend].settings, receiver: this.receiverSettings },
     };
   }
 

@@ -3,10 +3,12 @@
  * it started, then one reply per request, in order, carrying the request's id. A row's plan travels as its parameters: both sides build the same RowPlan.
  */
 import type { KvEndpoint } from '../../src/transfer/kv-transfer.js';
+import type { TransferConfig } from '../../src/transfer/transfer-backend.js';
 import type { Pattern } from './row-plan.js';
 
 export interface DriverData {
-  backend: string;
+  /** The sending side's backend and settings (its flags as given to pd-bench). */
+  transfer: TransferConfig;
   pool: SharedArrayBuffer;
   pageBytes: number;
   numPages: number;

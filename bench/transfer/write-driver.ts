@@ -14,7 +14,6 @@ import { LatencyRecorder } from '../stats.js';
 import { byteLayout } from './byte-layout.js';
 import { BENCH_ROOM, BENCH_WRITER } from './protocol.js';
 import { KvPool } from '../../src/kv/pool.js';
-import { defaultTransferConfig } from '../../src/transfer/backends.js';
 import type { DriverCall, DriverData, DriverMessage, DriverReply, DriverRequest, PlanSpec, RunResult, StopRule } from './write-driver-protocol.js';
 import { RowPlan } from './row-plan.js';
 
@@ -56,7 +55,7 @@ async function run(tx: TransferActorClient, plan: RowPlan, rule: StopRule): Prom
 async function handle(req: DriverRequest): Promise<DriverReply> {
   switch (req.type) {
     case 'connect':
-      actor = await TransferActorClient.start(defaultTransferConfig(data.backend), pool, 'warn');
+      actor = await TransferActorClient.start(data.transfer, pool, 'warn');
       await actor.connect('rx', req.endpoint, BENCH_WRITER);
       return { type: 'connected' };
     case 'run':

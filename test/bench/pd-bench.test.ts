@@ -1,15 +1,15 @@
 /**
  * `pd-bench` runs as a real process: `transfer --quick` for tcp and shm (a receiving process spawned
  * by the benchmark, bytes verified after every row) and `router --quick` (the router CLI as a process
- * in front of instant nodes) write every row with sane values; bad flags are usage errors naming the
- * flag. Structure and sanity only: speed is reported by the benchmark, never asserted.
+ * in front of instant nodes) write every row with sane values; the backends' own flags reach both
+ * sides; bad flags are usage errors naming the flag. Structure and sanity only: speed is reported by the benchmark, never asserted.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { RouterBenchResult } from '../../bench/router/router-run.js';
 import type { TransferBenchResult } from '../../bench/transfer/transfer-run.js';
-import { TRANSFER_BACKEND_NAMES } from '../../src/transfer/backends.js';
+import { TRANSFER_BACKEND_NAMES, transferBackend } from '../../src/transfer/backends.js';
 import { pinningUnavailable } from '../../bench/cpu-pin.js';
 import { PD_BENCH, runPdBench, runPdBenchJson } from './pd-bench-process.js';
 
@@ -39,6 +39,8 @@ for (const backend of ['tcp', 'shm'] as const) {
       for (const key of ['writes', 'seconds', 'writesPerSec', 'gbps', 'p50Ms', 'p99Ms', 'baselineGbps', 'ratio', 'txCpuUsPerWrite'] as const) assert.ok(positive(r[key]), `${key} in ${what}`);
       assert.ok(r.p99Ms >= r.p50Ms, what);
       assert.equal(r.baseline, backend === 'shm' ? 'Buffer.copy' : 'plain socket');
+      const { defaults } = transferBackend(backend);
+      assert.deepEqual(r.settings, { sender: defaults, receiver: defaults }, 'no backend flag: the defaults on both sides');
       assert.equal(r.memcpyGbps !== null && positive(r.memcpyGbps), backend === 'shm', `shm alone has the memcpy reference: ${what}`);
       assert.equal(r.runsPerWrite > 1, r.size > 16384, `a scattered write of several pages has several runs: ${what}`);
       // 2 writes in flight: two destination slots, each checked against the source after the row
@@ -103,6 +105,14 @@ test('pd-bench router --pin on: the proxies alone on a CPU, per-core columns', {
   if (result.nginxSkipped === null) assert.ok(positive(router.vsNginxPerCpu), JSON.stringify(router));
 });
 
+test('pd-bench transfer: a backend flag (--tcp-send-buffer 0) sets the sender and reaches the receiver it spawns; both are reported', () => {
+  const { result, stdout } = runPdBenchJson<TransferBenchResult>(['transfer', '--quick', '--backend', 'tcp', '--sizes', '64KiB', '--tcp-send-buffer', '0', '--shm-copy-threads', '3']);
+  assert.equal(result.rows.length, 1);
+  assert.deepEqual(result.rows[0].settings, { sender: { sendBufferBytes: 0 }, receiver: { sendBufferBytes: 0 } });
+  assert.deepEqual(result.options.transfer.shm.settings, { copyThreads: 3 }, "another backend's flag is checked and kept, not dropped");
+  assert.match(stdout, /^tcp settings: sender \{"sendBufferBytes":0\}, receiver \{"sendBufferBytes":0\}$/m);
+});
+
 test('pd-bench: bad flags are usage errors naming the flag', () => {
   for (const [args, flag] of [
     [['transfer', '--sizes', '4KiB,3000'], /--sizes/],
@@ -110,6 +120,8 @@ test('pd-bench: bad flags are usage errors naming the flag', () => {
     [['transfer', '--pattern', 'random'], /--pattern must be one of contiguous, scattered/],
     [['transfer', '--pin-main', 'on', '--peer', '127.0.0.1:1'], /--pin-main on .* --peer/],
     [['transfer', '--pin-main', 'yes'], /--pin-main must be one of on, off/],
+    [['transfer', '--backend', 'tcp', '--shm-copy-threads', '0'], /--shm-copy-threads must be an integer from 1 to 16 \(got "0"\)/],
+    [['transfer', '--tcp-send-buffer', 'lots'], /--tcp-send-buffer/],
     [['router', '--concurrency', '1,,4'], /--concurrency/],
     [['router', '--prefill', 'http://127.0.0.1:1'], /--prefill and --decode go together/],
     [['router', '--bogus'], /Unknown argument: bogus/],
