@@ -12,7 +12,8 @@
  *   REFILL_BYTES of writes queued from it on, the replies made so far leave: the client refills
  *   while the actor copies the rest. Measured (bench/README.md, shm, 4 writes in flight): 256 KiB
  *   0.43 -> 0.66-0.71 x Buffer.copy, 1 MiB 0.89-0.96 -> 1.25-1.28; a bound of 4 MiB (a reply per
- *   1 MiB write) gave 0.94-1.06 at 1 MiB, no bound at all 1.02-1.03.
+ *   1 MiB write) gave 0.94-1.06 at 1 MiB, no bound at all 1.02-1.03. With the other core taken by
+ *   a CPU hog, a reply per 256 KiB write costs a little more than it saves (0.46-0.48 -> 0.41).
  * - Smaller writes keep one reply message per turn: their copies are too short to hide the post
  *   and the wake-up it costs (the reason replies are batched).
  */
@@ -20,7 +21,7 @@ import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { ReplyBatch } from '../../src/util/actor/reply-batch.js';
 import type { TransferReply, TransferRequest } from './protocol.js';
 
-/** A write this large is long enough to copy that posting the replies before it costs nothing. */
+/** A write this large takes long enough to copy (4 us at 65 GB/s) to hide much of a reply's post. */
 export const EARLY_REPLY_BYTES = 256 << 10;
 /** The replies leave once this little work (the write about to start and those behind it) is left. */
 export const REFILL_BYTES = 1 << 20;
