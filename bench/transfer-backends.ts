@@ -8,7 +8,7 @@
  * as a node takes them: each checked whatever the backends run, applied to its own backend's
  * defaults, absent ones leaving the default.
  */
-import { FlagError, oneOf } from '../src/cli/flag-values.js';
+import { asFlagError, oneOf } from '../src/cli/flag-values.js';
 import { TRANSFER_BACKEND_NAMES, TRANSFER_BACKENDS, transferBackend } from '../src/transfer/backends.js';
 import type { TransferBackend, TransferConfig } from '../src/transfer/transfer-backend.js';
 import { listOf, type BenchFlag } from './bench-flags.js';
@@ -44,12 +44,7 @@ export function transferConfigs(given: (name: string) => string | undefined): Re
     let settings = backend.defaults;
     for (const f of backend.flags) {
       const raw = given(f.name);
-      if (raw === undefined) continue;
-      try {
-        settings = f.apply(settings, raw, `--${f.name}`);
-      } catch (err) {
-        throw new FlagError((err as Error).message);
-      }
+      if (raw !== undefined) settings = asFlagError(() => f.apply(settings, raw, `--${f.name}`));
     }
     configs[backend.name] = { backend: backend.name, settings };
   }

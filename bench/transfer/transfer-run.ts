@@ -341,28 +341,15 @@ class BackendSession {
   }
 
   /** Buffer.copy of the same runs from the source pool into a second buffer, on this thread. */
-  private copyBaseline(plan: RowPlan, stop: (done: number, elapsedMs: number) => boolean, to: Buffer = this.copyTarget!): { bytes: number; seconds: number } {
+  private copyBaseline(plan: RowPlan, stop: StopTest, to: Buffer = this.copyTarget!): { bytes: number; seconds: number } {
     const from = Buffer.from(this.src.buffer);
-    const pb = plan.pageBytes;
-    const t0 = performance.now();
-    let n = 0;
-    while (!stop(n, performance.now() - t0)) {
-      for (const r of plan.runs(n++)) from.copy(to, r.dst * pb, r.src * pb, (r.src + r.count) * pb);
-    }
-    return { bytes: n * plan.size, seconds: (performance.now() - t0) / 1000 };
+    return copyRuns(plan, stop, (dstAt, srcAt, bytes) => from.copy(to, dstAt, srcAt, srcAt + bytes));
   }
 
   /** libc's memcpy (by address, as the shm backend copies) of the same runs between the same two buffers as copyBaseline. */
-  private memcpyBaseline(plan: RowPlan, stop: (done: number, elapsedMs: number) => boolean): { bytes: number; seconds: number } {
-    const from = areaOf(this.src.buffer);
-    const to = areaOf(this.copyTarget!.buffer);
-    const pb = plan.pageBytes;
-    const t0 = performance.now();
-    let n = 0;
-    while (!stop(n, performance.now() - t0)) {
-      for (const r of plan.runs(n++)) copyBytes(to, r.dst * pb, from, r.src * pb, r.count * pb);
-    }
-    return { bytes: n * plan.size, seconds: (performance.now() - t0) / 1000 };
+  private memcpyBaseline(plan: RowPlan, stop: StopTest): { bytes: number; seconds: number } {
+    const [from, to] = [areaOf(this.src.buffer), areaOf(this.copyTarget!.buffer)];
+    return copyRuns(plan, stop, (dstAt, srcAt, bytes) => copyBytes(to, dstAt, from, srcAt, bytes));
   }
 
   /**
@@ -378,7 +365,7 @@ class BackendSession {
   }
 
   /** The same bytes streamed over a plain socket to the receiving process's sink, which dials this process. */
-  private async socketBaseline(plan: RowPlan, stop: (done: number, elapsedMs: number) => boolean): Promise<{ bytes: number; seconds: number }> {
+  private async socketBaseline(plan: RowPlan, stop: StopTest): Promise<{ bytes: number; seconds: number }> {
     const views = Array.from({ length: plan.srcSlots }, (_, s) => Buffer.from(this.src.buffer, s * plan.pages * plan.pageBytes, plan.size));
     const host = this.receiver.control.localHost;
     const dial = (port: number): Promise<unknown> => this.receiver.control.call({ type: 'sink', host, port, size: plan.size }, CONTROL_MS);
@@ -386,7 +373,21 @@ class BackendSession {
   }
 }
 
+/** Whether a baseline is done, after `done` pieces and `elapsedMs`. */
+type StopTest = (done: number, elapsedMs: number) => boolean;
+
+/** Copies the plan's writes, one after another on this thread, with `copy` (byte offsets), until `stop`. */
+function copyRuns(plan: RowPlan, stop: StopTest, copy: (dstAt: number, srcAt: number, bytes: number) => void): { bytes: number; seconds: number } {
+  const pb = plan.pageBytes;
+  const t0 = performance.now();
+  let n = 0;
+  while (!stop(n, performance.now() - t0)) {
+    for (const r of plan.runs(n++)) copy(r.dst * pb, r.src * pb, r.count * pb);
+  }
+  return { bytes: n * plan.size, seconds: (performance.now() - t0) / 1000 };
+}
+
 /** A baseline's stop rule as a test of (pieces done, ms elapsed). */
-function stopWhen(rule: StopRule): (done: number, elapsedMs: number) => boolean {
+function stopWhen(rule: StopRule): StopTest {
   return 'writes' in rule ? (n) => n >= rule.writes : (_n, ms) => ms >= rule.ms;
 }

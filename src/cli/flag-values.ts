@@ -15,6 +15,15 @@ export class FlagError extends Error {
   }
 }
 
+/** `run()`, any error it throws turned into a FlagError (a descriptor's parser names the flag in its message). */
+export function asFlagError<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (err) {
+    throw new FlagError((err as Error).message);
+  }
+}
+
 /**
  * The error for a yargs failure: its own usage errors come as a message or as a YError (e.g. a flag
  * without its value) and become FlagErrors; anything else (a command's own error) passes through.

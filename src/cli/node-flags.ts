@@ -18,7 +18,7 @@ import { DEFAULT_NODE_OPTIONS, type NodeOptions } from '../node/options.js';
 import { HOST_IP_ENV } from '../net/published-host.js';
 import { isWildcardHost } from '../net/address-kind.js';
 import { MAX_PAYLOAD_BYTES_LIMIT } from '../net/payload-limit.js';
-import { FlagError, integerIn, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, registryUrl, ETCD_ACCESS_FLAGS, checkEtcdAccess } from './flag-values.js';
+import { asFlagError, FlagError, integerIn, nonEmpty, oneOf, parseStrictly, portNumber, positiveInteger, positiveSeconds, rawFlag, registryUrl, ETCD_ACCESS_FLAGS, checkEtcdAccess } from './flag-values.js';
 import { addSglangNoEffectFlags, notSglangBackend, pinoLogLevel, SGLANG_NODE_FLAGS } from './sglang-flags.js';
 import { MAX_TP } from '../engine/reference/tensor-parallel/tp-plan.js';
 import { defaultTransferConfig, TRANSFER_BACKEND_NAMES, TRANSFER_BACKENDS } from '../transfer/backends.js';
@@ -98,14 +98,6 @@ function backendFlag<S>(backend: TransferBackend<S>, f: BackendFlag<S>): NodeFla
       if (selected) opts.transfer = { backend: backend.name, settings };
     },
   };
-}
-
-function asFlagError<T>(run: () => T): T {
-  try {
-    return run();
-  } catch (err) {
-    throw new FlagError((err as Error).message);
-  }
 }
 
 /** An address to publish: a wildcard names no host a peer could reach. */

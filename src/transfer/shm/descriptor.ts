@@ -20,9 +20,9 @@ export interface ShmSettings {
 
 /**
  * The default: the transfer actor copies alone. Parallel copy is for hosts where one thread's copy
- * leaves memory bandwidth unused, which no host measured so far showed (this 2-core VM: 1 thread
- * 15-17 GB/s, 2 threads 15-19 GB/s, bench/README.md "Parallel shm copy"); each further thread also
- * maps the decode pool once per peer. Measure with bench/shm-copy-threads.ts before raising it.
+ * leaves memory bandwidth unused, which no host measured so far showed (this 2-core VM, memcpy on
+ * both sides: 64 MiB at 22.5 GB/s with 1 thread, 21.4 with 2; bench/README.md "Parallel shm
+ * copy"). Measure with bench/shm-copy-threads.ts before raising it.
  */
 const DEFAULT_COPY_THREADS = 1;
 
